@@ -1,0 +1,100 @@
+"""The composition root: the only place that builds engines, clients and services."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from prometheus_client import CollectorRegistry
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+from incident_core.usecases import Deps
+from storage.directory import SqlDirectory
+from storage.engine import make_engine
+from storage.migrate import upgrade
+from storage.outbox import SqlOutbox
+from storage.queries import SqlIncidentQueries
+from storage.unit_of_work import SqlUnitOfWork
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class UuidIds:
+    def new_id(self) -> str:
+        return uuid.uuid4().hex
+
+
+@dataclass
+class App:
+    """Everything wired; handlers and the CLI receive this, never build their own."""
+
+    settings: Settings
+    engine: Engine
+    deps: Deps
+    queries: SqlIncidentQueries
+    directory: SqlDirectory
+    outbox: SqlOutbox
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def resolve_org(self, name_or_id: str) -> str:
+        """Org id for a name or id; NotFound with a hint otherwise."""
+        return self.directory.require_org(name_or_id).id
+
+    @cached_property
+    def knowledge(self) -> Any:
+        """The per-org knowledge base (built on first use: Chroma is slow to import)."""
+        if "knowledge" in self.overrides:
+            return self.overrides["knowledge"]
+        from knowledge.embeddings import make_embedder
+        from knowledge.kb import KnowledgeBase
+
+        key = self.settings.openai_api_key.get_secret_value() if self.settings.openai_api_key else None
+        embedder = make_embedder(self.settings.embeddings, openai_api_key=key,
+                                 openai_base_url=self.settings.openai_base_url)
+        return KnowledgeBase(data_dir=self.settings.data_dir / "knowledge", chroma_url=self.settings.chroma_url,
+                             embedder=embedder)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: Any) -> App:
+    """Build the app. The embedded SQLite database upgrades itself; PostgreSQL uses `db upgrade`."""
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if migrate if migrate is not None else settings.is_embedded:
+        owner = make_engine(url, app_role=None)
+        try:
+            upgrade(owner, app_role=settings.db_app_role)
+        finally:
+            owner.dispose()
+    engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role)
+    directory = SqlDirectory(engine)
+    deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
+                clock=overrides.pop("clock", None) or SystemClock(),
+                ids=overrides.pop("ids", None) or UuidIds())
+    return App(settings=settings, engine=engine, deps=deps, queries=SqlIncidentQueries(engine),
+               directory=directory, outbox=SqlOutbox(engine), overrides=overrides)
+
+
+def migrate_database(settings: Settings) -> str | None:
+    """`revenant db upgrade`: run migrations as the owner; returns the revision now applied."""
+    from storage.migrate import current
+
+    if settings.is_embedded:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    owner = make_engine(settings.effective_database_url, app_role=None)
+    try:
+        upgrade(owner, app_role=settings.db_app_role)
+        return current(owner)
+    finally:
+        owner.dispose()

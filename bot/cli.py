@@ -1,0 +1,328 @@
+"""`revenant`: the command-line interface (a stable external contract, see docs/architecture.md)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import timedelta
+from typing import Any
+
+import click
+from pydantic import ValidationError
+
+from bot.bootstrap import App, bootstrap, migrate_database
+from bot.settings import Settings, explain, load_settings
+from incident_core.errors import IncidentError
+from incident_core.model import OrgRole
+from incident_core.state import IncidentState
+from incident_core.timeline import render, to_json
+
+
+class CliContext:
+    """Lazily built settings and app, shared by every subcommand."""
+
+    def __init__(self) -> None:
+        self._settings: Settings | None = None
+        self._app: App | None = None
+
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings()
+        return self._settings
+
+    def app(self) -> App:
+        if self._app is None:
+            self._app = bootstrap(self.settings())
+        return self._app
+
+
+pass_ctx = click.make_pass_decorator(CliContext)
+
+
+@click.group(help="Runbook Revenant — the chat-first incident copilot.")
+@click.version_option(package_name="runbook-revenant")
+@click.pass_context
+def cli(ctx: click.Context) -> None:
+    ctx.obj = ctx.obj or CliContext()
+
+
+def incident_summary(state: IncidentState) -> dict[str, Any]:
+    """The JSON object `incidents list` prints per incident."""
+    return {
+        "id": state.human_id, "uuid": state.incident_id, "title": state.title, "status": state.status.value,
+        "severity": state.severity.value, "commander": state.commander, "project_id": state.project_id,
+        "created_at": state.created_at.isoformat(), "updated_at": state.updated_at.isoformat(),
+        "signals": state.signal_count, "services": list(state.services),
+    }
+
+
+# --- server and worker -----------------------------------------------------------------------
+
+
+@cli.command(help="Run the HTTP app: Slack, Teams, signal webhooks, /healthz, /metrics.")
+@click.option("--port", default=3000, show_default=True, type=int, envvar="PORT")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@pass_ctx
+def serve(c: CliContext, port: int, host: str) -> None:
+    from bot.server import run_server
+
+    run_server(c.app(), host=host, port=port)
+
+
+@cli.command(help="Run the background worker: outbox delivery and scheduled jobs.")
+@click.option("--once", is_flag=True, help="Deliver what is due once and exit.")
+@pass_ctx
+def worker(c: CliContext, once: bool) -> None:
+    from bot.worker import run_worker
+
+    run_worker(c.app(), once=once)
+
+
+@cli.command(help="Run a scripted incident offline on the embedded defaults.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Where to keep the demo's database (default: a fresh temporary directory).")
+def demo(data_dir: str | None) -> None:
+    from bot.demo import run_demo
+
+    run_demo(data_dir=data_dir)
+
+
+# --- database --------------------------------------------------------------------------------
+
+
+@cli.group(help="Database schema.")
+def db() -> None:
+    pass
+
+
+@db.command("upgrade", help="Apply Alembic migrations (creates the app role and RLS policies on PostgreSQL).")
+@pass_ctx
+def db_upgrade(c: CliContext) -> None:
+    revision = migrate_database(c.settings())
+    click.echo(f"database at revision {revision}")
+
+
+@cli.group(help="Projections (read models).")
+def projections() -> None:
+    pass
+
+
+@projections.command("rebuild", help="Replay every event and rebuild the incident projection.")
+@click.option("--org", default=None, help="Only this org (name or id).")
+@pass_ctx
+def projections_rebuild(c: CliContext, org: str | None) -> None:
+    from tqdm import tqdm
+
+    from storage.projections import rebuild
+
+    app = c.app()
+    orgs = [app.resolve_org(org)] if org else None
+    with tqdm(unit=" events", file=sys.stderr, disable=None) as bar:
+        report = rebuild(app.engine, org_ids=orgs, progress=bar.update)
+    click.echo(f"rebuilt {report.incidents} incidents from {report.events} events in {report.orgs} org(s)")
+
+
+# --- orgs ------------------------------------------------------------------------------------
+
+
+@cli.group(help="Organizations (tenants), their tokens and chat bindings.")
+def org() -> None:
+    pass
+
+
+@org.command("create", help="Create an org; prints its id and a webhook token (shown once).")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def org_create(c: CliContext, name: str, as_json: bool) -> None:
+    app = c.app()
+    created = app.directory.create_org(name)
+    token = app.directory.issue_token(created.id)
+    if as_json:
+        click.echo(json.dumps({"id": created.id, "name": created.name, "webhook_token": token}))
+    else:
+        click.echo(f"org {created.name} created\nid:            {created.id}\nwebhook token: {token}\n"
+                   "(the token is shown once; store it in your alert sender's config)")
+
+
+@org.command("list", help="List orgs.")
+@pass_ctx
+def org_list(c: CliContext) -> None:
+    for o in c.app().directory.orgs():
+        click.echo(f"{o.id}  {o.name}")
+
+
+@org.group("token", help="Webhook tokens.")
+def org_token() -> None:
+    pass
+
+
+@org_token.command("rotate", help="Issue a new token; old ones keep working for the grace period.")
+@click.argument("org_ref", metavar="ORG")
+@click.option("--grace-hours", default=24.0, show_default=True, type=float)
+@click.option("--project", default=None, help="Issue a token bound to one project.")
+@pass_ctx
+def org_token_rotate(c: CliContext, org_ref: str, grace_hours: float, project: str | None) -> None:
+    app = c.app()
+    org_id = app.resolve_org(org_ref)
+    project_id = _project_id(app, org_id, project)
+    token = app.directory.rotate_token(org_id, grace=timedelta(hours=grace_hours), project_id=project_id)
+    click.echo(f"new webhook token: {token}\nprevious tokens stop working in {grace_hours:g} h")
+
+
+@org.command("link-slack", help="Bind a Slack workspace (team id) to an org (token mode).")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("team_id")
+@pass_ctx
+def org_link_slack(c: CliContext, org_ref: str, team_id: str) -> None:
+    app = c.app()
+    org_id = app.resolve_org(org_ref)
+    app.directory.bind("slack", team_id, org_id)
+    click.echo(f"Slack workspace {team_id} now belongs to org {org_ref}")
+
+
+@org.command("link-teams", help="Bind a Microsoft Teams / Entra tenant to an org.")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("tenant_id")
+@pass_ctx
+def org_link_teams(c: CliContext, org_ref: str, tenant_id: str) -> None:
+    app = c.app()
+    org_id = app.resolve_org(org_ref)
+    app.directory.bind("teams", tenant_id, org_id)
+    click.echo(f"Teams tenant {tenant_id} now belongs to org {org_ref}")
+
+
+@org.command("member", help="Set a member's role: viewer, responder, commander or admin.")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("user")
+@click.argument("role", type=click.Choice([r.value for r in OrgRole]))
+@pass_ctx
+def org_member(c: CliContext, org_ref: str, user: str, role: str) -> None:
+    app = c.app()
+    app.directory.set_role(app.resolve_org(org_ref), user, OrgRole(role))
+    click.echo(f"{user} is now {role} in {org_ref}")
+
+
+@org.command("project", help="Create a project inside an org.")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("name")
+@pass_ctx
+def org_project(c: CliContext, org_ref: str, name: str) -> None:
+    app = c.app()
+    p = app.directory.create_project(app.resolve_org(org_ref), name)
+    click.echo(f"project {p.name} created: {p.id}")
+
+
+def _project_id(app: App, org_id: str, project: str | None) -> str | None:
+    if project is None:
+        return None
+    found = app.directory.project(org_id, project)
+    if found is None:
+        raise click.ClickException(f"no project {project!r} in this org")
+    return found.id
+
+
+# --- incidents -------------------------------------------------------------------------------
+
+
+@cli.group(help="Read incidents.")
+def incidents() -> None:
+    pass
+
+
+@incidents.command("list", help="List an org's incidents, newest first.")
+@click.option("--org", "org_ref", required=True, help="Org name or id.")
+@click.option("--open", "open_only", is_flag=True, help="Only incidents not yet resolved.")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def incidents_list(c: CliContext, org_ref: str, open_only: bool, as_json: bool) -> None:
+    app = c.app()
+    items = app.queries.list(app.resolve_org(org_ref), open_only=open_only)
+    if as_json:
+        click.echo(json.dumps([incident_summary(s) for s in items], indent=2))
+        return
+    if not items:
+        click.echo("no incidents")
+    for s in items:
+        click.echo(f"{s.human_id:<8} {s.severity.value:<5} {s.status.value:<13} {s.title}")
+
+
+def _incident(app: App, org_ref: str, ref: str) -> tuple[str, IncidentState]:
+    org_id = app.resolve_org(org_ref)
+    state = app.queries.get(org_id, ref)
+    if state is None:
+        raise click.ClickException(f"no incident {ref!r} in org {org_ref}; `revenant incidents list --org {org_ref}`")
+    return org_id, state
+
+
+@incidents.command("show", help="Show one incident (INC-7 or its id).")
+@click.option("--org", "org_ref", required=True)
+@click.argument("ref", metavar="INCIDENT")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def incidents_show(c: CliContext, org_ref: str, ref: str, as_json: bool) -> None:
+    _, s = _incident(c.app(), org_ref, ref)
+    if as_json:
+        click.echo(json.dumps({**incident_summary(s), "roles": s.roles, "status_times": s.status_times}, indent=2))
+        return
+    click.echo(f"{s.human_id}  {s.title}\n  status:   {s.status.value}\n  severity: {s.severity.value}")
+    for role, who in s.roles.items():
+        click.echo(f"  {role + ':':<10}{who}")
+    click.echo(f"  signals:  {s.signal_count}  services: {', '.join(s.services) or '-'}")
+    click.echo(f"  opened:   {s.created_at:%Y-%m-%d %H:%M:%S} UTC  updated: {s.updated_at:%H:%M:%S}")
+
+
+@incidents.command("timeline", help="Print an incident's timeline, oldest first.")
+@click.option("--org", "org_ref", required=True)
+@click.argument("ref", metavar="INCIDENT")
+@click.option("--json", "as_json", is_flag=True)
+@pass_ctx
+def incidents_timeline(c: CliContext, org_ref: str, ref: str, as_json: bool) -> None:
+    app = c.app()
+    org_id, s = _incident(app, org_ref, ref)
+    events = app.queries.timeline(org_id, s.incident_id)
+    if as_json:
+        click.echo(json.dumps([to_json(e) for e in events], indent=2))
+    else:
+        click.echo(f"{s.human_id} {s.title}")
+        for line in render(events):
+            click.echo("  " + line)
+
+
+def _register_optional() -> None:
+    try:
+        from bot.cli_knowledge import knowledge
+    except ImportError:  # the knowledge CLI lands with the knowledge package
+        return
+    cli.add_command(knowledge)
+
+
+_register_optional()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: user mistakes become one line on stderr and exit status 1, never a traceback."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except ValidationError as exc:
+        click.echo(explain(exc), err=True)
+        sys.exit(2)
+    except IncidentError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    except Exception as exc:  # database unreachable and the like: one line, with what to check
+        name = type(exc).__name__
+        if name in ("OperationalError", "InterfaceError"):
+            click.echo(f"error: cannot use the database ({str(exc).splitlines()[0]}); "
+                       "check REVENANT_DATABASE_URL and that the server is up", err=True)
+            sys.exit(1)
+        raise

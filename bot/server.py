@@ -1,0 +1,56 @@
+"""The aiohttp server: one process serves Slack, Teams, webhooks, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import sqlalchemy as sa
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.bootstrap import App
+from bot.metrics import Metrics
+
+log = logging.getLogger("revenant.server")
+
+APP_KEY = web.AppKey("revenant", App)
+METRICS_KEY = web.AppKey("metrics", Metrics)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app[APP_KEY]
+
+    def ping() -> None:
+        with app.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
+    try:
+        await asyncio.to_thread(ping)
+    except Exception as exc:  # noqa: BLE001 — report, do not crash the probe
+        return web.json_response({"status": "unhealthy", "database": str(exc).splitlines()[0]}, status=503)
+    return web.json_response({"status": "ok", "database": app.engine.dialect.name})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[METRICS_KEY].registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def build_web_app(app: App) -> web.Application:
+    """Assemble every route on one aiohttp application."""
+    web_app = web.Application(client_max_size=1024 * 1024 + 1)
+    web_app[APP_KEY] = app
+    web_app[METRICS_KEY] = Metrics.create(app.registry)
+    web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/metrics", metrics)
+    for mount in app.overrides.get("mounts", ()):
+        mount(web_app, app)
+    return web_app
+
+
+def run_server(app: App, *, host: str, port: int) -> None:
+    """Serve until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    log.info("revenant serving on http://%s:%d (database: %s)", host, port, app.engine.dialect.name)
+    web.run_app(build_web_app(app), host=host, port=port, print=None)

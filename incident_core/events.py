@@ -1,0 +1,320 @@
+"""Domain events: frozen dataclasses, past-tense names, one registry for (de)serialization."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar
+
+from incident_core.model import IncidentRole, Severity, Status
+
+EVENT_TYPES: dict[str, type[Event]] = {}
+
+ENVELOPE_FIELDS = ("org_id", "incident_id", "version", "occurred_at", "actor", "meta")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    """Envelope every event carries; subclasses add their payload fields."""
+
+    org_id: str
+    incident_id: str
+    version: int
+    occurred_at: datetime
+    actor: str
+    meta: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    type_name: ClassVar[str] = "Event"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type_name = cls.__name__
+        EVENT_TYPES[cls.__name__] = cls
+
+    def payload(self) -> dict[str, Any]:
+        """The event's own fields (no envelope), JSON-friendly."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            if f.name in ENVELOPE_FIELDS:
+                continue
+            out[f.name] = _to_json(getattr(self, f.name))
+        return out
+
+
+def event_from_record(
+    *,
+    type_name: str,
+    data: dict[str, Any],
+    org_id: str,
+    incident_id: str,
+    version: int,
+    occurred_at: datetime,
+    actor: str,
+    meta: dict[str, Any] | None = None,
+) -> Event:
+    """Rebuild an event from a stored record; unknown types raise KeyError."""
+    cls = EVENT_TYPES[type_name]
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name in ENVELOPE_FIELDS or f.name not in data:
+            continue
+        kwargs[f.name] = _from_json(f.type, data[f.name])
+    return cls(
+        org_id=org_id,
+        incident_id=incident_id,
+        version=version,
+        occurred_at=occurred_at,
+        actor=actor,
+        meta=dict(meta or {}),
+        **kwargs,
+    )
+
+
+def _to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return [_to_json(v) for v in value]
+    return value
+
+
+_ENUMS = {"Status": Status, "Severity": Severity, "IncidentRole": IncidentRole,
+          "Status | None": Status, "Severity | None": Severity}
+
+
+def _from_json(annotation: Any, value: Any) -> Any:
+    ann = str(annotation)
+    if value is None:
+        return None
+    if ann in _ENUMS:
+        return _ENUMS[ann](value)
+    if ann.startswith("datetime"):
+        return datetime.fromisoformat(value)
+    if ann.startswith("tuple"):
+        return tuple(value)
+    return value
+
+
+# --- lifecycle -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class IncidentDeclared(Event):
+    number: int
+    title: str
+    severity: Severity
+    status: Status
+    project_id: str | None = None
+    source: str = "chat"
+    commander: str | None = None
+    summary: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class StatusChanged(Event):
+    from_status: Status
+    to_status: Status
+    note: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeverityChanged(Event):
+    from_severity: Severity
+    to_severity: Severity
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoleAssigned(Event):
+    role: IncidentRole
+    assignee: str
+    previous: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class TitleChanged(Event):
+    title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoteAdded(Event):
+    text: str
+
+
+# --- signals ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalAttached(Event):
+    """A normalized signal joined the incident; `signal` is Signal.to_dict() without raw."""
+
+    signal: dict[str, Any]
+    reason: str
+    matched_key: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalResolved(Event):
+    fingerprint: str
+    title: str
+    reason: str
+    ended_at: str | None = None
+
+
+# --- chat capture ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatMessageCaptured(Event):
+    platform: str
+    channel: str
+    message_id: str
+    author: str
+    text: str
+    thread_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatMessageEdited(Event):
+    platform: str
+    channel: str
+    message_id: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatMessageDeleted(Event):
+    platform: str
+    channel: str
+    message_id: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactionAdded(Event):
+    platform: str
+    message_id: str
+    emoji: str
+    user: str
+    key_moment: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReactionRemoved(Event):
+    platform: str
+    message_id: str
+    emoji: str
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(Event):
+    platform: str
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class InteractionCaptured(Event):
+    """A slash command or button click, recorded as typed by the person."""
+
+    platform: str
+    kind: str
+    name: str
+    text: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChatRoomOpened(Event):
+    platform: str
+    room_id: str
+    room_name: str
+    message_id: str | None = None
+
+
+# --- guidance and actions --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestionPosted(Event):
+    suggestion_id: str
+    title: str
+    why: str
+    source: str
+    risk: str
+    command: str | None = None
+    confidence: float = 0.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class SuggestionFeedbackGiven(Event):
+    suggestion_id: str
+    helpful: bool
+    user: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionRequested(Event):
+    action_id: str
+    action: str
+    risk: str
+    command: str | None = None
+    reversible: bool = False
+    undo: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionApproved(Event):
+    action_id: str
+    approver: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionDenied(Event):
+    action_id: str
+    approver: str
+    reason: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionExecuted(Event):
+    action_id: str
+    succeeded: bool
+    output: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ActionUndone(Event):
+    action_id: str
+    output: str
+
+
+# --- postmortem ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemDrafted(Event):
+    sections: dict[str, str]
+    markdown: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemEdited(Event):
+    section: str
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemSubmitted(Event):
+    pass
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemApproved(Event):
+    approver: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PostmortemPublished(Event):
+    target: str
+    url: str

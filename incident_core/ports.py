@@ -1,0 +1,96 @@
+"""Ports: the Protocols storage/, knowledge/, publishers/ and the chat adapters implement."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from incident_core.events import Event
+from incident_core.model import OrgRole
+from incident_core.state import IncidentState
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """A side effect to deliver after the transaction commits (at least once, keyed)."""
+
+    topic: str
+    payload: dict[str, Any]
+    key: str
+
+
+@dataclass(frozen=True)
+class Org:
+    id: str
+    name: str
+    default_role: OrgRole = OrgRole.RESPONDER
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Project:
+    id: str
+    org_id: str
+    name: str
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+class IncidentTransaction(Protocol):
+    """One unit of work scoped to one org."""
+
+    def load(self, incident_id: str) -> IncidentState | None: ...
+
+    def next_incident_number(self) -> int: ...
+
+    def recorded(self, idempotency_key: str) -> list[Event] | None:
+        """The events first written under this key, or None if it is new."""
+        ...
+
+    def append(
+        self,
+        events: Sequence[Event],
+        *,
+        expected_version: int,
+        state: IncidentState,
+        idempotency_key: str | None = None,
+        outbox: Sequence[OutboxMessage] = (),
+    ) -> None:
+        """Write events, the new projection row and outbox rows; ConcurrencyConflict on a clash."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    def __call__(self, org_id: str) -> AbstractContextManager[IncidentTransaction]: ...
+
+
+class IncidentQueries(Protocol):
+    """Read side, always scoped by org."""
+
+    def get(self, org_id: str, ref: str) -> IncidentState | None:
+        """By id or human id (INC-42)."""
+        ...
+
+    def list(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]: ...
+
+    def timeline(self, org_id: str, incident_id: str) -> list[Event]: ...
+
+
+class Directory(Protocol):
+    """Orgs, projects and memberships."""
+
+    def org(self, name_or_id: str) -> Org | None: ...
+
+    def project(self, org_id: str, name_or_id: str) -> Project | None: ...
+
+    def role_of(self, org_id: str, user: str) -> OrgRole | None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+class IdGenerator(Protocol):
+    def new_id(self) -> str: ...

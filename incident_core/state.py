@@ -1,0 +1,230 @@
+"""The Incident aggregate's current state and `apply`, the pure fold over its events."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from incident_core import events as ev
+from incident_core.model import Severity, Status
+
+MAX_KEYS = 200
+MAX_RECENT_SIGNALS = 10
+MAX_METRIC_POINTS = 60
+MAX_LOG_LINES = 20
+
+
+@dataclass(frozen=True)
+class IncidentState:
+    """Everything a reader needs about one incident, rebuilt from its events alone."""
+
+    incident_id: str
+    org_id: str
+    project_id: str | None
+    number: int
+    title: str
+    status: Status
+    severity: Severity
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    declared_by: str
+    source: str = "chat"
+    summary: str = ""
+    roles: dict[str, str] = field(default_factory=dict)
+    status_times: dict[str, str] = field(default_factory=dict)
+    signal_count: int = 0
+    correlation_keys: dict[str, str] = field(default_factory=dict)
+    services: tuple[str, ...] = ()
+    last_signal_at: str | None = None
+    first_signal_at: str | None = None
+    recent_signals: tuple[dict[str, Any], ...] = ()
+    metric_points: tuple[tuple[str, str, float], ...] = ()
+    log_lines: dict[str, int] = field(default_factory=dict)
+    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suggestion_count: int = 0
+    key_moments: tuple[str, ...] = ()
+    notes_count: int = 0
+    messages_count: int = 0
+    rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
+    postmortem: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def human_id(self) -> str:
+        return f"INC-{self.number}"
+
+    @property
+    def commander(self) -> str | None:
+        return self.roles.get("commander")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form stored in the projection."""
+        out = asdict(self)
+        out["status"] = self.status.value
+        out["severity"] = self.severity.value
+        out["created_at"] = self.created_at.isoformat()
+        out["updated_at"] = self.updated_at.isoformat()
+        out["services"] = list(self.services)
+        out["recent_signals"] = list(self.recent_signals)
+        out["metric_points"] = [list(p) for p in self.metric_points]
+        out["key_moments"] = list(self.key_moments)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> IncidentState:
+        """Inverse of to_dict."""
+        d = dict(data)
+        d["status"] = Status(d["status"])
+        d["severity"] = Severity(d["severity"])
+        d["created_at"] = datetime.fromisoformat(d["created_at"])
+        d["updated_at"] = datetime.fromisoformat(d["updated_at"])
+        d["services"] = tuple(d.get("services", ()))
+        d["recent_signals"] = tuple(d.get("recent_signals", ()))
+        d["metric_points"] = tuple(tuple(p) for p in d.get("metric_points", ()))
+        d["key_moments"] = tuple(d.get("key_moments", ()))
+        return cls(**d)
+
+
+def apply(state: IncidentState | None, event: ev.Event) -> IncidentState:
+    """Fold one event into the state; pure and total over every event type."""
+    if isinstance(event, ev.IncidentDeclared):
+        return _declared(event)
+    if state is None:
+        raise ValueError(f"{event.type_name} before IncidentDeclared in stream {event.incident_id}")
+    handler = _APPLIERS.get(type(event))
+    changes = handler(state, event) if handler else {}
+    return replace(state, version=event.version, updated_at=event.occurred_at, **changes)
+
+
+def apply_all(state: IncidentState | None, events: list[ev.Event]) -> IncidentState | None:
+    """Fold a sequence of events."""
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def _declared(e: ev.IncidentDeclared) -> IncidentState:
+    roles = {"commander": e.commander} if e.commander else {}
+    return IncidentState(
+        incident_id=e.incident_id, org_id=e.org_id, project_id=e.project_id, number=e.number,
+        title=e.title, status=e.status, severity=e.severity, created_at=e.occurred_at,
+        updated_at=e.occurred_at, version=e.version, declared_by=e.actor, source=e.source,
+        summary=e.summary, roles=roles, status_times={e.status.value: e.occurred_at.isoformat()},
+    )
+
+
+def _status(s: IncidentState, e: ev.StatusChanged) -> dict[str, Any]:
+    times = dict(s.status_times)
+    times.setdefault(e.to_status.value, e.occurred_at.isoformat())
+    return {"status": e.to_status, "status_times": times}
+
+
+def _role(s: IncidentState, e: ev.RoleAssigned) -> dict[str, Any]:
+    return {"roles": {**s.roles, e.role.value: e.assignee}}
+
+
+def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
+    sig = e.signal
+    seen = sig.get("starts_at") or e.occurred_at.isoformat()
+    keys = dict(s.correlation_keys)
+    for key in sig.get("correlation_keys", ()):
+        keys[key] = e.occurred_at.isoformat()
+    if len(keys) > MAX_KEYS:
+        keys = dict(sorted(keys.items(), key=lambda kv: kv[1])[-MAX_KEYS:])
+    services = s.services
+    if sig.get("service") and sig["service"] not in services:
+        services = (*services, sig["service"])
+    brief = {k: sig.get(k) for k in ("source", "kind", "status", "severity", "title", "service", "fingerprint")}
+    brief["at"] = e.occurred_at.isoformat()
+    points = s.metric_points + tuple((seen, str(v["name"]), float(v["value"])) for v in sig.get("values", ()))
+    logs = s.log_lines
+    if sig.get("kind") == "log":
+        line = (sig.get("title") or "")[:200]
+        logs = {**logs, line: logs.get(line, 0) + 1}
+        if len(logs) > MAX_LOG_LINES:
+            logs = dict(sorted(logs.items(), key=lambda kv: -kv[1])[:MAX_LOG_LINES])
+    return {
+        "signal_count": s.signal_count + 1,
+        "correlation_keys": keys,
+        "services": services,
+        "last_signal_at": e.occurred_at.isoformat(),
+        "first_signal_at": s.first_signal_at or seen,
+        "recent_signals": (s.recent_signals + (brief,))[-MAX_RECENT_SIGNALS:],
+        "metric_points": points[-MAX_METRIC_POINTS:],
+        "log_lines": logs,
+    }
+
+
+def _signal_resolved(s: IncidentState, e: ev.SignalResolved) -> dict[str, Any]:
+    recent = tuple(
+        {**r, "status": "resolved"} if r.get("fingerprint") == e.fingerprint else r for r in s.recent_signals
+    )
+    return {"recent_signals": recent}
+
+
+def _reaction(s: IncidentState, e: ev.ReactionAdded) -> dict[str, Any]:
+    if e.key_moment and e.message_id not in s.key_moments:
+        return {"key_moments": (*s.key_moments, e.message_id)}
+    return {}
+
+
+def _reaction_removed(s: IncidentState, e: ev.ReactionRemoved) -> dict[str, Any]:
+    if e.emoji in ("pushpin", "📌") and e.message_id in s.key_moments:
+        return {"key_moments": tuple(m for m in s.key_moments if m != e.message_id)}
+    return {}
+
+
+def _action(s: IncidentState, action_id: str, **changes: Any) -> dict[str, Any]:
+    current = dict(s.actions.get(action_id, {}))
+    current.update(changes)
+    return {"actions": {**s.actions, action_id: current}}
+
+
+def _action_requested(s: IncidentState, e: ev.ActionRequested) -> dict[str, Any]:
+    return _action(s, e.action_id, action=e.action, risk=e.risk, command=e.command, status="requested",
+                   requested_by=e.actor, reversible=e.reversible, undo=e.undo, params=dict(e.params))
+
+
+def _postmortem(s: IncidentState, **changes: Any) -> dict[str, Any]:
+    return {"postmortem": {**s.postmortem, **changes}}
+
+
+def _pm_edited(s: IncidentState, e: ev.PostmortemEdited) -> dict[str, Any]:
+    sections = {**s.postmortem.get("sections", {}), e.section: e.text}
+    return _postmortem(s, sections=sections, status="draft")
+
+
+def _pm_published(s: IncidentState, e: ev.PostmortemPublished) -> dict[str, Any]:
+    published = {**s.postmortem.get("published", {}), e.target: e.url}
+    return _postmortem(s, published=published, status="published")
+
+
+_APPLIERS: dict[type, Any] = {
+    ev.StatusChanged: _status,
+    ev.SeverityChanged: lambda s, e: {"severity": e.to_severity},
+    ev.RoleAssigned: _role,
+    ev.TitleChanged: lambda s, e: {"title": e.title},
+    ev.NoteAdded: lambda s, e: {"notes_count": s.notes_count + 1},
+    ev.SignalAttached: _signal,
+    ev.SignalResolved: _signal_resolved,
+    ev.ChatMessageCaptured: lambda s, e: {"messages_count": s.messages_count + 1},
+    ev.ReactionAdded: _reaction,
+    ev.ReactionRemoved: _reaction_removed,
+    ev.ChatRoomOpened: lambda s, e: {
+        "rooms": {**s.rooms, e.platform: {"room_id": e.room_id, "name": e.room_name, "message_id": e.message_id}}
+    },
+    ev.SuggestionPosted: lambda s, e: {"suggestion_count": s.suggestion_count + 1},
+    ev.ActionRequested: _action_requested,
+    ev.ActionApproved: lambda s, e: _action(s, e.action_id, status="approved", approver=e.approver),
+    ev.ActionDenied: lambda s, e: _action(s, e.action_id, status="denied", approver=e.approver),
+    ev.ActionExecuted: lambda s, e: _action(
+        s, e.action_id, status="executed" if e.succeeded else "failed", output=e.output[:2000]
+    ),
+    ev.ActionUndone: lambda s, e: _action(s, e.action_id, status="undone"),
+    ev.PostmortemDrafted: lambda s, e: _postmortem(s, status="draft", sections=dict(e.sections)),
+    ev.PostmortemEdited: _pm_edited,
+    ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status="submitted"),
+    ev.PostmortemApproved: lambda s, e: _postmortem(s, status="approved", approver=e.approver),
+    ev.PostmortemPublished: _pm_published,
+}

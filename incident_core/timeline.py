@@ -1,0 +1,80 @@
+"""Render events as the timeline a person reads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from incident_core import events as ev
+
+
+def describe(event: ev.Event) -> str:
+    """One line, present tense, no timestamp."""
+    fn = _DESCRIBERS.get(type(event))
+    return fn(event) if fn else event.type_name
+
+
+def render(events: Iterable[ev.Event], *, started: Any = None) -> list[str]:
+    """`HH:MM:SS  actor  what happened` lines, oldest first."""
+    lines = []
+    for e in events:
+        lines.append(f"{e.occurred_at:%H:%M:%S}  {short_actor(e.actor):<18} {describe(e)}")
+    return lines
+
+
+def short_actor(actor: str) -> str:
+    """`slack:U123` → `U123`, `system` stays."""
+    return actor.split(":", 1)[1] if ":" in actor else actor
+
+
+def to_json(e: ev.Event) -> dict[str, Any]:
+    """The external JSON shape of one timeline entry."""
+    return {
+        "type": e.type_name,
+        "version": e.version,
+        "occurred_at": e.occurred_at.isoformat(),
+        "actor": e.actor,
+        "summary": describe(e),
+        "data": e.payload(),
+    }
+
+
+def _signal(e: ev.SignalAttached) -> str:
+    s = e.signal
+    return f"signal {s.get('status', 'firing')} [{s.get('severity')}] {s.get('title')} ({s.get('source')}) — {e.reason}"
+
+
+_DESCRIBERS: dict[type, Callable[[Any], str]] = {
+    ev.IncidentDeclared: lambda e: f"declared INC-{e.number} “{e.title}” {e.severity.value}, {e.status.value}"
+    + (f" via {e.source}" if e.source != "chat" else ""),
+    ev.StatusChanged: lambda e: f"status {e.from_status.value} → {e.to_status.value}"
+    + (f": {e.note}" if e.note else ""),
+    ev.SeverityChanged: lambda e: f"severity {e.from_severity.value} → {e.to_severity.value}"
+    + (f": {e.reason}" if e.reason else ""),
+    ev.RoleAssigned: lambda e: f"{short_actor(e.assignee)} is now {e.role.value}"
+    + (f" (was {short_actor(e.previous)})" if e.previous else ""),
+    ev.TitleChanged: lambda e: f"renamed to “{e.title}”",
+    ev.NoteAdded: lambda e: f"note: {e.text}",
+    ev.SignalAttached: _signal,
+    ev.SignalResolved: lambda e: f"signal resolved: {e.title} — {e.reason}",
+    ev.ChatMessageCaptured: lambda e: f"said: {e.text}",
+    ev.ChatMessageEdited: lambda e: f"edited a message: {e.text}",
+    ev.ChatMessageDeleted: lambda e: "deleted a message",
+    ev.ReactionAdded: lambda e: f"reacted :{e.emoji}:" + (" (key moment)" if e.key_moment else ""),
+    ev.ReactionRemoved: lambda e: f"removed reaction :{e.emoji}:",
+    ev.MemberJoined: lambda e: f"{short_actor(e.user)} joined",
+    ev.InteractionCaptured: lambda e: f"{e.kind} {e.name} {e.text}".rstrip(),
+    ev.ChatRoomOpened: lambda e: f"opened {e.platform} room #{e.room_name}",
+    ev.SuggestionPosted: lambda e: f"suggested [{e.risk}] {e.title} (from {e.source})",
+    ev.SuggestionFeedbackGiven: lambda e: f"marked suggestion {'helpful' if e.helpful else 'not helpful'}",
+    ev.ActionRequested: lambda e: f"requested action {e.action} [{e.risk}]",
+    ev.ActionApproved: lambda e: f"approved action {e.action_id}",
+    ev.ActionDenied: lambda e: f"denied action {e.action_id}" + (f": {e.reason}" if e.reason else ""),
+    ev.ActionExecuted: lambda e: f"action {e.action_id} {'succeeded' if e.succeeded else 'failed'}",
+    ev.ActionUndone: lambda e: f"undid action {e.action_id}",
+    ev.PostmortemDrafted: lambda e: "drafted the postmortem",
+    ev.PostmortemEdited: lambda e: f"edited postmortem section {e.section}",
+    ev.PostmortemSubmitted: lambda e: "submitted the postmortem for approval",
+    ev.PostmortemApproved: lambda e: "approved the postmortem",
+    ev.PostmortemPublished: lambda e: f"published the postmortem to {e.target}: {e.url}",
+}

@@ -1,0 +1,180 @@
+"""Orgs, projects, memberships, platform bindings and webhook tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+
+from incident_core.errors import NotFound, ValidationError
+from incident_core.model import OrgRole
+from incident_core.ports import Org, Project
+from storage.engine import scope_to_org
+from storage.records import utc
+from storage.tables import Membership, Organization, PlatformBinding, ProjectRow, WebhookToken
+
+ORGS = Organization.__table__  # type: ignore[attr-defined]
+PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
+MEMBERS = Membership.__table__  # type: ignore[attr-defined]
+BINDINGS = PlatformBinding.__table__  # type: ignore[attr-defined]
+TOKENS = WebhookToken.__table__  # type: ignore[attr-defined]
+
+TOKEN_PREFIX = "rvn"
+
+
+@dataclass(frozen=True)
+class TokenOwner:
+    org_id: str
+    project_id: str | None
+    token_id: str
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _org(row: Any) -> Org:
+    return Org(id=row.id, name=row.name, default_role=OrgRole(row.default_role), settings=dict(row.settings or {}))
+
+
+class SqlDirectory:
+    """Directory port plus the admin operations the CLI needs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    # --- orgs -----------------------------------------------------------------------------
+    def create_org(self, name: str, *, default_role: OrgRole = OrgRole.RESPONDER) -> Org:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValidationError("org name must be 1–100 characters")
+        org_id = uuid.uuid4().hex
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(ORGS.insert().values(id=org_id, name=name, default_role=default_role.value,
+                                                  incident_seq=0, settings={}, created_at=datetime.now(UTC)))
+        except IntegrityError:
+            raise ValidationError(f"an org named {name!r} already exists") from None
+        return Org(id=org_id, name=name, default_role=default_role)
+
+    def org(self, name_or_id: str) -> Org | None:
+        with self.engine.begin() as conn:
+            row = conn.execute(sa.select(ORGS).where(sa.or_(ORGS.c.id == name_or_id, ORGS.c.name == name_or_id))).first()
+        return _org(row) if row else None
+
+    def require_org(self, name_or_id: str) -> Org:
+        org = self.org(name_or_id)
+        if org is None:
+            raise NotFound(f"no org named or with id {name_or_id!r}; `revenant org create NAME` makes one")
+        return org
+
+    def orgs(self) -> list[Org]:
+        with self.engine.begin() as conn:
+            return [_org(r) for r in conn.execute(sa.select(ORGS).order_by(ORGS.c.name))]
+
+    def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(ORGS.update().where(ORGS.c.id == org_id).values(settings=settings))
+
+    # --- projects -------------------------------------------------------------------------
+    def create_project(self, org_id: str, name: str, settings: dict[str, Any] | None = None) -> Project:
+        project = Project(id=uuid.uuid4().hex, org_id=org_id, name=name.strip(), settings=dict(settings or {}))
+        try:
+            with self.engine.begin() as conn:
+                scope_to_org(conn, org_id)
+                conn.execute(PROJECTS.insert().values(id=project.id, org_id=org_id, name=project.name,
+                                                      settings=project.settings, created_at=datetime.now(UTC)))
+        except IntegrityError:
+            raise ValidationError(f"project {name!r} already exists in this org") from None
+        return project
+
+    def project(self, org_id: str, name_or_id: str) -> Project | None:
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            row = conn.execute(sa.select(PROJECTS).where(
+                PROJECTS.c.org_id == org_id, sa.or_(PROJECTS.c.id == name_or_id, PROJECTS.c.name == name_or_id)
+            )).first()
+        return Project(id=row.id, org_id=row.org_id, name=row.name, settings=dict(row.settings or {})) if row else None
+
+    def projects(self, org_id: str) -> list[Project]:
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            rows = conn.execute(sa.select(PROJECTS).where(PROJECTS.c.org_id == org_id).order_by(PROJECTS.c.name))
+            return [Project(id=r.id, org_id=r.org_id, name=r.name, settings=dict(r.settings or {})) for r in rows]
+
+    # --- memberships ----------------------------------------------------------------------
+    def set_role(self, org_id: str, user: str, role: OrgRole, display_name: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(MEMBERS.delete().where(MEMBERS.c.org_id == org_id, MEMBERS.c.user_id == user))
+            conn.execute(MEMBERS.insert().values(org_id=org_id, user_id=user, role=role.value,
+                                                 display_name=display_name))
+
+    def role_of(self, org_id: str, user: str) -> OrgRole | None:
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            role = conn.execute(sa.select(MEMBERS.c.role).where(
+                MEMBERS.c.org_id == org_id, MEMBERS.c.user_id == user)).scalar()
+        return OrgRole(role) if role else None
+
+    # --- platform bindings ----------------------------------------------------------------
+    def bind(self, platform: str, external_id: str, org_id: str) -> None:
+        """Bind a Slack team/enterprise or Teams tenant to an org (rebinding moves it)."""
+        with self.engine.begin() as conn:
+            conn.execute(BINDINGS.delete().where(BINDINGS.c.platform == platform,
+                                                 BINDINGS.c.external_id == external_id))
+            conn.execute(BINDINGS.insert().values(platform=platform, external_id=external_id, org_id=org_id,
+                                                  created_at=datetime.now(UTC)))
+
+    def bound_org(self, platform: str, external_id: str) -> str | None:
+        with self.engine.begin() as conn:
+            return conn.execute(sa.select(BINDINGS.c.org_id).where(
+                BINDINGS.c.platform == platform, BINDINGS.c.external_id == external_id)).scalar()
+
+    # --- webhook tokens -------------------------------------------------------------------
+    def issue_token(self, org_id: str, *, project_id: str | None = None) -> str:
+        """Create a token and return it; only its hash is stored, so it is shown once."""
+        token = f"{TOKEN_PREFIX}_{org_id}_{secrets.token_urlsafe(32)}"
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(TOKENS.insert().values(id=uuid.uuid4().hex, org_id=org_id, project_id=project_id,
+                                                token_hash=hash_token(token), prefix=token[:12] + "…",
+                                                created_at=datetime.now(UTC), expires_at=None))
+        return token
+
+    def rotate_token(self, org_id: str, *, grace: timedelta = timedelta(hours=24),
+                     project_id: str | None = None) -> str:
+        """Issue a new token; existing ones keep working until the grace period ends."""
+        ends = datetime.now(UTC) + grace
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(TOKENS.update().where(
+                TOKENS.c.org_id == org_id, TOKENS.c.project_id.is_(None) if project_id is None
+                else TOKENS.c.project_id == project_id,
+                sa.or_(TOKENS.c.expires_at.is_(None), TOKENS.c.expires_at > ends),
+            ).values(expires_at=ends))
+        return self.issue_token(org_id, project_id=project_id)
+
+    def authenticate_token(self, token: str) -> TokenOwner | None:
+        """The owner of a valid, unexpired token, compared in constant time; None otherwise."""
+        parts = token.split("_", 2)
+        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 32 or not parts[1].isalnum():
+            return None
+        org_id, digest, now = parts[1], hash_token(token), datetime.now(UTC)
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            rows = conn.execute(sa.select(TOKENS).where(TOKENS.c.org_id == org_id)).all()
+        found = None
+        for row in rows:
+            live = row.expires_at is None or utc(row.expires_at) > now
+            if hmac.compare_digest(row.token_hash, digest) and live:
+                found = TokenOwner(org_id=row.org_id, project_id=row.project_id, token_id=row.id)
+        return found

@@ -1,0 +1,50 @@
+"""Read side: incidents and timelines, always scoped by org."""
+
+from __future__ import annotations
+
+import re
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+
+from incident_core.events import Event
+from incident_core.model import Status
+from incident_core.state import IncidentState
+from storage.engine import scope_to_org
+from storage.records import row_event, row_state
+from storage.unit_of_work import EVENTS, INCIDENTS
+
+_HUMAN_ID = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
+_OPEN = [s.value for s in Status if s.is_open]
+
+
+class SqlIncidentQueries:
+    """IncidentQueries over SQL; every statement filters on org_id (RLS is the second wall)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def get(self, org_id: str, ref: str) -> IncidentState | None:
+        """By id, INC-42, inc42 or 42."""
+        match = _HUMAN_ID.match(ref.strip())
+        cond = INCIDENTS.c.number == int(match.group(1)) if match else INCIDENTS.c.id == ref.strip()
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            row = conn.execute(sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id, cond)).first()
+        return row_state(row) if row else None
+
+    def list(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
+        stmt = sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id)
+        if open_only:
+            stmt = stmt.where(INCIDENTS.c.status.in_(_OPEN))
+        stmt = stmt.order_by(INCIDENTS.c.number.desc()).limit(limit)
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            return [row_state(r) for r in conn.execute(stmt)]
+
+    def timeline(self, org_id: str, incident_id: str) -> list[Event]:
+        stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id)
+                .order_by(EVENTS.c.stream_version))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            return [row_event(r) for r in conn.execute(stmt)]

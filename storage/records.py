@@ -1,0 +1,61 @@
+"""Translate between domain events/state and table rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from incident_core.events import Event, event_from_record
+from incident_core.state import IncidentState
+
+
+def utc(value: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything we store is UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def event_row(event: Event, *, project_id: str | None, recorded_at: datetime,
+              idempotency_key: str | None, meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "org_id": event.org_id,
+        "project_id": project_id,
+        "stream_id": event.incident_id,
+        "stream_version": event.version,
+        "type": event.type_name,
+        "data": event.payload(),
+        "metadata": meta,
+        "idempotency_key": idempotency_key,
+        "occurred_at": event.occurred_at,
+        "recorded_at": recorded_at,
+        "actor": event.actor,
+    }
+
+
+def row_event(row: Any) -> Event:
+    meta = dict(row.metadata or {})
+    meta["position"] = row.position
+    return event_from_record(
+        type_name=row.type, data=row.data, org_id=row.org_id, incident_id=row.stream_id,
+        version=row.stream_version, occurred_at=utc(row.occurred_at), actor=row.actor, meta=meta,
+    )
+
+
+def incident_row(state: IncidentState) -> dict[str, Any]:
+    return {
+        "id": state.incident_id,
+        "org_id": state.org_id,
+        "project_id": state.project_id,
+        "number": state.number,
+        "title": state.title,
+        "status": state.status.value,
+        "severity": state.severity.value,
+        "commander": state.commander,
+        "version": state.version,
+        "created_at": state.created_at,
+        "updated_at": state.updated_at,
+        "state": state.to_dict(),
+    }
+
+
+def row_state(row: Any) -> IncidentState:
+    return IncidentState.from_dict(row.state)

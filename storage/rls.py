@@ -1,0 +1,56 @@
+"""PostgreSQL row-level security: the app role, grants and one tenant policy per table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+ORG_SETTING = "app.org_id"
+
+
+def enable_rls(conn: Connection, app_role: str, tables: Iterable[str]) -> None:
+    """Create the app role if needed, grant it DML, and FORCE a tenant policy on each table.
+
+    A session that has not set app.org_id sees no tenant rows: current_setting(..., true)
+    is NULL (or '') and never equals an org id.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(sa.text(
+        f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{app_role}') "
+        f"THEN CREATE ROLE {app_role} NOLOGIN; END IF; END $$"
+    ))
+    conn.execute(sa.text(
+        f"DO $$ BEGIN IF NOT pg_has_role(current_user, '{app_role}', 'MEMBER') "
+        f"THEN EXECUTE 'GRANT {app_role} TO ' || quote_ident(current_user); END IF; END $$"
+    ))
+    grant_app_role(conn, app_role)
+    for table in tables:
+        conn.execute(sa.text(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY"))
+        conn.execute(sa.text(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY"))
+        conn.execute(sa.text(f"DROP POLICY IF EXISTS tenant_isolation ON {table}"))
+        conn.execute(sa.text(
+            f"CREATE POLICY tenant_isolation ON {table} "
+            f"USING (org_id = current_setting('{ORG_SETTING}', true)) "
+            f"WITH CHECK (org_id = current_setting('{ORG_SETTING}', true))"
+        ))
+
+
+def grant_app_role(conn: Connection, app_role: str) -> None:
+    """Grant DML on every table and sequence (re-run by each migration that adds tables)."""
+    if conn.dialect.name != "postgresql":
+        return
+    conn.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {app_role}"))
+    conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}"))
+    conn.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}"))
+
+
+def disable_rls(conn: Connection, tables: Iterable[str]) -> None:
+    if conn.dialect.name != "postgresql":
+        return
+    for table in tables:
+        conn.execute(sa.text(f"DROP POLICY IF EXISTS tenant_isolation ON {table}"))
+        conn.execute(sa.text(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))
+        conn.execute(sa.text(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"))

@@ -1,0 +1,131 @@
+"""SQLModel tables. Every tenant table has a non-null org_id; directory tables map identities to orgs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Field, SQLModel
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+TZ = sa.DateTime(timezone=True)
+BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+# Tables whose rows belong to one org: row-level security applies to each on PostgreSQL.
+TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox")
+
+
+class Organization(SQLModel, table=True):
+    """Directory: one row per tenant (no incident data lives here)."""
+
+    __tablename__ = "organizations"
+    id: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    default_role: str = Field(default="responder", max_length=20)
+    incident_seq: int = Field(default=0)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = Field(sa_type=TZ)
+
+
+class PlatformBinding(SQLModel, table=True):
+    """Directory: a Slack team/enterprise or Teams tenant bound to an org."""
+
+    __tablename__ = "platform_bindings"
+    platform: str = Field(primary_key=True, max_length=20)
+    external_id: str = Field(primary_key=True, max_length=100)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64, index=True)
+    created_at: datetime = Field(sa_type=TZ)
+
+
+class ProjectRow(SQLModel, table=True):
+    __tablename__ = "projects"
+    __table_args__ = (sa.UniqueConstraint("org_id", "name"),)
+    id: str = Field(primary_key=True, max_length=64)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64, index=True)
+    name: str = Field(max_length=100)
+    settings: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    created_at: datetime = Field(sa_type=TZ)
+
+
+class Membership(SQLModel, table=True):
+    __tablename__ = "memberships"
+    org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
+    user_id: str = Field(primary_key=True, max_length=200)
+    role: str = Field(max_length=20)
+    display_name: str | None = Field(default=None, max_length=200)
+
+
+class WebhookToken(SQLModel, table=True):
+    """Only the SHA-256 of a token is stored; `prefix` helps people tell tokens apart."""
+
+    __tablename__ = "webhook_tokens"
+    id: str = Field(primary_key=True, max_length=64)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64, index=True)
+    project_id: str | None = Field(default=None, max_length=64)
+    token_hash: str = Field(max_length=64)
+    prefix: str = Field(max_length=20)
+    created_at: datetime = Field(sa_type=TZ)
+    expires_at: datetime | None = Field(default=None, sa_type=TZ)
+
+
+class EventRow(SQLModel, table=True):
+    __tablename__ = "events"
+    __table_args__ = (
+        sa.UniqueConstraint("stream_id", "stream_version", name="uq_events_stream_version"),
+        sa.UniqueConstraint("org_id", "idempotency_key", name="uq_events_org_idempotency"),
+        sa.Index("ix_events_org_position", "org_id", "position"),
+    )
+    position: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    stream_id: str = Field(max_length=64)
+    stream_version: int
+    type: str = Field(max_length=64)
+    data: dict[str, Any] = Field(sa_type=JSONType)
+    meta: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType, sa_column_kwargs={"name": "metadata"})
+    idempotency_key: str | None = Field(default=None, max_length=200)
+    occurred_at: datetime = Field(sa_type=TZ)
+    recorded_at: datetime = Field(sa_type=TZ)
+    actor: str = Field(max_length=200)
+
+
+class IncidentRow(SQLModel, table=True):
+    """Projection: the current state of one incident, written with its events."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "number", name="uq_incidents_org_number"),
+        sa.Index("ix_incidents_org_status", "org_id", "status"),
+    )
+    id: str = Field(primary_key=True, max_length=64)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    number: int
+    title: str = Field(max_length=200)
+    status: str = Field(max_length=20)
+    severity: str = Field(max_length=8)
+    commander: str | None = Field(default=None, max_length=200)
+    version: int
+    created_at: datetime = Field(sa_type=TZ)
+    updated_at: datetime = Field(sa_type=TZ)
+    state: dict[str, Any] = Field(sa_type=JSONType)
+
+
+class OutboxRow(SQLModel, table=True):
+    __tablename__ = "outbox"
+    __table_args__ = (
+        sa.UniqueConstraint("org_id", "key", name="uq_outbox_org_key"),
+        sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
+    )
+    id: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64)
+    topic: str = Field(max_length=64)
+    key: str = Field(max_length=200)
+    payload: dict[str, Any] = Field(sa_type=JSONType)
+    created_at: datetime = Field(sa_type=TZ)
+    available_at: datetime = Field(sa_type=TZ)
+    attempts: int = Field(default=0)
+    delivered_at: datetime | None = Field(default=None, sa_type=TZ)
+    last_error: str | None = Field(default=None, max_length=2000)
