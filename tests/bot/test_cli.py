@@ -1,0 +1,103 @@
+"""The `revenant` CLI as a user runs it: real processes, one-line errors, JSON contracts."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REVENANT = str(Path(sys.executable).parent / "revenant")
+
+
+def run(args: list[str], data_dir: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("REVENANT_", "SLACK_", "OPENAI_"))}
+    full_env.update({"REVENANT_DATA_DIR": str(data_dir), **env})
+    return subprocess.run([REVENANT, *args], capture_output=True, text=True, env=full_env, cwd=data_dir,
+                          timeout=120)
+
+
+def test_help_lists_the_contract_commands(tmp_path: Path) -> None:
+    out = run(["--help"], tmp_path)
+    assert out.returncode == 0
+    for name in ("serve", "worker", "db", "org", "incidents", "projections", "demo"):
+        assert name in out.stdout
+
+
+def test_org_create_json_then_incidents_list(tmp_path: Path) -> None:
+    created = run(["org", "create", "acme", "--json"], tmp_path)
+    assert created.returncode == 0, created.stderr
+    body = json.loads(created.stdout)
+    assert set(body) == {"id", "name", "webhook_token"} and body["name"] == "acme"
+    assert body["webhook_token"].startswith("rvn_")
+    listed = run(["incidents", "list", "--org", "acme", "--json"], tmp_path)
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []
+    by_id = run(["incidents", "list", "--org", body["id"], "--json"], tmp_path)
+    assert by_id.returncode == 0
+
+
+def test_user_mistakes_are_one_line_without_traceback(tmp_path: Path) -> None:
+    out = run(["incidents", "list", "--org", "nope"], tmp_path)
+    assert out.returncode == 1
+    assert "no org named or with id 'nope'" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    run(["org", "create", "acme"], tmp_path)
+    dup = run(["org", "create", "acme"], tmp_path)
+    assert dup.returncode == 1 and "already exists" in dup.stderr and "Traceback" not in dup.stderr
+    missing = run(["incidents", "show", "--org", "acme", "INC-9"], tmp_path)
+    assert missing.returncode == 1 and "no incident 'INC-9'" in missing.stderr
+
+
+@pytest.mark.parametrize("var,value,expect", [
+    ("REVENANT_DATABASE_URL", "mysql://db", "REVENANT_DATABASE_URL"),
+    ("SLACK_BOT_TOKEN", "changeme", "SLACK_BOT_TOKEN"),
+    ("REVENANT_EMBEDDINGS", "magic", "REVENANT_EMBEDDINGS"),
+])
+def test_invalid_settings_name_the_variable(tmp_path: Path, var: str, value: str, expect: str) -> None:
+    out = run(["incidents", "list", "--org", "x"], tmp_path, **{var: value})
+    assert out.returncode == 2
+    assert expect in out.stderr and "Traceback" not in out.stderr
+
+
+def test_dotenv_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("REVENANT_DATABASE_URL=oracle://nope\n")
+    out = run(["incidents", "list", "--org", "x"], tmp_path)
+    assert out.returncode == 2 and "REVENANT_DATABASE_URL" in out.stderr
+
+
+def test_unreachable_database_is_one_clear_line(tmp_path: Path) -> None:
+    out = run(["org", "list"], tmp_path, REVENANT_DATABASE_URL="postgresql://nobody@127.0.0.1:1/x")
+    assert out.returncode == 1
+    assert "check REVENANT_DATABASE_URL" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_db_upgrade_and_projection_rebuild(tmp_path: Path) -> None:
+    up = run(["db", "upgrade"], tmp_path)
+    assert up.returncode == 0 and "revision" in up.stdout
+    run(["org", "create", "acme"], tmp_path)
+    rebuilt = run(["projections", "rebuild"], tmp_path)
+    assert rebuilt.returncode == 0 and "rebuilt 0 incidents" in rebuilt.stdout
+
+
+def test_link_commands_bind_platforms(tmp_path: Path) -> None:
+    run(["org", "create", "acme"], tmp_path)
+    assert run(["org", "link-slack", "acme", "T123"], tmp_path).returncode == 0
+    assert run(["org", "link-teams", "acme", "tenant-1"], tmp_path).returncode == 0
+    rotated = run(["org", "token", "rotate", "acme", "--grace-hours", "2"], tmp_path)
+    assert rotated.returncode == 0 and "rvn_" in rotated.stdout
+
+
+def test_demo_runs_offline_and_prints_the_timeline(tmp_path: Path) -> None:
+    out = run(["demo", "--data-dir", str(tmp_path / "demo")], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "INC-1" in out.stdout and "status mitigated → resolved" in out.stdout
+    assert "refused" in out.stdout  # the viewer's note and the invalid transition are shown refused
+    timeline = run(["incidents", "timeline", "--org", "acme-demo", "INC-1", "--json"], tmp_path,
+                   REVENANT_DATA_DIR=str(tmp_path / "demo"))
+    assert timeline.returncode == 0, timeline.stderr
+    events = json.loads(timeline.stdout)
+    assert events[0]["type"] == "IncidentDeclared"
+    assert all({"type", "occurred_at", "actor", "data"} <= set(e) for e in events)

@@ -1,0 +1,90 @@
+"""Shared fixtures: embedded SQLite per test, one throwaway PostgreSQL database per run."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from bot.bootstrap import App, bootstrap
+from bot.settings import Settings
+from storage.engine import make_engine
+from storage.migrate import upgrade
+
+ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
+
+
+def _admin_engine() -> sa.engine.Engine:
+    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated database for this run; dropped at the end."""
+    admin = _admin_engine()
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001
+        admin.dispose()
+        if REQUIRE_PG:
+            pytest.fail(f"PostgreSQL is required (REVENANT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    name = f"revenant_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    owner = make_engine(url, app_role=None)
+    upgrade(owner)
+    owner.dispose()
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run the test once on embedded SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'revenant.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+def make_app(url: str, data_dir: Path, **overrides: object) -> App:
+    settings = Settings(data_dir=data_dir, database_url=url)  # type: ignore[call-arg]
+    if url.startswith("sqlite"):
+        return bootstrap(settings, **overrides)
+    return bootstrap(settings, migrate=False, **overrides)
+
+
+@pytest.fixture
+def app(db_url: str, tmp_path: Path) -> Iterator[App]:
+    built = make_app(db_url, tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Path) -> Iterator[App]:
+    built = make_app(f"sqlite:///{tmp_path / 'revenant.db'}", tmp_path)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[App]:
+    built = make_app(postgres_url, tmp_path)
+    yield built
+    built.close()
+
+
+def unique(prefix: str = "org") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
