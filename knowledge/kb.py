@@ -1,0 +1,94 @@
+"""KnowledgeBase: the facade the composition root builds from plain values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from llama_index.core.base.embeddings.base import BaseEmbedding
+
+from knowledge.bm25 import BM25Cache
+from knowledge.embeddings import HashingEmbedding
+from knowledge.evaluation import load_queries, score
+from knowledge.ingest import Ingestor, Progress
+from knowledge.models import EvalReport, Hit, IngestReport
+from knowledge.query import build_search_text
+from knowledge.retrieval import HybridSearcher
+from knowledge.store import ChromaStore, collection_name
+
+Query = str | dict[str, Any]
+
+
+class KnowledgeBase:
+    """Per-org runbook and postmortem knowledge: ingest, index, hybrid search, evaluate, delete."""
+
+    def __init__(self, *, data_dir: Path, chroma_url: str | None = None, embedder: BaseEmbedding | None = None) -> None:
+        self.embedder: BaseEmbedding = embedder or HashingEmbedding()
+        self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder)
+        self._bm25 = BM25Cache()
+        self._ingestor = Ingestor(self._store, self.embedder)
+        self._searcher = HybridSearcher(self._store, self.embedder, self._bm25)
+
+    def ingest(
+        self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None
+    ) -> IngestReport:
+        """Ingest Markdown runbooks/postmortems under path (recursive, incremental by content hash)."""
+        return self._ingestor.ingest_tree(Path(path), org_id, project=project, progress=progress)
+
+    def index_document(
+        self,
+        org_id: str,
+        doc_id: str,
+        title: str,
+        markdown: str,
+        kind: str = "postmortem",
+        project: str | None = None,
+        service: str | None = None,
+    ) -> int:
+        """Index one resolved incident or published postmortem (re-indexing replaces it); sections written."""
+        return self._ingestor.index_document(
+            org_id, doc_id, title, markdown, kind=kind, project=project, service=service
+        )
+
+    def search(
+        self,
+        org_id: str,
+        query: Query,
+        *,
+        k: int = 5,
+        project: str | None = None,
+        service: str | None = None,
+        per_document: int = 1,
+    ) -> list[Hit]:
+        """Best-first hits for free text, a log excerpt or an alert payload (dict or JSON text)."""
+        return self.search_batch(org_id, [query], k, project=project, service=service, per_document=per_document)[0]
+
+    def search_batch(
+        self,
+        org_id: str,
+        items: Sequence[Query],
+        k: int = 5,
+        *,
+        project: str | None = None,
+        service: str | None = None,
+        per_document: int = 1,
+    ) -> list[list[Hit]]:
+        """search() for many queries at once, sharing the org's retrievers; one hit list per item."""
+        texts = [build_search_text(item) for item in items]
+        return self._searcher.search(
+            org_id, texts, k=k, project=project, service=service, per_document=per_document
+        )
+
+    def evaluate(
+        self, org_id: str, queries_jsonl_path: Path | str, k_values: Sequence[int] = (1, 3, 5)
+    ) -> EvalReport:
+        """recall@k and MRR of this org's knowledge over a labelled JSONL query set."""
+        queries = load_queries(Path(queries_jsonl_path))
+        results = self.search_batch(org_id, [q.query for q in queries], max(k_values))
+        return score(queries, results, k_values)
+
+    def delete_org(self, org_id: str) -> bool:
+        """Forget everything indexed for the org; True when it had knowledge."""
+        self._bm25.forget(collection_name(org_id))
+        return self._store.delete_org(org_id)

@@ -1,0 +1,157 @@
+"""Chroma storage partitioned per org: one collection per org, a content version, and the doc manifest."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings
+from chromadb.errors import NotFoundError
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from llama_index.core.schema import BaseNode
+from llama_index.vector_stores.chroma import ChromaVectorStore
+
+from knowledge.embeddings import ChromaEmbeddingAdapter, embedder_id
+from knowledge.models import KnowledgeError
+
+VERSION_KEY = "kb_version"
+EMBEDDER_KEY = "kb_embedder"
+ORG_KEY = "kb_org"
+
+
+def collection_name(org_id: str) -> str:
+    """The org's collection: 'rr-<readable part>-<hash>' (valid Chroma name, unique per org id)."""
+    if not org_id:
+        raise KnowledgeError("an org id is required")
+    readable = re.sub(r"[^a-zA-Z0-9]+", "-", org_id).strip("-")[:40] or "org"
+    digest = hashlib.sha256(org_id.encode("utf-8")).hexdigest()[:16]
+    return f"rr-{readable}-{digest}"
+
+
+def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
+    """A Chroma client: HTTP when a URL is given, else an embedded persistent store under data_dir."""
+    settings = Settings(anonymized_telemetry=False)
+    if chroma_url:
+        url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
+        ssl = url.scheme == "https"
+        port = url.port or (443 if ssl else 8000)
+        return chromadb.HttpClient(host=url.hostname or "localhost", port=port, ssl=ssl, settings=settings)
+    path = Path(data_dir) / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=settings)
+
+
+class ChromaStore:
+    """Per-org Chroma collections; every read and write names its org, and orgs never share a collection."""
+
+    def __init__(self, *, data_dir: Path, chroma_url: str | None, embedder: BaseEmbedding) -> None:
+        self._data_dir = Path(data_dir)
+        self._chroma_url = chroma_url
+        self._embedder = embedder
+        self._embedder_id = embedder_id(embedder)
+        self._function = ChromaEmbeddingAdapter(embedder)
+        self._client: ClientAPI | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> ClientAPI:
+        """The Chroma client, created on first use."""
+        with self._lock:
+            if self._client is None:
+                self._client = make_client(self._data_dir, self._chroma_url)
+            return self._client
+
+    def collection(self, org_id: str, *, create: bool = False) -> Collection | None:
+        """The org's collection (fresh metadata); None when the org has none and create is False."""
+        name = collection_name(org_id)
+        try:
+            col = self.client.get_collection(name, embedding_function=self._function)  # type: ignore[arg-type]
+        except (NotFoundError, ValueError) as exc:
+            if not create:
+                if isinstance(exc, NotFoundError) or "does not exist" in str(exc):
+                    return None
+                raise
+            col = self.client.get_or_create_collection(
+                name,
+                embedding_function=self._function,  # type: ignore[arg-type]
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id},
+            )
+        self._check(col, org_id)
+        return col
+
+    def _check(self, col: Collection, org_id: str) -> None:
+        meta = col.metadata or {}
+        if meta.get(ORG_KEY) not in (None, org_id):
+            raise KnowledgeError(f"collection {col.name} belongs to another org")
+        stored = meta.get(EMBEDDER_KEY)
+        if stored and stored != self._embedder_id:
+            raise KnowledgeError(
+                f"org {org_id}'s knowledge was indexed with embedder {stored}, but this process uses "
+                f"{self._embedder_id}; use the same REVENANT_EMBEDDINGS or delete and re-ingest the org"
+            )
+
+    @staticmethod
+    def version(col: Collection) -> str:
+        """The content version: changes whenever the org's documents change (any process)."""
+        return str((col.metadata or {}).get(VERSION_KEY, ""))
+
+    def bump_version(self, col: Collection) -> None:
+        """Record that the org's content changed, so every process rebuilds its BM25 index."""
+        meta = dict(col.metadata or {})
+        meta[VERSION_KEY] = uuid.uuid4().hex
+        meta[EMBEDDER_KEY] = self._embedder_id
+        col.modify(metadata=meta)
+
+    @staticmethod
+    def vector_store(col: Collection) -> ChromaVectorStore:
+        """A LlamaIndex vector store over the org's collection."""
+        return ChromaVectorStore(chroma_collection=col)
+
+    @staticmethod
+    def manifest(col: Collection, where: dict[str, Any]) -> dict[str, str]:
+        """doc_key -> content hash of the documents matching where (one entry per document)."""
+        result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        manifest: dict[str, str] = {}
+        for meta in result.get("metadatas") or []:
+            if meta:
+                manifest[str(meta.get("doc_key"))] = str(meta.get("content_hash", ""))
+        return manifest
+
+    def delete_documents(self, col: Collection, doc_keys: Iterable[str]) -> None:
+        """Remove every chunk of the given documents."""
+        store = self.vector_store(col)
+        for key in doc_keys:
+            store.delete(ref_doc_id=key)
+
+    def nodes(self, col: Collection) -> list[BaseNode]:
+        """Every node of the org's collection, read back from Chroma (documents + metadata)."""
+        nodes: list[BaseNode] = []
+        total = col.count()
+        page = 5000
+        store = self.vector_store(col)
+        for offset in range(0, total, page):
+            ids = col.get(limit=page, offset=offset, include=[])["ids"]
+            nodes.extend(store.get_nodes(node_ids=ids))
+        return nodes
+
+    def delete_org(self, org_id: str) -> bool:
+        """Drop the org's collection; True when there was one."""
+        try:
+            self.client.delete_collection(collection_name(org_id))
+        except (NotFoundError, ValueError):
+            return False
+        return True
+
+    def max_batch(self) -> int:
+        """The largest add() batch the server accepts."""
+        return int(self.client.get_max_batch_size())
