@@ -2,20 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
+import urllib.error
+import urllib.request
+from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import click
 
 from bot.bootstrap import App, bootstrap
+from bot.local_server import BackgroundServer
 from bot.settings import Settings
-from incident_core import commands as cmd
 from incident_core import usecases as uc
 from incident_core.model import IncidentRole, OrgRole, Severity, Status
 from incident_core.timeline import render
 
 ALICE, BOB, CAROL = "demo:alice", "demo:bob", "demo:carol"
+PAYLOADS = ("alertmanager", "grafana", "datadog", "pagerduty", "generic")
 
 
 def run_demo(*, data_dir: str | None = None) -> None:
@@ -25,67 +31,92 @@ def run_demo(*, data_dir: str | None = None) -> None:
     settings = Settings(data_dir=root, database_url=None)  # type: ignore[call-arg]
     app = bootstrap(settings)
     try:
-        _script(app)
+        with BackgroundServer(app) as server:
+            _script(app, server)
     finally:
         app.close()
-    click.echo(f"\ndemo data kept in {root} ({time.monotonic() - started:.1f} s)")
+    click.echo(f"\ndemo data kept in {root} ({time.monotonic() - started:.1f} s); try\n"
+               f"  REVENANT_DATA_DIR={root} .venv/bin/revenant incidents timeline --org acme-demo INC-1")
 
 
 def _say(who: str, text: str) -> None:
-    click.echo(f"  {who:<10} {text}")
+    click.echo(f"  {who:<12} {text}")
 
 
-def _script(app: App) -> None:
+def payload(name: str) -> dict[str, Any]:
+    """A shipped sample webhook body."""
+    return json.loads(resources.files("bot").joinpath(f"demo_data/payloads/{name}.json").read_text())
+
+
+def post(url: str, token: str, body: object) -> tuple[int, dict[str, Any]]:
+    """POST a JSON webhook through real HTTP, as an alert sender would."""
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
+        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def _script(app: App, server: BackgroundServer) -> None:
     org = app.directory.create_org("acme-demo")
-    project = app.directory.create_project(org.id, "payments")
+    token = app.directory.issue_token(org.id)
     app.directory.set_role(org.id, ALICE, OrgRole.COMMANDER, "alice")
     app.directory.set_role(org.id, BOB, OrgRole.RESPONDER, "bob")
     app.directory.set_role(org.id, CAROL, OrgRole.VIEWER, "carol")
     deps = app.deps
-    click.echo(f"org acme-demo ({org.id}), project payments\n")
+    click.echo(f"org acme-demo ({org.id}); app listening on {server.url}\n")
+    click.echo("signals arrive by webhook:")
+    for source in PAYLOADS:
+        status, answer = post(f"{server.url}/hooks/{source}", token, payload(source))
+        for s in answer.get("signals", []):
+            _say(source, f"HTTP {status} → {s['incident_id'] or '-'}: {s['reason']}")
+    status, answer = post(f"{server.url}/hooks/alertmanager", token, payload("alertmanager"))
+    _say("alertmanager", f"HTTP {status} → redelivery: {answer['signals'][0]['reason'][:60]}…")
+    status, answer = post(f"{server.url}/hooks/alertmanager", token, {"version": "4", "alerts": "oops"})
+    _say("(bad sender)", f"HTTP {status} → {answer.get('field')}: {answer.get('message')}")
 
-    declared = uc.declare_incident(deps=deps, org_id=org.id, actor=ALICE, title="Checkout latency spike",
-                                   severity=Severity.SEV2, project_id=project.id, commander=ALICE)
-    inc = declared.state
-    _say("alice", f"/revenant declare Checkout latency spike sev2  → {inc.human_id} opened")
-    for title, value in (("p99 latency 2.4s on checkout-api", 2.4), ("p99 latency 3.1s on checkout-api", 3.1)):
-        signal = {"source": "alertmanager", "kind": "alert", "status": "firing", "severity": "error",
-                  "title": title, "service": "checkout-api", "fingerprint": "a1b2c3",
-                  "correlation_keys": ["fingerprint=a1b2c3", "service=checkout-api"],
-                  "values": [{"name": "p99_latency_seconds", "value": value}]}
-        uc.apply_command(deps=deps, command=cmd.AttachSignal(
-            org_id=org.id, incident_id=inc.incident_id, actor="signal:alertmanager",
-            occurred_at=deps.clock.now(), signal=signal, reason="same fingerprint=a1b2c3"), check_role=False)
-        _say("alerts", f"[error] {title} → attached to {inc.human_id}")
-    uc.assign_role(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=ALICE,
-                   role=IncidentRole.SCRIBE, assignee=BOB)
-    _say("alice", "/revenant role scribe @bob")
-    uc.add_note(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=BOB,
-                text="DB connection pool saturated on payments-db since 14:02")
-    _say("bob", "/revenant note DB connection pool saturated on payments-db since 14:02")
+    inc = app.queries.get(org.id, "INC-1")
+    assert inc is not None
+    iid = inc.incident_id
+    click.echo(f"\nresponders work {inc.human_id} “{inc.title}”:")
+    uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.INVESTIGATING,
+                     note="acknowledged, looking")
+    _say("alice", "/revenant status investigating acknowledged, looking")
+    uc.assign_role(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, role=IncidentRole.COMMANDER,
+                   assignee=ALICE)
+    uc.assign_role(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, role=IncidentRole.SCRIBE, assignee=BOB)
+    _say("alice", "/revenant role commander @alice · /revenant role scribe @bob")
+    uc.add_note(deps=deps, org_id=org.id, incident_id=iid, actor=BOB,
+                text="checkout pods exhaust the payments-db connection pool since the 09:50 deploy")
+    _say("bob", "/revenant note checkout pods exhaust the payments-db connection pool since the 09:50 deploy")
     try:
-        uc.add_note(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=CAROL, text="+1")
+        uc.add_note(deps=deps, org_id=org.id, incident_id=iid, actor=CAROL, text="+1")
     except Exception as exc:  # noqa: BLE001 — the demo shows the refusal
         _say("carol", f"/revenant note +1  → refused: {exc}")
-    uc.change_severity(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=ALICE,
-                       severity=Severity.SEV1, reason="checkout error rate above 5%")
-    _say("alice", "/revenant sev 1")
-    for status, who, note in ((Status.IDENTIFIED, ALICE, "pool exhaustion after the 14:00 deploy"),
-                              (Status.MITIGATED, BOB, "rolled back checkout-api to v412"),
-                              (Status.RESOLVED, ALICE, "latency back under 300 ms for 15 min")):
-        uc.change_status(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=who, status=status,
-                         note=note)
-        _say(who.split(":")[1], f"/revenant status {status.value} {note}")
+    uc.change_severity(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, severity=Severity.SEV2,
+                       reason="errors limited to one region")
+    _say("alice", "/revenant sev 2")
+    for status_, who, note in ((Status.IDENTIFIED, ALICE, "pool exhaustion after the 09:50 deploy"),
+                               (Status.MITIGATED, BOB, "rolled back checkout to v412")):
+        uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=who, status=status_, note=note)
+        _say(who.split(":")[1], f"/revenant status {status_.value} {note}")
+    status, answer = post(f"{server.url}/hooks/alertmanager", token, payload("alertmanager-resolved"))
+    _say("alertmanager", f"HTTP {status} → {answer['signals'][0]['reason']}")
+    uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.RESOLVED,
+                     note="error rate back under 0.1% for 15 min")
+    _say("alice", "/revenant status resolved error rate back under 0.1% for 15 min")
     try:
-        uc.change_status(deps=deps, org_id=org.id, incident_id=inc.incident_id, actor=ALICE,
-                         status=Status.MITIGATED)
+        uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.MITIGATED)
     except Exception as exc:  # noqa: BLE001
         _say("alice", f"/revenant status mitigated  → refused: {exc}")
 
-    final = app.queries.get(org.id, inc.human_id)
+    click.echo("\nincidents:")
+    for s in app.queries.list(org.id):
+        click.echo(f"  {s.human_id:<6} {s.severity.value}  {s.status.value:<10} {s.signal_count} signal(s)  {s.title}")
+    final = app.queries.get(org.id, "INC-1")
     assert final is not None
-    click.echo(f"\n{final.human_id} “{final.title}” — {final.severity.value}, {final.status.value}, "
-               f"{final.signal_count} signals, commander {final.commander}")
-    click.echo("timeline:")
-    for line in render(app.queries.timeline(org.id, inc.incident_id)):
+    click.echo(f"\ntimeline of {final.human_id} (commander {final.commander}):")
+    for line in render(app.queries.timeline(org.id, iid)):
         click.echo("  " + line)

@@ -11,6 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.bootstrap import App
 from bot.metrics import Metrics
+from handlers.webhooks import WebhookEndpoint
+from incident_core.intake import intake_signals
 
 log = logging.getLogger("revenant.server")
 
@@ -41,9 +43,16 @@ def build_web_app(app: App) -> web.Application:
     """Assemble every route on one aiohttp application."""
     web_app = web.Application(client_max_size=1024 * 1024 + 1)
     web_app[APP_KEY] = app
-    web_app[METRICS_KEY] = Metrics.create(app.registry)
+    web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/metrics", metrics)
+    WebhookEndpoint(
+        authenticate=app.directory.authenticate_token,
+        intake=lambda org_id, signals, project_id: intake_signals(
+            deps=app.deps, org_id=org_id, signals=signals, token_project_id=project_id),
+        metrics=metrics_,
+        now=app.deps.clock.now,
+    ).register(web_app)
     for mount in app.overrides.get("mounts", ()):
         mount(web_app, app)
     return web_app

@@ -318,3 +318,19 @@ class PostmortemApproved(Event):
 class PostmortemPublished(Event):
     target: str
     url: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalIgnored(Event):
+    """A signal that joined no incident, recorded in its own stream (`sig-…`) with the reason."""
+
+    signal: dict[str, Any]
+    reason: str
+
+
+SIGNAL_STREAM_PREFIX = "sig-"
+
+
+def is_incident_stream(stream_id: str) -> bool:
+    """Incident streams are ids; signal decision logs are `sig-…` streams."""
+    return not stream_id.startswith(SIGNAL_STREAM_PREFIX)

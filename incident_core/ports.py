@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from incident_core.correlation import OpenIncident
 from incident_core.events import Event
 from incident_core.model import OrgRole
 from incident_core.state import IncidentState
@@ -62,6 +63,27 @@ class IncidentTransaction(Protocol):
         ...
 
 
+class SignalTransaction(IncidentTransaction, Protocol):
+    """The extra reads and writes signal correlation needs, in the same unit of work."""
+
+    def lock_keys(self, keys: Sequence[str]) -> None:
+        """Serialize correlation decisions that share a key (until the transaction ends)."""
+        ...
+
+    def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
+                       since: datetime | None) -> list[OpenIncident]:
+        """Open incidents of this org (and project) holding any of `keys`, seen since `since`."""
+        ...
+
+    def stream_version(self, stream_id: str) -> int:
+        """The last version written to a stream (0 when empty)."""
+        ...
+
+    def append_log(self, events: Sequence[Event], *, idempotency_key: str | None = None) -> None:
+        """Append to a non-incident stream (a signal's decision log); no incident projection."""
+        ...
+
+
 class UnitOfWork(Protocol):
     def __call__(self, org_id: str) -> AbstractContextManager[IncidentTransaction]: ...
 
@@ -84,6 +106,8 @@ class Directory(Protocol):
     def org(self, name_or_id: str) -> Org | None: ...
 
     def project(self, org_id: str, name_or_id: str) -> Project | None: ...
+
+    def projects(self, org_id: str) -> list[Project]: ...
 
     def role_of(self, org_id: str, user: str) -> OrgRole | None: ...
 

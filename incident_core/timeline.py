@@ -57,6 +57,7 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.NoteAdded: lambda e: f"note: {e.text}",
     ev.SignalAttached: _signal,
     ev.SignalResolved: lambda e: f"signal resolved: {e.title} — {e.reason}",
+    ev.SignalIgnored: lambda e: f"signal {e.signal.get('title')} not attached — {e.reason}",
     ev.ChatMessageCaptured: lambda e: f"said: {e.text}",
     ev.ChatMessageEdited: lambda e: f"edited a message: {e.text}",
     ev.ChatMessageDeleted: lambda e: "deleted a message",

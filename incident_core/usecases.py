@@ -82,7 +82,7 @@ def run_command(
                 new_state = apply_all(state, events)
                 assert new_state is not None
                 messages = list(outbox(new_state, events)) if outbox else []
-                messages.append(_changed(new_state, events))
+                messages.append(changed_message(new_state, events))
                 tx.append(events, expected_version=state.version if state else 0, state=new_state,
                           idempotency_key=idempotency_key, outbox=messages)
             return Result(state=new_state, events=events)
@@ -91,7 +91,8 @@ def run_command(
     raise ConcurrencyConflict("the incident is changing too fast right now; try again in a moment")
 
 
-def _changed(state: IncidentState, events: list[Event]) -> OutboxMessage:
+def changed_message(state: IncidentState, events: list[Event]) -> OutboxMessage:
+    """The `incident.changed` outbox message every append leaves (chat refreshes read it)."""
     return OutboxMessage(
         topic="incident.changed",
         payload={"incident_id": state.incident_id, "version": state.version,

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from incident_core.events import is_incident_stream
 from incident_core.state import IncidentState, apply
 from storage.engine import scope_to_org
 from storage.records import incident_row, row_event
+from storage.signal_projection import KEYS, SIGNALS, keys_rows, project_signals
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS
 
 
@@ -31,17 +33,23 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
     for org_id in org_ids:
         with engine.begin() as conn:
             scope_to_org(conn, org_id)
-            conn.execute(INCIDENTS.delete().where(INCIDENTS.c.org_id == org_id))
+            for table in (KEYS, SIGNALS, INCIDENTS):
+                conn.execute(table.delete().where(table.c.org_id == org_id))
             states: dict[str, IncidentState] = {}
             stmt = sa.select(EVENTS).where(EVENTS.c.org_id == org_id).order_by(EVENTS.c.position)
-            for row in conn.execution_options(yield_per=2000).execute(stmt):
+            for row in conn.execute(stmt.execution_options(yield_per=2000)):
                 event = row_event(row)
-                states[event.incident_id] = apply(states.get(event.incident_id), event)
+                if is_incident_stream(event.incident_id):
+                    states[event.incident_id] = apply(states.get(event.incident_id), event)
+                project_signals(conn, [event])
                 total_events += 1
                 if progress and total_events % 1000 == 0:
                     progress(1000)
             if states:
                 conn.execute(INCIDENTS.insert(), [incident_row(s) for s in states.values()])
+                keys = [row for s in states.values() for row in keys_rows(s)]
+                if keys:
+                    conn.execute(KEYS.insert(), keys)
             top = max((s.number for s in states.values()), default=0)
             conn.execute(ORGS.update().where(ORGS.c.id == org_id, ORGS.c.incident_seq < top)
                          .values(incident_seq=top))
@@ -51,9 +59,13 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
     return RebuildReport(orgs=len(org_ids), incidents=total_incidents, events=total_events)
 
 
-def snapshot(engine: Engine, org_id: str) -> list[dict]:
+def snapshot(engine: Engine, org_id: str) -> dict[str, list[dict]]:
     """Every projection row of an org, for comparing before and after a rebuild."""
+    out = {}
     with engine.begin() as conn:
         scope_to_org(conn, org_id)
-        rows = conn.execute(sa.select(INCIDENTS).where(INCIDENTS.c.org_id == org_id).order_by(INCIDENTS.c.id))
-        return [dict(r._mapping) for r in rows]
+        for table in (INCIDENTS, KEYS, SIGNALS):
+            rows = conn.execute(sa.select(table).where(table.c.org_id == org_id)
+                                .order_by(*table.primary_key.columns))
+            out[table.name] = [dict(r._mapping) for r in rows]
+    return out

@@ -14,7 +14,8 @@ TZ = sa.DateTime(timezone=True)
 BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # Tables whose rows belong to one org: row-level security applies to each on PostgreSQL.
-TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox")
+TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox",
+                 "incident_keys", "signals")
 
 
 class Organization(SQLModel, table=True):
@@ -129,3 +130,33 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     delivered_at: datetime | None = Field(default=None, sa_type=TZ)
     last_error: str | None = Field(default=None, max_length=2000)
+
+
+class IncidentKey(SQLModel, table=True):
+    """Projection: an incident's correlation keys and when each was last seen (from its state)."""
+
+    __tablename__ = "incident_keys"
+    __table_args__ = (sa.Index("ix_incident_keys_lookup", "org_id", "key"),)
+    incident_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=300)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    last_seen_at: datetime = Field(sa_type=TZ)
+
+
+class SignalRow(SQLModel, table=True):
+    """Projection: each distinct signal (by fingerprint) and where it went."""
+
+    __tablename__ = "signals"
+    org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
+    fingerprint: str = Field(primary_key=True, max_length=128)
+    incident_id: str | None = Field(default=None, max_length=64)
+    source: str = Field(max_length=32)
+    title: str = Field(max_length=300)
+    status: str = Field(max_length=16)
+    severity: str = Field(max_length=16)
+    service: str | None = Field(default=None, max_length=200)
+    first_seen_at: datetime = Field(sa_type=TZ)
+    last_seen_at: datetime = Field(sa_type=TZ)
+    deliveries: int = Field(default=1)
+    last_decision: str = Field(max_length=500)

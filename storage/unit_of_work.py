@@ -10,12 +10,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from incident_core.correlation import OpenIncident
 from incident_core.errors import ConcurrencyConflict, NotFound
 from incident_core.events import Event
+from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.records import event_row, incident_row, row_event, row_state
+from storage.records import event_row, incident_row, row_event, row_state, utc
+from storage.signal_projection import KEYS, project_keys, project_signals
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -93,6 +96,8 @@ class SqlTransaction:
                 ).rowcount
                 if updated != 1:
                     raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
+            project_keys(self.conn, state, events)
+            project_signals(self.conn, events)
             if outbox:
                 self.conn.execute(_INSERT_OUTBOX, [
                     {"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
@@ -100,6 +105,56 @@ class SqlTransaction:
                 ])
         except IntegrityError as exc:
             raise ConcurrencyConflict(f"{state.human_id} was changed concurrently; retrying") from exc
+
+
+    # --- signal correlation (SignalTransaction) ------------------------------------------------
+    def lock_keys(self, keys: Sequence[str]) -> None:
+        if not keys or not is_postgres(self.conn):
+            return  # SQLite: BEGIN IMMEDIATE already serializes writers
+        self.conn.execute(sa.text(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+            "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"),
+            {"keys": sorted({f"{self.org_id}:{k}" for k in keys})})
+
+    def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
+                       since: datetime | None) -> list[OpenIncident]:
+        if not keys:
+            return []
+        stmt = (sa.select(KEYS.c.incident_id, KEYS.c.key, KEYS.c.last_seen_at, INCIDENTS.c.number,
+                          INCIDENTS.c.created_at)
+                .join(INCIDENTS, INCIDENTS.c.id == KEYS.c.incident_id)
+                .where(KEYS.c.org_id == self.org_id, KEYS.c.key.in_([k[:300] for k in keys]),
+                       INCIDENTS.c.status.in_(_OPEN_STATUSES),
+                       KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None)))
+        if since is not None:
+            stmt = stmt.where(KEYS.c.last_seen_at >= since)
+        found: dict[str, dict] = {}
+        for row in self.conn.execute(stmt):
+            item = found.setdefault(row.incident_id, {"keys": set(), "last": utc(row.last_seen_at),
+                                                      "number": row.number, "opened": utc(row.created_at)})
+            item["keys"].add(row.key)
+            item["last"] = max(item["last"], utc(row.last_seen_at))
+        return [OpenIncident(incident_id=i, human_id=f"INC-{v['number']}", correlation_keys=frozenset(v["keys"]),
+                             last_signal_at=v["last"], opened_at=v["opened"]) for i, v in found.items()]
+
+    def stream_version(self, stream_id: str) -> int:
+        value = self.conn.execute(sa.select(sa.func.max(EVENTS.c.stream_version)).where(
+            EVENTS.c.org_id == self.org_id, EVENTS.c.stream_id == stream_id)).scalar()
+        return int(value or 0)
+
+    def append_log(self, events: Sequence[Event], *, idempotency_key: str | None = None) -> None:
+        now = datetime.now(UTC)
+        rows = [event_row(e, project_id=None, recorded_at=now, idempotency_key=idempotency_key if i == 0 else None,
+                          meta={**e.meta, **({"batch": len(events)} if i == 0 and idempotency_key else {})})
+                for i, e in enumerate(events)]
+        try:
+            self.conn.execute(_INSERT_EVENT, rows)
+            project_signals(self.conn, events)
+        except IntegrityError as exc:
+            raise ConcurrencyConflict("the signal log changed concurrently; retrying") from exc
+
+
+_OPEN_STATUSES = [s.value for s in Status if s.is_open]
 
 
 class SqlUnitOfWork:

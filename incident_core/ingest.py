@@ -1,0 +1,124 @@
+"""Signal ingestion: correlate a normalized signal and record the decision, idempotently."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import cast
+
+from incident_core import commands as cmd
+from incident_core import events as ev
+from incident_core.aggregate import decide
+from incident_core.correlation import DEFAULT_MIN_SEVERITY, DEFAULT_WINDOW, CorrelationAction, correlate
+from incident_core.errors import ConcurrencyConflict
+from incident_core.model import Status
+from incident_core.ports import SignalTransaction
+from incident_core.signals import Signal, SignalSeverity
+from incident_core.state import apply_all
+from incident_core.usecases import MAX_ATTEMPTS, Deps, changed_message
+
+
+@dataclass(frozen=True)
+class GroupingPolicy:
+    """A project's correlation settings."""
+
+    window: timedelta = DEFAULT_WINDOW
+    min_severity: SignalSeverity = DEFAULT_MIN_SEVERITY
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    """What became of one signal."""
+
+    fingerprint: str
+    action: CorrelationAction
+    incident_id: str | None
+    human_id: str | None
+    reason: str
+    opened: bool = False
+    duplicate: bool = False
+
+
+def signal_stream(org_id: str, fingerprint: str) -> str:
+    """The decision-log stream of a signal that joined no incident."""
+    digest = hashlib.sha256(f"{org_id}:{fingerprint}".encode()).hexdigest()[:40]
+    return f"{ev.SIGNAL_STREAM_PREFIX}{digest}"
+
+
+def ingest_signal(*, deps: Deps, signal: Signal, policy: GroupingPolicy, actor: str | None = None) -> IngestOutcome:
+    """Attach, open, update or ignore — one transaction, absorbed if this delivery was seen before."""
+    key = f"signal:{signal.delivery_key}"
+    who = actor or f"signal:{signal.source}"
+    for _ in range(MAX_ATTEMPTS):
+        try:
+            with deps.uow(signal.org_id) as raw_tx:
+                tx = cast(SignalTransaction, raw_tx)
+                prior = tx.recorded(key)
+                if prior is not None:
+                    incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
+                    return _duplicate(signal, prior, incident.human_id if incident else None)
+                return _decide_and_record(deps, tx, signal, policy, key, who)
+        except ConcurrencyConflict:
+            continue
+    raise ConcurrencyConflict("too many concurrent updates for this signal; the sender should retry")
+
+
+def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> IngestOutcome:
+    last = prior[-1]
+    incident_id = last.incident_id if human_id else None
+    reason = getattr(last, "reason", "")
+    return IngestOutcome(fingerprint=signal.fingerprint, action=CorrelationAction.IGNORE if incident_id is None
+                         else CorrelationAction.ATTACH, incident_id=incident_id, human_id=human_id,
+                         reason=f"duplicate delivery absorbed (first: {reason})", duplicate=True)
+
+
+def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy: GroupingPolicy, key: str,
+                       who: str) -> IngestOutcome:
+    now = deps.clock.now()
+    tx.lock_keys(signal.correlation_keys)
+    # Every open incident holding a key is a candidate; the policy applies the window itself so its
+    # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
+    candidates = tx.open_incidents(signal.correlation_keys, project_id=signal.project_id, since=None)
+    decision = correlate(signal, candidates, now=now, window=policy.window, min_severity=policy.min_severity)
+    data = signal.to_dict()
+    base = {"org_id": signal.org_id, "actor": who, "occurred_at": now}
+    if decision.action is CorrelationAction.IGNORE:
+        stream = signal_stream(signal.org_id, signal.fingerprint)
+        version = tx.stream_version(stream)
+        tx.append_log([ev.SignalIgnored(**base, incident_id=stream, version=version + 1, signal=data,
+                                        reason=decision.reason)], idempotency_key=key)
+        return IngestOutcome(signal.fingerprint, decision.action, None, None, decision.reason)
+    if decision.action is CorrelationAction.OPEN:
+        number = tx.next_incident_number()
+        incident_id = deps.ids.new_id()
+        reason = f"opened INC-{number}: {decision.reason.removeprefix('opened a new incident: ')}"
+        declared = decide(None, cmd.DeclareIncident(
+            **base, incident_id=incident_id, number=number, title=signal.title or "untitled signal",
+            severity=signal.severity.to_incident_severity(), status=Status.TRIGGERED,
+            project_id=signal.project_id, source=f"signal:{signal.source}", summary=signal.description[:500]))
+        state = apply_all(None, declared)
+        attached = decide(state, cmd.AttachSignal(**base, incident_id=incident_id, signal=data, reason=reason))
+        events = declared + attached
+        state = apply_all(state, attached)
+        assert state is not None
+        tx.append(events, expected_version=0, state=state, idempotency_key=key,
+                  outbox=[changed_message(state, events)])
+        return IngestOutcome(signal.fingerprint, decision.action, incident_id, state.human_id, reason, opened=True)
+    assert decision.incident_id is not None
+    current = tx.load(decision.incident_id)
+    if current is None:
+        raise ConcurrencyConflict("incident vanished while correlating")
+    if decision.action is CorrelationAction.ATTACH:
+        command: cmd.Command = cmd.AttachSignal(**base, incident_id=current.incident_id, signal=data,
+                                                reason=decision.reason, matched_key=decision.matched_key)
+    else:
+        command = cmd.ResolveSignal(**base, incident_id=current.incident_id, fingerprint=signal.fingerprint,
+                                    title=signal.title, reason=decision.reason,
+                                    ended_at=signal.ends_at.isoformat() if signal.ends_at else None)
+    events = decide(current, command)
+    state = apply_all(current, events)
+    assert state is not None
+    tx.append(events, expected_version=current.version, state=state, idempotency_key=key,
+              outbox=[changed_message(state, events)])
+    return IngestOutcome(signal.fingerprint, decision.action, current.incident_id, current.human_id, decision.reason)

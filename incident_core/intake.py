@@ -1,0 +1,46 @@
+"""Signal intake: route each normalized signal to its project, then correlate and record it."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from incident_core.errors import NotFound
+from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_signal
+from incident_core.routing import ProjectPolicy, RoutingConfig, load_routing, routing_labels
+from incident_core.signals import Signal
+from incident_core.usecases import Deps
+
+
+def routing_config(*, deps: Deps, org_id: str) -> RoutingConfig | None:
+    """The org's routing rules (org settings `routing`), or None when it routes nothing."""
+    org = deps.directory.org(org_id)
+    if org is None:
+        raise NotFound(f"no org {org_id!r}")
+    raw = org.settings.get("routing")
+    return load_routing(raw) if raw else None
+
+
+def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal],
+                   token_project_id: str | None = None) -> list[IngestOutcome]:
+    """Route (a project-bound token wins over label matchers), correlate and record every signal."""
+    config = routing_config(deps=deps, org_id=org_id)
+    projects = {p.name: p for p in deps.directory.projects(org_id)} if config or token_project_id else {}
+    by_id = {p.id: p for p in projects.values()}
+    outcomes = []
+    for signal in signals:
+        policy = ProjectPolicy(name="")
+        project_id = token_project_id
+        if token_project_id and token_project_id in by_id and config:
+            policy = config.policy_for(by_id[token_project_id].name)
+        elif config and not token_project_id:
+            name = config.route(routing_labels(signal))
+            policy = config.policy_for(name)
+            project = projects.get(name)
+            if project is None:
+                raise NotFound(f"routing names project {name!r}, which does not exist in this org; "
+                               "load the routing config again with `revenant org config`")
+            project_id = project.id
+        routed = replace(signal, org_id=org_id, project_id=project_id)
+        outcomes.append(ingest_signal(deps=deps, signal=routed, policy=GroupingPolicy(
+            window=policy.grouping_window, min_severity=policy.min_severity)))
+    return outcomes
