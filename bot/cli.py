@@ -213,6 +213,18 @@ def org_project(c: CliContext, org_ref: str, name: str) -> None:
     click.echo(f"project {p.name} created: {p.id}")
 
 
+@org.command("config", help="Load an org's routing and project settings from YAML (see docs/signals.md).")
+@click.argument("org_ref", metavar="ORG")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@pass_ctx
+def org_config(c: CliContext, org_ref: str, path: str) -> None:
+    from bot.org_config import apply_org_config
+
+    app = c.app()
+    summary = apply_org_config(app, app.resolve_org(org_ref), path)
+    click.echo(summary)
+
+
 def _project_id(app: App, org_id: str, project: str | None) -> str | None:
     if project is None:
         return None
