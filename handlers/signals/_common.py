@@ -94,7 +94,8 @@ def json_type(value: object) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    return {str: "a string", list: "an array", dict: "an object"}.get(type(value), type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "an array", dict: "an object"}
+    return names.get(type(value), type(value).__name__)
 
 
 def opt_str(obj: Mapping[str, Any], key: str, at: str, *, required: bool = False, ids: bool = False) -> str | None:
@@ -166,10 +167,11 @@ def _from_epoch(number: int | float, unit: str | None) -> datetime:
 def number(value: object, at: str) -> float:
     """A finite JSON number (numeric strings accepted), else a 422."""
     if isinstance(value, str):
+        text = value
         try:
-            value = float(value)
+            value = float(text)
         except ValueError:
-            raise fail(at, f"must be a number, got the string {value[:40]!r}") from None
+            raise fail(at, f"must be a number, got the string {text[:40]!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise fail(at, f"must be a number, got {json_type(value)}")
     try:

@@ -16,7 +16,7 @@ from incident_core.routing import (
     route,
     routing_labels,
 )
-from incident_core.signals import Signal, SignalSeverity
+from incident_core.signals import Signal, SignalKind, SignalSeverity, SignalStatus
 
 
 @pytest.mark.parametrize(
@@ -94,8 +94,8 @@ def test_rule_without_matchers_matches_everything() -> None:
 
 
 def test_routing_labels_add_service_source_and_severity() -> None:
-    signal = Signal(org_id="o", project_id=None, source="datadog", kind="alert", status="firing",
-                    severity="error", service="payments-api", title="t", labels={"env": "prod"},
+    signal = Signal(org_id="o", project_id=None, source="datadog", kind=SignalKind.ALERT,
+                    status=SignalStatus.FIRING, severity=SignalSeverity.ERROR, service="payments-api", title="t", labels={"env": "prod"},
                     fingerprint="f", starts_at=datetime(2026, 1, 15, tzinfo=UTC))
     labels = routing_labels(signal)
     assert labels == {"env": "prod", "service": "payments-api", "source": "datadog", "severity": "error",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.unit.signals.kit import PAYLOADS, golden_view, load_payload, run
@@ -19,6 +21,6 @@ def test_golden(source: str, name: str, golden) -> None:
     signals = run(source, load_payload(source, name))
     golden(f"{source}/{name}", golden_view(signals))
     for signal in signals:
-        assert signal.starts_at.utcoffset().total_seconds() == 0
+        assert signal.starts_at.utcoffset() == timedelta(0)
         assert signal.correlation_keys[0] == f"fingerprint={signal.fingerprint}"
         assert signal.raw, "the original payload item is kept"
