@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
@@ -59,8 +59,8 @@ class IncidentState:
         return self.roles.get("commander")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form stored in the projection."""
-        out = asdict(self)
+        """JSON-friendly form stored in the projection (shallow: nested values are already plain)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["status"] = self.status.value
         out["severity"] = self.severity.value
         out["created_at"] = self.created_at.isoformat()
@@ -131,7 +131,10 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     for key in sig.get("correlation_keys", ()):
         keys[key] = e.occurred_at.isoformat()
     if len(keys) > MAX_KEYS:
-        keys = dict(sorted(keys.items(), key=lambda kv: kv[1])[-MAX_KEYS:])
+        # Evict by time only (keep every key seen at or after the MAX_KEYS-th newest moment) so the
+        # incident_keys projection can mirror it with one range delete.
+        cutoff = sorted(keys.values())[-MAX_KEYS]
+        keys = {k: seen for k, seen in keys.items() if seen >= cutoff}
     services = s.services
     if sig.get("service") and sig["service"] not in services:
         services = (*services, sig["service"])

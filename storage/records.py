@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +15,23 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+    """PostgreSQL JSONB cannot hold U+0000; raw webhook payloads may. Replace it with U+FFFD."""
+    if "\\u0000" not in json.dumps(data):
+        return data
+    return _scrub(data)
+
+
+def _scrub(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    return value
+
+
 def event_row(event: Event, *, project_id: str | None, recorded_at: datetime,
               idempotency_key: str | None, meta: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -22,7 +40,7 @@ def event_row(event: Event, *, project_id: str | None, recorded_at: datetime,
         "stream_id": event.incident_id,
         "stream_version": event.version,
         "type": event.type_name,
-        "data": event.payload(),
+        "data": json_safe(event.payload()),
         "metadata": meta,
         "idempotency_key": idempotency_key,
         "occurred_at": event.occurred_at,

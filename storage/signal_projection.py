@@ -36,8 +36,11 @@ def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Eve
     conn.execute(stmt.on_conflict_do_update(index_elements=["incident_id", "key"],
                                             set_={"last_seen_at": stmt.excluded.last_seen_at}), list(rows.values()))
     if len(state.correlation_keys) >= MAX_KEYS:
+        from datetime import datetime
+
+        oldest_kept = datetime.fromisoformat(min(state.correlation_keys.values()))
         conn.execute(KEYS.delete().where(KEYS.c.incident_id == state.incident_id,
-                                         KEYS.c.key.not_in(list(state.correlation_keys))))
+                                         KEYS.c.last_seen_at < oldest_kept))
 
 
 def keys_rows(state: IncidentState) -> list[dict[str, Any]]:

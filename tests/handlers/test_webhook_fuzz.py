@@ -39,7 +39,9 @@ keyed = st.fixed_dictionaries({}, optional={
 class LiveServer:
     def __init__(self, tmp: Path, url: str) -> None:
         self.app = make_app(url, tmp)
-        org = self.app.directory.create_org("fuzz")
+        import uuid
+
+        org = self.app.directory.create_org(f"fuzz-{uuid.uuid4().hex[:8]}")
         self.org_id, self.token = org.id, self.app.directory.issue_token(org.id)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
@@ -81,10 +83,11 @@ class LiveServer:
         self.app.close()
 
 
-@pytest.fixture(scope="module")
-def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     tmp = tmp_path_factory.mktemp("fuzz")
-    server = LiveServer(tmp, f"sqlite:///{tmp / 'fuzz.db'}")
+    url = f"sqlite:///{tmp / 'fuzz.db'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    server = LiveServer(tmp, url)
     yield server
     server.stop()
 
@@ -121,6 +124,7 @@ def test_random_bytes(live: LiveServer, route: str, data: bytes) -> None:
     b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
     b'{"x": ' + b"9" * 5000 + b"}",
     b"\xff\xfe{}",
+    json.dumps({"title": "nul \u0000 inside", "labels": {"k\u0000": "v\u0000"}, "raw": "\u0000"}).encode(),
 ])
 def test_huge_and_deep_bodies(live: LiveServer, route: str, body: bytes) -> None:
     check(live, route, body)

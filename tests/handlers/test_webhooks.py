@@ -176,3 +176,18 @@ async def test_metrics_count_by_source_and_reason(server: Server) -> None:
     assert 'revenant_signals_rejected_total{reason="invalid_payload",source="alertmanager"} 1.0' in text
     assert 'revenant_incidents_opened_total{source="alertmanager"} 1.0' in text
     assert "revenant_ingest_seconds_bucket" in text
+
+
+async def test_projection_rebuild_after_ingestion_is_exact(server: Server) -> None:
+    from storage.projections import rebuild, snapshot
+
+    org_id, token = server.org()
+    for name in ("alertmanager/firing_group", "grafana/firing_values", "generic/otel_log", "datadog/triggered"):
+        await server.post(name.split("/")[0], fixture(name), token)
+        server.clock.advance(minutes=1)
+    await server.post("alertmanager", fixture("alertmanager/resolved"), token)
+    await server.post("generic", {"title": "fyi", "severity": "info"}, token)
+    before = snapshot(server.app.engine, org_id)
+    assert before["signals"] and before["incident_keys"]
+    rebuild(server.app.engine, org_ids=[org_id])
+    assert snapshot(server.app.engine, org_id) == before

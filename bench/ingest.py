@@ -1,0 +1,148 @@
+"""Webhook ingest benchmark on PostgreSQL (not a test): a real `revenant serve`, a loopback load generator.
+
+    .venv/bin/python bench/ingest.py [--payloads 10000] [--fingerprints 500] [--concurrency 32]
+
+Each payload is an Alertmanager v4 notification carrying one firing alert; fingerprints repeat
+(500 distinct) with a new startsAt each time, so every delivery is a new signal that correlates
+into an existing incident (about 50 services, so about 50 incidents). Prints accepted signals/s,
+p50/p99 latency, and the store-only rate (the same ingestion use case called in-process, no HTTP).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import aiohttp  # noqa: E402
+
+from bench.common import pct, say, scratch_database  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def payload(i: int, fingerprints: int) -> dict:
+    fp = i % fingerprints
+    service = f"svc-{fp % 50}"
+    starts = datetime(2026, 11, 27, 8, 0, tzinfo=UTC) + timedelta(seconds=i)
+    labels = {"alertname": f"HighLatency{fp % 7}", "service": service, "severity": "critical",
+              "cluster": "prod-eu-1", "namespace": f"ns-{fp % 50}", "instance": f"pod-{fp}"}
+    return {
+        "version": "4", "groupKey": f"{{}}:{{alertname=\"{labels['alertname']}\"}}", "truncatedAlerts": 0,
+        "status": "firing", "receiver": "revenant", "groupLabels": {"alertname": labels["alertname"]},
+        "commonLabels": labels, "commonAnnotations": {}, "externalURL": "http://alertmanager.local",
+        "alerts": [{"status": "firing", "labels": labels,
+                    "annotations": {"summary": f"{service} p99 latency above 2s", "description": f"run {i}"},
+                    "startsAt": starts.isoformat().replace("+00:00", "Z"), "endsAt": "0001-01-01T00:00:00Z",
+                    "generatorURL": "http://prometheus.local/graph", "fingerprint": f"{fp:016x}"}],
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def load(url: str, token: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
+    latencies: list[float] = []
+    accepted = 0
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for b in bodies:
+        queue.put_nowait(b)
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        nonlocal accepted
+        while not queue.empty():
+            body = queue.get_nowait()
+            t = time.perf_counter()
+            async with session.post(url, data=body, headers=headers) as r:
+                answer = await r.json()
+                if r.status != 202:
+                    raise RuntimeError(f"HTTP {r.status}: {answer}")
+                accepted += sum(1 for s in answer["signals"] if not s["duplicate"])
+            latencies.append((time.perf_counter() - t) * 1000)
+            done = len(latencies)
+            if done % 1000 == 0:
+                say(f"  {done}/{len(bodies)} payloads")
+
+    started = time.perf_counter()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies, accepted
+
+
+def store_only(url: str, n: int, fingerprints: int, offset: int) -> float:
+    """The same normalize + intake path in-process, no HTTP: signals/s."""
+    from bot.bootstrap import bootstrap
+    from bot.settings import Settings
+    from handlers.signals import normalize
+    from incident_core.intake import intake_signals
+
+    app = bootstrap(Settings(data_dir=Path("/tmp/revenant-bench"), database_url=url), migrate=False)  # type: ignore[call-arg]
+    org = app.directory.create_org("bench-store")
+    started = time.perf_counter()
+    for i in range(n):
+        signals = normalize("alertmanager", payload(offset + i, fingerprints), org_id=org.id, project_id=None,
+                            received_at=datetime.now(UTC))
+        intake_signals(deps=app.deps, org_id=org.id, signals=signals)
+    rate = n / (time.perf_counter() - started)
+    app.close()
+    return rate
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--payloads", type=int, default=10_000)
+    parser.add_argument("--fingerprints", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--store-only", type=int, default=2000)
+    args = parser.parse_args()
+    with scratch_database("revenant_ingest") as url:
+        env = {**os.environ, "REVENANT_DATABASE_URL": url, "REVENANT_DATA_DIR": "/tmp/revenant-bench"}
+        created = subprocess.run([str(ROOT / ".venv/bin/revenant"), "org", "create", "bench", "--json"],
+                                 env=env, capture_output=True, text=True, check=True)
+        token = json.loads(created.stdout)["webhook_token"]
+        port = free_port()
+        server = subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "serve", "--host", "127.0.0.1",
+                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+            bodies = [json.dumps(payload(i, args.fingerprints)).encode() for i in range(args.payloads)]
+            say(f"posting {args.payloads} payloads ({args.fingerprints} fingerprints), "
+                f"concurrency {args.concurrency} …")
+            elapsed, lat, accepted = asyncio.run(load(f"http://127.0.0.1:{port}/hooks/alertmanager", token,
+                                                      bodies, args.concurrency))
+        finally:
+            server.terminate()
+            server.wait(30)
+        say(f"store-only: {args.store_only} signals through the same use case in-process …")
+        store = store_only(url, args.store_only, args.fingerprints, args.payloads)
+    http_rate = accepted / elapsed
+    print("\n| measure | value | target |\n|---|---|---|")
+    print(f"| accepted signals/s over HTTP | {http_rate:,.0f} | ≥ 2,000 |")
+    print(f"| latency p50 ms | {pct(lat, 50):.1f} | |")
+    print(f"| latency p99 ms | {pct(lat, 99):.1f} | < 50 |")
+    print(f"| store-only signals/s (in-process, 1 thread) | {store:,.0f} | |")
+    print(f"| ratio HTTP / store-only | {http_rate / store:.2f} | |")
+    print(f"| payloads / accepted signals | {len(lat)} / {accepted} | |")
+
+
+if __name__ == "__main__":
+    main()
