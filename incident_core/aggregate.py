@@ -7,6 +7,9 @@ from typing import Any
 
 from incident_core import commands as cmd
 from incident_core import events as ev
+from incident_core.actions import ACTION_DECIDERS
+from incident_core.decisions import clean as _clean
+from incident_core.decisions import envelope as _envelope
 from incident_core.errors import InvalidTransition, ValidationError
 from incident_core.model import Status
 from incident_core.state import IncidentState
@@ -52,23 +55,6 @@ def check_transition(current: Status, target: Status, human_id: str) -> None:
             f"{human_id} is {current.value}; it can move forward, or back to investigating or identified "
             f"if the problem returns, but not back to {target.value}."
         )
-
-
-def _envelope(state: IncidentState | None, c: cmd.Command, offset: int = 1) -> dict[str, Any]:
-    base = state.version if state else 0
-    return {
-        "org_id": c.org_id, "incident_id": c.incident_id, "version": base + offset,
-        "occurred_at": c.occurred_at, "actor": c.actor, "meta": dict(c.meta),
-    }
-
-
-def _clean(text: str, what: str, limit: int, *, required: bool = True) -> str:
-    text = (text or "").strip()
-    if required and not text:
-        raise ValidationError(f"{what} cannot be empty")
-    if len(text) > limit:
-        raise ValidationError(f"{what} is {len(text)} characters; keep it under {limit}")
-    return text
 
 
 def _declare(state: IncidentState | None, c: cmd.DeclareIncident) -> list[ev.Event]:
@@ -180,4 +166,5 @@ _DECIDERS: dict[type, Callable[[IncidentState, Any], list[ev.Event]]] = {
     cmd.RecordRoom: lambda s, c: [ev.ChatRoomOpened(
         **_envelope(s, c), platform=c.platform, room_id=c.room_id, room_name=c.room_name,
         message_id=c.message_id)],
+    **ACTION_DECIDERS,
 }
