@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from functools import partial
 from typing import Any
 
 import pytest
@@ -310,9 +311,9 @@ def test_oauth_v2_access_exchanges_a_code_once(slack: SlackEmulator) -> None:
     assert result["access_token"].startswith("xoxb-") and result["authed_user"]["id"] == installer.id
     assert result["authed_user"]["access_token"].startswith("xoxp-")
     assert client(slack, result["access_token"]).auth_test()["bot_id"] == slack.bot_id
-    again = lambda: anonymous.oauth_v2_access(
-        client_id=slack.client_id, client_secret=slack.client_secret, code=code
-    )  # noqa: E731
+    again = partial(
+        anonymous.oauth_v2_access, client_id=slack.client_id, client_secret=slack.client_secret, code=code
+    )
     assert error_of(again)["error"] == "invalid_code"
 
 
