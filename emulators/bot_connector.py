@@ -272,7 +272,7 @@ class BotConnectorEmulator(EmulatorServer):
             stored = self.state.new_thread(channel, activity, self.bot_name)
             cid = stored["conversation"]["id"]
             return json_response({"id": cid, "activityId": stored["id"]}, status=201)
-        members = [m.get("id") for m in body.get("members") or [] if isinstance(m, dict)]
+        members = [str(m["id"]) for m in body.get("members") or [] if isinstance(m, dict) and m.get("id")]
         if body.get("isGroup") or len(members) != 1:
             return _error(400, "BadArgument", "Incorrect conversation creation parameters")
         conversation = self.state.personal(members[0])

@@ -98,7 +98,10 @@ class TokenIssuer:
 
     def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
         """Decode a token signed by this issuer (raises jwt.InvalidTokenError otherwise)."""
-        options = {"verify_aud": audience is not None}
         return jwt.decode(
-            token, self._key.public_key(), algorithms=["RS256"], audience=audience, options=options
+            token,
+            self._key.public_key(),
+            algorithms=["RS256"],
+            audience=audience,
+            options={"verify_aud": audience is not None},
         )

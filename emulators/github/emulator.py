@@ -278,7 +278,7 @@ class GitHubEmulator(EmulatorServer):
             if pull is None:
                 return json_response(shapes.error(404, "Not Found", "issues/labels"), 404)
             for name in names:
-                label = name.get("name") if isinstance(name, dict) else str(name)
+                label = str(name.get("name", "")) if isinstance(name, dict) else str(name)
                 repo.labels.setdefault(label, "ededed")
                 if label not in pull.labels:
                     pull.labels.append(label)

@@ -26,6 +26,7 @@ from emulators.slack.state import (
     SlackState,
     Team,
     Token,
+    TokenKind,
     User,
 )
 
@@ -237,7 +238,7 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
             team = team_id or (self.state.users[user_id].team_id if user_id else self.team.id)
             acting = user_id or self.state.bot_users[team]
             user = self.state.users[acting]
-            kind = "bot" if user.is_bot else "user"
+            kind: TokenKind = "bot" if user.is_bot else "user"
             entry = Token(
                 value=token,
                 team_id=team,

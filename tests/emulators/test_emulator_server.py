@@ -50,7 +50,12 @@ def test_request_log_records_method_path_headers_and_parsed_bodies() -> None:
         requests.put(emu.url("/json"), json={"k": [1, 2]}, timeout=5)
         requests.get(emu.url("/q?x=1"), timeout=5)
         form = emu.requests.last("/form")
-        assert (form.method, form.body, form.headers["X-Trace"], form.status) == ("POST", {"a": "1", "b": "two"}, "t1", 200)
+        assert (form.method, form.body, form.headers["X-Trace"], form.status) == (
+            "POST",
+            {"a": "1", "b": "two"},
+            "t1",
+            200,
+        )
         assert emu.requests.last("PUT /json").body == {"k": [1, 2]}
         assert emu.requests.last("q").query == {"x": "1"}  # by operation name
         assert emu.requests.count(method="GET") == 1

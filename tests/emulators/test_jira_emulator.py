@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from jira import JIRA, JIRAError
 
 from emulators.jira import JiraEmulator
+
+
+def error_body(error: JIRAError) -> dict[str, Any]:
+    assert error.response is not None
+    return dict(error.response.json())
 
 
 def connect(emu: JiraEmulator, password: str = "t", **kwargs: object) -> JIRA:
@@ -69,7 +76,7 @@ def test_validation_and_lookup_errors(jira_emu: JiraEmulator) -> None:
     with pytest.raises(JIRAError) as missing:
         client.create_issue(fields={"project": {"key": "OPS"}, "issuetype": {"name": "Task"}})
     assert missing.value.status_code == 400
-    assert missing.value.response.json() == {
+    assert error_body(missing.value) == {
         "errorMessages": [],
         "errors": {"summary": "You must specify a summary of the issue."},
     }
@@ -82,13 +89,13 @@ def test_validation_and_lookup_errors(jira_emu: JiraEmulator) -> None:
                 "labels": ["two words"],
             }
         )
-    assert "contains spaces" in bad_label.value.response.json()["errors"]["labels"]
+    assert "contains spaces" in error_body(bad_label.value)["errors"]["labels"]
     with pytest.raises(JIRAError) as no_project:
         client.search_issues("project = NOPE")
     assert no_project.value.status_code == 400
     with pytest.raises(JIRAError) as bad_field:
         client.search_issues('"Revenant Nonsense" ~ x')
-    assert "does not exist" in bad_field.value.text
+    assert "does not exist" in str(bad_field.value.text)
     with pytest.raises(JIRAError) as no_issue:
         client.issue("OPS-99")
     assert no_issue.value.status_code == 404

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from pydantic import BaseModel, ValidationError
 
 from emulators.openai_api import OpenAIEmulator
@@ -124,12 +126,12 @@ def test_server_errors_and_injected_faults(openai_emu: OpenAIEmulator) -> None:
 
 def test_strict_schema_rules_and_auth_errors(openai_emu: OpenAIEmulator) -> None:
     loose = {"type": "object", "properties": {"a": {"type": "string"}}}
-    fmt = {"type": "json_schema", "json_schema": {"name": "loose", "strict": True, "schema": loose}}
+    fmt: Any = {"type": "json_schema", "json_schema": {"name": "loose", "strict": True, "schema": loose}}
     with pytest.raises(openai.BadRequestError) as bad:
         client(openai_emu).chat.completions.create(
             model=MODEL,
             messages=[{"role": "user", "content": "x"}],
-            response_format=fmt,  # type: ignore[arg-type]
+            response_format=fmt,
         )
     assert "additionalProperties" in bad.value.message
     with OpenAIEmulator(api_keys={"sk-right"}) as strict:
@@ -143,10 +145,10 @@ def test_tool_calls_and_streaming(openai_emu: OpenAIEmulator) -> None:
     c = client(openai_emu)
     call = c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "act"}])
     assert call.choices[0].finish_reason == "tool_calls"
-    tool = call.choices[0].message.tool_calls[0]  # type: ignore[index]
-    assert tool.function.name == "run_playbook" and json.loads(tool.function.arguments) == {
-        "action": "restart"
-    }  # type: ignore[union-attr]
+    tool = (call.choices[0].message.tool_calls or [])[0]
+    assert isinstance(tool, ChatCompletionMessageFunctionToolCall)
+    assert tool.function.name == "run_playbook"
+    assert json.loads(tool.function.arguments) == {"action": "restart"}
     stream = c.chat.completions.create(
         model=MODEL,
         messages=[{"role": "user", "content": "go"}],
