@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from emulators.openai_api import OpenAIEmulator
     from emulators.server import EmulatorServer
     from emulators.slack import SlackEmulator
+    from emulators.suite import EmulatorSuite
 
 _EXPORTS = {
     "BotConnectorEmulator": "emulators.bot_connector",
@@ -20,10 +21,12 @@ _EXPORTS = {
     "JiraEmulator": "emulators.jira",
     "OpenAIEmulator": "emulators.openai_api",
     "SlackEmulator": "emulators.slack",
+    "EmulatorSuite": "emulators.suite",
 }
 __all__ = [
     "BotConnectorEmulator",
     "EmulatorServer",
+    "EmulatorSuite",
     "GitHubEmulator",
     "JiraEmulator",
     "OpenAIEmulator",

@@ -79,13 +79,13 @@ class Call:
                 ) from exc
         return value
 
-    def channel(self, name: str = "channel", *, must_see: bool = True) -> Channel:
-        """The channel named by an argument (id, or #name where Slack allows it)."""
+    def channel(self, name: str = "channel", *, must_see: bool = True, by_name: bool = False) -> Channel:
+        """The channel named by an argument: an id, or also a (#)name where Slack allows it (chat.post*)."""
         ref = self.get_str(name)
         if not ref:
             raise SlackError("channel_not_found")
         channel = self.state.channels.get(ref)
-        if channel is None and not ref.startswith(("C", "G", "D")):
+        if channel is None and by_name:
             channel = self.state.channel_by_name(self.team.id, ref)
         if channel is None or channel.team_id != self.team.id:
             raise SlackError("channel_not_found")

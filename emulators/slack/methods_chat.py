@@ -35,7 +35,7 @@ def _postable(call: Call) -> Channel:
     ref = call.get_str("channel")
     if ref and ref.startswith(("U", "W")) and ref in call.state.users:
         return ops.dm_channel(call.state, call.team.id, call.caller, call.user(ref).id)
-    channel = call.channel()
+    channel = call.channel(by_name=True)
     if channel.is_archived:
         raise SlackError("is_archived")
     if call.caller not in channel.members:

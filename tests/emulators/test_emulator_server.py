@@ -94,3 +94,25 @@ def test_delay_fault_provokes_a_client_timeout() -> None:
             requests.get(emu.url("/slow"), timeout=0.2)
         assert time.monotonic() - started < 0.9
         assert requests.get(emu.url("/slow"), timeout=5).status_code == 200
+
+
+def test_suite_starts_everything_and_exports_the_app_configuration() -> None:
+    from github import Auth, Github
+    from jira import JIRA
+    from openai import OpenAI
+    from slack_sdk import WebClient
+
+    from emulators.suite import EmulatorSuite
+
+    with EmulatorSuite() as suite:
+        env = suite.environ()
+        assert len({s.port for s in suite.servers}) == 5
+        assert WebClient(token=env["SLACK_BOT_TOKEN"], base_url=env["SLACK_API_URL"]).auth_test()["ok"]
+        suite.github.create_repo("acme", "pm")
+        gh = Github(auth=Auth.Token(env["GITHUB_TOKEN"]), base_url=env["GITHUB_API_URL"], retry=None)
+        assert gh.get_repo("acme/pm").default_branch == "main"
+        jira = JIRA(server=env["JIRA_URL"], basic_auth=(env["JIRA_USER"], env["JIRA_TOKEN"]), max_retries=0)
+        assert jira.myself()["name"] == env["JIRA_USER"]
+        llm = OpenAI(base_url=env["OPENAI_BASE_URL"], api_key=env["OPENAI_API_KEY"])
+        assert [m.id for m in llm.models.list()][0] == "gpt-4o-mini"
+    assert not any(s.started for s in suite.servers)

@@ -130,6 +130,7 @@ def test_membership_rules_for_posting_inviting_and_reading(slack: SlackEmulator)
         == "not_in_channel"
     )
     assert error_of(lambda: web.conversations_join(channel=private.id))["error"] == "channel_not_found"
+    assert error_of(lambda: web.conversations_info(channel="ops"))["error"] == "channel_not_found"  # ids only
 
 
 def test_messages_threads_updates_and_history(slack: SlackEmulator) -> None:
