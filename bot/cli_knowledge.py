@@ -124,7 +124,7 @@ def _read_batch(path: Path) -> tuple[list[Any], list[str | dict[str, Any]]]:
             continue
         try:
             row = json.loads(line)
-        except ValueError as exc:
+        except json.JSONDecodeError as exc:
             raise click.ClickException(f"{path}:{number}: not JSON ({exc.msg})") from exc
         if not isinstance(row, dict) or not isinstance(row.get("query"), str | dict):
             raise click.ClickException(f'{path}:{number}: expected {{"id": ..., "query": text or object}}')

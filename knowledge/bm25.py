@@ -14,6 +14,8 @@ from llama_index.core.vector_stores.types import MetadataFilters
 from llama_index.core.vector_stores.utils import build_metadata_filter_fn
 from llama_index.retrievers.bm25 import BM25Retriever
 
+_MAX_MASKS = 256
+
 
 class PositiveBM25Retriever(BM25Retriever):
     """BM25Retriever that drops zero-score results (no query term matched, or masked out by a filter)."""
@@ -43,6 +45,8 @@ class OrgBM25:
             return None
         key = "&".join(g.model_dump_json() for g in groups)
         if key not in self.masks:
+            if len(self.masks) >= _MAX_MASKS:
+                self.masks.clear()
             checks = [build_metadata_filter_fn(lambda i: self.metadata[int(i)], g) for g in groups]
             self.masks[key] = [int(all(check(str(i)) for check in checks)) for i in range(self.size)]
         return self.masks[key]

@@ -23,10 +23,11 @@ class OpenAIEmbedder(BaseEmbedding):
         self, *, api_key: str, base_url: str | None = None, model: str | None = None,
         dimensions: int | None = None, **kwargs: Any,
     ) -> None:
-        super().__init__(
-            model_name=model or DEFAULT_OPENAI_MODEL, base_url=base_url, dimensions=dimensions,
-            embed_batch_size=kwargs.pop("embed_batch_size", 128), **kwargs,
-        )
+        fields: dict[str, Any] = {
+            "model_name": model or DEFAULT_OPENAI_MODEL, "base_url": base_url, "dimensions": dimensions,
+            "embed_batch_size": kwargs.pop("embed_batch_size", 128),
+        }
+        super().__init__(**fields, **kwargs)
         self._api_key = api_key
 
     @classmethod

@@ -61,7 +61,8 @@ class HashingEmbedding(BaseEmbedding):
     _stemmer: Any = PrivateAttr(default=None)
 
     def __init__(self, dim: int = 768, **kwargs: Any) -> None:
-        super().__init__(dim=dim, embed_batch_size=kwargs.pop("embed_batch_size", 256), **kwargs)
+        fields: dict[str, Any] = {"dim": dim, "embed_batch_size": kwargs.pop("embed_batch_size", 256)}
+        super().__init__(**fields, **kwargs)
         self._stemmer = Stemmer.Stemmer("english")
 
     @classmethod

@@ -23,12 +23,19 @@ Query = str | dict[str, Any]
 class KnowledgeBase:
     """Per-org runbook and postmortem knowledge: ingest, index, hybrid search, evaluate, delete."""
 
-    def __init__(self, *, data_dir: Path, chroma_url: str | None = None, embedder: BaseEmbedding | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        data_dir: Path,
+        chroma_url: str | None = None,
+        embedder: BaseEmbedding | None = None,
+        retrieval: str = "hybrid",
+    ) -> None:
         self.embedder: BaseEmbedding = embedder or HashingEmbedding()
         self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder)
         self._bm25 = BM25Cache()
         self._ingestor = Ingestor(self._store, self.embedder)
-        self._searcher = HybridSearcher(self._store, self.embedder, self._bm25)
+        self._searcher = HybridSearcher(self._store, self.embedder, self._bm25, mode=retrieval)
 
     def ingest(
         self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None

@@ -26,6 +26,7 @@ from knowledge.store import ChromaStore
 
 CANDIDATES_PER_K = 6
 MIN_CANDIDATES = 30
+MODES = ("hybrid", "vector", "bm25")
 
 
 def filter_groups(project: str | None, service: str | None) -> list[MetadataFilters]:
@@ -60,7 +61,12 @@ def combined_filters(groups: list[MetadataFilters]) -> MetadataFilters | None:
 class HybridSearcher:
     """Builds the per-org LlamaIndex retrievers (vector + BM25 + fusion) and turns fused nodes into hits."""
 
-    def __init__(self, store: ChromaStore, embedder: BaseEmbedding, bm25_cache: BM25Cache) -> None:
+    def __init__(
+        self, store: ChromaStore, embedder: BaseEmbedding, bm25_cache: BM25Cache, mode: str = "hybrid"
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}")
+        self._mode = mode
         self._store = store
         self._embedder = embedder
         self._bm25 = bm25_cache
@@ -92,7 +98,8 @@ class HybridSearcher:
         vector = VectorStoreIndex.from_vector_store(
             self._store.vector_store(col), embed_model=self._embedder
         ).as_retriever(similarity_top_k=min(top_n, index.size), filters=combined_filters(groups))
-        fusion = self._fusion([vector, bm25], top_n)
+        by_mode: dict[str, list[BaseRetriever]] = {"hybrid": [vector, bm25], "vector": [vector], "bm25": [bm25]}
+        fusion = self._fusion(by_mode[self._mode], top_n)
         results: list[list[Hit]] = []
         for text in texts:
             nodes = fusion.retrieve(text) if text.strip() else []

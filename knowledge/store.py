@@ -18,6 +18,7 @@ from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import BaseNode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from knowledge.embeddings import ChromaEmbeddingAdapter, embedder_id
@@ -133,15 +134,14 @@ class ChromaStore:
         for key in doc_keys:
             store.delete(ref_doc_id=key)
 
-    def nodes(self, col: Collection) -> list[BaseNode]:
-        """Every node of the org's collection, read back from Chroma (documents + metadata)."""
+    @staticmethod
+    def nodes(col: Collection, page: int = 5000) -> list[BaseNode]:
+        """Every node of the org's collection, read back from Chroma (documents + metadata), page by page."""
         nodes: list[BaseNode] = []
-        total = col.count()
-        page = 5000
-        store = self.vector_store(col)
-        for offset in range(0, total, page):
-            ids = col.get(limit=page, offset=offset, include=[])["ids"]
-            nodes.extend(store.get_nodes(node_ids=ids))
+        for offset in range(0, col.count(), page):
+            batch = col.get(limit=page, offset=offset, include=["documents", "metadatas"])  # type: ignore[list-item]
+            for text, meta in zip(batch["documents"] or [], batch["metadatas"] or [], strict=True):
+                nodes.append(metadata_dict_to_node(dict(meta or {}), text=text))
         return nodes
 
     def delete_org(self, org_id: str) -> bool:
