@@ -173,7 +173,7 @@ class IssueRules:
         if name in ("status", "issuetype", "priority", "assignee", "reporter"):
             return (f.get(name) or {}).get("name")
         if name in ("created", "updated"):
-            return getattr(issue, name)
+            return jira_time(getattr(issue, name)).replace("T", " ")
         if name == "description":
             return f.get("description") if isinstance(f.get("description"), str) else None
         return f.get(custom.get(name, name))

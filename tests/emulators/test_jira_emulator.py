@@ -141,3 +141,17 @@ def test_rate_limit_is_retried_by_the_resilient_session(jira_emu: JiraEmulator) 
     issue = client.create_issue(project="OPS", summary="after a 429", issuetype="Task")
     assert issue.key == "OPS-1"
     assert [r.status for r in jira_emu.requests.filter("POST /rest/api/2/issue")] == [429, 201]
+
+
+def test_date_comparisons_and_ordering() -> None:
+    now = [1_714_557_600.0]  # 2024-05-01T10:00:00Z
+    with JiraEmulator(clock=lambda: now[0]) as emu:
+        emu.create_project("OPS")
+        client = connect(emu)
+        client.create_issue(project="OPS", summary="old", issuetype="Task")
+        now[0] += 3 * 86400
+        client.create_issue(project="OPS", summary="new", issuetype="Task")
+        recent = client.search_issues('project = OPS AND created >= "2024-05-02" ORDER BY created ASC')
+        assert [i.fields.summary for i in recent] == ["new"]
+        ordered = client.search_issues("project = OPS ORDER BY created ASC")
+        assert [i.fields.summary for i in ordered] == ["old", "new"]
