@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import math
 import threading
@@ -270,16 +271,4 @@ class EmulatorServer:
             return response
         finally:
             status = response.status if response is not None else 500
-            self.requests.append(
-                RecordedRequest(
-                    method=record.method,
-                    path=record.path,
-                    query=record.query,
-                    headers=record.headers,
-                    body=record.body,
-                    raw=record.raw,
-                    operation=record.operation,
-                    status=status,
-                    at=record.at,
-                )
-            )
+            self.requests.append(dataclasses.replace(record, status=status))
