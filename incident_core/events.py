@@ -254,6 +254,8 @@ class SuggestionFeedbackGiven(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ActionRequested(Event):
+    """Someone asked to run a playbook action; `awaiting` is "confirmation", "approval" or "" (runs now)."""
+
     action_id: str
     action: str
     risk: str
@@ -261,12 +263,23 @@ class ActionRequested(Event):
     reversible: bool = False
     undo: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    summary: str = ""
+    reason: str = ""
+    source: str | None = None
+    confirmed: bool = False
+    awaiting: str = ""
+    suggestion_id: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ActionApproved(Event):
+    """A commander approved a high-risk action, or (`confirmation`) the requester confirmed a medium one."""
+
     action_id: str
     approver: str
+    confirmation: bool = False
+    summary: str = ""
+    risk: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -274,6 +287,8 @@ class ActionDenied(Event):
     action_id: str
     approver: str
     reason: str = ""
+    summary: str = ""
+    risk: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -281,12 +296,18 @@ class ActionExecuted(Event):
     action_id: str
     succeeded: bool
     output: str
+    summary: str = ""
+    risk: str = ""
+    approver: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class ActionUndone(Event):
     action_id: str
     output: str
+    succeeded: bool = True
+    summary: str = ""
+    undo: str | None = None
 
 
 # --- postmortem ------------------------------------------------------------------------------

@@ -185,8 +185,28 @@ def _action(s: IncidentState, action_id: str, **changes: Any) -> dict[str, Any]:
 
 
 def _action_requested(s: IncidentState, e: ev.ActionRequested) -> dict[str, Any]:
-    return _action(s, e.action_id, action=e.action, risk=e.risk, command=e.command, status="requested",
-                   requested_by=e.actor, reversible=e.reversible, undo=e.undo, params=dict(e.params))
+    # "requested" means ready to run; medium/high wait in "awaiting_confirmation"/"awaiting_approval".
+    status = f"awaiting_{e.awaiting}" if e.awaiting else "requested"
+    return _action(s, e.action_id, action=e.action, risk=e.risk, command=e.command, status=status,
+                   requested_by=e.actor, requested_at=e.occurred_at.isoformat(), reversible=e.reversible,
+                   undo=e.undo, params=dict(e.params), summary=e.summary or e.action, reason=e.reason,
+                   source=e.source, suggestion_id=e.suggestion_id)
+
+
+def _action_approved(s: IncidentState, e: ev.ActionApproved) -> dict[str, Any]:
+    if e.confirmation:
+        return _action(s, e.action_id, status="confirmed", confirmed_by=e.approver)
+    return _action(s, e.action_id, status="approved", approver=e.approver)
+
+
+def _action_executed(s: IncidentState, e: ev.ActionExecuted) -> dict[str, Any]:
+    return _action(s, e.action_id, status="executed" if e.succeeded else "failed", output=e.output[:2000],
+                   executed_by=e.actor, executed_at=e.occurred_at.isoformat())
+
+
+def _action_undone(s: IncidentState, e: ev.ActionUndone) -> dict[str, Any]:
+    return _action(s, e.action_id, status="undone" if e.succeeded else "undo_failed",
+                   undo_output=e.output[:2000], undone_by=e.actor, undone_at=e.occurred_at.isoformat())
 
 
 def _postmortem(s: IncidentState, **changes: Any) -> dict[str, Any]:
@@ -219,12 +239,11 @@ _APPLIERS: dict[type, Any] = {
     },
     ev.SuggestionPosted: lambda s, e: {"suggestion_count": s.suggestion_count + 1},
     ev.ActionRequested: _action_requested,
-    ev.ActionApproved: lambda s, e: _action(s, e.action_id, status="approved", approver=e.approver),
-    ev.ActionDenied: lambda s, e: _action(s, e.action_id, status="denied", approver=e.approver),
-    ev.ActionExecuted: lambda s, e: _action(
-        s, e.action_id, status="executed" if e.succeeded else "failed", output=e.output[:2000]
-    ),
-    ev.ActionUndone: lambda s, e: _action(s, e.action_id, status="undone"),
+    ev.ActionApproved: _action_approved,
+    ev.ActionDenied: lambda s, e: _action(s, e.action_id, status="denied", denied_by=e.approver,
+                                          deny_reason=e.reason),
+    ev.ActionExecuted: _action_executed,
+    ev.ActionUndone: _action_undone,
     ev.PostmortemDrafted: lambda s, e: _postmortem(s, status="draft", sections=dict(e.sections)),
     ev.PostmortemEdited: _pm_edited,
     ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status="submitted"),

@@ -68,11 +68,18 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.ChatRoomOpened: lambda e: f"opened {e.platform} room #{e.room_name}",
     ev.SuggestionPosted: lambda e: f"suggested [{e.risk}] {e.title} (from {e.source})",
     ev.SuggestionFeedbackGiven: lambda e: f"marked suggestion {'helpful' if e.helpful else 'not helpful'}",
-    ev.ActionRequested: lambda e: f"requested action {e.action} [{e.risk}]",
-    ev.ActionApproved: lambda e: f"approved action {e.action_id}",
-    ev.ActionDenied: lambda e: f"denied action {e.action_id}" + (f": {e.reason}" if e.reason else ""),
-    ev.ActionExecuted: lambda e: f"action {e.action_id} {'succeeded' if e.succeeded else 'failed'}",
-    ev.ActionUndone: lambda e: f"undid action {e.action_id}",
+    ev.ActionRequested: lambda e: f"requested {e.summary or e.action} [{e.risk}]"
+    + {"confirmation": ", awaiting the requester's confirmation",
+       "approval": ", awaiting a commander's approval"}.get(e.awaiting, "")
+    + (f" (from {e.source})" if e.source else ""),
+    ev.ActionApproved: lambda e: f"confirmed {e.summary or e.action_id} [{e.risk}]" if e.confirmation
+    else f"approved by {short_actor(e.approver)}: {e.summary or e.action_id} [{e.risk}]",
+    ev.ActionDenied: lambda e: f"denied {e.summary or e.action_id} [{e.risk}]" + (f": {e.reason}" if e.reason else ""),
+    ev.ActionExecuted: lambda e: f"{'executed' if e.succeeded else 'failed to run'} {e.summary or e.action_id}"
+    + (f" [{e.risk}]" if e.risk else "") + (f", approved by {short_actor(e.approver)}" if e.approver else "")
+    + ": " + (e.output.strip().splitlines() or ["(no output)"])[0][:160],
+    ev.ActionUndone: lambda e: f"{'undid' if e.succeeded else 'failed to undo'} {e.summary or e.action_id}: "
+    + (e.output.strip().splitlines() or ["(no output)"])[0][:160],
     ev.PostmortemDrafted: lambda e: "drafted the postmortem",
     ev.PostmortemEdited: lambda e: f"edited postmortem section {e.section}",
     ev.PostmortemSubmitted: lambda e: "submitted the postmortem for approval",
