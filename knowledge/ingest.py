@@ -19,7 +19,7 @@ from knowledge.store import ChromaStore
 Progress = Callable[[int, int, str], None]
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdx")
 LOOP_ROOT = ""
-_FLUSH_AT = 1024
+_FLUSH_AT = 512
 
 
 @dataclass

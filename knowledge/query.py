@@ -144,7 +144,8 @@ def _clean_value(value: str) -> str:
     text = _TEMPLATE.sub(" ", value)
     if re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", text.strip()) and re.search(r"[a-z][A-Z]", text):
         text = f"{text.strip()} {split_camel(text.strip())}"
-    for pattern in (_UUID, _HEX, _TIMESTAMP, _IP):
+    text = _POD_SUFFIX.sub(r"\1", re.sub(r"https?://\S+", " ", text))
+    for pattern in (_UUID, _HEX, _TIMESTAMP, _IP, _LONG_NUMBER):
         text = pattern.sub(" ", text)
-    text = re.sub(r"https?://\S+", " ", text)
+    text = re.sub(r"\(\s*\)|\[\s*\]", " ", text)
     return re.sub(r"\s+", " ", text).strip(" .:;,")
