@@ -64,6 +64,7 @@ class App:
 
     def close(self) -> None:
         self.engine.dispose()
+        self.queries.engine.dispose()
 
 
 def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: Any) -> App:
@@ -78,11 +79,12 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: A
         finally:
             owner.dispose()
     engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role)
+    reader = make_engine(url, app_role=settings.db_app_role, readonly=True) if settings.is_embedded else engine
     directory = SqlDirectory(engine)
     deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
                 clock=overrides.pop("clock", None) or SystemClock(),
                 ids=overrides.pop("ids", None) or UuidIds())
-    return App(settings=settings, engine=engine, deps=deps, queries=SqlIncidentQueries(engine),
+    return App(settings=settings, engine=engine, deps=deps, queries=SqlIncidentQueries(reader),
                directory=directory, outbox=SqlOutbox(engine), overrides=overrides)
 
 

@@ -9,8 +9,10 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import slack_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
+from bot.outbox_loop import OutboxLoop
 from handlers.webhooks import WebhookEndpoint
 from incident_core.intake import intake_signals
 
@@ -53,8 +55,10 @@ def build_web_app(app: App) -> web.Application:
         metrics=metrics_,
         now=app.deps.clock.now,
     ).register(web_app)
-    for mount in app.overrides.get("mounts", ()):
-        mount(web_app, app)
+    loop = OutboxLoop(app)
+    slack_wiring.mount(web_app, app, loop.nudge)
+    web_app.on_startup.append(loop.start)
+    web_app.on_cleanup.append(loop.stop)
     return web_app
 
 

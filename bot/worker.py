@@ -12,29 +12,51 @@ from storage.outbox import PendingMessage
 log = logging.getLogger("revenant.worker")
 
 
-def dispatch(app: App) -> Callable[[PendingMessage], None]:
-    """Route an outbox message to its subscriber; topics without one are acknowledged."""
-    subscribers: dict[str, Callable[[PendingMessage], None]] = dict(app.overrides.get("subscribers", {}))
+def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
+    """Who consumes each outbox topic (built once per process)."""
+    from bot.slack_wiring import SlackRoomKeeper, slack_enabled
+
+    subs: dict[str, list[Callable[[PendingMessage], None]]] = {}
+    if slack_enabled(app):
+        subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
+    for topic, fn in app.overrides.get("subscribers", {}).items():
+        subs.setdefault(topic, []).append(fn)
+    return subs
+
+
+def dispatch(subs: dict[str, list[Callable[[PendingMessage], None]]]) -> Callable[[PendingMessage], None]:
+    """Route messages to subscribers for one pass; repeated `incident.changed` for one incident coalesce.
+
+    Coalescing keeps bursts (a status change, three signals and a note in one second) to one
+    chat.update per incident per pass, well inside Slack's Tier 3 limit.
+    """
+    seen: set[tuple[str, str]] = set()
 
     def handle(msg: PendingMessage) -> None:
-        fn = subscribers.get(msg.topic)
-        if fn is not None:
+        if msg.topic == "incident.changed":
+            key = (msg.org_id, str(msg.payload.get("incident_id")))
+            if key in seen:
+                return
+        for fn in subs.get(msg.topic, ()):
             fn(msg)
+        if msg.topic == "incident.changed":
+            seen.add(key)
 
     return handle
 
 
-def deliver_once(app: App) -> int:
+def deliver_once(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]] | None = None) -> int:
     """One pass over every org's due outbox messages; returns how many were delivered."""
-    handler = dispatch(app)
-    return sum(app.outbox.process(o.id, handler) for o in app.directory.orgs())
+    handler = dispatch(subs if subs is not None else subscribers(app))
+    return sum(app.outbox.process(org_id, handler) for org_id in app.outbox.due_orgs())
 
 
 def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log.info("revenant worker started (database: %s)", app.engine.dialect.name)
+    subs = subscribers(app)
     while True:
-        delivered = deliver_once(app)
+        delivered = deliver_once(app, subs)
         if delivered:
             log.info("delivered %d outbox message(s)", delivered)
         if once:

@@ -99,6 +99,10 @@ class IncidentQueries(Protocol):
 
     def timeline(self, org_id: str, incident_id: str) -> list[Event]: ...
 
+    def by_room(self, org_id: str, platform: str, room_id: str) -> IncidentState | None:
+        """The incident a chat room belongs to (None outside incident rooms)."""
+        ...
+
 
 class Directory(Protocol):
     """Orgs, projects and memberships."""

@@ -134,6 +134,12 @@ class SqlDirectory:
             conn.execute(BINDINGS.insert().values(platform=platform, external_id=external_id, org_id=org_id,
                                                   created_at=datetime.now(UTC)))
 
+    def bindings(self, org_id: str, platform: str) -> list[str]:
+        """External ids (Slack teams, Teams tenants) bound to this org on a platform."""
+        with self.engine.begin() as conn:
+            return list(conn.execute(sa.select(BINDINGS.c.external_id).where(
+                BINDINGS.c.org_id == org_id, BINDINGS.c.platform == platform)).scalars())
+
     def bound_org(self, platform: str, external_id: str) -> str | None:
         with self.engine.begin() as conn:
             return conn.execute(sa.select(BINDINGS.c.org_id).where(

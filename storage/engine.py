@@ -26,7 +26,7 @@ def normalize_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, *, app_role: str | None = APP_ROLE, pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, app_role: str | None = APP_ROLE, pool_size: int = 10, readonly: bool = False) -> Engine:
     """Build an engine; on PostgreSQL every connection drops to the non-owner app role.
 
     Row-level security binds the app role (FORCE applies it to owners too); the migration
@@ -35,7 +35,7 @@ def make_engine(url: str, *, app_role: str | None = APP_ROLE, pool_size: int = 1
     url = normalize_url(url)
     if url.startswith("sqlite"):
         engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 60})
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, immediate=not readonly)
         return engine
     engine = sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=False)
     if app_role:
@@ -51,9 +51,10 @@ def make_engine(url: str, *, app_role: str | None = APP_ROLE, pool_size: int = 1
     return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling is off; we issue BEGIN IMMEDIATE so concurrent
+def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
+    # pysqlite's own transaction handling is off; writers issue BEGIN IMMEDIATE so concurrent
     # writers queue on the database lock (busy_timeout) instead of failing to upgrade a read lock.
+    # The read engine issues a plain (deferred) BEGIN: in WAL mode readers never wait for writers.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         dbapi_conn.isolation_level = None
@@ -66,7 +67,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def scope_to_org(conn: Connection, org_id: str) -> None:

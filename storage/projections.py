@@ -12,7 +12,7 @@ from incident_core.events import is_incident_stream
 from incident_core.state import IncidentState, apply
 from storage.engine import scope_to_org
 from storage.records import incident_row, row_event
-from storage.signal_projection import KEYS, SIGNALS, keys_rows, project_signals
+from storage.signal_projection import KEYS, ROOMS, SIGNALS, keys_rows, project_rooms, project_signals
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS
 
 
@@ -33,7 +33,7 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
     for org_id in org_ids:
         with engine.begin() as conn:
             scope_to_org(conn, org_id)
-            for table in (KEYS, SIGNALS, INCIDENTS):
+            for table in (KEYS, SIGNALS, ROOMS, INCIDENTS):
                 conn.execute(table.delete().where(table.c.org_id == org_id))
             states: dict[str, IncidentState] = {}
             stmt = sa.select(EVENTS).where(EVENTS.c.org_id == org_id).order_by(EVENTS.c.position)
@@ -42,6 +42,7 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
                 if is_incident_stream(event.incident_id):
                     states[event.incident_id] = apply(states.get(event.incident_id), event)
                 project_signals(conn, [event])
+                project_rooms(conn, [event])
                 total_events += 1
                 if progress and total_events % 1000 == 0:
                     progress(1000)
@@ -64,7 +65,7 @@ def snapshot(engine: Engine, org_id: str) -> dict[str, list[dict]]:
     out = {}
     with engine.begin() as conn:
         scope_to_org(conn, org_id)
-        for table in (INCIDENTS, KEYS, SIGNALS):
+        for table in (INCIDENTS, KEYS, SIGNALS, ROOMS):
             rows = conn.execute(sa.select(table).where(table.c.org_id == org_id)
                                 .order_by(*table.primary_key.columns))
             out[table.name] = [dict(r._mapping) for r in rows]

@@ -12,6 +12,7 @@ from incident_core.model import Status
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
 from storage.records import row_event, row_state
+from storage.signal_projection import ROOMS
 from storage.unit_of_work import EVENTS, INCIDENTS
 
 _HUMAN_ID = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
@@ -48,3 +49,13 @@ class SqlIncidentQueries:
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             return [row_event(r) for r in conn.execute(stmt)]
+
+    def by_room(self, org_id: str, platform: str, room_id: str) -> IncidentState | None:
+        """The incident whose chat room this is, within this org only."""
+        stmt = (sa.select(INCIDENTS.c.state).join(ROOMS, ROOMS.c.incident_id == INCIDENTS.c.id)
+                .where(ROOMS.c.org_id == org_id, ROOMS.c.platform == platform, ROOMS.c.room_id == room_id,
+                       INCIDENTS.c.org_id == org_id))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            row = conn.execute(stmt).first()
+        return row_state(row) if row else None

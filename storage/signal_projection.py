@@ -12,10 +12,11 @@ from sqlalchemy.engine import Connection
 from incident_core import events as ev
 from incident_core.state import MAX_KEYS, IncidentState
 from storage.engine import is_postgres
-from storage.tables import IncidentKey, SignalRow
+from storage.tables import ChatRoomRow, IncidentKey, SignalRow
 
 KEYS = IncidentKey.__table__  # type: ignore[attr-defined]
 SIGNALS = SignalRow.__table__  # type: ignore[attr-defined]
+ROOMS = ChatRoomRow.__table__  # type: ignore[attr-defined]
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -85,3 +86,14 @@ def _signal_row(e: ev.Event) -> dict[str, Any] | None:
                 "service": None, "first_seen_at": e.occurred_at, "last_seen_at": e.occurred_at,
                 "deliveries": 1, "last_decision": e.reason[:500]}
     return None
+
+
+def project_rooms(conn: Connection, events: Sequence[ev.Event]) -> None:
+    """Map each chat room opened for an incident back to it (commands in a room find their incident)."""
+    for e in events:
+        if isinstance(e, ev.ChatRoomOpened):
+            conn.execute(ROOMS.delete().where(ROOMS.c.org_id == e.org_id, ROOMS.c.platform == e.platform,
+                                              ROOMS.c.room_id == e.room_id))
+            conn.execute(ROOMS.insert().values(platform=e.platform, room_id=e.room_id, org_id=e.org_id,
+                                               incident_id=e.incident_id, name=e.room_name,
+                                               message_id=e.message_id))

@@ -15,7 +15,7 @@ BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # Tables whose rows belong to one org: row-level security applies to each on PostgreSQL.
 TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox",
-                 "incident_keys", "signals")
+                 "incident_keys", "signals", "chat_rooms")
 
 
 class Organization(SQLModel, table=True):
@@ -160,3 +160,23 @@ class SignalRow(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_type=TZ)
     deliveries: int = Field(default=1)
     last_decision: str = Field(max_length=500)
+
+
+class ChatRoomRow(SQLModel, table=True):
+    """Projection: which incident a chat room (Slack channel, Teams thread) belongs to."""
+
+    __tablename__ = "chat_rooms"
+    org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
+    platform: str = Field(primary_key=True, max_length=20)
+    room_id: str = Field(primary_key=True, max_length=200)
+    incident_id: str = Field(max_length=64, index=True)
+    name: str = Field(max_length=200)
+    message_id: str | None = Field(default=None, max_length=200)
+
+
+class SeenRequest(SQLModel, table=True):
+    """Bookkeeping: signatures of signed platform requests seen in the last minutes (replay guard)."""
+
+    __tablename__ = "seen_requests"
+    signature: str = Field(primary_key=True, max_length=100)
+    seen_at: datetime = Field(sa_type=TZ, index=True)

@@ -18,7 +18,7 @@ from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.records import event_row, incident_row, row_event, row_state, utc
-from storage.signal_projection import KEYS, project_keys, project_signals
+from storage.signal_projection import KEYS, project_keys, project_rooms, project_signals
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -98,12 +98,15 @@ class SqlTransaction:
                     raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
             project_keys(self.conn, state, events)
             project_signals(self.conn, events)
+            project_rooms(self.conn, events)
             if outbox:
                 self.conn.execute(_INSERT_OUTBOX, [
                     {"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                      "created_at": now, "available_at": now, "attempts": 0} for m in outbox
                 ])
         except IntegrityError as exc:
+            if not is_version_clash(exc):
+                raise
             raise ConcurrencyConflict(f"{state.human_id} was changed concurrently; retrying") from exc
 
 
@@ -151,10 +154,26 @@ class SqlTransaction:
             self.conn.execute(_INSERT_EVENT, rows)
             project_signals(self.conn, events)
         except IntegrityError as exc:
+            if not is_version_clash(exc):
+                raise
             raise ConcurrencyConflict("the signal log changed concurrently; retrying") from exc
 
 
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
+
+# Unique constraints whose violation means "someone else appended first": reload and decide again.
+_CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")
+_SQLITE_CLASHES = ("events.stream_id, events.stream_version", "events.org_id, events.idempotency_key",
+                   "incidents.id", "incidents.org_id, incidents.number")
+
+
+def is_version_clash(exc: IntegrityError) -> bool:
+    """True for optimistic-concurrency clashes; other integrity errors are bugs and propagate."""
+    diag = getattr(exc.orig, "diag", None)
+    name = getattr(diag, "constraint_name", None)
+    if name:
+        return name in _CLASHES
+    return any(text in str(exc.orig) for text in _SQLITE_CLASHES)
 
 
 class SqlUnitOfWork:

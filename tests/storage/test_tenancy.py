@@ -143,3 +143,13 @@ def test_random_operations_on_three_orgs_never_leak(app: App, ops: list[tuple[st
 
 def test_org_setting_name_is_what_policies_read() -> None:
     assert ORG_SETTING == "app.org_id"
+
+
+def test_outbox_scan_lists_due_orgs_but_reveals_no_payloads(pg_app: App) -> None:
+    a, b, _ = _seed(pg_app)
+    due = set(pg_app.outbox.due_orgs())
+    assert {a.org.id, b.org.id} <= due
+    with pg_app.engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('app.outbox_scan', 'on', true)"))
+        assert conn.execute(sa.text("UPDATE outbox SET attempts = 99")).rowcount == 0
+        assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar() == 0

@@ -1,0 +1,1 @@
+"""Slack adapter: Bolt listeners, Block Kit rendering and the outbound chat port."""

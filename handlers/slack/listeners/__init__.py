@@ -1,0 +1,1 @@
+"""One module per kind of Slack listener, each with register(app, services)."""

@@ -1,0 +1,88 @@
+"""Incident rooms on chat platforms: the chat port and the use cases that keep rooms current."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from incident_core import commands as cmd
+from incident_core import usecases as uc
+from incident_core import warroom
+from incident_core.errors import NotFound
+from incident_core.ports import IncidentQueries
+from incident_core.state import IncidentState
+
+
+@dataclass(frozen=True)
+class RoomPlan:
+    """How to open a room: who to invite, which links to bookmark, where to announce."""
+
+    invitees: list[str] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    announce_to: str | None = None
+
+
+@dataclass(frozen=True)
+class OpenedRoom:
+    room_id: str
+    name: str
+    message_id: str | None
+
+
+class ChatPort(Protocol):
+    """What a chat platform adapter does for incident rooms (Slack: a channel; Teams: a thread)."""
+
+    platform: str
+
+    def open_room(self, state: IncidentState, view: warroom.WarRoom, plan: RoomPlan) -> OpenedRoom:
+        """Create (or find, if it already exists) the room, post and pin the war-room message."""
+        ...
+
+    def refresh(self, room_id: str, message_id: str, view: warroom.WarRoom) -> None:
+        """Edit the war-room message in place."""
+        ...
+
+    def post(self, room_id: str, text: str, *, thread_id: str | None = None) -> str:
+        """Post a message (or a thread reply); returns its id."""
+        ...
+
+    def archive(self, room_id: str) -> None: ...
+
+
+def plan_for(state: IncidentState, *, responders: list[str], announce_to: str | None) -> RoomPlan:
+    """Invite the declarer, the role holders and the project's responders; bookmark signal links."""
+    people = [state.declared_by, *state.roles.values(), *responders]
+    links = []
+    for s in state.recent_signals:
+        url = s.get("url")
+        if url:
+            links.append((str(s.get("title"))[:70], str(url)))
+    return RoomPlan(invitees=list(dict.fromkeys(people)), links=links, announce_to=announce_to)
+
+
+def ensure_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org_id: str, incident_id: str,
+                plan: RoomPlan) -> IncidentState:
+    """Open the incident's room on this platform unless it has one; record it on the timeline."""
+    state = queries.get(org_id, incident_id)
+    if state is None:
+        raise NotFound(f"no incident {incident_id}")
+    if chat.platform in state.rooms:
+        return state
+    opened = chat.open_room(state, warroom.build(state, deps.clock.now()), plan)
+    result = uc.apply_command(deps=deps, check_role=False, idempotency_key=f"room:{chat.platform}:{incident_id}",
+                              command=cmd.RecordRoom(org_id=org_id, incident_id=incident_id, actor="system",
+                                                     occurred_at=deps.clock.now(), platform=chat.platform,
+                                                     room_id=opened.room_id, room_name=opened.name,
+                                                     message_id=opened.message_id))
+    return result.state
+
+
+def refresh_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org_id: str,
+                 incident_id: str) -> bool:
+    """Re-render the war-room message from the current state; False when there is no room."""
+    state = queries.get(org_id, incident_id)
+    room = state.rooms.get(chat.platform) if state else None
+    if state is None or not room or not room.get("message_id"):
+        return False
+    chat.refresh(room["room_id"], room["message_id"], warroom.build(state, deps.clock.now()))
+    return True

@@ -1,0 +1,137 @@
+"""The war-room view: what every chat platform shows about an incident, built from its state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from incident_core.aggregate import LIFECYCLE
+from incident_core.model import Severity, Status
+from incident_core.state import IncidentState
+
+SPARK = "▁▂▃▄▅▆▇█"
+STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.INVESTIGATING: "🟠", Status.IDENTIFIED: "🟡",
+                Status.MITIGATED: "🔵", Status.RESOLVED: "🟢", Status.CLOSED: "⚪"}
+
+
+@dataclass(frozen=True)
+class WarRoom:
+    """Platform-neutral content of the pinned war-room message."""
+
+    incident_id: str
+    human_id: str
+    title: str
+    status: Status
+    severity: Severity
+    roles: dict[str, str]
+    duration: str
+    trend: str | None
+    highlights: list[tuple[str, int]]
+    signals: list[str]
+    actions: list[str]
+    next_statuses: list[Status]
+    severities: list[Severity]
+
+    @property
+    def headline(self) -> str:
+        return f"{STATUS_EMOJI[self.status]} {self.human_id} · {self.severity.value} · {self.status.value} — {self.title}"
+
+
+def sparkline(values: list[float]) -> str:
+    """Eight-level unicode sparkline."""
+    if not values:
+        return ""
+    low, high = min(values), max(values)
+    span = (high - low) or 1.0
+    return "".join(SPARK[min(7, int((v - low) / span * 7.999))] for v in values)
+
+
+def humanize(seconds: float) -> str:
+    """`2h 05m`, `14m`, `40s`."""
+    seconds = max(0, int(seconds))
+    hours, rem = divmod(seconds, 3600)
+    minutes, secs = divmod(rem, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m" if minutes else f"{secs}s"
+
+
+def duration(state: IncidentState, now: datetime) -> str:
+    """Open for …, or how long it took to resolve."""
+    end = state.status_times.get(Status.RESOLVED.value)
+    if end and not state.status.is_open:
+        return f"resolved after {humanize((datetime.fromisoformat(end) - state.created_at).total_seconds())}"
+    return f"open for {humanize((now - state.created_at).total_seconds())}"
+
+
+def trend(state: IncidentState) -> str | None:
+    """`p99_latency_seconds ▁▃▇█ 2.4 → 3.1` for the most frequent metric."""
+    if not state.metric_points:
+        return None
+    names: dict[str, list[float]] = {}
+    for _, name, value in state.metric_points:
+        names.setdefault(name, []).append(value)
+    name, values = max(names.items(), key=lambda kv: len(kv[1]))
+    return f"{name} {sparkline(values[-24:])} {values[0]:g} → {values[-1]:g}"
+
+
+def next_statuses(status: Status) -> list[Status]:
+    """The status buttons worth offering from here."""
+    if status in (Status.RESOLVED, Status.CLOSED):
+        return [Status.INVESTIGATING] if status is Status.RESOLVED else []
+    later = LIFECYCLE[LIFECYCLE.index(status) + 1:]
+    return [s for s in later if s is not Status.TRIGGERED]
+
+
+def action_line(action: dict) -> str:
+    who = action.get("requested_by", "?").split(":")[-1]
+    approver = f", approved by {action['approver'].split(':')[-1]}" if action.get("approver") else ""
+    return f"{action.get('action')} [{action.get('risk')}] — {action.get('status')} (by {who}{approver})"
+
+
+def build(state: IncidentState, now: datetime) -> WarRoom:
+    """Everything the war-room message shows."""
+    highlights = sorted(state.log_lines.items(), key=lambda kv: -kv[1])[:5]
+    signals = [f"[{s.get('severity')}] {s.get('title')} ({s.get('source')}, {s.get('status')})"
+               for s in reversed(state.recent_signals[-5:])]
+    return WarRoom(
+        incident_id=state.incident_id, human_id=state.human_id, title=state.title, status=state.status,
+        severity=state.severity, roles=dict(state.roles), duration=duration(state, now), trend=trend(state),
+        highlights=highlights, signals=signals,
+        actions=[action_line(a) for a in list(state.actions.values())[-5:]],
+        next_statuses=next_statuses(state.status),
+        severities=[s for s in Severity if s is not state.severity],
+    )
+
+
+def catchup(state: IncidentState, notes: list[str], now: datetime) -> str:
+    """A short summary for someone joining late."""
+    roles = ", ".join(f"{r}: {who.split(':')[-1]}" for r, who in state.roles.items()) or "no roles assigned yet"
+    lines = [f"*{state.human_id} — {state.title}*",
+             f"{state.severity.value}, {state.status.value}, {duration(state, now)}. {roles}.",
+             f"{state.signal_count} signal(s) from {', '.join(state.services) or 'no named service'}."]
+    if state.log_lines:
+        top, count = max(state.log_lines.items(), key=lambda kv: kv[1])
+        lines.append(f"Most frequent error: “{top}” ({count}×).")
+    if notes:
+        lines.append("Latest notes: " + " · ".join(notes[-3:]))
+    done = [a for a in state.actions.values() if a.get("status") == "executed"]
+    if done:
+        lines.append("Actions taken: " + "; ".join(str(a.get("action")) for a in done))
+    return "\n".join(lines)
+
+
+def status_update(state: IncidentState, notes: list[str], now: datetime) -> str:
+    """A draft update in Conditions / Actions / Needs form for the commander to post."""
+    services = ", ".join(state.services) or "the affected service"
+    done = [str(a.get("action")) for a in state.actions.values() if a.get("status") == "executed"]
+    pending = [str(a.get("action")) for a in state.actions.values()
+               if a.get("status") in ("requested", "approved")]
+    actions = done + [f"{p} (pending)" for p in pending] + notes[-2:]
+    needs = "Nothing right now." if state.commander else "An incident commander: `/revenant role commander @someone`."
+    return "\n".join([
+        f"*Status update — {state.human_id} {state.title}* ({state.severity.value}, {state.status.value})",
+        f"*Conditions:* {services} affected; {duration(state, now)}; {state.signal_count} signal(s).",
+        "*Actions:* " + ("; ".join(actions) if actions else "Investigating; no changes made yet."),
+        f"*Needs:* {needs}",
+    ])
