@@ -62,11 +62,15 @@ def incident_summary(state: IncidentState) -> dict[str, Any]:
 @cli.command(help="Run the HTTP app: Slack, Teams, signal webhooks, /healthz, /metrics.")
 @click.option("--port", default=3000, show_default=True, type=int, envvar="PORT")
 @click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--socket-mode", is_flag=True, help="Receive Slack over Socket Mode (needs SLACK_APP_TOKEN).")
 @pass_ctx
-def serve(c: CliContext, port: int, host: str) -> None:
+def serve(c: CliContext, port: int, host: str, socket_mode: bool) -> None:
     from bot.server import run_server
 
-    run_server(c.app(), host=host, port=port)
+    try:
+        run_server(c.app(), host=host, port=port, socket_mode=socket_mode)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @cli.command(help="Run the background worker: outbox delivery and scheduled jobs.")

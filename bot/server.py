@@ -62,8 +62,12 @@ def build_web_app(app: App) -> web.Application:
     return web_app
 
 
-def run_server(app: App, *, host: str, port: int) -> None:
-    """Serve until interrupted."""
+def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> None:
+    """Serve until interrupted; with socket_mode Slack traffic arrives over Socket Mode instead of HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    log.info("revenant serving on http://%s:%d (database: %s)", host, port, app.engine.dialect.name)
-    web.run_app(build_web_app(app), host=host, port=port, print=None)
+    web_app = build_web_app(app)
+    if socket_mode:
+        slack_wiring.attach_socket_mode(web_app, app)
+    log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
+             ", Slack over Socket Mode" if socket_mode else "")
+    web.run_app(web_app, host=host, port=port, print=None)

@@ -6,11 +6,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions as CallbackOptions
+from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -22,22 +26,88 @@ from incident_core.chat_service import ChatService
 from incident_core.rooms import ensure_room, plan_for, refresh_room
 from storage.outbox import PendingMessage
 from storage.replay_guard import ReplayGuard
+from storage.slack_installations import SqlInstallationStore, SqlOAuthStateStore
 
 log = logging.getLogger("revenant.slack")
+BOLT_KEY = web.AppKey("slack_bolt", AsyncApp)
+
+
+def slack_mode(app: App) -> str | None:
+    """"oauth" (multi-workspace install), "token" (one workspace), or None when Slack is off."""
+    s = app.settings
+    if s.slack_signing_secret is None:
+        return None
+    if s.slack_client_id and s.slack_client_secret:
+        return "oauth"
+    return "token" if s.slack_bot_token else None
 
 
 def slack_enabled(app: App) -> bool:
-    return app.settings.slack_signing_secret is not None and app.settings.slack_bot_token is not None
+    return slack_mode(app) is not None
+
+
+def _api_url(app: App) -> str:
+    url = app.settings.slack_api_url or AsyncWebClient.BASE_URL
+    return url if url.endswith("/") else url + "/"
+
+
+def manifest_scopes() -> list[str]:
+    """The bot scopes declared in app_manifest.yml (what an OAuth install asks for)."""
+    import yaml
+
+    path = Path(__file__).resolve().parents[1] / "app_manifest.yml"
+    if not path.exists():
+        return ["commands", "chat:write"]
+    return list(yaml.safe_load(path.read_text())["oauth_config"]["scopes"]["bot"])
+
+
+def installation_store(app: App) -> SqlInstallationStore:
+    assert app.settings.slack_client_id is not None
+    return SqlInstallationStore(app.settings.slack_client_id, app.engine)
+
+
+def _bind_installation(app: App) -> Callable[[Any], Awaitable[Any]]:
+    """After an OAuth install, bind the workspace (or enterprise) to an org, creating one if needed."""
+
+    async def success(args: Any) -> Any:
+        installation = args.installation
+        key = installation.enterprise_id if installation.is_enterprise_install else installation.team_id
+        name = (installation.enterprise_name if installation.is_enterprise_install else installation.team_name) or key
+
+        def bind() -> None:
+            # A new workspace always gets its own org: joining an existing org by a matching name
+            # would let any workspace called "acme" into acme's incidents.
+            if app.directory.bound_org("slack", key):
+                return
+            org = app.directory.create_org(name if app.directory.org(name) is None else f"{name} ({key})")
+            app.directory.bind("slack", key, org.id)
+
+        await asyncio.to_thread(bind)
+        return await args.default.success(args)
+
+    return success
 
 
 def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]]) -> AsyncApp:
-    """Token mode: one workspace, SLACK_BOT_TOKEN; the workspace is bound with `org link-slack`."""
+    """Token mode (one workspace, bound with `org link-slack`) or OAuth mode (installs bind themselves)."""
     s = app.settings
-    assert s.slack_signing_secret is not None and s.slack_bot_token is not None
-    client = AsyncWebClient(token=s.slack_bot_token.get_secret_value(), base_url=s.slack_api_url or
-                            AsyncWebClient.BASE_URL, timeout=2.5)
-    bolt = AsyncApp(signing_secret=s.slack_signing_secret.get_secret_value(), client=client,
-                    process_before_response=False, request_verification_enabled=True)
+    assert s.slack_signing_secret is not None
+    secret = s.slack_signing_secret.get_secret_value()
+    if slack_mode(app) == "oauth":
+        assert s.slack_client_id is not None and s.slack_client_secret is not None
+        flow = AsyncOAuthFlow(client=AsyncWebClient(base_url=_api_url(app), timeout=10), settings=AsyncOAuthSettings(
+            client_id=s.slack_client_id, client_secret=s.slack_client_secret.get_secret_value(),
+            scopes=manifest_scopes(), installation_store=installation_store(app),
+            state_store=SqlOAuthStateStore(app.engine),
+            callback_options=CallbackOptions(success=_bind_installation(app), failure=_failure)))
+        bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=AsyncWebClient(base_url=_api_url(app),
+                                                                                      timeout=2.5),
+                        process_before_response=False, request_verification_enabled=True)
+    else:
+        assert s.slack_bot_token is not None
+        client = AsyncWebClient(token=s.slack_bot_token.get_secret_value(), base_url=_api_url(app), timeout=2.5)
+        bolt = AsyncApp(signing_secret=secret, client=client, process_before_response=False,
+                        request_verification_enabled=True)
     services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries), queries=app.queries,
                              deps=app.deps, bound_org=lambda team: app.directory.bound_org("slack", team),
                              incident_changed=incident_changed)
@@ -70,15 +140,26 @@ async def _first_sight(guard: ReplayGuard, signature: str, ts: str) -> bool:
     return await asyncio.to_thread(guard.first_sight, signature, int(ts) if ts.isdigit() else int(time.time()))
 
 
+async def _failure(args: Any) -> Any:
+    return await args.default.failure(args)
+
+
 def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
     """The outbound Slack adapter for an org, or None when the org has no Slack workspace bound."""
     s = app.settings
-    client = make_client(s.slack_bot_token.get_secret_value(), s.slack_api_url) if s.slack_bot_token else None
+    mode = slack_mode(app)
+    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app)) if (
+        mode == "token" and s.slack_bot_token) else None
+    store = installation_store(app) if mode == "oauth" else None
 
     def factory(org_id: str) -> SlackChat | None:
-        if client is None or not app.directory.bindings(org_id, "slack"):
+        teams = app.directory.bindings(org_id, "slack") if mode else []
+        if not teams:
             return None
-        return SlackChat(client)
+        if token_client is not None:
+            return SlackChat(token_client)
+        token = store.bot_token(teams[0]) if store else None
+        return SlackChat(make_client(token, _api_url(app))) if token else None
 
     return factory
 
@@ -124,4 +205,36 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
         return
     bolt = build_bolt(app, incident_changed)
     web_app.router.add_post("/slack/events", slack_route(app, bolt))
+    flow = bolt.oauth_flow
+    if flow is not None:
+        async def oauth(request: web.Request) -> web.StreamResponse:
+            bolt_request = await to_bolt_request(request)
+            handler = flow.handle_installation if request.path == flow.install_path else flow.handle_callback
+            return await to_aiohttp_response(await handler(bolt_request))
 
+        web_app.router.add_get(flow.install_path, oauth)
+        web_app.router.add_get(flow.redirect_uri_path, oauth)
+    web_app[BOLT_KEY] = bolt
+
+
+
+def attach_socket_mode(web_app: web.Application, app: App) -> None:
+    """Connect the same Bolt app to Slack over Socket Mode (SLACK_APP_TOKEN, xapp-…) at start-up."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    token = app.settings.slack_app_token
+    if token is None or not token.get_secret_value().startswith("xapp-"):
+        raise ValueError("--socket-mode needs SLACK_APP_TOKEN set to an app-level token (xapp-…) with "
+                         "connections:write")
+    if BOLT_KEY not in web_app:
+        raise ValueError("--socket-mode needs Slack configured: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
+    handler = AsyncSocketModeHandler(web_app[BOLT_KEY], token.get_secret_value())
+
+    async def connect(_web_app: web.Application) -> None:
+        await handler.connect_async()
+
+    async def close(_web_app: web.Application) -> None:
+        await handler.close_async()
+
+    web_app.on_startup.append(connect)
+    web_app.on_cleanup.append(close)

@@ -21,14 +21,19 @@ def alembic_config(engine: Engine, *, app_role: str = APP_ROLE) -> Config:
     return cfg
 
 
-def upgrade(engine: Engine, *, revision: str = "head", app_role: str = APP_ROLE) -> None:
-    """Bring the schema (and on PostgreSQL the app role and its policies) up to `revision`."""
+def upgrade(engine: Engine, *, revision: str = "heads", app_role: str = APP_ROLE) -> None:
+    """Bring the schema (and on PostgreSQL the app role and its policies) up to `revision`.
+
+    "heads" (the default) applies every branch, so migrations written in parallel on separate
+    branches all apply; merge them into one head when convenient.
+    """
     command.upgrade(alembic_config(engine, app_role=app_role), revision)
 
 
 def current(engine: Engine) -> str | None:
-    """The applied revision, or None for an empty database."""
+    """The applied revision(s), comma-separated, or None for an empty database."""
     from alembic.runtime.migration import MigrationContext
 
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        heads = MigrationContext.configure(conn).get_current_heads()
+    return ", ".join(sorted(heads)) or None

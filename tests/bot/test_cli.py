@@ -101,3 +101,9 @@ def test_demo_runs_offline_and_prints_the_timeline(tmp_path: Path) -> None:
     events = json.loads(timeline.stdout)
     assert events[0]["type"] == "IncidentDeclared"
     assert all({"type", "occurred_at", "actor", "data"} <= set(e) for e in events)
+
+
+def test_socket_mode_without_app_token_is_one_clear_line(tmp_path: Path) -> None:
+    out = run(["serve", "--socket-mode", "--port", "0"], tmp_path, SLACK_SIGNING_SECRET="s3cr3t-signing",
+              SLACK_BOT_TOKEN="xoxb-1")
+    assert out.returncode == 1 and "SLACK_APP_TOKEN" in out.stderr and "Traceback" not in out.stderr
