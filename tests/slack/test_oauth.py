@@ -7,6 +7,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from bot.bootstrap import bootstrap
 from bot.local_server import BackgroundServer
 from bot.settings import Settings
@@ -21,6 +23,9 @@ def test_install_binds_the_workspace_and_commands_use_its_token(db_url: str, tmp
                             slack_client_id=slack.client_id, slack_client_secret=slack.client_secret,
                             slack_api_url=slack.api_url)
         app = bootstrap(settings, migrate=db_url.startswith("sqlite"))
+        with app.engine.begin() as conn:  # emulator team ids repeat across tests sharing one database
+            conn.execute(sa.text("DELETE FROM platform_bindings WHERE platform = 'slack' AND external_id = :t"),
+                         {"t": slack.team_id})
         try:
             with BackgroundServer(app) as server:
                 install = urllib.request.urlopen(f"{server.url}/slack/install")
