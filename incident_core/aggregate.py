@@ -12,6 +12,7 @@ from incident_core.decisions import clean as _clean
 from incident_core.decisions import envelope as _envelope
 from incident_core.errors import InvalidTransition, ValidationError
 from incident_core.model import Status
+from incident_core.postmortem import POSTMORTEM_DECIDERS
 from incident_core.state import IncidentState
 
 LIFECYCLE = (Status.TRIGGERED, Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED, Status.RESOLVED)
@@ -167,4 +168,5 @@ _DECIDERS: dict[type, Callable[[IncidentState, Any], list[ev.Event]]] = {
         **_envelope(s, c), platform=c.platform, room_id=c.room_id, room_name=c.room_name,
         message_id=c.message_id)],
     **ACTION_DECIDERS,
+    **POSTMORTEM_DECIDERS,
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from incident_core import postmortem_usecases as pmu
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.chat_commands import USAGE, Intent
@@ -68,7 +69,11 @@ class ChatService:
                          "Opening its channel…", in_channel=True, incident=s)
         if self.extra and intent.name in self.extra:
             return self.extra[intent.name](intent, ctx)
-        if intent.name in ("suggest", "postmortem"):
+        if intent.name == "postmortem":
+            view = pmu.draft_postmortem(deps=self.deps, queries=self.queries, org_id=ctx.org_id,
+                                        incident_id=self._incident(ctx).incident_id, actor=ctx.user)
+            return Reply(pmu.summary_text(view), incident=view.state)
+        if intent.name == "suggest":
             return Reply(f"`/revenant {intent.name}` is not enabled in this deployment.")
         state = self._incident(ctx)
         return self._incident_command(intent, ctx, state, idempotency_key)

@@ -235,7 +235,23 @@ class ChatRoomOpened(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GuidanceOffered(Event):
+    """The bot offered next steps (or said nothing relevant was found); `covers` are the signal kinds seen."""
+
+    batch_id: str
+    trigger: str
+    covers: tuple[str, ...] = ()
+    suggestion_ids: tuple[str, ...] = ()
+    nothing_found: bool = False
+    message: str = ""
+    query: str = ""
+    engine: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SuggestionPosted(Event):
+    """One cited next step; `command` is verbatim from `source`, `action`/`params` make it runnable."""
+
     suggestion_id: str
     title: str
     why: str
@@ -243,6 +259,12 @@ class SuggestionPosted(Event):
     risk: str
     command: str | None = None
     confidence: float = 0.0
+    batch_id: str = ""
+    risk_reason: str = ""
+    action: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    reversible: bool = False
+    undo: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -250,6 +272,7 @@ class SuggestionFeedbackGiven(Event):
     suggestion_id: str
     helpful: bool
     user: str
+    source: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -315,30 +338,43 @@ class ActionUndone(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemDrafted(Event):
+    """A draft from the timeline; `source` is "deterministic" or "llm" (narrative rephrased, facts checked)."""
+
     sections: dict[str, str]
     markdown: str
+    title: str = ""
+    action_items: tuple[dict[str, Any], ...] = ()
+    key_moments: tuple[int, ...] = ()
+    source: str = "deterministic"
+    notes: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemEdited(Event):
+    """One section changed; "action_items" and "key_moments" carry their rows in the fields below."""
+
     section: str
     text: str
+    action_items: tuple[dict[str, Any], ...] = ()
+    key_moments: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemSubmitted(Event):
-    pass
+    warnings: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemApproved(Event):
     approver: str
+    targets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
 class PostmortemPublished(Event):
     target: str
     url: str
+    ref: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

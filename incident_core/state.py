@@ -13,6 +13,7 @@ MAX_KEYS = 200
 MAX_RECENT_SIGNALS = 10
 MAX_METRIC_POINTS = 60
 MAX_LOG_LINES = 20
+MAX_SUGGESTIONS = 60
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class IncidentState:
     log_lines: dict[str, int] = field(default_factory=dict)
     actions: dict[str, dict[str, Any]] = field(default_factory=dict)
     suggestion_count: int = 0
+    suggestions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    guidance_keys: tuple[str, ...] = ()
     key_moments: tuple[str, ...] = ()
     notes_count: int = 0
     messages_count: int = 0
@@ -69,6 +72,7 @@ class IncidentState:
         out["recent_signals"] = list(self.recent_signals)
         out["metric_points"] = [list(p) for p in self.metric_points]
         out["key_moments"] = list(self.key_moments)
+        out["guidance_keys"] = list(self.guidance_keys)
         return out
 
     @classmethod
@@ -83,6 +87,7 @@ class IncidentState:
         d["recent_signals"] = tuple(d.get("recent_signals", ()))
         d["metric_points"] = tuple(tuple(p) for p in d.get("metric_points", ()))
         d["key_moments"] = tuple(d.get("key_moments", ()))
+        d["guidance_keys"] = tuple(d.get("guidance_keys", ()))
         return cls(**d)
 
 
@@ -209,18 +214,49 @@ def _action_undone(s: IncidentState, e: ev.ActionUndone) -> dict[str, Any]:
                    undo_output=e.output[:2000], undone_by=e.actor, undone_at=e.occurred_at.isoformat())
 
 
+def _suggestion_posted(s: IncidentState, e: ev.SuggestionPosted) -> dict[str, Any]:
+    entry = {"title": e.title, "why": e.why, "source": e.source, "risk": e.risk, "risk_reason": e.risk_reason,
+             "command": e.command, "action": e.action, "params": dict(e.params), "reversible": e.reversible,
+             "undo": e.undo, "confidence": e.confidence, "batch_id": e.batch_id, "votes": {}}
+    kept = dict(list(s.suggestions.items())[-(MAX_SUGGESTIONS - 1):])
+    return {"suggestion_count": s.suggestion_count + 1, "suggestions": {**kept, e.suggestion_id: entry}}
+
+
+def _suggestion_feedback(s: IncidentState, e: ev.SuggestionFeedbackGiven) -> dict[str, Any]:
+    if e.suggestion_id not in s.suggestions:
+        return {}
+    entry = dict(s.suggestions[e.suggestion_id])
+    entry["votes"] = {**entry.get("votes", {}), e.user: e.helpful}
+    return {"suggestions": {**s.suggestions, e.suggestion_id: entry}}
+
+
 def _postmortem(s: IncidentState, **changes: Any) -> dict[str, Any]:
     return {"postmortem": {**s.postmortem, **changes}}
 
 
+def _pm_drafted(s: IncidentState, e: ev.PostmortemDrafted) -> dict[str, Any]:
+    return _postmortem(s, status="draft", sections=dict(e.sections), title=e.title,
+                       action_items=[dict(i) for i in e.action_items], source=e.source, notes=e.notes,
+                       key_moments=list(e.key_moments),
+                       drafted_at=e.occurred_at.isoformat(), drafted_by=e.actor,
+                       last_activity_at=e.occurred_at.isoformat())
+
+
 def _pm_edited(s: IncidentState, e: ev.PostmortemEdited) -> dict[str, Any]:
+    at = e.occurred_at.isoformat()
+    if e.section == "key_moments":
+        return _postmortem(s, key_moments=list(e.key_moments), reviewed_by=e.actor,
+                           status=s.postmortem.get("status", "reviewing"), last_activity_at=at)
+    if e.section == "action_items":
+        return _postmortem(s, action_items=[dict(i) for i in e.action_items], status="draft", last_activity_at=at)
     sections = {**s.postmortem.get("sections", {}), e.section: e.text}
-    return _postmortem(s, sections=sections, status="draft")
+    return _postmortem(s, sections=sections, status="draft", last_activity_at=at)
 
 
 def _pm_published(s: IncidentState, e: ev.PostmortemPublished) -> dict[str, Any]:
     published = {**s.postmortem.get("published", {}), e.target: e.url}
-    return _postmortem(s, published=published, status="published")
+    done = set(s.postmortem.get("targets", ())) <= set(published)
+    return _postmortem(s, published=published, status="published" if done else "publishing")
 
 
 _APPLIERS: dict[type, Any] = {
@@ -237,16 +273,20 @@ _APPLIERS: dict[type, Any] = {
     ev.ChatRoomOpened: lambda s, e: {
         "rooms": {**s.rooms, e.platform: {"room_id": e.room_id, "name": e.room_name, "message_id": e.message_id}}
     },
-    ev.SuggestionPosted: lambda s, e: {"suggestion_count": s.suggestion_count + 1},
+    ev.GuidanceOffered: lambda s, e: {"guidance_keys": tuple(dict.fromkeys((*s.guidance_keys, *e.covers)))},
+    ev.SuggestionPosted: _suggestion_posted,
+    ev.SuggestionFeedbackGiven: _suggestion_feedback,
     ev.ActionRequested: _action_requested,
     ev.ActionApproved: _action_approved,
     ev.ActionDenied: lambda s, e: _action(s, e.action_id, status="denied", denied_by=e.approver,
                                           deny_reason=e.reason),
     ev.ActionExecuted: _action_executed,
     ev.ActionUndone: _action_undone,
-    ev.PostmortemDrafted: lambda s, e: _postmortem(s, status="draft", sections=dict(e.sections)),
+    ev.PostmortemDrafted: _pm_drafted,
     ev.PostmortemEdited: _pm_edited,
-    ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status="submitted"),
-    ev.PostmortemApproved: lambda s, e: _postmortem(s, status="approved", approver=e.approver),
+    ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status="submitted", submitted_by=e.actor,
+                                                     last_activity_at=e.occurred_at.isoformat()),
+    ev.PostmortemApproved: lambda s, e: _postmortem(s, status="approved", approver=e.approver,
+                                                    targets=list(e.targets), approved_at=e.occurred_at.isoformat()),
     ev.PostmortemPublished: _pm_published,
 }

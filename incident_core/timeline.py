@@ -66,6 +66,8 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.MemberJoined: lambda e: f"{short_actor(e.user)} joined",
     ev.InteractionCaptured: lambda e: f"{e.kind} {e.name} {e.text}".rstrip(),
     ev.ChatRoomOpened: lambda e: f"opened {e.platform} room #{e.room_name}",
+    ev.GuidanceOffered: lambda e: f"offered guidance ({e.trigger.replace('_', ' ')}): "
+    + (e.message or "nothing relevant found" if e.nothing_found else f"{len(e.suggestion_ids)} step(s)"),
     ev.SuggestionPosted: lambda e: f"suggested [{e.risk}] {e.title} (from {e.source})",
     ev.SuggestionFeedbackGiven: lambda e: f"marked suggestion {'helpful' if e.helpful else 'not helpful'}",
     ev.ActionRequested: lambda e: f"requested {e.summary or e.action} [{e.risk}]"
@@ -80,9 +82,14 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     + ": " + (e.output.strip().splitlines() or ["(no output)"])[0][:160],
     ev.ActionUndone: lambda e: f"{'undid' if e.succeeded else 'failed to undo'} {e.summary or e.action_id}: "
     + (e.output.strip().splitlines() or ["(no output)"])[0][:160],
-    ev.PostmortemDrafted: lambda e: "drafted the postmortem",
-    ev.PostmortemEdited: lambda e: f"edited postmortem section {e.section}",
-    ev.PostmortemSubmitted: lambda e: "submitted the postmortem for approval",
-    ev.PostmortemApproved: lambda e: "approved the postmortem",
+    ev.PostmortemDrafted: lambda e: f"drafted the postmortem ({e.source}, {len(e.sections)} sections, "
+    f"{len(e.action_items)} action items)",
+    ev.PostmortemEdited: lambda e: f"reviewed the postmortem's key moments ({len(e.key_moments)} kept)"
+    if e.section == "key_moments" else f"edited the postmortem's action items ({len(e.action_items)})"
+    if e.section == "action_items" else f"edited postmortem section {e.section.replace('_', ' ')}",
+    ev.PostmortemSubmitted: lambda e: "submitted the postmortem for approval"
+    + (f" ({e.warnings} blameless-language warning(s) open)" if e.warnings else ""),
+    ev.PostmortemApproved: lambda e: f"approved the postmortem by {short_actor(e.approver)}"
+    + (f"; publishing to {', '.join(e.targets)}" if e.targets else ""),
     ev.PostmortemPublished: lambda e: f"published the postmortem to {e.target}: {e.url}",
 }
