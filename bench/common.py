@@ -3,37 +3,42 @@
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import sys
-import uuid
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-import sqlalchemy as sa
 
 ADMIN_URL = os.environ.get("REVENANT_BENCH_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 
 
 @contextmanager
 def scratch_database(prefix: str) -> Iterator[str]:
-    """Create a database, migrate it, yield its URL, drop it afterwards."""
-    from storage.engine import make_engine
-    from storage.migrate import upgrade
+    """A migrated throwaway database on the benchmark server, dropped afterwards."""
+    from storage.scratch import scratch_database as scratch
 
-    admin = sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    owner = make_engine(url, app_role=None)
-    upgrade(owner)
-    owner.dispose()
-    try:
+    with scratch(ADMIN_URL, prefix) as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Block until something listens on 127.0.0.1:port."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listens on port {port} after {timeout} s")
 
 
 def pct(values: list[float], q: float) -> float:

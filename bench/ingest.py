@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import aiohttp  # noqa: E402
 
-from bench.common import pct, say, scratch_database  # noqa: E402
+from bench.common import free_port, pct, say, scratch_database, wait_for_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,12 +44,6 @@ def payload(i: int, fingerprints: int) -> dict:
                     "startsAt": starts.isoformat().replace("+00:00", "Z"), "endsAt": "0001-01-01T00:00:00Z",
                     "generatorURL": "http://prometheus.local/graph", "fingerprint": f"{fp:016x}"}],
     }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def load(url: str, token: str, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
@@ -118,12 +111,7 @@ def main() -> None:
                                    "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.DEVNULL)
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for_port(port)
             bodies = [json.dumps(payload(i, args.fingerprints)).encode() for i in range(args.payloads)]
             say(f"posting {args.payloads} payloads ({args.fingerprints} fingerprints), "
                 f"concurrency {args.concurrency} …")

@@ -9,20 +9,16 @@ concurrent signed slash commands and block actions per round. Slack's limit is 3
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import subprocess
 import sys
 import time
-
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import pct, say, scratch_database  # noqa: E402
-from bench.ingest import free_port  # noqa: E402
+from bench.common import free_port, pct, say, scratch_database, wait_for_port  # noqa: E402
 from emulators.slack import SlackEmulator  # noqa: E402
 from emulators.slack_events import SlackSender  # noqa: E402
 
@@ -49,12 +45,7 @@ def main() -> None:
         server = subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "serve", "--host", "127.0.0.1", "--port",
                                    str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
-            for _ in range(100):
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                    break
-                except OSError:
-                    time.sleep(0.1)
+            wait_for_port(port)
             sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
             general = slack.channel_by_name("general").id  # type: ignore[union-attr]
             sender.command(users[0], general, "declare Bench incident sev3")

@@ -179,56 +179,32 @@ class SlackSender:
         )
 
     # --- interactivity --------------------------------------------------------------------
+    def _interaction(self, kind: str, user_id: str) -> dict[str, Any]:
+        """The fields every interaction payload carries."""
+        user = {"id": user_id, "username": self.slack.state.users[user_id].name, "team_id": self.team_id}
+        return {"type": kind, "team": {"id": self.team_id, "domain": "emulated"}, "user": user,
+                "api_app_id": self.api_app_id, "token": "legacy-verification-token",
+                "trigger_id": self.slack.issue_trigger_id(user_id)}
+
+    def _send_interaction(self, payload: dict[str, Any]) -> Delivery:
+        body = urllib.parse.urlencode({"payload": json.dumps(payload)}).encode()
+        return self.post(body, "application/x-www-form-urlencoded")
+
     def click(self, user_id: str, channel: str, message_ts: str, action: dict[str, Any]) -> Delivery:
         """A button in a message: `action` is the button element as the app rendered it."""
         ch = self.slack.channel(channel)
-        payload = {
-            "type": "block_actions",
-            "team": {"id": self.team_id, "domain": "emulated"},
-            "user": {
-                "id": user_id,
-                "username": self.slack.state.users[user_id].name,
-                "team_id": self.team_id,
-            },
-            "api_app_id": self.api_app_id,
-            "token": "legacy-verification-token",
+        return self._send_interaction({
+            **self._interaction("block_actions", user_id),
             "container": {"type": "message", "message_ts": message_ts, "channel_id": ch.id},
-            "trigger_id": self.slack.issue_trigger_id(user_id),
             "channel": {"id": ch.id, "name": ch.name},
             "message": {"ts": message_ts},
             "response_url": self.slack.response_url(ch.id, user_id, message_ts=message_ts),
-            "actions": [
-                {
-                    "action_id": action["action_id"],
-                    "block_id": action.get("block_id", ""),
-                    "type": action.get("type", "button"),
-                    "value": action.get("value", ""),
-                    "text": action.get("text"),
-                    "action_ts": f"{time.time():.6f}",
-                }
-            ],
-        }
-        return self.post(
-            urllib.parse.urlencode({"payload": json.dumps(payload)}).encode(),
-            "application/x-www-form-urlencoded",
-        )
+            "actions": [{"action_id": action["action_id"], "block_id": action.get("block_id", ""),
+                         "type": action.get("type", "button"), "value": action.get("value", ""),
+                         "text": action.get("text"), "action_ts": f"{time.time():.6f}"}],
+        })
 
     def submit_view(self, user_id: str, view: dict[str, Any], values: dict[str, dict[str, Any]]) -> Delivery:
         """Submit a modal: `values` maps block_id → {action_id: state value} as Slack sends it."""
-        payload = {
-            "type": "view_submission",
-            "team": {"id": self.team_id, "domain": "emulated"},
-            "user": {
-                "id": user_id,
-                "username": self.slack.state.users[user_id].name,
-                "team_id": self.team_id,
-            },
-            "api_app_id": self.api_app_id,
-            "token": "legacy-verification-token",
-            "trigger_id": self.slack.issue_trigger_id(user_id),
-            "view": {**view, "state": {"values": values}},
-        }
-        return self.post(
-            urllib.parse.urlencode({"payload": json.dumps(payload)}).encode(),
-            "application/x-www-form-urlencoded",
-        )
+        return self._send_interaction({**self._interaction("view_submission", user_id),
+                                       "view": {**view, "state": {"values": values}}})

@@ -12,42 +12,24 @@ import sqlalchemy as sa
 
 from bot.bootstrap import App, bootstrap
 from bot.settings import Settings
-from storage.engine import make_engine
-from storage.migrate import upgrade
+from storage.scratch import admin_engine, scratch_database
 
 ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
 
 
-def _admin_engine() -> sa.engine.Engine:
-    return sa.create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated database for this run; dropped at the end."""
-    admin = _admin_engine()
     try:
-        with admin.connect() as conn:
+        with admin_engine(ADMIN_URL).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
     except Exception as exc:  # noqa: BLE001
-        admin.dispose()
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (REVENANT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
-    name = f"revenant_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    owner = make_engine(url, app_role=None)
-    upgrade(owner)
-    owner.dispose()
-    try:
+    with scratch_database(ADMIN_URL, f"revenant_test_{os.getpid()}") as url:
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
