@@ -11,6 +11,7 @@ from incident_core.actions import ACTION_DECIDERS
 from incident_core.decisions import clean as _clean
 from incident_core.decisions import envelope as _envelope
 from incident_core.errors import InvalidTransition, ValidationError
+from incident_core.guidance_decisions import GUIDANCE_DECIDERS
 from incident_core.model import Status
 from incident_core.postmortem import POSTMORTEM_DECIDERS
 from incident_core.state import IncidentState
@@ -169,4 +170,5 @@ _DECIDERS: dict[type, Callable[[IncidentState, Any], list[ev.Event]]] = {
         message_id=c.message_id)],
     **ACTION_DECIDERS,
     **POSTMORTEM_DECIDERS,
+    **GUIDANCE_DECIDERS,
 }

@@ -1,0 +1,80 @@
+"""Offering guidance and recording feedback: the commands and their deciders (merged into aggregate.decide)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from incident_core import events as ev
+from incident_core.commands import Command
+from incident_core.decisions import clean, envelope
+from incident_core.errors import InvalidTransition, NotFound, ValidationError
+from incident_core.guidance import TRIGGERS, Suggestion, guidance_due
+from incident_core.state import IncidentState
+from incident_core.timeline import short_actor
+
+MAX_SUGGESTIONS = 8
+
+
+@dataclass(frozen=True, kw_only=True)
+class OfferGuidance(Command):
+    batch_id: str
+    trigger: str
+    covers: tuple[str, ...]
+    suggestions: tuple[Suggestion, ...] = ()
+    nothing_found: bool = False
+    message: str = ""
+    query: str = ""
+    engine: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class GiveSuggestionFeedback(Command):
+    suggestion_id: str
+    helpful: bool
+
+
+def _same_step(entry: dict[str, Any], s: Suggestion) -> bool:
+    return (entry.get("source"), entry.get("command"), entry.get("action"), entry.get("params") or {}) == (
+        s.source, s.command, s.action, s.params)
+
+
+def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
+    if c.trigger not in TRIGGERS:
+        raise ValidationError(f"unknown guidance trigger {c.trigger!r}")
+    if c.trigger != "command" and guidance_due(s) is None:
+        return []  # another delivery already offered guidance for what this incident has seen
+    fresh = list(c.suggestions[:MAX_SUGGESTIONS])
+    if c.trigger == "new_signal":  # only what is new since the last offer
+        fresh = [g for g in fresh if not any(_same_step(e, g) for e in s.suggestions.values())]
+    if any(not g.suggestion_id for g in fresh):
+        raise ValidationError("every suggestion needs an id")
+    events: list[ev.Event] = [ev.GuidanceOffered(
+        **envelope(s, c), batch_id=c.batch_id, trigger=c.trigger, covers=tuple(c.covers),
+        suggestion_ids=tuple(g.suggestion_id for g in fresh), nothing_found=c.nothing_found,
+        message=c.message[:1000], query=c.query[:1000], engine=c.engine[:200])]
+    for offset, g in enumerate(fresh, start=2):
+        events.append(ev.SuggestionPosted(
+            **envelope(s, c, offset), suggestion_id=g.suggestion_id, title=g.title[:300], why=g.why[:1000],
+            source=g.source, risk=g.risk, command=g.command, confidence=round(float(g.confidence), 3),
+            batch_id=c.batch_id, risk_reason=g.risk_reason[:500], action=g.action, params=dict(g.params),
+            reversible=g.reversible, undo=g.undo))
+    return events
+
+
+def _feedback(s: IncidentState, c: GiveSuggestionFeedback) -> list[ev.Event]:
+    entry = s.suggestions.get(clean(c.suggestion_id, "the suggestion id", 100))
+    if entry is None:
+        raise NotFound(f"{s.human_id} has no suggestion {c.suggestion_id!r} on record any more")
+    if entry.get("votes", {}).get(c.actor) is c.helpful:
+        mark = "helpful" if c.helpful else "not helpful"
+        raise InvalidTransition(f"{short_actor(c.actor)} already marked “{entry['title']}” as {mark}.")
+    return [ev.SuggestionFeedbackGiven(**envelope(s, c), suggestion_id=c.suggestion_id, helpful=c.helpful,
+                                       user=c.actor, source=str(entry.get("source", "")))]
+
+
+GUIDANCE_DECIDERS: dict[type, Callable[[Any, Any], list[Any]]] = {
+    OfferGuidance: _offer,
+    GiveSuggestionFeedback: _feedback,
+}

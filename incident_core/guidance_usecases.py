@@ -1,0 +1,142 @@
+"""Guidance use cases: offer guidance (room opened, new kind of signal, `/revenant suggest`), record feedback,
+and run a suggestion as a playbook action through the same gates as any other action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from incident_core.action_usecases import ActionExecutor, ActionOutcome, request_action
+from incident_core.chat_commands import Intent
+from incident_core.chat_service import ChatContext, Reply
+from incident_core.errors import NotFound, ValidationError
+from incident_core.events import Event, SuggestionPosted
+from incident_core.guidance import (
+    FeedbackStats,
+    Guidance,
+    GuidanceRequest,
+    GuidanceSource,
+    action_id_for,
+    covers,
+    guidance_due,
+    render_lines,
+)
+from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
+from incident_core.ports import IncidentQueries, OutboxMessage
+from incident_core.rbac import Permission, require
+from incident_core.state import IncidentState
+from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
+
+TOPIC = "guidance.posted"  # chat adapters post the payload in the incident room's thread
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What an offer did: the guidance shown (only the suggestions recorded) and whether anything was written."""
+
+    state: IncidentState
+    guidance: Guidance | None
+    recorded: bool
+    quiet: bool = False
+
+
+def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSource, org_id: str,
+                   incident_id: str, actor: str = "revenant", trigger: str = "command",
+                   feedback: FeedbackStats | None = None, idempotency_key: str | None = None) -> Offer:
+    """Compute guidance outside any transaction, then record it with an outbox message for the chat rooms."""
+    state = queries.get(org_id, incident_id)
+    if state is None:
+        raise NotFound(f"no incident {incident_id} in this org")
+    if trigger == "command":
+        require(role_of(deps=deps, org_id=org_id, actor=actor), Permission.READ, actor=actor)
+    elif guidance_due(state) is None:
+        return Offer(state, None, recorded=False)
+    project = deps.directory.project(org_id, state.project_id) if state.project_id else None
+    request = GuidanceRequest(org_id=org_id, state=state, events=queries.timeline(org_id, state.incident_id),
+                              trigger=trigger, feedback=feedback.net_votes(org_id) if feedback else {},
+                              project=project.name if project else None)
+    guidance = source.guide(request)
+    batch_id = deps.ids.new_id()[:16]
+    numbered = tuple(replace(s, suggestion_id=deps.ids.new_id()[:16]) for s in guidance.suggestions)
+    guidance = replace(guidance, suggestions=numbered)
+    shown: dict[str, Guidance] = {}
+
+    def outbox(new_state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
+        ids = {e.suggestion_id for e in events if isinstance(e, SuggestionPosted)}
+        kept = replace(guidance, suggestions=tuple(s for s in numbered if s.suggestion_id in ids))
+        shown["guidance"] = kept
+        quiet = _quiet(trigger, kept)
+        return [OutboxMessage(topic=TOPIC, key=f"guidance:{batch_id}", payload={
+            "incident_id": new_state.incident_id, "batch_id": batch_id, "trigger": trigger, "quiet": quiet,
+            "guidance": kept.to_dict()})]
+
+    command = OfferGuidance(
+        org_id=org_id, incident_id=state.incident_id, actor=actor, occurred_at=deps.clock.now(),
+        batch_id=batch_id, trigger=trigger, covers=covers(state), suggestions=numbered,
+        nothing_found=guidance.nothing_found, message=guidance.message, query=guidance.query,
+        engine=guidance.engine)
+    result = run_command(deps=deps, build=lambda _n: command, permission=Permission.READ, outbox=outbox,
+                         idempotency_key=idempotency_key, check_role=False)
+    kept = shown.get("guidance")
+    recorded = bool(result.events) and not result.duplicate and kept is not None
+    return Offer(result.state, kept if recorded else None, recorded=recorded,
+                 quiet=_quiet(trigger, kept) if kept else True)
+
+
+def _quiet(trigger: str, guidance: Guidance) -> bool:
+    """Automatic offers stay silent when they add nothing: no knowledge at all, or nothing new."""
+    if trigger == "command":
+        return False
+    if trigger == "new_signal":
+        return not guidance.suggestions and not guidance.seen_before
+    return guidance.nothing_found and guidance.retrieved == 0
+
+
+def give_feedback(*, deps: Deps, org_id: str, incident_id: str, actor: str, suggestion_id: str, helpful: bool,
+                  idempotency_key: str | None = None) -> Result:
+    """Record 👍/👎 on a suggestion; later guidance for the org ranks its source up or down."""
+    command = GiveSuggestionFeedback(org_id=org_id, incident_id=incident_id, actor=actor,
+                                     occurred_at=deps.clock.now(), suggestion_id=suggestion_id, helpful=helpful)
+    return apply_command(deps=deps, command=command, permission=Permission.READ, idempotency_key=idempotency_key)
+
+
+def run_suggestion(*, deps: Deps, queries: IncidentQueries, executor: ActionExecutor, org_id: str,
+                   incident_id: str, actor: str, suggestion_id: str, confirmed: bool = False,
+                   idempotency_key: str | None = None) -> ActionOutcome:
+    """Request the suggestion's action (by its recorded action, never by text from the click)."""
+    state = queries.get(org_id, incident_id)
+    entry = state.suggestions.get(suggestion_id) if state else None
+    if state is None or entry is None:
+        raise NotFound("that suggestion is not on this incident's record")
+    if not entry.get("action"):
+        raise ValidationError(f"“{entry['title']}” has no runnable action; do it by hand from {entry['source']}.")
+    runbook = entry["action"] == "runbook_command"
+    return request_action(
+        deps=deps, executor=executor, org_id=org_id, incident_id=state.incident_id, actor=actor,
+        action=entry["action"], params=None if runbook else dict(entry.get("params") or {}),
+        command=entry.get("command") if runbook else None, source=entry.get("source"),
+        proposed_risk=entry.get("risk"), confirmed=confirmed, suggestion_id=suggestion_id,
+        action_id=action_id_for(suggestion_id), idempotency_key=idempotency_key)
+
+
+def suggest_handler(*, deps: Deps, queries: IncidentQueries, source: Callable[[], GuidanceSource],
+                    feedback: FeedbackStats | None = None) -> Callable[[Intent, ChatContext], Reply]:
+    """`/revenant suggest` for ChatService.extra: offer guidance now; the room's thread shows it."""
+
+    def handle(_intent: Intent, ctx: ChatContext) -> Reply:
+        state = queries.get(ctx.org_id, ctx.incident_id) if ctx.incident_id else None
+        if state is None:
+            raise NotFound("run `/revenant suggest` in an incident's channel")
+        offer = offer_guidance(deps=deps, queries=queries, source=source(), org_id=ctx.org_id,
+                               incident_id=state.incident_id, actor=ctx.user, trigger="command", feedback=feedback)
+        guidance = offer.guidance or Guidance(nothing_found=True, message="No guidance was recorded; try again.")
+        if ctx.platform not in offer.state.rooms:
+            return Reply("\n".join(render_lines(guidance)), incident=offer.state)
+        if guidance.nothing_found:
+            return Reply(guidance.message + " (also posted in the war-room thread)", incident=offer.state)
+        count = len(guidance.suggestions)
+        return Reply(f"{count} suggestion(s) for {offer.state.human_id} posted in the thread under the war-room "
+                     "message.", incident=offer.state)
+
+    return handle
