@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import slack_wiring
+from bot import slack_wiring, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
@@ -57,6 +57,7 @@ def build_web_app(app: App) -> web.Application:
     ).register(web_app)
     loop = OutboxLoop(app)
     slack_wiring.mount(web_app, app, loop.nudge)
+    teams_wiring.mount(web_app, app, loop.nudge)
     web_app.on_startup.append(loop.start)
     web_app.on_cleanup.append(loop.stop)
     return web_app

@@ -15,10 +15,14 @@ log = logging.getLogger("revenant.worker")
 def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     """Who consumes each outbox topic (built once per process)."""
     from bot.slack_wiring import SlackRoomKeeper, slack_enabled
+    from bot.teams_rooms import TeamsRoomKeeper
+    from bot.teams_wiring import teams_enabled
 
     subs: dict[str, list[Callable[[PendingMessage], None]]] = {}
     if slack_enabled(app):
         subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
+    if teams_enabled(app):
+        subs.setdefault("incident.changed", []).append(TeamsRoomKeeper(app))
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs

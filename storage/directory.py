@@ -104,6 +104,13 @@ class SqlDirectory:
             )).first()
         return Project(id=row.id, org_id=row.org_id, name=row.name, settings=dict(row.settings or {})) if row else None
 
+    def update_project_settings(self, org_id: str, project_id: str, settings: dict[str, Any]) -> None:
+        """Replace one project's settings (e.g. its `teams_channel`)."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(PROJECTS.update().where(PROJECTS.c.org_id == org_id, PROJECTS.c.id == project_id)
+                         .values(settings=settings))
+
     def projects(self, org_id: str) -> list[Project]:
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)

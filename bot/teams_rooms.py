@@ -1,0 +1,81 @@
+"""The Teams room keeper: opens an incident's thread in its channel and keeps the war-room card current."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from bot.bootstrap import App
+from bot.teams_wiring import auth_settings, build_adapter
+from handlers.teams.ids import PLATFORM
+from handlers.teams.outbound import TeamsChat
+from incident_core.rooms import ensure_room, plan_for, refresh_room
+from incident_core.state import IncidentState
+from storage.outbox import PendingMessage
+from storage.teams_conversations import SqlTeamsConversations
+
+log = logging.getLogger("revenant.teams")
+ORIGIN_WINDOW = timedelta(minutes=10)
+
+
+class TeamsRoomKeeper:
+    """Outbox subscriber (`incident.changed`), the Teams twin of SlackRoomKeeper.
+
+    The thread opens in the first channel that applies: the incident's project `teams_channel`,
+    the org's `teams.incident_channel`, else the channel the incident was declared from in Teams.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.adapter = build_adapter(app)
+        self.app_id = str(auth_settings(app).APP_ID)
+        self.store = SqlTeamsConversations(app.engine)
+
+    def chat(self, org_id: str) -> TeamsChat:
+        """The outbound Teams adapter for one org."""
+        return TeamsChat(self.adapter, app_id=self.app_id, org_id=org_id, store=self.store,
+                         channel_for=lambda state: self.channel_for(org_id, state))
+
+    def channel_for(self, org_id: str, state: IncidentState) -> str | None:
+        """The incident channel for this incident, or None when none is configured or known."""
+        project = self.app.directory.project(org_id, state.project_id) if state.project_id else None
+        if project is not None and project.settings.get("teams_channel"):
+            return str(project.settings["teams_channel"])
+        configured = self._settings(org_id).get("incident_channel")
+        if configured:
+            return str(configured)
+        origin = self.store.declare_origin(org_id, state.declared_by) if state.declared_by else None
+        if origin is not None and abs(origin[1] - state.created_at) <= ORIGIN_WINDOW:
+            return origin[0]
+        return None
+
+    def __call__(self, msg: PendingMessage) -> None:
+        org_id = msg.org_id
+        if not self.app.directory.bindings(org_id, PLATFORM):
+            return
+        incident_id = str(msg.payload["incident_id"])
+        state = self.app.queries.get(org_id, incident_id)
+        if state is None:
+            return
+        chat = self.chat(org_id)
+        if PLATFORM in state.rooms:
+            refresh_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=org_id,
+                         incident_id=incident_id)
+            return
+        settings = self._settings(org_id)
+        project = self.app.directory.project(org_id, state.project_id) if state.project_id else None
+        auto = (project.settings.get("auto_channel", True) if project else bool(settings.get("auto_channel", False)))
+        if not (state.source == "chat" or auto):
+            return
+        if self.channel_for(org_id, state) is None:
+            log.info("%s has no Teams incident channel yet; `revenant teams channel` sets one", state.human_id)
+            return
+        plan = plan_for(state, responders=[], announce_to=settings.get("announce_channel"))
+        ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=org_id, incident_id=incident_id,
+                    plan=plan)
+
+    def _settings(self, org_id: str) -> dict[str, Any]:
+        org = self.app.directory.require_org(org_id)
+        found = org.settings.get("teams")
+        return dict(found) if isinstance(found, dict) else {}

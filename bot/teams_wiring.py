@@ -1,0 +1,153 @@
+"""Builds the Teams CloudAdapter and bot, and routes POST /api/messages ourselves.
+
+botbuilder 4.17.1's aiohttp `CloudAdapter.process()` serializes invoke bodies twice and answers
+every Action.Execute with HTTP 500, so the route deserializes the activity, authenticates it,
+runs `process_activity` and writes the invoke body itself (see docs/teams.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any
+
+import jwt
+from aiohttp import web
+from botbuilder.core import TurnContext
+from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity, ActivityTypes
+
+from bot.bootstrap import App
+from handlers.teams.bot import RevenantTeamsBot
+from handlers.teams.errors import explain
+from handlers.teams.middleware import TenantMiddleware
+from handlers.teams.services import TeamsServices
+from incident_core.action_usecases import ActionExecutor
+from incident_core.chat_service import ChatService
+from storage.replay_guard import ReplayGuard
+from storage.teams_conversations import SqlTeamsConversations
+
+log = logging.getLogger("revenant.teams")
+
+DISABLED = ("Microsoft Teams is not configured: set MICROSOFT_APP_ID and MICROSOFT_APP_PASSWORD (plus "
+            "MICROSOFT_APP_TENANT_ID for a single-tenant app). For local development only, "
+            "REVENANT_TEAMS_ALLOW_UNAUTHENTICATED=1 serves /api/messages without authentication.")
+UNAUTHENTICATED = ("REVENANT_TEAMS_ALLOW_UNAUTHENTICATED=1 and no MICROSOFT_APP_ID: /api/messages accepts "
+                   "UNAUTHENTICATED requests. Use this for local development only; never expose it.")
+
+
+def teams_enabled(app: App) -> bool:
+    """Teams is served with an app id (authenticated) or with the explicit development flag."""
+    return bool(app.settings.microsoft_app_id) or app.settings.teams_allow_unauthenticated
+
+
+def auth_settings(app: App) -> SimpleNamespace:
+    """The configuration object botbuilder reads (APP_ID, APP_PASSWORD, APP_TYPE, APP_TENANTID)."""
+    s = app.settings
+    values: dict[str, Any] = {
+        "APP_ID": s.microsoft_app_id or "",
+        "APP_PASSWORD": s.microsoft_app_password.get_secret_value() if s.microsoft_app_password else "",
+        "APP_TYPE": "SingleTenant" if s.microsoft_app_tenant_id else "MultiTenant",
+    }
+    if s.microsoft_app_tenant_id:
+        values["APP_TENANTID"] = s.microsoft_app_tenant_id
+    values.update(app.overrides.get("teams_auth_settings") or {})
+    return SimpleNamespace(**values)
+
+
+def build_adapter(app: App) -> CloudAdapter:
+    """A CloudAdapter for this app id; errors propagate (the outbox retries failed proactive posts)."""
+    settings = auth_settings(app)
+    factory = app.overrides.get("teams_credentials_factory")
+    if settings.APP_ID and factory is None and not settings.APP_PASSWORD and settings.APP_TYPE != "UserAssignedMSI":
+        raise ValueError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not: set the app's client secret")
+    return CloudAdapter(ConfigurationBotFrameworkAuthentication(settings, credentials_factory=factory))
+
+
+async def on_turn_error(context: TurnContext, error: Exception) -> None:
+    """The inbound error handler: log with a reference, and show it to the person when they wrote to us."""
+    text = explain(error)
+    if context.activity.type == ActivityTypes.message:
+        try:
+            await context.send_activity(text)
+        except Exception:  # noqa: BLE001 — the connector may be what failed; the error is logged
+            log.warning("could not tell the user about the failure")
+
+
+def executor_for(app: App) -> ActionExecutor:
+    """The playbook executor: an override from bootstrap, else the simulator."""
+    found = app.overrides.get("executor")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    from publishers.simulator import SimulatedExecutor
+
+    return SimulatedExecutor()
+
+
+def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tuple[CloudAdapter, RevenantTeamsBot]:
+    """The inbound adapter (tenant middleware first) and the activity handler over the shared ChatService."""
+    guard = ReplayGuard(app.engine)
+
+    def first_answer(key: str) -> bool:
+        return guard.first_sight("teams-answer:" + hashlib.sha256(key.encode()).hexdigest()[:48], int(time.time()))
+
+    services = TeamsServices(
+        chat=ChatService(deps=app.deps, queries=app.queries), queries=app.queries, deps=app.deps,
+        executor=executor_for(app), store=SqlTeamsConversations(app.engine),
+        bound_org=lambda tenant: app.directory.bound_org("teams", tenant), first_answer=first_answer,
+        incident_changed=incident_changed)
+    adapter = build_adapter(app)
+    adapter.on_turn_error = on_turn_error
+    adapter.use(TenantMiddleware(services))
+    return adapter, RevenantTeamsBot(services)
+
+
+def _bad(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /api/messages: 401 for a missing or invalid token, the invoke body for invokes, 201 otherwise."""
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.content_type != "application/json":
+            return _bad(415, "send the activity as application/json")
+        try:
+            body = await request.json()
+            activity = Activity().deserialize(body) if isinstance(body, dict) else None
+        except Exception:  # noqa: BLE001 — any unreadable body is the sender's mistake
+            activity = None
+        if activity is None or not activity.type:
+            return _bad(400, "the body must be a Bot Framework activity (a JSON object with a type)")
+        header = request.headers.get("Authorization") or None  # botbuilder treats "" as a token
+        if header is not None and not header.startswith("Bearer "):
+            return _bad(401, "unauthorized: the Authorization header must be `Bearer <Bot Framework token>`")
+        try:
+            authenticated = await adapter.bot_framework_authentication.authenticate_request(activity, header)
+        except (PermissionError, jwt.PyJWTError) as exc:
+            return _bad(401, f"unauthorized: {exc or 'invalid Bot Framework token'}")
+        response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        if response is None:
+            return web.Response(status=201)
+        if response.body is None:
+            return web.Response(status=int(response.status))
+        return web.json_response(response.body, status=int(response.status))
+
+    return handle
+
+
+def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]]) -> None:
+    """Mount POST /api/messages: the bot, or a 503 that says what to configure."""
+    if not teams_enabled(app):
+        async def disabled(_request: web.Request) -> web.Response:
+            return _bad(503, DISABLED)
+
+        web_app.router.add_post("/api/messages", disabled)
+        return
+    if not app.settings.microsoft_app_id:
+        log.warning(UNAUTHENTICATED)
+    adapter, bot = build_bot(app, incident_changed)
+    web_app.router.add_post("/api/messages", messages_route(adapter, bot))

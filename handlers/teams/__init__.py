@@ -1,0 +1,1 @@
+"""Microsoft Teams adapter: the botbuilder activity handler, Adaptive Cards and the outbound chat port."""

@@ -1,0 +1,94 @@
+"""@Revenant commands: the same `/revenant` grammar and ChatService as Slack, answered in the conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+
+from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
+
+from handlers.teams import cards
+from handlers.teams.activity import (
+    activity_key,
+    actor_of,
+    channel_of,
+    kind_of,
+    mentions,
+    tenant_in,
+)
+from handlers.teams.errors import explain
+from handlers.teams.ids import PLATFORM
+from handlers.teams.services import TeamsServices
+from handlers.teams.text import command_text, to_teams
+from incident_core.chat_commands import Intent, UsageError, parse
+from incident_core.chat_service import Reply
+
+log = logging.getLogger("revenant.teams")
+
+
+async def reply(context: TurnContext, text: str) -> None:
+    """Answer in the conversation (in a channel thread: a reply in that thread), as Teams markdown."""
+    activity = MessageFactory.text(to_teams(text))
+    activity.text_format = "markdown"
+    await context.send_activity(activity)
+
+
+async def run_command(services: TeamsServices, context: TurnContext) -> None:
+    """Parse, run through the ChatService, answer once (a redelivered activity is not answered twice)."""
+    activity = context.activity
+    tenant = tenant_in(context)
+    bot_id = activity.recipient.id if activity.recipient else None
+    text, people = command_text(activity.text, mentions(activity), bot_id)
+    try:
+        intent = parse(text)
+    except UsageError as exc:
+        await reply(context, f":warning: {exc}")
+        return
+    if intent.name == "declare" and not intent.title:
+        await context.send_activity(MessageFactory.attachment(cards.attachment(cards.declare_form())))
+        return
+    named: tuple[str, str] | None = None
+    if intent.user and intent.user in people:
+        intent, named = await _resolve_person(context, intent, people[intent.user])
+    actor = actor_of(activity.from_property)
+    key = activity_key("cmd", activity)
+    channel = channel_of(activity) if kind_of(activity) == "channel" else None
+    try:
+        answer = await asyncio.to_thread(handle, services, tenant.org_id, actor, activity.conversation.id,
+                                         channel, intent, key)
+    except Exception as exc:  # noqa: BLE001 — one error handler shows it
+        await reply(context, explain(exc))
+        return
+    shown = answer.text.replace(named[0], named[1]) if named else answer.text
+    if await asyncio.to_thread(services.first_answer, key):
+        await reply(context, shown)
+    if answer.incident is not None:
+        await services.incident_changed()
+
+
+def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: str, channel: str | None,
+           intent: Intent, key: str) -> Reply:
+    """Run one intent; a declaration in a channel is filed under that channel's project and remembers it."""
+    context = services.context(org_id, actor, conversation_id)
+    project_id = None
+    if intent.name == "declare":
+        project_id = services.project_for_channel(org_id, channel)
+        if channel:
+            services.store.note_declare_origin(org_id, actor, channel)
+    return services.chat.handle(intent, context, project_id=project_id, idempotency_key=key)
+
+
+async def _resolve_person(context: TurnContext, intent: Intent, mentioned: dict) -> tuple[Intent, tuple[str, str]]:
+    """`@m1` → `teams:<entra object id>` of the mentioned person (asked of Teams; falls back to the Teams id)."""
+    member_id = str(mentioned.get("id") or "")
+    name = str(mentioned.get("name") or member_id)
+    ident = str(mentioned.get("aadObjectId") or member_id)
+    try:
+        member = await TeamsInfo.get_member(context, member_id)
+        ident = str(member.aad_object_id or ident)
+    except Exception as exc:  # noqa: BLE001 — outside a team or chat roster lookups fail; the Teams id still works
+        log.info("could not look up Teams member %s: %s", member_id, exc)
+    qualified = f"{PLATFORM}:{ident}"
+    return dataclasses.replace(intent, user=qualified), (qualified, name)

@@ -1,0 +1,174 @@
+"""Action.Execute (`adaptiveCard/action`): war-room buttons, the declare form and playbook actions.
+
+Each verb calls the same use case Slack's buttons and the action use cases call, with the same
+gates (role checks, medium-risk confirmation, two-person approval). The answer is the refreshed
+card (status 200); a refusal is an `application/vnd.microsoft.error` answer Teams shows to the
+person who clicked, leaving the card as it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botbuilder.core import TurnContext
+from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
+
+from handlers.teams import cards
+from handlers.teams.activity import activity_key, actor_of, channel_of, kind_of, tenant_in
+from handlers.teams.commands import handle as handle_intent
+from handlers.teams.commands import reply
+from handlers.teams.errors import invoke_error
+from handlers.teams.ids import InputId, Verb
+from handlers.teams.services import TeamsServices
+from handlers.teams.text import to_teams
+from incident_core import action_usecases as au
+from incident_core import usecases as uc
+from incident_core import warroom
+from incident_core.chat_commands import Intent
+from incident_core.errors import NotFound, ValidationError
+from incident_core.model import Severity, Status
+from incident_core.state import IncidentState
+
+
+@dataclass(frozen=True)
+class Click:
+    """One Action.Execute: who, where, which data, under which idempotency key."""
+
+    org_id: str
+    actor: str
+    name: str
+    data: dict[str, Any]
+    key: str
+    conversation_id: str
+    channel: str | None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The card that replaces the clicked one, an optional note for the thread, whether anything changed."""
+
+    card: dict[str, Any]
+    note: str | None = None
+    changed: bool = True
+
+
+async def execute(services: TeamsServices, context: TurnContext,
+                  value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse:
+    """Run the clicked verb and answer with its card (or a refusal only the clicker sees)."""
+    a = context.activity
+    action: dict[str, Any] = value.action if isinstance(value.action, dict) else {}
+    raw = action.get("data")
+    data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
+    click = Click(org_id=tenant_in(context).org_id, actor=actor_of(a.from_property),
+                  name=(a.from_property.name if a.from_property else None) or "someone", data=data,
+                  key=activity_key("invoke", a), conversation_id=a.conversation.id,
+                  channel=channel_of(a) if kind_of(a) == "channel" else None)
+    verb = next((v for v in Verb if v.value == action.get("verb")), None)
+    if verb is None:
+        return invoke_error(ValidationError(f"this card's button ({action.get('verb')!r}) is not one Revenant knows; "
+                                            "ask for a fresh card"))
+    try:
+        answer = await asyncio.to_thread(VERBS[verb], services, click)
+    except Exception as exc:  # noqa: BLE001 — one error handler shows it
+        return invoke_error(exc)
+    if answer.note:
+        first: bool = await asyncio.to_thread(services.first_answer, click.key)
+        if first:
+            await reply(context, answer.note)
+    if answer.changed:
+        await services.incident_changed()
+    return AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=answer.card)
+
+
+def _incident(services: TeamsServices, click: Click) -> IncidentState:
+    ref = str(click.data.get("incident_id") or "")
+    state = services.queries.get(click.org_id, ref) if ref else None
+    if state is None:
+        raise NotFound("that incident is not in this tenant's org; ask for a fresh card with `@Revenant list`")
+    return state
+
+
+def _war_room(services: TeamsServices, state: IncidentState) -> dict[str, Any]:
+    return cards.war_room(warroom.build(state, services.deps.clock.now()))
+
+
+def _status(services: TeamsServices, click: Click) -> Answer:
+    state = _incident(services, click)
+    try:
+        status = Status(str(click.data.get("status")))
+    except ValueError:
+        raise ValidationError(f"unknown status {click.data.get('status')!r}") from None
+    new = uc.change_status(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
+                           status=status, note="via war-room button", idempotency_key=click.key).state
+    return Answer(_war_room(services, new), f"{click.name} set {new.human_id} to *{new.status.value}*")
+
+
+def _severity(services: TeamsServices, click: Click) -> Answer:
+    state = _incident(services, click)
+    severity = Severity.parse(str(click.data.get("severity") or ""))
+    new = uc.change_severity(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id,
+                             actor=click.actor, severity=severity, idempotency_key=click.key).state
+    return Answer(_war_room(services, new), f"{click.name} set {new.human_id} to *{new.severity.value}*")
+
+
+def _refresh(services: TeamsServices, click: Click) -> Answer:
+    return Answer(_war_room(services, _incident(services, click)), changed=False)
+
+
+def _declare(services: TeamsServices, click: Click) -> Answer:
+    title = str(click.data.get(InputId.TITLE) or "").strip()
+    if not title or len(title) > 150:
+        raise ValidationError("give the incident a title of 1–150 characters")
+    intent = Intent("declare", title=title, severity=Severity.parse(str(click.data.get(InputId.SEVERITY) or "SEV3")))
+    answer = handle_intent(services, click.org_id, click.actor, click.conversation_id, click.channel, intent,
+                           click.key)
+    return Answer(cards.notice(to_teams(answer.text)))
+
+
+def _action(services: TeamsServices, click: Click, outcome: au.ActionOutcome) -> Answer:
+    card = cards.action_card(outcome, str(click.data.get("incident_id")))
+    if outcome.duplicate:
+        return Answer(card, changed=False)
+    return Answer(card, f"{click.name}: {outcome.summary} — {cards.status_text(outcome)}")
+
+
+def _request(services: TeamsServices, click: Click) -> Answer:
+    state, d = _incident(services, click), click.data
+    params = d.get("params") if isinstance(d.get("params"), dict) else {}
+    outcome = au.request_action(
+        deps=services.deps, executor=services.executor, org_id=click.org_id, incident_id=state.incident_id,
+        actor=click.actor, action=str(d.get("action") or ""), params=params, command=d.get("command"),
+        source=d.get("source"), proposed_risk=d.get("risk"), confirmed=bool(d.get("confirmed")),
+        suggestion_id=d.get("suggestion_id"), action_id=d.get("action_id"), idempotency_key=click.key)
+    return _action(services, _with_incident(click, state), outcome)
+
+
+def _on_action(fn: Callable[..., au.ActionOutcome], *, runs: bool) -> Callable[[TeamsServices, Click], Answer]:
+    def run(services: TeamsServices, click: Click) -> Answer:
+        state = _incident(services, click)
+        extra = {"executor": services.executor} if runs else {}
+        outcome = fn(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
+                     action_id=str(click.data.get("action_id") or ""), idempotency_key=click.key, **extra)
+        return _action(services, _with_incident(click, state), outcome)
+
+    return run
+
+
+def _with_incident(click: Click, state: IncidentState) -> Click:
+    return Click(**{**click.__dict__, "data": {**click.data, "incident_id": state.incident_id}})
+
+
+VERBS: dict[Verb, Callable[[TeamsServices, Click], Answer]] = {
+    Verb.SET_STATUS: _status,
+    Verb.SET_SEVERITY: _severity,
+    Verb.REFRESH: _refresh,
+    Verb.DECLARE: _declare,
+    Verb.REQUEST_ACTION: _request,
+    Verb.CONFIRM_ACTION: _on_action(au.confirm_action, runs=True),
+    Verb.APPROVE_ACTION: _on_action(au.approve_action, runs=True),
+    Verb.DENY_ACTION: _on_action(au.deny_action, runs=False),
+    Verb.UNDO_ACTION: _on_action(au.undo_action, runs=True),
+}

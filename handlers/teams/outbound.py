@@ -1,0 +1,145 @@
+"""TeamsChat: the chat port over the Bot Connector — a room is a thread in the incident channel.
+
+The port is synchronous (the outbox calls it from worker threads); each call runs its botbuilder
+coroutine to completion with `run` (asyncio.run by default), so never call it from an event loop.
+A failed connector call raises, and the outbox retries the message with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from botbuilder.core import CloudAdapterBase, MessageFactory, TurnContext
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    ChannelAccount,
+    ConversationParameters,
+    ConversationReference,
+)
+from botbuilder.schema.teams import ChannelInfo, TeamsChannelData, TenantInfo
+from botframework.connector import Channels
+from botframework.connector.aio import ConnectorClient
+
+from handlers.teams import cards
+from handlers.teams.activity import reference_tenant, thread_root
+from handlers.teams.ids import PLATFORM
+from handlers.teams.references import ConversationStore
+from handlers.teams.text import to_teams
+from incident_core.errors import NotFound
+from incident_core.rooms import OpenedRoom, RoomPlan
+from incident_core.state import IncidentState
+from incident_core.warroom import WarRoom
+
+T = TypeVar("T")
+Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+
+
+def card_activity(view: WarRoom) -> Activity:
+    """The war-room message: the card plus notification text."""
+    return Activity(type=ActivityTypes.message, text=cards.fallback_text(view),
+                    attachments=[cards.attachment(cards.war_room(view))])
+
+
+class TeamsChat:
+    """ChatPort for Teams, for one org: opens threads, updates the war-room card in place, posts replies."""
+
+    platform = PLATFORM
+
+    def __init__(self, adapter: CloudAdapterBase, *, app_id: str, org_id: str, store: ConversationStore,
+                 channel_for: Callable[[IncidentState], str | None], run: Runner = asyncio.run) -> None:
+        self.adapter, self.app_id, self.org_id, self.store = adapter, app_id, org_id, store
+        self.channel_for = channel_for
+        self.run = run
+
+    def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan) -> OpenedRoom:
+        """Start a thread in the incident channel with the war-room card (or find the one a retry left)."""
+        name = f"{view.human_id}: {view.title}"[:200]
+        existing = self.store.incident_thread(self.org_id, state.incident_id)
+        if existing is not None:
+            thread_id = str(existing["conversation"]["id"])
+            return OpenedRoom(room_id=thread_id, name=name, message_id=thread_root(thread_id))
+        channel = self.channel_for(state)
+        if not channel:
+            raise NotFound(f"no Teams incident channel for {state.human_id}: run `revenant teams channel ORG "
+                           "CHANNEL_ID` (optionally `--project NAME`)")
+        reference, message_id = self.run(self._new_thread(channel, card_activity(view)))
+        self.store.remember(self.org_id, reference, kind="channel", tenant_id=reference_tenant(reference), team_id=None,
+                            channel_id=channel, incident_id=state.incident_id)
+        thread_id = str(reference["conversation"]["id"])
+        if plan.links:
+            self.post(thread_id, "Links: " + " · ".join(f"[{title}]({url})" for title, url in plan.links[:20]))
+        if plan.announce_to:
+            announcement = MessageFactory.text(to_teams(
+                f":rotating_light: *{view.human_id}* {view.severity.value} — {view.title}. "
+                "Follow its thread in the incident channel."))
+            self.run(self._new_thread(plan.announce_to, announcement))
+        return OpenedRoom(room_id=thread_id, name=name, message_id=message_id or thread_root(thread_id))
+
+    def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
+        """Replace the war-room card in place."""
+        activity = card_activity(view)
+        activity.id = message_id
+
+        async def update(client: ConnectorClient, conversation_id: str) -> None:
+            await client.conversations.update_activity(conversation_id, message_id, activity)
+
+        self.run(self._with_client(self._reference(room_id), update))
+
+    def post(self, room_id: str, text: str, *, thread_id: str | None = None) -> str:
+        """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing)."""
+        activity = MessageFactory.text(to_teams(text))
+        activity.text_format = "markdown"
+
+        async def send(client: ConnectorClient, conversation_id: str) -> str:
+            sent = await client.conversations.send_to_conversation(conversation_id, activity)
+            return str(sent.id or "")
+
+        return str(self.run(self._with_client(self._reference(room_id), send)))
+
+    def archive(self, room_id: str) -> None:
+        """Teams threads cannot be archived by a bot: say so in the thread, which stays for the record."""
+        self.post(room_id, ":lock: This incident is closed; the thread stays as its record.")
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _reference(self, conversation_id: str) -> dict[str, Any]:
+        found = self.store.reference(self.org_id, conversation_id)
+        if found is None:
+            raise NotFound(f"no stored Teams conversation {conversation_id!r}; the bot must be installed there")
+        return found
+
+    async def _with_client(self, reference: dict[str, Any],
+                           fn: Callable[[ConnectorClient, str], Awaitable[T]]) -> T:
+        ref = ConversationReference().deserialize(reference)
+        box: dict[str, T] = {}
+
+        async def logic(context: TurnContext) -> None:
+            client = context.turn_state[context.adapter.BOT_CONNECTOR_CLIENT_KEY]
+            box["value"] = await fn(client, ref.conversation.id)
+
+        await self.adapter.continue_conversation(ref, logic, bot_app_id=self.app_id)
+        return box["value"]
+
+    async def _new_thread(self, channel_id: str, activity: Activity) -> tuple[dict[str, Any], str | None]:
+        route = self.store.route_to_channel(self.org_id, channel_id)
+        if route is None:
+            raise NotFound("the bot has not received anything from this org's Teams tenant yet: install the app "
+                           "in the team (or @mention it once) so it learns where to post")
+        ref = ConversationReference().deserialize(route)
+        tenant = reference_tenant(route)
+        params = ConversationParameters(
+            is_group=True, bot=ChannelAccount(id=f"28:{self.app_id}"), tenant_id=tenant, activity=activity,
+            channel_data=TeamsChannelData(channel=ChannelInfo(id=channel_id), tenant=TenantInfo(id=tenant)))
+        box: dict[str, Any] = {}
+
+        async def created(context: TurnContext) -> None:
+            box["reference"] = TurnContext.get_conversation_reference(context.activity).serialize()
+            box["id"] = context.activity.id
+
+        await self.adapter.create_conversation(self.app_id, created, params, Channels.ms_teams, ref.service_url, None)
+        reference = dict(box["reference"])
+        reference.pop("activityId", None)
+        return reference, box.get("id")
