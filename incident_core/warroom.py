@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from incident_core.aggregate import LIFECYCLE
 from incident_core.model import Severity, Status
@@ -83,10 +84,43 @@ def next_statuses(status: Status) -> list[Status]:
     return [s for s in later if s is not Status.TRIGGERED]
 
 
-def action_line(action: dict) -> str:
-    who = action.get("requested_by", "?").split(":")[-1]
-    approver = f", approved by {action['approver'].split(':')[-1]}" if action.get("approver") else ""
-    return f"{action.get('action')} [{action.get('risk')}] — {action.get('status')} (by {who}{approver})"
+RISK_EMOJI = {"read-only": "🟢", "low": "🔵", "medium": "🟠", "high": "🔴"}
+PENDING = ("requested", "confirmed", "approved", "awaiting_confirmation", "awaiting_approval")
+
+
+def _short(user: object) -> str:
+    return str(user or "?").split(":")[-1]
+
+
+def action_status(action: dict[str, Any]) -> str:
+    """The status of one action as a person says it ("awaiting a commander's approval", "denied by dave")."""
+    status = str(action.get("status", "requested"))
+    return {
+        "requested": "running",
+        "awaiting_confirmation": f"awaiting {_short(action.get('requested_by'))}'s confirmation",
+        "awaiting_approval": "awaiting a commander's approval",
+        "confirmed": "confirmed, running",
+        "approved": "approved, running",
+        "denied": f"denied by {_short(action.get('denied_by'))}"
+        + (f" ({action['deny_reason']})" if action.get("deny_reason") else ""),
+        "executed": "done",
+        "failed": "failed",
+        "undone": f"undone by {_short(action.get('undone_by'))}",
+        "undo_failed": "undo failed",
+    }.get(status, status.replace("_", " "))
+
+
+def action_name(action: dict[str, Any]) -> str:
+    """The action's own summary ("restart deployment checkout in shop"), else its kind."""
+    return str(action.get("summary") or action.get("action") or "action")
+
+
+def action_line(action: dict[str, Any]) -> str:
+    """`🔴 roll back deployment checkout [high] — approved, running (by bob, approved by alice)`."""
+    risk = str(action.get("risk", ""))
+    approver = f", approved by {_short(action['approver'])}" if action.get("approver") else ""
+    return (f"{RISK_EMOJI.get(risk, '⚪')} {action_name(action)} [{risk}] — {action_status(action)} "
+            f"(by {_short(action.get('requested_by'))}{approver})")
 
 
 def build(state: IncidentState, now: datetime) -> WarRoom:
@@ -117,17 +151,17 @@ def catchup(state: IncidentState, notes: list[str], now: datetime) -> str:
         lines.append("Latest notes: " + " · ".join(notes[-3:]))
     done = [a for a in state.actions.values() if a.get("status") == "executed"]
     if done:
-        lines.append("Actions taken: " + "; ".join(str(a.get("action")) for a in done))
+        lines.append("Actions taken: " + "; ".join(action_name(a) for a in done))
     return "\n".join(lines)
 
 
 def status_update(state: IncidentState, notes: list[str], now: datetime) -> str:
     """A draft update in Conditions / Actions / Needs form for the commander to post."""
     services = ", ".join(state.services) or "the affected service"
-    done = [str(a.get("action")) for a in state.actions.values() if a.get("status") == "executed"]
-    pending = [str(a.get("action")) for a in state.actions.values()
-               if a.get("status") in ("requested", "approved")]
-    actions = done + [f"{p} (pending)" for p in pending] + notes[-2:]
+    done = [action_name(a) for a in state.actions.values() if a.get("status") == "executed"]
+    pending = [f"{action_name(a)} ({action_status(a)})" for a in state.actions.values()
+               if a.get("status") in PENDING]
+    actions = done + pending + notes[-2:]
     needs = "Nothing right now." if state.commander else "An incident commander: `/revenant role commander @someone`."
     return "\n".join([
         f"*Status update — {state.human_id} {state.title}* ({state.severity.value}, {state.status.value})",
