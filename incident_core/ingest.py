@@ -50,11 +50,13 @@ def ingest_signal(*, deps: Deps, signal: Signal, policy: GroupingPolicy, actor: 
     """Attach, open, update or ignore — one transaction, absorbed if this delivery was seen before."""
     key = f"signal:{signal.delivery_key}"
     who = actor or f"signal:{signal.source}"
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
         try:
             with deps.uow(signal.org_id) as raw_tx:
                 tx = cast(SignalTransaction, raw_tx)
-                prior = tx.recorded(key)
+                # A new delivery is the common case: the first attempt relies on the unique
+                # idempotency key to catch a duplicate (it surfaces as a conflict); retries look first.
+                prior = tx.recorded(key) if attempt else None
                 if prior is not None:
                     incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
                     return _duplicate(signal, prior, incident.human_id if incident else None)

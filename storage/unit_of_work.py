@@ -37,8 +37,11 @@ class SqlTransaction:
     def __init__(self, conn: Connection, org_id: str) -> None:
         self.conn = conn
         self.org_id = org_id
+        self._read: dict[str, IncidentState] = {}  # states already read in this transaction
 
     def load(self, incident_id: str) -> IncidentState | None:
+        if incident_id in self._read:
+            return self._read[incident_id]
         row = self.conn.execute(
             sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
         ).first()
@@ -124,7 +127,7 @@ class SqlTransaction:
         if not keys:
             return []
         stmt = (sa.select(KEYS.c.incident_id, KEYS.c.key, KEYS.c.last_seen_at, INCIDENTS.c.number,
-                          INCIDENTS.c.created_at)
+                          INCIDENTS.c.created_at, INCIDENTS.c.state)
                 .join(INCIDENTS, INCIDENTS.c.id == KEYS.c.incident_id)
                 .where(KEYS.c.org_id == self.org_id, KEYS.c.key.in_([k[:300] for k in keys]),
                        INCIDENTS.c.status.in_(_OPEN_STATUSES),
@@ -136,6 +139,8 @@ class SqlTransaction:
             item = found.setdefault(row.incident_id, {"keys": set(), "last": utc(row.last_seen_at),
                                                       "number": row.number, "opened": utc(row.created_at)})
             item["keys"].add(row.key)
+            if row.incident_id not in self._read:
+                self._read[row.incident_id] = row_state(row)
             item["last"] = max(item["last"], utc(row.last_seen_at))
         return [OpenIncident(incident_id=i, human_id=f"INC-{v['number']}", correlation_keys=frozenset(v["keys"]),
                              last_signal_at=v["last"], opened_at=v["opened"]) for i, v in found.items()]
