@@ -62,6 +62,24 @@ class App:
         return KnowledgeBase(data_dir=self.settings.data_dir / "knowledge", chroma_url=self.settings.chroma_url,
                              embedder=embedder)
 
+    @cached_property
+    def executor(self) -> Any:
+        """The playbook action executor (the simulator; override `executor`, or its delay `executor_delay`)."""
+        if "executor" in self.overrides:
+            return self.overrides["executor"]
+        from bot.guidance_wiring import build_executor
+
+        return build_executor(self)
+
+    @cached_property
+    def guidance(self) -> Any:
+        """The guidance source (retrieval, ranked and phrased by a model when OPENAI_API_KEY is set)."""
+        if "guidance" in self.overrides:
+            return self.overrides["guidance"]
+        from bot.guidance_wiring import build_guidance
+
+        return build_guidance(self)
+
     def close(self) -> None:
         self.engine.dispose()
         self.queries.engine.dispose()

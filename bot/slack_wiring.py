@@ -108,9 +108,12 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]]) -> Asy
         client = AsyncWebClient(token=s.slack_bot_token.get_secret_value(), base_url=_api_url(app), timeout=2.5)
         bolt = AsyncApp(signing_secret=secret, client=client, process_before_response=False,
                         request_verification_enabled=True)
-    services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries), queries=app.queries,
-                             deps=app.deps, bound_org=lambda team: app.directory.bound_org("slack", team),
-                             incident_changed=incident_changed)
+    from bot.guidance_wiring import suggest_extra
+
+    services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries, extra=suggest_extra(app)),
+                             queries=app.queries, deps=app.deps,
+                             bound_org=lambda team: app.directory.bound_org("slack", team),
+                             incident_changed=incident_changed, executor=app.executor)
     register(bolt, services)
     return bolt
 

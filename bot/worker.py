@@ -14,6 +14,7 @@ log = logging.getLogger("revenant.worker")
 
 def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     """Who consumes each outbox topic (built once per process)."""
+    from bot.guidance_wiring import add_guidance_subscribers
     from bot.slack_wiring import SlackRoomKeeper, slack_enabled
     from bot.teams_rooms import TeamsRoomKeeper
     from bot.teams_wiring import teams_enabled
@@ -23,6 +24,7 @@ def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
         subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
     if teams_enabled(app):
         subs.setdefault("incident.changed", []).append(TeamsRoomKeeper(app))
+    add_guidance_subscribers(app, subs)  # after the room keepers: offers guidance once rooms exist
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs

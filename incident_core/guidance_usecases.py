@@ -57,6 +57,8 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
                               trigger=trigger, feedback=feedback.net_votes(org_id) if feedback else {},
                               project=project.name if project else None)
     guidance = source.guide(request)
+    if trigger != "command" and guidance.retrieved == 0:
+        return Offer(state, None, recorded=False, quiet=True)  # no knowledge yet: stay off the timeline
     batch_id = deps.ids.new_id()[:16]
     numbered = tuple(replace(s, suggestion_id=deps.ids.new_id()[:16]) for s in guidance.suggestions)
     guidance = replace(guidance, suggestions=numbered)
@@ -85,12 +87,10 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
 
 
 def _quiet(trigger: str, guidance: Guidance) -> bool:
-    """Automatic offers stay silent when they add nothing: no knowledge at all, or nothing new."""
+    """A new kind of signal that brings no new step stays silent; every other offer is posted."""
     if trigger == "command":
         return False
-    if trigger == "new_signal":
-        return not guidance.suggestions and not guidance.seen_before
-    return guidance.nothing_found and guidance.retrieved == 0
+    return trigger == "new_signal" and not guidance.suggestions and not guidance.seen_before
 
 
 def give_feedback(*, deps: Deps, org_id: str, incident_id: str, actor: str, suggestion_id: str, helpful: bool,

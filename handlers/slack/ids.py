@@ -10,6 +10,13 @@ COMMAND = "/revenant"
 class ActionId(StrEnum):
     SET_STATUS = "revenant_set_status"
     SET_SEVERITY = "revenant_set_severity"
+    SUGGESTION_RUN = "revenant_suggestion_run"
+    SUGGESTION_UP = "revenant_suggestion_up"
+    SUGGESTION_DOWN = "revenant_suggestion_down"
+    ACTION_CONFIRM = "revenant_action_confirm"
+    ACTION_APPROVE = "revenant_action_approve"
+    ACTION_DENY = "revenant_action_deny"
+    ACTION_UNDO = "revenant_action_undo"
 
 
 class BlockId(StrEnum):
@@ -18,6 +25,8 @@ class BlockId(StrEnum):
     DECLARE_TITLE = "declare_title"
     DECLARE_SEVERITY = "declare_severity"
     DECLARE_SUMMARY = "declare_summary"
+    SUGGESTION = "suggestion"  # + "_<suggestion id>": one actions block per suggestion
+    ACTION = "action"  # + "_<action id>": the buttons of one requested action
 
 
 class CallbackId(StrEnum):

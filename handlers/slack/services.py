@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from incident_core.action_usecases import ActionExecutor
 from incident_core.chat_service import ChatContext, ChatService
 from incident_core.ports import IncidentQueries
 from incident_core.usecases import Deps
@@ -19,6 +20,7 @@ class SlackServices:
     deps: Deps
     bound_org: Callable[[str], str | None]
     incident_changed: Callable[[], Awaitable[None]]
+    executor: ActionExecutor | None = None  # runs playbook actions (the simulator unless bot/ chose another)
 
     def context(self, org_id: str, user: str, channel: str | None) -> ChatContext:
         """The ChatContext of a request: the incident is the one whose channel this is, if any."""

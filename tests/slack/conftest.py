@@ -66,10 +66,17 @@ def slack() -> Iterator[SlackEmulator]:
 
 
 @pytest.fixture
-def slack_world(db_url: str, tmp_path: Path, slack: SlackEmulator) -> Iterator[SlackWorld]:
+def slack_overrides() -> dict[str, Any]:
+    """Extra bootstrap overrides for the Slack world; a test module may override this fixture."""
+    return {}
+
+
+@pytest.fixture
+def slack_world(db_url: str, tmp_path: Path, slack: SlackEmulator,
+                slack_overrides: dict[str, Any]) -> Iterator[SlackWorld]:
     settings = Settings(data_dir=tmp_path, database_url=db_url, slack_signing_secret=SECRET,  # type: ignore[call-arg]
                         slack_bot_token=slack.bot_token, slack_api_url=slack.api_url)
-    app = bootstrap(settings, migrate=db_url.startswith("sqlite"))
+    app = bootstrap(settings, migrate=db_url.startswith("sqlite"), **slack_overrides)
     import uuid
 
     org = app.directory.create_org(f"slack-{uuid.uuid4().hex[:8]}")

@@ -1,0 +1,35 @@
+"""Posts recorded guidance as a thread reply under the incident's war-room message (outbox topic guidance.posted)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_sdk import WebClient
+
+from handlers.slack import suggestion_blocks as sb
+from handlers.slack.services import PLATFORM
+from incident_core.guidance import Guidance
+from incident_core.ports import IncidentQueries
+
+
+class SlackGuidancePoster:
+    """Delivers one `guidance.posted` payload to the incident's Slack room; a Slack error means "retry later"."""
+
+    def __init__(self, client: WebClient, queries: IncidentQueries) -> None:
+        self.client = client
+        self.queries = queries
+
+    def post(self, org_id: str, payload: dict[str, Any]) -> str | None:
+        """The posted message's ts, or None when there is nothing to post (quiet offer, no Slack room)."""
+        if payload.get("quiet"):
+            return None
+        state = self.queries.get(org_id, str(payload.get("incident_id", "")))
+        room = state.rooms.get(PLATFORM) if state else None
+        if state is None or not room:
+            return None
+        guidance = Guidance.from_dict(payload.get("guidance") or {})
+        text, blocks = sb.guidance_message(state.human_id, state.incident_id, guidance,
+                                           str(payload.get("trigger", "command")))
+        posted = self.client.chat_postMessage(channel=room["room_id"], thread_ts=room.get("message_id"),
+                                              text=text, blocks=blocks)
+        return str(posted["ts"])
