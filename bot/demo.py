@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from bot.bootstrap import App, bootstrap
+from bot.demo_guidance import show_guidance
 from bot.local_server import BackgroundServer
 from bot.settings import Settings
 from incident_core import usecases as uc
@@ -98,6 +99,7 @@ def _script(app: App, server: BackgroundServer) -> None:
     uc.change_severity(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, severity=Severity.SEV2,
                        reason="errors limited to one region")
     _say("alice", "/revenant sev 2")
+    show_guidance(app, org.id, iid)
     for status_, who, note in ((Status.IDENTIFIED, ALICE, "pool exhaustion after the 09:50 deploy"),
                                (Status.MITIGATED, BOB, "rolled back checkout to v412")):
         uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=who, status=status_, note=note)
