@@ -1,0 +1,64 @@
+"""Guidance Block Kit, pure: within Slack's limits, typed button values, every action state rendered."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import pytest
+
+from emulators.slack.blocks import validate_blocks
+from handlers.slack import suggestion_blocks as sb
+from incident_core.action_usecases import ActionOutcome, OutcomeStatus
+from incident_core.errors import ValidationError
+from incident_core.guidance import Guidance, Question, SeenBefore, Suggestion
+
+STEP = Suggestion(title="Check pods", why="Checkout 5xx › Diagnosis: matches checkout", risk="read-only",
+                  source="runbooks/checkout-5xx.md#diagnosis", risk_reason="kubectl get only reads",
+                  command="kubectl -n shop get pods", action="runbook_command", suggestion_id="s1", confidence=0.8)
+DONE = ActionOutcome(action_id="sg-s1", status=OutcomeStatus.EXECUTED, action="scale_deployment",
+                     summary="scale deployment checkout from 3 to 6 replicas", risk="low", reason="scale up",
+                     command="kubectl scale …", requested_by="slack:U1", approver=None, output="scaled\n[simulated]",
+                     undo="kubectl scale … --replicas=3", can_undo=True)
+
+
+def test_a_full_guidance_message_stays_within_slack_limits() -> None:
+    steps = tuple(replace(STEP, suggestion_id=f"s{i}", risk=risk, command="x " * 2000, title="t" * 400)
+                  for i, risk in enumerate(["read-only", "low", "medium", "high", "medium"]))
+    guidance = Guidance(suggestions=steps, questions=(Question("Is it one region?", "a.md#b"),) * 3,
+                        seen_before=(SeenBefore("INC-3", "incidents/INC-3", "incident", "same alert", "rolled back"),))
+    text, blocks = sb.guidance_message("INC-1", "i1", guidance, "room_opened")
+    assert validate_blocks(blocks) == [] and len(text) <= 3000
+    rendered = json.dumps(blocks, ensure_ascii=False)
+    for badge in ("🟢", "🔵", "🟠", "🔴"):
+        assert badge in rendered
+    medium = [e for b in blocks if b["type"] == "actions" for e in b["elements"] if "confirm" in e]
+    assert len(medium) == 2 and all(len(e["confirm"]["text"]["text"]) <= 300 for e in medium)
+    nothing = sb.guidance_message("INC-1", "i1", Guidance(nothing_found=True, message="nothing matched"))[1]
+    assert validate_blocks(nothing) == [] and "nothing matched" in json.dumps(nothing)
+
+
+def test_button_values_round_trip_through_one_typed_model() -> None:
+    ref = sb.ButtonRef("i1", suggestion_id="s1")
+    assert sb.ButtonRef.parse(ref.value()) == ref
+    for bad in ("", "not json", '{"s": "x"}', '{"i": "a", "s": 5}'):
+        with pytest.raises(ValidationError):
+            sb.ButtonRef.parse(bad)
+
+
+@pytest.mark.parametrize(("status", "starts", "actions"), [
+    (OutcomeStatus.EXECUTED, "✅ Simulated run of", {"revenant_action_undo"}),
+    (OutcomeStatus.AWAITING_APPROVAL, "🔵 low", {"revenant_action_approve", "revenant_action_deny"}),
+    (OutcomeStatus.AWAITING_CONFIRMATION, "🔵 low", {"revenant_action_confirm", "revenant_action_deny"}),
+    (OutcomeStatus.DENIED, "🚫", set()),
+    (OutcomeStatus.FAILED, "❌", set()),
+    (OutcomeStatus.RUNNING, "⏳", set()),
+])
+def test_outcome_messages_offer_the_next_step(status: OutcomeStatus, starts: str, actions: set[str]) -> None:
+    outcome = replace(DONE, status=status, can_undo=status is OutcomeStatus.EXECUTED)
+    text, blocks = sb.outcome_message(outcome, "i1")
+    assert text.startswith(starts) and validate_blocks(blocks) == []
+    got = {e["action_id"] for b in blocks if b["type"] == "actions" for e in b["elements"]}
+    assert got == actions
+    if status is OutcomeStatus.EXECUTED:
+        assert "requested by <@U1>" in text and "[simulated]" in json.dumps(blocks)
