@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import slack_wiring, teams_wiring
+from bot import reminders, slack_wiring, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
@@ -60,6 +60,7 @@ def build_web_app(app: App) -> web.Application:
     teams_wiring.mount(web_app, app, loop.nudge)
     web_app.on_startup.append(loop.start)
     web_app.on_cleanup.append(loop.stop)
+    reminders.attach(web_app, app)
     return web_app
 
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 from bot.bootstrap import App
+from bot.reminders import start_reminders
 from storage.outbox import PendingMessage
 
 log = logging.getLogger("revenant.worker")
@@ -15,16 +16,16 @@ log = logging.getLogger("revenant.worker")
 def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     """Who consumes each outbox topic (built once per process)."""
     from bot.guidance_wiring import add_guidance_subscribers
+    from bot.postmortem_wiring import add_subscribers as add_postmortem_subscribers
     from bot.slack_wiring import SlackRoomKeeper, slack_enabled
-    from bot.teams_rooms import TeamsRoomKeeper
-    from bot.teams_wiring import teams_enabled
+    from bot.teams_rooms import add_teams_subscribers
 
     subs: dict[str, list[Callable[[PendingMessage], None]]] = {}
     if slack_enabled(app):
         subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
-    if teams_enabled(app):
-        subs.setdefault("incident.changed", []).append(TeamsRoomKeeper(app))
+    add_teams_subscribers(app, subs)
     add_guidance_subscribers(app, subs)  # after the room keepers: offers guidance once rooms exist
+    add_postmortem_subscribers(app, subs)
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs
@@ -61,6 +62,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log.info("revenant worker started (database: %s)", app.engine.dialect.name)
     subs = subscribers(app)
+    start_reminders(app, once=once)
     while True:
         delivered = deliver_once(app, subs)
         if delivered:

@@ -21,7 +21,7 @@ from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor
-from incident_core.usecases import Deps, Result, apply_command, role_of
+from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
 SYSTEM = "revenant"
 NOTICE = "chat.notice"
@@ -83,8 +83,12 @@ def accept_narrative(draft: Draft, narrated: Draft, known_versions: set[int]) ->
 
 def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incident_id: str, actor: str,
                      narrator: Narrator | None = None, replace_existing: bool = False,
-                     idempotency_key: str | None = None, check_role: bool = True) -> PostmortemView:
-    """Draft from the timeline (reviewed key moments when there are any); an existing draft is returned."""
+                     idempotency_key: str | None = None, check_role: bool = True,
+                     announce: bool = False) -> PostmortemView:
+    """Draft from the timeline (reviewed key moments when there are any); an existing draft is returned.
+
+    With `announce`, a chat notice leaves through the outbox in the same transaction as the draft.
+    """
     state = _load(queries, org_id, incident_id)
     if status_of(state) in pm.EDITABLE | pm.LOCKED and not replace_existing:
         return view_of(state)
@@ -106,14 +110,23 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
         title=draft.title, sections=draft.sections, markdown=markdown, action_items=draft.action_items,
         key_moments=draft.key_moments, source=draft.source, notes=draft.notes, replace=replace_existing)
     try:
-        result = apply_command(deps=deps, command=command, permission=Permission.EDIT_POSTMORTEM,
-                               idempotency_key=idempotency_key, check_role=check_role)
+        result = run_command(deps=deps, build=lambda _n: command, permission=Permission.EDIT_POSTMORTEM,
+                             idempotency_key=idempotency_key, check_role=check_role,
+                             outbox=_drafted_notice if announce else None)
     except InvalidTransition:
         latest = _load(queries, org_id, incident_id)
         if status_of(latest) in pm.EDITABLE:
             return view_of(latest)  # someone drafted it at the same moment
         raise
     return view_of(result.state)
+
+
+def _drafted_notice(state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
+    view = view_of(state)
+    text = (f":memo: {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "
+            f"({state.postmortem.get('source', 'deterministic')}, {len(view.action_items)} action item(s), "
+            f"{len(view.findings)} blameless warning(s)). Review it with `/revenant postmortem`.")
+    return [_notice(state.incident_id, text, f"pm-drafted:{state.incident_id}:{state.version}")]
 
 
 def review_key_moments(*, deps: Deps, org_id: str, incident_id: str, actor: str, versions: Sequence[int],
@@ -179,8 +192,8 @@ def approve_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, inc
                                               f"{short_actor(actor)}; publishing to {', '.join(targets)}…",
                                      f"pm-approved:{iid}")]
 
-    return apply_command(deps=deps, command=command, check_role=False, idempotency_key=idempotency_key,
-                         outbox=outbox)
+    return run_command(deps=deps, build=lambda _n: command, permission=Permission.APPROVE_POSTMORTEM,
+                       check_role=False, idempotency_key=idempotency_key, outbox=outbox)
 
 
 def record_publication(*, deps: Deps, org_id: str, incident_id: str, target: str, url: str,
@@ -198,8 +211,8 @@ def record_publication(*, deps: Deps, org_id: str, incident_id: str, target: str
                                                 "everywhere it was configured to go.", f"pm-closed:{new.incident_id}"))
         return out
 
-    return apply_command(deps=deps, command=command, check_role=False,
-                         idempotency_key=f"pm-published:{incident_id}:{target}", outbox=outbox)
+    return run_command(deps=deps, build=lambda _n: command, permission=Permission.UPDATE, check_role=False,
+                       idempotency_key=f"pm-published:{incident_id}:{target}", outbox=outbox)
 
 
 def summary_text(view: PostmortemView, *, limit: int = 6) -> str:

@@ -35,3 +35,20 @@ class CallbackId(StrEnum):
 
 class InputId(StrEnum):
     VALUE = "value"
+
+
+class PostmortemId(StrEnum):
+    """Ids of the postmortem modals and the reminder buttons (block ids get a `:<section>:<n>` suffix)."""
+
+    EDIT_CALLBACK = "revenant_pm_edit"
+    REVIEW_CALLBACK = "revenant_pm_review"
+    SECTION_BLOCK = "pm_section"
+    ITEM_TITLE_BLOCK = "pm_item_title"
+    ITEM_OWNER_BLOCK = "pm_item_owner"
+    ITEM_ROW_BLOCK = "pm_item_row"
+    DECISION_BLOCK = "pm_decision"
+    MOMENTS_BLOCK = "pm_moments"
+    ITEM_OWNER = "revenant_pm_item_owner"
+    ITEM_PRIORITY = "revenant_pm_item_priority"
+    ITEM_DUE = "revenant_pm_item_due"
+    REMINDER_SNOOZE = "revenant_reminder_snooze"

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 from slack_bolt.async_app import AsyncApp
 
-from handlers.slack.listeners import actions, buttons, capture, commands, home, suggestions, views
+from handlers.slack.listeners import (
+    actions,
+    buttons,
+    capture,
+    commands,
+    home,
+    postmortem,
+    reminders,
+    suggestions,
+    views,
+)
 from handlers.slack.middleware import tenant_middleware
 from handlers.slack.services import SlackServices
 
-LISTENER_MODULES = (commands, capture, home, buttons, views, suggestions, actions)
+LISTENER_MODULES = (postmortem, reminders, commands, capture, home, buttons, views, suggestions, actions)
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:

@@ -1,0 +1,106 @@
+"""Reminders on APScheduler 3.x: one interval job per process evaluates every org's incidents.
+
+APScheduler only keeps time here (a MemoryJobStore: its job stores cannot be shared between processes).
+The reminders themselves are derived from the database on every tick and fire through the outbox with
+a per-slot key, so they fire once however many processes tick, and survive restarts with no state of
+their own. See docs/postmortems.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import nullcontext
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.bootstrap import App
+from incident_core.ports import OutboxMessage
+from incident_core.postmortem_usecases import NOTICE
+from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
+from storage.reminder_ledger import SqlReminderLedger
+
+log = logging.getLogger("revenant.reminders")
+LOCK_NAME = "revenant-reminders"
+DEFAULT_INTERVAL = 30.0
+
+
+def tick(app: App, *, use_leader: bool = True) -> int:
+    """Evaluate every org's open and resolved incidents once; returns how many reminders fired now."""
+    ledger = SqlReminderLedger(app.engine)
+    fired = 0
+    with ledger.leader(LOCK_NAME) if use_leader else nullcontext(True) as leading:
+        if not leading:
+            return 0
+        now = app.deps.clock.now()
+        for org_id, settings in ledger.orgs():
+            policy = ReminderPolicy.from_settings(settings.get("reminders"))
+            for state in ledger.candidates(org_id):
+                recent = ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
+                for due in due_reminders(state, recent, now, policy):
+                    message = OutboxMessage(topic=NOTICE, key=due.key, payload={
+                        "incident_id": state.incident_id, "text": due.text, "snooze": due.snooze,
+                        "reminder": due.kind})
+                    if ledger.fire(org_id, message):
+                        fired += 1
+                        log.info("reminder %s for %s", due.kind, state.human_id)
+    return fired
+
+
+def _safe_tick(app: App) -> None:
+    try:
+        tick(app)
+    except Exception:  # noqa: BLE001 — a failed tick is retried by the next one
+        log.exception("reminder tick failed")
+
+
+class ReminderScheduler:
+    """An APScheduler BackgroundScheduler running `tick` every `interval` seconds in this process."""
+
+    def __init__(self, app: App, *, interval: float | None = None) -> None:
+        self.app = app
+        self.interval = float(interval or app.overrides.get("reminder_interval", DEFAULT_INTERVAL))
+        self.scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                           "misfire_grace_time": None})
+
+    def start(self) -> ReminderScheduler:
+        """Schedule the tick (first run one interval from now) and start the scheduler thread."""
+        first = datetime.now(UTC) + timedelta(seconds=self.interval)
+        self.scheduler.add_job(_safe_tick, IntervalTrigger(seconds=self.interval), args=[self.app],
+                               id="revenant-reminders", replace_existing=True, next_run_time=first)
+        self.scheduler.start()
+        log.info("reminders every %.0f s", self.interval)
+        return self
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+
+def start_reminders(app: App, *, once: bool = False) -> ReminderScheduler | None:
+    """`revenant worker`: one tick for `--once`, else the scheduler (off with the `no_scheduler` override)."""
+    if once:
+        tick(app)
+        return None
+    if app.overrides.get("no_scheduler"):
+        return None
+    return ReminderScheduler(app).start()
+
+
+def attach(web_app: web.Application, app: App) -> None:
+    """`revenant serve`: run the scheduler for the life of the web app (single-process deployments)."""
+    holder: dict[str, Any] = {}
+
+    async def on_startup(_app: web.Application) -> None:
+        if not app.overrides.get("no_scheduler"):
+            holder["scheduler"] = ReminderScheduler(app).start()
+
+    async def on_cleanup(_app: web.Application) -> None:
+        if holder.get("scheduler"):
+            holder["scheduler"].stop()
+
+    web_app.on_startup.append(on_startup)
+    web_app.on_cleanup.append(on_cleanup)

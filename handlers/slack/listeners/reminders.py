@@ -1,0 +1,46 @@
+"""Reminder buttons: Snooze records who snoozed which reminder on the timeline (the scheduler reads it)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+
+from handlers.slack.errors import explain
+from handlers.slack.ids import PostmortemId
+from handlers.slack.services import PLATFORM, SlackServices
+from incident_core import commands as cmd
+from incident_core import usecases as uc
+from incident_core.errors import NotFound
+from incident_core.reminders import SNOOZE_KIND, SNOOZE_NAME
+
+
+def register(app: AsyncApp, services: SlackServices) -> None:
+    async def on_snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext,
+                        respond: AsyncRespond) -> None:
+        await ack()
+        user, org_id = body["user"]["id"], context["org_id"]
+
+        def work() -> str:
+            value = json.loads(action.get("value") or "{}")
+            state = services.queries.get(org_id, str(value.get("i", "")))
+            if state is None:
+                raise NotFound("that incident is not in this workspace's org")
+            minutes = max(5, min(int(value.get("m", 30)), 240))
+            uc.apply_command(deps=services.deps, idempotency_key=f"slack:click:{action.get('action_ts')}:{user}",
+                             command=cmd.CaptureInteraction(
+                                 org_id=org_id, incident_id=state.incident_id, actor=f"{PLATFORM}:{user}",
+                                 occurred_at=services.deps.clock.now(), platform=PLATFORM, kind=SNOOZE_KIND,
+                                 name=SNOOZE_NAME, text=f"{value.get('k', 'status_update')}:{minutes}"))
+            return f":zzz: <@{user}> snoozed {state.human_id}'s status-update reminder for {minutes} min."
+
+        try:
+            text = await asyncio.to_thread(work)
+        except Exception as exc:  # noqa: BLE001
+            await respond(response_type="ephemeral", replace_original=False, text=explain(exc))
+            return
+        await respond(response_type="in_channel", replace_original=True, text=text)
+
+    app.action(PostmortemId.REMINDER_SNOOZE)(on_snooze)
