@@ -246,6 +246,9 @@ class GuidanceOffered(Event):
     message: str = ""
     query: str = ""
     engine: str = ""
+    questions: tuple[dict[str, Any], ...] = ()
+    seen_before: tuple[dict[str, Any], ...] = ()
+    retrieved: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)

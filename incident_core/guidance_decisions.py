@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from incident_core import events as ev
 from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, NotFound, ValidationError
-from incident_core.guidance import TRIGGERS, Suggestion, guidance_due
+from incident_core.guidance import TRIGGERS, Question, SeenBefore, Suggestion, guidance_due
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor
 
@@ -27,6 +27,9 @@ class OfferGuidance(Command):
     message: str = ""
     query: str = ""
     engine: str = ""
+    questions: tuple[Question, ...] = ()
+    seen_before: tuple[SeenBefore, ...] = ()
+    retrieved: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -53,7 +56,9 @@ def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
     events: list[ev.Event] = [ev.GuidanceOffered(
         **envelope(s, c), batch_id=c.batch_id, trigger=c.trigger, covers=tuple(c.covers),
         suggestion_ids=tuple(g.suggestion_id for g in fresh), nothing_found=c.nothing_found,
-        message=c.message[:1000], query=c.query[:1000], engine=c.engine[:200])]
+        message=c.message[:1000], query=c.query[:1000], engine=c.engine[:200],
+        questions=tuple(asdict(q) for q in c.questions[:MAX_SUGGESTIONS]),
+        seen_before=tuple(asdict(b) for b in c.seen_before[:MAX_SUGGESTIONS]), retrieved=c.retrieved)]
     for offset, g in enumerate(fresh, start=2):
         events.append(ev.SuggestionPosted(
             **envelope(s, c, offset), suggestion_id=g.suggestion_id, title=g.title[:300], why=g.why[:1000],

@@ -4,19 +4,22 @@ and run a suggestion as a playbook action through the same gates as any other ac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from incident_core.action_usecases import ActionExecutor, ActionOutcome, request_action
 from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.errors import NotFound, ValidationError
-from incident_core.events import Event, SuggestionPosted
+from incident_core.events import Event, GuidanceOffered, SuggestionPosted
 from incident_core.guidance import (
     FeedbackStats,
     Guidance,
     GuidanceRequest,
     GuidanceSource,
+    Question,
+    SeenBefore,
+    Suggestion,
     action_id_for,
     covers,
     guidance_due,
@@ -65,25 +68,41 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
     shown: dict[str, Guidance] = {}
 
     def outbox(new_state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
-        ids = {e.suggestion_id for e in events if isinstance(e, SuggestionPosted)}
-        kept = replace(guidance, suggestions=tuple(s for s in numbered if s.suggestion_id in ids))
+        # Outbox payloads hold ids only (the org-wide outbox scan reads them): adapters rebuild the
+        # guidance from the recorded events with guidance_of().
+        kept = guidance_of(events, batch_id) or guidance
         shown["guidance"] = kept
-        quiet = _quiet(trigger, kept)
         return [OutboxMessage(topic=TOPIC, key=f"guidance:{batch_id}", payload={
-            "incident_id": new_state.incident_id, "batch_id": batch_id, "trigger": trigger, "quiet": quiet,
-            "guidance": kept.to_dict()})]
+            "incident_id": new_state.incident_id, "batch_id": batch_id, "trigger": trigger,
+            "quiet": _quiet(trigger, kept)})]
 
     command = OfferGuidance(
         org_id=org_id, incident_id=state.incident_id, actor=actor, occurred_at=deps.clock.now(),
         batch_id=batch_id, trigger=trigger, covers=covers(state), suggestions=numbered,
         nothing_found=guidance.nothing_found, message=guidance.message, query=guidance.query,
-        engine=guidance.engine)
+        engine=guidance.engine, questions=guidance.questions, seen_before=guidance.seen_before,
+        retrieved=guidance.retrieved)
     result = run_command(deps=deps, build=lambda _n: command, permission=Permission.READ, outbox=outbox,
                          idempotency_key=idempotency_key, check_role=False)
     kept = shown.get("guidance")
     recorded = bool(result.events) and not result.duplicate and kept is not None
     return Offer(result.state, kept if recorded else None, recorded=recorded,
                  quiet=_quiet(trigger, kept) if kept else True)
+
+
+def guidance_of(events: Sequence[Event], batch_id: str) -> Guidance | None:
+    """The guidance one offer recorded, rebuilt from its GuidanceOffered and SuggestionPosted events."""
+    offered = next((e for e in events if isinstance(e, GuidanceOffered) and e.batch_id == batch_id), None)
+    if offered is None:
+        return None
+    steps = tuple(Suggestion(
+        title=e.title, why=e.why, source=e.source, risk=e.risk, risk_reason=e.risk_reason, command=e.command,
+        action=e.action, params=dict(e.params), reversible=e.reversible, undo=e.undo, confidence=e.confidence,
+        suggestion_id=e.suggestion_id) for e in events if isinstance(e, SuggestionPosted) and e.batch_id == batch_id)
+    return Guidance(suggestions=steps, questions=tuple(Question(**q) for q in offered.questions),
+                    seen_before=tuple(SeenBefore(**b) for b in offered.seen_before),
+                    nothing_found=offered.nothing_found, message=offered.message, query=offered.query,
+                    engine=offered.engine, retrieved=offered.retrieved)
 
 
 def _quiet(trigger: str, guidance: Guidance) -> bool:

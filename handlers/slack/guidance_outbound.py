@@ -8,7 +8,7 @@ from slack_sdk import WebClient
 
 from handlers.slack import suggestion_blocks as sb
 from handlers.slack.services import PLATFORM
-from incident_core.guidance import Guidance
+from incident_core.guidance_usecases import guidance_of
 from incident_core.ports import IncidentQueries
 
 
@@ -27,7 +27,9 @@ class SlackGuidancePoster:
         room = state.rooms.get(PLATFORM) if state else None
         if state is None or not room:
             return None
-        guidance = Guidance.from_dict(payload.get("guidance") or {})
+        guidance = guidance_of(self.queries.timeline(org_id, state.incident_id), str(payload.get("batch_id")))
+        if guidance is None:
+            return None
         text, blocks = sb.guidance_message(state.human_id, state.incident_id, guidance,
                                            str(payload.get("trigger", "command")))
         posted = self.client.chat_postMessage(channel=room["room_id"], thread_ts=room.get("message_id"),
