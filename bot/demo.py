@@ -15,6 +15,7 @@ import click
 
 from bot.bootstrap import App, bootstrap
 from bot.demo_guidance import show_guidance
+from bot.demo_postmortem import PostmortemDemo, postmortem_demo
 from bot.local_server import BackgroundServer
 from bot.settings import Settings
 from incident_core import usecases as uc
@@ -29,13 +30,14 @@ def run_demo(*, data_dir: str | None = None) -> None:
     """Run the scripted incident and print what a person would read."""
     started = time.monotonic()
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="revenant-demo-"))
-    settings = Settings(data_dir=root, database_url=None)  # type: ignore[call-arg]
-    app = bootstrap(settings)
-    try:
-        with BackgroundServer(app) as server:
-            _script(app, server)
-    finally:
-        app.close()
+    with postmortem_demo(root) as pm_demo:
+        settings = Settings(data_dir=root, database_url=None, **pm_demo.settings())  # type: ignore[call-arg]
+        app = bootstrap(settings, clock=pm_demo.clock, github_write_pause=0)
+        try:
+            with BackgroundServer(app) as server:
+                _script(app, server, pm_demo)
+        finally:
+            app.close()
     click.echo(f"\ndemo data kept in {root} ({time.monotonic() - started:.1f} s); try\n"
                f"  REVENANT_DATA_DIR={root} .venv/bin/revenant incidents timeline --org acme-demo INC-1")
 
@@ -60,8 +62,9 @@ def post(url: str, token: str, body: object) -> tuple[int, dict[str, Any]]:
         return e.code, json.loads(e.read())
 
 
-def _script(app: App, server: BackgroundServer) -> None:
+def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo) -> None:
     org = app.directory.create_org("acme-demo")
+    pm_demo.configure(app, org.id)
     token = app.directory.issue_token(org.id)
     app.directory.set_role(org.id, ALICE, OrgRole.COMMANDER, "alice")
     app.directory.set_role(org.id, BOB, OrgRole.RESPONDER, "bob")
@@ -82,6 +85,7 @@ def _script(app: App, server: BackgroundServer) -> None:
     assert inc is not None
     iid = inc.incident_id
     click.echo(f"\nresponders work {inc.human_id} “{inc.title}”:")
+    pm_demo.clock.advance(2)
     uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.INVESTIGATING,
                      note="acknowledged, looking")
     _say("alice", "/revenant status investigating acknowledged, looking")
@@ -92,6 +96,9 @@ def _script(app: App, server: BackgroundServer) -> None:
     uc.add_note(deps=deps, org_id=org.id, incident_id=iid, actor=BOB,
                 text="checkout pods exhaust the payments-db connection pool since the 09:50 deploy")
     _say("bob", "/revenant note checkout pods exhaust the payments-db connection pool since the 09:50 deploy")
+    pm_demo.clock.advance(4)
+    pm_demo.key_moment(app, org.id, iid, BOB, "pool at 198/200 on every checkout pod since the 09:50 deploy", ALICE)
+    _say("bob", "pool at 198/200 on every checkout pod since the 09:50 deploy   (alice reacts 📌: a key moment)")
     try:
         uc.add_note(deps=deps, org_id=org.id, incident_id=iid, actor=CAROL, text="+1")
     except Exception as exc:  # noqa: BLE001 — the demo shows the refusal
@@ -102,8 +109,13 @@ def _script(app: App, server: BackgroundServer) -> None:
     show_guidance(app, org.id, iid)
     for status_, who, note in ((Status.IDENTIFIED, ALICE, "pool exhaustion after the 09:50 deploy"),
                                (Status.MITIGATED, BOB, "rolled back checkout to v412")):
+        pm_demo.clock.advance(9)
         uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=who, status=status_, note=note)
         _say(who.split(":")[1], f"/revenant status {status_.value} {note}")
+    uc.add_note(deps=deps, org_id=org.id, incident_id=iid, actor=BOB,
+                text="follow-up: alert when the checkout connection pool passes 90%")
+    _say("bob", "/revenant note follow-up: alert when the checkout connection pool passes 90%")
+    pm_demo.clock.advance(18)
     status, answer = post(f"{server.url}/hooks/alertmanager", token, payload("alertmanager-resolved"))
     _say("alertmanager", f"HTTP {status} → {answer['signals'][0]['reason']}")
     uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.RESOLVED,
@@ -113,6 +125,8 @@ def _script(app: App, server: BackgroundServer) -> None:
         uc.change_status(deps=deps, org_id=org.id, incident_id=iid, actor=ALICE, status=Status.MITIGATED)
     except Exception as exc:  # noqa: BLE001
         _say("alice", f"/revenant status mitigated  → refused: {exc}")
+
+    pm_demo.act(app, org.id, iid, editor=BOB, approver=ALICE)
 
     click.echo("\nincidents:")
     for s in app.queries.list(org.id):

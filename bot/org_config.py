@@ -9,6 +9,9 @@ import yaml
 
 from bot.bootstrap import App
 from incident_core.errors import ValidationError
+from incident_core.postmortem_lessons import DraftPolicy
+from incident_core.publishing import targets_for, validate_publishing
+from incident_core.reminders import ReminderPolicy
 from incident_core.routing import load_routing
 
 
@@ -26,9 +29,18 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
-    """Validate the routing, create projects it names, store it; returns a one-paragraph summary."""
+    """Validate and store routing, publishing, reminder and postmortem settings; returns a summary."""
     data = read_yaml(path)
-    routing = data.get("routing", data)
+    extra = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
+    lines = []
+    if "routing" in data or not extra:
+        lines.append(_apply_routing(app, org_id, data.get("routing", data)))
+    if extra:
+        lines.append(_apply_postmortem_settings(app, org_id, extra))
+    return "\n".join(lines)
+
+
+def _apply_routing(app: App, org_id: str, routing: dict[str, Any]) -> str:
     config = load_routing(routing)
     existing = {p.name for p in app.directory.projects(org_id)}
     created = []
@@ -44,3 +56,27 @@ def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
     rules = ", ".join(f"{r.project} ← {' & '.join(str(m) for m in r.matchers)}" for r in config.rules) or "none"
     made = f"; created projects: {', '.join(created)}" if created else ""
     return f"routing loaded: default project {config.default_project}; rules: {rules}{made}"
+
+
+def _apply_postmortem_settings(app: App, org_id: str, extra: dict[str, Any]) -> str:
+    """`publishing:` (targets, per-project overrides), `reminders:` and `postmortem:` (draft targets)."""
+    out = []
+    if "publishing" in extra:
+        extra["publishing"] = validate_publishing(extra["publishing"])
+        known = {p.name for p in app.directory.projects(org_id)}
+        unknown = set(extra["publishing"].get("projects", {})) - known
+        if unknown:
+            raise ValidationError(f"publishing.projects names unknown projects: {', '.join(sorted(unknown))}; "
+                                  "create them first (`revenant org project ORG NAME`)")
+        targets = targets_for({"publishing": extra["publishing"]})
+        out.append(f"publishing to {', '.join(targets)}")
+    for key, parse in (("reminders", ReminderPolicy.from_settings), ("postmortem", DraftPolicy.from_settings)):
+        if key in extra:
+            try:
+                parse(extra[key])
+            except (TypeError, ValueError, AttributeError) as exc:
+                raise ValidationError(f"{key}: {exc}") from None
+            out.append(f"{key} settings stored")
+    org = app.directory.require_org(org_id)
+    app.directory.update_org_settings(org_id, {**org.settings, **extra})
+    return "; ".join(out)

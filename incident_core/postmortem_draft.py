@@ -130,7 +130,7 @@ def _response(f: Facts) -> list[str]:
 
 def _action_text(a: ev.Event) -> str:
     if isinstance(a, ev.ActionExecuted):
-        return f"{'ran' if a.succeeded else 'tried to run (failed)'} {a.summary or a.action_id} [{a.risk}]"
+        return f"{'executed' if a.succeeded else 'tried (and failed) to execute'} “{a.summary or a.action_id}” [{a.risk}]"
     if isinstance(a, ev.ActionUndone):
         return f"{'undid' if a.succeeded else 'failed to undo'} {a.summary or a.action_id}"
     assert isinstance(a, ev.ActionDenied)

@@ -59,9 +59,9 @@ def lessons(f: Facts, policy: DraftPolicy) -> tuple[list[str], list[str], list[s
         wrong.append(f"- Nobody held the commander role {cite(d.version)}")
     for a in f.actions:
         if isinstance(a, ev.ActionExecuted) and a.succeeded:
-            well.append(f"- {clip(a.summary or a.action_id, 120)} ran successfully {cite(a.version)}")
+            well.append(f"- “{clip(a.summary or a.action_id, 120)}” succeeded {cite(a.version)}")
         elif isinstance(a, ev.ActionExecuted | ev.ActionUndone) and not a.succeeded:
-            wrong.append(f"- {clip(a.summary or a.action_id, 120)} did not succeed {cite(a.version)}")
+            wrong.append(f"- “{clip(a.summary or a.action_id, 120)}” did not succeed {cite(a.version)}")
     for h in f.helpful[:3]:
         well.append(f"- A suggested next step was marked helpful {cite(h.version)}")
     for x in f.severities:

@@ -79,7 +79,8 @@ def render_markdown(state: IncidentState, *, sections: dict[str, str] | None = N
     items = action_items if action_items is not None else list(pm.get("action_items", []))
     status = STATUS_LABEL.get(str(pm.get("status", "draft")), "Draft")
     if pm.get("approver"):
-        status += f" by {short_actor(str(pm['approver']))}"
+        status = f"{status} by {short_actor(str(pm['approver']))}" if status == "Approved" else \
+            f"{status} (approved by {short_actor(str(pm['approver']))})"
     lines = [f"# Postmortem: {title or pm.get('title') or state.human_id + ' — ' + state.title}", "",
              "| | |", "|---|---|", f"| Date | {_date(state)} |", f"| Severity | {state.severity.value} |",
              f"| Status | {status} |", f"| Commander | {short_actor(state.commander or '') or '—'} |",

@@ -164,7 +164,8 @@ def publish_targets(*, deps: Deps, state: IncidentState) -> dict[str, Any]:
     """The publishing targets configured for this incident's org and project."""
     org = deps.directory.org(state.org_id)
     project = deps.directory.project(state.org_id, state.project_id) if state.project_id else None
-    return targets_for(org.settings if org else {}, project.settings if project else None)
+    return targets_for(org.settings if org else {}, project.settings if project else None,
+                       project.name if project else None)
 
 
 def _notice(incident_id: str, text: str, key: str) -> OutboxMessage:

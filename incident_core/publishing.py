@@ -126,11 +126,17 @@ def validate_publishing(raw: Any) -> dict[str, Any]:
     return out
 
 
-def targets_for(org_settings: dict[str, Any], project_settings: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Target name → config for one incident: org targets, overridden per project; `knowledge` always."""
+def targets_for(org_settings: dict[str, Any], project_settings: dict[str, Any] | None = None,
+                project_name: str | None = None) -> dict[str, Any]:
+    """Target name → config for one incident: org targets, overridden per project; `knowledge` always.
+
+    Project overrides come from the org's `publishing.projects.<name>` (what `revenant org config` stores)
+    and from the project's own settings under `publishing`.
+    """
     org = dict(org_settings.get("publishing") or {})
-    org.pop("projects", None)
-    merged = {**org, **dict((project_settings or {}).get("publishing") or {})}
+    by_project = dict(org.pop("projects", None) or {})
+    merged = {**org, **dict(by_project.get(project_name or "") or {}),
+              **dict((project_settings or {}).get("publishing") or {})}
     out: dict[str, Any] = {}
     for key, cfg in merged.items():
         if cfg is None:
