@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -61,7 +62,7 @@ class PostmortemDemo:
     def key_moment(self, app: App, org_id: str, incident_id: str, who: str, text: str, pinner: str) -> None:
         """A chat message and its 📌, as Slack capture would record them."""
         now = app.deps.clock.now()
-        base = {"org_id": org_id, "incident_id": incident_id, "occurred_at": now}
+        base: dict[str, Any] = {"org_id": org_id, "incident_id": incident_id, "occurred_at": now}
         uc.apply_command(deps=app.deps, check_role=False, command=cmd.CaptureMessage(
             **base, actor=who, platform="slack", channel="C-DEMO", message_id="1768470900.000100", author=who,
             text=text))
@@ -79,7 +80,7 @@ class PostmortemDemo:
             _say("", "> " + line)
         for f in view.findings[:2]:
             _say("revenant", f"⚠ {f.section}: “{f.phrase}” — {f.suggestion}")
-        base = {"deps": app.deps, "org_id": org_id, "incident_id": incident_id}
+        base: dict[str, Any] = {"deps": app.deps, "org_id": org_id, "incident_id": incident_id}
         self.clock.advance(21 * 60)  # the next morning
         events = app.queries.timeline(org_id, incident_id)
         region = next((e.version for e in events if e.type_name == "SeverityChanged"), 1)

@@ -162,7 +162,7 @@ def _edit_items(s: IncidentState, c: EditActionItems) -> list[ev.Event]:
 
 def _save(s: IncidentState, c: SavePostmortemEdits) -> list[ev.Event]:
     _require_editable(s)
-    base = {"org_id": c.org_id, "incident_id": c.incident_id, "actor": c.actor, "occurred_at": c.occurred_at,
+    base: dict[str, Any] = {"org_id": c.org_id, "incident_id": c.incident_id, "actor": c.actor, "occurred_at": c.occurred_at,
             "meta": c.meta}
     out: list[ev.Event] = []
     current = s
@@ -170,7 +170,8 @@ def _save(s: IncidentState, c: SavePostmortemEdits) -> list[ev.Event]:
     if c.action_items is not None:
         steps.append(EditActionItems(**base, action_items=tuple(c.action_items)))
     for step in steps:
-        made = _edit(current, step) if isinstance(step, EditPostmortemSection) else _edit_items(current, step)
+        made = _edit(current, step) if isinstance(step, EditPostmortemSection) \
+            else _edit_items(current, step)  # type: ignore[arg-type]
         out += made
         current = apply_all(current, made) or current
     return out

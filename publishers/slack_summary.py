@@ -72,7 +72,8 @@ class SlackSummaryPublisher:
             if exc.response.get("error") == "not_in_channel":
                 raise PublishError(f"the bot is not in channel {channel}; invite it with /invite @revenant") from None
             raise
-        for message in page.get("messages", []):
+        messages: list[dict[str, Any]] = page.get("messages", [])
+        for message in messages:
             meta = message.get("metadata") or {}
             if meta.get("event_type") == EVENT_TYPE and (meta.get("event_payload") or {}).get("incident_id") \
                     == doc.incident_id:

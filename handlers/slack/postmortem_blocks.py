@@ -44,7 +44,8 @@ def message_modal(text: str, title: str = "Postmortem") -> dict[str, Any]:
 def review_modal(human_id: str, meta: ModalMeta, candidates: list[tuple[int, str]],
                  chosen: set[int]) -> dict[str, Any]:
     """Step one for the commander: confirm or correct the key moments before the draft is written."""
-    options = [{"text": _plain(label, 75), "value": str(version)} for version, label in candidates[-100:]]
+    options: list[dict[str, Any]] = [{"text": _plain(label, 75), "value": str(version)}
+                                     for version, label in candidates[-100:]]
     initial = [o for o in options if int(o["value"]) in chosen]
     element: dict[str, Any] = {"type": "multi_static_select", "action_id": InputId.VALUE, "options": options,
                                "placeholder": _plain("Pick the moments that tell the story")}
@@ -95,13 +96,14 @@ def _row(row: int, item: dict[str, Any]) -> list[dict[str, Any]]:
 def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool) -> dict[str, Any]:
     """Sections split across inputs (≤ 3000 characters each), action item rows, warnings and the decision."""
     state = view.state
-    head = [{"type": "context", "elements": [{"type": "mrkdwn", "text": (
+    head: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": (
         f"*{view.status or 'draft'}* ({state.postmortem.get('source', 'deterministic')}) · {state.severity.value} · "
         f"{len(view.action_items)} action item(s) · `[ev N]` cites event N of the timeline")[:3000]}]}]
     if view.findings:
         head.append(_section(f"*Blameless check* — {len(view.findings)} phrase(s) to reword:\n"
                              + "\n".join(f"• {line}" for line in summarize(view.findings, limit=8))))
-    inputs, layout = [], []
+    inputs: list[dict[str, Any]] = []
+    layout: list[tuple[str, int]] = []
     for key, title in SECTIONS:
         chunks = split_text(view.sections.get(key, ""), CHUNK)
         layout.append((key, len(chunks)))

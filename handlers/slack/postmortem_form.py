@@ -89,7 +89,8 @@ def read_form(values: dict[str, Any], meta: ModalMeta, previous: list[dict[str, 
         chunks = [_value(values, section_block(key, i)) for i in range(parts)]
         sections[key] = "\n".join(c for c in chunks if c)
     by_id = {str(item.get("id")): item for item in previous}
-    items, first = [], {}
+    items: list[dict[str, Any]] = []
+    first: dict[int, str] = {}
     used = {str(i) for i in meta.item_ids}
     for row in range(meta.rows):
         title = _value(values, row_block(PostmortemId.ITEM_TITLE_BLOCK, row))

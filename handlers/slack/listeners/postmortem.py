@@ -97,7 +97,7 @@ def save_submission(services: SlackServices, org_id: str, user: str, meta: Modal
     saved = pmu.save_edits(deps=services.deps, org_id=org_id, incident_id=meta.incident_id, actor=actor,
                            sections=sections, action_items=items)
     human = saved.state.human_id
-    changed = ", ".join(e.section.replace("_", " ") for e in saved.events) or "nothing changed"
+    changed = ", ".join(str(getattr(e, "section", "")).replace("_", " ") for e in saved.events) or "nothing changed"
     if form.decision == "submit":
         done = pmu.submit_postmortem(deps=services.deps, queries=services.queries, org_id=org_id,
                                      incident_id=meta.incident_id, actor=actor)
