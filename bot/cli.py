@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from bot.bootstrap import App, bootstrap, migrate_database
+from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
 from incident_core.errors import IncidentError
 from incident_core.model import OrgRole
@@ -85,10 +86,12 @@ def worker(c: CliContext, once: bool) -> None:
 @cli.command(help="Run a scripted incident offline on the embedded defaults.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None,
               help="Where to keep the demo's database (default: a fresh temporary directory).")
-def demo(data_dir: str | None) -> None:
+@click.option("--teams", is_flag=True, help="Run it from Microsoft Teams, against the Bot Connector emulator.")
+def demo(data_dir: str | None, teams: bool) -> None:
     from bot.demo import run_demo
+    from bot.demo_teams import run_teams_demo
 
-    run_demo(data_dir=data_dir)
+    (run_teams_demo if teams else run_demo)(data_dir=data_dir)
 
 
 # --- database --------------------------------------------------------------------------------
@@ -314,6 +317,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+cli.add_command(teams)
 
 
 def main(argv: list[str] | None = None) -> None:

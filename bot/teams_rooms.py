@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -35,7 +36,8 @@ class TeamsRoomKeeper:
     def chat(self, org_id: str) -> TeamsChat:
         """The outbound Teams adapter for one org."""
         return TeamsChat(self.adapter, app_id=self.app_id, org_id=org_id, store=self.store,
-                         channel_for=lambda state: self.channel_for(org_id, state))
+                         channel_for=lambda state: self.channel_for(org_id, state),
+                         names=lambda: self.app.directory.display_names(org_id))
 
     def channel_for(self, org_id: str, state: IncidentState) -> str | None:
         """The incident channel for this incident, or None when none is configured or known."""
@@ -79,3 +81,20 @@ class TeamsRoomKeeper:
         org = self.app.directory.require_org(org_id)
         found = org.settings.get("teams")
         return dict(found) if isinstance(found, dict) else {}
+
+
+def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]]) -> None:
+    """When Teams is served: the room keeper, guidance posting, and guidance offers if Slack does not add them."""
+    from bot.guidance_wiring import GuidanceOfferer
+    from bot.slack_wiring import slack_enabled
+    from bot.teams_guidance import TeamsGuidancePosting
+    from bot.teams_wiring import teams_enabled
+    from incident_core.guidance_usecases import TOPIC
+
+    if not teams_enabled(app):
+        return
+    keeper = TeamsRoomKeeper(app)
+    subs.setdefault("incident.changed", []).append(keeper)
+    if not slack_enabled(app):  # guidance_wiring registers the offerer only with Slack; rooms exist here too
+        subs["incident.changed"].append(GuidanceOfferer(app))
+    subs.setdefault(TOPIC, []).append(TeamsGuidancePosting(app, keeper))

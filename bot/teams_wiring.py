@@ -25,7 +25,6 @@ from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
-from incident_core.action_usecases import ActionExecutor
 from incident_core.chat_service import ChatService
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
@@ -77,28 +76,21 @@ async def on_turn_error(context: TurnContext, error: Exception) -> None:
             log.warning("could not tell the user about the failure")
 
 
-def executor_for(app: App) -> ActionExecutor:
-    """The playbook executor: an override from bootstrap, else the simulator."""
-    found = app.overrides.get("executor")
-    if found is not None:
-        return found  # type: ignore[no-any-return]
-    from publishers.simulator import SimulatedExecutor
-
-    return SimulatedExecutor()
-
-
 def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tuple[CloudAdapter, RevenantTeamsBot]:
     """The inbound adapter (tenant middleware first) and the activity handler over the shared ChatService."""
     guard = ReplayGuard(app.engine)
+    logging.getLogger("msrest.serialization").setLevel(logging.ERROR)  # Teams sends keys the models lack
 
     def first_answer(key: str) -> bool:
         return guard.first_sight("teams-answer:" + hashlib.sha256(key.encode()).hexdigest()[:48], int(time.time()))
 
+    from bot.guidance_wiring import suggest_extra
+
     services = TeamsServices(
-        chat=ChatService(deps=app.deps, queries=app.queries), queries=app.queries, deps=app.deps,
-        executor=executor_for(app), store=SqlTeamsConversations(app.engine),
+        chat=ChatService(deps=app.deps, queries=app.queries, extra=suggest_extra(app)), queries=app.queries,
+        deps=app.deps, executor=app.executor, store=SqlTeamsConversations(app.engine),
         bound_org=lambda tenant: app.directory.bound_org("teams", tenant), first_answer=first_answer,
-        incident_changed=incident_changed)
+        incident_changed=incident_changed, names=app.directory.display_names)
     adapter = build_adapter(app)
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantMiddleware(services))

@@ -132,6 +132,14 @@ class SqlDirectory:
                 MEMBERS.c.org_id == org_id, MEMBERS.c.user_id == user)).scalar()
         return OrgRole(role) if role else None
 
+    def display_names(self, org_id: str) -> dict[str, str]:
+        """User id → display name, for the members whose name is known (chat cards show names, not ids)."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            rows = conn.execute(sa.select(MEMBERS.c.user_id, MEMBERS.c.display_name).where(
+                MEMBERS.c.org_id == org_id, MEMBERS.c.display_name.is_not(None)))
+            return {r.user_id: r.display_name for r in rows}
+
     # --- platform bindings ----------------------------------------------------------------
     def bind(self, platform: str, external_id: str, org_id: str) -> None:
         """Bind a Slack team/enterprise or Teams tenant to an org (rebinding moves it)."""

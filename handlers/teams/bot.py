@@ -53,5 +53,5 @@ class RevenantTeamsBot(TeamsActivityHandler):
         await capture_reactions(self.services, turn_context, message_reactions, removed=True)
 
     async def on_adaptive_card_invoke(self, turn_context: TurnContext,
-                                      invoke_value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse:
+                                      invoke_value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse | None:
         return await execute(self.services, turn_context, invoke_value)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from botbuilder.schema import Attachment
 
 from handlers.teams.ids import BOT_NAME, InputId, Verb
+from handlers.teams.text import humanize
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.model import Severity
 from incident_core.warroom import STATUS_EMOJI, WarRoom
@@ -25,8 +27,8 @@ def _text(text: str, **style: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": _cut(text), "wrap": True, **style}
 
 
-def _who(user: str | None) -> str:
-    return (user or "?").split(":", 1)[-1]
+def _who(user: str | None, names: Mapping[str, str] | None = None) -> str:
+    return (names or {}).get(user or "") or (user or "?").split(":", 1)[-1]
 
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -47,9 +49,9 @@ def attachment(content: dict[str, Any]) -> Attachment:
     return Attachment(content_type=CONTENT_TYPE, content=content)
 
 
-def war_room(view: WarRoom) -> dict[str, Any]:
-    """The war-room card at the root of the incident's thread, updated in place."""
-    roles = " · ".join(f"{r}: {_who(u)}" for r, u in view.roles.items()) or "no roles yet"
+def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The war-room card at the root of the incident's thread, updated in place (people by name when known)."""
+    roles = " · ".join(f"{r}: {_who(u, names)}" for r, u in view.roles.items()) or "no roles yet"
     body: list[dict[str, Any]] = [
         _text(f"{view.human_id} — {view.title}", size="Large", weight="Bolder"),
         {"type": "FactSet", "facts": [
@@ -61,7 +63,8 @@ def war_room(view: WarRoom) -> dict[str, Any]:
     if view.trend:
         body.append(_text(f"Trend: {view.trend}", fontType="Monospace"))
     sections = (("Log highlights", [f"{line[:150]} ×{n}" for line, n in view.highlights]),
-                ("Latest signals", [s[:200] for s in view.signals]), ("Actions", [a[:200] for a in view.actions]))
+                ("Latest signals", [s[:200] for s in view.signals]),
+                ("Actions", [humanize(a, names or {})[:200] for a in view.actions]))
     for title, lines in sections:
         if lines:
             body.append(_text(f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)))
@@ -83,19 +86,20 @@ _STATUS_LINE = {
 }
 
 
-def status_text(o: ActionOutcome) -> str:
+def status_text(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
     """Where an action stands, in a line."""
     if o.status is OutcomeStatus.AWAITING_CONFIRMATION:
-        return f"⏳ Medium risk: waiting for {_who(o.requested_by)} to confirm"
+        return f"⏳ Medium risk: waiting for {_who(o.requested_by, names)} to confirm"
     if o.status is OutcomeStatus.AWAITING_APPROVAL:
-        return f"⏳ High risk: waiting for a commander other than {_who(o.requested_by)} to approve"
+        return f"⏳ High risk: waiting for a commander other than {_who(o.requested_by, names)} to approve"
     if o.status is OutcomeStatus.DENIED:
-        return f"🚫 Denied by {_who(o.approver)}"
+        return f"🚫 Denied by {_who(o.approver, names)}"
     line = _STATUS_LINE[o.status]
-    return line + (f" (approved by {_who(o.approver)})" if o.approver and o.status is OutcomeStatus.EXECUTED else "")
+    approved = o.approver and o.status is OutcomeStatus.EXECUTED
+    return line + (f" (approved by {_who(o.approver, names)})" if approved else "")
 
 
-def action_card(outcome: ActionOutcome, incident_id: str) -> dict[str, Any]:
+def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One playbook action: risk badge, exact command, citation, status and the buttons its gate allows."""
     o = outcome
     body: list[dict[str, Any]] = [
@@ -104,7 +108,8 @@ def action_card(outcome: ActionOutcome, incident_id: str) -> dict[str, Any]:
     ]
     if o.command:
         body.append(_text(o.command, fontType="Monospace"))
-    facts = [{"title": "Requested by", "value": _who(o.requested_by)}, {"title": "Status", "value": status_text(o)}]
+    facts = [{"title": "Requested by", "value": _who(o.requested_by, names)},
+             {"title": "Status", "value": status_text(o, names)}]
     if o.source:
         facts.append({"title": "Source", "value": _cut(o.source, 300)})
     if o.undo:

@@ -21,11 +21,13 @@ from handlers.teams.activity import (
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM
 from handlers.teams.services import TeamsServices
-from handlers.teams.text import command_text, to_teams
+from handlers.teams.text import command_text, humanize, to_teams
 from incident_core.chat_commands import Intent, UsageError, parse
 from incident_core.chat_service import Reply
 
 log = logging.getLogger("revenant.teams")
+NO_CHANNEL = ("\nNo Teams incident channel is set for this org, so its thread cannot open yet: declare from a channel, "
+              "or ask an admin to run `revenant teams channel ORG CHANNEL_ID`.")
 
 
 async def reply(context: TurnContext, text: str) -> None:
@@ -49,21 +51,23 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
     if intent.name == "declare" and not intent.title:
         await context.send_activity(MessageFactory.attachment(cards.attachment(cards.declare_form())))
         return
-    named: tuple[str, str] | None = None
-    if intent.user and intent.user in people:
-        intent, named = await _resolve_person(context, intent, people[intent.user])
     actor = actor_of(activity.from_property)
+    names = await asyncio.to_thread(services.names, tenant.org_id)
+    if activity.from_property and activity.from_property.name:
+        names[actor] = activity.from_property.name
+    if intent.user and intent.user in people:
+        intent, (person, name) = await _resolve_person(context, intent, people[intent.user])
+        names[person] = name
     key = activity_key("cmd", activity)
     channel = channel_of(activity) if kind_of(activity) == "channel" else None
     try:
         answer = await asyncio.to_thread(handle, services, tenant.org_id, actor, activity.conversation.id,
                                          channel, intent, key)
     except Exception as exc:  # noqa: BLE001 — one error handler shows it
-        await reply(context, explain(exc))
+        await reply(context, humanize(explain(exc), names))
         return
-    shown = answer.text.replace(named[0], named[1]) if named else answer.text
     if await asyncio.to_thread(services.first_answer, key):
-        await reply(context, shown)
+        await reply(context, humanize(answer.text, names))
     if answer.incident is not None:
         await services.incident_changed()
 
@@ -72,12 +76,15 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
            intent: Intent, key: str) -> Reply:
     """Run one intent; a declaration in a channel is filed under that channel's project and remembers it."""
     context = services.context(org_id, actor, conversation_id)
-    project_id = None
-    if intent.name == "declare":
-        project_id = services.project_for_channel(org_id, channel)
-        if channel:
-            services.store.note_declare_origin(org_id, actor, channel)
-    return services.chat.handle(intent, context, project_id=project_id, idempotency_key=key)
+    if intent.name != "declare":
+        return services.chat.handle(intent, context, idempotency_key=key)
+    project_id = services.project_for_channel(org_id, channel)
+    if channel:
+        services.store.note_declare_origin(org_id, actor, channel)
+    answer = services.chat.handle(intent, context, project_id=project_id, idempotency_key=key)
+    if answer.incident is not None and not channel and not services.incident_channel(org_id):
+        answer = dataclasses.replace(answer, text=answer.text + NO_CHANNEL)
+    return answer
 
 
 async def _resolve_person(context: TurnContext, intent: Intent, mentioned: dict) -> tuple[Intent, tuple[str, str]]:

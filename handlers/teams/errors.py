@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
+from handlers.teams.text import humanize
 from incident_core.errors import IncidentError, NotFound, PermissionDenied, ValidationError
 
 log = logging.getLogger("revenant.teams")
@@ -33,8 +35,8 @@ def status_of(exc: BaseException) -> int:
     return 409 if isinstance(exc, IncidentError) else 500
 
 
-def invoke_error(exc: BaseException) -> AdaptiveCardInvokeResponse:
+def invoke_error(exc: BaseException, names: Mapping[str, str] | None = None) -> AdaptiveCardInvokeResponse:
     """An Action.Execute answer Teams shows to the clicker only; the card stays as it was."""
     code = type(exc).__name__ if isinstance(exc, IncidentError) else "InternalError"
     return AdaptiveCardInvokeResponse(status_code=status_of(exc), type=ERROR_TYPE,
-                                      value={"code": code, "message": explain(exc)})
+                                      value={"code": code, "message": humanize(explain(exc), names or {})})

@@ -20,6 +20,8 @@ class Verb(StrEnum):
     APPROVE_ACTION = "action.approve"
     DENY_ACTION = "action.deny"
     UNDO_ACTION = "action.undo"
+    RUN_SUGGESTION = "suggestion.run"
+    SUGGESTION_FEEDBACK = "suggestion.feedback"
 
 
 class InputId(StrEnum):

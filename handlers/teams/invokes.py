@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import TurnContext
-from botbuilder.schema import AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
+from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
+from botbuilder.schema import Activity, ActivityTypes, AdaptiveCardInvokeResponse, AdaptiveCardInvokeValue
 
 from handlers.teams import cards
 from handlers.teams.activity import activity_key, actor_of, channel_of, kind_of, tenant_in
@@ -23,14 +23,17 @@ from handlers.teams.commands import reply
 from handlers.teams.errors import invoke_error
 from handlers.teams.ids import InputId, Verb
 from handlers.teams.services import TeamsServices
-from handlers.teams.text import to_teams
+from handlers.teams.text import humanize, to_teams
 from incident_core import action_usecases as au
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.chat_commands import Intent
 from incident_core.errors import NotFound, ValidationError
+from incident_core.guidance_usecases import give_feedback, run_suggestion
 from incident_core.model import Severity, Status
 from incident_core.state import IncidentState
+
+MESSAGE_TYPE = "application/vnd.microsoft.activity.message"
 
 
 @dataclass(frozen=True)
@@ -44,28 +47,38 @@ class Click:
     key: str
     conversation_id: str
     channel: str | None
+    names: dict[str, str]
 
 
 @dataclass(frozen=True)
 class Answer:
-    """The card that replaces the clicked one, an optional note for the thread, whether anything changed."""
+    """The card that replaces the clicked one (or a message shown to the clicker, the card kept), an optional
+    note and an optional card to post in the thread, and whether the incident changed."""
 
-    card: dict[str, Any]
+    card: dict[str, Any] | None
     note: str | None = None
     changed: bool = True
+    message: str | None = None
+    post: dict[str, Any] | None = None
 
 
 async def execute(services: TeamsServices, context: TurnContext,
-                  value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse:
-    """Run the clicked verb and answer with its card (or a refusal only the clicker sees)."""
+                  value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse | None:
+    """Run the clicked verb and answer with its card, a message, or a refusal (the last two only the clicker sees).
+
+    A message answer is sent as the invoke response here (botbuilder's model types `value` as an object,
+    so it cannot carry the string Teams expects) and None is returned.
+    """
     a = context.activity
     action: dict[str, Any] = value.action if isinstance(value.action, dict) else {}
     raw = action.get("data")
     data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
-    click = Click(org_id=tenant_in(context).org_id, actor=actor_of(a.from_property),
-                  name=(a.from_property.name if a.from_property else None) or "someone", data=data,
-                  key=activity_key("invoke", a), conversation_id=a.conversation.id,
-                  channel=channel_of(a) if kind_of(a) == "channel" else None)
+    org_id, actor = tenant_in(context).org_id, actor_of(a.from_property)
+    name = (a.from_property.name if a.from_property else None) or "someone"
+    names = {**await asyncio.to_thread(services.names, org_id), actor: name}
+    click = Click(org_id=org_id, actor=actor, name=name, data=data, key=activity_key("invoke", a),
+                  conversation_id=a.conversation.id, channel=channel_of(a) if kind_of(a) == "channel" else None,
+                  names=names)
     verb = next((v for v in Verb if v.value == action.get("verb")), None)
     if verb is None:
         return invoke_error(ValidationError(f"this card's button ({action.get('verb')!r}) is not one Revenant knows; "
@@ -73,13 +86,19 @@ async def execute(services: TeamsServices, context: TurnContext,
     try:
         answer = await asyncio.to_thread(VERBS[verb], services, click)
     except Exception as exc:  # noqa: BLE001 — one error handler shows it
-        return invoke_error(exc)
-    if answer.note:
-        first: bool = await asyncio.to_thread(services.first_answer, click.key)
-        if first:
-            await reply(context, answer.note)
+        return invoke_error(exc, names)
+    first: bool = await asyncio.to_thread(services.first_answer, click.key)
+    if first and answer.note:
+        await reply(context, answer.note)
+    if first and answer.post:
+        await context.send_activity(MessageFactory.attachment(cards.attachment(answer.post)))
     if answer.changed:
         await services.incident_changed()
+    if answer.card is None:
+        body = {"statusCode": 200, "type": MESSAGE_TYPE, "value": answer.message or "Done."}
+        await context.send_activity(Activity(type=ActivityTypes.invoke_response,
+                                             value=InvokeResponse(status=200, body=body)))
+        return None
     return AdaptiveCardInvokeResponse(status_code=200, type=cards.CONTENT_TYPE, value=answer.card)
 
 
@@ -91,8 +110,8 @@ def _incident(services: TeamsServices, click: Click) -> IncidentState:
     return state
 
 
-def _war_room(services: TeamsServices, state: IncidentState) -> dict[str, Any]:
-    return cards.war_room(warroom.build(state, services.deps.clock.now()))
+def _war_room(services: TeamsServices, state: IncidentState, click: Click) -> dict[str, Any]:
+    return cards.war_room(warroom.build(state, services.deps.clock.now()), click.names)
 
 
 def _status(services: TeamsServices, click: Click) -> Answer:
@@ -103,7 +122,7 @@ def _status(services: TeamsServices, click: Click) -> Answer:
         raise ValidationError(f"unknown status {click.data.get('status')!r}") from None
     new = uc.change_status(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
                            status=status, note="via war-room button", idempotency_key=click.key).state
-    return Answer(_war_room(services, new), f"{click.name} set {new.human_id} to *{new.status.value}*")
+    return Answer(_war_room(services, new, click), f"{click.name} set {new.human_id} to *{new.status.value}*")
 
 
 def _severity(services: TeamsServices, click: Click) -> Answer:
@@ -111,11 +130,11 @@ def _severity(services: TeamsServices, click: Click) -> Answer:
     severity = Severity.parse(str(click.data.get("severity") or ""))
     new = uc.change_severity(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id,
                              actor=click.actor, severity=severity, idempotency_key=click.key).state
-    return Answer(_war_room(services, new), f"{click.name} set {new.human_id} to *{new.severity.value}*")
+    return Answer(_war_room(services, new, click), f"{click.name} set {new.human_id} to *{new.severity.value}*")
 
 
 def _refresh(services: TeamsServices, click: Click) -> Answer:
-    return Answer(_war_room(services, _incident(services, click)), changed=False)
+    return Answer(_war_room(services, _incident(services, click), click), changed=False)
 
 
 def _declare(services: TeamsServices, click: Click) -> Answer:
@@ -125,25 +144,48 @@ def _declare(services: TeamsServices, click: Click) -> Answer:
     intent = Intent("declare", title=title, severity=Severity.parse(str(click.data.get(InputId.SEVERITY) or "SEV3")))
     answer = handle_intent(services, click.org_id, click.actor, click.conversation_id, click.channel, intent,
                            click.key)
-    return Answer(cards.notice(to_teams(answer.text)))
+    return Answer(cards.notice(to_teams(humanize(answer.text, click.names))))
 
 
 def _action(services: TeamsServices, click: Click, outcome: au.ActionOutcome) -> Answer:
-    card = cards.action_card(outcome, str(click.data.get("incident_id")))
+    card = cards.action_card(outcome, str(click.data.get("incident_id")), click.names)
     if outcome.duplicate:
         return Answer(card, changed=False)
-    return Answer(card, f"{click.name}: {outcome.summary} — {cards.status_text(outcome)}")
+    return Answer(card, f"{click.name}: {outcome.summary} — {cards.status_text(outcome, click.names)}")
 
 
 def _request(services: TeamsServices, click: Click) -> Answer:
+    """A catalog action with its parameters; never a command line from the click (those come from suggestions)."""
     state, d = _incident(services, click), click.data
+    action = str(d.get("action") or "")
+    if action.replace("-", "_").replace(" ", "_").lower() == "runbook_command" or d.get("command"):
+        raise ValidationError("a runbook command runs only from a recorded suggestion: use its Run button")
     params = d.get("params") if isinstance(d.get("params"), dict) else {}
+    risk = d.get("risk") if isinstance(d.get("risk"), str) else None
     outcome = au.request_action(
         deps=services.deps, executor=services.executor, org_id=click.org_id, incident_id=state.incident_id,
-        actor=click.actor, action=str(d.get("action") or ""), params=params, command=d.get("command"),
-        source=d.get("source"), proposed_risk=d.get("risk"), confirmed=bool(d.get("confirmed")),
-        suggestion_id=d.get("suggestion_id"), action_id=d.get("action_id"), idempotency_key=click.key)
+        actor=click.actor, action=action, params=params, proposed_risk=risk, idempotency_key=click.key)
     return _action(services, _with_incident(click, state), outcome)
+
+
+def _run_suggestion(services: TeamsServices, click: Click) -> Answer:
+    """The suggestion's recorded action is requested; its action card goes in the thread, the suggestions stay."""
+    state = _incident(services, click)
+    outcome = run_suggestion(deps=services.deps, queries=services.queries, executor=services.executor,
+                             org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
+                             suggestion_id=str(click.data.get("suggestion_id") or ""), idempotency_key=click.key)
+    answer = _action(services, _with_incident(click, state), outcome)
+    return Answer(None, answer.note, answer.changed, message=f"{outcome.summary}: {cards.status_text(outcome)}",
+                  post=None if outcome.duplicate else answer.card)
+
+
+def _feedback(services: TeamsServices, click: Click) -> Answer:
+    state = _incident(services, click)
+    helpful = click.data.get("helpful") is True
+    give_feedback(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
+                  suggestion_id=str(click.data.get("suggestion_id") or ""), helpful=helpful, idempotency_key=click.key)
+    return Answer(None, changed=False, message="Thanks: later suggestions for this org rank its source "
+                                               + ("higher." if helpful else "lower."))
 
 
 def _on_action(fn: Callable[..., au.ActionOutcome], *, runs: bool) -> Callable[[TeamsServices, Click], Answer]:
@@ -171,4 +213,6 @@ VERBS: dict[Verb, Callable[[TeamsServices, Click], Answer]] = {
     Verb.APPROVE_ACTION: _on_action(au.approve_action, runs=True),
     Verb.DENY_ACTION: _on_action(au.deny_action, runs=False),
     Verb.UNDO_ACTION: _on_action(au.undo_action, runs=True),
+    Verb.RUN_SUGGESTION: _run_suggestion,
+    Verb.SUGGESTION_FEEDBACK: _feedback,
 }

@@ -8,7 +8,7 @@ A failed connector call raises, and the outbox retries the message with backoff.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from botbuilder.core import CloudAdapterBase, MessageFactory, TurnContext
@@ -37,10 +37,10 @@ T = TypeVar("T")
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
-def card_activity(view: WarRoom) -> Activity:
+def card_activity(view: WarRoom, names: Mapping[str, str] | None = None) -> Activity:
     """The war-room message: the card plus notification text."""
     return Activity(type=ActivityTypes.message, text=cards.fallback_text(view),
-                    attachments=[cards.attachment(cards.war_room(view))])
+                    attachments=[cards.attachment(cards.war_room(view, names))])
 
 
 class TeamsChat:
@@ -49,10 +49,10 @@ class TeamsChat:
     platform = PLATFORM
 
     def __init__(self, adapter: CloudAdapterBase, *, app_id: str, org_id: str, store: ConversationStore,
-                 channel_for: Callable[[IncidentState], str | None], run: Runner = asyncio.run) -> None:
+                 channel_for: Callable[[IncidentState], str | None],
+                 names: Callable[[], Mapping[str, str]] = dict, run: Runner = asyncio.run) -> None:
         self.adapter, self.app_id, self.org_id, self.store = adapter, app_id, org_id, store
-        self.channel_for = channel_for
-        self.run = run
+        self.channel_for, self.names, self.run = channel_for, names, run
 
     def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan) -> OpenedRoom:
         """Start a thread in the incident channel with the war-room card (or find the one a retry left)."""
@@ -65,7 +65,7 @@ class TeamsChat:
         if not channel:
             raise NotFound(f"no Teams incident channel for {state.human_id}: run `revenant teams channel ORG "
                            "CHANNEL_ID` (optionally `--project NAME`)")
-        reference, message_id = self.run(self._new_thread(channel, card_activity(view)))
+        reference, message_id = self.run(self._new_thread(channel, card_activity(view, self.names())))
         self.store.remember(self.org_id, reference, kind="channel", tenant_id=reference_tenant(reference), team_id=None,
                             channel_id=channel, incident_id=state.incident_id)
         thread_id = str(reference["conversation"]["id"])
@@ -80,7 +80,7 @@ class TeamsChat:
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
         """Replace the war-room card in place."""
-        activity = card_activity(view)
+        activity = card_activity(view, self.names())
         activity.id = message_id
 
         async def update(client: ConnectorClient, conversation_id: str) -> None:
@@ -92,6 +92,16 @@ class TeamsChat:
         """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing)."""
         activity = MessageFactory.text(to_teams(text))
         activity.text_format = "markdown"
+
+        async def send(client: ConnectorClient, conversation_id: str) -> str:
+            sent = await client.conversations.send_to_conversation(conversation_id, activity)
+            return str(sent.id or "")
+
+        return str(self.run(self._with_client(self._reference(room_id), send)))
+
+    def post_card(self, room_id: str, content: dict[str, Any], text: str) -> str:
+        """Post an Adaptive Card as a reply in the incident's thread (guidance, for one); returns its id."""
+        activity = Activity(type=ActivityTypes.message, text=text, attachments=[cards.attachment(content)])
 
         async def send(client: ConnectorClient, conversation_id: str) -> str:
             sent = await client.conversations.send_to_conversation(conversation_id, activity)

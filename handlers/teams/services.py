@@ -25,12 +25,20 @@ class TeamsServices:
     bound_org: Callable[[str], str | None]
     first_answer: Callable[[str], bool]
     incident_changed: Callable[[], Awaitable[None]]
+    names: Callable[[str], dict[str, str]]
 
     def context(self, org_id: str, actor: str, conversation_id: str | None) -> ChatContext:
         """The ChatContext of an activity: the incident is the one whose thread this is, if any."""
         incident = self.queries.by_room(org_id, PLATFORM, conversation_id) if conversation_id else None
         return ChatContext(org_id=org_id, platform=PLATFORM, user=actor, room_id=conversation_id,
                            incident_id=incident.incident_id if incident else None)
+
+    def incident_channel(self, org_id: str) -> str | None:
+        """The org's default incident channel (`teams.incident_channel` in its settings), if set."""
+        org = self.deps.directory.org(org_id)
+        teams = org.settings.get("teams") if org else None
+        found = teams.get("incident_channel") if isinstance(teams, dict) else None
+        return str(found) if found else None
 
     def project_for_channel(self, org_id: str, channel_id: str | None) -> str | None:
         """The project whose incident channel (`teams_channel` setting) this is, if any."""

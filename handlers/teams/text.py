@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.teams.ids import BOT_NAME
@@ -16,7 +17,8 @@ EMOJI = {":warning:": "⚠️", ":boom:": "💥", ":tada:": "🎉", ":rotating_l
          ":white_check_mark:": "✅", ":pushpin:": "📌", ":lock:": "🔒"}
 # The core's replies speak Slack (slash command, incident channel); a Teams room is a thread.
 PHRASES = (("`/revenant", f"`@{BOT_NAME}"), ("/revenant", f"@{BOT_NAME}"),
-           ("the incident's channel", "the incident's thread"), ("not an incident channel", "not an incident thread"),
+           ("the incident's channel", "the incident's thread"), ("an incident's channel", "an incident's thread"),
+           ("not an incident channel", "not an incident thread"),
            ("Opening its channel", "Opening its thread"))
 
 
@@ -39,6 +41,16 @@ def command_text(text: str | None, mentions: list[dict[str, Any]], bot_id: str |
 def clean(text: str) -> str:
     """Markup dropped and entities decoded: what a person reads."""
     return html.unescape(_TAG.sub(" ", text)).replace("\u00a0", " ").strip()
+
+
+def humanize(text: str, names: Mapping[str, str]) -> str:
+    """Person ids (`teams:<id>`, and the bare `<id>` the core sometimes writes) → display names."""
+    for user, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        text = text.replace(user, name)
+        bare = user.split(":", 1)[-1]
+        if len(bare) >= 8:
+            text = text.replace(bare, name)
+    return text
 
 
 def to_teams(text: str) -> str:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +18,7 @@ from emulators.bot_connector import BotConnectorEmulator
 from emulators.bot_connector_state import Member, Team
 from emulators.bot_credentials import EmulatorCredentialsFactory
 from emulators.teams_activities import TeamsSender
+from incident_core.events import Event
 from incident_core.model import OrgRole
 from publishers.simulator import SimulatedExecutor
 from storage.engine import scope_to_org
@@ -73,8 +74,11 @@ class TeamsWorld:
         return str(eventually(room, what=f"{ref} thread"))
 
     def events(self, ref: str = "INC-1") -> list[str]:
+        return [e.type_name for e in self.timeline(ref)]
+
+    def timeline(self, ref: str = "INC-1") -> list[Event]:
         state = self.incident(ref)
-        return [e.type_name for e in self.app.queries.timeline(self.org_id, state.incident_id)] if state else []
+        return list(cast(Sequence[Event], self.app.queries.timeline(self.org_id, state.incident_id))) if state else []
 
     def card(self, thread: str) -> dict[str, Any]:
         """The war-room card at the root of a thread, as the connector holds it now."""

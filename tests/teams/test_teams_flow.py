@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from incident_core.events import ChatMessageCaptured, ReactionAdded
 from tests.slack.conftest import eventually
 from tests.teams.conftest import CARD, TeamsWorld
 
@@ -65,6 +66,9 @@ def test_bad_input_gets_usage_and_refusals_are_explained(teams_world: TeamsWorld
     chat = w.connector.personal_conversation(w.bob.id)
     delivery, _ = w.sender.command(w.bob, chat, "help")
     assert delivery.status == 201 and "@Revenant" in w.bot_texts(chat)[-1]
+    w.app.directory.update_org_settings(w.org_id, {})
+    w.sender.command(w.bob, chat, "declare Declared from a chat sev3")
+    assert "revenant teams channel ORG CHANNEL_ID" in w.bot_texts(chat)[-1]
 
 
 def test_declare_form_submits_through_action_execute(teams_world: TeamsWorld) -> None:
@@ -101,10 +105,10 @@ def test_thread_replies_and_reactions_are_captured_once_under_redelivery(teams_w
     events = w.events()[before:]
     assert events.count("ChatMessageCaptured") == 1 and events.count("ReactionAdded") == 2
     assert "ChatMessageEdited" in events and "ChatMessageDeleted" in events
-    timeline = w.app.queries.timeline(w.org_id, w.incident().incident_id)
-    captured = next(e for e in timeline if e.type_name == "ChatMessageCaptured")
+    timeline = w.timeline()
+    captured = next(e for e in timeline if isinstance(e, ChatMessageCaptured))
     assert captured.author == w.actor(w.bob) and captured.text == "db pool at 198/200"
-    assert [e.emoji for e in timeline if e.type_name == "ReactionAdded"] == ["+1", "pushpin"]
+    assert [e.emoji for e in timeline if isinstance(e, ReactionAdded)] == ["+1", "pushpin"]
     assert w.incident().key_moments == (msg["id"],)
     delivery, note = w.sender.command(w.alice, thread, "note redelivered once")
     replies = len(w.bot_texts(thread))

@@ -1,0 +1,33 @@
+"""guidance.posted → a reply with the suggestions card in the incident's Teams thread (the Teams twin of
+SlackGuidancePosting)."""
+
+from __future__ import annotations
+
+from bot.bootstrap import App
+from bot.teams_rooms import TeamsRoomKeeper
+from handlers.teams.guidance_cards import guidance_card, guidance_text
+from handlers.teams.ids import PLATFORM
+from incident_core.guidance_usecases import guidance_of
+from storage.outbox import PendingMessage
+
+
+class TeamsGuidancePosting:
+    """Outbox subscriber: posts recorded guidance under the war-room card; a connector error means retry."""
+
+    def __init__(self, app: App, keeper: TeamsRoomKeeper | None = None) -> None:
+        self.app = app
+        self.keeper = keeper or TeamsRoomKeeper(app)
+
+    def __call__(self, msg: PendingMessage) -> None:
+        if msg.payload.get("quiet") or not self.app.directory.bindings(msg.org_id, PLATFORM):
+            return
+        state = self.app.queries.get(msg.org_id, str(msg.payload.get("incident_id", "")))
+        room = state.rooms.get(PLATFORM) if state else None
+        if state is None or not room:
+            return
+        guidance = guidance_of(self.app.queries.timeline(msg.org_id, state.incident_id),
+                               str(msg.payload.get("batch_id")))
+        if guidance is None:
+            return
+        card = guidance_card(state.human_id, state.incident_id, guidance, str(msg.payload.get("trigger", "command")))
+        self.keeper.chat(msg.org_id).post_card(str(room["room_id"]), card, guidance_text(state.human_id, guidance))
