@@ -32,9 +32,9 @@ class KnowledgeTarget:
         state = self.app.queries.get(doc.org_id, doc.incident_id)
         project = self.app.directory.project(doc.org_id, state.project_id) if state and state.project_id else None
         service = state.services[0] if state and state.services else None
-        sections = self.app.knowledge.index_document(doc.org_id, f"postmortems/{doc.slug}.md", f"Postmortem {doc.title}",
-                                                     doc.markdown, kind="postmortem",
-                                                     project=project.name if project else None, service=service)
+        sections = self.app.knowledge.index_document(
+            doc.org_id, f"postmortems/{doc.slug}.md", f"Postmortem {doc.title}", doc.markdown, kind="postmortem",
+            project=project.name if project else None, service=service)
         return Publication(url=f"knowledge://{doc.org_id}/postmortems/{doc.slug}", ref=f"{sections} sections")
 
 

@@ -162,8 +162,8 @@ def _edit_items(s: IncidentState, c: EditActionItems) -> list[ev.Event]:
 
 def _save(s: IncidentState, c: SavePostmortemEdits) -> list[ev.Event]:
     _require_editable(s)
-    base: dict[str, Any] = {"org_id": c.org_id, "incident_id": c.incident_id, "actor": c.actor, "occurred_at": c.occurred_at,
-            "meta": c.meta}
+    base: dict[str, Any] = {"org_id": c.org_id, "incident_id": c.incident_id, "actor": c.actor,
+                            "occurred_at": c.occurred_at, "meta": c.meta}
     out: list[ev.Event] = []
     current = s
     steps: list[Command] = [EditPostmortemSection(**base, section=k, text=v) for k, v in c.sections.items()]

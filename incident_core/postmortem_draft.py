@@ -70,7 +70,8 @@ def _impact(f: Facts) -> list[str]:
                      f"{cite(d.version, resolved.version)}")
     if f.signals:
         first, last = f.signals[0], f.signals[-1]
-        lines.append(f"- Signals: {len(f.signals)} from {', '.join(sorted({str(e.signal.get('source')) for e in f.signals}))}"
+        sources = ", ".join(sorted({str(e.signal.get("source")) for e in f.signals}))
+        lines.append(f"- Signals: {len(f.signals)} from {sources}"
                      f", first at {_t(f, f.signal_time(first))}, last at {_t(f, last.occurred_at)} "
                      f"{cite(first.version, last.version)}")
         services = sorted({str(e.signal["service"]) for e in f.signals if e.signal.get("service")})
@@ -90,8 +91,8 @@ def _detection(f: Facts) -> list[str]:
         return [declared, f"- Detection was manual: no alert or log signal reached {f.state.human_id} "
                           f"{cite(d.version)}"]
     sig = first.signal
-    lines = [f"- First signal at {_t(f, f.signal_time(first))}: [{sig.get('severity')}] {quote(str(sig.get('title')), 150)}"
-             f" from {sig.get('source')} {cite(first.version)}", declared]
+    lines = [f"- First signal at {_t(f, f.signal_time(first))}: [{sig.get('severity')}] "
+             f"{quote(str(sig.get('title')), 150)} from {sig.get('source')} {cite(first.version)}", declared]
     gap = (d.occurred_at - f.signal_time(first)).total_seconds()
     if gap > 0:
         lines.append(f"- Time from first signal to declaration: {since(f.signal_time(first), d.occurred_at)} "
@@ -130,7 +131,8 @@ def _response(f: Facts) -> list[str]:
 
 def _action_text(a: ev.Event) -> str:
     if isinstance(a, ev.ActionExecuted):
-        return f"{'executed' if a.succeeded else 'tried (and failed) to execute'} “{a.summary or a.action_id}” [{a.risk}]"
+        verb = "executed" if a.succeeded else "tried (and failed) to execute"
+        return f"{verb} “{a.summary or a.action_id}” [{a.risk}]"
     if isinstance(a, ev.ActionUndone):
         return f"{'undid' if a.succeeded else 'failed to undo'} {a.summary or a.action_id}"
     assert isinstance(a, ev.ActionDenied)

@@ -122,7 +122,8 @@ def validate_publishing(raw: Any) -> dict[str, Any]:
     if projects is not None:
         if not isinstance(projects, dict):
             raise ValidationError("publishing.projects must map project names to targets")
-        out["projects"] = {name: validate_targets(cfg, f"publishing.projects.{name}") for name, cfg in projects.items()}
+        out["projects"] = {name: validate_targets(cfg, f"publishing.projects.{name}")
+                           for name, cfg in projects.items()}
     return out
 
 

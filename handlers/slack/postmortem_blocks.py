@@ -147,6 +147,7 @@ def notice_blocks(text: str, incident_id: str, snooze: str | None) -> list[dict[
     blocks = [_section(text)]
     if snooze:
         blocks.append({"type": "actions", "block_id": "reminder_actions", "elements": [{
-            "type": "button", "action_id": PostmortemId.REMINDER_SNOOZE, "text": _plain(f"Snooze {SNOOZE_MINUTES} min"),
+            "type": "button", "action_id": PostmortemId.REMINDER_SNOOZE,
+            "text": _plain(f"Snooze {SNOOZE_MINUTES} min"),
             "value": json.dumps({"i": incident_id, "k": snooze, "m": SNOOZE_MINUTES})}]})
     return blocks
