@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from bot.bootstrap import App, bootstrap, migrate_database
+from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
 from incident_core.errors import IncidentError
@@ -317,6 +318,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+register_postmortem_commands(cli)
 cli.add_command(teams)
 
 
