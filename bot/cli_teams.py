@@ -40,14 +40,17 @@ def package(ctx: click.Context, out: str, app_id: str | None, website: str) -> N
 @click.argument("org_ref", metavar="ORG")
 @click.argument("channel_id")
 @click.option("--project", default=None, help="Set this project's incident channel instead of the org default.")
+@click.option("--announce", is_flag=True, help="Make it the org's channel for new-incident announcements instead.")
 @click.pass_context
-def channel(ctx: click.Context, org_ref: str, channel_id: str, project: str | None) -> None:
+def channel(ctx: click.Context, org_ref: str, channel_id: str, project: str | None, announce: bool) -> None:
     """Choose the channel (19:…@thread.tacv2) where incident threads open, per project or for the org."""
     if not channel_id.startswith("19:"):
         raise click.ClickException("a Teams channel id looks like 19:…@thread.tacv2; `revenant teams channels ORG` "
                                    "lists the ones the bot has seen")
     app = ctx.obj.app()
     org_id = app.resolve_org(org_ref)
+    if project and announce:
+        raise click.ClickException("--announce is an org setting; drop --project")
     if project:
         found = app.directory.project(org_id, project)
         if found is None:
@@ -57,9 +60,12 @@ def channel(ctx: click.Context, org_ref: str, channel_id: str, project: str | No
         return
     org = app.directory.require_org(org_id)
     teams_settings: dict[str, Any] = dict(org.settings.get("teams") or {})
-    app.directory.update_org_settings(org_id, {**org.settings, "teams": {**teams_settings,
-                                                                          "incident_channel": channel_id}})
-    click.echo(f"incidents of {org.name} open their Teams thread in {channel_id} (projects may override it)")
+    key = "announce_channel" if announce else "incident_channel"
+    app.directory.update_org_settings(org_id, {**org.settings, "teams": {**teams_settings, key: channel_id}})
+    if announce:
+        click.echo(f"new incidents of {org.name} are announced in {channel_id}")
+    else:
+        click.echo(f"incidents of {org.name} open their Teams thread in {channel_id} (projects may override it)")
 
 
 @teams.command("channels")

@@ -54,13 +54,15 @@ def test_channel_choice_per_project_and_for_the_org(tmp_path: Path) -> None:
     channel = "19:0123456789abcdef0123456789abcdef@thread.tacv2"
     assert run(["teams", "channel", "acme", channel, "--project", "shop"], tmp_path).returncode == 0
     assert run(["teams", "channel", "acme", "19:org-default@thread.tacv2"], tmp_path).returncode == 0
+    assert run(["teams", "channel", "acme", "19:news@thread.tacv2", "--announce"], tmp_path).returncode == 0
     bad = run(["teams", "channel", "acme", "general"], tmp_path)
     assert bad.returncode == 1 and "19:" in bad.stderr
     app = bootstrap(Settings(data_dir=tmp_path, database_url=None))  # type: ignore[call-arg]
     try:
         org = app.directory.require_org("acme")
         assert app.directory.project(org.id, "shop").settings["teams_channel"] == channel  # type: ignore[union-attr]
-        assert org.settings["teams"]["incident_channel"] == "19:org-default@thread.tacv2"
+        assert org.settings["teams"] == {"incident_channel": "19:org-default@thread.tacv2",
+                                         "announce_channel": "19:news@thread.tacv2"}
     finally:
         app.close()
 

@@ -137,3 +137,18 @@ def test_war_room_buttons_answer_with_the_refreshed_card(teams_world: TeamsWorld
     assert w.incident().severity.value == "SEV2"
     unknown, _ = w.sender.execute(w.alice, thread, root, "explode", {})
     assert unknown.json()["statusCode"] == 400
+
+
+def test_the_thread_opens_in_the_project_channel_else_where_it_was_declared(teams_world: TeamsWorld) -> None:
+    w = teams_world
+    w.app.directory.update_org_settings(w.org_id, {"teams": {"announce_channel": w.general}})  # no default channel
+    shop = w.app.directory.create_project(w.org_id, "shop", {"teams_channel": w.incidents})
+    delivery, _ = w.sender.command(w.alice, w.incidents, "declare Cart is empty after login sev3")
+    assert delivery.status == 201
+    assert w.incident("INC-1").project_id == shop.id  # declared in shop's incident channel
+    assert w.thread_of("INC-1").startswith(w.incidents + ";messageid=")
+    eventually(lambda: any("INC-1" in t and "Follow its thread" in t for t in w.bot_texts(w.general)),
+               what="announcement in the announce channel")
+    w.sender.command(w.bob, w.general, "declare Wiki is down sev4")
+    assert w.incident("INC-2").project_id is None
+    assert w.thread_of("INC-2").startswith(w.general + ";messageid=")  # where it was declared
