@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import IntegrityError
 
 from storage.engine import scope_to_org
 from storage.records import utc
@@ -31,6 +32,12 @@ class SqlTeamsConversations:
             return
         row = {"kind": kind, "tenant_id": tenant_id, "team_id": team_id, "channel_id": channel_id,
                "service_url": service_url, "reference": reference}
+        try:
+            self._upsert(org_id, conversation_id, row, incident_id)
+        except IntegrityError:  # two first activities of a conversation at once: the other one inserted it
+            self._upsert(org_id, conversation_id, row, incident_id)
+
+    def _upsert(self, org_id: str, conversation_id: str, row: dict[str, Any], incident_id: str | None) -> None:
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             found = conn.execute(sa.select(CONVERSATIONS).where(
