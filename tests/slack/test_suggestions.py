@@ -72,6 +72,7 @@ def open_incident(w: SlackWorld) -> str:
     w.app.directory.update_org_settings(w.org_id, {"slack": {"auto_channel": True}})
     assert hook(w, w.app.directory.issue_token(w.org_id), alert()) == 202
     channel = w.channel_of()
+    eventually(lambda: guidance_posts(w, channel), what="guidance when the room opened")
     _, url = w.sender.command(w.bob, channel, NOTE)
     eventually(lambda: w.slack.responses(url), what="note")
     return channel
@@ -109,7 +110,8 @@ def test_alert_room_gets_cited_suggestions_and_more_for_a_new_kind_of_signal(sla
     assert "for the new kind of signal" in dump(second["blocks"])
     assert w.events().count("GuidanceOffered") == 2
     assert hook(w, token, latency) == 202  # the same kind again: nothing new to say
-    assert len(guidance_posts(w, channel)) == 2
+    eventually(lambda: w.app.outbox.pending(w.org_id) == 0, what="outbox delivered")
+    assert len(guidance_posts(w, channel)) == 2 and w.events().count("GuidanceOffered") == 2
 
 
 def test_suggest_posts_a_thread_with_badges_and_sources(slack_world: SlackWorld) -> None:
