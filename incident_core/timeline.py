@@ -14,10 +14,15 @@ def describe(event: ev.Event) -> str:
     return fn(event) if fn else event.type_name
 
 
-def render(events: Iterable[ev.Event], *, started: Any = None) -> list[str]:
-    """`HH:MM:SS  actor  what happened` lines, oldest first."""
-    lines = []
-    for e in events:
+def render(events: Iterable[ev.Event]) -> list[str]:
+    """`HH:MM:SS  actor  what happened` lines, oldest first; a date line wherever the UTC day changes."""
+    items = list(events)
+    multi_day = len({e.occurred_at.date() for e in items}) > 1
+    lines, day = [], None
+    for e in items:
+        if multi_day and e.occurred_at.date() != day:
+            day = e.occurred_at.date()
+            lines.append(f"— {e.occurred_at:%a %d %b %Y} (UTC) —")
         lines.append(f"{e.occurred_at:%H:%M:%S}  {short_actor(e.actor):<18} {describe(e)}")
     return lines
 
