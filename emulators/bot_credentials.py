@@ -42,11 +42,14 @@ class EmulatorCredentialsFactory(ServiceClientCredentialsFactory):
         self.password = password
 
     async def is_valid_app_id(self, app_id: str) -> bool:
+        """Only this factory's app id."""
         return app_id == self.app_id
 
     async def is_authentication_disabled(self) -> bool:
+        """Disabled only without an app id, as botbuilder's own factory."""
         return not self.app_id
 
     async def create_credentials(self, app_id: str, oauth_scope: str, login_endpoint: str,
                                  validate_authority: bool) -> AppCredentials:
+        """Credentials that fetch their token from the emulator."""
         return EmulatorTokenCredentials(app_id, self.password, self.connector.token_url())

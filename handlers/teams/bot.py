@@ -25,6 +25,7 @@ class RevenantTeamsBot(TeamsActivityHandler):
         self.services = services
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
+        """A command when addressed to the bot, else a capture in an incident thread."""
         activity = turn_context.activity
         if activity.value is not None and not (activity.text or "").strip():
             return  # an Action.Submit from some other card: Revenant's cards use Action.Execute
@@ -35,23 +36,29 @@ class RevenantTeamsBot(TeamsActivityHandler):
 
     async def on_teams_members_added(self, teams_members_added: list[TeamsChannelAccount], team_info: TeamInfo,
                                      turn_context: TurnContext) -> None:
+        """Say hello when the app is installed in a team."""
         bot_id = turn_context.activity.recipient.id if turn_context.activity.recipient else None
         if any(member.id == bot_id for member in teams_members_added):
             await reply(turn_context, WELCOME)  # installed: the middleware already stored this conversation
 
     async def on_teams_message_edit(self, turn_context: TurnContext) -> None:
+        """An edited message in an incident thread."""
         await capture_edit(self.services, turn_context)
 
     async def on_teams_message_soft_delete(self, turn_context: TurnContext) -> None:
+        """A deleted message in an incident thread."""
         await capture_deletion(self.services, turn_context)
 
     async def on_reactions_added(self, message_reactions: list[MessageReaction], turn_context: TurnContext) -> None:
+        """Reactions added to a message of an incident thread."""
         await capture_reactions(self.services, turn_context, message_reactions, removed=False)
 
     async def on_reactions_removed(self, message_reactions: list[MessageReaction],
                                    turn_context: TurnContext) -> None:
+        """Reactions removed from a message of an incident thread."""
         await capture_reactions(self.services, turn_context, message_reactions, removed=True)
 
     async def on_adaptive_card_invoke(self, turn_context: TurnContext,
                                       invoke_value: AdaptiveCardInvokeValue) -> AdaptiveCardInvokeResponse | None:
+        """An Action.Execute click."""
         return await execute(self.services, turn_context, invoke_value)

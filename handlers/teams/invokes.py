@@ -52,8 +52,7 @@ class Click:
 
 @dataclass(frozen=True)
 class Answer:
-    """The card that replaces the clicked one (or a message shown to the clicker, the card kept), an optional
-    note and an optional card to post in the thread, and whether the incident changed."""
+    """What a click answers: a replacing card or a message, a note and a card for the thread, whether it changed."""
 
     card: dict[str, Any] | None
     note: str | None = None
