@@ -19,6 +19,8 @@ MAX_SUGGESTIONS = 8
 
 @dataclass(frozen=True, kw_only=True)
 class OfferGuidance(Command):
+    """Record one offer of guidance (its steps already numbered); automatic triggers only when still due."""
+
     batch_id: str
     trigger: str
     covers: tuple[str, ...]
@@ -34,6 +36,8 @@ class OfferGuidance(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class GiveSuggestionFeedback(Command):
+    """👍 (`helpful`) or 👎 on a suggestion of this incident."""
+
     suggestion_id: str
     helpful: bool
 

@@ -66,6 +66,8 @@ def click(services: SlackServices, org_id: str, user: str, action: dict[str, Any
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
+    """Run/Confirm/Approve/Deny/Undo buttons: ack now, work in a lazy listener."""
+
     async def ack_click(ack: AsyncAck) -> None:
         await ack()
 

@@ -32,6 +32,8 @@ def feedback(services: SlackServices, org_id: str, user: str, action: dict[str, 
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
+    """👍/👎 buttons: ack now, record the vote in a lazy listener."""
+
     async def ack_vote(ack: AsyncAck) -> None:
         await ack()
 
