@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from openai import OpenAI
 
+from bot.bootstrap import bootstrap
+from bot.settings import Settings
 from emulators.openai_api import OpenAIEmulator
 from emulators.openai_support import malformed_json, refusal, schema_violation, server_error
 from incident_core.guidance import Guidance
@@ -138,3 +141,18 @@ def test_the_schema_is_strict_and_the_emulator_accepts_it(emu: OpenAIEmulator, b
     assert got.suggestions  # its example values cite nothing retrieved, so the deterministic answer stands
     assert got.engine.startswith("retrieval (model output rejected: no grounded step")
     assert json.loads(json.dumps(emu.chat_requests()[0]["response_format"]))["type"] == "json_schema"
+
+
+def test_the_composition_root_builds_the_model_path_from_settings(tmp_path: Path, emu: OpenAIEmulator) -> None:
+    settings = Settings(data_dir=tmp_path, database_url=f"sqlite:///{tmp_path / 'r.db'}",  # type: ignore[call-arg]
+                        openai_api_key="sk-test", openai_base_url=emu.api_base, llm_model=MODEL)
+    app = bootstrap(settings)
+    try:
+        assert isinstance(app.guidance, ModelGuidance) and app.guidance.model == MODEL
+        assert str(app.guidance.client.base_url).rstrip("/") == emu.api_base
+        plain = bootstrap(Settings(data_dir=tmp_path / "b", database_url=None,  # type: ignore[call-arg]
+                                   openai_api_key=None))
+        assert isinstance(plain.guidance, RetrievalGuidance)
+        assert app.executor.delay_seconds == 1.0 and plain.close() is None
+    finally:
+        app.close()
