@@ -65,6 +65,15 @@ class GuidanceOfferer:
         self.feedback = feedback_stats(app)
 
     def __call__(self, msg: PendingMessage) -> None:
+        # Best effort: a knowledge outage must not hold back the other incident.changed subscribers
+        # (war-room refreshes). Nothing is lost: the next change of the incident finds it still due.
+        try:
+            self._offer(msg)
+        except Exception:  # noqa: BLE001
+            log.exception("guidance for incident %s of org %s failed; retried on its next change",
+                          msg.payload.get("incident_id"), msg.org_id)
+
+    def _offer(self, msg: PendingMessage) -> None:
         state = self.app.queries.get(msg.org_id, str(msg.payload.get("incident_id", "")))
         if state is None:
             return

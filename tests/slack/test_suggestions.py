@@ -200,3 +200,29 @@ def test_feedback_is_recorded_and_changes_the_ranking(slack_world: SlackWorld) -
     order = [w.incident().suggestions[b["block_id"].removeprefix("suggestion_")]["source"]
              for b in buttons(again) if b["action_id"] == "revenant_suggestion_down"]
     assert order[0] != top["source"]
+
+
+def test_a_knowledge_outage_does_not_hold_back_the_war_room(slack_world: SlackWorld,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    w = slack_world
+
+    class Broken:
+        def guide(self, request: object) -> None:
+            raise ConnectionError("chroma is down")
+
+    monkeypatch.setitem(w.app.__dict__, "guidance", Broken())
+    channel = open_room_without_guidance(w)
+    _, url = w.sender.command(w.alice, channel, "sev 1")
+    eventually(lambda: w.slack.responses(url), what="sev answer")
+    eventually(lambda: any("SEV1" in dump(c.get("blocks", "")) for c in w.slack.calls("chat.update")),
+               what="war room still refreshed")
+    eventually(lambda: w.app.outbox.pending(w.org_id) == 0, what="every change delivered, none left to retry")
+    assert "GuidanceOffered" not in w.events()
+
+
+def open_room_without_guidance(w: SlackWorld) -> str:
+    w.app.knowledge.ingest(DEMO, w.org_id)
+    delivery, url = w.sender.command(w.alice, w.general, "declare Checkout 5xx errors sev2")
+    assert delivery.status == 200
+    eventually(lambda: w.slack.responses(url), what="declared")
+    return w.channel_of()
