@@ -93,6 +93,13 @@ _SQL_WRITE = re.compile(
     re.I,
 )
 _SQL_READ = re.compile(r"^\W*(select|show|explain|describe|desc|with)\b", re.I)
+# Functions and clauses that make a SELECT act: ending sessions, changing settings, taking locks.
+_SQL_ACTS = re.compile(
+    r"\b(pg_terminate_backend|pg_cancel_backend|pg_reload_conf|pg_rotate_logfile|pg_switch_wal|pg_promote"
+    r"|pg_drop_replication_slot|pg_create_\w+_replication_slot|pg_advisory\w*lock\w*|set_config|setval|nextval"
+    r"|lo_unlink|dblink_exec|pg_read_file|pg_ls_dir|for\s+(no\s+key\s+)?update|for\s+share|into\s+(temp\w*\s+)?[\w.\"`]+\s+from)\b",
+    re.I,
+)
 _SQL_CLIENTS = frozenset("psql mysql mariadb sqlite3 clickhouse-client cqlsh sqlcmd".split())
 _SHELLS = frozenset("sh bash zsh dash".split())
 
@@ -184,6 +191,12 @@ def _sql(part: str, program: str) -> Verdict | None:
     found = _SQL_WRITE.search(part)
     if found:
         return H, f"a database write ({found.group(1).split()[0].upper()}) changes data", False, None
+    acts = _SQL_ACTS.search(part)
+    if acts:
+        name = acts.group(1).split("(")[0].lower()
+        if name in ("pg_terminate_backend", "pg_drop_replication_slot", "pg_promote", "lo_unlink", "dblink_exec"):
+            return H, f"a SQL statement calling {name} ends sessions or changes the database", False, None
+        return M, f"a SQL statement using {' '.join(name.split())} changes server state or takes locks", False, None
     for candidate in (part, *re.findall(r"[\"']([^\"']*)", part)):
         if _SQL_READ.match(candidate):
             return R, "a SQL query that only reads", True, None
@@ -306,6 +319,8 @@ def classify_action(action: str) -> Verdict | None:
 
 def _assess_command(command: str) -> RiskAssessment:
     judged = []
+    if _SQL_READ.match(command) or _SQL_WRITE.match(command.lstrip()):
+        command = " ".join(command.split())  # a multi-line SQL statement is one statement, not a chain
     for part in split_command(command):
         verdict = classify_part(part, _tokens(part))
         unquoted = re.sub(r"'[^']*'|\"[^\"]*\"", "", part)  # ">" inside quotes or SQL is no redirect
