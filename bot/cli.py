@@ -305,7 +305,7 @@ def incidents_timeline(c: CliContext, org_ref: str, ref: str, as_json: bool) -> 
         click.echo(json.dumps([to_json(e) for e in events], indent=2))
     else:
         click.echo(f"{s.human_id} {s.title}")
-        for line in render(events):
+        for line in render(events, app.directory.display_names(org_id)):
             click.echo("  " + line)
 
 

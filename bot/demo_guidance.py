@@ -1,66 +1,63 @@
-"""The guidance part of `revenant demo`: cited suggestions with risk badges, a low-risk run, and a high-risk
-rollback that bob requests, cannot approve himself, and alice approves."""
+"""The guidance part of `revenant demo`, in Slack: cited suggestions with risk badges threaded under the
+war room, a read-only step run on click, and a high-risk rollback that bob requests, cannot approve
+himself, and alice approves."""
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import click
-
-from bot.bootstrap import App
-from bot.guidance_wiring import feedback_stats
-from incident_core import action_usecases as au
-from incident_core.errors import IncidentError
-from incident_core.guidance import RISK_BADGE, render_lines
-from incident_core.guidance_usecases import offer_guidance, run_suggestion
-from incident_core.timeline import short_actor
-
-ALICE, BOB = "demo:alice", "demo:bob"
+from bot.demo_slack import SlackDemo, button_where, say, wait_for
+from handlers.slack.ids import ActionId
 
 
-def _say(who: str, text: str) -> None:
-    for i, line in enumerate(text.splitlines() or [""]):
-        click.echo(f"  {who if i == 0 else '':<12} {line}")
+def _text(message: dict[str, Any]) -> list[str]:
+    """The visible text of a bot message's blocks, line by line."""
+    lines: list[str] = []
+    for block in message.get("blocks") or []:
+        if block.get("type") == "section" and block.get("text"):
+            lines += block["text"]["text"].splitlines()
+        elif block.get("type") == "context":
+            lines += [e.get("text", "") for e in block.get("elements", [])]
+    return [line for line in lines if line.strip()]
 
 
-def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0][:140]
+def _suggestions(sd: SlackDemo, channel: str, war_room_ts: str, after: int) -> dict[str, Any]:
+    def newest() -> dict[str, Any] | None:
+        found = [m for m in sd.bot_messages(channel, war_room_ts)[after:] if "Suggested next steps" in m.get("text", "")]
+        return found[-1] if found else None
+
+    return wait_for(newest, "the suggestions thread")  # type: ignore[no-any-return]
 
 
-def show_guidance(app: App, org_id: str, incident_id: str) -> None:
-    """Ingest the shipped runbooks and postmortems, suggest next steps for the incident, run two of them."""
-    click.echo("\nrunbooks and past postmortems → cited next steps:")
-    report = app.knowledge.ingest(Path(str(resources.files("bot").joinpath("demo_data"))), org_id)
-    _say("revenant", f"knowledge ingest bot/demo_data: {report.summary()}")
-    offer = offer_guidance(deps=app.deps, queries=app.queries, source=app.guidance, org_id=org_id,
-                           incident_id=incident_id, actor=ALICE, trigger="command", feedback=feedback_stats(app))
-    _say("alice", "/revenant suggest")
-    guidance = offer.guidance
-    if guidance is None or guidance.nothing_found:
-        _say("revenant", guidance.message if guidance else "no guidance recorded")
-        return
-    for line in render_lines(guidance):
-        _say("revenant", line)
-    base: dict[str, Any] = {"deps": app.deps, "org_id": org_id, "incident_id": incident_id}
-    low = next((s for s in guidance.suggestions if s.runnable and s.risk in ("read-only", "low")), None)
+def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:
+    """`/revenant suggest`, run a read-only step, and take a high-risk step through two-person approval."""
+    before = len(sd.bot_messages(channel, war_room_ts))
+    sd.command("alice", channel, "suggest")
+    message = _suggestions(sd, channel, war_room_ts, before)
+    for line in _text(message)[:24]:
+        say("  ↳ thread", line[:160])
+    low = next((b for b in sd.buttons(message) if b["action_id"] == ActionId.SUGGESTION_RUN
+                and b.get("style") == "primary"), None)
     if low is not None:
-        done = run_suggestion(**base, queries=app.queries, executor=app.executor, actor=BOB,
-                              suggestion_id=low.suggestion_id)
-        _say("bob", f"Run (simulated) on “{low.title}” → {done.status.value}: {_first_line(done.output)}")
-    high = next((s for s in guidance.suggestions if s.runnable and s.risk == "high"), None)
+        count = len(sd.bot_messages(channel, war_room_ts))
+        sd.click("bob", channel, message, low)
+        done = wait_for(lambda: sd.bot_messages(channel, war_room_ts)[count:], "the simulated run")
+        say("revenant", _text(done[-1])[0][:160] if _text(done[-1]) else done[-1].get("text", "")[:160])
+    high = next((b for b in sd.buttons(message) if b["action_id"] == ActionId.SUGGESTION_RUN
+                 and b.get("style") == "danger"), None)
     if high is None:
         return
-    asked = run_suggestion(**base, queries=app.queries, executor=app.executor, actor=BOB,
-                           suggestion_id=high.suggestion_id)
-    _say("bob", f"Run (simulated) on “{high.title}”")
-    _say("revenant", f"{RISK_BADGE['high']} {asked.summary} is high risk ({asked.status.value.replace('_', ' ')}): "
-                     "a commander other than bob must approve [Approve] [Deny]")
-    try:
-        au.approve_action(**base, executor=app.executor, actor=BOB, action_id=asked.action_id)
-    except IncidentError as exc:
-        _say("bob", f"Approve → refused: {exc}")
-    approved = au.approve_action(**base, executor=app.executor, actor=ALICE, action_id=asked.action_id)
-    _say("alice", f"Approve → {approved.status.value} (approved by {short_actor(approved.approver or '')}): "
-                  f"{_first_line(approved.output)}")
+    count = len(sd.bot_messages(channel, war_room_ts))
+    sd.click("bob", channel, message, high)
+    approval = wait_for(lambda: [m for m in sd.bot_messages(channel, war_room_ts)[count:]
+                                 if button_where(sd, m, ActionId.ACTION_APPROVE)], "the approval request")[-1]
+    say("revenant", (_text(approval) or [approval.get("text", "")])[0][:160])
+    approve = button_where(sd, approval, ActionId.ACTION_APPROVE)
+    assert approve is not None
+    sd.click("bob", channel, approval, approve)
+    refusal = wait_for(lambda: sd.latest_ephemeral("bob"), "bob's refusal")
+    say("revenant", f"(to bob only) {refusal[:150]}")
+    count = len(sd.bot_messages(channel, war_room_ts))
+    sd.click("alice", channel, approval, approve)
+    done = wait_for(lambda: sd.bot_messages(channel, war_room_ts)[count:], "the approved rollback")
+    say("revenant", (_text(done[-1]) or [done[-1].get("text", "")])[0][:160])

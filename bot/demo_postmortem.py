@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from bot.bootstrap import App
+from bot.demo_slack import NAMES, say
 from emulators.github import GitHubEmulator
 from emulators.jira import JiraEmulator
 from incident_core import commands as cmd
@@ -20,6 +21,7 @@ from incident_core import postmortem_usecases as pmu
 from incident_core import usecases as uc
 from incident_core.errors import IncidentError
 from incident_core.model import Status
+from incident_core.postmortem_render import document_of
 from incident_core.state import IncidentState
 
 GITHUB_TOKEN, JIRA_USER, JIRA_TOKEN = "ghp_demo_token", "revenant@acme.example", "jira-demo-token"
@@ -103,13 +105,13 @@ class PostmortemDemo:
         _say("revenant", f"Jira: {', '.join(keys)} (postmortem + action items, linked); {final.human_id} is "
                          f"{final.status.value}")
         out = self.root / f"postmortem-{final.human_id}.md"
-        out.write_text(pmu.view_of(final).markdown, encoding="utf-8")
+        out.write_text(document_of(final, app.directory.display_names(org_id)).markdown, encoding="utf-8")
         click.echo(f"\npostmortem Markdown written to {out}")
         return out
 
 
 def _say(who: str, text: str) -> None:
-    click.echo(f"  {who:<12} {text}")
+    say(NAMES.get(who, who), text)
 
 
 def _wait(app: App, org_id: str, incident_id: str, done: object, what: str, timeout: float = 15) -> IncidentState:

@@ -130,7 +130,8 @@ class PostmortemPublishing:
             if config is None:
                 raise PublishError(f"{target} is no longer configured for this org; add it back to the org's "
                                    "publishing settings (`revenant org config`)")
-            published = publisher_for(self.app, target).publish(document_of(state), config)
+            published = publisher_for(self.app, target).publish(
+                document_of(state, self.app.directory.display_names(msg.org_id)), config)
         except Exception as exc:
             log.warning("publishing %s's postmortem to %s failed (attempt %d): %s: %s", state.human_id, target,
                         msg.attempts + 1, type(exc).__name__, str(exc)[:300])

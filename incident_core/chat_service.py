@@ -27,6 +27,11 @@ class ChatContext:
     room_id: str | None = None
     incident_id: str | None = None
 
+    def mention(self, user: str) -> str:
+        """How the platform writes a mention (`<@U123>` on Slack)."""
+        bare = user.split(":", 1)[1] if ":" in user else user
+        return f"<@{bare}>" if self.platform == "slack" else bare
+
     def qualify(self, user: str) -> str:
         """A platform user id as stored on the timeline (`slack:U123`)."""
         return user if ":" in user else f"{self.platform}:{user}"
@@ -95,7 +100,7 @@ class ChatService:
         if intent.name == "role":
             assert intent.role is not None and intent.user is not None
             s = uc.assign_role(**base, role=intent.role, assignee=ctx.qualify(intent.user)).state
-            return Reply(f"{intent.user} is now the {intent.role.value} of {s.human_id}", in_channel=True,
+            return Reply(f"{ctx.mention(intent.user)} is now the {intent.role.value} of {s.human_id}", in_channel=True,
                          incident=s)
         if intent.name == "note":
             s = uc.add_note(**base, text=intent.text).state

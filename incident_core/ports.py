@@ -115,6 +115,10 @@ class Directory(Protocol):
 
     def role_of(self, org_id: str, user: str) -> OrgRole | None: ...
 
+    def display_names(self, org_id: str) -> dict[str, str]:
+        """Member id (`slack:U123`) → display name, where known."""
+        ...
+
 
 class Clock(Protocol):
     def now(self) -> datetime: ...

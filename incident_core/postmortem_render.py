@@ -10,7 +10,7 @@ from incident_core.model import Status
 from incident_core.postmortem_check import cite
 from incident_core.postmortem_model import SECTIONS
 from incident_core.state import IncidentState
-from incident_core.timeline import short_actor
+from incident_core.timeline import short_actor, with_names
 
 LESSONS = ("went_well", "went_wrong", "lucky")
 STATUS_LABEL = {"reviewing": "Key moments reviewed", "draft": "Draft", "submitted": "Submitted for approval",
@@ -100,16 +100,18 @@ def render_markdown(state: IncidentState, *, sections: dict[str, str] | None = N
     return "\n".join(lines)
 
 
-def document_of(state: IncidentState) -> PostmortemDocument:
-    """The approved postmortem as publishers receive it."""
+def document_of(state: IncidentState, names: dict[str, str] | None = None) -> PostmortemDocument:
+    """The approved postmortem as publishers receive it, people shown by their display names."""
     pm = state.postmortem
-    summary = str(pm.get("sections", {}).get("summary", "")).strip()
+    named = (lambda text: with_names(text, names)) if names else (lambda text: text)
+    summary = named(str(pm.get("sections", {}).get("summary", "")).strip())
     return PostmortemDocument(
         org_id=state.org_id, incident_id=state.incident_id, human_id=state.human_id,
         title=str(pm.get("title") or f"{state.human_id} — {state.title}"), severity=state.severity.value,
-        date=_date(state), markdown=render_markdown(state), summary=summary,
-        action_items=tuple(dict(i) for i in pm.get("action_items", [])),
-        approver=str(pm.get("approver") or ""))
+        date=_date(state), markdown=named(render_markdown(state)), summary=summary,
+        action_items=tuple({**i, "owner": named(str(i.get("owner") or ""))} if i.get("owner") else dict(i)
+                           for i in pm.get("action_items", [])),
+        approver=named(str(pm.get("approver") or "")))
 
 
 def split_text(text: str, limit: int) -> list[str]:

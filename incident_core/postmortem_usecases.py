@@ -20,7 +20,7 @@ from incident_core.postmortem_render import render_markdown
 from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
 from incident_core.state import IncidentState
-from incident_core.timeline import short_actor
+from incident_core.timeline import short_actor, with_names
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
 SYSTEM = "revenant"
@@ -103,8 +103,10 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
             draft = accept_narrative(draft, narrator.narrate(draft, known_versions=known), known)
         except Exception as exc:  # noqa: BLE001 — the deterministic draft is complete on its own
             draft = replace(draft, notes=f"narrative not used: {type(exc).__name__}")
-    markdown = render_markdown(state, sections=draft.sections, action_items=list(draft.action_items),
-                               title=draft.title)
+    names = deps.directory.display_names(org_id)
+    draft = replace(draft, sections={k: with_names(v, names) for k, v in draft.sections.items()})
+    markdown = with_names(render_markdown(state, sections=draft.sections, action_items=list(draft.action_items),
+                                          title=draft.title), names)
     command = pm.DraftPostmortem(
         org_id=org_id, incident_id=state.incident_id, actor=actor, occurred_at=deps.clock.now(),
         title=draft.title, sections=draft.sections, markdown=markdown, action_items=draft.action_items,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -14,8 +15,11 @@ def describe(event: ev.Event) -> str:
     return fn(event) if fn else event.type_name
 
 
-def render(events: Iterable[ev.Event]) -> list[str]:
-    """`HH:MM:SS  actor  what happened` lines, oldest first; a date line wherever the UTC day changes."""
+def render(events: Iterable[ev.Event], names: dict[str, str] | None = None) -> list[str]:
+    """`HH:MM:SS  actor  what happened` lines, oldest first; a date line wherever the UTC day changes.
+
+    With `names` (member id → display name), people appear by name instead of platform ids.
+    """
     items = list(events)
     multi_day = len({e.occurred_at.date() for e in items}) > 1
     lines, day = [], None
@@ -23,8 +27,20 @@ def render(events: Iterable[ev.Event]) -> list[str]:
         if multi_day and e.occurred_at.date() != day:
             day = e.occurred_at.date()
             lines.append(f"— {e.occurred_at:%a %d %b %Y} (UTC) —")
-        lines.append(f"{e.occurred_at:%H:%M:%S}  {short_actor(e.actor):<18} {describe(e)}")
+        line = f"{e.occurred_at:%H:%M:%S}  {short_actor(e.actor):<18} {describe(e)}"
+        lines.append(with_names(line, names) if names else line)
     return lines
+
+
+def with_names(text: str, names: dict[str, str]) -> str:
+    """Replace platform user ids (`slack:U123` or the bare `U123` the draft writes) with display names."""
+    for qualified, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
+        bare = qualified.split(":", 1)[1] if ":" in qualified else qualified
+        if len(bare) < 4 or not name:
+            continue  # too short to replace safely
+        text = re.sub(rf"(?<![\w:]){re.escape(qualified)}(?!\w)|(?<![\w:]){re.escape(bare)}(?!\w)", name, text)
+    return text
+
 
 
 def short_actor(actor: str) -> str:

