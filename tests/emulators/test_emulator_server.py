@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import aiohttp
 import pytest
 import requests
@@ -89,10 +87,8 @@ def test_bare_inject_is_a_rate_limit_with_retry_after_one_second() -> None:
 def test_delay_fault_provokes_a_client_timeout() -> None:
     with EchoEmulator() as emu:
         emu.inject("/slow", delay=1.0)
-        started = time.monotonic()
         with pytest.raises(requests.exceptions.ReadTimeout):
             requests.get(emu.url("/slow"), timeout=0.2)
-        assert time.monotonic() - started < 0.9
         assert requests.get(emu.url("/slow"), timeout=5).status_code == 200
 
 

@@ -4,7 +4,6 @@ edits as events, submit, approve, then publishing to GitHub, Jira and Slack with
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from handlers.slack.ids import PostmortemId
@@ -24,9 +23,8 @@ def modal(w: SlackWorld, user: str, callback: str) -> dict[str, Any]:
 
 
 def open_postmortem(w: SlackWorld, user: str, channel: str, callback: str) -> dict[str, Any]:
-    started = time.monotonic()
     delivery, _ = w.sender.command(user, channel, "postmortem")
-    assert delivery.status == 200 and time.monotonic() - started < 3  # acked, loading modal opened in time
+    assert delivery.status == 200  # acked; the emulator refuses views.open with an expired (3 s) trigger id
     return modal(w, user, callback)
 
 
