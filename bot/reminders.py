@@ -21,11 +21,13 @@ from bot.bootstrap import App
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
+from incident_core.rooms import archive_after, rooms_to_archive
 from storage.reminder_ledger import SqlReminderLedger
 
 log = logging.getLogger("revenant.reminders")
 LOCK_NAME = "revenant-reminders"
 DEFAULT_INTERVAL = 30.0
+ARCHIVE_LOOKBACK = timedelta(days=7)  # closed incidents older than delay + this are assumed handled
 
 
 def tick(app: App, *, use_leader: bool = True) -> int:
@@ -47,6 +49,19 @@ def tick(app: App, *, use_leader: bool = True) -> int:
                     if ledger.fire(org_id, message):
                         fired += 1
                         log.info("reminder %s for %s", due.kind, state.human_id)
+            fired += _archive_rooms(ledger, org_id, settings, now)
+    return fired
+
+
+def _archive_rooms(ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
+    """Queue archiving of closed incidents' rooms once the org's delay has passed (each room once)."""
+    after = archive_after(settings)
+    fired = 0
+    for state in ledger.closed_since(org_id, now - after - ARCHIVE_LOOKBACK):
+        for message in rooms_to_archive(state, now, after):
+            if ledger.fire(org_id, message):
+                fired += 1
+                log.info("archiving %s's %s room", state.human_id, message.payload["platform"])
     return fired
 
 

@@ -198,6 +198,20 @@ class SlackRoomKeeper:
                         incident_id=incident_id, plan=plan)
 
 
+class SlackRoomArchiver:
+    """Outbox subscriber for `room.archive`: archives a closed incident's channel."""
+
+    def __init__(self, app: App) -> None:
+        self.chat_for = slack_chat_for(app)
+
+    def __call__(self, msg: PendingMessage) -> None:
+        if msg.payload.get("platform") != "slack":
+            return
+        chat = self.chat_for(msg.org_id)
+        if chat is not None:
+            chat.archive(str(msg.payload["room_id"]))
+
+
 def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]]) -> None:
     """Mount /slack/events when Slack is configured."""
     if not slack_enabled(app):

@@ -17,12 +17,14 @@ def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     """Who consumes each outbox topic (built once per process)."""
     from bot.guidance_wiring import add_guidance_subscribers
     from bot.postmortem_wiring import add_subscribers as add_postmortem_subscribers
-    from bot.slack_wiring import SlackRoomKeeper, slack_enabled
+    from bot.slack_wiring import SlackRoomArchiver, SlackRoomKeeper, slack_enabled
     from bot.teams_rooms import add_teams_subscribers
+    from incident_core.rooms import ARCHIVE_TOPIC
 
     subs: dict[str, list[Callable[[PendingMessage], None]]] = {}
     if slack_enabled(app):
         subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
+        subs.setdefault(ARCHIVE_TOPIC, []).append(SlackRoomArchiver(app))
     add_teams_subscribers(app, subs)
     add_guidance_subscribers(app, subs)  # after the room keepers: offers guidance once rooms exist
     add_postmortem_subscribers(app, subs)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from incident_core import commands as cmd
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.errors import NotFound
-from incident_core.ports import IncidentQueries
+from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.state import IncidentState
 
 
@@ -86,3 +87,27 @@ def refresh_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org
         return False
     chat.refresh(room["room_id"], room["message_id"], warroom.build(state, deps.clock.now()))
     return True
+
+
+ARCHIVE_TOPIC = "room.archive"
+DEFAULT_ARCHIVE_AFTER = timedelta(hours=24)
+
+
+def archive_after(settings: dict) -> timedelta:
+    """The org's `rooms.archive_after_hours` (default 24 h; 0 archives at the next tick)."""
+    hours = (settings.get("rooms") or {}).get("archive_after_hours")
+    return DEFAULT_ARCHIVE_AFTER if hours is None else timedelta(hours=max(0.0, float(hours)))
+
+
+def rooms_to_archive(state: IncidentState, now: datetime, after: timedelta) -> list[OutboxMessage]:
+    """One archive message per room of a closed incident once `after` has passed since it closed.
+
+    The key names the room, so however many schedulers evaluate it, the room is archived once.
+    """
+    closed = state.status_times.get("closed")
+    if state.status.value != "closed" or not closed or now < datetime.fromisoformat(closed) + after:
+        return []
+    return [OutboxMessage(topic=ARCHIVE_TOPIC, key=f"archive:{platform}:{state.incident_id}",
+                          payload={"incident_id": state.incident_id, "platform": platform,
+                                   "room_id": room["room_id"]})
+            for platform, room in state.rooms.items() if room.get("room_id")]

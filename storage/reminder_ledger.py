@@ -46,6 +46,15 @@ class SqlReminderLedger:
                 INCIDENTS.c.org_id == org_id, INCIDENTS.c.status.in_(_WATCHED_STATUSES)))
             return [row_state(r) for r in rows]
 
+    def closed_since(self, org_id: str, since: datetime) -> list[IncidentState]:
+        """Incidents closed (last changed) since `since`: the ones whose rooms may be due for archiving."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
+                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status == Status.CLOSED.value,
+                INCIDENTS.c.updated_at >= since))
+            return [row_state(r) for r in rows]
+
     def recent(self, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
         """The incident's latest events of the given types, oldest first."""
         stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id,
