@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import logging
 import time
 import uuid
@@ -137,11 +138,28 @@ async def _read_body(request: web.Request) -> bytes:
     return b"".join(chunks)
 
 
+class _NonStandardJson(ValueError):
+    """NaN, Infinity and -Infinity: Python accepts them, JSON (and PostgreSQL's jsonb) does not."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _NonStandardJson(name)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _NonStandardJson(f"{text[:40]} (out of range)")
+    return value
+
+
 def _parse_json(body: bytes) -> object:
     if not body.strip():
         raise _Reject(400, "malformed", {"error": "empty body: send a JSON object"})
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_reject_constant, parse_float=_finite_float)
+    except _NonStandardJson as exc:
+        raise _Reject(400, "malformed", {"error": f"malformed JSON: {exc} is not valid JSON (RFC 8259)"}) from None
     except UnicodeDecodeError:
         raise _Reject(400, "malformed", {"error": "body is not valid UTF-8 JSON"}) from None
     except json.JSONDecodeError as exc:

@@ -191,3 +191,12 @@ async def test_projection_rebuild_after_ingestion_is_exact(server: Server) -> No
     assert before["signals"] and before["incident_keys"]
     rebuild(server.app.engine, org_ids=[org_id])
     assert snapshot(server.app.engine, org_id) == before
+
+
+@pytest.mark.parametrize("constant", [b"NaN", b"Infinity", b"-Infinity", b"1e400"])
+async def test_non_standard_json_constants_are_400(server: Server, constant: bytes) -> None:
+    org_id, token = server.org()
+    got, answer = await server.post("generic", None, token,
+                                    raw=b'{"title": "x", "severity": "error", "value": ' + constant + b"}")
+    assert got == 400 and "not valid JSON" in answer["error"]
+    assert event_count(server, org_id) == 0

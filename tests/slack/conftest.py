@@ -50,8 +50,9 @@ class SlackWorld:
     def incident(self, ref: str = "INC-1") -> Any:
         return self.app.queries.get(self.org_id, ref)
 
-    def channel_of(self, ref: str = "INC-1") -> str:
-        state = eventually(lambda: (s := self.incident(ref)) and "slack" in s.rooms and s, what=f"{ref} channel")
+    def channel_of(self, ref: str = "INC-1", timeout: float = 10.0) -> str:
+        state = eventually(lambda: (s := self.incident(ref)) and "slack" in s.rooms and s, what=f"{ref} channel",
+                           timeout=timeout)
         return state.rooms["slack"]["room_id"]
 
     def events(self, ref: str = "INC-1") -> list[str]:

@@ -96,7 +96,9 @@ def test_a_429_storm_loses_nothing(slack_world: SlackWorld) -> None:
     w = slack_world
     for method in ("conversations.create", "chat.postMessage", "pins.add", "chat.update"):
         w.slack.inject(method, status=429, retry_after=1, times=2)
-    channel_id = declare(w)
+    delivery, url = w.sender.command(w.alice, w.general, "declare Checkout latency spike sev2")
+    assert delivery.status == 200
+    channel_id = w.channel_of(timeout=60)  # eight 429s, each waited out for its Retry-After
     war_room = eventually(lambda: [m for m in w.slack.messages(channel_id) if m.get("blocks")], timeout=30)
     assert len(war_room) == 1
     assert len([c for c in w.slack.calls("pins.add") if c.get("channel") == channel_id]) >= 1
