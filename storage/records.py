@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,16 +16,20 @@ def utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+_UNSTORABLE = re.compile(r"\\u0000|\\ud[89a-f][0-9a-f]{2}", re.I)
+
+
 def json_safe(data: dict[str, Any]) -> dict[str, Any]:
-    """PostgreSQL JSONB cannot hold U+0000; raw webhook payloads may. Replace it with U+FFFD."""
-    if "\\u0000" not in json.dumps(data):
+    """Raw webhook payloads may hold U+0000 (PostgreSQL JSONB refuses it) or lone surrogates (no database
+    can encode them as UTF-8). Replace both with U+FFFD; everything else is stored exactly as received."""
+    if not _UNSTORABLE.search(json.dumps(data)):
         return data
     return _scrub(data)
 
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return value.replace("\x00", "\ufffd")
+        return "".join("\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in value)
     if isinstance(value, dict):
         return {_scrub(k): _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -125,6 +125,7 @@ def test_random_bytes(live: LiveServer, route: str, data: bytes) -> None:
     b'{"x": ' + b"9" * 5000 + b"}",
     b"\xff\xfe{}",
     json.dumps({"title": "nul \u0000 inside", "labels": {"k\u0000": "v\u0000"}, "raw": "\u0000"}).encode(),
+    b'{"title": "lone surrogate \\ud800 here", "severity": "error", "labels": {"\\udfff": "\\ud83d"}}',
 ])
 def test_huge_and_deep_bodies(live: LiveServer, route: str, body: bytes) -> None:
     check(live, route, body)
