@@ -85,7 +85,7 @@ class SentenceTransformerEmbedder(BaseEmbedding):
         except ImportError as exc:
             raise RuntimeError(
                 "local embeddings need the optional package sentence-transformers: "
-                "pip install sentence-transformers (and a model available offline)"
+                ".venv/bin/pip install -e '.[local-embeddings]' (and a model available offline)"
             ) from exc
         self._model = SentenceTransformer(model)
 
