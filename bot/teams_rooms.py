@@ -83,6 +83,20 @@ class TeamsRoomKeeper:
         return dict(found) if isinstance(found, dict) else {}
 
 
+class TeamsNotices:
+    """Outbox subscriber for chat notices (reminders, postmortem drafts, publishing results): a thread reply."""
+
+    def __init__(self, app: App, keeper: TeamsRoomKeeper) -> None:
+        self.app = app
+        self.keeper = keeper
+
+    def __call__(self, msg: PendingMessage) -> None:
+        state = self.app.queries.get(msg.org_id, str(msg.payload["incident_id"]))
+        room = state.rooms.get("teams") if state else None
+        if room and room.get("room_id"):
+            self.keeper.chat(msg.org_id).post(str(room["room_id"]), str(msg.payload["text"]))
+
+
 def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]]) -> None:
     """When Teams is served: the room keeper, guidance posting, and guidance offers if Slack does not add them."""
     from bot.guidance_wiring import GuidanceOfferer
@@ -90,6 +104,7 @@ def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessag
     from bot.teams_guidance import TeamsGuidancePosting
     from bot.teams_wiring import teams_enabled
     from incident_core.guidance_usecases import TOPIC
+    from incident_core.postmortem_usecases import NOTICE
 
     if not teams_enabled(app):
         return
@@ -98,3 +113,4 @@ def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessag
     if not slack_enabled(app):  # guidance_wiring registers the offerer only with Slack; rooms exist here too
         subs["incident.changed"].append(GuidanceOfferer(app))
     subs.setdefault(TOPIC, []).append(TeamsGuidancePosting(app, keeper))
+    subs.setdefault(NOTICE, []).append(TeamsNotices(app, keeper))
