@@ -60,6 +60,9 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         names[person] = name
     key = activity_key("cmd", activity)
     channel = channel_of(activity) if kind_of(activity) == "channel" else None
+    if intent.name == "postmortem":
+        await _postmortem(services, context, tenant.org_id, actor, names)
+        return
     try:
         answer = await asyncio.to_thread(handle, services, tenant.org_id, actor, activity.conversation.id,
                                          channel, intent, key)
@@ -70,6 +73,27 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         await reply(context, humanize(answer.text, names))
     if answer.incident is not None:
         await services.incident_changed()
+
+
+async def _postmortem(services: TeamsServices, context: TurnContext, org_id: str, actor: str,
+                      names: dict[str, str]) -> None:
+    """`@Revenant postmortem` in an incident thread: draft it if needed and post the review form."""
+    from handlers.teams.invokes import PM_VERBS
+    from handlers.teams.postmortem_card import review_card
+    from incident_core import postmortem_usecases as pmu
+
+    chat = services.context(org_id, actor, context.activity.conversation.id)
+    if chat.incident_id is None:
+        await reply(context, ":warning: run `postmortem` in the incident's thread")
+        return
+    try:
+        view = await asyncio.to_thread(lambda: pmu.draft_postmortem(
+            deps=services.deps, queries=services.queries, org_id=org_id, incident_id=chat.incident_id or "",
+            actor=actor))
+    except Exception as exc:  # noqa: BLE001 — one error handler shows it
+        await reply(context, humanize(explain(exc), names))
+        return
+    await context.send_activity(MessageFactory.attachment(cards.attachment(review_card(view, PM_VERBS))))
 
 
 def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: str, channel: str | None,

@@ -22,6 +22,9 @@ class Verb(StrEnum):
     UNDO_ACTION = "action.undo"
     RUN_SUGGESTION = "suggestion.run"
     SUGGESTION_FEEDBACK = "suggestion.feedback"
+    POSTMORTEM_SAVE = "postmortem.save"
+    POSTMORTEM_SUBMIT = "postmortem.submit"
+    POSTMORTEM_APPROVE = "postmortem.approve"
 
 
 class InputId(StrEnum):

@@ -22,9 +22,11 @@ from handlers.teams.commands import handle as handle_intent
 from handlers.teams.commands import reply
 from handlers.teams.errors import invoke_error
 from handlers.teams.ids import InputId, Verb
+from handlers.teams.postmortem_card import edited_sections, review_card
 from handlers.teams.services import TeamsServices
 from handlers.teams.text import humanize, to_teams
 from incident_core import action_usecases as au
+from incident_core import postmortem_usecases as pmu
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.chat_commands import Intent
@@ -198,6 +200,33 @@ def _on_action(fn: Callable[..., au.ActionOutcome], *, runs: bool) -> Callable[[
     return run
 
 
+PM_VERBS = {"save": Verb.POSTMORTEM_SAVE.value, "submit": Verb.POSTMORTEM_SUBMIT.value,
+            "approve": Verb.POSTMORTEM_APPROVE.value}
+
+
+def _postmortem(step: str) -> Callable[[TeamsServices, Click], Answer]:
+    """Save the edited sections, then (submit) ask for approval or (approve) approve and publish."""
+
+    def run(services: TeamsServices, click: Click) -> Answer:
+        state = _incident(services, click)
+        base: dict[str, Any] = {"deps": services.deps, "org_id": click.org_id, "incident_id": state.incident_id,
+                                "actor": click.actor}
+        changed = edited_sections(pmu.view_of(state), click.data)
+        if changed and step != "approve":
+            pmu.save_edits(**base, sections=changed, idempotency_key=f"{click.key}:save")
+        if step == "submit":
+            pmu.submit_postmortem(**base, queries=services.queries, idempotency_key=click.key)
+        if step == "approve":
+            pmu.approve_postmortem(**base, queries=services.queries, idempotency_key=click.key)
+        view = pmu.view_of(_incident(services, click))
+        note = {"save": f"{click.name} saved {len(changed)} section(s) of the postmortem",
+                "submit": f"{click.name} submitted the postmortem for approval",
+                "approve": f"{click.name} approved the postmortem; publishing"}[step]
+        return Answer(card=review_card(view, PM_VERBS), note=note)
+
+    return run
+
+
 def _with_incident(click: Click, state: IncidentState) -> Click:
     return Click(**{**click.__dict__, "data": {**click.data, "incident_id": state.incident_id}})
 
@@ -214,4 +243,7 @@ VERBS: dict[Verb, Callable[[TeamsServices, Click], Answer]] = {
     Verb.UNDO_ACTION: _on_action(au.undo_action, runs=True),
     Verb.RUN_SUGGESTION: _run_suggestion,
     Verb.SUGGESTION_FEEDBACK: _feedback,
+    Verb.POSTMORTEM_SAVE: _postmortem("save"),
+    Verb.POSTMORTEM_SUBMIT: _postmortem("submit"),
+    Verb.POSTMORTEM_APPROVE: _postmortem("approve"),
 }
