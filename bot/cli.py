@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from bot.bootstrap import App, bootstrap, migrate_database
+from bot.cli_knowledge import knowledge
 from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
@@ -309,15 +310,7 @@ def incidents_timeline(c: CliContext, org_ref: str, ref: str, as_json: bool) -> 
             click.echo("  " + line)
 
 
-def _register_optional() -> None:
-    try:
-        from bot.cli_knowledge import knowledge
-    except ImportError:  # the knowledge CLI lands with the knowledge package
-        return
-    cli.add_command(knowledge)
-
-
-_register_optional()
+cli.add_command(knowledge)
 register_postmortem_commands(cli)
 cli.add_command(teams)
 
