@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -17,6 +18,7 @@ from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
+from storage.pg_append import append_pg
 from storage.records import event_row, incident_row, row_event, row_state, utc
 from storage.signal_projection import KEYS, project_keys, project_rooms, project_signals
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
@@ -27,6 +29,10 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 ORGS = Organization.__table__  # type: ignore[attr-defined]
 
 _INSERT_EVENT = EVENTS.insert()
+_SCOPED_LOAD = sa.text(
+    "SELECT set_config('app.org_id', :org, true) AS scoped, "
+    "(SELECT i.state FROM incidents AS i WHERE i.id = :id AND i.org_id = :org) AS state"
+).columns(scoped=sa.String, state=sa.JSON().with_variant(JSONB(), "postgresql"))
 _INSERT_INCIDENT = INCIDENTS.insert()
 _INSERT_OUTBOX = OUTBOX.insert()
 
@@ -35,13 +41,29 @@ class SqlTransaction:
     """IncidentTransaction over one SQLAlchemy connection, scoped to one org."""
 
     def __init__(self, conn: Connection, org_id: str) -> None:
-        self.conn = conn
+        self._conn = conn
         self.org_id = org_id
+        self._scoped = False
         self._read: dict[str, IncidentState] = {}  # states already read in this transaction
+
+    @property
+    def conn(self) -> Connection:
+        """The connection, bound to this org before its first statement (row-level security reads it)."""
+        if not self._scoped:
+            scope_to_org(self._conn, self.org_id)
+            self._scoped = True
+        return self._conn
 
     def load(self, incident_id: str) -> IncidentState | None:
         if incident_id in self._read:
             return self._read[incident_id]
+        if not self._scoped and is_postgres(self._conn):
+            # The usual first statement of a unit of work: bind the org and read the state in one round
+            # trip. The target list runs left to right, so set_config runs before the subquery's scan; were
+            # it ever otherwise, row-level security would hide the row (fail closed), never show another org's.
+            row = self._conn.execute(_SCOPED_LOAD, {"org": self.org_id, "id": incident_id}).first()
+            self._scoped = True
+            return IncidentState.from_dict(row.state) if row is not None and row.state is not None else None
         row = self.conn.execute(
             sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
         ).first()
@@ -86,9 +108,21 @@ class SqlTransaction:
                 meta["batch"] = len(events)
             rows.append(event_row(e, project_id=state.project_id, recorded_at=now,
                                   idempotency_key=idempotency_key if i == 0 else None, meta=meta))
+        projection = incident_row(state)
+        outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
+                        "created_at": now, "available_at": now} for m in outbox]
         try:
+            if is_postgres(self.conn):
+                written = append_pg(self.conn, org_id=self.org_id, incident_id=state.incident_id,
+                                    expected_version=expected_version, events=rows, projection=projection,
+                                    outbox=outbox_rows)
+                if written != 1:
+                    raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
+                project_keys(self.conn, state, events)
+                project_signals(self.conn, events)
+                project_rooms(self.conn, events)
+                return
             self.conn.execute(_INSERT_EVENT, rows)
-            projection = incident_row(state)
             if expected_version == 0:
                 self.conn.execute(_INSERT_INCIDENT, projection)
             else:
@@ -102,11 +136,8 @@ class SqlTransaction:
             project_keys(self.conn, state, events)
             project_signals(self.conn, events)
             project_rooms(self.conn, events)
-            if outbox:
-                self.conn.execute(_INSERT_OUTBOX, [
-                    {"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
-                     "created_at": now, "available_at": now, "attempts": 0} for m in outbox
-                ])
+            if outbox_rows:
+                self.conn.execute(_INSERT_OUTBOX, [{**r, "attempts": 0} for r in outbox_rows])
         except IntegrityError as exc:
             if not is_version_clash(exc):
                 raise
@@ -191,8 +222,7 @@ class SqlUnitOfWork:
     def __call__(self, org_id: str) -> Iterator[SqlTransaction]:
         try:
             with self.engine.begin() as conn:
-                scope_to_org(conn, org_id)
-                yield SqlTransaction(conn, org_id)
+                yield SqlTransaction(conn, org_id)  # binds the org lazily, with its first statement
         except OperationalError as exc:
             # Serialization failures and deadlocks on PostgreSQL, "database is locked" on SQLite.
             if is_postgres(self.engine) and getattr(exc.orig, "sqlstate", "") in ("40001", "40P01"):
