@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,7 +12,7 @@ from typing import Any
 import click
 
 from bot.bootstrap import App
-from bot.demo_slack import NAMES, say
+from bot.demo_slack import NAMES, say, wait_for
 from emulators.github import GitHubEmulator
 from emulators.jira import JiraEmulator
 from incident_core import commands as cmd
@@ -116,13 +115,11 @@ def _say(who: str, text: str) -> None:
 
 def _wait(app: App, org_id: str, incident_id: str, done: object, what: str, timeout: float = 15) -> IncidentState:
     """Poll the projection while the server's outbox loop works (the demo runs the real pipeline)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def check() -> IncidentState | None:
         state = app.queries.get(org_id, incident_id)
-        if state is not None and done(state):  # type: ignore[operator]
-            return state
-        time.sleep(0.1)
-    raise click.ClickException(f"the demo timed out waiting for {what}")
+        return state if state is not None and done(state) else None  # type: ignore[operator]
+
+    return wait_for(check, what, timeout)  # type: ignore[no-any-return]
 
 
 @contextmanager

@@ -17,6 +17,7 @@ import click
 from pydantic import SecretStr
 
 from bot.bootstrap import App, bootstrap
+from bot.demo_slack import wait_for
 from bot.local_server import BackgroundServer
 from bot.settings import Settings
 from emulators.bot_connector import BotConnectorEmulator
@@ -53,13 +54,7 @@ def run_teams_demo(*, data_dir: str | None = None) -> None:
 
 
 def _wait(what: str, fn: Callable[[], Any], timeout: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = fn()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise click.ClickException(f"the Teams demo timed out waiting for {what}")
+    return wait_for(fn, what, timeout)
 
 
 def _say(who: Member | str, text: str) -> None:
