@@ -101,7 +101,7 @@ def demo(data_dir: str | None, teams: bool) -> None:
 
 @cli.group(help="Database schema.")
 def db() -> None:
-    pass
+    """Database schema."""
 
 
 @db.command("upgrade", help="Apply Alembic migrations (creates the app role and RLS policies on PostgreSQL).")
@@ -113,7 +113,7 @@ def db_upgrade(c: CliContext) -> None:
 
 @cli.group(help="Projections (read models).")
 def projections() -> None:
-    pass
+    """Projections (read models)."""
 
 
 @projections.command("rebuild", help="Replay every event and rebuild the incident projection.")
@@ -136,7 +136,7 @@ def projections_rebuild(c: CliContext, org: str | None) -> None:
 
 @cli.group(help="Organizations (tenants), their tokens and chat bindings.")
 def org() -> None:
-    pass
+    """Organizations (tenants), their tokens and chat bindings."""
 
 
 @org.command("create", help="Create an org; prints its id and a webhook token (shown once).")
@@ -163,7 +163,7 @@ def org_list(c: CliContext) -> None:
 
 @org.group("token", help="Webhook tokens.")
 def org_token() -> None:
-    pass
+    """Webhook tokens."""
 
 
 @org_token.command("rotate", help="Issue a new token; old ones keep working for the grace period.")
@@ -184,10 +184,7 @@ def org_token_rotate(c: CliContext, org_ref: str, grace_hours: float, project: s
 @click.argument("team_id")
 @pass_ctx
 def org_link_slack(c: CliContext, org_ref: str, team_id: str) -> None:
-    app = c.app()
-    org_id = app.resolve_org(org_ref)
-    app.directory.bind("slack", team_id, org_id)
-    click.echo(f"Slack workspace {team_id} now belongs to org {org_ref}")
+    _link(c, "slack", org_ref, team_id, "Slack workspace")
 
 
 @org.command("link-teams", help="Bind a Microsoft Teams / Entra tenant to an org.")
@@ -195,10 +192,13 @@ def org_link_slack(c: CliContext, org_ref: str, team_id: str) -> None:
 @click.argument("tenant_id")
 @pass_ctx
 def org_link_teams(c: CliContext, org_ref: str, tenant_id: str) -> None:
+    _link(c, "teams", org_ref, tenant_id, "Teams tenant")
+
+
+def _link(c: CliContext, platform: str, org_ref: str, external_id: str, what: str) -> None:
     app = c.app()
-    org_id = app.resolve_org(org_ref)
-    app.directory.bind("teams", tenant_id, org_id)
-    click.echo(f"Teams tenant {tenant_id} now belongs to org {org_ref}")
+    app.directory.bind(platform, external_id, app.resolve_org(org_ref))
+    click.echo(f"{what} {external_id} now belongs to org {org_ref}")
 
 
 @org.command("member", help="Set a member's role: viewer, responder, commander or admin.")
@@ -248,7 +248,7 @@ def _project_id(app: App, org_id: str, project: str | None) -> str | None:
 
 @cli.group(help="Read incidents.")
 def incidents() -> None:
-    pass
+    """Read incidents."""
 
 
 @incidents.command("list", help="List an org's incidents, newest first.")

@@ -7,6 +7,7 @@ earlier attempt made instead of publishing twice. GITHUB_API_URL points it at Gi
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from github import Auth, Github, GithubException, UnknownObjectException
@@ -52,11 +53,9 @@ class GitHubPublisher:
 
     @staticmethod
     def _ensure_branch(repo: Repository, branch: str, base: str) -> None:
-        try:
+        with contextlib.suppress(UnknownObjectException):
             repo.get_branch(branch)
-            return
-        except UnknownObjectException:
-            pass
+            return  # already there: an earlier attempt created it
         try:
             sha = repo.get_branch(base).commit.sha
         except UnknownObjectException:

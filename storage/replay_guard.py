@@ -37,6 +37,3 @@ class ReplayGuard:
         """Drop entries older than the window; returns how many."""
         with self.engine.begin() as conn:
             return int(conn.execute(SEEN.delete().where(SEEN.c.seen_at < datetime.now(UTC) - KEEP)).rowcount)
-
-
-

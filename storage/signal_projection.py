@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -37,8 +38,6 @@ def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Eve
     conn.execute(stmt.on_conflict_do_update(index_elements=["incident_id", "key"],
                                             set_={"last_seen_at": stmt.excluded.last_seen_at}), list(rows.values()))
     if len(state.correlation_keys) >= MAX_KEYS:
-        from datetime import datetime
-
         oldest_kept = datetime.fromisoformat(min(state.correlation_keys.values()))
         conn.execute(KEYS.delete().where(KEYS.c.incident_id == state.incident_id,
                                          KEYS.c.last_seen_at < oldest_kept))
@@ -46,8 +45,6 @@ def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Eve
 
 def keys_rows(state: IncidentState) -> list[dict[str, Any]]:
     """The incident_keys rows of one state (used by the projection rebuild)."""
-    from datetime import datetime
-
     return [{"incident_id": state.incident_id, "key": k[:300], "org_id": state.org_id,
              "project_id": state.project_id, "last_seen_at": datetime.fromisoformat(seen)}
             for k, seen in state.correlation_keys.items()]

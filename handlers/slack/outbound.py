@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -51,7 +50,7 @@ class SlackChat:
 
     platform = "slack"
 
-    def __init__(self, client: WebClient, *, clock: type[datetime] = datetime) -> None:
+    def __init__(self, client: WebClient) -> None:
         self.client = client
 
     def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan) -> OpenedRoom:
