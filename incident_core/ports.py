@@ -44,6 +44,11 @@ class IncidentTransaction(Protocol):
 
     def load(self, incident_id: str) -> IncidentState | None: ...
 
+    def cached(self, incident_id: str) -> IncidentState | None:
+        """A recent guess at the state, or None. Only decisions that then append may use it: the
+        append carries the guess's version and fails with ConcurrencyConflict if it was stale."""
+        ...
+
     def next_incident_number(self) -> int: ...
 
     def recorded(self, idempotency_key: str) -> list[Event] | None:

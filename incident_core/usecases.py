@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 
 from incident_core import commands as cmd
 from incident_core.aggregate import decide
-from incident_core.errors import ConcurrencyConflict, NotFound
+from incident_core.errors import ConcurrencyConflict, IncidentError, NotFound
 from incident_core.events import Event
 from incident_core.model import IncidentRole, OrgRole, Severity, Status
-from incident_core.ports import Clock, Directory, IdGenerator, OutboxMessage, UnitOfWork
+from incident_core.ports import Clock, Directory, IdGenerator, IncidentTransaction, OutboxMessage, UnitOfWork
 from incident_core.rbac import Permission, require
 from incident_core.state import IncidentState, apply_all
 
@@ -75,10 +75,12 @@ def run_command(
                         return Result(state=state, events=prior, duplicate=True)
                 declaring = isinstance(probe, cmd.DeclareIncident)
                 command = build(tx.next_incident_number()) if declaring else probe
-                state = None if declaring else tx.load(command.incident_id)
-                if state is None and not declaring:
-                    raise NotFound(f"no incident {command.incident_id} in this org")
-                events = decide(state, command)
+                state, events = (None, []) if declaring else _decide_from_guess(tx, command)
+                if not events:
+                    state = None if declaring else tx.load(command.incident_id)
+                    if state is None and not declaring:
+                        raise NotFound(f"no incident {command.incident_id} in this org")
+                    events = decide(state, command)
                 new_state = apply_all(state, events)
                 assert new_state is not None
                 messages = list(outbox(new_state, events)) if outbox else []
@@ -89,6 +91,22 @@ def run_command(
         except ConcurrencyConflict:
             continue
     raise ConcurrencyConflict("the incident is changing too fast right now; try again in a moment")
+
+
+def _decide_from_guess(tx: IncidentTransaction, command: cmd.Command) -> tuple[IncidentState | None, list[Event]]:
+    """Decide from the transaction's cached state when that yields events to append.
+
+    The append is checked against the guess's version, so a stale guess ends in ConcurrencyConflict
+    and a retry from a fresh read. A refusal or a no-op is never taken from a guess: the caller reads
+    the current state and decides again, so nobody is refused on the strength of an old state.
+    """
+    guess = tx.cached(command.incident_id)
+    if guess is None:
+        return None, []
+    try:
+        return guess, decide(guess, command)
+    except IncidentError:
+        return None, []
 
 
 def changed_message(state: IncidentState, events: list[Event]) -> OutboxMessage:

@@ -1,8 +1,8 @@
-"""PostgreSQL append in one round trip: events, the projection row and outbox rows in one statement.
+"""PostgreSQL append: one call to revenant_append (migration 0007) writes events, projection and outbox.
 
-Data-modifying CTEs run together; the statement returns how many projection rows it wrote, so a
-stale expected version (0 rows) raises ConcurrencyConflict and the transaction rolls back with
-everything else. Unique clashes surface as IntegrityError exactly as with separate statements.
+The call runs its statements in order with plans cached per session; a stale expected version
+raises serialization_failure inside it, so nothing is written. Because the call fails on its own,
+it can travel with its COMMIT (or as an implicit transaction of its own) in one round trip.
 SQLite takes the statement-per-table path in unit_of_work.py; the rows written are the same.
 """
 
@@ -12,59 +12,81 @@ import json
 from datetime import datetime
 from typing import Any
 
+import psycopg
+from psycopg.pq import TransactionStatus
 from sqlalchemy.engine import Connection
 
-_EVENT_COLUMNS = ("org_id text, project_id text, stream_id text, stream_version int, type text, data jsonb, "
-                  "metadata jsonb, idempotency_key text, occurred_at timestamptz, recorded_at timestamptz, "
-                  "actor text")
-_OUTBOX_COLUMNS = "org_id text, topic text, key text, payload jsonb, created_at timestamptz, available_at timestamptz"
-_PROJECTION = ("id, org_id, project_id, number, title, status, severity, commander, version, created_at, "
-               "updated_at, state")
+Statement = tuple[str, dict[str, Any]]
 
-_WITH = f"""
-WITH ev AS (
-  INSERT INTO events (org_id, project_id, stream_id, stream_version, type, data, metadata, idempotency_key,
-                      occurred_at, recorded_at, actor)
-  SELECT * FROM jsonb_to_recordset(%(events)s::jsonb) AS x({_EVENT_COLUMNS})
-  RETURNING 1
-), ob AS (
-  INSERT INTO outbox (org_id, topic, key, payload, created_at, available_at, attempts)
-  SELECT x.*, 0 FROM jsonb_to_recordset(%(outbox)s::jsonb) AS x({_OUTBOX_COLUMNS})
-  RETURNING 1
-), p AS (
-  SELECT * FROM jsonb_populate_record(null::incidents, %(projection)s::jsonb)
-)
-"""
-
-_UPDATE = _WITH + f"""
-, up AS (
-  UPDATE incidents AS i SET ({_PROJECTION}) = (SELECT {_PROJECTION} FROM p)
-  WHERE i.id = %(id)s AND i.org_id = %(org_id)s AND i.version = %(expected)s
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM up), (SELECT count(*) FROM ev), (SELECT count(*) FROM ob)
-"""
-
-_INSERT = _WITH + f"""
-, ins AS (
-  INSERT INTO incidents ({_PROJECTION}) SELECT {_PROJECTION} FROM p
-  RETURNING 1
-)
-SELECT (SELECT count(*) FROM ins), (SELECT count(*) FROM ev), (SELECT count(*) FROM ob)
-"""
+_APPEND = ("SELECT revenant_append(%(org_id)s, %(id)s, %(expected)s, %(events)s::jsonb, "
+           "%(projection)s::jsonb, %(outbox)s::jsonb)")
+_BIND = "SELECT set_config('app.org_id', %(org_id)s, true); "
+_LOAD = ("SELECT set_config('app.org_id', %(org)s, true); "
+         "SELECT i.state FROM incidents AS i WHERE i.id = %(id)s AND i.org_id = %(org)s")
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
 
 
-def append_pg(conn: Connection, *, org_id: str, incident_id: str, expected_version: int,
-              events: list[dict[str, Any]], projection: dict[str, Any], outbox: list[dict[str, Any]]) -> int:
-    """Write everything in one statement; returns how many projection rows were written (1, or 0 if stale)."""
-    params = {
+def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
+                     projection: dict[str, Any], outbox: list[dict[str, Any]]) -> Statement:
+    """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append."""
+    return _APPEND, {
         "events": json.dumps([_plain(r) for r in events]), "outbox": json.dumps([_plain(r) for r in outbox]),
         "projection": json.dumps(_plain(projection)), "id": incident_id, "org_id": org_id,
         "expected": expected_version,
     }
-    row = conn.exec_driver_sql(_INSERT if expected_version == 0 else _UPDATE, params).one()
-    return int(row[0])
+
+
+def append_pg(conn: Connection, statement: Statement) -> None:
+    """Run an append now, inside the caller's transaction (statements follow it)."""
+    sql, params = statement
+    conn.exec_driver_sql(sql, params)
+
+
+def _simple_query(dbapi: Any, sql: str, params: dict[str, Any], *, own_transaction: bool) -> psycopg.ClientCursor:
+    """Send several statements as one message (simple query protocol, psycopg's client-side binding).
+
+    With own_transaction the connection must be idle: PostgreSQL runs the statements of one simple
+    query as one implicit transaction and commits it at the end, so no BEGIN/COMMIT round trips.
+    """
+    cur = psycopg.ClientCursor(dbapi)
+    if not own_transaction:
+        cur.execute(sql, params)
+        return cur
+    dbapi.autocommit = True
+    try:
+        cur.execute(sql, params)
+    finally:
+        if dbapi.info.transaction_status == TransactionStatus.IDLE:
+            dbapi.autocommit = False
+    return cur
+
+
+def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> dict[str, Any] | None:
+    """Bind the org and read one state in one round trip, as a read-only transaction of its own.
+
+    Under READ COMMITTED this sees what the same read inside the caller's transaction would have
+    seen, and any write decided from it is checked against its version. Row-level security reads
+    app.org_id, set by the first statement of the same implicit transaction.
+    """
+    cur = _simple_query(dbapi, _LOAD, {"org": org_id, "id": incident_id}, own_transaction=True)
+    try:
+        cur.nextset()
+        row = cur.fetchone()
+    finally:
+        cur.close()
+    return row[0] if row is not None else None
+
+
+def write_and_commit(dbapi: Any, statement: Statement) -> None:
+    """Write an append and commit, in one round trip.
+
+    If nothing else ran in this transaction yet, the org is bound and the call runs as an implicit
+    transaction of its own; otherwise the call and COMMIT go as one message. Either way a failing
+    call (a stale version, a unique clash) commits nothing and raises here.
+    """
+    sql, params = statement
+    idle = dbapi.info.transaction_status == TransactionStatus.IDLE
+    _simple_query(dbapi, _BIND + sql if idle else sql + "; COMMIT", params, own_transaction=idle).close()

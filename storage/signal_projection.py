@@ -24,6 +24,14 @@ def _insert(conn: Connection, table: sa.Table) -> Any:
     return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
 
 
+_PROJECTED = (ev.SignalAttached, ev.SignalIgnored, ev.SignalResolved, ev.ChatRoomOpened)
+
+
+def needs_projection(events: Sequence[ev.Event]) -> bool:
+    """True when project_keys/project_signals/project_rooms would write anything for these events."""
+    return any(isinstance(e, _PROJECTED) for e in events)
+
+
 def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Event]) -> None:
     """Mirror state.correlation_keys for every SignalAttached in `events`."""
     attached = [e for e in events if isinstance(e, ev.SignalAttached)]

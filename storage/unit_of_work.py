@@ -6,8 +6,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import psycopg.errors
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -18,9 +18,10 @@ from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.pg_append import append_pg
+from storage.pg_append import append_pg, append_statement, load_state, write_and_commit
 from storage.records import event_row, incident_row, row_event, row_state, utc
-from storage.signal_projection import KEYS, project_keys, project_rooms, project_signals
+from storage.signal_projection import KEYS, needs_projection, project_keys, project_rooms, project_signals
+from storage.state_cache import StateCache
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -29,10 +30,6 @@ OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 ORGS = Organization.__table__  # type: ignore[attr-defined]
 
 _INSERT_EVENT = EVENTS.insert()
-_SCOPED_LOAD = sa.text(
-    "SELECT set_config('app.org_id', :org, true) AS scoped, "
-    "(SELECT i.state FROM incidents AS i WHERE i.id = :id AND i.org_id = :org) AS state"
-).columns(scoped=sa.String, state=sa.JSON().with_variant(JSONB(), "postgresql"))
 _INSERT_INCIDENT = INCIDENTS.insert()
 _INSERT_OUTBOX = OUTBOX.insert()
 
@@ -40,34 +37,66 @@ _INSERT_OUTBOX = OUTBOX.insert()
 class SqlTransaction:
     """IncidentTransaction over one SQLAlchemy connection, scoped to one org."""
 
-    def __init__(self, conn: Connection, org_id: str) -> None:
+    def __init__(self, conn: Connection, org_id: str, cache: StateCache | None = None) -> None:
         self._conn = conn
         self.org_id = org_id
+        self._pg = is_postgres(conn)
         self._scoped = False
+        self._cache = cache
         self._read: dict[str, IncidentState] = {}  # states already read in this transaction
+        self.written: list[IncidentState] = []  # states appended, for the cache once committed
+        # PostgreSQL: an append with nothing after it waits to be sent with the COMMIT (one round trip).
+        self._pending: tuple[str, dict] | None = None
 
     @property
     def conn(self) -> Connection:
-        """The connection, bound to this org before its first statement (row-level security reads it)."""
+        """The connection, bound to this org before its first statement (row-level security reads it).
+
+        A deferred append is sent first, so every later statement sees it.
+        """
         if not self._scoped:
             scope_to_org(self._conn, self.org_id)
             self._scoped = True
+        self._flush()
         return self._conn
+
+    def _flush(self) -> None:
+        if self._pending is not None:
+            statement, self._pending = self._pending, None
+            append_pg(self.conn, statement)
 
     def load(self, incident_id: str) -> IncidentState | None:
         if incident_id in self._read:
             return self._read[incident_id]
-        if not self._scoped and is_postgres(self._conn):
-            # The usual first statement of a unit of work: bind the org and read the state in one round
-            # trip. The target list runs left to right, so set_config runs before the subquery's scan; were
-            # it ever otherwise, row-level security would hide the row (fail closed), never show another org's.
-            row = self._conn.execute(_SCOPED_LOAD, {"org": self.org_id, "id": incident_id}).first()
-            self._scoped = True
-            return IncidentState.from_dict(row.state) if row is not None and row.state is not None else None
-        row = self.conn.execute(
-            sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
-        ).first()
-        return row_state(row) if row else None
+        if not self._scoped and self._pg and self._pending is None:
+            # The usual first statement of a unit of work: bind the org and read in one round trip.
+            data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
+            state = IncidentState.from_dict(data) if data is not None else None
+        else:
+            row = self.conn.execute(
+                sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
+            ).first()
+            state = row_state(row) if row else None
+        if state is not None:
+            self._read[incident_id] = state
+        return state
+
+    def cached(self, incident_id: str) -> IncidentState | None:
+        if incident_id in self._read:
+            return self._read[incident_id]
+        return self._cache.get(self.org_id, incident_id) if self._cache is not None else None
+
+    def commit_pending(self) -> None:
+        """PostgreSQL: send a deferred append together with COMMIT (the unit of work's last step)."""
+        if self._pending is None:
+            return
+        statement, self._pending = self._pending, None
+        write_and_commit(self._conn.connection.dbapi_connection, statement)
+
+    @property
+    def states(self) -> list[IncidentState]:
+        """Every state read or written in this transaction, oldest first."""
+        return [*self._read.values(), *self.written]
 
     def next_incident_number(self) -> int:
         value = self.conn.execute(
@@ -111,13 +140,17 @@ class SqlTransaction:
         projection = incident_row(state)
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
+        self.written.append(state)
         try:
-            if is_postgres(self.conn):
-                written = append_pg(self.conn, org_id=self.org_id, incident_id=state.incident_id,
-                                    expected_version=expected_version, events=rows, projection=projection,
-                                    outbox=outbox_rows)
-                if written != 1:
-                    raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
+            if self._pg:
+                statement = append_statement(org_id=self.org_id, incident_id=state.incident_id,
+                                             expected_version=expected_version, events=rows,
+                                             projection=projection, outbox=outbox_rows)
+                if not needs_projection(events):
+                    self._flush()  # an earlier deferred append goes first
+                    self._pending = statement
+                    return
+                append_pg(self.conn, statement)
                 project_keys(self.conn, state, events)
                 project_signals(self.conn, events)
                 project_rooms(self.conn, events)
@@ -205,29 +238,60 @@ _SQLITE_CLASHES = ("events.stream_id, events.stream_version", "events.org_id, ev
 
 def is_version_clash(exc: IntegrityError) -> bool:
     """True for optimistic-concurrency clashes; other integrity errors are bugs and propagate."""
-    diag = getattr(exc.orig, "diag", None)
+    return _is_clash(exc.orig)
+
+
+def _is_clash(orig: BaseException | None) -> bool:
+    diag = getattr(orig, "diag", None)
     name = getattr(diag, "constraint_name", None)
     if name:
         return name in _CLASHES
-    return any(text in str(exc.orig) for text in _SQLITE_CLASHES)
+    return any(text in str(orig) for text in _SQLITE_CLASHES)
+
+
+_RETRYABLE_SQLSTATES = ("40001", "40P01")  # serialization failure (also a stale version), deadlock
 
 
 class SqlUnitOfWork:
-    """Callable that opens an org-scoped transaction; commits on success, rolls back on error."""
+    """Callable that opens an org-scoped transaction; commits on success, rolls back on error.
 
-    def __init__(self, engine: Engine) -> None:
+    States read and written by committed transactions go into `cache`, which later transactions of
+    this process may use as a guess (see IncidentTransaction.cached); any failure evicts them.
+    """
+
+    def __init__(self, engine: Engine, cache: StateCache | None = None) -> None:
         self.engine = engine
+        self.cache = cache if cache is not None else StateCache()
 
     @contextmanager
     def __call__(self, org_id: str) -> Iterator[SqlTransaction]:
+        tx: SqlTransaction | None = None
         try:
             with self.engine.begin() as conn:
-                yield SqlTransaction(conn, org_id)  # binds the org lazily, with its first statement
+                tx = SqlTransaction(conn, org_id, self.cache)  # binds the org lazily, with its first statement
+                yield tx
+                tx.commit_pending()
         except OperationalError as exc:
+            self._forget(tx)
             # Serialization failures and deadlocks on PostgreSQL, "database is locked" on SQLite.
-            if is_postgres(self.engine) and getattr(exc.orig, "sqlstate", "") in ("40001", "40P01"):
-                raise ConcurrencyConflict("concurrent update; retrying") from exc
+            if is_postgres(self.engine) and getattr(exc.orig, "sqlstate", "") in _RETRYABLE_SQLSTATES:
+                raise ConcurrencyConflict("the incident changed concurrently; retrying") from exc
             raise
+        except psycopg.errors.Error as exc:  # raised by a pipelined append and COMMIT
+            self._forget(tx)
+            if exc.sqlstate in _RETRYABLE_SQLSTATES or (
+                    isinstance(exc, psycopg.errors.UniqueViolation) and _is_clash(exc)):
+                raise ConcurrencyConflict("the incident changed concurrently; retrying") from exc
+            raise
+        except BaseException:
+            self._forget(tx)
+            raise
+        for state in tx.states:
+            self.cache.put(state)
+
+    def _forget(self, tx: SqlTransaction | None) -> None:
+        for state in tx.states if tx is not None else ():
+            self.cache.evict(state.org_id, state.incident_id)
 
     @contextmanager
     def connection(self, org_id: str) -> Iterator[Connection]:
