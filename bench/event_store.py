@@ -134,12 +134,14 @@ def main() -> None:
         # run is the one the ratio divides by, so the ratio errs low.
         say(f"raw psycopg INSERT+COMMIT x {args.raw} …")
         raw_runs = [raw_baseline(url, args.raw, "raw_before")]
+        say(f"  {raw_runs[0]:.0f} rows/s")
         for writers in (1, 4):
             say(f"{args.events} single-event appends with {writers} writer(s) …")
             results[f"appends/s, {writers} writer(s)"] = appends(url, org.id, incidents, args.events, writers)
             say(f"  {results[f'appends/s, {writers} writer(s)']:.0f} events/s")
         say(f"raw psycopg INSERT+COMMIT x {args.raw} again …")
         raw_runs.append(raw_baseline(url, args.raw, "raw_after"))
+        say(f"  {raw_runs[1]:.0f} rows/s")
         results["raw psycopg INSERT+COMMIT/s"] = max(raw_runs)
         results["ratio (1 writer / raw)"] = results["appends/s, 1 writer(s)"] / results["raw psycopg INSERT+COMMIT/s"]
         say("batched appends (100 per transaction) …")

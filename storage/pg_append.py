@@ -18,8 +18,8 @@ from sqlalchemy.engine import Connection
 
 Statement = tuple[str, dict[str, Any]]
 
-_APPEND = ("SELECT revenant_append(%(org_id)s, %(id)s, %(expected)s, %(events)s::jsonb, "
-           "%(projection)s::jsonb, %(outbox)s::jsonb)")
+_APPEND = ("SELECT revenant_append(%(org_id)s, %(id)s, %(expected)s, %(events)s::jsonb, %(projection)s::jsonb, "
+           "%(outbox)s::jsonb, %(keys)s::jsonb, %(keys_before)s::timestamptz, %(signals)s::jsonb)")
 _BIND = "SELECT set_config('app.org_id', %(org_id)s, true); "
 _LOAD = ("SELECT set_config('app.org_id', %(org)s, true); "
          "SELECT i.state FROM incidents AS i WHERE i.id = %(id)s AND i.org_id = %(org)s")
@@ -30,12 +30,17 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
-                     projection: dict[str, Any], outbox: list[dict[str, Any]]) -> Statement:
-    """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append."""
+                     projection: dict[str, Any], outbox: list[dict[str, Any]], keys: list[dict[str, Any]],
+                     keys_before: datetime | None, signals: list[dict[str, Any]]) -> Statement:
+    """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append.
+
+    `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py).
+    """
     return _APPEND, {
         "events": json.dumps([_plain(r) for r in events]), "outbox": json.dumps([_plain(r) for r in outbox]),
         "projection": json.dumps(_plain(projection)), "id": incident_id, "org_id": org_id,
-        "expected": expected_version,
+        "expected": expected_version, "keys": json.dumps([_plain(r) for r in keys]),
+        "keys_before": keys_before, "signals": json.dumps([_plain(r) for r in signals]),
     }
 
 

@@ -20,35 +20,62 @@ SIGNALS = SignalRow.__table__  # type: ignore[attr-defined]
 ROOMS = ChatRoomRow.__table__  # type: ignore[attr-defined]
 
 
-def _insert(conn: Connection, table: sa.Table) -> Any:
-    return postgresql.insert(table) if is_postgres(conn) else sqlite.insert(table)
+_UPSERTS: dict[tuple[str, str], Any] = {}  # (dialect, table): the upsert statement, built once
 
 
-_PROJECTED = (ev.SignalAttached, ev.SignalIgnored, ev.SignalResolved, ev.ChatRoomOpened)
+def opens_rooms(events: Sequence[ev.Event]) -> bool:
+    """True when project_rooms has something to write for these events."""
+    return any(isinstance(e, ev.ChatRoomOpened) for e in events)
 
 
-def needs_projection(events: Sequence[ev.Event]) -> bool:
-    """True when project_keys/project_signals/project_rooms would write anything for these events."""
-    return any(isinstance(e, _PROJECTED) for e in events)
+def _upsert(conn: Connection, table: sa.Table) -> Any:
+    dialect = "postgresql" if is_postgres(conn) else "sqlite"
+    stmt = _UPSERTS.get((dialect, table.name))
+    if stmt is None:
+        base = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+        if table is KEYS:
+            stmt = base.on_conflict_do_update(index_elements=["incident_id", "key"],
+                                              set_={"last_seen_at": base.excluded.last_seen_at})
+        else:
+            stmt = base.on_conflict_do_update(index_elements=["org_id", "fingerprint"], set_={
+                "incident_id": sa.func.coalesce(base.excluded.incident_id, SIGNALS.c.incident_id),
+                "status": base.excluded.status, "title": base.excluded.title,
+                "last_seen_at": base.excluded.last_seen_at, "deliveries": SIGNALS.c.deliveries + 1,
+                "last_decision": base.excluded.last_decision,
+                "severity": sa.case((base.excluded.severity != "", base.excluded.severity),
+                                    else_=SIGNALS.c.severity),
+            })
+        _UPSERTS[(dialect, table.name)] = stmt
+    return stmt
+
+
+def key_rows(state: IncidentState, events: Sequence[ev.Event]) -> tuple[list[dict[str, Any]], datetime | None]:
+    """incident_keys rows to upsert for the SignalAttached in `events`, and the time before which the
+    incident's keys are dropped (None unless state.correlation_keys is full), mirroring the state."""
+    rows: dict[str, dict[str, Any]] = {}
+    for e in events:
+        if isinstance(e, ev.SignalAttached):
+            for key in e.signal.get("correlation_keys", ()):
+                rows[key] = {"incident_id": state.incident_id, "key": key[:300], "org_id": state.org_id,
+                             "project_id": state.project_id, "last_seen_at": e.occurred_at}
+    floor = None
+    if rows and len(state.correlation_keys) >= MAX_KEYS:
+        floor = datetime.fromisoformat(min(state.correlation_keys.values()))
+    return list(rows.values()), floor
+
+
+def signal_rows(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
+    """One `signals` upsert row per signal event, in order (a fingerprint may repeat)."""
+    return [row for row in map(_signal_row, events) if row is not None]
 
 
 def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Event]) -> None:
     """Mirror state.correlation_keys for every SignalAttached in `events`."""
-    attached = [e for e in events if isinstance(e, ev.SignalAttached)]
-    if not attached:
-        return
-    rows = {}
-    for e in attached:
-        for key in e.signal.get("correlation_keys", ()):
-            rows[key] = {"incident_id": state.incident_id, "key": key[:300], "org_id": state.org_id,
-                         "project_id": state.project_id, "last_seen_at": e.occurred_at}
-    stmt = _insert(conn, KEYS)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["incident_id", "key"],
-                                            set_={"last_seen_at": stmt.excluded.last_seen_at}), list(rows.values()))
-    if len(state.correlation_keys) >= MAX_KEYS:
-        oldest_kept = datetime.fromisoformat(min(state.correlation_keys.values()))
-        conn.execute(KEYS.delete().where(KEYS.c.incident_id == state.incident_id,
-                                         KEYS.c.last_seen_at < oldest_kept))
+    rows, floor = key_rows(state, events)
+    if rows:
+        conn.execute(_upsert(conn, KEYS), rows)
+    if floor is not None:
+        conn.execute(KEYS.delete().where(KEYS.c.incident_id == state.incident_id, KEYS.c.last_seen_at < floor))
 
 
 def keys_rows(state: IncidentState) -> list[dict[str, Any]]:
@@ -60,20 +87,8 @@ def keys_rows(state: IncidentState) -> list[dict[str, Any]]:
 
 def project_signals(conn: Connection, events: Sequence[ev.Event]) -> None:
     """Upsert one `signals` row per signal event: where it went, its status, how often it came."""
-    for e in events:
-        row = _signal_row(e)
-        if row is None:
-            continue
-        stmt = _insert(conn, SIGNALS)
-        updates = {
-            "incident_id": sa.func.coalesce(stmt.excluded.incident_id, SIGNALS.c.incident_id),
-            "status": stmt.excluded.status, "title": stmt.excluded.title,
-            "last_seen_at": stmt.excluded.last_seen_at, "deliveries": SIGNALS.c.deliveries + 1,
-            "last_decision": stmt.excluded.last_decision,
-        }
-        if row["severity"]:
-            updates["severity"] = stmt.excluded.severity
-        conn.execute(stmt.on_conflict_do_update(index_elements=["org_id", "fingerprint"], set_=updates), row)
+    for row in signal_rows(events):
+        conn.execute(_upsert(conn, SIGNALS), row)
 
 
 def _signal_row(e: ev.Event) -> dict[str, Any] | None:

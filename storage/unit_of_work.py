@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,7 +21,8 @@ from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import append_pg, append_statement, load_state, write_and_commit
 from storage.records import event_row, incident_row, row_event, row_state, utc
-from storage.signal_projection import KEYS, needs_projection, project_keys, project_rooms, project_signals
+from storage.signal_projection import (KEYS, key_rows, opens_rooms, project_keys, project_rooms, project_signals,
+                                       signal_rows)
 from storage.state_cache import StateCache
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
@@ -143,17 +145,17 @@ class SqlTransaction:
         self.written.append(state)
         try:
             if self._pg:
+                keys, keys_before = key_rows(state, events)
                 statement = append_statement(org_id=self.org_id, incident_id=state.incident_id,
-                                             expected_version=expected_version, events=rows,
-                                             projection=projection, outbox=outbox_rows)
-                if not needs_projection(events):
-                    self._flush()  # an earlier deferred append goes first
-                    self._pending = statement
+                                             expected_version=expected_version, events=rows, projection=projection,
+                                             outbox=outbox_rows, keys=keys, keys_before=keys_before,
+                                             signals=signal_rows(events))
+                if opens_rooms(events):
+                    append_pg(self.conn, statement)
+                    project_rooms(self.conn, events)
                     return
-                append_pg(self.conn, statement)
-                project_keys(self.conn, state, events)
-                project_signals(self.conn, events)
-                project_rooms(self.conn, events)
+                self._flush()  # an earlier deferred append goes first
+                self._pending = statement  # sent with the COMMIT, or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
             if expected_version == 0:
@@ -179,35 +181,39 @@ class SqlTransaction:
 
     # --- signal correlation (SignalTransaction) ------------------------------------------------
     def lock_keys(self, keys: Sequence[str]) -> None:
-        if not keys or not is_postgres(self.conn):
+        if not keys or not self._pg:
             return  # SQLite: BEGIN IMMEDIATE already serializes writers
-        self.conn.execute(sa.text(
-            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
-            "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered"),
-            {"keys": sorted({f"{self.org_id}:{k}" for k in keys})})
+        params = {"keys": sorted({f"{self.org_id}:{k}" for k in keys}), "org": self.org_id}
+        if self._scoped or self._pending is not None:
+            self.conn.execute(_LOCK_KEYS, params)
+        else:  # the usual first statement of signal ingest: bind the org in the same round trip
+            self._conn.execute(_SCOPE_AND_LOCK_KEYS, params)
+            self._scoped = True
 
     def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
                        since: datetime | None) -> list[OpenIncident]:
         if not keys:
             return []
-        stmt = (sa.select(KEYS.c.incident_id, KEYS.c.key, KEYS.c.last_seen_at, INCIDENTS.c.number,
-                          INCIDENTS.c.created_at, INCIDENTS.c.state)
-                .join(INCIDENTS, INCIDENTS.c.id == KEYS.c.incident_id)
-                .where(KEYS.c.org_id == self.org_id, KEYS.c.key.in_([k[:300] for k in keys]),
-                       INCIDENTS.c.status.in_(_OPEN_STATUSES),
-                       KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None)))
+        matched = (KEYS.c.org_id == self.org_id, KEYS.c.key.in_([k[:300] for k in keys]),
+                   KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None))
         if since is not None:
-            stmt = stmt.where(KEYS.c.last_seen_at >= since)
-        found: dict[str, dict] = {}
+            matched = (*matched, KEYS.c.last_seen_at >= since)
+        agg = sa.func.array_agg(KEYS.c.key) if self._pg else sa.func.json_group_array(KEYS.c.key)
+        hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
+                .where(*matched).group_by(KEYS.c.incident_id).subquery())
+        stmt = (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at,
+                          INCIDENTS.c.state)
+                .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
+                .where(INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.status.in_(_OPEN_STATUSES)))
+        found = []
         for row in self.conn.execute(stmt):
-            item = found.setdefault(row.incident_id, {"keys": set(), "last": utc(row.last_seen_at),
-                                                      "number": row.number, "opened": utc(row.created_at)})
-            item["keys"].add(row.key)
             if row.incident_id not in self._read:
                 self._read[row.incident_id] = row_state(row)
-            item["last"] = max(item["last"], utc(row.last_seen_at))
-        return [OpenIncident(incident_id=i, human_id=f"INC-{v['number']}", correlation_keys=frozenset(v["keys"]),
-                             last_signal_at=v["last"], opened_at=v["opened"]) for i, v in found.items()]
+            matched_keys = row.hit_keys if self._pg else json.loads(row.hit_keys)
+            found.append(OpenIncident(incident_id=row.incident_id, human_id=f"INC-{row.number}",
+                                      correlation_keys=frozenset(matched_keys), last_signal_at=utc(row.last),
+                                      opened_at=utc(row.created_at)))
+        return found
 
     def stream_version(self, stream_id: str) -> int:
         value = self.conn.execute(sa.select(sa.func.max(EVENTS.c.stream_version)).where(
@@ -229,6 +235,11 @@ class SqlTransaction:
 
 
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
+_LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
+             "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered")
+_LOCK_KEYS = sa.text(f"SELECT {_LOCK_SQL}")
+# set_config comes first in the target list; advisory locks read no tenant rows either way.
+_SCOPE_AND_LOCK_KEYS = sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}")
 
 # Unique constraints whose violation means "someone else appended first": reload and decide again.
 _CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")
