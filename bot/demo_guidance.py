@@ -54,8 +54,9 @@ def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:
     say("revenant", (_text(approval) or [approval.get("text", "")])[0][:160])
     approve = button_where(sd, approval, ActionId.ACTION_APPROVE)
     assert approve is not None
+    seen = sd.ephemeral_count("bob")
     sd.click("bob", channel, approval, approve)
-    refusal = wait_for(lambda: sd.latest_ephemeral("bob"), "bob's refusal")
+    refusal = wait_for(lambda: sd.latest_ephemeral("bob", after=seen), "bob's refusal")
     say("revenant", f"(to bob only) {refusal[:150]}")
     count = len(sd.bot_messages(channel, war_room_ts))
     sd.click("alice", channel, approval, approve)

@@ -105,9 +105,13 @@ class SlackDemo:
     def buttons(self, message: dict[str, Any]) -> list[dict[str, Any]]:
         return [e for b in message.get("blocks") or [] if b.get("type") == "actions" for e in b.get("elements", [])]
 
-    def latest_ephemeral(self, who: str) -> str | None:
-        found = self.slack.ephemerals(user_id=self.users[who])
+    def latest_ephemeral(self, who: str, after: int = 0) -> str | None:
+        """The newest ephemeral message to `who` among those after the first `after` of them."""
+        found = self.slack.ephemerals(user_id=self.users[who])[after:]
         return str(found[-1].get("text")) if found else None
+
+    def ephemeral_count(self, who: str) -> int:
+        return len(self.slack.ephemerals(user_id=self.users[who]))
 
 
 def _one_line(text: str) -> str:

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bot.bootstrap import App
 from bot.worker import deliver_once, subscribers
+from handlers.priority import AckPriority
 
 log = logging.getLogger("revenant.outbox")
 
@@ -17,9 +18,10 @@ log = logging.getLogger("revenant.outbox")
 class OutboxLoop:
     """Polls every `interval` seconds, or at once when nudged after a chat command."""
 
-    def __init__(self, app: App, interval: float = 1.0) -> None:
+    def __init__(self, app: App, interval: float = 1.0, priority: AckPriority | None = None) -> None:
         self.app = app
         self.interval = interval
+        self._before_each = priority.wait_quiet_blocking if priority is not None else None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._subs = subscribers(app)
@@ -41,7 +43,7 @@ class OutboxLoop:
     async def _run(self) -> None:
         while True:
             try:
-                await asyncio.to_thread(deliver_once, self.app, self._subs)
+                await asyncio.to_thread(deliver_once, self.app, self._subs, before_each=self._before_each)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
             with contextlib.suppress(asyncio.TimeoutError):

@@ -13,12 +13,14 @@ from bot import reminders, slack_wiring, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
+from handlers.priority import AckPriority
 from handlers.webhooks import WebhookEndpoint
 from incident_core.intake import intake_signals
 
 log = logging.getLogger("revenant.server")
 
 APP_KEY = web.AppKey("revenant", App)
+WARM_CONNECTIONS = 8
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
@@ -55,8 +57,9 @@ def build_web_app(app: App) -> web.Application:
         metrics=metrics_,
         now=app.deps.clock.now,
     ).register(web_app)
-    loop = OutboxLoop(app)
-    slack_wiring.mount(web_app, app, loop.nudge)
+    priority = AckPriority()  # acknowledgements first; lazy work and outbox deliveries yield to them
+    loop = OutboxLoop(app, priority=priority)
+    slack_wiring.mount(web_app, app, loop.nudge, priority=priority)
     teams_wiring.mount(web_app, app, loop.nudge)
     web_app.on_startup.append(loop.start)
     web_app.on_cleanup.append(loop.stop)
@@ -64,10 +67,27 @@ def build_web_app(app: App) -> web.Application:
     return web_app
 
 
+def _warm(app: App) -> None:
+    """Load the knowledge stack before taking traffic: importing it takes seconds of CPU, which would
+    otherwise land on the first incident's requests (and everything queued behind them)."""
+    held = [app.engine.connect() for _ in range(WARM_CONNECTIONS)]  # fill the pool before a burst needs it
+    for conn in held:
+        conn.close()
+    log.info("loading the knowledge base and guidance …")
+    try:
+        _ = app.guidance
+        connect = getattr(app.knowledge, "connect", None)
+        if connect is not None:
+            connect()
+    except Exception as exc:  # noqa: BLE001 - serving chat and webhooks matters more; guidance retries on use
+        log.warning("guidance unavailable until its problem is fixed: %s", exc)
+
+
 def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> None:
     """Serve until interrupted; with socket_mode Slack traffic arrives over Socket Mode instead of HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web_app = build_web_app(app)
+    _warm(app)
     if socket_mode:
         slack_wiring.attach_socket_mode(web_app, app)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,11 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.binding_cache import BindingCache
 from bot.bootstrap import App
+from handlers.priority import AckPriority
+from handlers.replay_batch import BatchedFirstSight
+from handlers.slack.lazy_runner import QueuedLazyRunner
 from handlers.slack.outbound import SlackChat, make_client
 from handlers.slack.register import register
 from handlers.slack.services import SlackServices
@@ -88,7 +91,8 @@ def _bind_installation(app: App) -> Callable[[Any], Awaitable[Any]]:
     return success
 
 
-def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]]) -> AsyncApp:
+def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
+               priority: AckPriority | None = None) -> AsyncApp:
     """Token mode (one workspace, bound with `org link-slack`) or OAuth mode (installs bind themselves)."""
     s = app.settings
     assert s.slack_signing_secret is not None
@@ -110,37 +114,50 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]]) -> Asy
                         request_verification_enabled=True)
     from bot.guidance_wiring import suggest_extra
 
+    bindings = BindingCache(lambda team: app.directory.bound_org("slack", team))
     services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries, extra=suggest_extra(app)),
                              queries=app.queries, deps=app.deps,
-                             bound_org=lambda team: app.directory.bound_org("slack", team),
+                             bound_org=bindings.lookup, known_org=bindings.known,
                              incident_changed=incident_changed, executor=app.executor)
     register(bolt, services)
+    # Lazy work waits in a queue behind acknowledgements (see handlers/slack/lazy_runner.py).
+    bolt.listener_runner.lazy_listener_runner = QueuedLazyRunner(logging.getLogger("revenant.slack.lazy"),
+                                                                 priority=priority)
     return bolt
 
 
-def slack_route(app: App, bolt: AsyncApp) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+def slack_route(app: App, bolt: AsyncApp,
+                priority: AckPriority | None = None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     """POST /slack/events: verify the v0 signature on the raw body and refuse replays before Bolt runs."""
     secret = app.settings.slack_signing_secret
     assert secret is not None
     verifier = SignatureVerifier(secret.get_secret_value())
-    guard = ReplayGuard(app.engine)
+    first_sight = BatchedFirstSight(ReplayGuard(app.engine).first_sights)
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if priority is None:
+            return await verified(request)
+        with priority.acking():
+            return await verified(request)
+
+    async def verified(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         ts = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not verifier.is_valid(body=body, timestamp=ts, signature=signature):
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
-        if not await _first_sight(guard, signature, ts):
+        try:
+            seen_first = await first_sight(signature)
+        except Exception:  # noqa: BLE001 - the database is unreachable: Slack retries a 503
+            log.exception("replay check failed")
+            return web.json_response({"error": "cannot record the request right now; retry shortly"},
+                                     status=503, headers={"Retry-After": "1"})
+        if not seen_first:
             return web.json_response({"error": "replayed request"}, status=401)
         bolt_request = await to_bolt_request(request)
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     return handle
-
-
-async def _first_sight(guard: ReplayGuard, signature: str, ts: str) -> bool:
-    return await asyncio.to_thread(guard.first_sight, signature, int(ts) if ts.isdigit() else int(time.time()))
 
 
 async def _failure(args: Any) -> Any:
@@ -212,7 +229,8 @@ class SlackRoomArchiver:
             chat.archive(str(msg.payload["room_id"]))
 
 
-def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]]) -> None:
+def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]],
+          priority: AckPriority | None = None) -> None:
     """Mount /slack/events when Slack is configured."""
     if not slack_enabled(app):
         async def disabled(_request: web.Request) -> web.Response:
@@ -220,8 +238,14 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
                                       "SLACK_BOT_TOKEN"}, status=503)
         web_app.router.add_post("/slack/events", disabled)
         return
-    bolt = build_bolt(app, incident_changed)
-    web_app.router.add_post("/slack/events", slack_route(app, bolt))
+    bolt = build_bolt(app, incident_changed, priority)
+    web_app.router.add_post("/slack/events", slack_route(app, bolt, priority))
+    runner = bolt.listener_runner.lazy_listener_runner
+    if isinstance(runner, QueuedLazyRunner):
+        async def drain(_web_app: web.Application) -> None:
+            await runner.drain()
+
+        web_app.on_shutdown.append(drain)
     flow = bolt.oauth_flow
     if flow is not None:
         async def oauth(request: web.Request) -> web.StreamResponse:

@@ -54,9 +54,19 @@ def dispatch(subs: dict[str, list[Callable[[PendingMessage], None]]]) -> Callabl
     return handle
 
 
-def deliver_once(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]] | None = None) -> int:
-    """One pass over every org's due outbox messages; returns how many were delivered."""
-    handler = dispatch(subs if subs is not None else subscribers(app))
+def deliver_once(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]] | None = None, *,
+                 before_each: Callable[[], None] | None = None) -> int:
+    """One pass over every org's due outbox messages; returns how many were delivered.
+
+    `before_each` runs before each message (`serve` passes a wait that lets acknowledgements go first).
+    """
+    deliver = dispatch(subs if subs is not None else subscribers(app))
+    if before_each is None:
+        handler = deliver
+    else:
+        def handler(msg: PendingMessage) -> None:
+            before_each()
+            deliver(msg)
     return sum(app.outbox.process(org_id, handler) for org_id in app.outbox.due_orgs())
 
 

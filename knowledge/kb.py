@@ -37,6 +37,10 @@ class KnowledgeBase:
         self._ingestor = Ingestor(self._store, self.embedder)
         self._searcher = HybridSearcher(self._store, self.embedder, self._bm25, mode=retrieval)
 
+    def connect(self) -> None:
+        """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""
+        _ = self._store.client
+
     def ingest(
         self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None
     ) -> IngestReport:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 
+from storage.engine import is_postgres
 from storage.tables import SeenRequest
 
 SEEN = SeenRequest.__table__  # type: ignore[attr-defined]
@@ -22,16 +24,25 @@ class ReplayGuard:
 
     def first_sight(self, signature: str, timestamp: int) -> bool:
         """Record the signature; False when it was already seen."""
+        return self.first_sights([signature])[0]
+
+    def first_sights(self, signatures: Sequence[str]) -> list[bool]:
+        """Record many signatures in one transaction; for each, False when it was seen before
+        (earlier, or earlier in this same list)."""
         now = datetime.now(UTC)
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(SEEN.insert().values(signature=signature[:100], seen_at=now))
-        except IntegrityError:
-            return False
-        if random.random() < 0.01:  # noqa: S311 — housekeeping sample, not security
-            with self.engine.begin() as conn:
-                conn.execute(SEEN.delete().where(SEEN.c.seen_at < now - KEEP))
-        return True
+        keys = [s[:100] for s in signatures]
+        unique = list(dict.fromkeys(keys))
+        insert = (postgresql if is_postgres(self.engine) else sqlite).insert(SEEN)
+        with self.engine.begin() as conn:
+            fresh = set(conn.execute(insert.on_conflict_do_nothing().returning(SEEN.c.signature),
+                                     [{"signature": k, "seen_at": now} for k in unique]).scalars())
+        answers = []
+        for key in keys:
+            answers.append(key in fresh)
+            fresh.discard(key)  # a second copy in the same list is a replay too
+        if random.random() < 0.01 * len(keys):  # noqa: S311 — housekeeping sample, not security
+            self.purge()
+        return answers
 
     def purge(self) -> int:
         """Drop entries older than the window; returns how many."""

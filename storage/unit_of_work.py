@@ -21,8 +21,15 @@ from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import append_pg, append_statement, load_state, write_and_commit
 from storage.records import event_row, incident_row, row_event, row_state, utc
-from storage.signal_projection import (KEYS, key_rows, opens_rooms, project_keys, project_rooms, project_signals,
-                                       signal_rows)
+from storage.signal_projection import (
+    KEYS,
+    key_rows,
+    opens_rooms,
+    project_keys,
+    project_rooms,
+    project_signals,
+    signal_rows,
+)
 from storage.state_cache import StateCache
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 

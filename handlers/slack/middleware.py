@@ -36,7 +36,7 @@ def tenant_middleware(services: SlackServices) -> Callable[..., Awaitable[Any]]:
         org_id = None
         for key in (enterprise, team):
             if key and org_id is None:
-                org_id = await asyncio.to_thread(services.bound_org, key)
+                org_id = services.known_org(key) or await asyncio.to_thread(services.bound_org, key)
         if org_id is None:
             if body.get("command"):
                 text = UNLINKED.format(team=team or "TEAM_ID")

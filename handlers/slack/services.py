@@ -21,6 +21,7 @@ class SlackServices:
     bound_org: Callable[[str], str | None]
     incident_changed: Callable[[], Awaitable[None]]
     executor: ActionExecutor | None = None  # runs playbook actions (the simulator unless bot/ chose another)
+    known_org: Callable[[str], str | None] = lambda _key: None  # a binding known without I/O, if any
 
     def context(self, org_id: str, user: str, channel: str | None) -> ChatContext:
         """The ChatContext of a request: the incident is the one whose channel this is, if any."""

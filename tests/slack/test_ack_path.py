@@ -1,0 +1,185 @@
+"""The acknowledgement path: batched replay checks, lazy work queued behind acks, cached bindings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.binding_cache import BindingCache
+from bot.bootstrap import App
+from handlers.priority import AckPriority
+from handlers.replay_batch import BatchedFirstSight
+from handlers.slack.lazy_runner import QueuedLazyRunner
+from storage.replay_guard import SEEN, ReplayGuard
+from tests.conftest import make_app
+from tests.slack.conftest import SlackWorld
+
+
+@pytest.fixture
+def guard_app(db_url: str, tmp_path: Path) -> Iterator[App]:
+    built = make_app(db_url, tmp_path)
+    yield built
+    built.close()
+
+
+def test_a_burst_is_acked_once_each_and_every_replay_refused(slack_world: SlackWorld) -> None:
+    w = slack_world
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        first = list(pool.map(lambda i: w.sender.command(w.alice, w.general, "help")[0].status, range(20)))
+        assert first == [200] * 20
+        captured = list(w.sender.sent)
+        again = list(pool.map(lambda sent: w.sender.replay(*sent).status, captured))
+    assert again == [401] * len(captured)
+    signatures = [headers["X-Slack-Signature"][:100] for headers, _ in captured]
+    with w.app.engine.begin() as conn:
+        recorded = conn.execute(sa.select(sa.func.count()).select_from(SEEN)
+                                .where(SEEN.c.signature.in_(signatures))).scalar()
+    assert recorded == len(set(signatures)) == 20
+
+
+def test_concurrent_checks_share_one_transaction_and_duplicates_are_replays(guard_app: App) -> None:
+    guard = ReplayGuard(guard_app.engine)
+    calls: list[int] = []
+
+    def first_sights(signatures):  # type: ignore[no-untyped-def]
+        calls.append(len(signatures))
+        return guard.first_sights(signatures)
+
+    check = BatchedFirstSight(first_sights)
+    names = [f"sig-{i}" for i in range(20)] + ["sig-3", "sig-7"]
+
+    async def burst() -> list[bool]:
+        return list(await asyncio.gather(*(check(n) for n in names)))
+
+    answers = asyncio.run(burst())
+    assert answers[:20] == [True] * 20 and answers[20:] == [False, False]
+    assert len(calls) <= 2 and sum(calls) == len(names)
+    assert asyncio.run(BatchedFirstSight(guard.first_sights)("sig-5")) is False  # seen in an earlier batch
+
+
+def test_a_failing_check_fails_every_waiter() -> None:
+    def broken(_signatures):  # type: ignore[no-untyped-def]
+        raise RuntimeError("database unreachable")
+
+    check = BatchedFirstSight(broken)
+
+    async def burst() -> list[object]:
+        return list(await asyncio.gather(*(check(f"s{i}") for i in range(5)), return_exceptions=True))
+
+    assert all(isinstance(r, RuntimeError) for r in asyncio.run(burst()))
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_when_requests_cannot_be_recorded_slack_gets_503_and_nothing_runs(slack_world: SlackWorld) -> None:
+    w = slack_world
+    with w.app.engine.begin() as conn:  # the embedded database's owner: make recording fail
+        conn.execute(sa.text("ALTER TABLE seen_requests RENAME TO seen_requests_gone"))
+    answer, _ = w.sender.command(w.alice, w.general, "declare Checkout down sev2")
+    assert answer.status == 503 and answer.headers.get("Retry-After") == "1"
+    assert "retry" in answer.json()["error"]
+    time.sleep(0.5)
+    assert w.incident("INC-1") is None
+
+
+def _request() -> AsyncBoltRequest:
+    return AsyncBoltRequest(body="", headers={})
+
+
+def test_lazy_work_runs_in_order_with_bounded_concurrency_and_drains() -> None:
+    async def scenario() -> tuple[list[int], int]:
+        runner = QueuedLazyRunner(logger=logging.getLogger("test"), workers=2)
+        started: list[int] = []
+        running = 0
+        peak = 0
+
+        def job(n: int):  # type: ignore[no-untyped-def]
+            async def work() -> None:
+                nonlocal running, peak
+                started.append(n)
+                running += 1
+                peak = max(peak, running)
+                await asyncio.sleep(0.01)
+                running -= 1
+            return work
+
+        for n in range(8):
+            runner.start(job(n), _request())
+        await runner.drain(timeout=5)
+        return started, peak
+
+    started, peak = asyncio.run(scenario())
+    assert started == list(range(8)) and peak == 2
+
+
+def test_lazy_work_waits_for_acks_in_flight() -> None:
+    priority = AckPriority(max_wait=5)
+
+    async def scenario() -> list[str]:
+        order: list[str] = []
+        runner = QueuedLazyRunner(logger=logging.getLogger("test"), priority=priority, workers=1)
+
+        async def lazy() -> None:
+            order.append("lazy")
+
+        with priority.acking():
+            runner.start(lazy, _request())
+            await asyncio.sleep(0.05)
+            order.append("acked")
+        await runner.drain(timeout=5)
+        return order
+
+    assert asyncio.run(scenario()) == ["acked", "lazy"]
+
+
+def test_background_threads_wait_for_quiet_but_never_forever() -> None:
+    priority = AckPriority(max_wait=0.2)
+    t = time.monotonic()
+    priority.wait_quiet_blocking()
+    assert time.monotonic() - t < 0.05  # idle: no wait
+    released = threading.Event()
+
+    def ack() -> None:
+        with priority.acking():
+            released.wait(5)
+
+    holder = threading.Thread(target=ack)
+    holder.start()
+    while priority.in_flight == 0:
+        time.sleep(0.001)
+    t = time.monotonic()
+    priority.wait_quiet_blocking()  # an ack stays in flight: gives up after max_wait
+    waited = time.monotonic() - t
+    released.set()
+    holder.join()
+    assert 0.15 <= waited < 2
+    assert priority.in_flight == 0
+
+
+def test_binding_cache_keeps_found_bindings_for_a_while_only() -> None:
+    now = [0.0]
+    table = {"T1": "org-a"}
+    lookups: list[str] = []
+
+    def lookup(team: str) -> str | None:
+        lookups.append(team)
+        return table.get(team)
+
+    cache = BindingCache(lookup, ttl=10, clock=lambda: now[0])
+    assert cache.known("T1") is None and cache.lookup("T1") == "org-a"
+    assert cache.known("T1") == "org-a"
+    table["T1"] = "org-b"  # moved to another org
+    now[0] = 10.5
+    assert cache.known("T1") is None and cache.lookup("T1") == "org-b"
+    assert cache.lookup("T9") is None and cache.known("T9") is None  # unknown teams are not remembered
+    table["T9"] = "org-c"
+    assert cache.lookup("T9") == "org-c"
+    assert lookups == ["T1", "T1", "T9", "T9"]
