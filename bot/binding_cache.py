@@ -8,9 +8,10 @@ org with `revenant org link-slack` is seen by every running process within that 
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
+
+from storage.ttl_cache import TtlCache
 
 DEFAULT_TTL = 10.0
 
@@ -19,25 +20,17 @@ class BindingCache:
     def __init__(self, lookup: Callable[[str], str | None], ttl: float = DEFAULT_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._lookup = lookup
-        self._ttl = ttl
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._known: dict[str, tuple[str, float]] = {}
+        self._known: TtlCache[str, str] = TtlCache(ttl, clock)
 
     def known(self, key: str) -> str | None:
         """The org bound to `key` if looked up within the last `ttl` seconds (no I/O)."""
-        with self._lock:
-            entry = self._known.get(key)
-        if entry is None or self._clock() - entry[1] > self._ttl:
-            return None
-        return entry[0]
+        return self._known.get(key)
 
     def lookup(self, key: str) -> str | None:
         """Ask the database, and remember a binding it finds."""
         org_id = self._lookup(key)
-        with self._lock:
-            if org_id is None:
-                self._known.pop(key, None)
-            else:
-                self._known[key] = (org_id, self._clock())
+        if org_id is None:
+            self._known.pop(key)
+        else:
+            self._known.put(key, org_id)
         return org_id

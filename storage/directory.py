@@ -20,6 +20,7 @@ from incident_core.ports import Org, Project
 from storage.engine import scope_to_org
 from storage.records import utc
 from storage.tables import Membership, Organization, PlatformBinding, ProjectRow, WebhookToken
+from storage.ttl_cache import TtlCache
 
 ORGS = Organization.__table__  # type: ignore[attr-defined]
 PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
@@ -28,6 +29,7 @@ BINDINGS = PlatformBinding.__table__  # type: ignore[attr-defined]
 TOKENS = WebhookToken.__table__  # type: ignore[attr-defined]
 
 TOKEN_PREFIX = "rvn"
+CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -46,10 +48,17 @@ def _org(row: Any) -> Org:
 
 
 class SqlDirectory:
-    """Directory port plus the admin operations the CLI needs."""
+    """Directory port plus the admin operations the CLI needs.
+
+    Orgs looked up by id and verified webhook tokens are remembered for CACHE_SECONDS, as both are
+    read for every incoming signal; changes made through this object apply at once, changes made by
+    another process within CACHE_SECONDS (token expiry is always checked against the clock).
+    """
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._orgs: TtlCache[str, Org] = TtlCache(CACHE_SECONDS)
+        self._tokens: TtlCache[str, tuple[TokenOwner, datetime | None]] = TtlCache(CACHE_SECONDS)
 
     # --- orgs -----------------------------------------------------------------------------
     def create_org(self, name: str, *, default_role: OrgRole = OrgRole.RESPONDER) -> Org:
@@ -66,9 +75,17 @@ class SqlDirectory:
         return Org(id=org_id, name=name, default_role=default_role)
 
     def org(self, name_or_id: str) -> Org | None:
+        cached = self._orgs.get(name_or_id)
+        if cached is not None:
+            return cached
         with self.engine.begin() as conn:
             row = conn.execute(sa.select(ORGS).where(sa.or_(ORGS.c.id == name_or_id, ORGS.c.name == name_or_id))).first()
-        return _org(row) if row else None
+        if row is None:
+            return None
+        org = _org(row)
+        if org.id == name_or_id:
+            self._orgs.put(org.id, org)
+        return org
 
     def require_org(self, name_or_id: str) -> Org:
         org = self.org(name_or_id)
@@ -81,6 +98,7 @@ class SqlDirectory:
             return [_org(r) for r in conn.execute(sa.select(ORGS).order_by(ORGS.c.name))]
 
     def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> None:
+        self._orgs.pop(org_id)
         with self.engine.begin() as conn:
             conn.execute(ORGS.update().where(ORGS.c.id == org_id).values(settings=settings))
 
@@ -174,6 +192,7 @@ class SqlDirectory:
     def rotate_token(self, org_id: str, *, grace: timedelta = timedelta(hours=24),
                      project_id: str | None = None) -> str:
         """Issue a new token; existing ones keep working until the grace period ends."""
+        self._tokens.clear()  # cached tokens carry their old expiry
         ends = datetime.now(UTC) + grace
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
@@ -190,6 +209,9 @@ class SqlDirectory:
         if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 32 or not parts[1].isalnum():
             return None
         org_id, digest, now = parts[1], hash_token(token), datetime.now(UTC)
+        cached = self._tokens.get(digest)
+        if cached is not None and (cached[1] is None or cached[1] > now):
+            return cached[0]
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             rows = conn.execute(sa.select(TOKENS).where(TOKENS.c.org_id == org_id)).all()
@@ -198,4 +220,5 @@ class SqlDirectory:
             live = row.expires_at is None or utc(row.expires_at) > now
             if hmac.compare_digest(row.token_hash, digest) and live:
                 found = TokenOwner(org_id=row.org_id, project_id=row.project_id, token_id=row.id)
+                self._tokens.put(digest, (found, utc(row.expires_at) if row.expires_at else None))
         return found

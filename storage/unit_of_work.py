@@ -208,14 +208,13 @@ class SqlTransaction:
         agg = sa.func.array_agg(KEYS.c.key) if self._pg else sa.func.json_group_array(KEYS.c.key)
         hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
                 .where(*matched).group_by(KEYS.c.incident_id).subquery())
-        stmt = (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at,
-                          INCIDENTS.c.state)
+        # No states here: a common key (an alertname) can match every open incident, and only the one
+        # correlation picks is loaded.
+        stmt = (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at)
                 .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
                 .where(INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.status.in_(_OPEN_STATUSES)))
         found = []
         for row in self.conn.execute(stmt):
-            if row.incident_id not in self._read:
-                self._read[row.incident_id] = row_state(row)
             matched_keys = row.hit_keys if self._pg else json.loads(row.hit_keys)
             found.append(OpenIncident(incident_id=row.incident_id, human_id=f"INC-{row.number}",
                                       correlation_keys=frozenset(matched_keys), last_signal_at=utc(row.last),
