@@ -21,6 +21,8 @@ log = logging.getLogger("revenant.server")
 
 APP_KEY = web.AppKey("revenant", App)
 WARM_CONNECTIONS = 8
+# Remote address, request line, status, bytes, seconds taken (the logging record carries the time).
+ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 METRICS_KEY = web.AppKey("metrics", Metrics)
 
 
@@ -92,4 +94,4 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
         slack_wiring.attach_socket_mode(web_app, app)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
-    web.run_app(web_app, host=host, port=port, print=None)
+    web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT)
