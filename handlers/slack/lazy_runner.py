@@ -21,7 +21,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from handlers.priority import AckPriority
 
-DEFAULT_WORKERS = 4
+DEFAULT_WORKERS = 2
 
 Job = Coroutine[Any, Any, None]
 
