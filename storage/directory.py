@@ -50,15 +50,15 @@ def _org(row: Any) -> Org:
 class SqlDirectory:
     """Directory port plus the admin operations the CLI needs.
 
-    Orgs looked up by id and verified webhook tokens are remembered for CACHE_SECONDS, as both are
+    Orgs looked up by id and verified webhook tokens are remembered for `cache_seconds`, as both are
     read for every incoming signal; changes made through this object apply at once, changes made by
-    another process within CACHE_SECONDS (token expiry is always checked against the clock).
+    another process within `cache_seconds` (token expiry is always checked against the clock).
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cache_seconds: float = CACHE_SECONDS) -> None:
         self.engine = engine
-        self._orgs: TtlCache[str, Org] = TtlCache(CACHE_SECONDS)
-        self._tokens: TtlCache[str, tuple[TokenOwner, datetime | None]] = TtlCache(CACHE_SECONDS)
+        self._orgs: TtlCache[str, Org] = TtlCache(cache_seconds)
+        self._tokens: TtlCache[str, tuple[TokenOwner, datetime | None]] = TtlCache(cache_seconds)
 
     # --- orgs -----------------------------------------------------------------------------
     def create_org(self, name: str, *, default_role: OrgRole = OrgRole.RESPONDER) -> Org:
