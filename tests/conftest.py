@@ -18,9 +18,9 @@ ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://p
 REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, migrated database for this run; dropped at the end."""
+def fresh_postgres(name: str) -> Iterator[str]:
+    """A fresh, migrated database, dropped afterwards (skips, or fails under REVENANT_REQUIRE_POSTGRES=1,
+    when the server is unreachable)."""
     try:
         with admin_engine(ADMIN_URL).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -28,8 +28,14 @@ def postgres_url() -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (REVENANT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
-    with scratch_database(ADMIN_URL, f"revenant_test_{os.getpid()}") as url:
+    with scratch_database(ADMIN_URL, f"{name}_{os.getpid()}") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh, migrated database for this run; dropped at the end."""
+    yield from fresh_postgres("revenant_test")
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

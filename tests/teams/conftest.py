@@ -22,6 +22,7 @@ from incident_core.events import Event
 from incident_core.model import OrgRole
 from publishers.simulator import SimulatedExecutor
 from storage.engine import scope_to_org
+from tests.conftest import fresh_postgres
 from tests.slack.conftest import eventually
 
 APP_ID = "00000000-0000-0000-0000-00000revenant"
@@ -101,6 +102,14 @@ class TeamsWorld:
             scope_to_org(conn, self.org_id)
             return int(conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE org_id = :o"),
                                     {"o": self.org_id}).scalar() or 0)
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Iterator[str]:
+    """A database per Teams test module. Their reminder tests move the clock half an hour ahead, and
+    in the run's shared database every older test's open incident would fall due at once, flooding
+    the outbox with notices for workspaces whose emulators are gone."""
+    yield from fresh_postgres("revenant_teams")
 
 
 @pytest.fixture
