@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from abc import ABC, abstractmethod
 import json
 import math
 import threading
@@ -54,7 +55,7 @@ def parse_body(content_type: str, raw: bytes) -> Any:
     return text
 
 
-class EmulatorServer:
+class EmulatorServer(ABC):
     """An aiohttp application bound to a free port on 127.0.0.1, started in a thread or in the running loop."""
 
     name = "emulator"
@@ -72,9 +73,9 @@ class EmulatorServer:
         self._thread: threading.Thread | None = None
 
     # ----- hooks for subclasses -----
+    @abstractmethod
     def setup_routes(self, app: web.Application) -> None:
         """Register the emulator's routes."""
-        raise NotImplementedError
 
     def operation_name(self, request: web.Request) -> str:
         """A friendly name for the request (e.g. a Slack method) usable by faults and filters."""

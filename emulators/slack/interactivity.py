@@ -27,14 +27,10 @@ class SlackInteractivity:
     team: Team
     clock: Callable[[], float]
 
-    @property
-    def base_url(self) -> str:
-        """Root URL of the emulator (provided by the server)."""
-        raise NotImplementedError
-
-    def channel(self, ref: str, *, team_id: str | None = None) -> Channel:
-        """A channel by id or name (provided by the emulator)."""
-        raise NotImplementedError
+    # Provided by the class this is mixed into (SlackEmulator): the server's root URL and its
+    # channel lookup by id or name.
+    base_url: str
+    channel: Callable[..., Channel]
 
     def issue_trigger_id(
         self, user_id: str, *, team_id: str | None = None, view_id: str | None = None
