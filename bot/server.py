@@ -78,9 +78,7 @@ def _warm(app: App) -> None:
     log.info("loading the knowledge base and guidance …")
     try:
         _ = app.guidance
-        connect = getattr(app.knowledge, "connect", None)
-        if connect is not None:
-            connect()
+        app.knowledge.connect()
     except Exception as exc:  # noqa: BLE001 - serving chat and webhooks matters more; guidance retries on use
         log.warning("guidance unavailable until its problem is fixed: %s", exc)
 

@@ -21,6 +21,8 @@ class ReplayGuard:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        dialect = postgresql if is_postgres(engine) else sqlite
+        self._record = dialect.insert(SEEN).on_conflict_do_nothing().returning(SEEN.c.signature)
 
     def first_sight(self, signature: str, timestamp: int) -> bool:
         """Record the signature; False when it was already seen."""
@@ -32,10 +34,8 @@ class ReplayGuard:
         now = datetime.now(UTC)
         keys = [s[:100] for s in signatures]
         unique = list(dict.fromkeys(keys))
-        insert = (postgresql if is_postgres(self.engine) else sqlite).insert(SEEN)
         with self.engine.begin() as conn:
-            fresh = set(conn.execute(insert.on_conflict_do_nothing().returning(SEEN.c.signature),
-                                     [{"signature": k, "seen_at": now} for k in unique]).scalars())
+            fresh = set(conn.execute(self._record, [{"signature": k, "seen_at": now} for k in unique]).scalars())
         answers = []
         for key in keys:
             answers.append(key in fresh)

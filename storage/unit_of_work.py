@@ -19,7 +19,7 @@ from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.pg_append import append_pg, append_statement, load_state, write_and_commit
+from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit
 from storage.records import event_row, incident_row, row_event, row_state, utc
 from storage.signal_projection import (
     KEYS,
@@ -55,7 +55,7 @@ class SqlTransaction:
         self._read: dict[str, IncidentState] = {}  # states already read in this transaction
         self.written: list[IncidentState] = []  # states appended, for the cache once committed
         # PostgreSQL: an append with nothing after it waits to be sent with the COMMIT (one round trip).
-        self._pending: tuple[str, dict] | None = None
+        self._pending: Statement | None = None
 
     @property
     def conn(self) -> Connection:
@@ -294,7 +294,7 @@ class SqlUnitOfWork:
             if is_postgres(self.engine) and getattr(exc.orig, "sqlstate", "") in _RETRYABLE_SQLSTATES:
                 raise ConcurrencyConflict("the incident changed concurrently; retrying") from exc
             raise
-        except psycopg.errors.Error as exc:  # raised by a pipelined append and COMMIT
+        except psycopg.errors.Error as exc:  # raised by write_and_commit (the append sent with its COMMIT)
             self._forget(tx)
             if exc.sqlstate in _RETRYABLE_SQLSTATES or (
                     isinstance(exc, psycopg.errors.UniqueViolation) and _is_clash(exc)):

@@ -44,11 +44,6 @@ class QueuedLazyRunner(AsyncLazyListenerRunner):
             self._tasks = [asyncio.ensure_future(self._work()) for _ in range(self._workers)]
         self._queue.put_nowait(job)
 
-    @property
-    def pending(self) -> int:
-        """Jobs queued and not yet started."""
-        return self._queue.qsize() if self._queue is not None else 0
-
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
