@@ -22,6 +22,7 @@ from botbuilder.schema import Activity, ActivityTypes
 
 from bot.bootstrap import App
 from handlers.teams.bot import RevenantTeamsBot
+from handlers.teams.commands import reply
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
@@ -68,10 +69,10 @@ def build_adapter(app: App) -> CloudAdapter:
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
     """The inbound error handler: log with a reference, and show it to the person when they wrote to us."""
-    text = explain(error)
+    content = explain(error)
     if context.activity.type == ActivityTypes.message:
         try:
-            await context.send_activity(text)
+            await reply(context, content)
         except Exception:  # noqa: BLE001 — the connector may be what failed; the error is logged
             log.warning("could not tell the user about the failure")
 

@@ -168,7 +168,7 @@ def plan_action(action: str, params: Mapping[str, Any] | None = None, *, command
         if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text):
             raise ValidationError("the runbook command contains control characters; copy it from the runbook again")
         values: dict[str, Any] = {}
-        summary = f"run `{text if len(text) <= 80 else text[:79] + '…'}`"
+        summary = f"run {text if len(text) <= 80 else text[:79] + '…'}"
     else:
         if command:
             raise ValidationError(f"{entry.label} builds its own command; pass its parameters instead")

@@ -6,23 +6,26 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from incident_core import richtext as rt
 from incident_core.errors import ValidationError
 from incident_core.model import IncidentRole, Severity, Status
 
-USAGE = """*Runbook Revenant* — `/revenant <command>`
-• `declare <title> [sev1-4]` — open an incident and its channel (no title: a form)
-• `status <investigating|identified|mitigated|resolved> [note]` — move the incident along
-• `sev <1-4>` — change the severity
-• `role <commander|comms|scribe> @user` — assign a role
-• `note <text>` — add a note to the timeline
-• `timeline` — the timeline so far
-• `catchup` — a summary for someone joining late
-• `update` — draft a status update (Conditions / Actions / Needs)
-• `suggest` — next steps from runbooks and past incidents
-• `postmortem` — draft the postmortem
-• `list` — open incidents
-• `help` — this message
-Run incident commands inside the incident's channel."""
+USAGE = rt.doc(
+    rt.para(rt.b("Runbook Revenant"), " — ", rt.cmd("<command>")),
+    rt.bullets(
+        (rt.code("declare <title> [sev1-4]"), " — open an incident and its ", rt.term("room"), " (no title: a form)"),
+        (rt.code("status <investigating|identified|mitigated|resolved> [note]"), " — move the incident along"),
+        (rt.code("sev <1-4>"), " — change the severity"),
+        (rt.code("role <commander|comms|scribe> @user"), " — assign a role"),
+        (rt.code("note <text>"), " — add a note to the timeline"),
+        (rt.code("timeline"), " — the timeline so far"),
+        (rt.code("catchup"), " — a summary for someone joining late"),
+        (rt.code("update"), " — draft a status update (Conditions / Actions / Needs)"),
+        (rt.code("suggest"), " — next steps from runbooks and past incidents"),
+        (rt.code("postmortem"), " — draft the postmortem"),
+        (rt.code("list"), " — open incidents"),
+        (rt.code("help"), " — this message")),
+    rt.para("Run incident commands inside the incident's ", rt.term("room"), "."))
 
 SUBCOMMANDS = ("declare", "status", "sev", "role", "note", "timeline", "catchup", "update", "suggest",
                "postmortem", "list", "help")
@@ -47,6 +50,10 @@ class UsageError(ValidationError):
     """Malformed command text; the message says how to write it."""
 
 
+def _usage(command: str, tail: str = "") -> UsageError:
+    return UsageError(rt.doc(rt.para("usage: ", rt.cmd(command), tail)))
+
+
 def parse(text: str) -> Intent:
     """Parse the text after `/revenant`; raises UsageError with the right usage line."""
     text = (text or "").strip()
@@ -55,28 +62,28 @@ def parse(text: str) -> Intent:
     head, _, rest = text.partition(" ")
     name, rest = head.lower(), rest.strip()
     if name not in SUBCOMMANDS:
-        raise UsageError(f"unknown command `{head[:40]}`. Try `/revenant help`.")
+        raise UsageError(rt.doc(rt.para("unknown command ", rt.code(head[:40]), ". Try ", rt.cmd("help"), ".")))
     if name == "declare":
         return _declare(rest)
     if name == "status":
         word, _, note = rest.partition(" ")
         allowed = ("investigating", "identified", "mitigated", "resolved")
         if word.lower() not in allowed:
-            raise UsageError("usage: `/revenant status <investigating|identified|mitigated|resolved> [note]`")
+            raise _usage("status <investigating|identified|mitigated|resolved> [note]")
         return Intent("status", status=Status(word.lower()), text=note.strip())
     if name == "sev":
         match = _SEV.match(rest)
         if not match:
-            raise UsageError("usage: `/revenant sev <1-4>` (SEV1 is the most severe)")
+            raise _usage("sev <1-4>", " (SEV1 is the most severe)")
         return Intent("sev", severity=Severity.parse(match.group(1)))
     if name == "role":
         return _role(rest)
     if name == "note":
         if not rest:
-            raise UsageError("usage: `/revenant note <text>`")
+            raise _usage("note <text>")
         return Intent("note", text=rest)
     if rest and name in ("timeline", "catchup", "update", "list", "help", "suggest", "postmortem"):
-        raise UsageError(f"`/revenant {name}` takes no arguments")
+        raise UsageError(rt.doc(rt.para(rt.cmd(name), " takes no arguments")))
     return Intent(name)
 
 
@@ -90,7 +97,7 @@ def _declare(rest: str) -> Intent:
         words = words[:-1]
     title = " ".join(words).strip()
     if not title:
-        raise UsageError("usage: `/revenant declare <title> [sev1-4]`")
+        raise _usage("declare <title> [sev1-4]")
     if len(title) > 150:
         raise UsageError(f"the title is {len(title)} characters; keep it under 150")
     return Intent("declare", title=title, severity=severity)
@@ -102,9 +109,9 @@ def _role(rest: str) -> Intent:
     except ValueError:
         parts = rest.split()
     if len(parts) != 2:
-        raise UsageError("usage: `/revenant role <commander|comms|scribe> @user`")
+        raise _usage("role <commander|comms|scribe> @user")
     role = IncidentRole.parse(parts[0])
     match = _MENTION.match(parts[1])
     if not match:
-        raise UsageError("name the person with an @mention, e.g. `/revenant role scribe @dana`")
+        raise UsageError(rt.doc(rt.para("name the person with an @mention, e.g. ", rt.cmd("role scribe @dana"))))
     return Intent("role", role=role, user=match.group(1) or match.group(2))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incident_core import events as ev
+from incident_core import richtext as rt
 from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, PermissionDenied, ValidationError
@@ -91,7 +92,8 @@ class RecordPublication(Command):
 def _require_editable(s: IncidentState) -> PostmortemStatus:
     status = status_of(s)
     if status is None or status is PostmortemStatus.REVIEWING:
-        raise InvalidTransition(f"{s.human_id} has no postmortem draft yet: run `/revenant postmortem` to draft it.")
+        raise InvalidTransition(rt.doc(rt.para(f"{s.human_id} has no postmortem draft yet: run ",
+                                               rt.cmd("postmortem"), " to draft it.")))
     if status in LOCKED:
         raise InvalidTransition(f"{s.human_id}'s postmortem was approved by "
                                 f"{short_actor(str(s.postmortem.get('approver')))}; it can no longer change.")
@@ -106,7 +108,8 @@ def _draft(s: IncidentState, c: DraftPostmortem) -> list[ev.Event]:
     if status in LOCKED:
         _require_editable(s)
     if status in EDITABLE and not c.replace:
-        raise InvalidTransition(f"{s.human_id} already has a postmortem draft; open it with `/revenant postmortem`.")
+        raise InvalidTransition(rt.doc(rt.para(f"{s.human_id} already has a postmortem draft; open it with ",
+                                               rt.cmd("postmortem"), ".")))
     unknown = set(c.sections) - set(SECTION_TITLES)
     if unknown:
         raise ValidationError(f"unknown postmortem sections: {', '.join(sorted(unknown))}")
@@ -187,8 +190,9 @@ def _submit(s: IncidentState, c: SubmitPostmortem) -> list[ev.Event]:
 
 def _approve(s: IncidentState, c: ApprovePostmortem) -> list[ev.Event]:
     if not c.org_commander:
-        raise PermissionDenied(f"{short_actor(c.actor)} cannot approve {s.human_id}'s postmortem: approval needs an "
-                               "org commander or admin. Submit it for approval instead.")
+        raise PermissionDenied(rt.doc(rt.para(
+            rt.Mention(c.actor, short_actor(c.actor)), f" cannot approve {s.human_id}'s postmortem: approval needs an "
+            "org commander or admin. Submit it for approval instead.")))
     status = _require_editable(s)
     if s.status is not Status.RESOLVED:
         raise InvalidTransition(f"{s.human_id} is {s.status.value}: resolve it first, because an approved "

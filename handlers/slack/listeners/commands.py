@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import SlackServices
 from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
@@ -21,7 +22,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         try:
             intent = parse(command.get("text", ""))
         except UsageError as exc:
-            await ack(response_type="ephemeral", text=f":warning: {exc}")
+            await ack(response_type="ephemeral", **message(explain(exc)))
             return
         await ack()
         if intent.name == "declare" and not intent.title:  # the trigger id is only good for 3 s
@@ -42,9 +43,9 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
                                                    idempotency_key=f"slack:cmd:{command.get('trigger_id')}")
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
-            await respond(response_type="ephemeral", text=explain(exc))
+            await respond(response_type="ephemeral", **message(explain(exc)))
             return
-        await respond(response_type="in_channel" if reply.in_channel else "ephemeral", text=reply.text)
+        await respond(response_type="in_channel" if reply.in_channel else "ephemeral", **message(reply.content))
         if reply.incident is not None:
             await services.incident_changed()
 
