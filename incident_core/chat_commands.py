@@ -30,7 +30,7 @@ USAGE = rt.doc(
 SUBCOMMANDS = ("declare", "status", "sev", "role", "note", "timeline", "catchup", "update", "suggest",
                "postmortem", "list", "help")
 _SEV = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
-_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([A-Za-z0-9._-]+)$")
+_PERSON = re.compile(r"^@?([A-Za-z0-9._:-]+)$")  # adapters hand over people as @<platform user id> or @name
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ def _role(rest: str) -> Intent:
     if len(parts) != 2:
         raise _usage("role <commander|comms|scribe> @user")
     role = IncidentRole.parse(parts[0])
-    match = _MENTION.match(parts[1])
+    match = _PERSON.match(parts[1])
     if not match:
         raise UsageError(rt.doc(rt.para("name the person with an @mention, e.g. ", rt.cmd("role scribe @dana"))))
-    return Intent("role", role=role, user=match.group(1) or match.group(2))
+    return Intent("role", role=role, user=match.group(1))

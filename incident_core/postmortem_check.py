@@ -41,6 +41,11 @@ def defuse(text: str) -> str:
     return _LOOSE_CITATION.sub(lambda m: "(" + m.group(0)[1:-1] + ")", text)
 
 
+def prompt(text: str) -> str:
+    """A line for the reviewers in a section's text (not a fact, so it needs no citation): `_text_`."""
+    return f"_{text}_"
+
+
 def is_guidance(line: str) -> bool:
     """Lines in italics (`_…_`) are prompts for the reviewers, not facts; headings are structure."""
     stripped = line.strip()

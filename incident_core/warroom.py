@@ -123,8 +123,6 @@ def action_name(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
     command = action.get("command")
     if action.get("action") == "runbook_command" and command:
         return rt.inline("run ", rt.code(rt.clip(str(command), 80)))
-    if summary.startswith("run `") and summary.endswith("`") and len(summary) > 6:  # recorded before rich text
-        return rt.inline("run ", rt.code(summary[5:-1]))
     return rt.inline(summary)
 
 

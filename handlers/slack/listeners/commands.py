@@ -11,6 +11,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
+from handlers.slack.incoming import plain_text
 from handlers.slack.mrkdwn import message
 from handlers.slack.services import SlackServices
 from incident_core.chat_commands import UsageError, parse
@@ -20,7 +21,7 @@ from incident_core.chat_service import Reply
 def register(app: AsyncApp, services: SlackServices) -> None:
     async def ack_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         try:
-            intent = parse(command.get("text", ""))
+            intent = parse(plain_text(command.get("text")))
         except UsageError as exc:
             await ack(response_type="ephemeral", **message(explain(exc)))
             return
@@ -32,7 +33,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     async def run_command(command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond,
                           client: AsyncWebClient) -> None:
         try:
-            intent = parse(command.get("text", ""))
+            intent = parse(plain_text(command.get("text")))
         except UsageError:
             return  # already answered in the ack
         if intent.name == "declare" and not intent.title:

@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import postmortem_blocks as pb
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND, PostmortemId
+from handlers.slack.incoming import plain_text
 from handlers.slack.mrkdwn import message, plain
 from handlers.slack.postmortem_form import (
     FormInput,
@@ -118,7 +119,7 @@ def save_submission(services: SlackServices, org_id: str, user: str, meta: Modal
 def register(app: AsyncApp, services: SlackServices) -> None:
     async def is_postmortem(command: dict[str, Any]) -> bool:
         try:
-            return parse(command.get("text", "")).name == "postmortem"
+            return parse(plain_text(command.get("text"))).name == "postmortem"
         except UsageError:
             return False
 
