@@ -13,8 +13,7 @@ import html
 import re
 from typing import Any
 
-_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
-_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
 _AT = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 _HREF = re.compile(r"<a\b[^>]*href\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
@@ -22,21 +21,55 @@ _TAG = re.compile(r"</?[A-Za-z][^<>]*>")
 _BARE_URL = re.compile(r"(?<![\w(/\[])https?://[^\s<>()\[\]]+", re.IGNORECASE)
 
 
+def _read(markdown: str) -> tuple[str, str]:
+    """(what a person sees, what is left to parse): escapes and entities are text, code spans verbatim."""
+    seen: list[str] = []
+    scan: list[str] = []
+    plain: list[str] = []  # text since the last code span, entities still to decode
+
+    def flush() -> None:
+        seen.append(html.unescape("".join(plain)))
+        plain.clear()
+
+    i = 0
+    while i < len(markdown):
+        ch = markdown[i]
+        if ch == "\\" and i + 1 < len(markdown) and markdown[i + 1] in _PUNCT:
+            plain.append(markdown[i + 1] if markdown[i + 1] != "&" else "&amp;")
+            scan.append("\x00")
+            i += 2
+            continue
+        if ch == "`":
+            run = len(markdown[i:]) - len(markdown[i:].lstrip("`"))
+            fence = "`" * run
+            end = markdown.find(fence, i + run)
+            while end != -1 and markdown[end + run:end + run + 1] == "`":
+                end = markdown.find(fence, end + run + 1)
+            if end != -1:
+                flush()
+                seen.append(markdown[i:end + run])
+                scan.append(" ")
+                i = end + run
+                continue
+            plain.append(fence)
+            scan.append(fence)
+            i += run
+            continue
+        plain.append(ch)
+        scan.append(ch)
+        i += 1
+    flush()
+    return "".join(seen), "".join(scan)
+
+
 def visible(markdown: str) -> str:
     """The text a person sees: escapes and entities resolved, code verbatim (emphasis markers kept)."""
-    parts: list[str] = []
-    last = 0
-    for match in _CODE.finditer(markdown):
-        parts.append(html.unescape(_ESCAPED.sub(r"\1", markdown[last:match.start()])))
-        parts.append(match.group(0))
-        last = match.end()
-    parts.append(html.unescape(_ESCAPED.sub(r"\1", markdown[last:])))
-    return "".join(parts)
+    return _read(markdown)[0]
 
 
 def tokens(markdown: str) -> list[tuple[str, str, str]]:
     """(kind, target, label) of every live mention, link and HTML tag in Teams markdown."""
-    text = _ESCAPED.sub("\x00", _CODE.sub(" ", markdown))  # code and escaped characters are text
+    text = _read(markdown)[1]  # code and escaped characters are text
     found: list[tuple[str, str, str]] = [("mention", m.group(1), m.group(0)) for m in _AT.finditer(text)]
     found += [("link", m.group(2), m.group(1)) for m in _LINK.finditer(text)]
     found += [("link", m.group(1), "") for m in _HREF.finditer(text)]

@@ -24,6 +24,7 @@ from incident_core.postmortem_model import (
     normalize_items,
     status_of,
 )
+from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState, apply_all
 from incident_core.timeline import short_actor
 
@@ -145,7 +146,7 @@ def _edit(s: IncidentState, c: EditPostmortemSection) -> list[ev.Event]:
     _require_editable(s)
     if c.section not in SECTION_TITLES:
         raise FieldError(f"section.{c.section}", f"there is no postmortem section {c.section!r}")
-    text = str(c.text or "").strip()
+    text = storable(str(c.text or "").strip())
     if len(text) > MAX_SECTION:
         raise FieldError(f"section.{c.section}", f"{SECTION_TITLES[c.section]} is {len(text)} characters; "
                                                  f"keep it under {MAX_SECTION}")

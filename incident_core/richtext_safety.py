@@ -35,6 +35,13 @@ def clean(text: str) -> str:
     return text
 
 
+def storable(text: str) -> str:
+    """The text with what no database can store (NUL, lone surrogates) replaced by U+FFFD; the rest as sent."""
+    if "\x00" in text or not text.isascii() and any(0xD800 <= ord(ch) <= 0xDFFF for ch in text):
+        return "".join("\ufffd" if ch == "\x00" or 0xD800 <= ord(ch) <= 0xDFFF else ch for ch in text)
+    return text
+
+
 def _host(raw: str) -> str | None:
     host = raw.rstrip(".").lower()
     if not host:

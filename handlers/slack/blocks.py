@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
 from typing import Any
 
 from handlers.slack.ids import ActionId, BlockId, CallbackId, InputId
-from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section
+from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section, unlinked
 from incident_core import richtext as rt
 from incident_core.model import Severity
 from incident_core.state import IncidentState
@@ -21,13 +20,14 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def war_room(view: WarRoom, known: Collection[str] | None = None) -> list[dict[str, Any]]:
-    """The pinned war-room message (outside text escaped; people mentioned only when known)."""
-    say = SlackText(known)
+def war_room(view: WarRoom) -> list[dict[str, Any]]:
+    """The pinned war-room message (every outside string escaped in handlers/slack/mrkdwn.py)."""
+    say = SlackText()
     roles = " · ".join(f"*{escape(r)}*: {say.user(u, u.split(':')[-1])}" for r, u in view.roles.items()) or "_no roles yet_"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text",
-                                    "text": escape_plain(_cut(f"{view.human_id} — {view.title}", HEADER_LIMIT))}},
+        {"type": "header", "text": {"type": "plain_text",  # escaped first, then cut: escaping lengthens it
+                                    "text": cut(escape_plain(f"{view.human_id} — {rt.one_line(view.title, 300)}"),
+                                                HEADER_LIMIT)}},
         {"type": "section", "fields": [
             context(f"*Status*\n{STATUS_EMOJI[view.status]} {view.status.value}"),
             context(f"*Severity*\n{view.severity.value}"),
@@ -103,4 +103,4 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
 
 def fallback_text(view: WarRoom) -> str:
     """Notification text for clients that do not render blocks (escaped: it is parsed like any message)."""
-    return escape(_cut(view.headline, 300))
+    return unlinked(escape(_cut(view.headline, 300)))

@@ -6,14 +6,15 @@ buttons, labels, topic, purpose, bookmarks) are built here and nowhere else. Eve
 `<!subteam^…>`, `<@U…>`, `<#C…>` or `<url|label>` can come from it; a word-leading `@` gets a
 zero-width space after it so no `@here` is read as a broadcast; formatting markers that could open
 bold, italic, strike or code get one before them. Links exist only as `Link` nodes (safe http(s)
-URLs) and show their host; mentions only as `Mention` nodes whose id looks like a Slack user id
-(and is in `known`, when the caller knows who is in the workspace).
+URLs) and show their host; mentions only as `Mention` nodes whose id is a Slack user id. The core
+builds those only from ids Slack itself gave us: the user of a signed request, or a person the
+/revenant role command named and users.info confirmed in this workspace (listeners/commands.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +27,11 @@ SECTION_LIMIT = 3000
 TEXT_LIMIT = 3000  # the `text` fallback next to blocks is for notifications: keep it short
 BLOCKS_TEXT_BUDGET = 11000  # Slack refuses messages whose blocks carry ~13k characters (msg_blocks_too_long)
 _MARKERS = frozenset("*_~`")
-_USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
+USER_ID = re.compile(r"^[UW][A-Z0-9]{1,20}$")
 _CHANNEL_ID = re.compile(r"^[CDG][A-Z0-9]{1,20}$")
 _BROADCAST = re.compile(r"(?<![\w@])@(?=(?:here|channel|everyone)\b)", re.IGNORECASE)
+_BARE_LINK = re.compile(r"(?<![A-Za-z0-9])(https?|www)(?=://|\.)", re.IGNORECASE)
+_OUR_TOKEN = re.compile(r"(<[^<>]*>)")
 
 
 def _entities(text: str) -> str:
@@ -57,8 +60,16 @@ def escape_code(text: str) -> str:
 
 
 def escape_plain(text: str) -> str:
-    """Text for plain_text objects, the topic, the purpose and bookmark titles: entities, no broadcast words."""
-    return _BROADCAST.sub("@" + ZWSP, _entities(rt.clean(text)))
+    """Text for plain_text objects, the topic, the purpose and bookmark titles: entities, no broadcast words,
+    no bare URL (Slack links those where text is not verbatim)."""
+    return unlinked(_BROADCAST.sub("@" + ZWSP, _entities(rt.clean(text))))
+
+
+def unlinked(mrkdwn_text: str) -> str:
+    """Bare `http(s)://` and `www.` outside our own `<…>` tokens broken with a zero-width space, so Slack does
+    not turn them into links in text it reads without `verbatim` (the `text` fallback, topic, purpose)."""
+    parts = _OUR_TOKEN.split(mrkdwn_text)
+    return "".join(p if i % 2 else _BARE_LINK.sub(lambda m: m.group(1) + ZWSP, p) for i, p in enumerate(parts))
 
 
 def _url(url: str) -> str:
@@ -67,15 +78,12 @@ def _url(url: str) -> str:
 
 @dataclass(frozen=True)
 class SlackText:
-    """Renders rich text for one workspace; `known` limits mentions to the people the bot knows there."""
-
-    known: Collection[str] | None = None
+    """Renders rich text as Slack mrkdwn, Block Kit sections and plain text."""
 
     def user(self, user: str, name: str = "") -> str:
-        """`<@U123>` for a known Slack user, else the name (or short id) as text."""
+        """`<@U123>` for a Slack user id, else the name (or short id) as text."""
         platform, _, bare = user.partition(":")
-        if platform == "slack" and _USER_ID.match(bare) and (self.known is None or bare in self.known
-                                                             or user in self.known):
+        if platform == "slack" and USER_ID.match(bare):
             return f"<@{bare}>"
         return escape(name or (bare or platform))
 
@@ -150,7 +158,7 @@ class SlackText:
 
     def message(self, content: rt.Rich) -> dict[str, Any]:
         """`text` (the notification fallback) and `blocks` of a message showing the document."""
-        return {"text": cut(self.mrkdwn(content), TEXT_LIMIT) or " ", "blocks": self.sections(content)}
+        return {"text": unlinked(cut(self.mrkdwn(content), TEXT_LIMIT)) or " ", "blocks": self.sections(content)}
 
 
 DEFAULT = SlackText()
@@ -215,14 +223,14 @@ def _chunks(text: str, limit: int) -> list[str]:
     return chunks
 
 
-def mrkdwn(content: rt.Rich, known: Collection[str] | None = None) -> str:
+def mrkdwn(content: rt.Rich) -> str:
     """The document as mrkdwn (see SlackText)."""
-    return SlackText(known).mrkdwn(content)
+    return DEFAULT.mrkdwn(content)
 
 
-def message(content: rt.Rich, known: Collection[str] | None = None) -> dict[str, Any]:
+def message(content: rt.Rich) -> dict[str, Any]:
     """`text` and `blocks` for chat.postMessage, respond() and friends."""
-    return SlackText(known).message(content)
+    return DEFAULT.message(content)
 
 
 def plain(content: rt.Rich | Sequence[rt.Inline]) -> str:

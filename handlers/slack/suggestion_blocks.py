@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.slack.ids import ActionId, BlockId
-from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section
+from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section, unlinked
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
@@ -112,7 +112,7 @@ def guidance_message(human_id: str, incident_id: str, guidance: Guidance,
     """The thread reply under the war-room message (fallback text, blocks)."""
     if guidance.nothing_found:
         shrug = rt.doc(f"🤷 {guidance.message}")
-        return _cut(SAY.mrkdwn(shrug), 3000), [_section(shrug)]
+        return unlinked(_cut(SAY.mrkdwn(shrug), 3000)), [_section(shrug)]
     head = rt.inline(rt.b(f"Suggested next steps for {human_id}"), f" {TRIGGER_TEXT.get(trigger, '')}")
     blocks = [_section(head), {"type": "context", "elements": [_context(
         "Every step cites its source; commands are quoted verbatim; risk comes from policy. "
@@ -127,7 +127,7 @@ def guidance_message(human_id: str, incident_id: str, guidance: Guidance,
             (rt.b(b.title), " (", rt.code(b.source), f") — {b.why}", rt.Break(), f"   resolved by: {b.resolution}")
             for b in guidance.seen_before)))))
     steps = "; ".join(f"{RISK_BADGE.get(s.risk, '')} {s.title}" for s in guidance.suggestions)
-    return _cut(escape(f"Suggested next steps for {human_id}: {steps}"), 3000), blocks[:50]
+    return unlinked(_cut(escape(f"Suggested next steps for {human_id}: {steps}"), 3000)), blocks[:50]
 
 
 def _action_buttons(outcome: ActionOutcome, incident_id: str) -> list[dict[str, Any]]:
@@ -185,4 +185,4 @@ def outcome_message(outcome: ActionOutcome, incident_id: str) -> tuple[str, list
         blocks.append({"type": "actions", "block_id": f"{BlockId.ACTION}_{outcome.action_id}"[:255],
                        "elements": buttons})
     first = rt.doc(content.blocks[0]) if content.blocks else content
-    return _cut(SAY.mrkdwn(first).split("\n", 1)[0], 3000), blocks
+    return unlinked(_cut(SAY.mrkdwn(first).split("\n", 1)[0], 3000)), blocks

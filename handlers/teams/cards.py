@@ -8,7 +8,7 @@ from typing import Any
 from botbuilder.schema import Attachment
 
 from handlers.teams.ids import BOT_NAME, InputId, Verb
-from handlers.teams.markdown import TeamsText, escape
+from handlers.teams.markdown import TeamsText, cut, escape
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.model import Severity
@@ -25,8 +25,8 @@ def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
 
 
 def _text(markdown: str, **style: Any) -> dict[str, Any]:
-    """A TextBlock of already-rendered (escaped) markdown."""
-    return {"type": "TextBlock", "text": _cut(markdown), "wrap": True, **style}
+    """A TextBlock of already-rendered (escaped) markdown, cut where no code span or escape is split."""
+    return {"type": "TextBlock", "text": cut(markdown, TEXT_LIMIT), "wrap": True, **style}
 
 
 def _data(text: str, limit: int = TEXT_LIMIT, **style: Any) -> dict[str, Any]:
@@ -65,7 +65,7 @@ def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str,
         {"type": "FactSet", "facts": [
             {"title": "Status", "value": f"{STATUS_EMOJI[view.status]} {view.status.value}"},
             {"title": "Severity", "value": view.severity.value},
-            {"title": "Roles", "value": _cut(roles, 300)},
+            {"title": "Roles", "value": cut(roles, 300)},
             {"title": "Duration", "value": escape(view.duration)}]},
     ]
     if view.trend:

@@ -6,7 +6,7 @@ from typing import Any
 
 from handlers.teams.cards import RISK_COLOR, card
 from handlers.teams.ids import Verb
-from handlers.teams.markdown import escape
+from handlers.teams.markdown import cut, escape
 from incident_core.guidance import RISK_BADGE, Guidance, Suggestion
 
 TRIGGER_TEXT = {"room_opened": "from runbooks and past incidents", "new_signal": "for the new kind of signal",
@@ -21,7 +21,7 @@ def _cut(text: str, limit: int = LIMIT) -> str:
 
 def _text(markdown: str, **style: Any) -> dict[str, Any]:
     """A TextBlock of already-rendered (escaped) markdown."""
-    return {"type": "TextBlock", "text": _cut(markdown, LIMIT * 2), "wrap": True, **style}
+    return {"type": "TextBlock", "text": cut(markdown, LIMIT * 2), "wrap": True, **style}
 
 
 def _data(text: str, **style: Any) -> dict[str, Any]:

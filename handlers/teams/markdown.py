@@ -19,13 +19,16 @@ from incident_core import richtext as rt
 from incident_core.richtext_plain import Voice, inline_plain, to_plain
 
 _SPECIAL = frozenset("\\`*_[]()~#|!{}")
+_BARE_LINK = re.compile(r"(?<![A-Za-z0-9])(https?|www)(?=://|\.)", re.IGNORECASE)
+ZWSP = "\u200b"
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])", re.MULTILINE)
 
 
 def escape(text: str) -> str:
-    """Outside text as Teams markdown that shows exactly that text (line breaks as paragraph breaks)."""
+    """Outside text as Teams markdown that shows exactly that text: no markup, no tag, no bare link (a zero-width
+    space after `http`/`www`, since Teams links bare URLs)."""
     out: list[str] = []
-    for ch in rt.clean(text):
+    for ch in _BARE_LINK.sub(lambda m: m.group(1) + ZWSP, rt.clean(text)):
         if ch == "&":
             out.append("&amp;")
         elif ch == "<":
@@ -42,6 +45,34 @@ def escape(text: str) -> str:
 def _line_starts(text: str) -> str:
     return _LINE_START.sub(lambda m: m.group(1) + "\\" + m.group(2) if not m.group(2)[0].isdigit()
                            else m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], text)
+
+
+def _safe_end(text: str, limit: int) -> int:
+    """The last index ≤ limit that splits no escape, entity, code span or fence (so nothing reopens as markup)."""
+    i, safe = 0, 0
+    while i < limit:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+        elif ch == "&":
+            end = text.find(";", i)
+            i = end + 1 if 0 < end - i <= 8 else i + 1
+        elif ch == "`":
+            run = len(text[i:]) - len(text[i:].lstrip("`"))
+            close = text.find("`" * run, i + run)
+            i = close + run if close != -1 else i + run
+        else:
+            i += 1
+        if i <= limit:
+            safe = i
+    return safe
+
+
+def cut(markdown: str, limit: int) -> str:
+    """At most `limit` characters of rendered markdown, cut where no code span or escape is split, then `…`."""
+    if len(markdown) <= limit:
+        return markdown
+    return markdown[:_safe_end(markdown, limit - 1)] + "…"
 
 
 def code_span(text: str) -> str:

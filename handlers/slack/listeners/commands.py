@@ -6,16 +6,29 @@ import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
 from handlers.slack.incoming import plain_text
-from handlers.slack.mrkdwn import message
+from handlers.slack.mrkdwn import USER_ID, message
 from handlers.slack.services import SlackServices
+from incident_core import richtext as rt
 from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
+
+
+async def require_member(client: AsyncWebClient, user: str) -> None:
+    """A person named by a Slack user id must be a member of this workspace (users.info), or no one is mentioned."""
+    if not USER_ID.match(user):
+        return  # a plain name (`@dana`): shown as text, never as a mention
+    try:
+        await client.users_info(user=user)
+    except SlackApiError:
+        raise UsageError(rt.doc(rt.para("nobody with that id is in this workspace: name the person with an "
+                                        "@mention, e.g. ", rt.cmd("role scribe @dana")))) from None
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
@@ -41,6 +54,8 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
                                       command.get("channel_id"))
         try:
+            if intent.name == "role" and intent.user:
+                await require_member(client, intent.user)
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
                                                    idempotency_key=f"slack:cmd:{command.get('trigger_id')}")
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
