@@ -8,7 +8,7 @@ from typing import Any
 
 from incident_core import events as ev
 from incident_core.model import Status
-from incident_core.postmortem_check import cite, is_guidance, prompt
+from incident_core.postmortem_check import cite, code, is_guidance, prompt
 from incident_core.postmortem_facts import Facts, clip, gather, quote, since
 from incident_core.postmortem_lessons import FOLLOW_UP, DraftPolicy, action_items, lessons
 from incident_core.richtext_safety import safe_url
@@ -122,7 +122,9 @@ def _response(f: Facts) -> list[str]:
         lines.append(f"- Reopened: {e.from_status.value} → {e.to_status.value} at {_t(f, e.occurred_at)} "
                      f"{cite(e.version)}")
     for a in f.actions:
-        lines.append(f"- Action: {short_actor(a.actor)} {clip(_action_text(a), 180)} {cite(a.version)}")
+        entry = f.state.actions.get(getattr(a, "action_id", ""), {})
+        command = entry.get("command") if entry.get("action") == "runbook_command" else None
+        lines.append(f"- Action: {short_actor(a.actor)} {_action_text(a, command)} {cite(a.version)}")
     if f.suggestions:
         helpful = f"; {len(f.helpful)} marked helpful" if f.helpful else ""
         lines.append(f"- Suggestions posted from runbooks and past incidents: {len(f.suggestions)}{helpful} "
@@ -130,14 +132,15 @@ def _response(f: Facts) -> list[str]:
     return lines
 
 
-def _action_text(a: ev.Event) -> str:
+def _action_text(a: ev.Event, command: str | None = None) -> str:
     if isinstance(a, ev.ActionExecuted):
         verb = "executed" if a.succeeded else "tried (and failed) to execute"
-        return f"{verb} “{a.summary or a.action_id}” [{a.risk}]"
+        what = f"run {code(clip(command, 160))}" if command else clip(a.summary or a.action_id, 160)
+        return f"{verb} “{what}” [{a.risk}]"
     if isinstance(a, ev.ActionUndone):
         return f"{'undid' if a.succeeded else 'failed to undo'} {a.summary or a.action_id}"
     assert isinstance(a, ev.ActionDenied)
-    return f"denied {a.summary or a.action_id} [{a.risk}]" + (f": {clip(a.reason, 80)}" if a.reason else "")
+    return clip(f"denied {a.summary or a.action_id} [{a.risk}]" + (f": {clip(a.reason, 80)}" if a.reason else ""), 180)
 
 
 def _timeline(f: Facts, moments: tuple[int, ...] | None) -> tuple[list[str], tuple[int, ...]]:

@@ -1,12 +1,14 @@
 """The postmortem as a rich-text document (publishers render it as Markdown or Jira markup), and split for chat.
 
-Section texts are what people edit: lines, `- ` bullets, and whole-line `_…_` prompts for the
-reviewers (see postmortem_check.is_guidance). That is all the structure read from them; every other
-character is text, so a quoted alert title cannot add a heading, a link or a mention to the document.
+Section texts are what people edit: lines, `- ` bullets, whole-line `_…_` prompts for the reviewers
+(see postmortem_check.is_guidance) and code spans between backtick runs (postmortem_check.code).
+That is all the structure read from them; every other character is text, so a quoted alert title
+cannot add a heading, a link or a mention to the document (at most a code span, shown verbatim).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -64,10 +66,32 @@ def _date(state: IncidentState) -> str:
     return (datetime.fromisoformat(resolved) if resolved else state.created_at).date().isoformat()
 
 
+_CODE_RUN = re.compile(r"`+")
+
+
+def with_code(line: str) -> tuple[rt.Inline, ...]:
+    """A line's text with its code spans (a backtick run closed by a run of the same length) as Code."""
+    parts: list[rt.Inline] = []
+    at = 0
+    for opening in _CODE_RUN.finditer(line):
+        if opening.start() < at:
+            continue
+        closing = next((m for m in _CODE_RUN.finditer(line, opening.end()) if len(m.group()) == len(opening.group())),
+                       None)
+        if closing is None:
+            continue
+        body = line[opening.end():closing.start()]
+        if body.startswith(" ") and body.endswith(" ") and body.strip():
+            body = body[1:-1]
+        parts += [*rt.inline(line[at:opening.start()]), rt.Code(body)]
+        at = closing.end()
+    return (*parts, *rt.inline(line[at:]))
+
+
 def section_blocks(text: str) -> tuple[rt.Block, ...]:
     """A section's text as blocks: `- ` lines a list, whole-line `_…_` an emphasized prompt, the rest paragraphs."""
     blocks: list[rt.Block] = []
-    rows: list[str] = []
+    rows: list[tuple[rt.Inline, ...]] = []
     items: list[tuple[rt.Inline, ...]] = []
 
     def flush() -> None:
@@ -83,14 +107,14 @@ def section_blocks(text: str) -> tuple[rt.Block, ...]:
         if stripped.startswith(("- ", "* ")):
             if rows:
                 flush()
-            items.append(rt.inline(stripped[2:].strip()))
+            items.append(with_code(stripped[2:].strip()))
         elif stripped and is_guidance(stripped) and not stripped.startswith("#") and len(stripped) > 2:
             flush()
-            blocks.append(rt.para(rt.em(stripped[1:-1])))
+            blocks.append(rt.para(rt.em(with_code(stripped[1:-1]))))
         elif stripped:
             if items:
                 flush()
-            rows.append(stripped)
+            rows.append(with_code(stripped))
         else:
             flush()
     flush()
