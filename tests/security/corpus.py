@@ -40,6 +40,8 @@ HOSTILE: tuple[str, ...] = (
 )
 SHORT = tuple(h for h in HOSTILE if len(h) < 1000)
 ALL_IN_ONE = " ¦ ".join(SHORT)
+TYPED = tuple(h for h in SHORT if "\ud800" not in h)  # what a person can type: no lone surrogate in UTF-8 forms
+ALL_TYPED = " ¦ ".join(TYPED)
 GOOD_LINK = "https://grafana.example.com/d/checkout?orgId=1"
 BAD_LINKS = ("javascript:alert(1)", "https://user:pw@grafana.example.com/x", "https://evil.example@grafana.example.com/",
              "data:text/html,<script>alert(1)</script>", "https://grafana.example.com/<!channel>", "//evil.example/x",
