@@ -158,3 +158,46 @@ def test_hostile_runbook_guidance_pings_nobody(slack_world: SlackWorld, tmp_path
     assert "kubectl -n shop" in json.dumps(thread)  # the commands are shown, verbatim, in code
     settle(w)
     quiet(w)
+
+
+MODEL_SAYS = ("<!channel> <@U0BOGUS1> <https://evil.example/login|Grafana dashboard> [Grafana](https://evil.example) "
+              "**act now** <at>Alice</at> @here {code}x{code}")
+
+
+def test_hostile_model_answer_pings_nobody(slack_world: SlackWorld, tmp_path: Path) -> None:
+    from openai import OpenAI
+
+    from emulators.openai_api import OpenAIEmulator
+    from incident_core.guidance import GuidanceRequest
+    from knowledge.guidance import RetrievalGuidance
+    from knowledge.guidance_llm import SCHEMA_NAME, ModelGuidance
+
+    w = slack_world
+    books = tmp_path / "runbooks"
+    books.mkdir()
+    (books / "checkout-5xx.md").write_text(RUNBOOK, encoding="utf-8")
+    w.app.knowledge.ingest(books, w.org_id)
+    delivery, url = w.sender.command(w.alice, w.general, "declare checkout 5xx errors sev2")
+    eventually(lambda: w.slack.responses(url), what="declared")
+    channel = w.channel_of()
+    base = RetrievalGuidance(w.app.knowledge)
+    state = w.incident()
+    det = base.guide(GuidanceRequest(org_id=w.org_id, state=state,
+                                     events=w.app.queries.timeline(w.org_id, state.incident_id)))
+    assert det.suggestions, "the runbook gives the model candidates to phrase"
+    answer = {"steps": [{"candidate": i, "source": s.source, "title": MODEL_SAYS, "why": MODEL_SAYS,
+                         "command": s.command, "risk": s.risk} for i, s in enumerate(det.suggestions)],
+              "questions": [{"text": MODEL_SAYS, "source": det.suggestions[0].source}]}
+    with OpenAIEmulator() as emu:
+        emu.script_chat([answer, answer], when=SCHEMA_NAME)
+        w.app.__dict__.pop("guidance", None)  # App.guidance is cached: the override applies from the next use
+        w.app.overrides["guidance"] = ModelGuidance(
+            base, OpenAI(base_url=emu.api_base, api_key="sk-test", max_retries=0, timeout=10), "gpt-4o-mini")
+        _, url = w.sender.command(w.alice, channel, "suggest")
+        eventually(lambda: w.slack.responses(url), what="suggest answer", timeout=30)
+        root = w.incident().rooms["slack"]["message_id"]
+        posts = eventually(lambda: [m for m in w.slack.thread(channel, root)[1:] if "llm:" in json.dumps(m)],
+                           what="the model's guidance in the thread", timeout=30)
+    assert "&lt;!channel&gt;" in json.dumps(posts)  # the model's words are shown, as text
+    settle(w)
+    quiet(w, users={w.alice})
