@@ -42,10 +42,6 @@ class Reply:
     incident: IncidentState | None = None
     open_declare_form: bool = False
 
-    def __post_init__(self) -> None:
-        if isinstance(self.content, str):  # a plain string is data: one Text paragraph
-            object.__setattr__(self, "content", rt.text(self.content))
-
     @property
     def text(self) -> str:
         """The reply as plain text (logs, tests, text-only surfaces)."""
@@ -111,7 +107,7 @@ class ChatService:
                                         f" is now the {intent.role.value} of {s.human_id}")), in_channel=True, incident=s)
         if intent.name == "note":
             s = uc.add_note(**base, text=intent.text).state
-            return Reply(f"Noted on {s.human_id}'s timeline.", incident=s)
+            return Reply(rt.doc(f"Noted on {s.human_id}'s timeline."), incident=s)
         events = self.queries.timeline(ctx.org_id, state.incident_id)
         notes = [e.text for e in events if isinstance(e, NoteAdded)]
         if intent.name == "timeline":

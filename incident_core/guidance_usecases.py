@@ -154,9 +154,9 @@ def suggest_handler(*, deps: Deps, queries: IncidentQueries, source: Callable[[]
         if ctx.platform not in offer.state.rooms:
             return Reply(guidance_text(guidance), incident=offer.state)
         if guidance.nothing_found:
-            return Reply(guidance.message + " (also posted in the war-room thread)", incident=offer.state)
+            return Reply(rt.doc(guidance.message + " (also posted in the war-room thread)"), incident=offer.state)
         count = len(guidance.suggestions)
-        return Reply(f"{count} suggestion(s) for {offer.state.human_id} posted in the thread under the war-room "
-                     "message.", incident=offer.state)
+        return Reply(rt.doc(f"{count} suggestion(s) for {offer.state.human_id} posted in the thread under the "
+                            "war-room message."), incident=offer.state)
 
     return handle

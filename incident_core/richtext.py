@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import TypeAlias
 
 from incident_core.richtext_safety import clean, host_of, safe_url
 
@@ -135,7 +136,7 @@ class Rule:
 
 
 Block = Paragraph | Bullets | Quote | CodeBlock | Heading | Table | Rule
-Part = str | Inline | None
+Part: TypeAlias = "str | Inline | None | Iterable[Part]"  # what builders take: a str is Text, None is skipped
 
 EMOJI = {"warning": "⚠️", "boom": "💥", "tada": "🎉", "rotating_light": "🚨", "white_check_mark": "✅",
          "pushpin": "📌", "lock": "🔒", "bell": "🔔", "memo": "📝", "hourglass": "⌛", "zzz": "💤",
@@ -162,7 +163,7 @@ class Rich:
         return to_plain(self)
 
 
-def inline(*parts: Part | Iterable[Part]) -> tuple[Inline, ...]:
+def inline(*parts: Part) -> tuple[Inline, ...]:
     """Parts as inline nodes: a str is Text, None is skipped, an iterable is flattened."""
     out: list[Inline] = []
     for part in parts:
@@ -177,17 +178,17 @@ def inline(*parts: Part | Iterable[Part]) -> tuple[Inline, ...]:
     return tuple(out)
 
 
-def para(*parts: Part | Iterable[Part]) -> Paragraph:
+def para(*parts: Part) -> Paragraph:
     """A paragraph of parts."""
     return Paragraph(inline(*parts))
 
 
-def b(*parts: Part | Iterable[Part]) -> Strong:
+def b(*parts: Part) -> Strong:
     """Strong (bold) parts."""
     return Strong(inline(*parts))
 
 
-def em(*parts: Part | Iterable[Part]) -> Emph:
+def em(*parts: Part) -> Emph:
     """Emphasized (italic) parts."""
     return Emph(inline(*parts))
 
@@ -227,17 +228,17 @@ def term(key: str) -> Term:
     return Term(key)
 
 
-def bullets(*items: Part | Iterable[Part]) -> Bullets:
+def bullets(*items: Part) -> Bullets:
     """A bullet list; each item is a part or an iterable of parts."""
     return Bullets(tuple(inline(item) for item in items))
 
 
-def quote(*parts: Part | Iterable[Part]) -> Quote:
+def quote(*parts: Part) -> Quote:
     """A quoted paragraph (text someone else wrote)."""
     return Quote(inline(*parts))
 
 
-def lines(*rows: Iterable[Part] | Part) -> Paragraph:
+def lines(*rows: Part) -> Paragraph:
     """One paragraph whose rows are separated by line breaks."""
     out: list[Inline] = []
     for row in rows:
@@ -247,7 +248,7 @@ def lines(*rows: Iterable[Part] | Part) -> Paragraph:
     return Paragraph(tuple(out))
 
 
-def join(items: Iterable[Iterable[Part] | Part], sep: str = ", ") -> tuple[Inline, ...]:
+def join(items: Iterable[Part], sep: str = ", ") -> tuple[Inline, ...]:
     """Inline parts of every item with `sep` between them."""
     out: list[Inline] = []
     for item in items:

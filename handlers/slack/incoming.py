@@ -28,6 +28,11 @@ def _token(match: re.Match[str]) -> str:
     return f"{label} ({target})" if label and label != target else target
 
 
+def mentioned(text: str | None) -> set[str]:
+    """The user ids Slack itself wrote as mention tokens (`<@U123|name>`): people it knows in this workspace."""
+    return {m.group(1)[1:] for m in _TOKEN.finditer(text or "") if m.group(1).startswith("@")}
+
+
 def plain_text(text: str | None) -> str:
     """Slack message or command text as the plain text a person typed."""
     if not text:

@@ -8,7 +8,7 @@ zero-width space after it so no `@here` is read as a broadcast; formatting marke
 bold, italic, strike or code get one before them. Links exist only as `Link` nodes (safe http(s)
 URLs) and show their host; mentions only as `Mention` nodes whose id is a Slack user id. The core
 builds those only from ids Slack itself gave us: the user of a signed request, or a person the
-/revenant role command named and users.info confirmed in this workspace (listeners/commands.py).
+/revenant role command named with a mention token Slack wrote (listeners/commands.py).
 """
 
 from __future__ import annotations

@@ -6,13 +6,12 @@ import asyncio
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
-from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
-from handlers.slack.incoming import plain_text
+from handlers.slack.incoming import mentioned, plain_text
 from handlers.slack.mrkdwn import USER_ID, message
 from handlers.slack.services import SlackServices
 from incident_core import richtext as rt
@@ -20,15 +19,11 @@ from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
 
 
-async def require_member(client: AsyncWebClient, user: str) -> None:
-    """A person named by a Slack user id must be a member of this workspace (users.info), or no one is mentioned."""
-    if not USER_ID.match(user):
-        return  # a plain name (`@dana`): shown as text, never as a mention
-    try:
-        await client.users_info(user=user)
-    except SlackApiError:
+def require_mentioned(user: str, mentioned_ids: set[str]) -> None:
+    """A person named by a Slack user id must have come as a mention Slack wrote, or nobody is mentioned."""
+    if USER_ID.match(user) and user not in mentioned_ids:  # a plain name (`@dana`) is shown as text
         raise UsageError(rt.doc(rt.para("nobody with that id is in this workspace: name the person with an "
-                                        "@mention, e.g. ", rt.cmd("role scribe @dana")))) from None
+                                        "@mention, e.g. ", rt.cmd("role scribe @dana"))))
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
@@ -55,7 +50,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
                                       command.get("channel_id"))
         try:
             if intent.name == "role" and intent.user:
-                await require_member(client, intent.user)
+                require_mentioned(intent.user, mentioned(command.get("text")))
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
                                                    idempotency_key=f"slack:cmd:{command.get('trigger_id')}")
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
