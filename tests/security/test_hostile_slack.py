@@ -95,7 +95,7 @@ def test_hostile_commands_modal_and_messages_ping_nobody(slack_world: SlackWorld
         command(channel, text)
     # Slack writes <@U…> tokens only for its members (should_escape): a typed id, or typed token text, names nobody
     assert "nobody with that id" in json.dumps(command(channel, "role scribe @U0BOGUS1"))
-    assert "@mention" in json.dumps(command(channel, "role scribe &lt;@U0BOGUS1|ceo&gt;"))
+    assert "name the person" in json.dumps(command(channel, "role scribe &lt;@U0BOGUS1|ceo&gt;"))
     command(channel, f"role scribe <@{w.bob}|bob>")
     command(channel, "role comms @dana")  # a typed name: shown as text, never a mention
     for text in ("timeline", "catchup", "update", "list", "suggest", "<!here> <https://evil.example|help>",
