@@ -9,6 +9,7 @@ cannot add a heading, a link or a mention to the document (at most a code span, 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -183,8 +184,9 @@ def document_of(state: IncidentState, names: dict[str, str] | None = None) -> Po
         approver=named(str(pm.get("approver") or "")))
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split at line breaks into chunks of at most `limit` characters (a longer line is cut)."""
+def split_text(text: str, limit: int, at: Callable[[str, int], int] | None = None) -> list[str]:
+    """Split at line breaks into chunks of at most `limit` characters; a longer line is cut where `at` says
+    (by default at `limit`; a renderer passes a cut that splits no escape)."""
     chunks: list[str] = []
     current = ""
     for line in text.splitlines():
@@ -192,8 +194,9 @@ def split_text(text: str, limit: int) -> list[str]:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
+            end = max(1, at(line, limit) if at else limit)
+            chunks.append(line[:end])
+            line = line[end:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)

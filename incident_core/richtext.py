@@ -233,11 +233,6 @@ def bullets(*items: Part) -> Bullets:
     return Bullets(tuple(inline(item) for item in items))
 
 
-def quote(*parts: Part) -> Quote:
-    """A quoted paragraph (text someone else wrote)."""
-    return Quote(inline(*parts))
-
-
 def lines(*rows: Part) -> Paragraph:
     """One paragraph whose rows are separated by line breaks."""
     out: list[Inline] = []
@@ -274,14 +269,6 @@ def prefix(content: Rich, *parts: Part) -> Rich:
     if content.blocks and isinstance(content.blocks[0], Paragraph):
         return Rich((Paragraph(head + content.blocks[0].parts), *content.blocks[1:]))
     return Rich((Paragraph(head), *content.blocks))
-
-
-def append(content: Rich, *parts: Part) -> Rich:
-    """`parts` put after the last paragraph (or as a paragraph of their own)."""
-    tail = inline(*parts)
-    if content.blocks and isinstance(content.blocks[-1], Paragraph):
-        return Rich((*content.blocks[:-1], Paragraph(content.blocks[-1].parts + tail)))
-    return Rich((*content.blocks, Paragraph(tail)))
 
 
 def clip(value: str, limit: int) -> str:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from incident_core import richtext as rt
+from incident_core.postmortem_render import split_text
 from incident_core.richtext_plain import inline_plain, to_plain
 
 ZWSP = "\u200b"
@@ -199,28 +200,13 @@ def cut(text: str, limit: int) -> str:
     return text[:end] + "…"
 
 
+def _safe_at(line: str, limit: int) -> int:
+    """Where a too-long line may be split: not inside an entity (`&amp;`) or a `<…>` token."""
+    return len(cut(line, limit + 1)) - 1
+
+
 def _chunks(text: str, limit: int) -> list[str]:
-    if len(text) <= limit:
-        return [text]
-    chunks: list[str] = []
-    current = ""
-    for line in text.split("\n"):
-        while len(line) > limit:
-            if current:
-                chunks.append(current)
-                current = ""
-            head = cut(line, limit)
-            chunks.append(head)
-            line = line[len(head) - 1:]
-        candidate = f"{current}\n{line}" if current else line
-        if len(candidate) > limit:
-            chunks.append(current)
-            current = line
-        else:
-            current = candidate
-    if current:
-        chunks.append(current)
-    return chunks
+    return [text] if len(text) <= limit else split_text(text, limit, _safe_at)
 
 
 def mrkdwn(content: rt.Rich) -> str:

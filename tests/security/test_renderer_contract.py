@@ -104,7 +104,7 @@ def every_node(t: str) -> rt.Rich:
         rt.para(t, rt.b(t), rt.em(t), rt.code(t), rt.link(GOOD_LINK), rt.link("javascript:" + t), rt.Mention(ALICE, t),
                 rt.Mention("teams:" + t[:10], t), rt.emoji("warning"), rt.cmd(t), rt.Room("slack", t[:12], t),
                 rt.term("room"), rt.Break(), t),
-        rt.bullets(t, (rt.b(t), t)), rt.quote(t), rt.CodeBlock(t), rt.Heading(rt.inline(t), 2),
+        rt.bullets(t, (rt.b(t), t)), rt.Quote(rt.inline(t)), rt.CodeBlock(t), rt.Heading(rt.inline(t), 2),
         rt.Table((rt.inline(t), rt.inline(t)), ((rt.inline(t), rt.inline(rt.code(t))),)), rt.Rule())
 
 

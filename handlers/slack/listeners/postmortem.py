@@ -18,7 +18,7 @@ from handlers.slack import postmortem_blocks as pb
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND, PostmortemId
 from handlers.slack.incoming import plain_text
-from handlers.slack.mrkdwn import message, plain
+from handlers.slack.mrkdwn import cut, message, plain
 from handlers.slack.postmortem_form import (
     FormInput,
     ModalMeta,
@@ -166,7 +166,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             form, errors = await asyncio.to_thread(check_submission, services, org_id, f"slack:{user}", meta,
                                                    view["state"]["values"])
         except Exception as exc:  # noqa: BLE001
-            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: plain(explain(exc))[:150]})
+            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: cut(plain(explain(exc)), 150)})
             return
         if errors:
             await ack(response_action="errors", errors=errors)
