@@ -9,7 +9,7 @@ It is re-evaluated whenever the incident's pattern keys change (a new alert, a n
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any

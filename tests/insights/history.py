@@ -49,7 +49,9 @@ def open_incident(app: App, clock: StepClock, org_id: str, i: int, opened: datet
                   resolve_minutes: int | None, **kw: object) -> str:
     """Open by signal at `opened`, acknowledge after `ack_minutes`, resolve after `resolve_minutes` (None: open)."""
     clock.at = opened
-    outcome = intake_signals(deps=app.deps, org_id=org_id, signals=[signal(org_id, i, opened, **kw)])[0]  # type: ignore[arg-type]
+    project_id = kw.get("project_id")
+    outcome = intake_signals(deps=app.deps, org_id=org_id, signals=[signal(org_id, i, opened, **kw)],  # type: ignore[arg-type]
+                             token_project_id=str(project_id) if project_id else None)[0]
     assert outcome.opened, outcome.reason
     incident_id = str(outcome.incident_id)
     clock.at = opened + timedelta(minutes=ack_minutes)
@@ -62,12 +64,14 @@ def open_incident(app: App, clock: StepClock, org_id: str, i: int, opened: datet
     return incident_id
 
 
-def seed(app: App, clock: StepClock, org_id: str, n: int = 200) -> list[str]:
-    """Incident i opens at NOW - 100 days + 12 h × i on SERVICES[i % 4]; acknowledged after (i % 5 + 1) min;
+def seed(app: App, clock: StepClock, org_id: str, n: int = 200, *, now: datetime = NOW,
+         project_id: str | None = None) -> list[str]:
+    """Incident i opens at now - n/2 days + 12 h × i on SERVICES[i % 4]; acknowledged after (i % 5 + 1) min;
     resolved after (i % 7 + 1) × 10 min unless i % 10 == 9 (those stay open)."""
-    start = NOW - timedelta(days=100)
+    start = now - timedelta(hours=12 * n)
     return [open_incident(app, clock, org_id, i, start + timedelta(hours=12 * i), ack_minutes=i % 5 + 1,
-                          resolve_minutes=None if i % 10 == 9 else (i % 7 + 1) * 10) for i in range(n)]
+                          resolve_minutes=None if i % 10 == 9 else (i % 7 + 1) * 10, project_id=project_id)
+            for i in range(n)]
 
 
 def approve_postmortem(app: App, clock: StepClock, org_id: str, incident_id: str,
