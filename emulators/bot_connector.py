@@ -39,7 +39,6 @@ from emulators.bot_connector_state import THREAD_MARK, ConnectorState, Conversat
 from emulators.bot_token_issuer import CHANNEL_AUDIENCE, CHANNEL_ISSUER, TokenIssuer
 from emulators.server import EmulatorServer, body_of, json_response
 
-
 MAX_ACTIVITY_BYTES = 28 * 1024  # Teams refuses bigger messages, card JSON included (HTTP 413 MessageSizeTooBig)
 
 

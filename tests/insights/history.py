@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.bootstrap import App
@@ -83,3 +83,19 @@ def approve_postmortem(app: App, clock: StepClock, org_id: str, incident_id: str
                    action_items=[{"priority": "P2", "due": "2026-07-01", "kind": "prevent", **i} for i in items])
     pmu.submit_postmortem(**base, queries=app.queries, actor=commander)
     pmu.approve_postmortem(**base, queries=app.queries, actor=commander)
+
+
+def recurring(app: App, org_id: str, commander: str, other_org: str,
+              at: tuple[datetime, datetime] | None = None) -> None:
+    """INC-1 (3 days ago; approved postmortem with 2 action items) and INC-2 (yesterday), both HighLatency on
+    checkout, resolved; the other org gets the same alert once. The app keeps its own clock afterwards."""
+    now = datetime.now(UTC)
+    first_at, second_at = at or (now - timedelta(days=3), now - timedelta(days=1))
+    clock = StepClock(now)
+    clocked = replace(app, deps=replace(app.deps, clock=clock))
+    first = open_incident(clocked, clock, org_id, 0, first_at, ack_minutes=2, resolve_minutes=30)
+    approve_postmortem(clocked, clock, org_id, first, [{"title": "Autoscale <checkout>", "owner": "x"},
+                                                       {"title": "Alert on queue depth", "owner": "x"}],
+                       commander=commander)
+    open_incident(clocked, clock, org_id, 8, second_at, ack_minutes=4, resolve_minutes=20)
+    open_incident(clocked, clock, other_org, 16, second_at, ack_minutes=1, resolve_minutes=10)

@@ -5,7 +5,6 @@ wall between workspaces of different orgs."""
 from __future__ import annotations
 
 import io
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -18,25 +17,14 @@ from incident_core.insights import at_midnight, week_start
 from incident_core.intake import intake_signals
 from incident_core.timeline import render
 from storage.delivery_steps import SqlDeliverySteps
-from tests.insights.history import StepClock, approve_postmortem, open_incident, signal
+from tests.insights.history import recurring, signal
 from tests.slack.conftest import SlackWorld, eventually
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 def _history(w: SlackWorld, other_org: str, *, at: tuple[datetime, datetime] | None = None) -> None:
-    """INC-1 (3 days ago, approved postmortem, 2 action items) and INC-2 (yesterday), both HighLatency on checkout;
-    the other org gets the same alert too."""
-    now = datetime.now(UTC)
-    first_at, second_at = at or (now - timedelta(days=3), now - timedelta(days=1))
-    clock = StepClock(now)
-    clocked = replace(w.app, deps=replace(w.app.deps, clock=clock))
-    first = open_incident(clocked, clock, w.org_id, 0, first_at, ack_minutes=2, resolve_minutes=30)
-    approve_postmortem(clocked, clock, w.org_id, first, [{"title": "Autoscale <checkout>", "owner": "x"},
-                                                         {"title": "Alert on queue depth", "owner": "x"}],
-                       commander=f"slack:{w.alice}")
-    open_incident(clocked, clock, w.org_id, 8, second_at, ack_minutes=4, resolve_minutes=20)
-    open_incident(clocked, clock, other_org, 16, second_at, ack_minutes=1, resolve_minutes=10)
+    recurring(w.app, w.org_id, f"slack:{w.alice}", other_org, at)
 
 
 def _settings(w: SlackWorld, **extra: Any) -> None:
