@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import pytest
 from PIL import Image
 
 from bot.reminders import tick
@@ -18,20 +15,9 @@ from handlers.insights_chart import COMPACT, render_chart
 from handlers.teams.insights_cards import MESSAGE_BUDGET, digest_card
 from incident_core.insights import WeekBucket, WeeklySeries, at_midnight, build_digest, week_start
 from incident_core.intake import intake_signals
-from tests.conftest import fresh_postgres
 from tests.insights.history import recurring, signal
 from tests.slack.conftest import eventually
 from tests.teams.conftest import TeamsWorld, connector, teams_world  # noqa: F401 (fixtures)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A database per test (PostgreSQL too): the outbox loop delivers every org's due messages, and a message an
-    earlier test left for its stopped connector would make this test wait behind its retries."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'revenant.db'}"
-    else:
-        yield from fresh_postgres("revenant_insights_teams")
 
 
 def _settings(w: TeamsWorld, **extra: Any) -> None:
