@@ -4,6 +4,7 @@ digest slots (fire once per slot, within a grace period), periods, and the weekl
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,28 @@ def test_weekly_series_counts_by_opening_week_and_keeps_the_top_services() -> No
     assert series.services[-1] == "other" and len(series.services) == 4
     assert [w.total for w in series.weeks] == [0, 14, 14]
     assert series.weeks[1].mttr_seconds == 3600.0 and series.weeks[0].mttr_seconds is None
+
+
+def test_org_config_stores_insights_settings(tmp_path: Path) -> None:
+    from bot.org_config import apply_org_config
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'r.db'}", tmp_path)
+    try:
+        org = app.directory.create_org("cfg")
+        web = app.directory.create_project(org.id, "web")
+        good = tmp_path / "good.yml"
+        good.write_text("insights:\n  recurrence_days: 60\n  digest: {slack_channel: C1, weekday: fri, hour: 16}\n"
+                        "  projects:\n    web: {digest: {teams_channel: '19:x@thread.tacv2'}}\n")
+        assert "weekly digest for: org, web" in apply_org_config(app, org.id, good)
+        assert app.directory.require_org(org.id).settings["insights"]["recurrence_days"] == 60
+        assert app.directory.project(org.id, web.id).settings["insights"]["digest"]["teams_channel"]  # type: ignore[union-attr]
+        for body, error in (("insights:\n  digest: {slack_channel: C1, hour: 30}\n", "hour"),
+                            ("insights:\n  projects: {nope: {}}\n", "unknown project"),
+                            ("insights:\n  recurrence_days: 0\n", "recurrence_days")):
+            bad = tmp_path / "bad.yml"
+            bad.write_text(body)
+            with pytest.raises(ValidationError, match=error):
+                apply_org_config(app, org.id, bad)
+    finally:
+        app.close()
