@@ -232,9 +232,16 @@ def group(incidents: Iterable[PastIncident], *, service: str | None = None) -> d
 
 def find_patterns(incidents: Iterable[PastIncident], *, service: str | None = None,
                   min_count: int = 2) -> list[Pattern]:
-    """Every key shared by at least `min_count` incidents: most frequent first, then most recent."""
-    found = [Pattern(key, tuple(items)) for key, items in group(incidents, service=service).items()
-             if len(items) >= min_count]
+    """Every key shared by at least `min_count` incidents: most frequent first, then most recent.
+
+    A service pattern holding exactly the incidents of one of its alert patterns is left out: the alert is
+    the strongest key they share, and the report would otherwise say the same thing twice.
+    """
+    grouped = group(incidents, service=service)
+    alert_sets = {frozenset(i.incident_id for i in items) for key, items in grouped.items()
+                  if not key.startswith(f"{SERVICE_KIND}=")}
+    found = [Pattern(key, tuple(items)) for key, items in grouped.items() if len(items) >= min_count and not (
+        key.startswith(f"{SERVICE_KIND}=") and frozenset(i.incident_id for i in items) in alert_sets)]
     found.sort(key=lambda p: (-p.count, -p.last_at.timestamp(), p.key))
     return found
 

@@ -55,8 +55,13 @@ class Match:
 
 
 def best_match(current: PastIncident, history: Sequence[PastIncident]) -> Match | None:
-    """The pattern with the most earlier incidents: alert keys first (they are stronger), then services."""
-    earlier = [h for h in history if h.incident_id != current.incident_id and h.opened_at <= current.opened_at]
+    """The pattern with the most earlier incidents: alert keys first (they are stronger), then services.
+
+    Only incidents resolved before this one opened count: one still open alongside it is the same trouble
+    going on, not a recurrence.
+    """
+    earlier = [h for h in history if h.incident_id != current.incident_id and h.resolved_at is not None
+               and h.resolved_at <= current.opened_at]
     best: tuple[int, int, str, Match] | None = None
     for key in pattern_keys(current):
         prior = tuple(sorted((h for h in earlier if key in pattern_keys(h)), key=lambda h: (h.opened_at, h.human_id)))

@@ -45,7 +45,7 @@ async def test_get_patterns_reads_the_token_org_only(two_orgs: tuple[App, str, s
         assert "get_patterns" in tools
         report = payload(await client.call_tool("get_patterns", {"since": "30d"}))
         assert report["incidents"] == 12  # the other org's 40 are never counted
-        assert {p["key"]: p["count"] for p in report["patterns"]}["service=payments"] == 3
+        assert {p["key"]: p["count"] for p in report["patterns"]}["alertname+service=DBConnections/payments"] == 3
         checkout = payload(await client.call_tool("get_patterns", {"service": "checkout", "since": "30d"}))
         assert checkout["incidents"] == 3 and checkout["service"] == "checkout"
         bad = await client.call_tool("get_patterns", {"since": "forever"})
