@@ -65,11 +65,11 @@ def open_incident(app: App, clock: StepClock, org_id: str, i: int, opened: datet
 
 
 def seed(app: App, clock: StepClock, org_id: str, n: int = 200, *, now: datetime = NOW,
-         project_id: str | None = None) -> list[str]:
-    """Incident i opens at now - n/2 days + 12 h × i on SERVICES[i % 4]; acknowledged after (i % 5 + 1) min;
-    resolved after (i % 7 + 1) × 10 min unless i % 10 == 9 (those stay open)."""
-    start = now - timedelta(hours=12 * n)
-    return [open_incident(app, clock, org_id, i, start + timedelta(hours=12 * i), ack_minutes=i % 5 + 1,
+         project_id: str | None = None, every: timedelta = timedelta(hours=12)) -> list[str]:
+    """Incident i opens at now - n × every + i × every (12 h by default) on SERVICES[i % 4]; acknowledged after
+    (i % 5 + 1) min; resolved after (i % 7 + 1) × 10 min unless i % 10 == 9 (those stay open)."""
+    start = now - every * n
+    return [open_incident(app, clock, org_id, i, start + every * i, ack_minutes=i % 5 + 1,
                           resolve_minutes=None if i % 10 == 9 else (i % 7 + 1) * 10, project_id=project_id)
             for i in range(n)]
 
