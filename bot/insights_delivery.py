@@ -11,11 +11,22 @@ from handlers.insights_chart import COMPACT, render_chart
 from handlers.slack.digest_upload import ChartPost, SlackDigestUploader
 from handlers.slack.insights_blocks import digest_blocks, digest_text
 from handlers.teams.insights_cards import digest_card
+from incident_core.insights import Digest, DigestSchedule
 from storage.delivery_steps import SqlDeliverySteps
 from storage.outbox import PendingMessage
 
 log = logging.getLogger("revenant.insights")
 POSTED = "posted"
+
+
+def _digest(app: App, msg: PendingMessage) -> tuple[Digest, DigestSchedule] | None:
+    """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured."""
+    try:
+        return digest_for(app, msg.org_id, msg.payload.get("project_id"),
+                          datetime.fromisoformat(str(msg.payload["slot"])))
+    except LookupError as exc:
+        log.info("digest %s dropped: %s", msg.key, exc)
+        return None
 
 
 def _title(scope: str) -> str:
@@ -39,12 +50,10 @@ class SlackDigestPosting:
         if chat is None:
             log.info("digest %s: org %s has no Slack workspace bound", msg.key, msg.org_id)
             return
-        try:
-            digest, schedule = digest_for(self.app, msg.org_id, msg.payload.get("project_id"),
-                                          datetime.fromisoformat(str(msg.payload["slot"])))
-        except LookupError as exc:
-            log.info("digest %s dropped: %s", msg.key, exc)
+        found = _digest(self.app, msg)
+        if found is None:
             return
+        digest, schedule = found
         assert schedule.slack_channel is not None
         png = render_chart(digest.series, title=_title(digest.scope))
         chart = ChartPost(png=png, filename=f"incident-digest-{digest.week.isoformat()}.png",
@@ -68,12 +77,10 @@ class TeamsDigestPosting:
             return
         if POSTED in self.steps.steps(msg.org_id, msg.key):
             return  # posted by an earlier attempt whose outbox record was lost
-        try:
-            digest, schedule = digest_for(self.app, msg.org_id, msg.payload.get("project_id"),
-                                          datetime.fromisoformat(str(msg.payload["slot"])))
-        except LookupError as exc:
-            log.info("digest %s dropped: %s", msg.key, exc)
+        found = _digest(self.app, msg)
+        if found is None:
             return
+        digest, schedule = found
         assert schedule.teams_channel is not None
         content = digest_card(digest, lambda: render_chart(digest.series, title=_title(digest.scope), size=COMPACT,
                                                            palette_colours=16))
