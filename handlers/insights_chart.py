@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from incident_core.insights import WeeklySeries
 
 # Colour-blind friendly (Okabe–Ito); "other" is grey.
@@ -40,6 +37,9 @@ def _label(text: str) -> str:
 
 def render_chart(series: WeeklySeries, *, title: str, size: ChartSize = FULL, palette_colours: int = 0) -> bytes:
     """The PNG bytes; `palette_colours` > 0 quantizes to that many colours (much smaller files)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # imported on first use: it takes a while
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(size.width, size.height), dpi=size.dpi)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
