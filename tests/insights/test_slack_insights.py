@@ -10,6 +10,7 @@ from typing import Any
 
 from PIL import Image
 
+from bot.bootstrap import bootstrap
 from bot.reminders import tick
 from emulators.slack_events import SlackSender
 from handlers.slack.digest_upload import SHARED, ChartPost, SlackDigestUploader
@@ -95,6 +96,11 @@ def test_weekly_digest_is_uploaded_once_with_its_chart(slack_world: SlackWorld) 
     assert "Weekly incident digest" in blocks and "2 incident(s)" in blocks and "checkout 2" in blocks
     assert "HighLatency (service checkout): 2 incidents" in blocks and "2 action item(s) open" in blocks
     assert tick(w.app, use_leader=False) == 0  # the slot's outbox key is taken: fires once
+    elsewhere = bootstrap(w.app.settings, migrate=False)  # another process on the same database
+    try:
+        assert tick(elsewhere, use_leader=False) == 0
+    finally:
+        elsewhere.close()
     eventually(lambda: w.app.outbox.pending(w.org_id) == 0, what="the outbox drained")
     assert len(w.slack.files(w.general)) == 1
     assert [c["filename"] for c in w.slack.calls("files.getUploadURLExternal")] == [shared[0]["name"]]
