@@ -26,6 +26,7 @@ class ChatContext:
     user: str
     room_id: str | None = None
     incident_id: str | None = None
+    project_id: str | None = None  # the project the room belongs to, when the platform maps rooms to projects
 
     def mention(self, user: str) -> str:
         """How the platform writes a mention (`<@U123>` on Slack)."""

@@ -85,7 +85,8 @@ def patterns_handler(*, deps: Deps, queries: IncidentQueries, history: IncidentH
     def handle(intent: Intent, ctx: ChatContext) -> Reply:
         require(role_of(deps=deps, org_id=ctx.org_id, actor=ctx.user), Permission.READ, actor=ctx.user)
         state = queries.get(ctx.org_id, ctx.incident_id) if ctx.incident_id else None
-        project = deps.directory.project(ctx.org_id, state.project_id) if state and state.project_id else None
+        project_id = state.project_id if state else ctx.project_id
+        project = deps.directory.project(ctx.org_id, project_id) if project_id else None
         period = timedelta(days=intent.days) if intent.days else CHAT_PERIOD
         report = pattern_report(history=history, tracker=tracker(ctx.org_id), org_id=ctx.org_id,
                                 now=deps.clock.now(), period=period, project_id=project.id if project else None,

@@ -105,6 +105,8 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
            intent: Intent, key: str) -> Reply:
     """Run one intent; a declaration in a channel is filed under that channel's project and remembers it."""
     context = services.context(org_id, actor, conversation_id)
+    if intent.name == "patterns" and context.incident_id is None:  # a project's channel: that project's patterns
+        context = dataclasses.replace(context, project_id=services.project_for_channel(org_id, channel))
     if intent.name != "declare":
         return services.chat.handle(intent, context, idempotency_key=key)
     project_id = services.project_for_channel(org_id, channel)

@@ -49,6 +49,12 @@ def test_war_room_card_and_patterns_command(teams_world: TeamsWorld) -> None:  #
     assert "HighLatency (service checkout)** — 3 incidents" in str(card) and "Postmortem of INC-1" in str(card)
     assert "Autoscale \\\\<checkout\\\\>" in str(card)  # markdown-neutralized outside string
 
+    web = w.app.directory.create_project(w.org_id, "web", {"teams_channel": w.incidents})
+    w.sender.command(w.bob, w.incidents, "patterns 90d")  # the web project's channel: only web's incidents
+    scoped = eventually(lambda: [c for c in _cards(w, w.incidents) if "Recurring patterns" in str(c)],
+                        what="the project's patterns card")[-1]
+    assert f"{web.name}" in str(scoped) and "0 incident(s)" in str(scoped)
+
     w.sender.command(w.bob, w.general, "patterns 90d", tenant_id="tenant-of-other-org")
     theirs = eventually(lambda: [c for c in _cards(w, w.general) if "1 incident(s)" in str(c)],
                         what="the other org's answer")[-1]
