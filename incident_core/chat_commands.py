@@ -24,12 +24,16 @@ USAGE = rt.doc(
         (rt.code("suggest"), " — next steps from runbooks and past incidents"),
         (rt.code("postmortem"), " — draft the postmortem"),
         (rt.code("list"), " — open incidents"),
+        (rt.code("patterns [service] [30d|90d]"), " — what keeps happening: recurring incidents, MTTA/MTTR, "
+                                                  "postmortems"),
         (rt.code("help"), " — this message")),
     rt.para("Run incident commands inside the incident's ", rt.term("room"), "."))
 
 SUBCOMMANDS = ("declare", "status", "sev", "role", "note", "timeline", "catchup", "update", "suggest",
-               "postmortem", "list", "help")
+               "postmortem", "list", "patterns", "help")
 _SEV = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
+_PERIOD = re.compile(r"^(\d{1,3})d$", re.IGNORECASE)
+_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 _PERSON = re.compile(r"^@?([A-Za-z0-9._:-]+)$")  # adapters hand over people as @<platform user id> or @name
 
 
@@ -44,14 +48,15 @@ class Intent:
     status: Status | None = None
     role: IncidentRole | None = None
     user: str | None = None
+    days: int | None = None
 
 
 class UsageError(ValidationError):
     """Malformed command text; the message says how to write it."""
 
 
-def _usage(command: str, tail: str = "") -> UsageError:
-    return UsageError(rt.doc(rt.para("usage: ", rt.cmd(command), tail)))
+def _usage(command: str, *tail: rt.Part) -> UsageError:
+    return UsageError(rt.doc(rt.para("usage: ", rt.cmd(command), *tail)))
 
 
 def parse(text: str) -> Intent:
@@ -82,6 +87,8 @@ def parse(text: str) -> Intent:
         if not rest:
             raise _usage("note <text>")
         return Intent("note", text=rest)
+    if name == "patterns":
+        return _patterns(rest)
     if rest and name in ("timeline", "catchup", "update", "list", "help", "suggest", "postmortem"):
         raise UsageError(rt.doc(rt.para(rt.cmd(name), " takes no arguments")))
     return Intent(name)
@@ -115,3 +122,23 @@ def _role(rest: str) -> Intent:
     if not match:
         raise UsageError(rt.doc(rt.para("name the person with an @mention, e.g. ", rt.cmd("role scribe @dana"))))
     return Intent("role", role=role, user=match.group(1))
+
+
+def _patterns(rest: str) -> Intent:
+    usage = _usage("patterns [service] [30d|90d]", " (e.g. ", rt.cmd("patterns checkout 90d"), ")")
+    words = rest.split()
+    if len(words) > 2:
+        raise usage
+    days, service = None, ""
+    for word in words:
+        period = _PERIOD.match(word)
+        if period and days is None:
+            days = int(period.group(1))
+            if not 1 <= days <= 366:
+                raise UsageError(rt.doc(rt.para("the period is 1–366 days, e.g. ", rt.code("30d"), " or ",
+                                                rt.code("90d"))))
+        elif not service and _SERVICE.match(word):
+            service = word
+        else:
+            raise usage
+    return Intent("patterns", text=service, days=days)

@@ -27,6 +27,7 @@ class ChatContext:
     user: str
     room_id: str | None = None
     incident_id: str | None = None
+    project_id: str | None = None  # the project the room belongs to, when the platform maps rooms to projects
 
     def qualify(self, user: str) -> str:
         """A platform user id as stored on the timeline (`slack:U123`)."""
@@ -41,6 +42,7 @@ class Reply:
     in_channel: bool = False
     incident: IncidentState | None = None
     open_declare_form: bool = False
+    report: object | None = None  # a structured report a platform renders instead of `content` (a PatternReport)
 
     @property
     def text(self) -> str:
@@ -79,7 +81,7 @@ class ChatService:
             view = pmu.draft_postmortem(deps=self.deps, queries=self.queries, org_id=ctx.org_id,
                                         incident_id=self._incident(ctx).incident_id, actor=ctx.user)
             return Reply(pmu.summary_text(view), incident=view.state)
-        if intent.name == "suggest":
+        if intent.name in ("suggest", "patterns"):
             return Reply(rt.doc(rt.para(rt.cmd(intent.name), " is not enabled in this deployment.")))
         state = self._incident(ctx)
         return self._incident_command(intent, ctx, state, idempotency_key)

@@ -67,6 +67,11 @@ def _date(state: IncidentState) -> str:
     return (datetime.fromisoformat(resolved) if resolved else state.created_at).date().isoformat()
 
 
+def knowledge_path(state: IncidentState) -> str:
+    """Where the knowledge loop indexes the incident's postmortem (PostmortemDocument.path)."""
+    return f"postmortems/{_date(state)}-{state.human_id.lower()}.md"
+
+
 _CODE_RUN = re.compile(r"`+")
 
 

@@ -35,6 +35,8 @@ def war_room(view: WarRoom) -> list[dict[str, Any]]:
             context(f"*Duration*\n{escape(view.duration)}"),
         ]},
     ]
+    if view.recurrence:
+        blocks.append({"type": "context", "elements": [context(f":repeat: *Recurring* · {escape(view.recurrence)}")]})
     if view.trend:
         blocks.append(section(cut("*Trend* " + say.inline((rt.code(view.trend),)), SECTION_LIMIT)))
     if view.highlights:

@@ -68,6 +68,8 @@ def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str,
             {"title": "Roles", "value": cut(roles, 300)},
             {"title": "Duration", "value": escape(view.duration)}]},
     ]
+    if view.recurrence:
+        body.append(_text(f"🔁 **Recurring** · {escape(view.recurrence)}", color="Warning"))
     if view.trend:
         body.append(_data(f"Trend: {view.trend}", fontType="Monospace"))
     sections = (("Log highlights", [escape(f"{line[:150]} ×{n}") for line, n in view.highlights]),

@@ -20,12 +20,14 @@ from handlers.teams.activity import (
 )
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM
+from handlers.teams.insights_cards import patterns_card
 from handlers.teams.markdown import TeamsText
 from handlers.teams.services import TeamsServices
 from handlers.teams.text import command_text
 from incident_core import richtext as rt
 from incident_core.chat_commands import Intent, UsageError, parse
 from incident_core.chat_service import Reply
+from incident_core.patterns import PatternReport
 
 log = logging.getLogger("revenant.teams")
 NO_CHANNEL = rt.doc(rt.para("No Teams incident channel is set for this org, so its thread cannot open yet: declare "
@@ -73,7 +75,10 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         await reply(context, explain(exc), names)
         return
     if await asyncio.to_thread(services.first_answer, key):
-        await reply(context, answer.content, names)
+        if isinstance(answer.report, PatternReport):
+            await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.report))))
+        else:
+            await reply(context, answer.content, names)
     if answer.incident is not None:
         await services.incident_changed()
 
@@ -104,6 +109,8 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
            intent: Intent, key: str) -> Reply:
     """Run one intent; a declaration in a channel is filed under that channel's project and remembers it."""
     context = services.context(org_id, actor, conversation_id)
+    if intent.name == "patterns" and context.incident_id is None:  # a project's channel: that project's patterns
+        context = dataclasses.replace(context, project_id=services.project_for_channel(org_id, channel))
     if intent.name != "declare":
         return services.chat.handle(intent, context, idempotency_key=key)
     project_id = services.project_for_channel(org_id, channel)

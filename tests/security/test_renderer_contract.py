@@ -252,3 +252,39 @@ def test_markdown_keeps_the_text_and_code_stays_verbatim(t: str) -> None:
     assert macro in ("{code}", "{noformat}") and jira.endswith("\n" + macro) and macro[:-1] not in body.lower()
     both = "{code" in rt.clean(t).lower() and "{noformat" in rt.clean(t).lower()
     assert body == rt.clean(t) or both  # verbatim unless the text holds both closers
+
+
+# ----- Insights (patterns and the weekly digest) --------------------------------------------------
+
+def hostile_patterns(t: str) -> tuple[Any, Any]:
+    """A pattern report and a digest whose service, alert, titles, scope and tracker refs are `t`."""
+    from datetime import timedelta
+
+    from incident_core.insights import Digest, WeekBucket, WeeklySeries
+    from incident_core.patterns import ActionItem, PastIncident, Pattern, PatternReport, PostmortemRef
+
+    items = (ActionItem("i1", "ai-1", t, owner=t, tracker_ref=t[:40]),)
+    past = tuple(PastIncident(incident_id=f"i{n}", human_id=f"INC-{n}", project_id=None, title=t,
+                              severity=Severity.SEV2, opened_at=NOW - timedelta(days=n), acknowledged_at=None,
+                              resolved_at=NOW, services=(t[:60],), alert_keys=(f"alertname+service={t[:40]}/x",),
+                              postmortem=PostmortemRef(f"i{n}", f"INC-{n}", "published", t[:60], items))
+                 for n in (1, 2, 3))
+    pattern = Pattern(key=f"alertname+service={t[:60]}/{t[:20]}", incidents=past)
+    report = PatternReport(since=NOW - timedelta(days=30), until=NOW, incidents=3, patterns=(pattern,),
+                           service=t[:60], project=t[:60])
+    week = WeekBucket(start=NOW.date(), counts={t[:40] or "x": 2}, mttr_seconds=60.0)
+    return report, Digest(scope=t[:80], week=NOW.date(), series=WeeklySeries((week,), (t[:40],)), patterns=(pattern,))
+
+
+@SETTINGS
+@given(HOSTILE)
+def test_insights_blocks_and_cards(t: str) -> None:
+    from handlers.slack import insights_blocks
+    from handlers.teams import insights_cards
+
+    report, digest = hostile_patterns(t)
+    assert_slack(insights_blocks.patterns_blocks(report), where="patterns blocks")
+    assert_slack(insights_blocks.digest_blocks(digest), fallback=insights_blocks.digest_text(digest), where="digest")
+    assert_teams(insights_cards.patterns_card(report), "patterns card")
+    assert_teams(insights_cards.digest_card(digest, None), "digest card")
+    oracle.assert_teams_quiet(tokens(insights_cards.digest_text(digest)), where="digest notification")

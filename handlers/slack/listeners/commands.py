@@ -12,11 +12,13 @@ from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
 from handlers.slack.incoming import mentioned, plain_text
+from handlers.slack.insights_blocks import patterns_blocks
 from handlers.slack.mrkdwn import USER_ID, message
 from handlers.slack.services import SlackServices
 from incident_core import richtext as rt
 from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
+from incident_core.patterns import PatternReport
 
 
 def require_mentioned(user: str, mentioned_ids: set[str]) -> None:
@@ -56,7 +58,11 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
             await respond(response_type="ephemeral", **message(explain(exc)))
             return
-        await respond(response_type="in_channel" if reply.in_channel else "ephemeral", **message(reply.content))
+        if isinstance(reply.report, PatternReport):
+            await respond(response_type="ephemeral", text=message(reply.content)["text"],
+                          blocks=patterns_blocks(reply.report))
+        else:
+            await respond(response_type="in_channel" if reply.in_channel else "ephemeral", **message(reply.content))
         if reply.incident is not None:
             await services.incident_changed()
 
