@@ -91,12 +91,14 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: A
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.is_embedded:
-        owner = make_engine(url, app_role=None)
+        owner = make_engine(url, app_role=None, timeout=settings.db_timeout)
         try:
             upgrade(owner, app_role=settings.db_app_role)
         finally:
             owner.dispose()
-    engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role)
+    limits: dict[str, Any] = {"timeout": settings.db_timeout,
+                              "statement_timeout": settings.db_statement_timeout or None}
+    engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role, **limits)
     reader = make_engine(url, app_role=settings.db_app_role, readonly=True) if settings.is_embedded else engine
     directory = SqlDirectory(engine)
     deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
@@ -112,7 +114,7 @@ def migrate_database(settings: Settings) -> str | None:
 
     if settings.is_embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    owner = make_engine(settings.effective_database_url, app_role=None)
+    owner = make_engine(settings.effective_database_url, app_role=None, timeout=settings.db_timeout)
     try:
         upgrade(owner, app_role=settings.db_app_role)
         return current(owner)

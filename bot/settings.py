@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=_env("REVENANT_DATABASE_URL"))
     db_app_role: str = Field(default="revenant_app", validation_alias=_env("REVENANT_DB_APP_ROLE"))
     chroma_url: str | None = Field(default=None, validation_alias=_env("REVENANT_CHROMA_URL"))
+    db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
+    http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
+    db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
+                                        validation_alias=_env("REVENANT_DB_STATEMENT_TIMEOUT"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))

@@ -19,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.binding_cache import BindingCache
 from bot.bootstrap import App
+from handlers.http_edge import read_body
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
 from handlers.slack.lazy_runner import QueuedLazyRunner
@@ -145,7 +146,7 @@ def slack_route(app: App, bolt: AsyncApp,
             return await verified(request)
 
     async def verified(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        body = await read_body(request, limit=request.client_max_size)
         ts = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not verifier.is_valid(body=body, timestamp=ts, signature=signature):

@@ -8,6 +8,7 @@ runs `process_activity` and writes the invoke body itself (see docs/teams.md).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,11 +22,13 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.bootstrap import App
+from handlers.http_edge import read_body
 from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
 from incident_core.chat_service import ChatService
+from incident_core.errors import StoreUnavailable
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
 
@@ -67,7 +70,12 @@ def build_adapter(app: App) -> CloudAdapter:
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
-    """The inbound error handler: log with a reference, and show it to the person when they wrote to us."""
+    """The inbound error handler: log with a reference, and show it to the person when they wrote to us.
+
+    A database that does not answer is raised on to the route, which answers 503 with Retry-After.
+    """
+    if isinstance(error, StoreUnavailable):
+        raise error
     text = explain(error)
     if context.activity.type == ActivityTypes.message:
         try:
@@ -107,8 +115,9 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[we
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return _bad(415, "send the activity as application/json")
+        raw = await read_body(request, limit=request.client_max_size)
         try:
-            body = await request.json()
+            body = json.loads(raw)
             activity = Activity().deserialize(body) if isinstance(body, dict) else None
         except Exception:  # noqa: BLE001 — any unreadable body is the sender's mistake
             activity = None
@@ -121,7 +130,11 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[we
             authenticated = await adapter.bot_framework_authentication.authenticate_request(activity, header)
         except (PermissionError, jwt.PyJWTError) as exc:
             return _bad(401, f"unauthorized: {exc or 'invalid Bot Framework token'}")
-        response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        try:
+            response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        except StoreUnavailable as exc:
+            return web.json_response({"error": str(exc)}, status=503,
+                                     headers={"Retry-After": str(exc.retry_after)})
         if response is None:
             return web.Response(status=201)
         if response.body is None:
