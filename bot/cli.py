@@ -15,7 +15,7 @@ from bot.cli_knowledge import knowledge
 from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
-from incident_core.errors import IncidentError
+from incident_core.errors import IncidentError, StoreUnavailable
 from incident_core.model import OrgRole
 from incident_core.state import IncidentState
 from incident_core.timeline import render, to_json
@@ -328,6 +328,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         click.echo(explain(exc), err=True)
         sys.exit(2)
+    except StoreUnavailable as exc:
+        cause = str(getattr(exc.__cause__, "orig", None) or exc.__cause__ or "").strip().splitlines()
+        click.echo(f"error: the database is not answering ({cause[0][:200] if cause else 'no answer'}); "
+                   "check REVENANT_DATABASE_URL and that the server is up", err=True)
+        sys.exit(1)
     except IncidentError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

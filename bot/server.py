@@ -27,6 +27,7 @@ WARM_CONNECTIONS = 8
 # Remote address, request line, status, bytes, seconds taken (the logging record carries the time).
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 METRICS_KEY = web.AppKey("metrics", Metrics)
+BULKHEAD_KEY = web.AppKey("ingest_bulkhead", Bulkhead)
 DEFAULT_THREADS = 16
 # Signal ingest: 8 threads; one org runs at most 2 deliveries at once and queues at most 32 more (then 429).
 INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 8, 2, 32
@@ -52,7 +53,8 @@ def build_web_app(app: App) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readiness.handle)
     web_app.router.add_get("/metrics", metrics)
-    bulkhead = Bulkhead(threads=INGEST_THREADS, per_key=INGEST_PER_ORG, queue_per_key=INGEST_QUEUE_PER_ORG)
+    web_app[BULKHEAD_KEY] = bulkhead = Bulkhead(threads=INGEST_THREADS, per_key=INGEST_PER_ORG,
+                                                queue_per_key=INGEST_QUEUE_PER_ORG)
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,
         intake=lambda org_id, signals, project_id: intake_signals(

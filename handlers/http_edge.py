@@ -15,8 +15,8 @@ from typing import Any
 from aiohttp import web
 
 DEADLINE_KEY = web.RequestKey("revenant_read_deadline", float)
-# What aiohttp decodes with the standard library; anything else (br, zstd…) is refused up front.
-ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate"})
+# What aiohttp decodes (br with the brotli package, zstd with backports.zstd); anything else is refused up front.
+ENCODINGS = frozenset({"", "identity", "gzip", "x-gzip", "deflate", "br", "zstd"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -42,7 +42,7 @@ def edge_middleware(*, body_timeout: float) -> Any:
         encoding = request.headers.get("Content-Encoding", "").strip().lower()
         if request.body_exists and encoding not in ENCODINGS:
             return web.json_response({"error": f"Content-Encoding {encoding[:40]!r} is not supported; send the "
-                                      "body uncompressed, or as gzip or deflate", "supported": sorted(ENCODINGS - {""})},
+                                      "body uncompressed or as gzip, deflate, br or zstd", "supported": sorted(ENCODINGS - {""})},
                                      status=415)
         request[DEADLINE_KEY] = asyncio.get_running_loop().time() + body_timeout
         try:

@@ -30,5 +30,5 @@ def is_unavailable(exc: BaseException) -> bool:
 
 def unavailable(exc: BaseException) -> StoreUnavailable:
     """The StoreUnavailable to raise instead of `exc`; the cause is logged, never shown (it names hosts)."""
-    log.warning("database unavailable: %s", str(getattr(exc, "orig", None) or exc).strip()[:300])
+    log.info("database unavailable: %s", str(getattr(exc, "orig", None) or exc).strip()[:300])
     return StoreUnavailable()

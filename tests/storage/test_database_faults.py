@@ -144,6 +144,7 @@ def test_a_frozen_database_answers_503_on_every_path_and_recovers_by_itself(worl
         assert_unavailable(world.every_path(fresh))
         listed = world.cli("incidents", "list", "--org", world.org_id)
         assert listed.returncode == 1 and "database is not answering" in listed.stderr, listed.stderr
+        assert "check REVENANT_DATABASE_URL" in listed.stderr and len(listed.stderr.splitlines()) == 1
         assert "Traceback" not in listed.stderr
     finally:
         cluster.thaw()
