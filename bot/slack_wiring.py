@@ -14,6 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions as CallbackOptions
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -159,7 +160,8 @@ def slack_route(app: App, bolt: AsyncApp,
                                      status=503, headers={"Retry-After": "1"})
         if not seen_first:
             return web.json_response({"error": "replayed request"}, status=401)
-        bolt_request = await to_bolt_request(request)
+        bolt_request = AsyncBoltRequest(body=body.decode("utf-8", "replace"), query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     return handle

@@ -22,6 +22,7 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.bootstrap import App
+from bot.teams_keys import KeysUnavailable, SigningKeys, TokenRejected, metadata_url
 from handlers.http_edge import read_body
 from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.errors import explain
@@ -109,8 +110,10 @@ def _bad(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """POST /api/messages: 401 for a missing or invalid token, the invoke body for invokes, 201 otherwise."""
+def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot,
+                   keys: SigningKeys | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /api/messages: 401 for a missing or invalid token (503 while the signing keys cannot be fetched),
+    the invoke body for invokes, 201 otherwise."""
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
@@ -126,6 +129,14 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[we
         header = request.headers.get("Authorization") or None  # botbuilder treats "" as a token
         if header is not None and not header.startswith("Bearer "):
             return _bad(401, "unauthorized: the Authorization header must be `Bearer <Bot Framework token>`")
+        if header is not None and keys is not None:
+            try:
+                await keys.key(keys.check(header.removeprefix("Bearer ").strip()))
+            except TokenRejected as exc:
+                return _bad(401, f"unauthorized: {exc}")
+            except KeysUnavailable as exc:
+                return web.json_response({"error": str(exc)}, status=503,
+                                         headers={"Retry-After": str(exc.retry_after)})
         try:
             authenticated = await adapter.bot_framework_authentication.authenticate_request(activity, header)
         except (PermissionError, jwt.PyJWTError) as exc:
@@ -155,4 +166,5 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
     if not app.settings.microsoft_app_id:
         log.warning(UNAUTHENTICATED)
     adapter, bot = build_bot(app, incident_changed)
-    web_app.router.add_post("/api/messages", messages_route(adapter, bot))
+    keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
+    web_app.router.add_post("/api/messages", messages_route(adapter, bot, keys))
