@@ -65,12 +65,19 @@ def test_tampered_body_with_valid_old_signature_is_401(slack_world: SlackWorld) 
 
 def test_unknown_workspace_is_told_how_to_link_and_nothing_is_written(slack_world: SlackWorld) -> None:
     w = slack_world
-    other = w.slack.create_team("Other Co", "otherco")
-    stranger = w.slack.create_user("mallory", team_id=other.id).id
-    room = w.slack.create_channel("random", team_id=other.id, members=[stranger])
-    delivery, _ = w.sender.command(stranger, room.id, "declare Intruder sev1", team_id=other.id)
+    own_org = w.app.directory.bound_org("slack", w.slack.team_id)
+    w.app.directory.unbind("slack", w.slack.team_id)  # the token's own workspace, not linked (yet)
+    delivery, _ = w.sender.command(w.alice, w.general, "declare Intruder sev1")
     assert delivery.status == 200
     assert "not linked" in delivery.json()["text"] and "revenant org link-slack" in delivery.json()["text"]
+    w.app.directory.bind("slack", w.slack.team_id, own_org)
+    other = w.slack.create_team("Other Co", "otherco")  # a workspace the bot token does not belong to
+    stranger = w.slack.create_user("mallory", team_id=other.id).id
+    room = w.slack.create_channel("random", team_id=other.id, members=[stranger])
+    delivery, url = w.sender.command(stranger, room.id, "declare Intruder sev1", team_id=other.id)
+    assert delivery.status == 200
+    told = eventually(lambda: w.slack.responses(url), what="the stranger told why")
+    assert "belongs to another Slack workspace" in json.dumps(told) and "OAuth" in json.dumps(told)
     event = w.sender.event({"type": "message", "channel": w.general, "user": stranger, "text": "hi",
                             "ts": "123.456"}, team_id=other.id)
     assert event.status == 200
