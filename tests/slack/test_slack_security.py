@@ -114,3 +114,20 @@ def test_a_429_storm_loses_nothing(slack_world: SlackWorld) -> None:
     eventually(lambda: any("SEV1" in json.dumps(c.get("blocks", "")) for c in w.slack.calls("chat.update")),
                timeout=30, what="war room updated after 429s")
     assert len(w.app.queries.list(w.org_id)) == 1
+
+
+def test_malformed_button_values_get_a_clear_answer_never_a_crash(slack_world: SlackWorld) -> None:
+    w = slack_world
+    channel_id = declare(w)
+    values = ("not json", "[1, 2]", '{"i": "INC-1", "s": "exploded"}', '{"i": {"nested": true}}', '{"s": "resolved"}',
+              '{"i": "INC-1", "m": "forever", "k": "status_update"}')
+    for n, value in enumerate(values):
+        for action_id in ("revenant_set_status_resolved", "revenant_set_severity_SEV1", "revenant_reminder_snooze"):
+            delivery = w.sender.click(w.alice, channel_id, f"{n}.0", {"action_id": action_id, "value": value})
+            assert delivery.status == 200
+    answers = eventually(lambda: len(w.slack.responses()) >= 1 and w.slack.responses(), what="answers")
+    time.sleep(0.5)
+    texts = [json.dumps(a) for a in w.slack.responses()]
+    assert texts and not any("Something went wrong" in t for t in texts), texts
+    assert any("not one of ours" in t for t in texts) and answers
+    assert not {"StatusChanged", "SeverityChanged"} & set(w.events())
