@@ -146,3 +146,20 @@ def test_three_concurrent_db_upgrades_all_succeed(tmp_path: Path) -> None:
     finally:
         with admin_engine(ADMIN_URL).connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_search_says_so_when_the_orgs_documents_live_in_another_store(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    (tmp_path / "ingested").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    runbooks = Path(__file__).resolve().parents[2] / "bot" / "demo_data" / "runbooks"
+    assert run(["org", "create", "acme"], tmp_path / "ingested", REVENANT_DATABASE_URL=db).returncode == 0
+    ingested = run(["knowledge", "ingest", str(runbooks), "--org", "acme"], tmp_path / "ingested",
+                   REVENANT_DATABASE_URL=db)
+    assert ingested.returncode == 0, ingested.stderr
+    found = run(["knowledge", "search", "--org", "acme", "--json", "checkout 5xx"], tmp_path / "ingested",
+                REVENANT_DATABASE_URL=db)
+    assert found.returncode == 0 and json.loads(found.stdout)
+    lost = run(["knowledge", "search", "--org", "acme", "--json", "checkout 5xx"], tmp_path / "elsewhere",
+               REVENANT_DATABASE_URL=db)  # no REVENANT_CHROMA_URL, another data dir: an empty embedded store
+    assert lost.returncode == 1 and "holds none of them" in lost.stderr and "REVENANT_CHROMA_URL" in lost.stderr

@@ -131,3 +131,13 @@ def test_malformed_button_values_get_a_clear_answer_never_a_crash(slack_world: S
     assert texts and not any("Something went wrong" in t for t in texts), texts
     assert any("not one of ours" in t for t in texts) and answers
     assert not {"StatusChanged", "SeverityChanged"} & set(w.events())
+
+
+def test_a_taken_channel_name_gets_the_documented_dash_two(slack_world: SlackWorld) -> None:
+    from datetime import UTC, datetime
+
+    w = slack_world
+    w.slack.create_channel(f"inc-{datetime.now(UTC):%Y%m%d}-1-name-clash")  # someone else's channel
+    delivery, _ = w.sender.command(w.alice, w.general, "declare Name clash sev3")
+    assert delivery.status == 200
+    assert w.slack.channel(w.channel_of()).name == f"inc-{w.incident().created_at:%Y%m%d}-1-name-clash-2"
