@@ -29,6 +29,7 @@ from handlers.slack.outbound import SlackChat, make_client
 from handlers.slack.register import register
 from handlers.slack.services import SlackServices
 from incident_core.chat_service import ChatService
+from incident_core.errors import StoreUnavailable
 from incident_core.rooms import ensure_room, plan_for, refresh_room
 from storage.outbox import PendingMessage
 from storage.replay_guard import ReplayGuard
@@ -160,6 +161,10 @@ def slack_route(app: App, bolt: AsyncApp,
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
         try:
             seen_first = await first_sight(signature)
+        except StoreUnavailable as exc:  # one line per request while the database is away, not a traceback
+            log.warning("replay check: %s", exc)
+            return web.json_response({"error": "cannot record the request right now; retry shortly"},
+                                     status=503, headers={"Retry-After": str(exc.retry_after)})
         except Exception:  # noqa: BLE001 - the database is unreachable: Slack retries a 503
             log.exception("replay check failed")
             return web.json_response({"error": "cannot record the request right now; retry shortly"},

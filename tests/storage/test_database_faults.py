@@ -78,9 +78,9 @@ class World:
         except urllib.error.HTTPError as e:
             return e.code, dict(e.headers), json.loads(e.read() or b"null")
 
-    def every_path(self, fresh: str | None = None) -> dict[str, tuple[int, dict]]:
+    def every_path(self, fresh: str | None = None, only: str | None = None) -> dict[str, tuple[int, dict]]:
         """One request down every path that needs the database, plus the two health routes (`fresh`: a
-        token this process has not verified yet, so its lookup reaches the database)."""
+        token this process has not verified yet, so its lookup reaches the database; `only`: one path)."""
         answers: dict[str, tuple[int, dict]] = {}
         for name, (method, path, body, token) in {
             "webhook": ("POST", "/hooks/generic", {**SIGNAL, "title": f"t{uuid.uuid4().hex[:6]}"}, self.token),
@@ -88,12 +88,15 @@ class World:
             "healthz": ("GET", "/healthz", None, None),
             "readyz": ("GET", "/readyz", None, None),
         }.items():
-            status, headers, _ = self.http(method, path, body, token)
-            answers[name] = (status, headers)
-        command, _ = self.slack.command(self.user, self.channel, "list")
-        answers["slack"] = (command.status, command.headers)
-        delivery, _ = self.teams.command(self.member, self.conversation, "list")
-        answers["teams"] = (delivery.status, delivery.headers)
+            if only in (None, name):
+                status, headers, _ = self.http(method, path, body, token)
+                answers[name] = (status, headers)
+        if only in (None, "slack"):
+            command, _ = self.slack.command(self.user, self.channel, "list")
+            answers["slack"] = (command.status, command.headers)
+        if only in (None, "teams"):
+            delivery, _ = self.teams.command(self.member, self.conversation, "list")
+            answers["teams"] = (delivery.status, delivery.headers)
         return answers
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
