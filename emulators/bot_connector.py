@@ -52,7 +52,7 @@ class BotConnectorEmulator(EmulatorServer):
     def __init__(
         self,
         *,
-        tenant_id: str | None = None,
+        tenant_id: str = "72f988bf-0000-0000-0000-emulatortenant",
         bot_name: str = "Revenant",
         strict: bool = False,
         require_auth: bool = False,
@@ -61,8 +61,7 @@ class BotConnectorEmulator(EmulatorServer):
         clock: Callable[[], float] | None = None,
     ) -> None:
         super().__init__(host=host, port=port, clock=clock)
-        # A tenant id of its own per emulator, as every real tenant has (None: a random one).
-        self.state = ConnectorState(self.clock, tenant_id or f"72f988bf-0000-4000-8000-{secrets.token_hex(6)}")
+        self.state = ConnectorState(self.clock, tenant_id)
         self.issuer = TokenIssuer()
         self.bot_name = bot_name
         self.strict = strict

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -253,9 +252,7 @@ class SlackState:
         self.oauth_codes: dict[str, OAuthCode] = {}
         self.ephemerals: list[Ephemeral] = []
         self.bot_users: dict[str, str] = {}
-        # Ids unique per emulator, as Slack's are per workspace: a database shared by several tests
-        # never sees one workspace id in two of them.
-        self._counter = itertools.count(random.randrange(1, 1 << 28))  # noqa: S311 — ids, not secrets
+        self._counter = itertools.count(1)
         self._last_ts = 0.0
 
     def new_id(self, prefix: str) -> str:

@@ -44,7 +44,7 @@ def test_an_org_bound_to_another_workspace_gets_no_room_and_nothing_retries_fore
     w = slack_world
     beta = w.app.directory.create_org(f"beta-{uuid.uuid4().hex[:6]}")
     other = w.slack.create_team("Beta Corp", "beta")
-    w.app.directory.bind("slack", other.id, beta.id)  # as an older version allowed (or a hand-made row)
+    w.app.directory.bind("slack", other.id, beta.id, move=True)  # as an older version allowed (emulator ids repeat)
     w.app.directory.update_org_settings(beta.id, {"slack": {"auto_channel": True}})
     from incident_core import usecases as uc
     from incident_core.model import Severity

@@ -57,8 +57,8 @@ class World:
         org = app.directory.create_org(f"faults-{uuid.uuid4().hex[:8]}")
         self.org_id, self.org_name = org.id, org.name
         self.token = app.directory.issue_token(org.id)
-        app.directory.bind("slack", slack.team_id, org.id)
-        app.directory.bind("teams", connector.state.tenant_id, org.id)
+        app.directory.bind("slack", slack.team_id, org.id, move=True)  # emulator ids repeat across tests
+        app.directory.bind("teams", connector.state.tenant_id, org.id, move=True)
         self.slack = SlackSender(app_url=url, signing_secret=SECRET, slack=slack, timeout=HANG)
         self.user = slack.create_user("alice").id
         self.channel = slack.channel_by_name("general").id  # type: ignore[union-attr]

@@ -41,7 +41,7 @@ def both(db_url: str, tmp_path: Path, connector: BotConnectorEmulator) -> Iterat
                                   slack_bot_token=slack.bot_token, slack_api_url=slack.api_url)
         app = bootstrap(settings, migrate=db_url.startswith("sqlite"), **teams_overrides(connector, authenticated=True))
         org = app.directory.create_org(f"slack-{uuid.uuid4().hex[:8]}")
-        app.directory.bind("slack", slack.team_id, org.id)
+        app.directory.bind("slack", slack.team_id, org.id, move=True)
         alice, bob, carol = (slack.create_user(n).id for n in ("alice", "bob", "carol"))
         app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
         general = slack.channel_by_name("general")
