@@ -84,6 +84,8 @@ async def test_a_noisy_org_gets_its_share_and_a_quiet_org_is_admitted_at_once(fa
         finished.append(name)
         return status
 
+    assert (await fair.post(signals(1, "warm"), quiet))[0] == 202  # its token is verified (and remembered) now
+    fair.bulkhead.admitted.clear()
     flood = [asyncio.create_task(send(f"noisy{i}", signals(150, f"n{i}"), noisy)) for i in range(8)]
     for _ in range(1000):  # until the noisy org has its share running and the rest waiting
         if fair.bulkhead.load(noisy_id) == (2, 6):
@@ -99,7 +101,7 @@ async def test_a_noisy_org_gets_its_share_and_a_quiet_org_is_admitted_at_once(fa
     assert fair.bulkhead.admitted.index(quiet_id) <= 2, fair.bulkhead.admitted
     assert finished.index("quiet") <= 2, finished
     assert all(status == 202 for status in await asyncio.gather(*flood))
-    assert len(fair.app.queries.list(noisy_id)) >= 1 and len(fair.app.queries.list(quiet_id)) == 1
+    assert len(fair.app.queries.list(noisy_id)) >= 1 and len(fair.app.queries.list(quiet_id)) >= 1
 
 
 async def test_slow_clients_are_cut_off_and_others_are_served_meanwhile(fair: Fair) -> None:
