@@ -40,11 +40,12 @@ def test_recurring_incident_war_room_line_and_patterns_command(slack_world: Slac
     _settings(w, slack={"auto_channel": True})
     intake_signals(deps=w.app.deps, org_id=w.org_id, signals=[signal(w.org_id, 24, datetime.now(UTC))])
     channel = w.channel_of("INC-3")
-    state = w.incident("INC-3")
+    # The recurrence is noted, and the pinned war room refreshed, by the outbox after the room opened.
+    state = eventually(lambda: (s := w.incident("INC-3")) and s.recurrence and s, what="INC-3's recurrence")
     assert state.recurrence["prior"] == ["INC-1", "INC-2"]
     line = "3rd time in 30 days: INC-1, INC-2 · postmortem of INC-1 · 2 action items still open"
-    war_room = w.slack.messages(channel)[0]
-    assert any(line in str(b) for b in war_room["blocks"]), war_room["blocks"]
+    eventually(lambda: any(line in str(b) for b in w.slack.messages(channel)[0]["blocks"]),
+               what="the recurrence line in the war room")
     timeline = render(w.app.queries.timeline(w.org_id, state.incident_id))
     assert any("recurring: HighLatency (service checkout), 3 times in 30 days (before: INC-1, INC-2)" in line
                for line in timeline), timeline
