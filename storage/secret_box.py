@@ -3,7 +3,7 @@
 REVENANT_ENCRYPTION_KEY holds one or more Fernet keys, comma-separated: the first encrypts, every one
 decrypts, so a key is rotated by putting the new one first and dropping the old one once everything
 was sealed again. Sealed values carry a prefix; a value without it was stored before encryption and
-is read as it is (`revenant db upgrade` with the key set seals those).
+is read as it is, until the workspace installs again and its new tokens are sealed.
 """
 
 from __future__ import annotations
