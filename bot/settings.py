@@ -24,6 +24,10 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=_env("REVENANT_DATABASE_URL"))
     db_app_role: str = Field(default="revenant_app", validation_alias=_env("REVENANT_DB_APP_ROLE"))
     chroma_url: str | None = Field(default=None, validation_alias=_env("REVENANT_CHROMA_URL"))
+    db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
+    http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
+    db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
+                                        validation_alias=_env("REVENANT_DB_STATEMENT_TIMEOUT"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))
@@ -31,6 +35,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_ID"))
     slack_client_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_SECRET"))
     slack_api_url: str | None = Field(default=None, validation_alias=_env("SLACK_API_URL"))
+    encryption_key: SecretStr | None = Field(default=None, validation_alias=_env("REVENANT_ENCRYPTION_KEY"))
 
     microsoft_app_id: str | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))
@@ -73,6 +78,19 @@ class Settings(BaseSettings):
         if v in ("offline", "openai") or (v.startswith("local:") and len(v) > 6):
             return v
         raise ValueError("must be 'offline', 'openai' or 'local:<model name>'")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from storage.secret_box import SecretBox, SecretBoxError
+
+        try:
+            SecretBox(v.get_secret_value())
+        except SecretBoxError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_secret",
                      "microsoft_app_password", "openai_api_key", "github_token", "jira_token")

@@ -22,7 +22,11 @@ _KIND_PREFIXES = ("alertname+service=", "alertname=", "service=")
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One next step: what, why, the verbatim command (if any), its citation and its policy risk."""
+    """One next step: what, why, the verbatim command (if any), its citation and its policy risk.
+
+    `title` is the policy's own description of the step (never text from a runbook or a model);
+    what the runbook or the model wrote about it is `quote`, shown as quoted source text.
+    """
 
     title: str
     why: str
@@ -36,6 +40,8 @@ class Suggestion:
     undo: str | None = None
     confidence: float = 0.0
     suggestion_id: str = ""
+    quote: str = ""  # the runbook's (or model's) own words for this step, untrusted
+    quote_by: str = "runbook"  # "runbook" or "model"
 
     @property
     def runnable(self) -> bool:
@@ -167,9 +173,19 @@ def guidance_text(guidance: Guidance) -> rt.Rich:
     for i, s in enumerate(guidance.suggestions, start=1):
         command = (" — ", rt.code(s.command)) if s.command else ()
         rows.append(rt.inline(f"{RISK_BADGE.get(s.risk, '⚪')} {s.risk:<9} {i}. {s.title}", command))
+        if s.quote:
+            rows.append(rt.inline(f"{'':13}", quoted(s)))
         rows.append(rt.inline(f"{'':13}source {s.source} · confidence {s.confidence:.2f}"
                               + (" · Run (simulated)" if s.runnable else "")))
     rows += [rt.inline(f"❓ {q.text} ({q.source})") for q in guidance.questions]
     rows += [rt.inline(f"🕘 seen before: {b.title} ({b.source}) — {b.why}; resolved by: {b.resolution}")
              for b in guidance.seen_before]
     return rt.doc(rt.lines(*rows))
+
+
+def quoted(s: Suggestion) -> tuple[rt.Inline, ...]:
+    """The runbook's or model's own words for a step, as quoted source text under the policy's title (never as it)."""
+    if not s.quote:
+        return ()
+    by = "model" if s.quote_by == "model" else "runbook"
+    return rt.inline(rt.em(f"the {by} says:"), f" “{rt.one_line(s.quote, 400)}”")

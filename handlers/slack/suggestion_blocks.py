@@ -11,7 +11,7 @@ from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain,
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
-from incident_core.guidance import RISK_BADGE, Guidance, Suggestion
+from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, quoted
 from incident_core.warroom import action_name
 
 SECTION_LIMIT = 2900
@@ -95,6 +95,7 @@ def run_button(incident_id: str, s: Suggestion) -> dict[str, Any]:
 def suggestion_blocks(incident_id: str, index: int, s: Suggestion) -> list[dict[str, Any]]:
     """One suggestion: badge, title, why, verbatim command, source; Run and 👍/👎 buttons."""
     body = rt.doc(rt.lines((f"{RISK_BADGE.get(s.risk, '⚪')} ", rt.b(f"{index}. {s.title}")), s.why),
+                  rt.Quote(quoted(s)) if s.quote else None,
                   rt.CodeBlock(s.command) if s.command else None)
     blocks = [_section(body),
               {"type": "context", "elements": [

@@ -6,8 +6,9 @@ from typing import Any
 
 from handlers.teams.cards import RISK_COLOR, card
 from handlers.teams.ids import Verb
-from handlers.teams.markdown import cut, escape
-from incident_core.guidance import RISK_BADGE, Guidance, Suggestion
+from handlers.teams.markdown import cut, escape, markdown
+from incident_core import richtext as rt
+from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, quoted
 
 TRIGGER_TEXT = {"room_opened": "from runbooks and past incidents", "new_signal": "for the new kind of signal",
                 "command": "as asked"}
@@ -37,6 +38,8 @@ def suggestion_items(incident_id: str, index: int, s: Suggestion) -> list[dict[s
     """One step: badge and title, why, the verbatim command, policy risk and source, then its buttons."""
     items = [_text(f"{RISK_BADGE.get(s.risk, '⚪')} **{escape(_cut(f'{index}. {s.title}', 300))}**"),
              _data(s.why, spacing="None")]
+    if s.quote:  # the runbook's or model's words, quoted under the policy's title
+        items.append(_text(markdown(rt.doc(rt.para(quoted(s)))), isSubtle=True, spacing="None"))
     if s.command:
         items.append(_data(s.command, fontType="Monospace"))
     items.append(_data(f"{s.risk.upper()} — {s.risk_reason}", size="Small", color=RISK_COLOR.get(s.risk, "default")))

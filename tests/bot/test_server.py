@@ -23,10 +23,19 @@ async def base_url(app: App) -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-async def test_healthz_reports_database(base_url: str, app: App) -> None:
-    async with aiohttp.ClientSession() as s, s.get(base_url + "/healthz") as r:
-        assert r.status == 200
-        assert (await r.json()) == {"status": "ok", "database": app.engine.dialect.name}
+async def test_healthz_is_liveness_and_readyz_asks_the_database_and_the_knowledge_store(base_url: str,
+                                                                                       app: App) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base_url + "/healthz") as r:
+            assert r.status == 200 and (await r.json()) == {"status": "ok"}
+        for _ in range(60):  # the first probe loads the knowledge stack (seconds of imports)
+            async with s.get(base_url + "/readyz") as r:
+                body = await r.json()
+                if r.status == 200:
+                    break
+                assert r.status == 503 and r.headers["Retry-After"] and body["status"] == "not ready"
+        assert r.status == 200, body
+        assert body == {"status": "ready", "database": app.engine.dialect.name, "knowledge": "embedded chroma"}
 
 
 async def test_metrics_is_prometheus_text(base_url: str) -> None:

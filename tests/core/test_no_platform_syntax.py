@@ -18,7 +18,9 @@ CORE = Path(__file__).resolve().parents[2] / "incident_core"
 # The postmortem section format marks reviewer prompts as whole `_…_` lines and code as backtick spans; only
 # `prompt` and `code` write them.
 # The plain-text renderer (terminal, logs) shows code between backticks, as people type it.
-ALLOWED_FUNCTIONS = {("postmortem_check.py", "prompt"), ("postmortem_check.py", "code"), ("richtext_plain.py", "inline_plain")}
+# The risk policy's shell reader compares command text with shell syntax (backtick substitutions): it shows nothing.
+ALLOWED_FUNCTIONS = {("postmortem_check.py", "prompt"), ("postmortem_check.py", "code"),
+                     ("richtext_plain.py", "inline_plain"), ("risk_shell.py", "lex"), ("risk_shell.py", "_substitution")}
 RE_FUNCTIONS = {"compile", "match", "fullmatch", "search", "sub", "subn", "findall", "finditer", "split"}
 # Text given to rt.code / rt.cmd is shown verbatim in code, escaped by each renderer: it is data, not markup.
 CALLS = {("re", f) for f in RE_FUNCTIONS} | {("rt", f) for f in ("code", "cmd", "Code", "Command")}

@@ -33,6 +33,8 @@ def test_hostile_postmortem_publishes_quietly_with_commands_verbatim(publish_wor
     ran = au.request_action(**base, executor=SimulatedExecutor(delay_seconds=0), actor=BOB,
                             action="runbook_command", command=COMMAND, source="runbooks/<!channel>.md#x",
                             confirmed=True)
+    assert ran.status.value == "awaiting_approval"  # the policy cannot read the unbalanced quoting: high
+    ran = au.approve_action(**base, executor=SimulatedExecutor(delay_seconds=0), actor=ALICE, action_id=ran.action_id)
     assert ran.status.value == "executed"
     uc.change_status(**base, actor=ALICE, status=Status.IDENTIFIED, note=ALL_IN_ONE[:1900])
     uc.change_status(**base, actor=ALICE, status=Status.RESOLVED, note=HOSTILE[17])

@@ -16,7 +16,16 @@ import pytest
 
 from emulators.slack import renders
 from tests.security import oracle
-from tests.security.corpus import ALL_IN_ONE, ALL_TYPED, GOOD_LINK, HOSTILE, SHORT, SOURCES, TYPED
+from tests.security.corpus import (
+    ALL_IN_ONE,
+    ALL_TYPED,
+    GOOD_LINK,
+    HOSTILE,
+    SHORT,
+    SOURCES,
+    TYPED,
+    ingest_runbook,
+)
 from tests.slack.conftest import SlackWorld, eventually
 
 pytestmark = pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # rendering does not depend on the store
@@ -121,35 +130,9 @@ def test_hostile_commands_modal_and_messages_ping_nobody(slack_world: SlackWorld
     assert mentioned <= {w.alice, w.bob} and "U0BOGUS1" not in mentioned
 
 
-RUNBOOK = """---
-service: checkout
----
-# <!channel> Checkout 5xx [Grafana](https://evil.example/login) <@U0BOGUS1>
-
-## Diagnosis
-
-Errors from checkout: <!here> look at <https://evil.example|the dashboard> and **panic** {code}x{code}.
-
-```
-kubectl -n shop get pods -l app=checkout # <!channel> ``` `backticks` [x](https://evil.example)
-```
-
-## Mitigation
-
-Restart <!subteam^S0BOGUS1|@oncall>:
-
-```
-kubectl -n shop rollout restart deployment/checkout
-```
-"""
-
-
 def test_hostile_runbook_guidance_pings_nobody(slack_world: SlackWorld, tmp_path: Path) -> None:
     w = slack_world
-    books = tmp_path / "runbooks"
-    books.mkdir()
-    (books / "checkout-5xx.md").write_text(RUNBOOK, encoding="utf-8")
-    w.app.knowledge.ingest(books, w.org_id)
+    ingest_runbook(w.app.knowledge, w.org_id, tmp_path)
     w.app.directory.update_org_settings(w.org_id, {"slack": {"auto_channel": True}})
     assert hook(w, "generic", {"title": "checkout 5xx <!channel>", "service": "checkout", "severity": "critical",
                                "status": "firing", "description": "checkout pods 5xx", "links": [GOOD_LINK]}) == 202
@@ -158,6 +141,11 @@ def test_hostile_runbook_guidance_pings_nobody(slack_world: SlackWorld, tmp_path
     thread = eventually(lambda: [m for m in w.slack.thread(channel, root)[1:] if "Suggested" in m.get("text", "")],
                         what="guidance in the thread", timeout=30)
     assert "kubectl -n shop" in json.dumps(thread)  # the commands are shown, verbatim, in code
+    sections = [b["text"]["text"] for m in thread for b in m.get("blocks", []) if b.get("type") == "section"]
+    titles = [line for text in sections for line in text.split("\n") if line.startswith(("🟢", "🔵", "🟠", "🔴"))]
+    quotes = [line for text in sections for line in text.split("\n") if line.startswith("> ")]
+    assert titles and not any("SYSTEM NOTE" in t or "subteam" in t for t in titles)  # the policy's words only
+    assert any("the runbook says" in q and "SYSTEM NOTE" in q and "&lt;!subteam^" in q for q in quotes)
     settle(w)
     quiet(w)
 
@@ -175,10 +163,7 @@ def test_hostile_model_answer_pings_nobody(slack_world: SlackWorld, tmp_path: Pa
     from knowledge.guidance_llm import SCHEMA_NAME, ModelGuidance
 
     w = slack_world
-    books = tmp_path / "runbooks"
-    books.mkdir()
-    (books / "checkout-5xx.md").write_text(RUNBOOK, encoding="utf-8")
-    w.app.knowledge.ingest(books, w.org_id)
+    ingest_runbook(w.app.knowledge, w.org_id, tmp_path)
     delivery, url = w.sender.command(w.alice, w.general, "declare checkout 5xx errors sev2")
     eventually(lambda: w.slack.responses(url), what="declared")
     channel = w.channel_of()
@@ -201,5 +186,6 @@ def test_hostile_model_answer_pings_nobody(slack_world: SlackWorld, tmp_path: Pa
         posts = eventually(lambda: [m for m in w.slack.thread(channel, root)[1:] if "llm:" in json.dumps(m)],
                            what="the model's guidance in the thread", timeout=30)
     assert "&lt;!channel&gt;" in json.dumps(posts)  # the model's words are shown, as text
+    assert "the model says" in json.dumps(posts)  # quoted under the policy's title, never as it
     settle(w)
     quiet(w, users={w.alice})

@@ -32,9 +32,10 @@ from handlers.teams import cards, guidance_cards, postmortem_card
 from handlers.teams import markdown as teams_md
 from incident_core import chat_commands, warroom
 from incident_core import richtext as rt
+from incident_core.action_catalog import plan_action
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
-from incident_core.guidance import Guidance, Question, SeenBefore, Suggestion
+from incident_core.guidance import Guidance, Question, SeenBefore, Suggestion, guidance_text
 from incident_core.model import Severity, Status
 from incident_core.postmortem_model import SECTIONS
 from incident_core.postmortem_render import document_of
@@ -86,8 +87,8 @@ def hostile_state(t: str) -> IncidentState:
 
 def hostile_guidance(t: str) -> Guidance:
     steps = tuple(Suggestion(title=t, why=t, source=t, risk=risk, risk_reason=t, command=t or "x",
-                             action="runbook_command", confidence=0.5, suggestion_id=f"s{i}")
-                  for i, risk in enumerate(("read-only", "medium", "high")))
+                             action="runbook_command", confidence=0.5, suggestion_id=f"s{i}", quote=t, quote_by=by)
+                  for i, (risk, by) in enumerate((("read-only", "runbook"), ("medium", "model"), ("high", t))))
     return Guidance(suggestions=steps, questions=(Question(t, t),), seen_before=(SeenBefore(t, t, "incident", t, t),),
                     engine=t[:40], message=t)
 
@@ -96,6 +97,15 @@ def hostile_outcome(t: str, status: OutcomeStatus) -> ActionOutcome:
     return ActionOutcome(action_id="a1", status=status, action="runbook_command", summary=t, risk="medium", reason=t,
                          command=t or "x", requested_by=ALICE, approver=BOB, source=t, output=t, undo=t,
                          undo_output=t, can_undo=True, state=hostile_state(t))
+
+
+def refusal(t: str) -> ValidationError:
+    """The risk policy's refusal of a command that carries `t` (the command is shown in code)."""
+    try:
+        plan_action("runbook_command", command=f"rm -rf / ; echo {t}", source="runbooks/x.md")
+    except ValidationError as exc:
+        return exc
+    raise AssertionError("deleting / is refused")
 
 
 def every_node(t: str) -> rt.Rich:
@@ -157,6 +167,7 @@ def test_slack_replies_notices_errors_and_every_node(t: str) -> None:
                           ("update", warroom.status_update(state, [t], NOW)),
                           ("postmortem summary", summary_text(view_of(state))),
                           ("error", explain(ValidationError(rt.doc(rt.para("bad ", rt.code(t), " ", t))))),
+                          ("refused command", explain(refusal(t))), ("guidance reply", guidance_text(hostile_guidance(t))),
                           ("usage", chat_commands.USAGE), ("every node", every_node(t))):
         sent = mrkdwn.message(content)
         assert_slack(sent["blocks"], fallback=sent["text"], where=name)
@@ -219,7 +230,8 @@ def test_teams_cards(t: str) -> None:
 @SETTINGS
 @given(HOSTILE)
 def test_teams_messages_and_escaping(t: str) -> None:
-    for content in (every_node(t), summary_text(view_of(hostile_state(t))), chat_commands.USAGE):
+    for content in (every_node(t), summary_text(view_of(hostile_state(t))), chat_commands.USAGE,
+                    guidance_text(hostile_guidance(t)), explain(refusal(t))):
         text = teams_md.TeamsText({ALICE: t}).markdown(content)
         oracle.assert_teams_quiet(tokens(text), links={GOOD_LINK}, where="message")
     assert visible(teams_md.escape(t)).replace(teams_md.ZWSP, "") == rt.clean(t)

@@ -48,9 +48,9 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             return  # already answered in the ack
         if intent.name == "declare" and not intent.title:
             return  # the ack opened the form
-        ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
-                                      command.get("channel_id"))
         try:
+            ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
+                                          command.get("channel_id"))
             if intent.name == "role" and intent.user:
                 require_mentioned(intent.user, mentioned(command.get("text")))
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
