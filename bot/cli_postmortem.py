@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from incident_core import postmortem_usecases as pmu
+from publishers.markdown import to_markdown
 
 
 def _incident(ctx: click.Context, org: str, ref: str) -> tuple[Any, str, Any]:
@@ -38,7 +39,7 @@ def show(ctx: click.Context, org_ref: str, ref: str, as_json: bool, out: str | N
     if not view.sections:
         raise click.ClickException(f"{state.human_id} has no postmortem yet: `revenant postmortem draft`")
     if out:
-        Path(out).write_text(view.markdown, encoding="utf-8")
+        Path(out).write_text(to_markdown(view.document), encoding="utf-8")
         click.echo(f"wrote {out}")
     elif as_json:
         click.echo(json.dumps({"incident": state.human_id, "status": view.status, "sections": view.sections,
@@ -46,7 +47,7 @@ def show(ctx: click.Context, org_ref: str, ref: str, as_json: bool, out: str | N
                                "published": state.postmortem.get("published", {}),
                                "warnings": [f.__dict__ for f in view.findings]}, indent=2))
     else:
-        click.echo(view.markdown)
+        click.echo(to_markdown(view.document), nl=False)
 
 
 @postmortem.command("draft")
@@ -62,7 +63,7 @@ def draft(ctx: click.Context, org_ref: str, ref: str, replace: bool) -> None:
     view = pmu.draft_postmortem(deps=app.deps, queries=app.queries, org_id=org_id, incident_id=state.incident_id,
                                 actor=pmu.SYSTEM, narrator=make_narrator(app), replace_existing=replace,
                                 check_role=False, announce=True)
-    click.echo(pmu.summary_text(view))
+    click.echo(pmu.summary_text(view).plain())
 
 
 @click.command("mcp")

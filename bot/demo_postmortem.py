@@ -21,7 +21,9 @@ from incident_core import usecases as uc
 from incident_core.errors import IncidentError
 from incident_core.model import Status
 from incident_core.postmortem_render import document_of
+from incident_core.richtext_plain import Voice, to_plain
 from incident_core.state import IncidentState
+from publishers.markdown import to_markdown
 
 GITHUB_TOKEN, JIRA_USER, JIRA_TOKEN = "ghp_demo_token", "revenant@acme.example", "jira-demo-token"
 STORY_START = datetime(2026, 1, 15, 9, 54, tzinfo=UTC)  # two minutes after the shipped alerts started
@@ -93,7 +95,8 @@ class PostmortemDemo:
         try:
             pmu.approve_postmortem(**base, queries=app.queries, actor=editor)
         except IncidentError as exc:
-            _say(editor.split(":")[1], f"Approve → refused: {str(exc).split(';')[0]}")
+            names = {f"slack:{user}": f"@{name}" for user, name in NAMES.items()}
+            _say(editor.split(":")[1], f"Approve → refused: {to_plain(exc.content, Voice(names=names)).split(';')[0]}")
         self.clock.advance(40)
         pmu.approve_postmortem(**base, queries=app.queries, actor=approver)
         _say(approver.split(":")[1], "Approve and publish")
@@ -104,7 +107,8 @@ class PostmortemDemo:
         _say("revenant", f"Jira: {', '.join(keys)} (postmortem + action items, linked); {final.human_id} is "
                          f"{final.status.value}")
         out = self.root / f"postmortem-{final.human_id}.md"
-        out.write_text(document_of(final, app.directory.display_names(org_id)).markdown, encoding="utf-8")
+        out.write_text(to_markdown(document_of(final, app.directory.display_names(org_id)).content),
+                       encoding="utf-8")
         click.echo(f"\npostmortem Markdown written to {out}")
         return out
 

@@ -11,6 +11,7 @@ from handlers.insights_chart import COMPACT, render_chart
 from handlers.slack.digest_upload import ChartPost, SlackDigestUploader
 from handlers.slack.insights_blocks import digest_blocks, digest_text
 from handlers.teams.insights_cards import digest_card
+from handlers.teams.insights_cards import digest_text as teams_digest_text
 from incident_core.insights import Digest, DigestSchedule
 from storage.delivery_steps import SqlDeliverySteps
 from storage.outbox import PendingMessage
@@ -84,5 +85,6 @@ class TeamsDigestPosting:
         assert schedule.teams_channel is not None
         content = digest_card(digest, lambda: render_chart(digest.series, title=_title(digest.scope), size=COMPACT,
                                                            palette_colours=16))
-        posted = self.keeper.chat(msg.org_id).post_to_channel(schedule.teams_channel, content, digest_text(digest))
+        posted = self.keeper.chat(msg.org_id).post_to_channel(schedule.teams_channel, content,
+                                                              teams_digest_text(digest))
         self.steps.record(msg.org_id, msg.key, POSTED, {"activity_id": posted})

@@ -16,6 +16,7 @@ from bot.bootstrap import App
 from incident_core.errors import NotFound, PermissionDenied
 from incident_core.postmortem_usecases import view_of
 from incident_core.timeline import to_json
+from publishers.markdown import to_markdown
 
 MAX_EVENTS = 500
 
@@ -72,7 +73,7 @@ def build_mcp(app: App, org_id: str, **settings: Any) -> FastMCP:
         """One incident's postmortem: status, Markdown (citations `[ev N]`), action items, where published."""
         state = incident(incident_ref)
         view = view_of(state)
-        return {"incident": state.human_id, "status": view.status, "markdown": view.markdown,
+        return {"incident": state.human_id, "status": view.status, "markdown": to_markdown(view.document),
                 "action_items": view.action_items, "published": state.postmortem.get("published", {}),
                 "blameless_warnings": [f"{f.section}: {f.phrase} — {f.suggestion}" for f in view.findings]}
 

@@ -8,14 +8,17 @@ from typing import Any
 
 from bot.bootstrap import App
 from bot.slack_wiring import slack_chat_for
+from handlers.slack import mrkdwn
 from handlers.slack.postmortem_blocks import notice_blocks
 from incident_core import postmortem_usecases as pmu
+from incident_core import richtext as rt
 from incident_core.errors import IncidentError
 from incident_core.model import Status
 from incident_core.postmortem_model import LOCKED, PostmortemStatus, status_of
 from incident_core.postmortem_render import PostmortemDocument, document_of
 from incident_core.publishing import Narrator, Publication, Publisher
 from publishers.errors import PublishError
+from publishers.markdown import to_markdown
 from storage.outbox import PendingMessage
 
 log = logging.getLogger("revenant.postmortem")
@@ -33,7 +36,8 @@ class KnowledgeTarget:
         project = self.app.directory.project(doc.org_id, state.project_id) if state and state.project_id else None
         service = state.services[0] if state and state.services else None
         sections = self.app.knowledge.index_document(
-            doc.org_id, f"postmortems/{doc.slug}.md", f"Postmortem {doc.title}", doc.markdown, kind="postmortem",
+            doc.org_id, f"postmortems/{doc.slug}.md", f"Postmortem {doc.title}", to_markdown(doc.content),
+            kind="postmortem",
             project=project.name if project else None, service=service)
         return Publication(url=f"knowledge://{doc.org_id}/postmortems/{doc.slug}", ref=f"{sections} sections")
 
@@ -61,9 +65,11 @@ def publisher_for(app: App, target: str) -> Publisher:
         return JiraPublisher(_need(s.jira_url, "JIRA_URL"), s.jira_user, _need(s.jira_token, "JIRA_TOKEN"))
     if target == "slack":
         from handlers.slack.outbound import make_client
+        from handlers.slack.postmortem_blocks import summary_message
         from publishers.slack_summary import SlackSummaryPublisher
 
-        return SlackSummaryPublisher(make_client(_need(s.slack_bot_token, "SLACK_BOT_TOKEN"), s.slack_api_url))
+        return SlackSummaryPublisher(make_client(_need(s.slack_bot_token, "SLACK_BOT_TOKEN"), s.slack_api_url),
+                                     summary_message)
     if target.startswith("mcp:"):
         from publishers.mcp_connector import McpConnector
 
@@ -96,20 +102,20 @@ class ChatNotices:
         self.app = app
         self.chat_for = slack_chat_for(app)
 
-    def post(self, org_id: str, incident_id: str, text: str, *, snooze: str | None = None) -> bool:
+    def post(self, org_id: str, incident_id: str, content: rt.Rich, *, snooze: str | None = None) -> bool:
         """True when posted; False when the incident has no chat room (the notice is logged instead)."""
         state = self.app.queries.get(org_id, incident_id)
         chat = self.chat_for(org_id)
         room = state.rooms.get("slack") if state else None
         if chat is None or not room:
-            log.info("notice for %s (no chat room): %s", incident_id, text)
+            log.info("notice for %s (no chat room): %s", incident_id, content.plain())
             return False
-        chat.client.chat_postMessage(channel=room["room_id"], text=text,
-                                     blocks=notice_blocks(text, incident_id, snooze))
+        chat.client.chat_postMessage(channel=room["room_id"], text=mrkdwn.message(content)["text"],
+                                     blocks=notice_blocks(content, incident_id, snooze))
         return True
 
     def __call__(self, msg: PendingMessage) -> None:
-        self.post(msg.org_id, str(msg.payload["incident_id"]), str(msg.payload["text"]),
+        self.post(msg.org_id, str(msg.payload["incident_id"]), pmu.notice_content(msg.payload),
                   snooze=msg.payload.get("snooze"))
 
 
@@ -136,16 +142,16 @@ class PostmortemPublishing:
             log.warning("publishing %s's postmortem to %s failed (attempt %d): %s: %s", state.human_id, target,
                         msg.attempts + 1, type(exc).__name__, str(exc)[:300])
             if msg.attempts in NOTIFY_ON_ATTEMPTS:
-                self._tell(msg.org_id, incident_id, f":warning: Publishing {state.human_id}'s postmortem to {target} "
-                                                    f"failed (attempt {msg.attempts + 1}): {str(exc)[:300]}. "
-                                                    "Retrying with backoff.")
+                self._tell(msg.org_id, incident_id, rt.doc(rt.para(
+                    rt.emoji("warning"), f" Publishing {state.human_id}'s postmortem to {target} failed (attempt "
+                    f"{msg.attempts + 1}): {str(exc)[:300]}. Retrying with backoff.")))
             raise
         pmu.record_publication(deps=self.app.deps, org_id=msg.org_id, incident_id=incident_id, target=target,
                                url=published.url, ref=published.ref)
 
-    def _tell(self, org_id: str, incident_id: str, text: str) -> None:
+    def _tell(self, org_id: str, incident_id: str, content: rt.Rich) -> None:
         try:
-            self.notices.post(org_id, incident_id, text)
+            self.notices.post(org_id, incident_id, content)
         except Exception:  # noqa: BLE001 — the notice is best effort; the publish retry is what matters
             log.exception("could not post a publishing notice")
 

@@ -23,6 +23,7 @@ from bot.insights_wiring import fire_digests
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
+from incident_core.richtext_json import to_json
 from incident_core.rooms import archive_after, rooms_to_archive
 from storage.reminder_ledger import SqlReminderLedger
 
@@ -46,7 +47,7 @@ def tick(app: App, *, use_leader: bool = True) -> int:
                 recent = ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
                 for due in due_reminders(state, recent, now, policy):
                     message = OutboxMessage(topic=NOTICE, key=due.key, payload={
-                        "incident_id": state.incident_id, "text": due.text, "snooze": due.snooze,
+                        "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
                         "reminder": due.kind})
                     if ledger.fire(org_id, message):
                         fired += 1

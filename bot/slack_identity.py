@@ -23,10 +23,15 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from handlers.slack.mrkdwn import mrkdwn
+from incident_core import richtext as rt
+
 BACKOFF = (1.0, 2.0, 5.0, 15.0, 30.0, 60.0)
-NOT_THIS_WORKSPACE = ("This Runbook Revenant app runs with one bot token, which belongs to another Slack "
-                      "workspace, so it does not serve this one. To use it in several workspaces, an admin "
-                      "configures OAuth (SLACK_CLIENT_ID and SLACK_CLIENT_SECRET) and installs it in each.")
+# Bolt answers a command from another workspace with this text (Slack reads it as mrkdwn): rendered like any reply.
+NOT_THIS_WORKSPACE = mrkdwn(rt.doc(
+    "This Runbook Revenant app runs with one bot token, which belongs to another Slack workspace, so it does not "
+    "serve this one. To use it in several workspaces, an admin configures OAuth (SLACK_CLIENT_ID and "
+    "SLACK_CLIENT_SECRET) and installs it in each."))
 
 
 @dataclass(frozen=True)

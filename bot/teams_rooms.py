@@ -11,6 +11,7 @@ from bot.bootstrap import App
 from bot.teams_wiring import auth_settings, build_adapter
 from handlers.teams.ids import PLATFORM
 from handlers.teams.outbound import TeamsChat
+from incident_core import postmortem_usecases as pmu
 from incident_core.rooms import ensure_room, plan_for, refresh_room
 from incident_core.state import IncidentState
 from storage.outbox import PendingMessage
@@ -94,7 +95,7 @@ class TeamsNotices:
         state = self.app.queries.get(msg.org_id, str(msg.payload["incident_id"]))
         room = state.rooms.get("teams") if state else None
         if room and room.get("room_id"):
-            self.keeper.chat(msg.org_id).post(str(room["room_id"]), str(msg.payload["text"]))
+            self.keeper.chat(msg.org_id).post(str(room["room_id"]), pmu.notice_content(msg.payload))
 
 
 def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]]) -> None:

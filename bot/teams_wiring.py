@@ -25,6 +25,7 @@ from bot.bootstrap import App
 from bot.teams_keys import KeysUnavailable, SigningKeys, TokenRejected, metadata_url
 from handlers.http_edge import read_body
 from handlers.teams.bot import RevenantTeamsBot
+from handlers.teams.commands import reply
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
@@ -77,10 +78,10 @@ async def on_turn_error(context: TurnContext, error: Exception) -> None:
     """
     if isinstance(error, StoreUnavailable):
         raise error
-    text = explain(error)
+    content = explain(error)
     if context.activity.type == ActivityTypes.message:
         try:
-            await context.send_activity(text)
+            await reply(context, content)
         except Exception:  # noqa: BLE001 — the connector may be what failed; the error is logged
             log.warning("could not tell the user about the failure")
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from emulators.bot_connector_state import THREAD_MARK, ConnectorState
+from emulators.teams_markdown import visible
 
 
 def _text(activity: dict[str, Any]) -> str:
-    text = str(activity.get("text") or "")
+    text = visible(str(activity.get("text") or ""))
     for attachment in activity.get("attachments") or []:
         content = attachment.get("content") if isinstance(attachment, dict) else None
         if isinstance(content, dict):
@@ -23,9 +24,9 @@ def _card_lines(card: dict[str, Any]) -> list[str]:
             continue
         kind = element.get("type")
         if kind == "TextBlock":
-            lines.append(str(element.get("text", "")))
+            lines.append(visible(str(element.get("text", ""))))
         elif kind == "FactSet":
-            lines.extend(f"{f.get('title')}: {f.get('value')}" for f in element.get("facts", []))
+            lines.extend(visible(f"{f.get('title')}: {f.get('value')}") for f in element.get("facts", []))
         elif kind in ("Container", "Column"):
             lines.extend(_card_lines({"body": element.get("items", [])}))
         elif kind == "ColumnSet":

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from incident_core import richtext as rt
 from incident_core.decisions import clean
 from incident_core.errors import ValidationError
 from incident_core.risk import RiskLevel, assess, raise_only
@@ -169,7 +170,7 @@ def plan_action(action: str, params: Mapping[str, Any] | None = None, *, command
         if re.search(r"[\x00-\x08\x0b-\x1f\x7f]", text):
             raise ValidationError("the runbook command contains control characters; copy it from the runbook again")
         values: dict[str, Any] = {}
-        summary = f"run `{text if len(text) <= 80 else text[:79] + '…'}`"
+        summary = f"run {text if len(text) <= 80 else text[:79] + '…'}"
     else:
         if command:
             raise ValidationError(f"{entry.label} builds its own command; pass its parameters instead")
@@ -177,7 +178,7 @@ def plan_action(action: str, params: Mapping[str, Any] | None = None, *, command
         text, summary = entry.command(values), entry.summary(values)
     judged = assess(kind.value, text)
     if judged.refused:
-        raise ValidationError(f"`{text[:80]}` is {judged.reason}")
+        raise ValidationError(rt.doc(rt.para(rt.code(rt.clip(text, 80)), f" is {judged.reason}")))
     level = raise_only(judged.level, proposed_risk)
     reason = judged.reason if level is judged.level else f"{judged.reason}; raised to {level.value} as proposed"
     if kind is ActionKind.RUNBOOK_COMMAND:

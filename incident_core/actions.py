@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 from incident_core import events as ev
+from incident_core import richtext as rt
 from incident_core.action_catalog import plan_action
 from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
@@ -142,7 +143,7 @@ def check_undoable(s: IncidentState, action_id: str, *, actor: str, org_commande
     what = entry.get("summary") or entry["action"]
     require_open(s)
     if entry["status"] == ActionStatus.UNDONE:
-        raise InvalidTransition(f"{what} was already undone by {short_actor(str(entry.get('undone_by')))}.")
+        raise InvalidTransition(_says(what, " was already undone by ", _who(entry.get("undone_by")), "."))
     if entry["status"] not in (ActionStatus.EXECUTED, ActionStatus.UNDO_FAILED):
         raise InvalidTransition(f"{what} has not run successfully (status {entry['status']}); nothing to undo.")
     if not entry.get("undo"):
@@ -152,6 +153,16 @@ def check_undoable(s: IncidentState, action_id: str, *, actor: str, org_commande
         raise PermissionDenied(f"undoing {what} (high risk) needs a commander: an org commander or admin, "
                                f"or {s.human_id}'s assigned commander.")
     return entry
+
+
+def _who(user: object) -> rt.Inline:
+    """A person in an error message: each platform shows their name (never a ping: errors go to one person)."""
+    raw = str(user or "")
+    return rt.Mention(raw, short_actor(raw)) if ":" in raw else rt.Text(raw or "someone")
+
+
+def _says(*parts: rt.Part) -> rt.Rich:
+    return rt.doc(rt.para(*parts))
 
 
 def _request(s: IncidentState, c: RequestAction) -> list[ev.Event]:
@@ -178,8 +189,8 @@ def _confirm(s: IncidentState, c: ConfirmAction) -> list[ev.Event]:
         raise InvalidTransition(blocked(entry) if entry["status"] not in RUNNABLE
                                 else f"{entry['summary']} needs no confirmation; it is cleared to run.")
     if c.actor != entry["requested_by"]:
-        raise PermissionDenied(f"only {short_actor(entry['requested_by'])}, who requested {entry['summary']}, "
-                               "can confirm it; request it yourself if you want it run.")
+        raise PermissionDenied(_says("only ", _who(entry["requested_by"]), f", who requested {entry['summary']}, "
+                                     "can confirm it; request it yourself if you want it run."))
     return [ev.ActionApproved(**envelope(s, c), action_id=c.action_id, approver=c.actor, confirmation=True,
                               summary=entry["summary"], risk=entry["risk"])]
 
@@ -189,19 +200,19 @@ def _approve(s: IncidentState, c: ApproveAction) -> list[ev.Event]:
     require_open(s)
     what = entry["summary"]
     if entry["status"] == ActionStatus.AWAITING_CONFIRMATION:
-        raise InvalidTransition(f"{what} is medium risk: it needs {short_actor(entry['requested_by'])}'s own "
-                                "confirmation, not an approval.")
+        raise InvalidTransition(_says(f"{what} is medium risk: it needs ", _who(entry["requested_by"]),
+                                      "'s own confirmation, not an approval."))
     if entry["status"] != ActionStatus.AWAITING_APPROVAL:
         approved = entry.get("approver")
-        raise InvalidTransition(f"{what} was already approved by {short_actor(approved)}." if approved
+        raise InvalidTransition(_says(f"{what} was already approved by ", _who(approved), ".") if approved
                                 else blocked(entry) if entry["status"] not in RUNNABLE
                                 else f"{what} needs no approval; it is cleared to run.")
     if c.actor == entry["requested_by"]:
         raise PermissionDenied(f"you requested {what}; a high-risk action needs a second person. "
                                "Ask another commander to approve it.")
     if not (c.org_commander or c.actor == s.commander):
-        raise PermissionDenied(f"{short_actor(c.actor)} cannot approve {what}: high-risk actions need a commander "
-                               f"(org role commander or admin, or {s.human_id}'s assigned commander).")
+        raise PermissionDenied(_says(_who(c.actor), f" cannot approve {what}: high-risk actions need a commander "
+                                     f"(org role commander or admin, or {s.human_id}'s assigned commander)."))
     return [ev.ActionApproved(**envelope(s, c), action_id=c.action_id, approver=c.actor,
                               summary=what, risk=entry["risk"])]
 
@@ -214,8 +225,8 @@ def _deny(s: IncidentState, c: DenyAction) -> list[ev.Event]:
         raise InvalidTransition(f"only a request still waiting for confirmation or approval can be denied; "
                                 f"{entry['summary']} is {entry['status'].replace('_', ' ')}.")
     if not (c.actor == entry["requested_by"] or c.org_commander or c.actor == s.commander):
-        raise PermissionDenied(f"only {short_actor(entry['requested_by'])} (who requested it) or a commander "
-                               f"can deny {entry['summary']}.")
+        raise PermissionDenied(_says("only ", _who(entry["requested_by"]), " (who requested it) or a commander "
+                                     f"can deny {entry['summary']}."))
     return [ev.ActionDenied(**envelope(s, c), action_id=c.action_id, approver=c.actor, summary=entry["summary"],
                             risk=entry["risk"], reason=clean(c.reason, "the reason", 500, required=False))]
 

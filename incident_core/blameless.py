@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 PRONOUNS = r"(?:he|she|they|i|we|you|someone|somebody|nobody|the (?:on-?call|engineer|developer|operator|sre|intern|" \
            r"reviewer|author|dev|admin|team))"
-MENTION = r"(?:<@[A-Z0-9]+(?:\|[^>]*)?>|@[\w.-]+)"
+MENTION = r"(?:@[\w.-]+)"  # adapters hand chat text over as plain text: people as @id or @name
 PERSON_VERBS = r"(?:forgot|forgets|neglected|ignored|overlooked|messed up|screwed up|skipped|missed|botched|" \
                r"didn't|did not|failed to|broke|caused|deleted|pushed|mistakenly|accidentally)"
 NAME_VERBS = r"(?:forgot|forgets|neglected|ignored|overlooked|messed up|screwed up|botched|didn't bother|" \

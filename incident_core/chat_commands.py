@@ -6,31 +6,35 @@ import re
 import shlex
 from dataclasses import dataclass
 
+from incident_core import richtext as rt
 from incident_core.errors import ValidationError
 from incident_core.model import IncidentRole, Severity, Status
 
-USAGE = """*Runbook Revenant* — `/revenant <command>`
-• `declare <title> [sev1-4]` — open an incident and its channel (no title: a form)
-• `status <investigating|identified|mitigated|resolved> [note]` — move the incident along
-• `sev <1-4>` — change the severity
-• `role <commander|comms|scribe> @user` — assign a role
-• `note <text>` — add a note to the timeline
-• `timeline` — the timeline so far
-• `catchup` — a summary for someone joining late
-• `update` — draft a status update (Conditions / Actions / Needs)
-• `suggest` — next steps from runbooks and past incidents
-• `postmortem` — draft the postmortem
-• `list` — open incidents
-• `patterns [service] [30d|90d]` — what keeps happening: recurring incidents, MTTA/MTTR, postmortems
-• `help` — this message
-Run incident commands inside the incident's channel."""
+USAGE = rt.doc(
+    rt.para(rt.b("Runbook Revenant"), " — ", rt.cmd("<command>")),
+    rt.bullets(
+        (rt.code("declare <title> [sev1-4]"), " — open an incident and its ", rt.term("room"), " (no title: a form)"),
+        (rt.code("status <investigating|identified|mitigated|resolved> [note]"), " — move the incident along"),
+        (rt.code("sev <1-4>"), " — change the severity"),
+        (rt.code("role <commander|comms|scribe> @user"), " — assign a role"),
+        (rt.code("note <text>"), " — add a note to the timeline"),
+        (rt.code("timeline"), " — the timeline so far"),
+        (rt.code("catchup"), " — a summary for someone joining late"),
+        (rt.code("update"), " — draft a status update (Conditions / Actions / Needs)"),
+        (rt.code("suggest"), " — next steps from runbooks and past incidents"),
+        (rt.code("postmortem"), " — draft the postmortem"),
+        (rt.code("list"), " — open incidents"),
+        (rt.code("patterns [service] [30d|90d]"), " — what keeps happening: recurring incidents, MTTA/MTTR, "
+                                                  "postmortems"),
+        (rt.code("help"), " — this message")),
+    rt.para("Run incident commands inside the incident's ", rt.term("room"), "."))
 
 SUBCOMMANDS = ("declare", "status", "sev", "role", "note", "timeline", "catchup", "update", "suggest",
                "postmortem", "list", "patterns", "help")
 _SEV = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
 _PERIOD = re.compile(r"^(\d{1,3})d$", re.IGNORECASE)
 _SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
-_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([A-Za-z0-9._-]+)$")
+_PERSON = re.compile(r"^@?([A-Za-z0-9._:-]+)$")  # adapters hand over people as @<platform user id> or @name
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,10 @@ class UsageError(ValidationError):
     """Malformed command text; the message says how to write it."""
 
 
+def _usage(command: str, *tail: rt.Part) -> UsageError:
+    return UsageError(rt.doc(rt.para("usage: ", rt.cmd(command), *tail)))
+
+
 def parse(text: str) -> Intent:
     """Parse the text after `/revenant`; raises UsageError with the right usage line."""
     text = (text or "").strip()
@@ -59,30 +67,30 @@ def parse(text: str) -> Intent:
     head, _, rest = text.partition(" ")
     name, rest = head.lower(), rest.strip()
     if name not in SUBCOMMANDS:
-        raise UsageError(f"unknown command `{head[:40]}`. Try `/revenant help`.")
+        raise UsageError(rt.doc(rt.para("unknown command ", rt.code(head[:40]), ". Try ", rt.cmd("help"), ".")))
     if name == "declare":
         return _declare(rest)
     if name == "status":
         word, _, note = rest.partition(" ")
         allowed = ("investigating", "identified", "mitigated", "resolved")
         if word.lower() not in allowed:
-            raise UsageError("usage: `/revenant status <investigating|identified|mitigated|resolved> [note]`")
+            raise _usage("status <investigating|identified|mitigated|resolved> [note]")
         return Intent("status", status=Status(word.lower()), text=note.strip())
     if name == "sev":
         match = _SEV.match(rest)
         if not match:
-            raise UsageError("usage: `/revenant sev <1-4>` (SEV1 is the most severe)")
+            raise _usage("sev <1-4>", " (SEV1 is the most severe)")
         return Intent("sev", severity=Severity.parse(match.group(1)))
     if name == "role":
         return _role(rest)
     if name == "note":
         if not rest:
-            raise UsageError("usage: `/revenant note <text>`")
+            raise _usage("note <text>")
         return Intent("note", text=rest)
     if name == "patterns":
         return _patterns(rest)
     if rest and name in ("timeline", "catchup", "update", "list", "help", "suggest", "postmortem"):
-        raise UsageError(f"`/revenant {name}` takes no arguments")
+        raise UsageError(rt.doc(rt.para(rt.cmd(name), " takes no arguments")))
     return Intent(name)
 
 
@@ -96,7 +104,7 @@ def _declare(rest: str) -> Intent:
         words = words[:-1]
     title = " ".join(words).strip()
     if not title:
-        raise UsageError("usage: `/revenant declare <title> [sev1-4]`")
+        raise _usage("declare <title> [sev1-4]")
     if len(title) > 150:
         raise UsageError(f"the title is {len(title)} characters; keep it under 150")
     return Intent("declare", title=title, severity=severity)
@@ -108,28 +116,29 @@ def _role(rest: str) -> Intent:
     except ValueError:
         parts = rest.split()
     if len(parts) != 2:
-        raise UsageError("usage: `/revenant role <commander|comms|scribe> @user`")
+        raise _usage("role <commander|comms|scribe> @user")
     role = IncidentRole.parse(parts[0])
-    match = _MENTION.match(parts[1])
+    match = _PERSON.match(parts[1])
     if not match:
-        raise UsageError("name the person with an @mention, e.g. `/revenant role scribe @dana`")
-    return Intent("role", role=role, user=match.group(1) or match.group(2))
+        raise UsageError(rt.doc(rt.para("name the person with an @mention, e.g. ", rt.cmd("role scribe @dana"))))
+    return Intent("role", role=role, user=match.group(1))
 
 
 def _patterns(rest: str) -> Intent:
-    usage = "usage: `/revenant patterns [service] [30d|90d]` (e.g. `/revenant patterns checkout 90d`)"
+    usage = _usage("patterns [service] [30d|90d]", " (e.g. ", rt.cmd("patterns checkout 90d"), ")")
     words = rest.split()
     if len(words) > 2:
-        raise UsageError(usage)
+        raise usage
     days, service = None, ""
     for word in words:
         period = _PERIOD.match(word)
         if period and days is None:
             days = int(period.group(1))
             if not 1 <= days <= 366:
-                raise UsageError("the period is 1–366 days, e.g. `30d` or `90d`")
+                raise UsageError(rt.doc(rt.para("the period is 1–366 days, e.g. ", rt.code("30d"), " or ",
+                                                rt.code("90d"))))
         elif not service and _SERVICE.match(word):
             service = word
         else:
-            raise UsageError(usage)
+            raise usage
     return Intent("patterns", text=service, days=days)

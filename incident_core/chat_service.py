@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from incident_core import postmortem_usecases as pmu
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.chat_commands import USAGE, Intent
@@ -28,11 +29,6 @@ class ChatContext:
     incident_id: str | None = None
     project_id: str | None = None  # the project the room belongs to, when the platform maps rooms to projects
 
-    def mention(self, user: str) -> str:
-        """How the platform writes a mention (`<@U123>` on Slack)."""
-        bare = user.split(":", 1)[1] if ":" in user else user
-        return f"<@{bare}>" if self.platform == "slack" else bare
-
     def qualify(self, user: str) -> str:
         """A platform user id as stored on the timeline (`slack:U123`)."""
         return user if ":" in user else f"{self.platform}:{user}"
@@ -42,11 +38,16 @@ class ChatContext:
 class Reply:
     """What to show: ephemeral by default; `in_channel` for text meant for everyone."""
 
-    text: str
+    content: rt.Rich
     in_channel: bool = False
     incident: IncidentState | None = None
     open_declare_form: bool = False
-    content: object | None = None  # structured content a platform renders instead of `text` (a PatternReport)
+    report: object | None = None  # a structured report a platform renders instead of `content` (a PatternReport)
+
+    @property
+    def text(self) -> str:
+        """The reply as plain text (logs, tests, text-only surfaces)."""
+        return self.content.plain()
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,14 @@ class ChatService:
             return Reply(self._list(ctx))
         if intent.name == "declare":
             if not intent.title:
-                return Reply("", open_declare_form=True)
+                return Reply(rt.Rich(), open_declare_form=True)
             result = uc.declare_incident(
                 deps=self.deps, org_id=ctx.org_id, actor=ctx.user, title=intent.title,
                 severity=intent.severity or Severity.SEV3, project_id=project_id, commander=ctx.user,
                 idempotency_key=idempotency_key)
             s = result.state
-            return Reply(f"Declared *{s.human_id}* {s.title} ({s.severity.value}); you are the commander. "
-                         "Opening its channel…", in_channel=True, incident=s)
+            return Reply(rt.doc(rt.para("Declared ", rt.b(s.human_id), f" {s.title} ({s.severity.value}); you are the "
+                                        "commander. Opening its ", rt.term("room"), "…")), in_channel=True, incident=s)
         if self.extra and intent.name in self.extra:
             return self.extra[intent.name](intent, ctx)
         if intent.name == "postmortem":
@@ -81,7 +82,7 @@ class ChatService:
                                         incident_id=self._incident(ctx).incident_id, actor=ctx.user)
             return Reply(pmu.summary_text(view), incident=view.state)
         if intent.name in ("suggest", "patterns"):
-            return Reply(f"`/revenant {intent.name}` is not enabled in this deployment.")
+            return Reply(rt.doc(rt.para(rt.cmd(intent.name), " is not enabled in this deployment.")))
         state = self._incident(ctx)
         return self._incident_command(intent, ctx, state, idempotency_key)
 
@@ -93,47 +94,54 @@ class ChatService:
         if intent.name == "status":
             assert intent.status is not None
             s = uc.change_status(**base, status=intent.status, note=intent.text).state
-            return Reply(f"{s.human_id} is now *{s.status.value}*" + (f": {intent.text}" if intent.text else ""),
-                         in_channel=True, incident=s)
+            note = f": {intent.text}" if intent.text else ""
+            return Reply(rt.doc(rt.para(f"{s.human_id} is now ", rt.b(s.status.value), note)), in_channel=True,
+                         incident=s)
         if intent.name == "sev":
             assert intent.severity is not None
             s = uc.change_severity(**base, severity=intent.severity).state
-            return Reply(f"{s.human_id} is now *{s.severity.value}*", in_channel=True, incident=s)
+            return Reply(rt.doc(rt.para(f"{s.human_id} is now ", rt.b(s.severity.value))), in_channel=True, incident=s)
         if intent.name == "role":
             assert intent.role is not None and intent.user is not None
-            s = uc.assign_role(**base, role=intent.role, assignee=ctx.qualify(intent.user)).state
-            return Reply(f"{ctx.mention(intent.user)} is now the {intent.role.value} of {s.human_id}", in_channel=True,
-                         incident=s)
+            assignee = ctx.qualify(intent.user)
+            s = uc.assign_role(**base, role=intent.role, assignee=assignee).state
+            return Reply(rt.doc(rt.para(rt.mention(assignee, intent.user.split(":", 1)[-1]),
+                                        f" is now the {intent.role.value} of {s.human_id}")), in_channel=True, incident=s)
         if intent.name == "note":
             s = uc.add_note(**base, text=intent.text).state
-            return Reply(f"Noted on {s.human_id}'s timeline.", incident=s)
+            return Reply(rt.doc(f"Noted on {s.human_id}'s timeline."), incident=s)
         events = self.queries.timeline(ctx.org_id, state.incident_id)
         notes = [e.text for e in events if isinstance(e, NoteAdded)]
         if intent.name == "timeline":
             lines = render(events)
             shown = lines[-40:]
-            more = f"_(showing the last {len(shown)} of {len(lines)} entries)_\n" if len(lines) > len(shown) else ""
-            return Reply(f"*{state.human_id} timeline*\n{more}```" + "\n".join(shown) + "```")
+            more = rt.para(rt.em(f"(showing the last {len(shown)} of {len(lines)} entries)")) \
+                if len(lines) > len(shown) else None
+            return Reply(rt.doc(rt.para(rt.b(f"{state.human_id} timeline")), more, rt.CodeBlock("\n".join(shown))))
         if intent.name == "catchup":
             return Reply(warroom.catchup(state, notes, now))
         if intent.name == "update":
             return Reply(warroom.status_update(state, notes, now) +
-                         "\n_Draft only: copy, edit and post it where your stakeholders read._")
+                         rt.doc(rt.para(rt.em("Draft only: copy, edit and post it where your stakeholders read."))))
         raise NotFound(f"unknown command {intent.name}")
 
     def _incident(self, ctx: ChatContext) -> IncidentState:
         state = self.queries.get(ctx.org_id, ctx.incident_id) if ctx.incident_id else None
         if state is None:
-            raise NotFound("this is not an incident channel: run the command in the incident's channel, "
-                           "or `/revenant list` to find it")
+            raise NotFound(rt.doc(rt.para("this is not an incident ", rt.term("room"), ": run the command in the "
+                                          "incident's ", rt.term("room"), ", or ", rt.cmd("list"), " to find it")))
         return state
 
-    def _list(self, ctx: ChatContext) -> str:
+    def _list(self, ctx: ChatContext) -> rt.Rich:
         items = self.queries.list(ctx.org_id, open_only=True)
         if not items:
-            return "No open incidents. :tada:"
+            return rt.doc(rt.para("No open incidents. ", rt.emoji("tada")))
         now = self.deps.clock.now()
-        return "*Open incidents*\n" + "\n".join(
-            f"• *{s.human_id}* {s.severity.value} {s.status.value} — {s.title} ({warroom.duration(s, now)})"
-            + (f" <#{s.rooms['slack']['room_id']}>" if ctx.platform == "slack" and "slack" in s.rooms else "")
-            for s in items)
+        rows = []
+        for s in items:
+            room = s.rooms.get(ctx.platform) or {}
+            link = (" ", rt.Room(ctx.platform, str(room["room_id"]), str(room.get("room_name") or ""))) \
+                if ctx.platform == "slack" and room.get("room_id") else ()
+            rows.append((rt.b(s.human_id), f" {s.severity.value} {s.status.value} — {s.title} "
+                         f"({warroom.duration(s, now)})", link))
+        return rt.doc(rt.para(rt.b("Open incidents")), rt.bullets(*rows))

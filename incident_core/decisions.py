@@ -6,6 +6,7 @@ from typing import Any
 
 from incident_core import commands as cmd
 from incident_core.errors import ValidationError
+from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState
 
 
@@ -19,8 +20,8 @@ def envelope(state: IncidentState | None, c: cmd.Command, offset: int = 1) -> di
 
 
 def clean(text: str, what: str, limit: int, *, required: bool = True) -> str:
-    """Strip text and check it is present (when required) and within `limit` characters."""
-    text = (text or "").strip()
+    """Strip text, make it storable, and check it is present (when required) and within `limit` characters."""
+    text = storable((text or "").strip())
     if required and not text:
         raise ValidationError(f"{what} cannot be empty")
     if len(text) > limit:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from incident_core import richtext as rt
+
 
 class IncidentError(Exception):
-    """Base of every domain error; its message is written for the person who caused it."""
+    """Base of every domain error; its message is written for the person who caused it.
+
+    The message may be rich text (a command in code, a title as data); `str()` is its plain text
+    and `content` the structure chat adapters render.
+    """
+
+    def __init__(self, message: str | rt.Rich = "", *args: object) -> None:
+        self.content = rt.text(message)
+        super().__init__(message if isinstance(message, str) else message.plain(), *args)
 
 
 class ValidationError(IncidentError):

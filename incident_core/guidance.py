@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from incident_core import richtext as rt
 from incident_core.events import Event
 from incident_core.state import IncidentState
 
@@ -160,18 +161,31 @@ def action_id_for(suggestion_id: str) -> str:
 
 
 def render_lines(guidance: Guidance) -> list[str]:
-    """Plain-text lines (badge, title, command, citation) for the CLI, the demo and text-only chats."""
+    """Plain-text lines (badge, title, command, citation) for the CLI and the demo."""
+    return guidance_text(guidance).plain().splitlines()
+
+
+def guidance_text(guidance: Guidance) -> rt.Rich:
+    """The guidance as one reply (badge, title, command in code, citation) for chats without the thread."""
     if guidance.nothing_found:
-        return [guidance.message]
-    lines = []
+        return rt.doc(guidance.message)
+    rows: list[tuple[rt.Inline, ...]] = []
     for i, s in enumerate(guidance.suggestions, start=1):
-        command = f" — `{s.command}`" if s.command else ""
-        lines.append(f"{RISK_BADGE.get(s.risk, '⚪')} {s.risk:<9} {i}. {s.title}{command}")
+        command = (" — ", rt.code(s.command)) if s.command else ()
+        rows.append(rt.inline(f"{RISK_BADGE.get(s.risk, '⚪')} {s.risk:<9} {i}. {s.title}", command))
         if s.quote:
-            lines.append(f"{'':13}the {s.quote_by} says: “{s.quote}”")
-        lines.append(f"{'':13}source {s.source} · confidence {s.confidence:.2f}"
-                     + (" · Run (simulated)" if s.runnable else ""))
-    lines += [f"❓ {q.text} ({q.source})" for q in guidance.questions]
-    lines += [f"🕘 seen before: {b.title} ({b.source}) — {b.why}; resolved by: {b.resolution}"
-              for b in guidance.seen_before]
-    return lines
+            rows.append(rt.inline(f"{'':13}", quoted(s)))
+        rows.append(rt.inline(f"{'':13}source {s.source} · confidence {s.confidence:.2f}"
+                              + (" · Run (simulated)" if s.runnable else "")))
+    rows += [rt.inline(f"❓ {q.text} ({q.source})") for q in guidance.questions]
+    rows += [rt.inline(f"🕘 seen before: {b.title} ({b.source}) — {b.why}; resolved by: {b.resolution}")
+             for b in guidance.seen_before]
+    return rt.doc(rt.lines(*rows))
+
+
+def quoted(s: Suggestion) -> tuple[rt.Inline, ...]:
+    """The runbook's or model's own words for a step, as quoted source text under the policy's title (never as it)."""
+    if not s.quote:
+        return ()
+    by = "model" if s.quote_by == "model" else "runbook"
+    return rt.inline(rt.em(f"the {by} says:"), f" “{rt.one_line(s.quote, 400)}”")

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from incident_core import events as ev
+from incident_core import richtext as rt
 from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, NotFound, ValidationError
@@ -78,7 +79,8 @@ def _feedback(s: IncidentState, c: GiveSuggestionFeedback) -> list[ev.Event]:
         raise NotFound(f"{s.human_id} has no suggestion {c.suggestion_id!r} on record any more")
     if entry.get("votes", {}).get(c.actor) is c.helpful:
         mark = "helpful" if c.helpful else "not helpful"
-        raise InvalidTransition(f"{short_actor(c.actor)} already marked “{entry['title']}” as {mark}.")
+        raise InvalidTransition(rt.doc(rt.para(rt.Mention(c.actor, short_actor(c.actor)),
+                                               f" already marked “{entry['title']}” as {mark}.")))
     return [ev.SuggestionFeedbackGiven(**envelope(s, c), suggestion_id=c.suggestion_id, helpful=c.helpful,
                                        user=c.actor, source=str(entry.get("source", "")))]
 

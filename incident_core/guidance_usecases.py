@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
+from incident_core import richtext as rt
 from incident_core.action_usecases import ActionExecutor, ActionOutcome, request_action
 from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
@@ -23,7 +24,7 @@ from incident_core.guidance import (
     action_id_for,
     covers,
     guidance_due,
-    render_lines,
+    guidance_text,
 )
 from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
 from incident_core.ports import IncidentQueries, OutboxMessage
@@ -147,16 +148,16 @@ def suggest_handler(*, deps: Deps, queries: IncidentQueries, source: Callable[[]
     def handle(_intent: Intent, ctx: ChatContext) -> Reply:
         state = queries.get(ctx.org_id, ctx.incident_id) if ctx.incident_id else None
         if state is None:
-            raise NotFound("run `/revenant suggest` in an incident's channel")
+            raise NotFound(rt.doc(rt.para("run ", rt.cmd("suggest"), " in an incident's ", rt.term("room"))))
         offer = offer_guidance(deps=deps, queries=queries, source=source(), org_id=ctx.org_id,
                                incident_id=state.incident_id, actor=ctx.user, trigger="command", feedback=feedback)
         guidance = offer.guidance or Guidance(nothing_found=True, message="No guidance was recorded; try again.")
         if ctx.platform not in offer.state.rooms:
-            return Reply("\n".join(render_lines(guidance)), incident=offer.state)
+            return Reply(guidance_text(guidance), incident=offer.state)
         if guidance.nothing_found:
-            return Reply(guidance.message + " (also posted in the war-room thread)", incident=offer.state)
+            return Reply(rt.doc(guidance.message + " (also posted in the war-room thread)"), incident=offer.state)
         count = len(guidance.suggestions)
-        return Reply(f"{count} suggestion(s) for {offer.state.human_id} posted in the thread under the war-room "
-                     "message.", incident=offer.state)
+        return Reply(rt.doc(f"{count} suggestion(s) for {offer.state.human_id} posted in the thread under the "
+                            "war-room message."), incident=offer.state)
 
     return handle

@@ -9,11 +9,12 @@ from typing import cast
 
 from incident_core import commands as cmd
 from incident_core import events as ev
-from incident_core.aggregate import decide
+from incident_core.aggregate import MAX_TITLE, decide
 from incident_core.correlation import DEFAULT_MIN_SEVERITY, DEFAULT_WINDOW, CorrelationAction, correlate
 from incident_core.errors import ConcurrencyConflict
 from incident_core.model import Status
 from incident_core.ports import SignalTransaction
+from incident_core.richtext import clip
 from incident_core.signals import Signal, SignalSeverity
 from incident_core.state import apply_all
 from incident_core.usecases import MAX_ATTEMPTS, Deps, changed_message
@@ -96,7 +97,7 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy
         incident_id = deps.ids.new_id()
         reason = f"opened INC-{number}: {decision.reason.removeprefix('opened a new incident: ')}"
         declared = decide(None, cmd.DeclareIncident(
-            **base, incident_id=incident_id, number=number, title=signal.title or "untitled signal",
+            **base, incident_id=incident_id, number=number, title=clip(signal.title, MAX_TITLE) or "untitled signal",
             severity=signal.severity.to_incident_severity(), status=Status.TRIGGERED,
             project_id=signal.project_id, source=f"signal:{signal.source}", summary=signal.description[:500]))
         state = apply_all(None, declared)

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from incident_core import richtext as rt
 from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker, IncidentHistory
@@ -91,7 +92,7 @@ def patterns_handler(*, deps: Deps, queries: IncidentQueries, history: IncidentH
         report = pattern_report(history=history, tracker=tracker(ctx.org_id), org_id=ctx.org_id,
                                 now=deps.clock.now(), period=period, project_id=project.id if project else None,
                                 project=project.name if project else None, service=intent.text or None)
-        return Reply(text=summary(report), content=report)
+        return Reply(rt.doc(summary(report)), report=report)
 
     return handle
 

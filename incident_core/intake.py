@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from incident_core import richtext as rt
 from incident_core.errors import NotFound
 from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_signal
 from incident_core.routing import ProjectPolicy, RoutingConfig, load_routing, routing_labels
@@ -37,8 +38,8 @@ def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal],
             policy = config.policy_for(name)
             project = projects.get(name)
             if project is None:
-                raise NotFound(f"routing names project {name!r}, which does not exist in this org; "
-                               "load the routing config again with `revenant org config`")
+                raise NotFound(rt.doc(rt.para(f"routing names project {name!r}, which does not exist in this org; "
+                                              "load the routing config again with ", rt.code("revenant org config"))))
             project_id = project.id
         routed = replace(signal, org_id=org_id, project_id=project_id)
         outcomes.append(ingest_signal(deps=deps, signal=routed, policy=GroupingPolicy(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from incident_core import events as ev
+from incident_core import richtext as rt
 from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, PermissionDenied, ValidationError
@@ -23,6 +24,7 @@ from incident_core.postmortem_model import (
     normalize_items,
     status_of,
 )
+from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState, apply_all
 from incident_core.timeline import short_actor
 
@@ -91,7 +93,8 @@ class RecordPublication(Command):
 def _require_editable(s: IncidentState) -> PostmortemStatus:
     status = status_of(s)
     if status is None or status is PostmortemStatus.REVIEWING:
-        raise InvalidTransition(f"{s.human_id} has no postmortem draft yet: run `/revenant postmortem` to draft it.")
+        raise InvalidTransition(rt.doc(rt.para(f"{s.human_id} has no postmortem draft yet: run ",
+                                               rt.cmd("postmortem"), " to draft it.")))
     if status in LOCKED:
         raise InvalidTransition(f"{s.human_id}'s postmortem was approved by "
                                 f"{short_actor(str(s.postmortem.get('approver')))}; it can no longer change.")
@@ -106,7 +109,8 @@ def _draft(s: IncidentState, c: DraftPostmortem) -> list[ev.Event]:
     if status in LOCKED:
         _require_editable(s)
     if status in EDITABLE and not c.replace:
-        raise InvalidTransition(f"{s.human_id} already has a postmortem draft; open it with `/revenant postmortem`.")
+        raise InvalidTransition(rt.doc(rt.para(f"{s.human_id} already has a postmortem draft; open it with ",
+                                               rt.cmd("postmortem"), ".")))
     unknown = set(c.sections) - set(SECTION_TITLES)
     if unknown:
         raise ValidationError(f"unknown postmortem sections: {', '.join(sorted(unknown))}")
@@ -142,7 +146,7 @@ def _edit(s: IncidentState, c: EditPostmortemSection) -> list[ev.Event]:
     _require_editable(s)
     if c.section not in SECTION_TITLES:
         raise FieldError(f"section.{c.section}", f"there is no postmortem section {c.section!r}")
-    text = str(c.text or "").strip()
+    text = storable(str(c.text or "").strip())
     if len(text) > MAX_SECTION:
         raise FieldError(f"section.{c.section}", f"{SECTION_TITLES[c.section]} is {len(text)} characters; "
                                                  f"keep it under {MAX_SECTION}")
@@ -187,8 +191,9 @@ def _submit(s: IncidentState, c: SubmitPostmortem) -> list[ev.Event]:
 
 def _approve(s: IncidentState, c: ApprovePostmortem) -> list[ev.Event]:
     if not c.org_commander:
-        raise PermissionDenied(f"{short_actor(c.actor)} cannot approve {s.human_id}'s postmortem: approval needs an "
-                               "org commander or admin. Submit it for approval instead.")
+        raise PermissionDenied(rt.doc(rt.para(
+            rt.Mention(c.actor, short_actor(c.actor)), f" cannot approve {s.human_id}'s postmortem: approval needs an "
+            "org commander or admin. Submit it for approval instead.")))
     status = _require_editable(s)
     if s.status is not Status.RESOLVED:
         raise InvalidTransition(f"{s.human_id} is {s.status.value}: resolve it first, because an approved "

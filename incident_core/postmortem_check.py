@@ -41,6 +41,20 @@ def defuse(text: str) -> str:
     return _LOOSE_CITATION.sub(lambda m: "(" + m.group(0)[1:-1] + ")", text)
 
 
+def prompt(text: str) -> str:
+    """A line for the reviewers in a section's text (not a fact, so it needs no citation): `_text_`."""
+    return f"_{text}_"
+
+
+def code(text: str) -> str:
+    """Inline code in a section's text: a backtick run longer than any inside, so the command stays verbatim."""
+    text = " ".join(str(text).split())
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def is_guidance(line: str) -> bool:
     """Lines in italics (`_…_`) are prompts for the reviewers, not facts; headings are structure."""
     stripped = line.strip()

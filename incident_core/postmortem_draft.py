@@ -8,9 +8,10 @@ from typing import Any
 
 from incident_core import events as ev
 from incident_core.model import Status
-from incident_core.postmortem_check import cite, is_guidance
+from incident_core.postmortem_check import cite, code, is_guidance, prompt
 from incident_core.postmortem_facts import Facts, clip, gather, quote, since
 from incident_core.postmortem_lessons import FOLLOW_UP, DraftPolicy, action_items, lessons
+from incident_core.richtext_safety import safe_url
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor
 
@@ -121,7 +122,9 @@ def _response(f: Facts) -> list[str]:
         lines.append(f"- Reopened: {e.from_status.value} → {e.to_status.value} at {_t(f, e.occurred_at)} "
                      f"{cite(e.version)}")
     for a in f.actions:
-        lines.append(f"- Action: {short_actor(a.actor)} {clip(_action_text(a), 180)} {cite(a.version)}")
+        entry = f.state.actions.get(getattr(a, "action_id", ""), {})
+        command = entry.get("command") if entry.get("action") == "runbook_command" else None
+        lines.append(f"- Action: {short_actor(a.actor)} {_action_text(a, command)} {cite(a.version)}")
     if f.suggestions:
         helpful = f"; {len(f.helpful)} marked helpful" if f.helpful else ""
         lines.append(f"- Suggestions posted from runbooks and past incidents: {len(f.suggestions)}{helpful} "
@@ -129,14 +132,15 @@ def _response(f: Facts) -> list[str]:
     return lines
 
 
-def _action_text(a: ev.Event) -> str:
+def _action_text(a: ev.Event, command: str | None = None) -> str:
     if isinstance(a, ev.ActionExecuted):
         verb = "executed" if a.succeeded else "tried (and failed) to execute"
-        return f"{verb} “{a.summary or a.action_id}” [{a.risk}]"
+        what = f"run {code(clip(command, 160))}" if command else clip(a.summary or a.action_id, 160)
+        return f"{verb} “{what}” [{a.risk}]"
     if isinstance(a, ev.ActionUndone):
         return f"{'undid' if a.succeeded else 'failed to undo'} {a.summary or a.action_id}"
     assert isinstance(a, ev.ActionDenied)
-    return f"denied {a.summary or a.action_id} [{a.risk}]" + (f": {clip(a.reason, 80)}" if a.reason else "")
+    return clip(f"denied {a.summary or a.action_id} [{a.risk}]" + (f": {clip(a.reason, 80)}" if a.reason else ""), 180)
 
 
 def _timeline(f: Facts, moments: tuple[int, ...] | None) -> tuple[list[str], tuple[int, ...]]:
@@ -148,7 +152,7 @@ def _timeline(f: Facts, moments: tuple[int, ...] | None) -> tuple[list[str], tup
     for e in chosen:
         text, versions = f.moment_line(e)
         lines.append(f"- {_t(f, e.occurred_at)} — {text} {cite(versions)}")
-    return lines or ["_No key moments chosen; pin messages with 📌 or review the key moments._"], \
+    return lines or [prompt("No key moments chosen; pin messages with 📌 or review the key moments.")], \
         tuple(e.version for e in chosen)
 
 
@@ -169,8 +173,8 @@ def _factors(f: Facts) -> list[str]:
         titles.setdefault(str(e.signal.get("title")), []).append(e.version)
     for title, versions in list(titles.items())[:5]:
         lines.append(f"- Alert: {quote(title, 150)} ({len(versions)}×) {cite(versions[:5])}")
-    lines.append("_Reviewers: state each factor as a condition of the system (code, config, capacity, process), "
-                 "not as someone's action._")
+    lines.append(prompt("Reviewers: state each factor as a condition of the system (code, config, capacity, "
+                        "process), not as someone's action."))
     return lines
 
 
@@ -179,16 +183,16 @@ def _links(f: Facts) -> list[str]:
     seen: set[str] = set()
     for e in f.signals:
         for link in e.signal.get("links") or ():
-            url = str(link.get("url") or "")
-            if url.startswith(("http://", "https://")) and url not in seen and len(seen) < 10:
+            url = safe_url(link.get("url")) or ""
+            if url and url not in seen and len(seen) < 10:
                 seen.add(url)
-                lines.append(f"- {clip(str(link.get('title') or 'signal'), 80)}: <{url}> {cite(e.version)}")
+                lines.append(f"- {clip(str(link.get('title') or 'signal'), 80)}: {url} {cite(e.version)}")
     for a in f.actions:
         source = f.state.actions.get(getattr(a, "action_id", ""), {}).get("source")
         if source and source not in seen:
             seen.add(source)
             lines.append(f"- Runbook used: {clip(source, 150)} {cite(a.version)}")
-    return lines or ["_No links recorded._"]
+    return lines or [prompt("No links recorded.")]
 
 
 def _join(lines: list[str]) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 from incident_core import events as ev
 from incident_core.model import Severity, Status
-from incident_core.postmortem_check import cite
+from incident_core.postmortem_check import cite, prompt
 from incident_core.postmortem_facts import Facts, clip, quote, since
 from incident_core.postmortem_model import add_business_days
 
@@ -77,9 +77,9 @@ def lessons(f: Facts, policy: DraftPolicy) -> tuple[list[str], list[str], list[s
     for r in f.signals_resolved:
         if cutoff is not None and r.occurred_at < cutoff:
             lucky.append(f"- {quote(r.title, 120)} resolved before mitigation {cite(r.version)}")
-    well.append("_Add what else helped._")
-    wrong.append("_Add what else made the response harder._")
-    lucky = lucky or ["_Nothing recorded: where could this have been worse?_"]
+    well.append(prompt("Add what else helped."))
+    wrong.append(prompt("Add what else made the response harder."))
+    lucky = lucky or [prompt("Nothing recorded: where could this have been worse?")]
     return well, wrong, lucky
 
 

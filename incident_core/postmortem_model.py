@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any
 
 from incident_core.errors import ValidationError
+from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState
 
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -65,12 +66,12 @@ def add_business_days(start: date, days: int) -> date:
 def normalize_item(raw: dict[str, Any], index: int, *, complete: bool) -> dict[str, Any]:
     """One action item with a title, owner, priority (P1–P4), due date (YYYY-MM-DD) and kind."""
     where = f"action_items.{index}"
-    title = str(raw.get("title") or "").strip()
+    title = storable(str(raw.get("title") or "").strip())
     if not title:
         raise FieldError(f"{where}.title", f"action item {index + 1} needs a title")
     if len(title) > 300:
         raise FieldError(f"{where}.title", f"action item {index + 1}: keep the title under 300 characters")
-    owner = str(raw.get("owner") or "").strip()[:200]
+    owner = storable(str(raw.get("owner") or "").strip()[:200])
     priority = str(raw.get("priority") or "").strip().upper()
     if priority and priority not in PRIORITIES:
         raise FieldError(f"{where}.priority", f"action item {index + 1}: priority must be one of P1–P4")

@@ -1,13 +1,22 @@
-"""The postmortem as Markdown, as the document publishers receive, and split for chat surfaces."""
+"""The postmortem as a rich-text document (publishers render it as Markdown or Jira markup), and split for chat.
+
+Section texts are what people edit: lines, `- ` bullets, whole-line `_…_` prompts for the reviewers
+(see postmortem_check.is_guidance) and code spans between backtick runs (postmortem_check.code).
+That is all the structure read from them; every other character is text, so a quoted alert title
+cannot add a heading, a link or a mention to the document (at most a code span, shown verbatim).
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incident_core import richtext as rt
 from incident_core.model import Status
-from incident_core.postmortem_check import cite
+from incident_core.postmortem_check import cite, is_guidance
 from incident_core.postmortem_model import SECTIONS
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor, with_names
@@ -19,7 +28,7 @@ STATUS_LABEL = {"reviewing": "Key moments reviewed", "draft": "Draft", "submitte
 
 @dataclass(frozen=True)
 class PostmortemDocument:
-    """What every publisher receives: the Markdown plus the names that make publishing idempotent."""
+    """What every publisher receives: the document plus the names that make publishing idempotent."""
 
     org_id: str
     incident_id: str
@@ -27,7 +36,7 @@ class PostmortemDocument:
     title: str
     severity: str
     date: str
-    markdown: str
+    content: rt.Rich
     summary: str
     action_items: tuple[dict[str, Any], ...]
     approver: str
@@ -63,46 +72,107 @@ def knowledge_path(state: IncidentState) -> str:
     return f"postmortems/{_date(state)}-{state.human_id.lower()}.md"
 
 
-def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[str]:
-    """Action items as a Markdown table (citations in the last column)."""
+_CODE_RUN = re.compile(r"`+")
+
+
+def with_code(line: str) -> tuple[rt.Inline, ...]:
+    """A line's text with its code spans (a backtick run closed by a run of the same length) as Code."""
+    parts: list[rt.Inline] = []
+    at = 0
+    for opening in _CODE_RUN.finditer(line):
+        if opening.start() < at:
+            continue
+        closing = next((m for m in _CODE_RUN.finditer(line, opening.end()) if len(m.group()) == len(opening.group())),
+                       None)
+        if closing is None:
+            continue
+        body = line[opening.end():closing.start()]
+        if body.startswith(" ") and body.endswith(" ") and body.strip():
+            body = body[1:-1]
+        parts += [*rt.inline(line[at:opening.start()]), rt.Code(body)]
+        at = closing.end()
+    return (*parts, *rt.inline(line[at:]))
+
+
+def section_blocks(text: str) -> tuple[rt.Block, ...]:
+    """A section's text as blocks: `- ` lines a list, whole-line `_…_` an emphasized prompt, the rest paragraphs."""
+    blocks: list[rt.Block] = []
+    rows: list[tuple[rt.Inline, ...]] = []
+    items: list[tuple[rt.Inline, ...]] = []
+
+    def flush() -> None:
+        if rows:
+            blocks.append(rt.lines(*rows))
+            rows.clear()
+        if items:
+            blocks.append(rt.Bullets(tuple(items)))
+            items.clear()
+
+    for line in text.strip().splitlines():
+        stripped = line.strip()
+        if stripped.startswith(("- ", "* ")):
+            if rows:
+                flush()
+            items.append(with_code(stripped[2:].strip()))
+        elif stripped and is_guidance(stripped) and not stripped.startswith("#") and len(stripped) > 2:
+            flush()
+            blocks.append(rt.para(rt.em(with_code(stripped[1:-1]))))
+        elif stripped:
+            if items:
+                flush()
+            rows.append(with_code(stripped))
+        else:
+            flush()
+    flush()
+    return tuple(blocks) or (rt.para(rt.em("Nothing recorded.")),)
+
+
+def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+                named: Any = lambda text: text) -> rt.Block:
+    """Action items as a table (citations in the last column)."""
     if not items:
-        return ["_No action items yet._"]
-    rows = ["| # | Action | Type | Owner | Priority | Due | Source |", "|---|---|---|---|---|---|---|"]
+        return rt.para(rt.em("No action items yet."))
+    header = tuple(rt.inline(h) for h in ("#", "Action", "Type", "Owner", "Priority", "Due", "Source"))
+    rows = []
     for i, item in enumerate(items, start=1):
-        title = str(item.get("title", "")).replace("|", "\\|")
-        owner = short_actor(str(item.get("owner") or "")) or "—"
-        rows.append(f"| {i} | {title} | {item.get('kind', '')} | {owner} | {item.get('priority') or '—'} | "
-                    f"{item.get('due') or '—'} | {cite(item.get('cites') or ()) or '—'} |")
-    return rows
+        owner = named(short_actor(str(item.get("owner") or ""))) or "—"
+        cells = (str(i), str(item.get("title", "")), str(item.get("kind", "")), owner, item.get("priority") or "—",
+                 item.get("due") or "—", cite(item.get("cites") or ()) or "—")
+        rows.append(tuple(rt.inline(rt.one_line(str(c), 500)) for c in cells))
+    return rt.Table(header, tuple(rows))
 
 
-def render_markdown(state: IncidentState, *, sections: dict[str, str] | None = None,
-                    action_items: list[dict[str, Any]] | None = None, title: str | None = None) -> str:
+def render_document(state: IncidentState, *, sections: dict[str, str] | None = None,
+                    action_items: list[dict[str, Any]] | None = None, title: str | None = None,
+                    names: dict[str, str] | None = None) -> rt.Rich:
     """The postmortem document: metadata table, sections, lessons, action items, citation key."""
+    named = (lambda text: with_names(text, names)) if names else (lambda text: text)
     pm = state.postmortem
     sections = sections if sections is not None else dict(pm.get("sections", {}))
     items = action_items if action_items is not None else list(pm.get("action_items", []))
     status = STATUS_LABEL.get(str(pm.get("status", "draft")), "Draft")
     if pm.get("approver"):
-        status = f"{status} by {short_actor(str(pm['approver']))}" if status == "Approved" else \
-            f"{status} (approved by {short_actor(str(pm['approver']))})"
-    lines = [f"# Postmortem: {title or pm.get('title') or state.human_id + ' — ' + state.title}", "",
-             "| | |", "|---|---|", f"| Date | {_date(state)} |", f"| Severity | {state.severity.value} |",
-             f"| Status | {status} |", f"| Commander | {short_actor(state.commander or '') or '—'} |",
-             f"| Incident | {state.human_id} (`{state.incident_id}`) |", ""]
-    for key, heading in SECTIONS:
-        if key in LESSONS:
-            if key == "went_well":
-                lines += ["## Lessons learned", ""]
-            lines += [f"### {heading}", "", sections.get(key, "").strip() or "_Nothing recorded._", ""]
-            continue
-        lines += [f"## {heading}", "", sections.get(key, "").strip() or "_Nothing recorded._", ""]
-    at = lines.index("## Links")
-    lines[at:at] = ["## Action items", "", *items_table(items), ""]
-    lines += ["---", f"_Blameless review: it describes systems and conditions, not people's faults. "
-              f"`[ev N]` cites event N of {state.human_id}'s timeline "
-              f"(`revenant incidents timeline --org ORG {state.human_id} --json`)._", ""]
-    return "\n".join(lines)
+        approver = named(short_actor(str(pm["approver"])))
+        status = f"{status} by {approver}" if status == "Approved" else f"{status} (approved by {approver})"
+    meta = (("Date", _date(state)), ("Severity", state.severity.value), ("Status", status),
+            ("Commander", named(short_actor(state.commander or "")) or "—"))
+    rows = [(rt.inline(k), rt.inline(v)) for k, v in meta]
+    rows.append((rt.inline("Incident"), rt.inline(f"{state.human_id} (", rt.code(state.incident_id), ")")))
+    heading = title or pm.get("title") or f"{state.human_id} — {state.title}"
+    blocks: list[rt.Block] = [rt.Heading(rt.inline(f"Postmortem: {rt.one_line(str(heading), 300)}"), 1),
+                              rt.Table(((), ()), tuple(rows))]
+    for key, name in SECTIONS:
+        if key == "links":
+            blocks += [rt.Heading(rt.inline("Action items"), 2), items_table(items, named)]
+        if key == "went_well":
+            blocks.append(rt.Heading(rt.inline("Lessons learned"), 2))
+        blocks.append(rt.Heading(rt.inline(name), 3 if key in LESSONS else 2))
+        blocks += section_blocks(named(sections.get(key, "")))
+    blocks += [rt.Rule(), rt.para(rt.em(
+        "Blameless review: it describes systems and conditions, not people's faults. ", rt.code("[ev N]"),
+        f" cites event N of {state.human_id}'s timeline (",
+        rt.code(f"revenant incidents timeline --org ORG {state.human_id} --json"), ")."))]
+    return rt.Rich(tuple(blocks))
 
 
 def document_of(state: IncidentState, names: dict[str, str] | None = None) -> PostmortemDocument:
@@ -113,14 +183,15 @@ def document_of(state: IncidentState, names: dict[str, str] | None = None) -> Po
     return PostmortemDocument(
         org_id=state.org_id, incident_id=state.incident_id, human_id=state.human_id,
         title=str(pm.get("title") or f"{state.human_id} — {state.title}"), severity=state.severity.value,
-        date=_date(state), markdown=named(render_markdown(state)), summary=summary,
+        date=_date(state), content=render_document(state, names=names), summary=summary,
         action_items=tuple({**i, "owner": named(str(i.get("owner") or ""))} if i.get("owner") else dict(i)
                            for i in pm.get("action_items", [])),
         approver=named(str(pm.get("approver") or "")))
 
 
-def split_text(text: str, limit: int) -> list[str]:
-    """Split at line breaks into chunks of at most `limit` characters (a longer line is cut)."""
+def split_text(text: str, limit: int, at: Callable[[str, int], int] | None = None) -> list[str]:
+    """Split at line breaks into chunks of at most `limit` characters; a longer line is cut where `at` says
+    (by default at `limit`; a renderer passes a cut that splits no escape)."""
     chunks: list[str] = []
     current = ""
     for line in text.splitlines():
@@ -128,8 +199,9 @@ def split_text(text: str, limit: int) -> list[str]:
             if current:
                 chunks.append(current)
                 current = ""
-            chunks.append(line[:limit])
-            line = line[limit:]
+            end = max(1, at(line, limit) if at else limit)
+            chunks.append(line[:end])
+            line = line[end:]
         candidate = f"{current}\n{line}" if current else line
         if len(candidate) > limit:
             chunks.append(current)

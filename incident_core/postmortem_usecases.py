@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from incident_core import postmortem as pm
+from incident_core import richtext as rt
 from incident_core.blameless import Finding, check_sections
 from incident_core.errors import InvalidTransition, NotFound
 from incident_core.events import Event, PostmortemApproved, PostmortemPublished, StatusChanged
@@ -16,9 +17,10 @@ from incident_core.postmortem_check import verify_section
 from incident_core.postmortem_draft import Draft, build_draft
 from incident_core.postmortem_lessons import DraftPolicy
 from incident_core.postmortem_model import status_of
-from incident_core.postmortem_render import render_markdown
+from incident_core.postmortem_render import render_document
 from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
+from incident_core.richtext_json import from_json, to_json
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor, with_names
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
@@ -37,7 +39,7 @@ class PostmortemView:
     sections: dict[str, str]
     action_items: list[dict[str, Any]]
     findings: list[Finding]
-    markdown: str
+    document: rt.Rich
 
 
 def people_of(state: IncidentState) -> list[str]:
@@ -53,7 +55,7 @@ def view_of(state: IncidentState) -> PostmortemView:
     return PostmortemView(state=state, status=state.postmortem.get("status"), sections=sections,
                           action_items=list(state.postmortem.get("action_items", [])),
                           findings=check_sections(sections, people=people_of(state)),
-                          markdown=render_markdown(state) if sections else "")
+                          document=render_document(state) if sections else rt.Rich())
 
 
 def _load(queries: IncidentQueries, org_id: str, incident_id: str) -> IncidentState:
@@ -105,11 +107,11 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
             draft = replace(draft, notes=f"narrative not used: {type(exc).__name__}")
     names = deps.directory.display_names(org_id)
     draft = replace(draft, sections={k: with_names(v, names) for k, v in draft.sections.items()})
-    markdown = with_names(render_markdown(state, sections=draft.sections, action_items=list(draft.action_items),
-                                          title=draft.title), names)
+    document = render_document(state, sections=draft.sections, action_items=list(draft.action_items),
+                               title=draft.title, names=names)
     command = pm.DraftPostmortem(
         org_id=org_id, incident_id=state.incident_id, actor=actor, occurred_at=deps.clock.now(),
-        title=draft.title, sections=draft.sections, markdown=markdown, action_items=draft.action_items,
+        title=draft.title, sections=draft.sections, markdown=document.plain(), action_items=draft.action_items,
         key_moments=draft.key_moments, source=draft.source, notes=draft.notes, replace=replace_existing)
     try:
         result = run_command(deps=deps, build=lambda _n: command, permission=Permission.EDIT_POSTMORTEM,
@@ -125,9 +127,10 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
 
 def _drafted_notice(state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
     view = view_of(state)
-    text = (f":memo: {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "
-            f"({state.postmortem.get('source', 'deterministic')}, {len(view.action_items)} action item(s), "
-            f"{len(view.findings)} blameless warning(s)). Review it with `/revenant postmortem`.")
+    text = rt.doc(rt.para(
+        rt.emoji("memo"), f" {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "
+        f"({state.postmortem.get('source', 'deterministic')}, {len(view.action_items)} action item(s), "
+        f"{len(view.findings)} blameless warning(s)). Review it with ", rt.cmd("postmortem"), "."))
     return [_notice(state.incident_id, text, f"pm-drafted:{state.incident_id}:{state.version}")]
 
 
@@ -170,8 +173,14 @@ def publish_targets(*, deps: Deps, state: IncidentState) -> dict[str, Any]:
                        project.name if project else None)
 
 
-def _notice(incident_id: str, text: str, key: str) -> OutboxMessage:
-    return OutboxMessage(topic=NOTICE, payload={"incident_id": incident_id, "text": text}, key=key)
+def _notice(incident_id: str, content: rt.Rich, key: str) -> OutboxMessage:
+    """A chat notice for the incident's rooms; the payload carries the rich text as JSON."""
+    return OutboxMessage(topic=NOTICE, payload={"incident_id": incident_id, "content": to_json(content)}, key=key)
+
+
+def notice_content(payload: dict[str, Any]) -> rt.Rich:
+    """The rich text of a NOTICE payload (`content`; payloads written before rich text carry `text`)."""
+    return from_json(payload["content"] if "content" in payload else str(payload.get("text", "")))
 
 
 def approve_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incident_id: str, actor: str,
@@ -191,9 +200,10 @@ def approve_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, inc
             return []
         iid = new.incident_id
         return [OutboxMessage(topic=PUBLISH, payload={"incident_id": iid, "target": t}, key=f"pm:{iid}:{t}")
-                for t in targets] + [_notice(iid, f":white_check_mark: {new.human_id}'s postmortem was approved by "
-                                              f"{short_actor(actor)}; publishing to {', '.join(targets)}…",
-                                     f"pm-approved:{iid}")]
+                for t in targets] + [_notice(iid, rt.doc(rt.para(
+                    rt.emoji("white_check_mark"), f" {new.human_id}'s postmortem was approved by ",
+                    rt.mention(actor, short_actor(actor)), f"; publishing to {', '.join(targets)}…")),
+                    f"pm-approved:{iid}")]
 
     return run_command(deps=deps, build=lambda _n: command, permission=Permission.APPROVE_POSTMORTEM,
                        check_role=False, idempotency_key=idempotency_key, outbox=outbox)
@@ -206,30 +216,42 @@ def record_publication(*, deps: Deps, org_id: str, incident_id: str, target: str
                                    occurred_at=deps.clock.now(), target=target, url=url, ref=ref)
 
     def outbox(new: IncidentState, events: list[Event]) -> list[OutboxMessage]:
-        out = [_notice(new.incident_id, f":page_facing_up: {new.human_id}'s postmortem is published to {e.target}: "
-                                        f"{e.url}", f"pm-published:{new.incident_id}:{e.target}")
+        out = [_notice(new.incident_id, rt.doc(rt.para(
+            rt.emoji("page_facing_up"), f" {new.human_id}'s postmortem is published to {e.target}: ",
+            rt.link(e.url) or e.url)), f"pm-published:{new.incident_id}:{e.target}")
                for e in events if isinstance(e, PostmortemPublished)]
         if any(isinstance(e, StatusChanged) and e.to_status is Status.CLOSED for e in events):
-            out.append(_notice(new.incident_id, f":lock: {new.human_id} is closed: its postmortem is published "
-                                                "everywhere it was configured to go.", f"pm-closed:{new.incident_id}"))
+            out.append(_notice(new.incident_id, rt.doc(rt.para(
+                rt.emoji("lock"), f" {new.human_id} is closed: its postmortem is published everywhere it was "
+                "configured to go.")), f"pm-closed:{new.incident_id}"))
         return out
 
     return run_command(deps=deps, build=lambda _n: command, permission=Permission.UPDATE, check_role=False,
                        idempotency_key=f"pm-published:{incident_id}:{target}", outbox=outbox)
 
 
-def summary_text(view: PostmortemView, *, limit: int = 6) -> str:
+def summary_text(view: PostmortemView, *, limit: int = 6) -> rt.Rich:
     """A chat-sized summary of the postmortem: status, summary lines, action items, blameless warnings."""
     s = view.state
     source = s.postmortem.get("source", "deterministic")
-    lines = [f"*Postmortem for {s.human_id}* — {view.status or 'not drafted'} ({source}), "
-             f"{len(view.action_items)} action item(s), {len(view.findings)} blameless warning(s)."]
-    lines += [f"> {line}" for line in view.sections.get("summary", "").splitlines()[:4]]
+    blocks: list[rt.Block] = [rt.para(
+        rt.b(f"Postmortem for {s.human_id}"), f" — {view.status or 'not drafted'} ({source}), "
+        f"{len(view.action_items)} action item(s), {len(view.findings)} blameless warning(s).")]
+    summary = view.sections.get("summary", "").splitlines()[:4]
+    if summary:
+        blocks.append(rt.Quote(rt.lines(*summary).parts))
+    rows: list[tuple[rt.Inline, ...]] = []
     for item in view.action_items[:limit]:
-        lines.append(f"• {item.get('title')} — {short_actor(str(item.get('owner') or '')) or 'no owner'}, "
-                     f"{item.get('priority') or 'no priority'}, due {item.get('due') or '?'}")
-    for f in view.findings[:limit]:
-        lines.append(f":warning: {f.section.replace('_', ' ')}: “{f.phrase[:60]}” — {f.suggestion}")
+        owner = str(item.get("owner") or "")
+        rows.append(rt.inline(f"{item.get('title')} — ", rt.mention(owner, short_actor(owner)) if owner else "no owner",
+                              f", {item.get('priority') or 'no priority'}, due {item.get('due') or '?'}"))
+    if rows:
+        blocks.append(rt.Bullets(tuple(rows)))
+    notes = [rt.inline(rt.emoji("warning"), f" {f.section.replace('_', ' ')}: “{f.phrase[:60]}” — {f.suggestion}")
+             for f in view.findings[:limit]]
     published = s.postmortem.get("published") or {}
-    lines += [f":page_facing_up: {target}: {url}" for target, url in published.items()]
-    return "\n".join(lines)
+    notes += [rt.inline(rt.emoji("page_facing_up"), f" {target}: ", rt.link(str(url)) or str(url))
+              for target, url in published.items()]
+    if notes:
+        blocks.append(rt.lines(*notes))
+    return rt.Rich(tuple(blocks))

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from incident_core import richtext as rt
 from incident_core.errors import ValidationError
 from incident_core.postmortem_draft import Draft
 from incident_core.postmortem_render import PostmortemDocument
@@ -51,8 +52,9 @@ def _no_inline_secrets(value: Any, where: str) -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             if _SECRET_KEYS.search(str(k)) and isinstance(v, str) and not _ENV_REF.search(v):
-                raise ValidationError(f"{where}.{k} looks like a secret: keep it in an environment variable and "
-                                      f"write `$NAME` here (e.g. `Bearer $GITHUB_TOKEN`)")
+                raise ValidationError(rt.doc(rt.para(
+                    f"{where}.{k} looks like a secret: keep it in an environment variable and write ", rt.code("$NAME"),
+                    " here (e.g. ", rt.code("Bearer $GITHUB_TOKEN"), ")")))
             _no_inline_secrets(v, f"{where}.{k}")
 
 

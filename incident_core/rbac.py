@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from incident_core import richtext as rt
 from incident_core.errors import PermissionDenied
 from incident_core.model import OrgRole
 
@@ -51,7 +52,7 @@ def require(role: OrgRole, permission: Permission, *, actor: str = "you") -> Non
     """Raise PermissionDenied with a sentence naming the role needed."""
     if not allows(role, permission):
         needed = _MINIMUM[permission]
-        raise PermissionDenied(
-            f"{actor} is a {role.value} in this org; only a {needed.value} or above may {_WHAT[permission]}. "
-            "Ask an org admin to change your role."
-        )
+        who = rt.Mention(actor, actor.split(":", 1)[-1]) if ":" in actor else actor
+        raise PermissionDenied(rt.doc(rt.para(
+            who, f" is a {role.value} in this org; only a {needed.value} or above may {_WHAT[permission]}. "
+            "Ask an org admin to change your role.")))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from incident_core import events as ev
+from incident_core import richtext as rt
 from incident_core.model import Status
 from incident_core.postmortem_model import EDITABLE, LOCKED, add_business_days, status_of
 from incident_core.state import IncidentState
@@ -54,7 +55,7 @@ class DueReminder:
     kind: str
     incident_id: str
     slot: datetime
-    text: str
+    content: rt.Rich
     snooze: str | None = None
 
     @property
@@ -98,9 +99,11 @@ def status_update(state: IncidentState, recent: list[ev.Event], now: datetime,
         return None
     return DueReminder(kind="status_update", incident_id=state.incident_id, slot=_latest_slot(start, every, now),
                        snooze="status_update",
-                       text=f":bell: {state.human_id} ({state.severity.value}, {state.status.value}) has had no status "
-                            f"update for {humanize((now - last).total_seconds())}. Post one with `/revenant status …` "
-                            "or `/revenant note …` (`/revenant update` drafts it for your stakeholders).")
+                       content=rt.doc(rt.para(
+                           rt.emoji("bell"), f" {state.human_id} ({state.severity.value}, {state.status.value}) has had "
+                           f"no status update for {humanize((now - last).total_seconds())}. Post one with ",
+                           rt.cmd("status …"), " or ", rt.cmd("note …"), " (", rt.cmd("update"),
+                           " drafts it for your stakeholders).")))
 
 
 def postmortem_due(state: IncidentState, now: datetime, policy: ReminderPolicy) -> DueReminder | None:
@@ -115,9 +118,10 @@ def postmortem_due(state: IncidentState, now: datetime, policy: ReminderPolicy) 
     slot = datetime.combine(now.date(), time(0, tzinfo=UTC))
     where = status_of(state)
     return DueReminder(kind="postmortem_due", incident_id=state.incident_id, slot=max(slot, due),
-                       text=f":memo: {state.human_id}'s postmortem was due {due:%a %d %b} "
-                            f"({policy.postmortem_due_business_days} business days after resolution) and is "
-                            f"{where.value if where else 'not drafted'}. Open it with `/revenant postmortem`.")
+                       content=rt.doc(rt.para(
+                           rt.emoji("memo"), f" {state.human_id}'s postmortem was due {due:%a %d %b} "
+                           f"({policy.postmortem_due_business_days} business days after resolution) and is "
+                           f"{where.value if where else 'not drafted'}. Open it with ", rt.cmd("postmortem"), ".")))
 
 
 def stale_draft(state: IncidentState, now: datetime, policy: ReminderPolicy) -> DueReminder | None:
@@ -132,9 +136,10 @@ def stale_draft(state: IncidentState, now: datetime, policy: ReminderPolicy) -> 
         return None
     ask = "waits for an org commander's approval" if status.value == "submitted" else "needs finishing and submitting"
     return DueReminder(kind="stale_draft", incident_id=state.incident_id, slot=_latest_slot(start, every, now),
-                       text=f":hourglass: {state.human_id}'s postmortem has not changed for "
-                            f"{humanize((now - datetime.fromisoformat(last)).total_seconds())} and {ask}: "
-                            "`/revenant postmortem`.")
+                       content=rt.doc(rt.para(
+                           rt.emoji("hourglass"), f" {state.human_id}'s postmortem has not changed for "
+                           f"{humanize((now - datetime.fromisoformat(last)).total_seconds())} and {ask}: ",
+                           rt.cmd("postmortem"), ".")))
 
 
 def due_reminders(state: IncidentState, recent: list[ev.Event], now: datetime,

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from incident_core import commands as cmd
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.errors import NotFound
@@ -43,7 +44,7 @@ class ChatPort(Protocol):
         """Edit the war-room message in place."""
         ...
 
-    def post(self, room_id: str, text: str, *, thread_id: str | None = None) -> str:
+    def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         """Post a message (or a thread reply); returns its id."""
         ...
 
@@ -51,13 +52,13 @@ class ChatPort(Protocol):
 
 
 def plan_for(state: IncidentState, *, responders: list[str], announce_to: str | None) -> RoomPlan:
-    """Invite the declarer, the role holders and the project's responders; bookmark signal links."""
+    """Invite the declarer, the role holders and the project's responders; bookmark signal links (http(s) only)."""
     people = [state.declared_by, *state.roles.values(), *responders]
     links = []
     for s in state.recent_signals:
-        url = s.get("url")
+        url = rt.safe_url(s.get("url"))
         if url:
-            links.append((str(s.get("title"))[:70], str(url)))
+            links.append((rt.one_line(str(s.get("title")), 70), url))
     return RoomPlan(invitees=list(dict.fromkeys(people)), links=links, announce_to=announce_to)
 
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
+from incident_core import richtext as rt
 from incident_core.errors import ValidationError
 from incident_core.signals import Signal, SignalSeverity
 
@@ -175,7 +176,8 @@ def _policy(entry: Mapping[str, Any], name: str, at: str) -> ProjectPolicy:
 def load_routing(config: Mapping[str, Any]) -> RoutingConfig:
     """Build a RoutingConfig from the org's parsed YAML (shape in docs/signals.md); raises MatcherError."""
     if not isinstance(config, Mapping):
-        raise MatcherError("the routing config must be a mapping with `projects` and `default_project`")
+        raise MatcherError(rt.doc(rt.para("the routing config must be a mapping with ", rt.code("projects"), " and ",
+                                          rt.code("default_project"))))
     default = config.get("default_project")
     if not isinstance(default, str) or not default:
         raise MatcherError("default_project must name a project")
@@ -187,7 +189,7 @@ def load_routing(config: Mapping[str, Any]) -> RoutingConfig:
     for index, entry in enumerate(entries):
         at = f"projects[{index}]"
         if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str) or not entry["name"]:
-            raise MatcherError(f"{at} must be a mapping with a `name`")
+            raise MatcherError(rt.doc(rt.para(f"{at} must be a mapping with a ", rt.code("name"))))
         name = entry["name"]
         if name in policies:
             raise MatcherError(f"{at}: project {name!r} is listed twice")

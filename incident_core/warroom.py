@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from incident_core import richtext as rt
 from incident_core.aggregate import LIFECYCLE
 from incident_core.model import Severity, Status
 from incident_core.recurrence_text import line as recurrence_line
@@ -30,7 +31,7 @@ class WarRoom:
     trend: str | None
     highlights: list[tuple[str, int]]
     signals: list[str]
-    actions: list[str]
+    actions: list[tuple[rt.Inline, ...]]
     next_statuses: list[Status]
     severities: list[Severity]
     recurrence: str | None = None  # "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · …"
@@ -94,35 +95,45 @@ def _short(user: object) -> str:
     return str(user or "?").split(":")[-1]
 
 
-def action_status(action: dict[str, Any]) -> str:
+def _person(user: object) -> rt.Inline:
+    """A person on an action: a mention when there is a platform id, the bare name otherwise."""
+    raw = str(user or "")
+    return rt.Mention(raw, _short(raw)) if ":" in raw else rt.Text(raw or "?")
+
+
+def action_status(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
     """The status of one action as a person says it ("awaiting a commander's approval", "denied by dave")."""
     status = str(action.get("status", "requested"))
-    return {
-        "requested": "running",
-        "awaiting_confirmation": f"awaiting {_short(action.get('requested_by'))}'s confirmation",
-        "awaiting_approval": "awaiting a commander's approval",
-        "confirmed": "confirmed, running",
-        "approved": "approved, running",
-        "denied": f"denied by {_short(action.get('denied_by'))}"
-        + (f" ({action['deny_reason']})" if action.get("deny_reason") else ""),
-        "executed": "done",
-        "failed": "failed",
-        "undone": f"undone by {_short(action.get('undone_by'))}",
-        "undo_failed": "undo failed",
-    }.get(status, status.replace("_", " "))
+    fixed = {"requested": "running", "awaiting_approval": "awaiting a commander's approval",
+             "confirmed": "confirmed, running", "approved": "approved, running", "executed": "done",
+             "failed": "failed", "undo_failed": "undo failed"}
+    if status in fixed:
+        return rt.inline(fixed[status])
+    if status == "awaiting_confirmation":
+        return rt.inline("awaiting ", _person(action.get("requested_by")), "'s confirmation")
+    if status == "denied":
+        reason = f" ({action['deny_reason']})" if action.get("deny_reason") else ""
+        return rt.inline("denied by ", _person(action.get("denied_by")), reason)
+    if status == "undone":
+        return rt.inline("undone by ", _person(action.get("undone_by")))
+    return rt.inline(status.replace("_", " "))
 
 
-def action_name(action: dict[str, Any]) -> str:
-    """The action's own summary ("restart deployment checkout in shop"), else its kind."""
-    return str(action.get("summary") or action.get("action") or "action")
+def action_name(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
+    """The action's own summary ("restart deployment checkout in shop"), a runbook command in code."""
+    summary = str(action.get("summary") or action.get("action") or "action")
+    command = action.get("command")
+    if action.get("action") == "runbook_command" and command:
+        return rt.inline("run ", rt.code(rt.clip(str(command), 80)))
+    return rt.inline(summary)
 
 
-def action_line(action: dict[str, Any]) -> str:
+def action_line(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
     """`🔴 roll back deployment checkout [high] — approved, running (by bob, approved by alice)`."""
     risk = str(action.get("risk", ""))
-    approver = f", approved by {_short(action['approver'])}" if action.get("approver") else ""
-    return (f"{RISK_EMOJI.get(risk, '⚪')} {action_name(action)} [{risk}] — {action_status(action)} "
-            f"(by {_short(action.get('requested_by'))}{approver})")
+    approver = (", approved by ", _person(action["approver"])) if action.get("approver") else ()
+    return rt.inline(f"{RISK_EMOJI.get(risk, '⚪')} ", action_name(action), f" [{risk}] — ", action_status(action),
+                     " (by ", _person(action.get("requested_by")), approver, ")")
 
 
 def build(state: IncidentState, now: datetime) -> WarRoom:
@@ -141,34 +152,36 @@ def build(state: IncidentState, now: datetime) -> WarRoom:
     )
 
 
-def catchup(state: IncidentState, notes: list[str], now: datetime) -> str:
+def catchup(state: IncidentState, notes: list[str], now: datetime) -> rt.Rich:
     """A short summary for someone joining late."""
-    roles = ", ".join(f"{r}: {who.split(':')[-1]}" for r, who in state.roles.items()) or "no roles assigned yet"
-    lines = [f"*{state.human_id} — {state.title}*",
-             f"{state.severity.value}, {state.status.value}, {duration(state, now)}. {roles}.",
-             f"{state.signal_count} signal(s) from {', '.join(state.services) or 'no named service'}."]
+    roles = rt.join([(f"{r}: ", _person(who)) for r, who in state.roles.items()]) or rt.inline("no roles assigned yet")
+    rows: list[tuple[rt.Inline, ...]] = [
+        rt.inline(rt.b(f"{state.human_id} — {state.title}")),
+        rt.inline(f"{state.severity.value}, {state.status.value}, {duration(state, now)}. ", roles, "."),
+        rt.inline(f"{state.signal_count} signal(s) from {', '.join(state.services) or 'no named service'}.")]
     if state.log_lines:
         top, count = max(state.log_lines.items(), key=lambda kv: kv[1])
-        lines.append(f"Most frequent error: “{top}” ({count}×).")
+        rows.append(rt.inline(f"Most frequent error: “{top}” ({count}×)."))
     if notes:
-        lines.append("Latest notes: " + " · ".join(notes[-3:]))
+        rows.append(rt.inline("Latest notes: " + " · ".join(notes[-3:])))
     done = [a for a in state.actions.values() if a.get("status") == "executed"]
     if done:
-        lines.append("Actions taken: " + "; ".join(action_name(a) for a in done))
-    return "\n".join(lines)
+        rows.append(rt.inline("Actions taken: ", rt.join([action_name(a) for a in done], "; ")))
+    return rt.doc(rt.lines(*rows))
 
 
-def status_update(state: IncidentState, notes: list[str], now: datetime) -> str:
+def status_update(state: IncidentState, notes: list[str], now: datetime) -> rt.Rich:
     """A draft update in Conditions / Actions / Needs form for the commander to post."""
     services = ", ".join(state.services) or "the affected service"
     done = [action_name(a) for a in state.actions.values() if a.get("status") == "executed"]
-    pending = [f"{action_name(a)} ({action_status(a)})" for a in state.actions.values()
+    pending = [(*action_name(a), rt.Text(" ("), *action_status(a), rt.Text(")")) for a in state.actions.values()
                if a.get("status") in PENDING]
-    actions = done + pending + notes[-2:]
-    needs = "Nothing right now." if state.commander else "An incident commander: `/revenant role commander @someone`."
-    return "\n".join([
-        f"*Status update — {state.human_id} {state.title}* ({state.severity.value}, {state.status.value})",
-        f"*Conditions:* {services} affected; {duration(state, now)}; {state.signal_count} signal(s).",
-        "*Actions:* " + ("; ".join(actions) if actions else "Investigating; no changes made yet."),
-        f"*Needs:* {needs}",
-    ])
+    actions = [*done, *pending, *(rt.inline(n) for n in notes[-2:])]
+    needs = rt.inline("Nothing right now.") if state.commander else \
+        rt.inline("An incident commander: ", rt.cmd("role commander @someone"), ".")
+    return rt.doc(rt.lines(
+        (rt.b(f"Status update — {state.human_id} {state.title}"), f" ({state.severity.value}, {state.status.value})"),
+        (rt.b("Conditions:"), f" {services} affected; {duration(state, now)}; {state.signal_count} signal(s)."),
+        (rt.b("Actions:"), " ", rt.join(actions, "; ") if actions else "Investigating; no changes made yet."),
+        (rt.b("Needs:"), " ", needs),
+    ))

@@ -14,9 +14,24 @@ from github import Auth, Github, GithubException, UnknownObjectException
 from github.GithubRetry import GithubRetry
 from github.Repository import Repository
 
-from incident_core.postmortem_render import PostmortemDocument
+from incident_core import richtext as rt
+from incident_core.postmortem_render import PostmortemDocument, section_blocks
 from incident_core.publishing import Publication
 from publishers.errors import PublishError
+from publishers.markdown import no_mentions, to_markdown
+
+
+def pull_title(doc: PostmortemDocument) -> str:
+    """The pull request title: one line, no mention (GitHub notifies @names in titles and bodies)."""
+    return rt.one_line(no_mentions(f"Postmortem: {doc.title}"), 250)
+
+
+def pull_body(doc: PostmortemDocument) -> str:
+    """The pull request body: who approved it, the summary (escaped like the file), where the file is."""
+    content = rt.doc(rt.para(f"Blameless postmortem of {doc.human_id} ({doc.severity}), approved by {doc.approver}."),
+                     *section_blocks(rt.clip(doc.summary, 3000)),
+                     rt.para("File: ", rt.code(doc.path), ". Opened by Runbook Revenant."))
+    return to_markdown(content)
 
 
 class GitHubPublisher:
@@ -68,7 +83,8 @@ class GitHubPublisher:
 
     @staticmethod
     def _ensure_file(repo: Repository, doc: PostmortemDocument) -> None:
-        message = f"Postmortem {doc.human_id}: {doc.title}"[:200]
+        message = rt.one_line(no_mentions(f"Postmortem {doc.human_id}: {doc.title}"), 200)
+        markdown = to_markdown(doc.content)
         for _ in range(3):
             try:
                 current = repo.get_contents(doc.path, ref=doc.branch)
@@ -76,11 +92,11 @@ class GitHubPublisher:
                 current = None
             try:
                 if current is None:
-                    repo.create_file(doc.path, message, doc.markdown, branch=doc.branch)
+                    repo.create_file(doc.path, message, markdown, branch=doc.branch)
                 elif isinstance(current, list):
                     raise PublishError(f"{doc.path} is a directory in {repo.full_name}; move it away")
-                elif current.decoded_content.decode("utf-8") != doc.markdown:
-                    repo.update_file(doc.path, message, doc.markdown, current.sha, branch=doc.branch)
+                elif current.decoded_content.decode("utf-8") != markdown:
+                    repo.update_file(doc.path, message, markdown, current.sha, branch=doc.branch)
                 return
             except GithubException as exc:
                 if exc.status not in (409, 422):  # the file changed under us: look again
@@ -96,10 +112,8 @@ class GitHubPublisher:
         found = self._find_pull(repo, doc.branch, base)
         if found is not None:
             return found
-        body = (f"Blameless postmortem of {doc.human_id} ({doc.severity}), approved by {doc.approver}.\n\n"
-                f"{doc.summary[:3000]}\n\nFile: `{doc.path}`. Opened by Runbook Revenant.")
         try:
-            return repo.create_pull(base=base, head=doc.branch, title=f"Postmortem: {doc.title}"[:250], body=body,
+            return repo.create_pull(base=base, head=doc.branch, title=pull_title(doc), body=pull_body(doc),
                                     draft=draft)
         except GithubException as exc:
             found = self._find_pull(repo, doc.branch, base) if exc.status == 422 else None

@@ -13,9 +13,11 @@ from typing import Any
 
 from jira import JIRA, JIRAError
 
+from incident_core import richtext as rt
 from incident_core.postmortem_render import PostmortemDocument
 from incident_core.publishing import Publication
 from publishers.errors import PublishError
+from publishers.jira_markup import escape, to_jira
 
 PM_LABEL = "revenant-postmortem"
 _SAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -58,8 +60,8 @@ class JiraPublisher:
         existing = self._existing(client, project, doc.label)
         pm = existing.get(PM_LABEL) or self._create(client, {
             "project": {"key": project}, "issuetype": {"name": str(config.get("issue_type", "Task"))},
-            "summary": f"Postmortem: {doc.title}"[:255], "labels": ["revenant", doc.label, PM_LABEL],
-            "description": doc.markdown[:30000]})
+            "summary": rt.one_line(f"Postmortem: {rt.clean(doc.title)}", 255),
+            "labels": ["revenant", doc.label, PM_LABEL], "description": to_jira(doc.content)[:30000]})
         linked = self._linked(client, pm.key)
         keys = []
         for i, item in enumerate(doc.action_items):
@@ -67,7 +69,8 @@ class JiraPublisher:
             issue = existing.get(label) or self._create(client, {
                 "project": {"key": project},
                 "issuetype": {"name": str(config.get("action_issue_type", config.get("issue_type", "Task")))},
-                "summary": str(item.get("title", ""))[:255], "labels": ["revenant", doc.label, label],
+                "summary": rt.one_line(rt.clean(str(item.get("title", ""))), 255) or label,
+                "labels": ["revenant", doc.label, label],
                 "description": self._item_text(doc, item, pm.key)})
             keys.append(issue.key)
             if issue.key not in linked:
@@ -114,6 +117,8 @@ class JiraPublisher:
 
     @staticmethod
     def _item_text(doc: PostmortemDocument, item: dict[str, Any], pm_key: str) -> str:
-        return (f"Action item from the postmortem of {doc.human_id} ({pm_key}).\n\n"
-                f"Owner: {item.get('owner') or '—'}\nPriority: {item.get('priority') or '—'}\n"
-                f"Due: {item.get('due') or '—'}\nType: {item.get('kind') or '—'}")
+        fields = (("Owner", item.get("owner")), ("Priority", item.get("priority")), ("Due", item.get("due")),
+                  ("Type", item.get("kind")))
+        return (f"Action item from the postmortem of {escape(doc.human_id)} ({escape(pm_key)}).\n\n"
+                + "\n".join(f"{name}: {escape(rt.one_line(str(value), 200)) if value else '—'}"
+                             for name, value in fields))

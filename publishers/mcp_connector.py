@@ -27,6 +27,7 @@ from mcp.types import CallToolResult, TextContent
 from incident_core.postmortem_render import PostmortemDocument
 from incident_core.publishing import Publication, resolve_env
 from publishers.errors import PublishError
+from publishers.markdown import to_markdown
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _URL = re.compile(r"https?://[^\s\"'<>)\]]+")
@@ -35,7 +36,7 @@ _BASE_ENV = ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
 
 def template_context(doc: PostmortemDocument, item: dict[str, Any] | None = None) -> dict[str, str]:
     """The values tool-argument templates may use."""
-    ctx = {"title": doc.title, "markdown": doc.markdown, "summary": doc.summary, "incident": doc.human_id,
+    ctx = {"title": doc.title, "markdown": to_markdown(doc.content), "summary": doc.summary, "incident": doc.human_id,
            "incident_id": doc.incident_id, "date": doc.date, "branch": doc.branch, "path": doc.path,
            "label": doc.label, "severity": doc.severity, "approver": doc.approver,
            "idempotency_key": f"revenant-postmortem-{doc.incident_id}",

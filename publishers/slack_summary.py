@@ -1,7 +1,12 @@
-"""Slack: a summary of the approved postmortem in the org's postmortem channel (found, not reposted, on retry)."""
+"""Slack: a summary of the approved postmortem in the org's postmortem channel (found, not reposted, on retry).
+
+The message itself is rendered by the Slack adapter (handlers/slack: the one place Slack escaping
+happens), which the composition root hands in as `render`; this module only finds or posts it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from slack_sdk import WebClient
@@ -12,27 +17,15 @@ from incident_core.publishing import Publication
 from publishers.errors import PublishError
 
 EVENT_TYPE = "revenant_postmortem"
-
-
-def summary_blocks(doc: PostmortemDocument, links: dict[str, str]) -> list[dict[str, Any]]:
-    """The message: header, summary, action items, links and the marker that finds it again."""
-    items = "\n".join(f"• {i.get('title')} — {i.get('priority') or '?'}, due {i.get('due') or '?'}"
-                      for i in doc.action_items[:10]) or "_No action items._"
-    more = "\n" + " · ".join(f"<{url}|{name}>" for name, url in links.items()) if links else ""
-    return [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Postmortem: {doc.title}"[:150]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": (doc.summary or "_No summary._")[:2900]}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": f"*Action items*\n{items}{more}"[:2900]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"{doc.severity} · approved by "
-                                          f"{doc.approver.split(':')[-1]} · `{doc.label}`"}]},
-    ]
+Render = Callable[[PostmortemDocument, dict[str, str]], dict[str, Any]]  # → chat.postMessage `text` and `blocks`
 
 
 class SlackSummaryPublisher:
-    """Publisher port over slack_sdk; the WebClient comes from the composition root (make_client)."""
+    """Publisher port over slack_sdk; the WebClient and the renderer come from the composition root."""
 
-    def __init__(self, client: WebClient) -> None:
+    def __init__(self, client: WebClient, render: Render) -> None:
         self.client = client
+        self.render = render
 
     def publish(self, doc: PostmortemDocument, config: dict[str, Any]) -> Publication:
         """Post the summary once: an earlier post is found by its metadata (or marker) in the channel."""
@@ -41,7 +34,7 @@ class SlackSummaryPublisher:
         if found is None:
             links = {k: str(v) for k, v in (config.get("links") or {}).items()}
             posted = self.client.chat_postMessage(
-                channel=channel, text=f"Postmortem published: {doc.title}", blocks=summary_blocks(doc, links),
+                channel=channel, **self.render(doc, links),
                 metadata={"event_type": EVENT_TYPE, "event_payload": {"incident_id": doc.incident_id}})
             found = str(posted["ts"])
         link = self.client.chat_getPermalink(channel=channel, message_ts=found)

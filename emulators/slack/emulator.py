@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from emulators.server import EmulatorServer, body_of, json_response
-from emulators.slack import ops
+from emulators.slack import ops, renders
 from emulators.slack.api import Call, Registry
 from emulators.slack.interactivity import SlackInteractivity
 from emulators.slack.methods_chat import chat
@@ -136,11 +136,19 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
             result = handler(Call(self.state, token, args, auth_header))
         except SlackError as exc:
             return {"ok": False, "error": exc.error, **exc.extra}
+        if method in renders.RENDERING_METHODS:
+            channel = str(result.get("channel") or args.get("channel") or args.get("channel_id") or "") or None
+            self.state.renders += renders.record(method, channel, renders.call_tokens(method, args))
         return {"ok": True, **result}
 
     async def _response_url(self, request: web.Request) -> web.StreamResponse:
         with self.lock:
-            status, payload = handle_response_url(self.state, request.match_info["token"], body_of(request))
+            body = body_of(request)
+            status, payload = handle_response_url(self.state, request.match_info["token"], body)
+            target = self.state.response_urls.get(request.match_info["token"])
+            if status == 200 and isinstance(body, dict) and target is not None:
+                self.state.renders += renders.record("response_url", target.channel,
+                                                     renders.call_tokens("response_url", body))
         return json_response(payload, status=status)
 
     # ----- properties -----
@@ -308,6 +316,11 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
             return self.state.channel_by_name(team_id or self.team.id, name)
 
     # ----- helpers: what happened -----
+    def rendered(self, *kinds: str) -> list[renders.Rendered]:
+        """Every live token Slack would have rendered so far (broadcasts, mentions, channel links, links)."""
+        with self.lock:
+            return [r for r in self.state.renders if not kinds or r.kind in kinds]
+
     def messages(self, channel: str, *, include_system: bool = False) -> list[dict[str, Any]]:
         """Every message and thread reply in the channel as Slack JSON, oldest first."""
         with self.lock:

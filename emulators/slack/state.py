@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from emulators.slack.renders import Rendered
+
 CHANNEL_NAME = re.compile(r"^[a-z0-9_\-]+$")
 TokenKind = Literal["bot", "user"]
 DEFAULT_BOT_SCOPES = frozenset(
@@ -270,6 +272,7 @@ class SlackState:
         self.response_urls: dict[str, ResponseUrl] = {}
         self.oauth_codes: dict[str, OAuthCode] = {}
         self.ephemerals: list[Ephemeral] = []
+        self.renders: list[Rendered] = []  # every broadcast, mention, channel link and link Slack would render
         self.bot_users: dict[str, str] = {}
         self.files: dict[str, UploadedFile] = {}
         self.public_url = ""  # the emulator's base URL once it listens (upload URLs point at it)

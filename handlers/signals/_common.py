@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers.signals.errors import PayloadError
+from incident_core.richtext import safe_url
 from incident_core.signals import (
     DESCRIPTION_LIMIT,
     LABEL_VALUE_LIMIT,
@@ -185,10 +186,9 @@ def number(value: object, at: str) -> float:
 
 
 def safe_link(title: str, url: str | None) -> Link | None:
-    """A Link if `url` is an absolute http(s) URL; other schemes (javascript:, data:…) are dropped."""
-    if url and re.match(r"^https?://[^\s]+$", url, re.I) and len(url) <= 2048:
-        return Link(truncate(title, 100), url)
-    return None
+    """A Link if `url` is an absolute http(s) URL to a real host without credentials; others are dropped."""
+    safe = safe_url(url)
+    return Link(truncate(title, 100), safe) if safe else None
 
 
 def severity_from(text: str | None, default: SignalSeverity = SignalSeverity.WARNING) -> SignalSeverity:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from handlers.slack.ids import ActionId, BlockId, CallbackId, InputId
+from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section, unlinked
+from incident_core import richtext as rt
 from incident_core.model import Severity
 from incident_core.state import IncidentState
 from incident_core.warroom import STATUS_EMOJI, WarRoom
 
 SECTION_LIMIT = 3000
-_BARE_USER = re.compile(r"\b(U[A-Z0-9]{6,})\b")  # a Slack user id the core wrote without its platform
 HEADER_LIMIT = 150
 
 
@@ -20,38 +20,34 @@ def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _who(user: str) -> str:
-    return f"<@{user.split(':', 1)[1]}>" if user.startswith("slack:") else user.split(":")[-1]
-
-
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text, SECTION_LIMIT)}}
-
-
 def war_room(view: WarRoom) -> list[dict[str, Any]]:
-    """The pinned war-room message."""
-    roles = " · ".join(f"*{r}*: {_who(u)}" for r, u in view.roles.items()) or "_no roles yet_"
+    """The pinned war-room message (every outside string escaped in handlers/slack/mrkdwn.py)."""
+    say = SlackText()
+    roles = " · ".join(f"*{escape(r)}*: {say.user(u, u.split(':')[-1])}" for r, u in view.roles.items()) or "_no roles yet_"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _cut(f"{view.human_id} — {view.title}", HEADER_LIMIT)}},
+        {"type": "header", "text": {"type": "plain_text",  # escaped first, then cut: escaping lengthens it
+                                    "text": cut(escape_plain(f"{view.human_id} — {rt.one_line(view.title, 300)}"),
+                                                HEADER_LIMIT)}},
         {"type": "section", "fields": [
-            {"type": "mrkdwn", "text": f"*Status*\n{STATUS_EMOJI[view.status]} {view.status.value}"},
-            {"type": "mrkdwn", "text": f"*Severity*\n{view.severity.value}"},
-            {"type": "mrkdwn", "text": f"*Roles*\n{roles}"},
-            {"type": "mrkdwn", "text": f"*Duration*\n{view.duration}"},
+            context(f"*Status*\n{STATUS_EMOJI[view.status]} {view.status.value}"),
+            context(f"*Severity*\n{view.severity.value}"),
+            context(cut(f"*Roles*\n{roles}", 2000)),
+            context(f"*Duration*\n{escape(view.duration)}"),
         ]},
     ]
     if view.recurrence:
-        line = view.recurrence.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":repeat: *Recurring* · {line}"}]})
+        blocks.append({"type": "context", "elements": [context(f":repeat: *Recurring* · {escape(view.recurrence)}")]})
     if view.trend:
-        blocks.append(_section(f"*Trend* `{view.trend}`"))
+        blocks.append(section(cut("*Trend* " + say.inline((rt.code(view.trend),)), SECTION_LIMIT)))
     if view.highlights:
-        blocks.append(_section("*Log highlights*\n" + "\n".join(f"• `{line[:150]}` ×{n}" for line, n in view.highlights)))
+        blocks.append(section(cut("*Log highlights*\n" + "\n".join(
+            f"• {say.inline((rt.code(line[:150]),))} ×{n}" for line, n in view.highlights), SECTION_LIMIT)))
     if view.signals:
-        blocks.append(_section("*Latest signals*\n" + "\n".join(f"• {s[:200]}" for s in view.signals)))
+        blocks.append(section(cut("*Latest signals*\n" + "\n".join(f"• {escape(s[:200])}" for s in view.signals),
+                                  SECTION_LIMIT)))
     if view.actions:
-        lines = (_BARE_USER.sub(r"<@\1>", a[:200]) for a in view.actions)
-        blocks.append(_section("*Actions*\n" + "\n".join(f"• {line}" for line in lines)))
+        blocks.append(section(cut("*Actions*\n" + "\n".join(f"• {say.inline(a)}" for a in view.actions),
+                                  SECTION_LIMIT)))
     buttons = [{"type": "button", "action_id": f"{ActionId.SET_STATUS}_{s.value}",
                 "text": {"type": "plain_text", "text": f"{STATUS_EMOJI[s]} {s.value.capitalize()}"},
                 "value": json.dumps({"i": view.incident_id, "s": s.value}),
@@ -62,20 +58,24 @@ def war_room(view: WarRoom) -> list[dict[str, Any]]:
         {"type": "button", "action_id": f"{ActionId.SET_SEVERITY}_{s.value}",
          "text": {"type": "plain_text", "text": s.value}, "value": json.dumps({"i": view.incident_id, "v": s.value})}
         for s in view.severities]})
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                   "Timeline captured from this channel · 📌 marks a key moment · `/revenant help`"}]})
+    blocks.append({"type": "context", "elements": [context(
+        say.inline(rt.inline("Timeline captured from this channel · 📌 marks a key moment · ", rt.cmd("help"))))]})
     return blocks
 
 
 def home(items: list[IncidentState], rooms: bool = True) -> dict[str, Any]:
     """App Home: the org's open incidents."""
+    say = SlackText()
     blocks: list[dict[str, Any]] = [{"type": "header", "text": {"type": "plain_text", "text": "Open incidents"}}]
     if not items:
-        blocks.append(_section("No open incidents. :tada: `/revenant declare <title>` opens one."))
+        blocks.append(section(say.inline(rt.inline("No open incidents. ", rt.emoji("tada"), " ",
+                                                   rt.cmd("declare <title>"), " opens one."))))
     for s in items[:95]:
-        room = f" <#{s.rooms['slack']['room_id']}>" if rooms and "slack" in s.rooms else ""
-        blocks.append(_section(f"{STATUS_EMOJI[s.status]} *{s.human_id}* {s.severity.value} · {s.status.value} — "
-                               f"{s.title}{room}"))
+        room = s.rooms.get("slack") or {}
+        link = (" ", rt.Room("slack", str(room["room_id"]))) if rooms and room.get("room_id") else ()
+        line = say.inline(rt.inline(f"{STATUS_EMOJI[s.status]} ", rt.b(s.human_id),
+                                    f" {s.severity.value} · {s.status.value} — {rt.one_line(s.title, 500)}", link))
+        blocks.append(section(cut(line, SECTION_LIMIT)))
     return {"type": "home", "blocks": blocks}
 
 
@@ -104,5 +104,5 @@ def declare_modal(channel_id: str | None) -> dict[str, Any]:
 
 
 def fallback_text(view: WarRoom) -> str:
-    """Notification text for clients that do not render blocks."""
-    return _cut(view.headline, 300)
+    """Notification text for clients that do not render blocks (escaped: it is parsed like any message)."""
+    return unlinked(escape(_cut(view.headline, 300)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from handlers.slack.mrkdwn import context, cut, escape, escape_plain, section
 from incident_core.insights import Digest
 from incident_core.patterns import ITEM_DONE, ITEM_OPEN, Pattern, PatternReport
 from incident_core.warroom import humanize
@@ -13,8 +14,8 @@ SECTION_LIMIT = 3000
 
 
 def esc(text: object) -> str:
-    """Slack's three control characters, escaped (service and alert names come from signals)."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Outside text (service and alert names come from signals), escaped by the Slack renderer."""
+    return escape(str(text))
 
 
 def _dur(seconds: float | None) -> str:
@@ -22,8 +23,7 @@ def _dur(seconds: float | None) -> str:
 
 
 def _section(text: str) -> dict[str, Any]:
-    cut = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
-    return {"type": "section", "text": {"type": "mrkdwn", "text": cut}}
+    return section(cut(text, SECTION_LIMIT))
 
 
 def pattern_text(p: Pattern) -> str:
@@ -51,15 +51,15 @@ def patterns_blocks(report: PatternReport) -> list[dict[str, Any]]:
     for p in report.patterns[:MAX_PATTERNS]:
         blocks.append(_section(pattern_text(p)))
     if len(report.patterns) > MAX_PATTERNS:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                       f"{len(report.patterns) - MAX_PATTERNS} more: `revenant insights --org … --json`"}]})
+        blocks.append({"type": "context", "elements": [context(
+            f"{len(report.patterns) - MAX_PATTERNS} more: `revenant insights --org … --json`")]})
     return blocks
 
 
 def digest_text(digest: Digest) -> str:
-    """Notification text of the digest."""
-    return f"Weekly incident digest for {digest.scope}: {digest.this_week.total} incident(s) in the week of " \
-           f"{digest.week:%d %b}"
+    """Notification text of the digest (the file's title; plain text, escaped)."""
+    return escape_plain(f"Weekly incident digest for {digest.scope}: {digest.this_week.total} incident(s) in the "
+                        f"week of {digest.week:%d %b}")
 
 
 def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
@@ -68,7 +68,8 @@ def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
     delta = "" if before is None else f" ({week.total - before.total:+d} on the week before)"
     by_service = ", ".join(f"{esc(s)} {n}" for s, n in sorted(week.counts.items(), key=lambda kv: -kv[1])) or "none"
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": f"Weekly incident digest — {digest.scope}"[:150]}},
+        {"type": "header", "text": {"type": "plain_text",
+                                    "text": cut(escape_plain(f"Weekly incident digest — {digest.scope}"), 150)}},
         _section(f"*Week of {digest.week:%d %b %Y}*: {week.total} incident(s){delta}\nBy service: {by_service}\n"
                  f"MTTR {_dur(week.mttr_seconds)}"
                  + ("" if before is None else f" (week before: {_dur(before.mttr_seconds)})")),
@@ -78,6 +79,6 @@ def digest_blocks(digest: Digest) -> list[dict[str, Any]]:
             f"• {esc(p.label)}: {p.count} incidents, MTTR {_dur(p.mttr_seconds)}"
             + (f", {p.items_with(ITEM_OPEN)} action item(s) open" if p.action_items else "")
             for p in digest.patterns)))
-    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text":
-                   "Chart: incidents opened per week by service, and the MTTR trend · `/revenant patterns`"}]})
+    blocks.append({"type": "context", "elements": [context(
+        "Chart: incidents opened per week by service, and the MTTR trend · `/revenant patterns`")]})
     return blocks

@@ -10,11 +10,16 @@ from typing import Any
 from slack_bolt.async_app import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import SlackServices
+from incident_core import richtext as rt
 from incident_core.errors import StoreUnavailable
 
-UNLINKED = ("This Slack workspace is not linked to a Runbook Revenant org. An admin can run "
-            "`revenant org link-slack ORG {team}` (or install the app through OAuth).")
+
+def unlinked(team: str) -> rt.Rich:
+    """What a command from a workspace bound to no org is told (the team id, from the request, in code)."""
+    return rt.doc(rt.para("This Slack workspace is not linked to a Runbook Revenant org. An admin can run ",
+                          rt.code(f"revenant org link-slack ORG {team}"), " (or install the app through OAuth)."))
 
 
 def team_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
@@ -45,8 +50,8 @@ def tenant_middleware(services: SlackServices) -> Callable[..., Awaitable[Any]]:
                                          "retry-after": [str(exc.retry_after)]})
         if org_id is None:
             if body.get("command"):
-                text = UNLINKED.format(team=team or "TEAM_ID")
-                return BoltResponse(status=200, body=json.dumps({"response_type": "ephemeral", "text": text}),
+                answer = {"response_type": "ephemeral", **message(unlinked(str(team or "TEAM_ID")))}
+                return BoltResponse(status=200, body=json.dumps(answer),
                                     headers={"content-type": ["application/json"]})
             return BoltResponse(status=200, body="")  # events from unknown workspaces: acknowledged, ignored
         context["org_id"] = org_id

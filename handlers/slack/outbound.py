@@ -13,6 +13,8 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 
 from handlers.slack import blocks
+from handlers.slack.mrkdwn import SlackText, cut, escape_plain
+from incident_core import richtext as rt
 from incident_core.rooms import OpenedRoom, RoomPlan
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
@@ -57,20 +59,24 @@ class SlackChat:
         channel_id, name, created = self._create_channel(state)
         if created:
             self.client.conversations_setTopic(channel=channel_id, topic=self._topic(view))
-            self.client.conversations_setPurpose(channel=channel_id,
-                                                 purpose=f"{view.human_id}: {view.title[:200]} {marker(state)}")
+            purpose = f"{view.human_id}: {rt.one_line(view.title, 200)} {marker(state)}"
+            self.client.conversations_setPurpose(channel=channel_id, purpose=escape_plain(purpose))
         users = [u.split(":", 1)[1] for u in plan.invitees if u.startswith("slack:")]
         if users:
             self._invite(channel_id, users)
         for title, url in plan.links[:20]:
-            self.client.bookmarks_add(channel_id=channel_id, title=title, type="link", link=url)
+            safe = rt.safe_url(url)
+            if safe:
+                self.client.bookmarks_add(channel_id=channel_id, type="link", link=safe,
+                                          title=escape_plain(f"{rt.one_line(title, 60)} ({rt.host_of(safe)})"))
         posted = self.client.chat_postMessage(channel=channel_id, text=blocks.fallback_text(view),
                                               blocks=blocks.war_room(view))
         ts = posted["ts"]
         self.client.pins_add(channel=channel_id, timestamp=ts)
         if plan.announce_to:
-            self.client.chat_postMessage(channel=plan.announce_to, text=(
-                f":rotating_light: {view.human_id} {view.severity.value} — {view.title}. Join <#{channel_id}>"))
+            self.client.chat_postMessage(channel=plan.announce_to, **SlackText().message(rt.doc(rt.para(
+                rt.emoji("rotating_light"), f" {view.human_id} {view.severity.value} — {rt.one_line(view.title, 300)}. "
+                "Join ", rt.Room("slack", channel_id, name)))))
         return OpenedRoom(room_id=channel_id, name=name, message_id=ts)
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
@@ -78,8 +84,9 @@ class SlackChat:
                                 blocks=blocks.war_room(view))
         self.client.conversations_setTopic(channel=room_id, topic=self._topic(view))
 
-    def post(self, room_id: str, text: str, *, thread_id: str | None = None) -> str:
-        return str(self.client.chat_postMessage(channel=room_id, text=text, thread_ts=thread_id)["ts"])
+    def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
+        return str(self.client.chat_postMessage(channel=room_id, thread_ts=thread_id,
+                                                **SlackText().message(content))["ts"])
 
     def archive(self, room_id: str) -> None:
         try:
@@ -90,7 +97,9 @@ class SlackChat:
 
     @staticmethod
     def _topic(view: WarRoom) -> str:
-        return f"{view.severity.value} · {view.status.value} · {view.human_id} — {view.title}"[:250]
+        """The channel topic (Slack parses it like message text, so the title is escaped; ≤ 250 characters)."""
+        head = f"{view.severity.value} · {view.status.value} · {view.human_id} — "
+        return cut(escape_plain(head + rt.one_line(view.title, 250)), 250)
 
     def _create_channel(self, state: IncidentState) -> tuple[str, str, bool]:
         for suffix in (0, *range(2, 21)):  # a taken name gets -2, -3, … (never -1)

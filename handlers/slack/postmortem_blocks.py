@@ -6,10 +6,12 @@ import json
 from typing import Any
 
 from handlers.slack.ids import InputId, PostmortemId
+from handlers.slack.mrkdwn import SlackText, context, cut, escape_plain, section
 from handlers.slack.postmortem_form import ModalMeta, fingerprint, row_block, section_block
+from incident_core import richtext as rt
 from incident_core.blameless import summarize
 from incident_core.postmortem_model import MAX_ITEMS, PRIORITIES, SECTIONS
-from incident_core.postmortem_render import split_text
+from incident_core.postmortem_render import PostmortemDocument, section_blocks, split_text
 from incident_core.postmortem_usecases import PostmortemView
 
 MAX_BLOCKS = 100
@@ -19,11 +21,11 @@ SNOOZE_MINUTES = 30
 
 
 def _plain(text: str, limit: int = 150) -> dict[str, Any]:
-    return {"type": "plain_text", "text": text[:limit] or " "}
+    return {"type": "plain_text", "text": cut(escape_plain(text), limit) or " "}
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": text[:3000] or " "}}
+def _section(content: rt.Rich) -> dict[str, Any]:
+    return section(cut(SlackText().mrkdwn(content), 3000))
 
 
 def _modal(title: str, blocks: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
@@ -33,12 +35,13 @@ def _modal(title: str, blocks: list[dict[str, Any]], **extra: Any) -> dict[str, 
 def loading_modal(human_id: str | None = None) -> dict[str, Any]:
     """Shown at once (the trigger id is good for 3 s) while the draft is prepared."""
     what = f"the postmortem of {human_id}" if human_id else "the postmortem"
-    return _modal("Postmortem", [_section(f":hourglass_flowing_sand: Preparing {what} from the timeline…")])
+    return _modal("Postmortem", [_section(rt.doc(rt.para(rt.emoji("hourglass_flowing_sand"),
+                                                        f" Preparing {what} from the timeline…")))])
 
 
-def message_modal(text: str, title: str = "Postmortem") -> dict[str, Any]:
+def message_modal(content: rt.Rich, title: str = "Postmortem") -> dict[str, Any]:
     """A modal that only says something (an error, or a read-only summary)."""
-    return _modal(title, [_section(chunk) for chunk in split_text(text, 2900)[:20]])
+    return _modal(title, SlackText().sections(content)[:20])
 
 
 def review_modal(human_id: str, meta: ModalMeta, candidates: list[tuple[int, str]],
@@ -51,8 +54,9 @@ def review_modal(human_id: str, meta: ModalMeta, candidates: list[tuple[int, str
                                "placeholder": _plain("Pick the moments that tell the story")}
     if initial:
         element["initial_options"] = initial
-    blocks = [_section(f"*Key moments of {human_id}*\nThe draft's timeline is built from the moments you keep. "
-                       "📌 messages, status changes, notes and actions are pre-selected."),
+    blocks = [_section(rt.doc(rt.para(rt.b(f"Key moments of {human_id}")), rt.para(
+                  "The draft's timeline is built from the moments you keep. 📌 messages, status changes, notes and "
+                  "actions are pre-selected."))),
               {"type": "input", "block_id": PostmortemId.MOMENTS_BLOCK, "label": _plain("Key moments"),
                "element": element, "optional": True}]
     return _modal(f"Review {human_id}", blocks, callback_id=PostmortemId.REVIEW_CALLBACK,
@@ -96,12 +100,13 @@ def _row(row: int, item: dict[str, Any]) -> list[dict[str, Any]]:
 def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool) -> dict[str, Any]:
     """Sections split across inputs (≤ 3000 characters each), action item rows, warnings and the decision."""
     state = view.state
-    head: list[dict[str, Any]] = [{"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"*{view.status or 'draft'}* ({state.postmortem.get('source', 'deterministic')}) · {state.severity.value} · "
-        f"{len(view.action_items)} action item(s) · `[ev N]` cites event N of the timeline")[:3000]}]}]
+    head: list[dict[str, Any]] = [{"type": "context", "elements": [context(cut(SlackText().inline(rt.inline(
+        rt.b(view.status or "draft"), f" ({state.postmortem.get('source', 'deterministic')}) · "
+        f"{state.severity.value} · {len(view.action_items)} action item(s) · ", rt.code("[ev N]"),
+        " cites event N of the timeline")), 3000))]}]
     if view.findings:
-        head.append(_section(f"*Blameless check* — {len(view.findings)} phrase(s) to reword:\n"
-                             + "\n".join(f"• {line}" for line in summarize(view.findings, limit=8))))
+        head.append(_section(rt.doc(rt.para(rt.b("Blameless check"), f" — {len(view.findings)} phrase(s) to reword:"),
+                                    rt.bullets(*summarize(view.findings, limit=8)))))
     inputs: list[dict[str, Any]] = []
     layout: list[tuple[str, int]] = []
     for key, title in SECTIONS:
@@ -136,15 +141,33 @@ def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool
     meta = ModalMeta(incident_id=state.incident_id, channel=channel, sections=tuple(layout), rows=count,
                      hashes={k: fingerprint(view.sections.get(k, "")) for k, _ in SECTIONS},
                      items_hash=fingerprint(items), item_ids=tuple(str(i.get("id")) for i in items[:count]))
-    blocks = [*head, *inputs, _section("*Action items* — owner, priority and due date are needed to submit"),
+    blocks = [*head, *inputs, _section(rt.doc(rt.para(rt.b("Action items"),
+                                                      " — owner, priority and due date are needed to submit"))),
               *rows, decision]
     return _modal(f"Postmortem {state.human_id}", blocks, callback_id=PostmortemId.EDIT_CALLBACK,
                   submit=_plain("Save", 24), private_metadata=meta.to_json())
 
 
-def notice_blocks(text: str, incident_id: str, snooze: str | None) -> list[dict[str, Any]]:
+def summary_message(doc: PostmortemDocument, links: dict[str, str]) -> dict[str, Any]:
+    """The published postmortem's summary: header, summary, action items, links, and the marker that finds it."""
+    say = SlackText()
+    items = rt.bullets(*((rt.one_line(str(i.get("title")), 200), f" — {i.get('priority') or '?'}, due "
+                          f"{i.get('due') or '?'}") for i in doc.action_items[:10])) if doc.action_items else \
+        rt.para(rt.em("No action items."))
+    linked = [rt.inline(f"{name}: ", rt.link(url)) for name, url in links.items() if rt.link(url)]
+    more = rt.para(rt.join(linked, " · ")) if linked else None
+    summary = rt.doc(*section_blocks(doc.summary)) if doc.summary.strip() else rt.doc(rt.para(rt.em("No summary.")))
+    blocks = [{"type": "header", "text": _plain(f"Postmortem: {rt.one_line(doc.title, 200)}", 150)},
+              section(cut(say.mrkdwn(summary), 2900)),
+              section(cut(say.mrkdwn(rt.doc(rt.para(rt.b("Action items")), items, more)), 2900)),
+              {"type": "context", "elements": [context(say.inline(rt.inline(
+                  f"{doc.severity} · approved by {doc.approver.split(':')[-1]} · ", rt.code(doc.label))))]}]
+    return {"text": escape_plain(f"Postmortem published: {rt.one_line(doc.title, 200)}"), "blocks": blocks}
+
+
+def notice_blocks(content: rt.Rich, incident_id: str, snooze: str | None) -> list[dict[str, Any]]:
     """A notice in the incident channel; status-update reminders carry a Snooze button."""
-    blocks = [_section(text)]
+    blocks = SlackText().sections(content)
     if snooze:
         blocks.append({"type": "actions", "block_id": "reminder_actions", "elements": [{
             "type": "button", "action_id": PostmortemId.REMINDER_SNOOZE,

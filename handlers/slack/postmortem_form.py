@@ -18,7 +18,7 @@ DECISIONS = ("save", "submit", "approve")
 def fingerprint(value: Any) -> str:
     """A short checksum of a section (or the action items) as it was when the modal opened."""
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
-    return f"{zlib.crc32(text.encode()):08x}"
+    return f"{zlib.crc32(text.encode('utf-8', 'surrogatepass')):08x}"
 
 
 def section_block(key: str, part: int) -> str:

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.slack.ids import ActionId, BlockId
+from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain, section, unlinked
+from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
-from incident_core.guidance import RISK_BADGE, Guidance, Suggestion
+from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, quoted
+from incident_core.warroom import action_name
 
 SECTION_LIMIT = 2900
+SAY = SlackText()
 TRIGGER_TEXT = {"room_opened": "from runbooks and past incidents",
                 "new_signal": "for the new kind of signal", "command": "as asked"}
 
@@ -36,21 +40,20 @@ class ButtonRef:
             data = json.loads(raw or "")
             ref = cls(str(data["i"]), data.get("s"), data.get("a"))
         except (ValueError, KeyError, TypeError):
-            raise ValidationError("that button is not one of ours any more; run `/revenant suggest` again") from None
+            raise ValidationError(rt.doc(rt.para("that button is not one of ours any more; run ", rt.cmd("suggest"),
+                                                 " again"))) from None
         if not all(isinstance(v, str | None) for v in (ref.suggestion_id, ref.action_id)):
             raise ValidationError("that button carries an unexpected value")
         return ref
 
 
 def _cut(text: str, limit: int = SECTION_LIMIT) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return cut(text, limit)
 
 
-def who(user: str | None) -> str:
-    """A Slack mention for `slack:U123`, the bare name otherwise."""
-    if not user:
-        return "someone"
-    return f"<@{user.split(':', 1)[1]}>" if user.startswith("slack:") else user.split(":")[-1]
+def who(user: str | None) -> rt.Inline:
+    """A person on an action: a mention for `slack:U123`, the bare name otherwise."""
+    return rt.Mention(user, user.split(":")[-1]) if user else rt.Text("someone")
 
 
 def badge(risk: str) -> str:
@@ -58,13 +61,18 @@ def badge(risk: str) -> str:
     return f"{RISK_BADGE.get(risk, '⚪')} {risk}"
 
 
-def _section(text: str) -> dict[str, Any]:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": _cut(text)}}
+def _section(content: rt.Rich | tuple[rt.Inline, ...]) -> dict[str, Any]:
+    text = SAY.mrkdwn(content) if isinstance(content, rt.Rich) else SAY.inline(content)
+    return section(_cut(text))
+
+
+def _context(*parts: rt.Part | tuple[rt.Inline, ...], limit: int = 1900) -> dict[str, Any]:
+    return context(_cut(SAY.inline(rt.inline(*parts)), limit))
 
 
 def _button(text: str, action_id: str, value: str, style: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
-                           "text": {"type": "plain_text", "text": _cut(text, 75), "emoji": True}}
+                           "text": {"type": "plain_text", "text": cut(escape_plain(text), 75), "emoji": True}}
     if style:
         out["style"] = style
     return out
@@ -78,27 +86,21 @@ def run_button(incident_id: str, s: Suggestion) -> dict[str, Any]:
     if s.risk == "medium":
         button["confirm"] = {
             "title": {"type": "plain_text", "text": "Run a medium-risk step?"},
-            "text": {"type": "mrkdwn", "text": _cut(f"{s.risk_reason}\n`{s.command or s.title}`", 300)},
+            "text": context(_cut(SAY.mrkdwn(rt.doc(rt.lines(s.risk_reason, (rt.code(s.command or s.title),)))), 300)),
             "confirm": {"type": "plain_text", "text": "Run (simulated)"},
             "deny": {"type": "plain_text", "text": "Cancel"}, "style": "danger"}
     return button
 
 
-def quoted(s: Suggestion) -> str:
-    """The runbook's or model's own words as a quotation under the policy's title (never as the title)."""
-    if not s.quote:
-        return ""
-    text = _cut(s.quote, 400).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return f"\n>_the {s.quote_by} says:_ “{' '.join(text.split())}”"
-
-
 def suggestion_blocks(incident_id: str, index: int, s: Suggestion) -> list[dict[str, Any]]:
     """One suggestion: badge, title, why, verbatim command, source; Run and 👍/👎 buttons."""
-    command = f"\n```{s.command}```" if s.command else ""
-    blocks = [_section(f"{RISK_BADGE.get(s.risk, '⚪')} *{index}. {s.title}*\n{s.why}{quoted(s)}{command}"),
+    body = rt.doc(rt.lines((f"{RISK_BADGE.get(s.risk, '⚪')} ", rt.b(f"{index}. {s.title}")), s.why),
+                  rt.Quote(quoted(s)) if s.quote else None,
+                  rt.CodeBlock(s.command) if s.command else None)
+    blocks = [_section(body),
               {"type": "context", "elements": [
-                  {"type": "mrkdwn", "text": _cut(f"*{s.risk}* — {s.risk_reason}", 1900)},
-                  {"type": "mrkdwn", "text": f"Source: `{s.source}` · confidence {s.confidence:.2f}"}]}]
+                  _context(rt.b(s.risk), f" — {s.risk_reason}"),
+                  _context("Source: ", rt.code(s.source), f" · confidence {s.confidence:.2f}")]}]
     ref = ButtonRef(incident_id, s.suggestion_id).value()
     buttons = [run_button(incident_id, s)] if s.runnable else []
     buttons += [_button("👍", ActionId.SUGGESTION_UP, ref), _button("👎", ActionId.SUGGESTION_DOWN, ref)]
@@ -110,21 +112,23 @@ def guidance_message(human_id: str, incident_id: str, guidance: Guidance,
                      trigger: str = "command") -> tuple[str, list[dict[str, Any]]]:
     """The thread reply under the war-room message (fallback text, blocks)."""
     if guidance.nothing_found:
-        return _cut(f"🤷 {guidance.message}", 3000), [_section(f"🤷 {guidance.message}")]
-    head = f"*Suggested next steps for {human_id}* {TRIGGER_TEXT.get(trigger, '')}"
-    blocks = [_section(head), {"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(
+        shrug = rt.doc(f"🤷 {guidance.message}")
+        return unlinked(_cut(SAY.mrkdwn(shrug), 3000)), [_section(shrug)]
+    head = rt.inline(rt.b(f"Suggested next steps for {human_id}"), f" {TRIGGER_TEXT.get(trigger, '')}")
+    blocks = [_section(head), {"type": "context", "elements": [_context(
         "Every step cites its source; commands are quoted verbatim; risk comes from policy. "
-        f"Runs are simulated. Engine: {guidance.engine}", 1900)}]}]
+        f"Runs are simulated. Engine: {guidance.engine}")]}]
     for i, s in enumerate(guidance.suggestions, start=1):
         blocks += suggestion_blocks(incident_id, i, s)
     if guidance.questions:
-        blocks.append(_section("*Questions to answer*\n" + "\n".join(
-            f"• {q.text} _({q.source})_" for q in guidance.questions)))
+        blocks.append(_section(rt.doc(rt.para(rt.b("Questions to answer")), rt.bullets(*(
+            (q.text, " ", rt.em(f"({q.source})")) for q in guidance.questions)))))
     if guidance.seen_before:
-        blocks.append(_section("*Seen before*\n" + "\n".join(
-            f"• *{b.title}* (`{b.source}`) — {b.why}\n   resolved by: {b.resolution}" for b in guidance.seen_before)))
+        blocks.append(_section(rt.doc(rt.para(rt.b("Seen before")), rt.bullets(*(
+            (rt.b(b.title), " (", rt.code(b.source), f") — {b.why}", rt.Break(), f"   resolved by: {b.resolution}")
+            for b in guidance.seen_before)))))
     steps = "; ".join(f"{RISK_BADGE.get(s.risk, '')} {s.title}" for s in guidance.suggestions)
-    return _cut(f"Suggested next steps for {human_id}: {steps}", 3000), blocks[:50]
+    return unlinked(_cut(escape(f"Suggested next steps for {human_id}: {steps}"), 3000)), blocks[:50]
 
 
 def _action_buttons(outcome: ActionOutcome, incident_id: str) -> list[dict[str, Any]]:
@@ -140,36 +144,46 @@ def _action_buttons(outcome: ActionOutcome, incident_id: str) -> list[dict[str, 
     return []
 
 
-def outcome_text(outcome: ActionOutcome) -> str:
-    """One paragraph saying who asked for what, at which risk, who approved, and what happened."""
+def outcome_name(o: ActionOutcome) -> tuple[rt.Inline, ...]:
+    """The action's name (a runbook command in code)."""
+    return action_name({"action": o.action, "command": o.command, "summary": o.summary})
+
+
+def outcome_text(outcome: ActionOutcome) -> rt.Rich:
+    """Who asked for what, at which risk, who approved, and what happened."""
     o = outcome
-    what, risk = f"*{o.summary}*", badge(o.risk)
+    what, risk = rt.b(*outcome_name(o)), badge(o.risk)
     entry = o.state.actions.get(o.action_id, {}) if o.state else {}
-    approver = f" · approved by {who(o.approver)}" if o.approver and o.status is not OutcomeStatus.DENIED else ""
-    asked = f"requested by {who(o.requested_by)} · risk {risk}{approver}"
-    source = f"\nSource: `{o.source}`" if o.source else ""
-    output = f"\n```{_cut(o.output.strip(), 2000)}```" if o.output.strip() else ""
-    return {
-        OutcomeStatus.EXECUTED: f"✅ Simulated run of {what} — {asked}{source}{output}",
-        OutcomeStatus.FAILED: f"❌ {what} failed — {asked}{output}",
-        OutcomeStatus.AWAITING_APPROVAL: f"{risk}: {who(o.requested_by)} asked to run {what}.\n{o.reason}\n"
-        f"A commander other than {who(o.requested_by)} must approve it.{source}",
-        OutcomeStatus.AWAITING_CONFIRMATION: f"{risk}: {who(o.requested_by)}, confirm {what}?\n{o.reason}",
-        OutcomeStatus.DENIED: f"🚫 {what} was denied by {who(entry.get('denied_by') or o.approver)}"
-        + (f": {entry['deny_reason']}" if entry.get("deny_reason") else "") + " — it will not run.",
-        OutcomeStatus.UNDONE: f"↩️ Undid {what} (simulated) — by {who(entry.get('undone_by'))}"
-        + (f"\n```{_cut(o.undo_output.strip(), 1500)}```" if o.undo_output.strip() else ""),
-        OutcomeStatus.UNDO_FAILED: f"❌ Undoing {what} failed: {_cut(o.undo_output, 500)}",
-        OutcomeStatus.RUNNING: f"⏳ {what} is cleared to run — {asked}",
-    }[o.status]
+    approver = (" · approved by ", who(o.approver)) if o.approver and o.status is not OutcomeStatus.DENIED else ()
+    asked = rt.inline("requested by ", who(o.requested_by), f" · risk {risk}", approver)
+    source = rt.para("Source: ", rt.code(o.source)) if o.source else None
+    output = rt.CodeBlock(_cut(o.output.strip(), 2000)) if o.output.strip() else None
+    undo = rt.CodeBlock(_cut(o.undo_output.strip(), 1500)) if o.undo_output.strip() else None
+    denied_by = who(entry.get("denied_by") or o.approver)
+    reason = f": {entry['deny_reason']}" if entry.get("deny_reason") else ""
+    blocks: dict[OutcomeStatus, tuple[rt.Block | None, ...]] = {
+        OutcomeStatus.EXECUTED: (rt.para("✅ Simulated run of ", what, " — ", asked), source, output),
+        OutcomeStatus.FAILED: (rt.para("❌ ", what, " failed — ", asked), output),
+        OutcomeStatus.AWAITING_APPROVAL: (rt.lines((f"{risk}: ", who(o.requested_by), " asked to run ", what, "."),
+                                                   o.reason, ("A commander other than ", who(o.requested_by),
+                                                              " must approve it.")), source),
+        OutcomeStatus.AWAITING_CONFIRMATION: (rt.lines((f"{risk}: ", who(o.requested_by), ", confirm ", what, "?"),
+                                                       o.reason),),
+        OutcomeStatus.DENIED: (rt.para("🚫 ", what, " was denied by ", denied_by, reason, " — it will not run."),),
+        OutcomeStatus.UNDONE: (rt.para("↩️ Undid ", what, " (simulated) — by ", who(entry.get("undone_by"))), undo),
+        OutcomeStatus.UNDO_FAILED: (rt.para("❌ Undoing ", what, f" failed: {_cut(o.undo_output, 500)}"),),
+        OutcomeStatus.RUNNING: (rt.para("⏳ ", what, " is cleared to run — ", asked),),
+    }
+    return rt.doc(*blocks[o.status])
 
 
 def outcome_message(outcome: ActionOutcome, incident_id: str) -> tuple[str, list[dict[str, Any]]]:
     """A thread reply for an action's new state, with Approve/Deny, Confirm or Undo where they apply."""
-    text = outcome_text(outcome)
-    blocks: list[dict[str, Any]] = [_section(text)]
+    content = outcome_text(outcome)
+    blocks: list[dict[str, Any]] = [_section(content)]
     buttons = _action_buttons(outcome, incident_id)
     if buttons:
         blocks.append({"type": "actions", "block_id": f"{BlockId.ACTION}_{outcome.action_id}"[:255],
                        "elements": buttons})
-    return _cut(text.split("\n", 1)[0], 3000), blocks
+    first = rt.doc(content.blocks[0]) if content.blocks else content
+    return unlinked(_cut(SAY.mrkdwn(first).split("\n", 1)[0], 3000)), blocks

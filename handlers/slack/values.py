@@ -6,10 +6,12 @@ import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from incident_core import richtext as rt
 from incident_core.errors import ValidationError
 
 T = TypeVar("T")
-STALE = "that button is not one of ours any more (or its value was changed); use the latest message or `/revenant`"
+STALE = rt.doc(rt.para("that button is not one of ours any more (or its value was changed); use the latest message "
+                       "or ", rt.cmd()))
 MAX_VALUE = 2000  # Slack's own limit for a button value
 
 

@@ -13,9 +13,10 @@ from handlers.teams.commands import reply, run_command
 from handlers.teams.ids import BOT_NAME
 from handlers.teams.invokes import execute
 from handlers.teams.services import TeamsServices
+from incident_core import richtext as rt
 
-WELCOME = (f"Hi, I am {BOT_NAME}, your incident copilot. `@{BOT_NAME} declare <title> [sev1-4]` opens an "
-           f"incident with its own thread; `@{BOT_NAME} help` lists every command.")
+WELCOME = rt.doc(rt.para(f"Hi, I am {BOT_NAME}, your incident copilot. ", rt.cmd("declare <title> [sev1-4]"),
+                         " opens an incident with its own thread; ", rt.cmd("help"), " lists every command."))
 
 
 class RevenantTeamsBot(TeamsActivityHandler):

@@ -8,10 +8,11 @@ from typing import Any
 from botbuilder.schema import Attachment
 
 from handlers.teams.ids import BOT_NAME, InputId, Verb
-from handlers.teams.text import humanize
+from handlers.teams.markdown import TeamsText, cut, escape
+from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.model import Severity
-from incident_core.warroom import STATUS_EMOJI, WarRoom
+from incident_core.warroom import STATUS_EMOJI, WarRoom, action_name
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
@@ -23,12 +24,18 @@ def _cut(text: str, limit: int = TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": _cut(text), "wrap": True, **style}
+def _text(markdown: str, **style: Any) -> dict[str, Any]:
+    """A TextBlock of already-rendered (escaped) markdown, cut where no code span or escape is split."""
+    return {"type": "TextBlock", "text": cut(markdown, TEXT_LIMIT), "wrap": True, **style}
+
+
+def _data(text: str, limit: int = TEXT_LIMIT, **style: Any) -> dict[str, Any]:
+    """A TextBlock showing outside text exactly (escaped here, cut before escaping so no escape is split)."""
+    return _text(escape(_cut(text, limit)), **style)
 
 
 def _who(user: str | None, names: Mapping[str, str] | None = None) -> str:
-    return (names or {}).get(user or "") or (user or "?").split(":", 1)[-1]
+    return TeamsText(names or {}).person(user or "?")
 
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -51,22 +58,23 @@ def attachment(content: dict[str, Any]) -> Attachment:
 
 def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """The war-room card at the root of the incident's thread, updated in place (people by name when known)."""
-    roles = " · ".join(f"{r}: {_who(u, names)}" for r, u in view.roles.items()) or "no roles yet"
+    say = TeamsText(names or {})
+    roles = " · ".join(f"{escape(r)}: {_who(u, names)}" for r, u in view.roles.items()) or "no roles yet"
     body: list[dict[str, Any]] = [
-        _text(f"{view.human_id} — {view.title}", size="Large", weight="Bolder"),
+        _data(f"{view.human_id} — {view.title}", size="Large", weight="Bolder"),
         {"type": "FactSet", "facts": [
             {"title": "Status", "value": f"{STATUS_EMOJI[view.status]} {view.status.value}"},
             {"title": "Severity", "value": view.severity.value},
-            {"title": "Roles", "value": _cut(roles, 300)},
-            {"title": "Duration", "value": view.duration}]},
+            {"title": "Roles", "value": cut(roles, 300)},
+            {"title": "Duration", "value": escape(view.duration)}]},
     ]
     if view.recurrence:
-        body.append(_text(f"🔁 **Recurring** · {view.recurrence}", color="Warning"))
+        body.append(_text(f"🔁 **Recurring** · {escape(view.recurrence)}", color="Warning"))
     if view.trend:
-        body.append(_text(f"Trend: {view.trend}", fontType="Monospace"))
-    sections = (("Log highlights", [f"{line[:150]} ×{n}" for line, n in view.highlights]),
-                ("Latest signals", [s[:200] for s in view.signals]),
-                ("Actions", [humanize(a, names or {})[:200] for a in view.actions]))
+        body.append(_data(f"Trend: {view.trend}", fontType="Monospace"))
+    sections = (("Log highlights", [escape(f"{line[:150]} ×{n}") for line, n in view.highlights]),
+                ("Latest signals", [escape(s[:200]) for s in view.signals]),
+                ("Actions", [say.inline(a) for a in view.actions]))
     for title, lines in sections:
         if lines:
             body.append(_text(f"**{title}**\n\n" + "\n".join(f"- {line}" for line in lines)))
@@ -88,39 +96,49 @@ _STATUS_LINE = {
 }
 
 
-def status_text(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
+def status_line(o: ActionOutcome) -> tuple[rt.Inline, ...]:
     """Where an action stands, in a line."""
     if o.status is OutcomeStatus.AWAITING_CONFIRMATION:
-        return f"⏳ Medium risk: waiting for {_who(o.requested_by, names)} to confirm"
+        return rt.inline("⏳ Medium risk: waiting for ", rt.mention(o.requested_by), " to confirm")
     if o.status is OutcomeStatus.AWAITING_APPROVAL:
-        return f"⏳ High risk: waiting for a commander other than {_who(o.requested_by, names)} to approve"
+        return rt.inline("⏳ High risk: waiting for a commander other than ", rt.mention(o.requested_by), " to approve")
     if o.status is OutcomeStatus.DENIED:
-        return f"🚫 Denied by {_who(o.approver, names)}"
-    line = _STATUS_LINE[o.status]
+        return rt.inline("🚫 Denied by ", rt.mention(o.approver))
     approved = o.approver and o.status is OutcomeStatus.EXECUTED
-    return line + (f" (approved by {_who(o.approver, names)})" if approved else "")
+    return rt.inline(_STATUS_LINE[o.status], (" (approved by ", rt.mention(o.approver), ")") if approved else ())
+
+
+def status_text(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
+    """Where an action stands, as card markdown (people by display name)."""
+    return TeamsText(names or {}).inline(status_line(o))
+
+
+def outcome_name(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
+    """The action's name as markdown (a runbook command in code)."""
+    return TeamsText(names or {}).inline(action_name({"action": o.action, "command": o.command,
+                                                      "summary": o.summary}))
 
 
 def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """One playbook action: risk badge, exact command, citation, status and the buttons its gate allows."""
     o = outcome
     body: list[dict[str, Any]] = [
-        _text(f"🛠 {o.summary}", weight="Bolder", size="Medium"),
-        _text(f"{o.risk.upper()} RISK — {o.reason}", color=RISK_COLOR.get(o.risk, "default"), weight="Bolder"),
+        _data(f"🛠 {o.summary}", weight="Bolder", size="Medium"),
+        _data(f"{o.risk.upper()} RISK — {o.reason}", color=RISK_COLOR.get(o.risk, "default"), weight="Bolder"),
     ]
     if o.command:
-        body.append(_text(o.command, fontType="Monospace"))
+        body.append(_data(o.command, fontType="Monospace"))
     facts = [{"title": "Requested by", "value": _who(o.requested_by, names)},
              {"title": "Status", "value": status_text(o, names)}]
     if o.source:
-        facts.append({"title": "Source", "value": _cut(o.source, 300)})
+        facts.append({"title": "Source", "value": escape(_cut(o.source, 300))})
     if o.undo:
-        facts.append({"title": "Undo", "value": _cut(o.undo, 300)})
+        facts.append({"title": "Undo", "value": escape(_cut(o.undo, 300))})
     body.append({"type": "FactSet", "facts": facts})
     for label, text in (("Output", o.output), ("Undo output", o.undo_output)):
         if text:
             body.append(_text(f"**{label}**", spacing="Medium"))
-            body.append(_text(_cut(text, 1500), fontType="Monospace", size="Small"))
+            body.append(_data(text, 1500, fontType="Monospace", size="Small"))
     data = {"incident_id": incident_id, "action_id": o.action_id}
     buttons = {
         OutcomeStatus.AWAITING_CONFIRMATION: [_execute("Confirm and run", Verb.CONFIRM_ACTION, data, style="positive"),
@@ -145,11 +163,11 @@ def declare_form() -> dict[str, Any]:
     ], [_execute("Declare", Verb.DECLARE, {})])
 
 
-def notice(text: str) -> dict[str, Any]:
+def notice(content: rt.Rich, names: Mapping[str, str] | None = None) -> dict[str, Any]:
     """A one-paragraph card (what a submitted form turns into)."""
-    return card([_text(text)])
+    return card([_text(TeamsText(names or {}).markdown(content))])
 
 
 def fallback_text(view: WarRoom) -> str:
     """Notification text for clients that show no card (activity feed, notifications)."""
-    return _cut(view.headline, 300)
+    return escape(_cut(view.headline, 300))

@@ -21,20 +21,23 @@ from handlers.teams.activity import (
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM
 from handlers.teams.insights_cards import patterns_card
+from handlers.teams.markdown import TeamsText
 from handlers.teams.services import TeamsServices
-from handlers.teams.text import command_text, humanize, to_teams
+from handlers.teams.text import command_text
+from incident_core import richtext as rt
 from incident_core.chat_commands import Intent, UsageError, parse
 from incident_core.chat_service import Reply
 from incident_core.patterns import PatternReport
 
 log = logging.getLogger("revenant.teams")
-NO_CHANNEL = ("\nNo Teams incident channel is set for this org, so its thread cannot open yet: declare from a channel, "
-              "or ask an admin to run `revenant teams channel ORG CHANNEL_ID`.")
+NO_CHANNEL = rt.doc(rt.para("No Teams incident channel is set for this org, so its thread cannot open yet: declare "
+                             "from a channel, or ask an admin to run ",
+                             rt.code("revenant teams channel ORG CHANNEL_ID"), "."))
 
 
-async def reply(context: TurnContext, text: str) -> None:
+async def reply(context: TurnContext, content: rt.Rich, names: dict[str, str] | None = None) -> None:
     """Answer in the conversation (in a channel thread: a reply in that thread), as Teams markdown."""
-    activity = MessageFactory.text(to_teams(text))
+    activity = MessageFactory.text(TeamsText(names or {}).markdown(content))
     activity.text_format = "markdown"
     await context.send_activity(activity)
 
@@ -48,7 +51,7 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
     try:
         intent = parse(text)
     except UsageError as exc:
-        await reply(context, f":warning: {exc}")
+        await reply(context, rt.prefix(exc.content, rt.emoji("warning"), " "))
         return
     if intent.name == "declare" and not intent.title:
         await context.send_activity(MessageFactory.attachment(cards.attachment(cards.declare_form())))
@@ -69,13 +72,13 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         answer = await asyncio.to_thread(handle, services, tenant.org_id, actor, activity.conversation.id,
                                          channel, intent, key)
     except Exception as exc:  # noqa: BLE001 — one error handler shows it
-        await reply(context, humanize(explain(exc), names))
+        await reply(context, explain(exc), names)
         return
     if await asyncio.to_thread(services.first_answer, key):
-        if isinstance(answer.content, PatternReport):
-            await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.content))))
+        if isinstance(answer.report, PatternReport):
+            await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.report))))
         else:
-            await reply(context, humanize(answer.text, names))
+            await reply(context, answer.content, names)
     if answer.incident is not None:
         await services.incident_changed()
 
@@ -89,14 +92,15 @@ async def _postmortem(services: TeamsServices, context: TurnContext, org_id: str
 
     chat = services.context(org_id, actor, context.activity.conversation.id)
     if chat.incident_id is None:
-        await reply(context, ":warning: run `postmortem` in the incident's thread")
+        await reply(context, rt.doc(rt.para(rt.emoji("warning"), " run ", rt.cmd("postmortem"),
+                                            " in the incident's thread")))
         return
     try:
         view = await asyncio.to_thread(lambda: pmu.draft_postmortem(
             deps=services.deps, queries=services.queries, org_id=org_id, incident_id=chat.incident_id or "",
             actor=actor))
     except Exception as exc:  # noqa: BLE001 — one error handler shows it
-        await reply(context, humanize(explain(exc), names))
+        await reply(context, explain(exc), names)
         return
     await context.send_activity(MessageFactory.attachment(cards.attachment(review_card(view, PM_VERBS))))
 
@@ -114,7 +118,7 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
         services.store.note_declare_origin(org_id, actor, channel)
     answer = services.chat.handle(intent, context, project_id=project_id, idempotency_key=key)
     if answer.incident is not None and not channel and not services.incident_channel(org_id):
-        answer = dataclasses.replace(answer, text=answer.text + NO_CHANNEL)
+        answer = dataclasses.replace(answer, content=answer.content + NO_CHANNEL)
     return answer
 
 

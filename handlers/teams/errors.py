@@ -8,20 +8,22 @@ from collections.abc import Mapping
 
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
-from handlers.teams.text import humanize
+from handlers.teams.markdown import TeamsText
+from incident_core import richtext as rt
 from incident_core.errors import IncidentError, NotFound, PermissionDenied, StoreUnavailable, ValidationError
 
 log = logging.getLogger("revenant.teams")
 ERROR_TYPE = "application/vnd.microsoft.error"
 
 
-def explain(exc: BaseException) -> str:
+def explain(exc: BaseException) -> rt.Rich:
     """What to tell the person who typed or clicked."""
     if isinstance(exc, IncidentError):
-        return f"⚠️ {exc}"
+        return rt.prefix(exc.content, rt.emoji("warning"), " ")
     ref = uuid.uuid4().hex[:12]
     log.error("teams request failed (ref %s)", ref, exc_info=exc)
-    return f"💥 Something went wrong on our side (reference `{ref}`). It is logged; try again in a moment."
+    return rt.doc(rt.para(rt.emoji("boom"), " Something went wrong on our side (reference ", rt.code(ref),
+                          "). It is logged; try again in a moment."))
 
 
 def status_of(exc: BaseException) -> int:
@@ -41,4 +43,4 @@ def invoke_error(exc: BaseException, names: Mapping[str, str] | None = None) -> 
     """An Action.Execute answer Teams shows to the clicker only; the card stays as it was."""
     code = type(exc).__name__ if isinstance(exc, IncidentError) else "InternalError"
     return AdaptiveCardInvokeResponse(status_code=status_of(exc), type=ERROR_TYPE,
-                                      value={"code": code, "message": humanize(explain(exc), names or {})})
+                                      value={"code": code, "message": TeamsText(names or {}).toast(explain(exc))})

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from handlers.teams.cards import card
+from handlers.teams.markdown import cut, escape
 from incident_core.insights import Digest
 from incident_core.patterns import ITEM_DONE, ITEM_OPEN, PatternReport
 from incident_core.warroom import humanize
@@ -22,19 +23,22 @@ MAX_PATTERNS = 8
 
 
 def _md(text: object) -> str:
-    """Teams markdown is interpreted in TextBlocks: neutralize its markup in outside strings."""
-    out = str(text)
-    for ch in "\\*_~`[]<>#":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    """Outside text (service and alert names come from signals), escaped by the Teams renderer."""
+    return escape(str(text))
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text[:2000], "wrap": True, **style}
+    return {"type": "TextBlock", "text": cut(text, 2000), "wrap": True, **style}
 
 
 def _dur(seconds: float | None) -> str:
     return "—" if seconds is None else humanize(seconds)
+
+
+def digest_text(digest: Digest) -> str:
+    """Notification text of the digest card (Teams markdown, escaped)."""
+    return escape(f"Weekly incident digest for {digest.scope}: {digest.this_week.total} incident(s) in the week of "
+                  f"{digest.week:%d %b}")
 
 
 def patterns_card(report: PatternReport) -> dict[str, Any]:

@@ -22,11 +22,12 @@ from handlers.teams.commands import handle as handle_intent
 from handlers.teams.commands import reply
 from handlers.teams.errors import invoke_error
 from handlers.teams.ids import InputId, Verb
+from handlers.teams.markdown import TeamsText
 from handlers.teams.postmortem_card import edited_sections, review_card
 from handlers.teams.services import TeamsServices
-from handlers.teams.text import humanize, to_teams
 from incident_core import action_usecases as au
 from incident_core import postmortem_usecases as pmu
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.chat_commands import Intent
@@ -57,9 +58,9 @@ class Answer:
     """What a click answers: a replacing card or a message, a note and a card for the thread, whether it changed."""
 
     card: dict[str, Any] | None
-    note: str | None = None
+    note: rt.Rich | None = None
     changed: bool = True
-    message: str | None = None
+    message: rt.Rich | None = None
     post: dict[str, Any] | None = None
 
 
@@ -90,13 +91,14 @@ async def execute(services: TeamsServices, context: TurnContext,
         return invoke_error(exc, names)
     first: bool = await asyncio.to_thread(services.first_answer, click.key)
     if first and answer.note:
-        await reply(context, answer.note)
+        await reply(context, answer.note, names)
     if first and answer.post:
         await context.send_activity(MessageFactory.attachment(cards.attachment(answer.post)))
     if answer.changed:
         await services.incident_changed()
     if answer.card is None:
-        body = {"statusCode": 200, "type": MESSAGE_TYPE, "value": answer.message or "Done."}
+        body = {"statusCode": 200, "type": MESSAGE_TYPE,
+                "value": TeamsText(names).toast(answer.message or rt.doc("Done."))}
         await context.send_activity(Activity(type=ActivityTypes.invoke_response,
                                              value=InvokeResponse(status=200, body=body)))
         return None
@@ -123,7 +125,7 @@ def _status(services: TeamsServices, click: Click) -> Answer:
         raise ValidationError(f"unknown status {click.data.get('status')!r}") from None
     new = uc.change_status(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
                            status=status, note="via war-room button", idempotency_key=click.key).state
-    return Answer(_war_room(services, new, click), f"{click.name} set {new.human_id} to *{new.status.value}*")
+    return Answer(_war_room(services, new, click), _did(click, f" set {new.human_id} to ", rt.b(new.status.value)))
 
 
 def _severity(services: TeamsServices, click: Click) -> Answer:
@@ -131,7 +133,7 @@ def _severity(services: TeamsServices, click: Click) -> Answer:
     severity = Severity.parse(str(click.data.get("severity") or ""))
     new = uc.change_severity(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id,
                              actor=click.actor, severity=severity, idempotency_key=click.key).state
-    return Answer(_war_room(services, new, click), f"{click.name} set {new.human_id} to *{new.severity.value}*")
+    return Answer(_war_room(services, new, click), _did(click, f" set {new.human_id} to ", rt.b(new.severity.value)))
 
 
 def _refresh(services: TeamsServices, click: Click) -> Answer:
@@ -145,14 +147,14 @@ def _declare(services: TeamsServices, click: Click) -> Answer:
     intent = Intent("declare", title=title, severity=Severity.parse(str(click.data.get(InputId.SEVERITY) or "SEV3")))
     answer = handle_intent(services, click.org_id, click.actor, click.conversation_id, click.channel, intent,
                            click.key)
-    return Answer(cards.notice(to_teams(humanize(answer.text, click.names))))
+    return Answer(cards.notice(answer.content, click.names))
 
 
 def _action(services: TeamsServices, click: Click, outcome: au.ActionOutcome) -> Answer:
     card = cards.action_card(outcome, str(click.data.get("incident_id")), click.names)
     if outcome.duplicate:
         return Answer(card, changed=False)
-    return Answer(card, f"{click.name}: {outcome.summary} — {cards.status_text(outcome, click.names)}")
+    return Answer(card, _did(click, f": {outcome.summary} — ", cards.status_line(outcome)))
 
 
 def _request(services: TeamsServices, click: Click) -> Answer:
@@ -176,7 +178,8 @@ def _run_suggestion(services: TeamsServices, click: Click) -> Answer:
                              org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
                              suggestion_id=str(click.data.get("suggestion_id") or ""), idempotency_key=click.key)
     answer = _action(services, _with_incident(click, state), outcome)
-    return Answer(None, answer.note, answer.changed, message=f"{outcome.summary}: {cards.status_text(outcome)}",
+    return Answer(None, answer.note, answer.changed,
+                  message=rt.doc(rt.para(f"{outcome.summary}: ", cards.status_line(outcome))),
                   post=None if outcome.duplicate else answer.card)
 
 
@@ -185,8 +188,8 @@ def _feedback(services: TeamsServices, click: Click) -> Answer:
     helpful = click.data.get("helpful") is True
     give_feedback(deps=services.deps, org_id=click.org_id, incident_id=state.incident_id, actor=click.actor,
                   suggestion_id=str(click.data.get("suggestion_id") or ""), helpful=helpful, idempotency_key=click.key)
-    return Answer(None, changed=False, message="Thanks: later suggestions for this org rank its source "
-                                               + ("higher." if helpful else "lower."))
+    return Answer(None, changed=False, message=rt.doc("Thanks: later suggestions for this org rank its source "
+                                                      + ("higher." if helpful else "lower.")))
 
 
 def _on_action(fn: Callable[..., au.ActionOutcome], *, runs: bool) -> Callable[[TeamsServices, Click], Answer]:
@@ -219,12 +222,17 @@ def _postmortem(step: str) -> Callable[[TeamsServices, Click], Answer]:
         if step == "approve":
             pmu.approve_postmortem(**base, queries=services.queries, idempotency_key=click.key)
         view = pmu.view_of(_incident(services, click))
-        note = {"save": f"{click.name} saved {len(changed)} section(s) of the postmortem",
-                "submit": f"{click.name} submitted the postmortem for approval",
-                "approve": f"{click.name} approved the postmortem; publishing"}[step]
-        return Answer(card=review_card(view, PM_VERBS), note=note)
+        note = {"save": f" saved {len(changed)} section(s) of the postmortem",
+                "submit": " submitted the postmortem for approval",
+                "approve": " approved the postmortem; publishing"}[step]
+        return Answer(card=review_card(view, PM_VERBS), note=_did(click, note))
 
     return run
+
+
+def _did(click: Click, *parts: rt.Part) -> rt.Rich:
+    """`<who clicked> <what happened>` (the clicker by display name, never a mention)."""
+    return rt.doc(rt.para(rt.Mention(click.actor, click.name), *parts))
 
 
 def _with_incident(click: Click, state: IncidentState) -> Click:

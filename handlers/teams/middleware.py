@@ -17,12 +17,18 @@ from handlers.teams.activity import (
     team_of,
     tenant_of,
 )
+from handlers.teams.commands import reply
 from handlers.teams.errors import ERROR_TYPE
 from handlers.teams.ids import TENANT_KEY
+from handlers.teams.markdown import TeamsText
 from handlers.teams.services import TeamsServices
+from incident_core import richtext as rt
 
-UNLINKED = ("This Microsoft Teams tenant is not linked to a Runbook Revenant org. An admin can run "
-            "`revenant org link-teams ORG {tenant}`.")
+
+def unlinked(tenant: str) -> rt.Rich:
+    """What a person in a tenant bound to no org is told (the tenant id, from the activity, in code)."""
+    return rt.doc(rt.para("This Microsoft Teams tenant is not linked to a Runbook Revenant org. An admin can run ",
+                          rt.code(f"revenant org link-teams ORG {tenant}"), "."))
 
 
 class TenantMiddleware(Middleware):
@@ -50,10 +56,11 @@ class TenantMiddleware(Middleware):
     @staticmethod
     async def _refuse(context: TurnContext, tenant: str) -> None:
         activity = context.activity
-        text = UNLINKED.format(tenant=tenant)
+        said = unlinked(tenant)
         if activity.type == ActivityTypes.invoke:
-            body = {"statusCode": 403, "type": ERROR_TYPE, "value": {"code": "TenantNotLinked", "message": text}}
+            body = {"statusCode": 403, "type": ERROR_TYPE,
+                    "value": {"code": "TenantNotLinked", "message": TeamsText().toast(said)}}
             await context.send_activity(Activity(type=ActivityTypes.invoke_response,
                                                  value=InvokeResponse(status=200, body=body)))
         elif activity.type == ActivityTypes.message and is_addressed(activity):
-            await context.send_activity(text)
+            await reply(context, said)

@@ -26,8 +26,9 @@ from botframework.connector.aio import ConnectorClient
 from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
 from handlers.teams.ids import PLATFORM
+from handlers.teams.markdown import TeamsText
 from handlers.teams.references import ConversationStore
-from handlers.teams.text import to_teams
+from incident_core import richtext as rt
 from incident_core.errors import NotFound
 from incident_core.rooms import OpenedRoom, RoomPlan
 from incident_core.state import IncidentState
@@ -41,6 +42,13 @@ def card_activity(view: WarRoom, names: Mapping[str, str] | None = None) -> Acti
     """The war-room message: the card plus notification text."""
     return Activity(type=ActivityTypes.message, text=cards.fallback_text(view),
                     attachments=[cards.attachment(cards.war_room(view, names))])
+
+
+def _markdown_activity(markdown: str) -> Activity:
+    """A message activity whose text Teams reads as markdown (already rendered and escaped)."""
+    activity = MessageFactory.text(markdown)
+    activity.text_format = "markdown"
+    return activity
 
 
 class TeamsChat:
@@ -69,12 +77,13 @@ class TeamsChat:
         self.store.remember(self.org_id, reference, kind="channel", tenant_id=reference_tenant(reference), team_id=None,
                             channel_id=channel, incident_id=state.incident_id)
         thread_id = str(reference["conversation"]["id"])
-        if plan.links:
-            self.post(thread_id, "Links: " + " · ".join(f"[{title}]({url})" for title, url in plan.links[:20]))
+        links = [rt.inline(f"{rt.one_line(title, 70)} ", rt.link(url)) for title, url in plan.links[:20] if rt.link(url)]
+        if links:
+            self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))
         if plan.announce_to:
-            announcement = MessageFactory.text(to_teams(
-                f":rotating_light: *{view.human_id}* {view.severity.value} — {view.title}. "
-                "Follow its thread in the incident channel."))
+            announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
+                rt.emoji("rotating_light"), " ", rt.b(view.human_id),
+                f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel."))))
             self.run(self._new_thread(plan.announce_to, announcement))
         return OpenedRoom(room_id=thread_id, name=name, message_id=message_id or thread_root(thread_id))
 
@@ -88,10 +97,9 @@ class TeamsChat:
 
         self.run(self._with_client(self._reference(room_id), update))
 
-    def post(self, room_id: str, text: str, *, thread_id: str | None = None) -> str:
+    def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing)."""
-        activity = MessageFactory.text(to_teams(text))
-        activity.text_format = "markdown"
+        activity = _markdown_activity(TeamsText(self.names()).markdown(content))
 
         async def send(client: ConnectorClient, conversation_id: str) -> str:
             sent = await client.conversations.send_to_conversation(conversation_id, activity)
@@ -117,7 +125,8 @@ class TeamsChat:
 
     def archive(self, room_id: str) -> None:
         """Teams threads cannot be archived by a bot: say so in the thread, which stays for the record."""
-        self.post(room_id, ":lock: This incident is closed; the thread stays as its record.")
+        self.post(room_id, rt.doc(rt.para(rt.emoji("lock"), " This incident is closed; the thread stays as its "
+                                                                  "record.")))
 
     # --- internals ----------------------------------------------------------------------------
 

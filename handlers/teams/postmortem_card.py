@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from handlers.teams.cards import card
+from handlers.teams.markdown import escape
 from incident_core.postmortem_model import SECTION_TITLES, SECTIONS
 from incident_core.postmortem_usecases import PostmortemView
 
@@ -19,7 +20,8 @@ EDITABLE_LIMIT = 4000  # longer sections are shown read-only here (Teams cards s
 
 
 def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text[:EDITABLE_LIMIT], "wrap": True, **style}
+    """A TextBlock showing outside text exactly (cut, then escaped)."""
+    return {"type": "TextBlock", "text": escape(text[:EDITABLE_LIMIT]), "wrap": True, **style}
 
 
 def review_card(view: PostmortemView, verbs: Mapping[str, str]) -> dict[str, Any]:

@@ -1,4 +1,7 @@
-"""Text in and out of Teams: @mention commands to `/revenant` text, Slack-style replies to Teams markdown."""
+"""Text coming in from Teams: @mention commands to `/revenant` text, message markup to what a person reads.
+
+Text going out is rich text rendered by handlers/teams/markdown.py, the one place Teams escaping happens.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from handlers.teams.ids import BOT_NAME
-
-_CODE = re.compile(r"(```[\s\S]*?```|`[^`\n]*`)")
-_BOLD = re.compile(r"(?<![*\w])\*(?=\S)([^*\n]+?)(?<=\S)\*(?![*\w])")
 _TAG = re.compile(r"<[^>]+>")
 _PREFIX = re.compile(r"^/?revenant\b\s*", re.IGNORECASE)
-EMOJI = {":warning:": "⚠️", ":boom:": "💥", ":tada:": "🎉", ":rotating_light:": "🚨",
-         ":white_check_mark:": "✅", ":pushpin:": "📌", ":lock:": "🔒"}
-# The core's replies speak Slack (slash command, incident channel); a Teams room is a thread.
-PHRASES = (("`/revenant", f"`@{BOT_NAME}"), ("/revenant", f"@{BOT_NAME}"),
-           ("the incident's channel", "the incident's thread"), ("an incident's channel", "an incident's thread"),
-           ("not an incident channel", "not an incident thread"),
-           ("Opening its channel", "Opening its thread"))
 
 
 def command_text(text: str | None, mentions: list[dict[str, Any]], bot_id: str | None) -> tuple[str, dict[str, dict]]:
@@ -44,23 +36,10 @@ def clean(text: str) -> str:
 
 
 def humanize(text: str, names: Mapping[str, str]) -> str:
-    """Person ids (`teams:<id>`, and the bare `<id>` the core sometimes writes) → display names."""
+    """Person ids (`teams:<id>`, and the bare `<id>` the timeline writes) → display names, in plain text."""
     for user, name in sorted(names.items(), key=lambda kv: -len(kv[0])):
         text = text.replace(user, name)
         bare = user.split(":", 1)[-1]
         if len(bare) >= 8:
             text = text.replace(bare, name)
     return text
-
-
-def to_teams(text: str) -> str:
-    """Slack mrkdwn → Teams markdown: **bold**, emoji codes, paragraph breaks; code is left alone."""
-    for old, new in PHRASES:
-        text = text.replace(old, new)
-    parts = _CODE.split(text)
-    for i in range(0, len(parts), 2):
-        part = _BOLD.sub(r"**\1**", parts[i])
-        for code, emoji in EMOJI.items():
-            part = part.replace(code, emoji)
-        parts[i] = re.sub(r"(?<!\n)\n(?!\n)", "\n\n", part)
-    return "".join(parts)

@@ -13,6 +13,7 @@ from incident_core.errors import InvalidTransition, NotFound
 from incident_core.events import Event
 from incident_core.guidance import Guidance, Suggestion, covers, guidance_due, render_lines
 from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
+from incident_core.richtext_plain import inline_plain
 from incident_core.state import IncidentState, apply_all
 from incident_core.timeline import describe
 from incident_core.warroom import action_line
@@ -110,4 +111,4 @@ def test_render_lines_show_badges_and_citations() -> None:
      "🔵 scale [low] — undone by b (by a)"),
 ])
 def test_war_room_action_lines_understand_every_status(entry: dict[str, Any], expected: str) -> None:
-    assert action_line(entry) == expected
+    assert inline_plain(action_line(entry)) == expected

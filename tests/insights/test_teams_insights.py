@@ -11,6 +11,7 @@ from typing import Any
 from PIL import Image
 
 from bot.reminders import tick
+from emulators.teams_markdown import visible
 from handlers.insights_chart import COMPACT, render_chart
 from handlers.teams.insights_cards import MESSAGE_BUDGET, digest_card
 from incident_core.insights import WeekBucket, WeeklySeries, at_midnight, build_digest, week_start
@@ -23,6 +24,17 @@ from tests.teams.conftest import TeamsWorld, connector, teams_world  # noqa: F40
 def _settings(w: TeamsWorld, **extra: Any) -> None:
     org = w.app.directory.require_org(w.org_id)
     w.app.directory.update_org_settings(w.org_id, {**org.settings, **extra})
+
+
+def shown(card: Any) -> str:
+    """What a person reads on a card: every TextBlock and fact, markdown escapes resolved."""
+    if isinstance(card, list):
+        return "\n".join(shown(c) for c in card)
+    if not isinstance(card, dict):
+        return ""
+    own = visible(str(card["text"])) if card.get("type") == "TextBlock" else ""
+    facts = [visible(f"{f.get('title')}: {f.get('value')}") for f in card.get("facts") or ()]
+    return "\n".join([own, *facts, *(shown(v) for k, v in card.items() if isinstance(v, list | dict))])
 
 
 def _cards(w: TeamsWorld, conversation: str) -> list[dict[str, Any]]:
@@ -40,14 +52,14 @@ def test_war_room_card_and_patterns_command(teams_world: TeamsWorld) -> None:  #
     intake_signals(deps=w.app.deps, org_id=w.org_id, signals=[signal(w.org_id, 24, datetime.now(UTC))])
     thread = w.thread_of("INC-3")
     line = "3rd time in 30 days: INC-1, INC-2 · postmortem of INC-1 · 2 action items still open"
-    eventually(lambda: line in str(w.card(thread)), what="the recurrence line on the war-room card")
+    eventually(lambda: line in shown(w.card(thread)), what="the recurrence line on the war-room card")
 
     delivery, _ = w.sender.command(w.bob, w.general, "patterns checkout 90d")
     assert delivery.status == 201, delivery.body
     card = eventually(lambda: [c for c in _cards(w, w.general) if "Recurring patterns" in str(c)],
                       what="the patterns card")[-1]
-    assert "HighLatency (service checkout)** — 3 incidents" in str(card) and "Postmortem of INC-1" in str(card)
-    assert "Autoscale \\\\<checkout\\\\>" in str(card)  # markdown-neutralized outside string
+    assert "HighLatency (service checkout)** — 3 incidents" in shown(card) and "Postmortem of INC-1" in shown(card)
+    assert "Autoscale &lt;checkout&gt;" in str(card) and "Autoscale <checkout>" in shown(card)  # escaped, shown
 
     web = w.app.directory.create_project(w.org_id, "web", {"teams_channel": w.incidents})
     w.sender.command(w.bob, w.incidents, "patterns 90d")  # the web project's channel: only web's incidents
@@ -78,7 +90,7 @@ def test_weekly_digest_card_carries_the_chart(teams_world: TeamsWorld) -> None: 
     with Image.open(io.BytesIO(png)) as img:
         rgb = img.convert("RGB")
         assert rgb.size == (480, 240) and sum(1 for p in rgb.getdata() if p != (255, 255, 255)) > 5_000
-    assert "HighLatency (service checkout): 2 incidents" in str(card)
+    assert "HighLatency (service checkout): 2 incidents" in shown(card)
     assert tick(w.app, use_leader=False) == 0
     eventually(lambda: w.app.outbox.pending(w.org_id) == 0, what="the outbox drained")
     assert len([c for c in _cards(w, w.general) if "Weekly incident digest" in str(c)]) == 1

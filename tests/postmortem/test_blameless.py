@@ -21,7 +21,7 @@ FLAGGED = [
     ("sloppy review of the migration", "judgement", "sloppy"),
     ("the root cause was the fault of the DB team", "blame", "fault of"),
     ("it was his fault", "blame", "his fault"),
-    ("<@U123ABC> broke prod", "person", "<@U123ABC> broke"),
+    ("@U123ABC broke prod", "person", "@U123ABC broke"),  # Slack hands mentions over as @id (handlers/slack/incoming.py)
     ("@dana caused the outage", "person", "@dana caused"),
     ("he skipped the canary stage", "person", "he skipped"),
     ("Carol neglected the runbook", "person", "Carol neglected"),

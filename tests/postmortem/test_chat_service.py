@@ -27,8 +27,8 @@ def test_postmortem_command_drafts_and_summarizes(sqlite_app: App) -> None:
     uc.change_status(deps=world.deps, org_id=world.org.id, incident_id=state.incident_id, actor="teams:ann",
                      status=Status.MITIGATED, note="certificate renewed")
     reply = chat.handle(parse("postmortem"), ctx)
-    assert reply.text.startswith("*Postmortem for INC-1* — draft (deterministic)")
-    assert ":warning: contributing factors: “ann forgot" in reply.text  # the blameless checker, in the summary
+    assert reply.text.startswith("Postmortem for INC-1 — draft (deterministic)")
+    assert "⚠️ contributing factors: “ann forgot" in reply.text  # the blameless checker, in the summary
     again = chat.handle(parse("postmortem"), ctx)  # the draft is made once, then shown
     events = [e.type_name for e in sqlite_app.queries.timeline(world.org.id, state.incident_id)]
     assert events.count("PostmortemDrafted") == 1 and again.text == reply.text

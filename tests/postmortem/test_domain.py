@@ -14,10 +14,11 @@ from incident_core.model import Status
 from incident_core.postmortem_check import CITATION, citations, is_guidance
 from incident_core.postmortem_draft import build_draft
 from incident_core.postmortem_model import FieldError, add_business_days
-from incident_core.postmortem_render import document_of, render_markdown, split_text
+from incident_core.postmortem_render import document_of, render_document, split_text
 from incident_core.postmortem_usecases import accept_narrative
 from incident_core.state import IncidentState
 from incident_core.timeline import describe
+from publishers.markdown import to_markdown
 from tests.postmortem.scenario import ALICE, BOB, Memory, resolved_incident
 
 
@@ -162,7 +163,7 @@ def test_markdown_document_and_chunks() -> None:
     assert m.state is not None
     doc = document_of(m.state)
     assert doc.path == "postmortems/2026-11-27-inc-7.md" and doc.branch.startswith("revenant/postmortem-inc-7-")
-    md = render_markdown(m.state)
+    md = to_markdown(render_document(m.state))
     assert md.startswith("# Postmortem: INC-7 — Checkout latency spike") and "| Status | Approved by UALICE |" in md
     assert md.index("## Action items") < md.index("## Links")
     long = "\n".join(f"line {i} " + "x" * 90 for i in range(100))

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from incident_core import richtext as rt
 from incident_core.postmortem_render import PostmortemDocument
 from incident_core.publishing import validate_publishing
 from publishers.errors import PublishError
@@ -19,7 +20,8 @@ from tests.postmortem.mcp_http import ThreadedUvicorn
 SCRIPT = Path(__file__).with_name("fake_mcp_server.py")
 DOC = PostmortemDocument(
     org_id="o", incident_id="0123456789abcdef0123456789abcdef", human_id="INC-7", title="INC-7 — Checkout latency",
-    severity="SEV2", date="2026-11-27", markdown="# Postmortem: INC-7\n\n## Summary\n\nx [ev 1]\n",
+    severity="SEV2", date="2026-11-27",
+    content=rt.doc(rt.Heading(rt.inline("Postmortem: INC-7"), 1), rt.Heading(rt.inline("Summary")), "x [ev 1]"),
     summary="x [ev 1]", approver="slack:UALICE",
     action_items=({"id": "ai-1", "title": "Alert on pool saturation", "owner": "slack:UBOB", "priority": "P2",
                    "due": "2026-12-11", "kind": "detect", "cites": [3]},
@@ -50,7 +52,7 @@ def test_stdio_server_publishes_once_with_a_lookup(tmp_path: Path) -> None:
     again = connector.publish(DOC, config)  # a retry after a crash: the lookup finds the pull request
     assert again.url == first.url and again.ref == "found by lookup"
     data = stored(store)
-    assert len(data["pulls"]) == 1 and data["pulls"][0]["body"] == DOC.markdown
+    assert len(data["pulls"]) == 1 and data["pulls"][0]["body"] == "# Postmortem: INC-7\n\n## Summary\n\nx \\[ev 1]\n"
     assert data["pulls"][0]["head"] == DOC.branch
     assert [i["summary"] for i in data["issues"]] == ["Alert on pool saturation", "Document the rollback"]
     assert data["issues"][0]["description"] == "From INC-7, due 2026-12-11"

@@ -96,7 +96,7 @@ def test_cli_drafts_and_writes_the_markdown(tmp_path: Path) -> None:
         app.close()
     drafted = run(["postmortem", "draft", "--org", "cli-pm", "INC-1"], tmp_path)
     assert drafted.returncode == 0, drafted.stderr
-    assert "*Postmortem for INC-1* — draft (deterministic)" in drafted.stdout
+    assert "Postmortem for INC-1 — draft (deterministic)" in drafted.stdout
     out = tmp_path / "pm.md"
     shown = run(["postmortem", "show", "--org", "cli-pm", "INC-1", "--out", str(out)], tmp_path)
     assert shown.returncode == 0 and out.read_text().startswith("# Postmortem: INC-1")

@@ -49,7 +49,7 @@ def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(pu
     drafted(w)
     s = w.state()
     assert s.postmortem["drafted_by"] == pmu.SYSTEM and s.postmortem["source"] == "deterministic"
-    notices = [r.payload["text"] for r in outbox_rows(w.app, w.org_id, "pm-drafted:")]
+    notices = [pmu.notice_content(r.payload).plain() for r in outbox_rows(w.app, w.org_id, "pm-drafted:")]
     assert len(notices) == 1 and "/revenant postmortem" in notices[0]
     pmu.save_edits(deps=w.deps, org_id=w.org_id, incident_id=s.incident_id, actor=BOB,
                    sections={"summary": s.postmortem["sections"]["summary"] + "\nThe rollback restored service. [ev 8]"})
@@ -71,7 +71,7 @@ def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(pu
     assert len(prs) == 1 and prs[0]["html_url"] == s.postmortem["published"]["github"]
     path = f"postmortems/{s.status_times['resolved'][:10]}-inc-1.md"
     markdown = w.gh.file("acme", "postmortems", prs[0]["head"]["ref"], path)
-    assert markdown is not None and "The rollback restored service. [ev 8]" in markdown
+    assert markdown is not None and "The rollback restored service. \\[ev 8]" in markdown  # `[` escaped: no link
     versions = {e.version for e in w.app.queries.timeline(w.org_id, s.incident_id)}
     cited = [line for line in markdown.splitlines() if CITATION.search(line)]
     assert cited and all(citations(line) <= versions for line in cited)

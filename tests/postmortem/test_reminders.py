@@ -14,6 +14,7 @@ from bot.reminders import ReminderScheduler, tick
 from incident_core import commands as cmd
 from incident_core import usecases as uc
 from incident_core.model import Severity, Status
+from incident_core.postmortem_usecases import notice_content
 from incident_core.reminders import SNOOZE_KIND, SNOOZE_NAME, ReminderPolicy, due_reminders
 from tests.conftest import make_app
 from tests.postmortem.conftest import outbox_rows
@@ -95,7 +96,7 @@ def test_ticks_fire_each_slot_once_and_survive_a_restart(db_url: str, tmp_path: 
         clock.at = T0 + timedelta(minutes=61)
         assert tick(restarted) >= 1
         rows = outbox_rows(restarted, org.id, "reminder:status_update:")
-        assert len(rows) == 2 and "has had no status update for 1h 01m" in rows[-1].payload["text"]
+        assert len(rows) == 2 and "has had no status update for 1h 01m" in notice_content(rows[-1].payload).plain()
         assert rows[-1].payload["snooze"] == "status_update"
     finally:
         restarted.close()

@@ -10,6 +10,7 @@ from handlers.slack.ids import PostmortemId
 from handlers.slack.postmortem_blocks import editor_modal, notice_blocks
 from handlers.slack.postmortem_form import ModalMeta, read_form, validate
 from incident_core import postmortem as pm
+from incident_core import richtext as rt
 from incident_core.postmortem_draft import build_draft
 from incident_core.postmortem_usecases import view_of
 from tests.postmortem.scenario import BOB, resolved_incident
@@ -71,6 +72,6 @@ def test_tampered_metadata_is_refused_and_reminders_offer_snooze() -> None:
         assert "out of date" in str(exc)
     else:
         raise AssertionError("tampered metadata accepted")
-    blocks = notice_blocks(":bell: INC-1 has had no update", "inc-1", "status_update")
+    blocks = notice_blocks(rt.doc(rt.para(rt.emoji("bell"), " INC-1 has had no update")), "inc-1", "status_update")
     assert blocks[1]["elements"][0]["action_id"] == PostmortemId.REMINDER_SNOOZE
-    assert notice_blocks("x", "inc-1", None)[1:] == []
+    assert notice_blocks(rt.doc("x"), "inc-1", None)[1:] == []

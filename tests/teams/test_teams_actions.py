@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from emulators.bot_connector_state import Member
+from emulators.teams_markdown import visible
 from tests.teams.conftest import CARD, TeamsWorld
 
 FAILOVER = {"action": "failover_database", "params": {"cluster": "orders-db", "target": "orders-db-2"}}
@@ -41,7 +42,7 @@ def test_high_risk_needs_a_second_commander_and_self_approval_is_refused(teams_w
     assert done["statusCode"] == 200
     facts = {f["title"]: f["value"] for b in done["value"]["body"] if b["type"] == "FactSet" for f in b["facts"]}
     assert facts["Status"].startswith("✅ Ran") and "approved by" in facts["Status"]
-    assert any("[simulated]" in b.get("text", "") for b in done["value"]["body"])
+    assert any("[simulated]" in visible(b.get("text", "")) for b in done["value"]["body"])
     again = click(w, w.dave, thread, approve["verb"], approve["data"])
     assert again["statusCode"] == 409  # runs once
     events = w.events()

@@ -17,8 +17,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import suggestion_blocks as sb
 from handlers.slack.errors import explain
 from handlers.slack.ids import ActionId
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import PLATFORM, SlackServices
 from incident_core import action_usecases as au
+from incident_core import richtext as rt
 from incident_core.errors import NotFound, ValidationError
 from incident_core.guidance_usecases import run_suggestion
 from incident_core.state import IncidentState
@@ -77,12 +79,12 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         try:
             outcome, incident = await asyncio.to_thread(click, services, context["org_id"], user, action)
         except Exception as exc:  # noqa: BLE001 — one error handler explains refusals to the clicker only
-            await respond(response_type="ephemeral", replace_original=False, text=explain(exc))
+            await respond(response_type="ephemeral", replace_original=False, **message(explain(exc)))
             return
         if outcome.duplicate:
-            await respond(response_type="ephemeral", replace_original=False,
-                          text=f"{sb.badge(outcome.risk)} {outcome.summary} was already requested "
-                               f"({outcome.status.value.replace('_', ' ')}); it runs once.")
+            await respond(response_type="ephemeral", replace_original=False, **message(rt.doc(rt.para(
+                f"{sb.badge(outcome.risk)} ", sb.outcome_name(outcome),
+                f" was already requested ({outcome.status.value.replace('_', ' ')}); it runs once."))))
             return
         text, blocks = sb.outcome_message(outcome, incident.incident_id)
         if ActionId(action["action_id"]) in DECISIONS:  # the approval/confirmation card loses its buttons

@@ -10,11 +10,17 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 
 from handlers.slack.errors import explain
 from handlers.slack.ids import ActionId
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import SlackServices
 from handlers.slack.values import button_object, pick
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core.errors import NotFound
 from incident_core.model import Severity, Status
+
+
+def _set(user: str, human_id: str, value: str) -> rt.Rich:
+    return rt.doc(rt.para(rt.Mention(f"slack:{user}", user), f" set {human_id} to ", rt.b(value)))
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
@@ -26,7 +32,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         user = body["user"]["id"]
         org_id = context["org_id"]
 
-        def work() -> str:
+        def work() -> rt.Rich:
             value = button_object(action.get("value"))
             incident = services.queries.get(org_id, pick(value, "i", str))
             if incident is None:
@@ -36,16 +42,16 @@ def register(app: AsyncApp, services: SlackServices) -> None:
                     "actor": f"slack:{user}", "idempotency_key": key}
             if action["action_id"].startswith(ActionId.SET_STATUS):
                 state = uc.change_status(**base, status=pick(value, "s", Status), note="via war-room button").state
-                return f"<@{user}> set {state.human_id} to *{state.status.value}*"
+                return _set(user, state.human_id, state.status.value)
             state = uc.change_severity(**base, severity=pick(value, "v", Severity)).state
-            return f"<@{user}> set {state.human_id} to *{state.severity.value}*"
+            return _set(user, state.human_id, state.severity.value)
 
         try:
-            text = await asyncio.to_thread(work)
+            content = await asyncio.to_thread(work)
         except Exception as exc:  # noqa: BLE001
-            await respond(response_type="ephemeral", replace_original=False, text=explain(exc))
+            await respond(response_type="ephemeral", replace_original=False, **message(explain(exc)))
             return
-        await respond(response_type="in_channel", replace_original=False, text=text)
+        await respond(response_type="in_channel", replace_original=False, **message(content))
         await services.incident_changed()
 
     for prefix in (ActionId.SET_STATUS, ActionId.SET_SEVERITY):

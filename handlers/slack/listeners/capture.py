@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp, AsyncBoltContext
 
+from handlers.slack.incoming import plain_text
 from handlers.slack.services import PLATFORM, SlackServices
 from incident_core import commands as cmd
 from incident_core import usecases as uc
@@ -28,7 +29,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         if subtype == "message_changed":
             msg = event.get("message", {})
             build = lambda base: cmd.CaptureEdit(**base, platform=PLATFORM, channel=event["channel"],  # noqa: E731
-                                                 message_id=msg.get("ts", ""), text=msg.get("text", ""))
+                                                 message_id=msg.get("ts", ""), text=plain_text(msg.get("text")))
             user = msg.get("user") or ""
         elif subtype == "message_deleted":
             build = lambda base: cmd.CaptureDeletion(**base, platform=PLATFORM, channel=event["channel"],  # noqa: E731
@@ -38,7 +39,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             user = event.get("user") or ""
             build = lambda base: cmd.CaptureMessage(  # noqa: E731
                 **base, platform=PLATFORM, channel=event["channel"], message_id=event.get("ts", ""),
-                author=f"{PLATFORM}:{user}", text=event.get("text", ""), thread_id=event.get("thread_ts"))
+                author=f"{PLATFORM}:{user}", text=plain_text(event.get("text")), thread_id=event.get("thread_ts"))
         await _capture(services, context["org_id"], event.get("channel"), user, body, build)
 
     async def on_reaction(body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext) -> None:

@@ -11,19 +11,29 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
+from handlers.slack.incoming import mentioned, plain_text
 from handlers.slack.insights_blocks import patterns_blocks
+from handlers.slack.mrkdwn import USER_ID, message
 from handlers.slack.services import SlackServices
+from incident_core import richtext as rt
 from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
 from incident_core.patterns import PatternReport
 
 
+def require_mentioned(user: str, mentioned_ids: set[str]) -> None:
+    """A person named by a Slack user id must have come as a mention Slack wrote, or nobody is mentioned."""
+    if USER_ID.match(user) and user not in mentioned_ids:  # a plain name (`@dana`) is shown as text
+        raise UsageError(rt.doc(rt.para("nobody with that id is in this workspace: name the person with an "
+                                        "@mention, e.g. ", rt.cmd("role scribe @dana"))))
+
+
 def register(app: AsyncApp, services: SlackServices) -> None:
     async def ack_command(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
         try:
-            intent = parse(command.get("text", ""))
+            intent = parse(plain_text(command.get("text")))
         except UsageError as exc:
-            await ack(response_type="ephemeral", text=f":warning: {exc}")
+            await ack(response_type="ephemeral", **message(explain(exc)))
             return
         await ack()
         if intent.name == "declare" and not intent.title:  # the trigger id is only good for 3 s
@@ -33,7 +43,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     async def run_command(command: dict[str, Any], context: AsyncBoltContext, respond: AsyncRespond,
                           client: AsyncWebClient) -> None:
         try:
-            intent = parse(command.get("text", ""))
+            intent = parse(plain_text(command.get("text")))
         except UsageError:
             return  # already answered in the ack
         if intent.name == "declare" and not intent.title:
@@ -41,15 +51,18 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         try:
             ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
                                           command.get("channel_id"))
+            if intent.name == "role" and intent.user:
+                require_mentioned(intent.user, mentioned(command.get("text")))
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
                                                    idempotency_key=f"slack:cmd:{command.get('trigger_id')}")
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
-            await respond(response_type="ephemeral", text=explain(exc))
+            await respond(response_type="ephemeral", **message(explain(exc)))
             return
-        if isinstance(reply.content, PatternReport):
-            await respond(response_type="ephemeral", text=reply.text, blocks=patterns_blocks(reply.content))
+        if isinstance(reply.report, PatternReport):
+            await respond(response_type="ephemeral", text=message(reply.content)["text"],
+                          blocks=patterns_blocks(reply.report))
         else:
-            await respond(response_type="in_channel" if reply.in_channel else "ephemeral", text=reply.text)
+            await respond(response_type="in_channel" if reply.in_channel else "ephemeral", **message(reply.content))
         if reply.incident is not None:
             await services.incident_changed()
 

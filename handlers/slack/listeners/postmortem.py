@@ -17,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import postmortem_blocks as pb
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND, PostmortemId
+from handlers.slack.incoming import plain_text
+from handlers.slack.mrkdwn import cut, message, plain
 from handlers.slack.postmortem_form import (
     FormInput,
     ModalMeta,
@@ -27,6 +29,7 @@ from handlers.slack.postmortem_form import (
 )
 from handlers.slack.services import SlackServices
 from incident_core import postmortem_usecases as pmu
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core.chat_commands import UsageError, parse
 from incident_core.errors import NotFound
@@ -41,7 +44,7 @@ def first_view(services: SlackServices, org_id: str, user: str, channel: str | N
     ctx = services.context(org_id, user, channel)
     state = services.queries.get(org_id, ctx.incident_id) if ctx.incident_id else None
     if state is None:
-        raise NotFound("run `/revenant postmortem` in the incident's channel")
+        raise NotFound(rt.doc(rt.para("run ", rt.cmd("postmortem"), " in the incident's channel")))
     role = uc.role_of(deps=services.deps, org_id=org_id, actor=ctx.user)
     meta = ModalMeta(incident_id=state.incident_id, channel=channel)
     if not allows(role, Permission.EDIT_POSTMORTEM):
@@ -84,12 +87,12 @@ def check_submission(services: SlackServices, org_id: str, actor: str, meta: Mod
         theirs = fingerprint(current.get(key, "")) != meta.hashes.get(key)
         if mine and theirs and form.sections.get(key, "") != current.get(key, ""):
             errors[section_block(key, 0)] = ("Someone else changed this section after you opened the form. Copy "
-                                              "your text, close the form and run `/revenant postmortem` again.")
+                                              "your text, close the form and run /revenant postmortem again.")
     return form, errors
 
 
 def save_submission(services: SlackServices, org_id: str, user: str, meta: ModalMeta,
-                    form: FormInput) -> tuple[str, bool]:
+                    form: FormInput) -> tuple[rt.Rich, bool]:
     """Save what the person changed, then submit or approve; returns the message and whether it is public."""
     actor = f"slack:{user}"
     sections = {k: v for k, v in form.sections.items() if fingerprint(v) != meta.hashes.get(k)}
@@ -102,19 +105,21 @@ def save_submission(services: SlackServices, org_id: str, user: str, meta: Modal
         done = pmu.submit_postmortem(deps=services.deps, queries=services.queries, org_id=org_id,
                                      incident_id=meta.incident_id, actor=actor)
         warnings = getattr(done.events[-1], "warnings", 0)
-        return (f"<@{user}> submitted {human}'s postmortem for approval ({warnings} blameless warning(s) open). "
-                "An org commander can approve it with `/revenant postmortem`."), True
+        return rt.doc(rt.para(rt.Mention(actor, user), f" submitted {human}'s postmortem for approval ({warnings} "
+                              "blameless warning(s) open). An org commander can approve it with ",
+                              rt.cmd("postmortem"), ".")), True
     if form.decision == "approve":
         pmu.approve_postmortem(deps=services.deps, queries=services.queries, org_id=org_id,
                                incident_id=meta.incident_id, actor=actor)
-        return f"Approved {human}'s postmortem (saved: {changed}); publishing progress appears in the channel.", False
-    return f"Saved {human}'s postmortem draft ({changed}).", False
+        return rt.doc(f"Approved {human}'s postmortem (saved: {changed}); publishing progress appears in the "
+                      "channel."), False
+    return rt.doc(f"Saved {human}'s postmortem draft ({changed})."), False
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
     async def is_postmortem(command: dict[str, Any]) -> bool:
         try:
-            return parse(command.get("text", "")).name == "postmortem"
+            return parse(plain_text(command.get("text"))).name == "postmortem"
         except UsageError:
             return False
 
@@ -161,22 +166,22 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             form, errors = await asyncio.to_thread(check_submission, services, org_id, f"slack:{user}", meta,
                                                    view["state"]["values"])
         except Exception as exc:  # noqa: BLE001
-            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: explain(exc)[:150]})
+            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: cut(plain(explain(exc)), 150)})
             return
         if errors:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
         try:
-            text, public = await asyncio.to_thread(save_submission, services, org_id, user, meta, form)
+            content, public = await asyncio.to_thread(save_submission, services, org_id, user, meta, form)
         except Exception as exc:  # noqa: BLE001
-            text, public = explain(exc), False
+            content, public = explain(exc), False
         if public and meta.channel:
-            await client.chat_postMessage(channel=meta.channel, text=text)
+            await client.chat_postMessage(channel=meta.channel, **message(content))
         elif meta.channel:
-            await client.chat_postEphemeral(channel=meta.channel, user=user, text=text)
+            await client.chat_postEphemeral(channel=meta.channel, user=user, **message(content))
         else:
-            await client.chat_postMessage(channel=user, text=text)
+            await client.chat_postMessage(channel=user, **message(content))
         await services.incident_changed()
 
     async def ack_only(ack: AsyncAck) -> None:

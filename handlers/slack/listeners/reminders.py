@@ -9,9 +9,11 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 
 from handlers.slack.errors import explain
 from handlers.slack.ids import PostmortemId
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import PLATFORM, SlackServices
 from handlers.slack.values import button_object, pick
 from incident_core import commands as cmd
+from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core.errors import NotFound
 from incident_core.reminders import SNOOZE_KIND, SNOOZE_NAME
@@ -23,7 +25,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         await ack()
         user, org_id = body["user"]["id"], context["org_id"]
 
-        def work() -> str:
+        def work() -> rt.Rich:
             value = button_object(action.get("value"))
             state = services.queries.get(org_id, pick(value, "i", str))
             if state is None:
@@ -34,13 +36,14 @@ def register(app: AsyncApp, services: SlackServices) -> None:
                                  org_id=org_id, incident_id=state.incident_id, actor=f"{PLATFORM}:{user}",
                                  occurred_at=services.deps.clock.now(), platform=PLATFORM, kind=SNOOZE_KIND,
                                  name=SNOOZE_NAME, text=f"{pick(value, 'k', str, 'status_update')[:40]}:{minutes}"))
-            return f":zzz: <@{user}> snoozed {state.human_id}'s status-update reminder for {minutes} min."
+            return rt.doc(rt.para(rt.emoji("zzz"), " ", rt.Mention(f"slack:{user}", user),
+                                  f" snoozed {state.human_id}'s status-update reminder for {minutes} min."))
 
         try:
-            text = await asyncio.to_thread(work)
+            content = await asyncio.to_thread(work)
         except Exception as exc:  # noqa: BLE001
-            await respond(response_type="ephemeral", replace_original=False, text=explain(exc))
+            await respond(response_type="ephemeral", replace_original=False, **message(explain(exc)))
             return
-        await respond(response_type="in_channel", replace_original=True, text=text)
+        await respond(response_type="in_channel", replace_original=True, **message(content))
 
     app.action(PostmortemId.REMINDER_SNOOZE)(on_snooze)

@@ -10,12 +10,14 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from handlers.slack import suggestion_blocks as sb
 from handlers.slack.errors import explain
 from handlers.slack.ids import ActionId
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import PLATFORM, SlackServices
+from incident_core import richtext as rt
 from incident_core.errors import NotFound
 from incident_core.guidance_usecases import give_feedback
 
 
-def feedback(services: SlackServices, org_id: str, user: str, action: dict[str, Any]) -> str:
+def feedback(services: SlackServices, org_id: str, user: str, action: dict[str, Any]) -> rt.Rich:
     """Record the vote; returns the line shown to the voter."""
     helpful = action["action_id"] == ActionId.SUGGESTION_UP
     ref = sb.ButtonRef.parse(action.get("value"))
@@ -27,8 +29,8 @@ def feedback(services: SlackServices, org_id: str, user: str, action: dict[str, 
                            idempotency_key=f"slack:click:{action.get('action_ts')}:{user}")
     entry = result.state.suggestions.get(ref.suggestion_id, {})
     mark, direction = ("👍", "higher") if helpful else ("👎", "lower")
-    return (f"{mark} Thanks — noted for “{entry.get('title', 'this step')}”. Suggestions for this org now rank "
-            f"`{entry.get('source', 'its source')}` {direction}.")
+    return rt.doc(rt.para(f"{mark} Thanks — noted for “{entry.get('title', 'this step')}”. Suggestions for this org "
+                          "now rank ", rt.code(str(entry.get("source", "its source"))), f" {direction}."))
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
@@ -40,10 +42,10 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     async def on_vote(body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext,
                       respond: AsyncRespond) -> None:
         try:
-            text = await asyncio.to_thread(feedback, services, context["org_id"], body["user"]["id"], action)
+            content = await asyncio.to_thread(feedback, services, context["org_id"], body["user"]["id"], action)
         except Exception as exc:  # noqa: BLE001
-            text = explain(exc)
-        await respond(response_type="ephemeral", replace_original=False, text=text)
+            content = explain(exc)
+        await respond(response_type="ephemeral", replace_original=False, **message(content))
 
     for action_id in (ActionId.SUGGESTION_UP, ActionId.SUGGESTION_DOWN):
         app.action(action_id)(ack=ack_vote, lazy=[on_vote])

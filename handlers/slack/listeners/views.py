@@ -10,6 +10,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack.errors import explain
 from handlers.slack.ids import BlockId, CallbackId, InputId
+from handlers.slack.mrkdwn import message
 from handlers.slack.services import SlackServices
 from incident_core.chat_commands import Intent
 from incident_core.model import Severity
@@ -45,9 +46,9 @@ def register(app: AsyncApp, services: SlackServices) -> None:
                                                                           severity=Severity(severity)), ctx,
                                             idempotency_key=f"slack:view:{view.get('id')}")
         except Exception as exc:  # noqa: BLE001
-            await client.chat_postMessage(channel=user, text=explain(exc))
+            await client.chat_postMessage(channel=user, **message(explain(exc)))
             return
-        await client.chat_postMessage(channel=user, text=reply.text)
+        await client.chat_postMessage(channel=user, **message(reply.content))
         await services.incident_changed()
 
     app.view(CallbackId.DECLARE)(on_declare)

@@ -1,0 +1,115 @@
+"""Teams markdown as a person reads it, and the live tokens Teams would render (mentions, links, HTML).
+
+Teams reads CommonMark-style markdown in message text and in Adaptive Card TextBlocks and facts:
+backslash escapes and entities are text, code spans are verbatim, `[label](url)` is a link (masked when
+the label is not the URL's host), a bare URL is linked, and in message text `<at>…</at>` tags and some
+HTML (`<a href>`) are live. This model reports all of them, so a test that finds nothing here has found
+nothing Teams could mention or link.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+_PUNCT = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_AT = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+_LINK = re.compile(r"\[([^\]\n]*)\]\(\s*<?([^)\s>]+)>?[^)]*\)")
+_HREF = re.compile(r"<a\b[^>]*href\s*=\s*[\"']?([^\"'\s>]+)", re.IGNORECASE)
+_TAG = re.compile(r"</?[A-Za-z][^<>]*>")
+_BARE_URL = re.compile(r"(?<![\w(/\[])https?://[^\s<>()\[\]]+", re.IGNORECASE)
+
+
+def _read(markdown: str) -> tuple[str, str]:
+    """(what a person sees, what is left to parse): escapes and entities are text, code spans verbatim."""
+    seen: list[str] = []
+    scan: list[str] = []
+    plain: list[str] = []  # text since the last code span, entities still to decode
+
+    def flush() -> None:
+        seen.append(html.unescape("".join(plain)))
+        plain.clear()
+
+    i = 0
+    while i < len(markdown):
+        ch = markdown[i]
+        if ch == "\\" and i + 1 < len(markdown) and markdown[i + 1] in _PUNCT:
+            plain.append(markdown[i + 1] if markdown[i + 1] != "&" else "&amp;")
+            scan.append("\x00")
+            i += 2
+            continue
+        if ch == "`":
+            run = len(markdown[i:]) - len(markdown[i:].lstrip("`"))
+            fence = "`" * run
+            end = markdown.find(fence, i + run)
+            while end != -1 and markdown[end + run:end + run + 1] == "`":
+                end = markdown.find(fence, end + run + 1)
+            if end != -1:
+                flush()
+                seen.append(markdown[i:end + run])
+                scan.append(" ")
+                i = end + run
+                continue
+            plain.append(fence)
+            scan.append(fence)
+            i += run
+            continue
+        plain.append(ch)
+        scan.append(ch)
+        i += 1
+    flush()
+    return "".join(seen), "".join(scan)
+
+
+def visible(markdown: str) -> str:
+    """The text a person sees: escapes and entities resolved, code verbatim (emphasis markers kept)."""
+    return _read(markdown)[0]
+
+
+def tokens(markdown: str) -> list[tuple[str, str, str]]:
+    """(kind, target, label) of every live mention, link and HTML tag in Teams markdown."""
+    text = _read(markdown)[1]  # code and escaped characters are text
+    found: list[tuple[str, str, str]] = [("mention", m.group(1), m.group(0)) for m in _AT.finditer(text)]
+    found += [("link", m.group(2), m.group(1)) for m in _LINK.finditer(text)]
+    found += [("link", m.group(1), "") for m in _HREF.finditer(text)]
+    found += [("html", m.group(0), "") for m in _TAG.finditer(_AT.sub(" ", text))]
+    found += [("link", m.group(0), "") for m in _BARE_URL.finditer(_LINK.sub(" ", text))]
+    return found
+
+
+def card_tokens(card: Any) -> list[tuple[str, str, str]]:
+    """Live tokens of an Adaptive Card: markdown of TextBlocks and facts, Action.OpenUrl targets."""
+    out: list[tuple[str, str, str]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        kind = node.get("type")
+        if kind == "TextBlock":
+            out.extend(tokens(str(node.get("text", ""))))
+        if kind == "Action.OpenUrl":
+            out.append(("link", str(node.get("url", "")), str(node.get("title", ""))))
+        if "facts" in node:
+            for fact in node.get("facts") or []:
+                if isinstance(fact, dict):
+                    out.extend(tokens(f"{fact.get('title', '')} {fact.get('value', '')}"))
+        for key, value in node.items():
+            if key not in ("text", "facts"):
+                walk(value)
+
+    walk(card)
+    return out
+
+
+def activity_tokens(activity: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Live tokens of a message activity: its text and every Adaptive Card attached."""
+    found = tokens(str(activity.get("text") or ""))
+    for attachment in activity.get("attachments") or []:
+        if isinstance(attachment, dict):
+            found += card_tokens(attachment.get("content"))
+    return found
