@@ -70,9 +70,9 @@ class Settings(BaseSettings):
     @field_validator("embeddings")
     @classmethod
     def _embeddings(cls, v: str) -> str:
-        if v in ("offline", "openai") or (v.startswith("local:") and len(v) > 6):
+        if v in ("offline", "hashing", "openai") or (v.startswith("local:") and len(v) > 6):
             return v
-        raise ValueError("must be 'offline', 'openai' or 'local:<model name>'")
+        raise ValueError("must be 'offline', 'hashing', 'openai' or 'local:<model name>'")
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_secret",
                      "microsoft_app_password", "openai_api_key", "github_token", "jira_token")

@@ -13,9 +13,10 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from knowledge.frontmatter import as_list
 from knowledge.markdown import ParsedDocument, split_camel
+from knowledge.vocabulary import document_vocabulary
 
 KINDS = ("runbook", "postmortem", "incident")
-EMBEDDED_KEYS = ("title", "section", "aliases")
+EMBEDDED_KEYS = ("title", "section", "aliases", "vocabulary")
 _NOT_EMBEDDED = [
     "doc_key", "path", "source", "slug", "kind", "project", "service", "root", "content_hash",
     "chunk", "commands_json", "steps_json", "links_json",
@@ -72,6 +73,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
     services = info.services or tuple(as_list(front.get("services") or front.get("service")))
     title = info.title or doc.title or PurePosixPath(info.path).stem
     aliases = _aliases(title, info.path, front)
+    vocabulary = document_vocabulary(doc) if kind == "runbook" else ""
     nodes: list[TextNode] = []
     for index, section in enumerate(doc.sections):
         heading_path = section.heading_path or (title,)
@@ -80,6 +82,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
             "title": title,
             "section": " > ".join(heading_path),
             "aliases": aliases,
+            "vocabulary": vocabulary,
             "doc_key": info.doc_key,
             "path": info.path,
             "source": source,

@@ -8,13 +8,12 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from knowledge.bm25 import BM25Cache
-from knowledge.embeddings import HashingEmbedding
 from knowledge.evaluation import load_queries, score
 from knowledge.ingest import Ingestor, Progress
+from knowledge.lexical import LexicalStore
 from knowledge.models import EvalReport, Hit, IngestReport
 from knowledge.query import build_search_text
-from knowledge.retrieval import HybridSearcher
+from knowledge.retrieval import FusionParams, HybridSearcher
 from knowledge.store import ChromaStore, collection_name
 
 Query = str | dict[str, Any]
@@ -30,12 +29,17 @@ class KnowledgeBase:
         chroma_url: str | None = None,
         embedder: BaseEmbedding | None = None,
         retrieval: str = "hybrid",
+        fusion: FusionParams | None = None,
     ) -> None:
-        self.embedder: BaseEmbedding = embedder or HashingEmbedding()
+        if embedder is None:
+            from knowledge.embedder_onnx import OnnxMiniLMEmbedding
+
+            embedder = OnnxMiniLMEmbedding()
+        self.embedder: BaseEmbedding = embedder
         self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder)
-        self._bm25 = BM25Cache()
+        self._lexical = LexicalStore(Path(data_dir) / "lexical")
         self._ingestor = Ingestor(self._store, self.embedder)
-        self._searcher = HybridSearcher(self._store, self.embedder, self._bm25, mode=retrieval)
+        self._searcher = HybridSearcher(self._store, self.embedder, self._lexical, mode=retrieval, params=fusion)
 
     def connect(self) -> None:
         """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""
@@ -45,7 +49,10 @@ class KnowledgeBase:
         self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None
     ) -> IngestReport:
         """Ingest Markdown runbooks/postmortems under path (recursive, incremental by content hash)."""
-        return self._ingestor.ingest_tree(Path(path), org_id, project=project, progress=progress)
+        report = self._ingestor.ingest_tree(Path(path), org_id, project=project, progress=progress)
+        if report.added or report.updated or report.removed:
+            self._refresh_lexical(org_id)
+        return report
 
     def index_document(
         self,
@@ -58,9 +65,17 @@ class KnowledgeBase:
         service: str | None = None,
     ) -> int:
         """Index one resolved incident or published postmortem (re-indexing replaces it); sections written."""
-        return self._ingestor.index_document(
+        written = self._ingestor.index_document(
             org_id, doc_id, title, markdown, kind=kind, project=project, service=service
         )
+        if written:
+            self._refresh_lexical(org_id)
+        return written
+
+    def _refresh_lexical(self, org_id: str) -> None:
+        col = self._store.collection(org_id)
+        if col is not None:
+            self._searcher.refresh_lexical(col)
 
     def search(
         self,
@@ -101,5 +116,5 @@ class KnowledgeBase:
 
     def delete_org(self, org_id: str) -> bool:
         """Forget everything indexed for the org; True when it had knowledge."""
-        self._bm25.forget(collection_name(org_id))
+        self._lexical.forget(collection_name(org_id))
         return self._store.delete_org(org_id)

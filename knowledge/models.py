@@ -26,6 +26,7 @@ class Hit:
     project: str | None = None
     service: str | None = None
     kind: str = "runbook"
+    similarity: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: source, score, text first, then the structured fields."""
