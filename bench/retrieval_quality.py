@@ -132,12 +132,12 @@ def tune_threshold(kb: KnowledgeBase, queries: list[Labelled], off: list[str]) -
 def tune_fusion(kb: KnowledgeBase, queries: list[Labelled]) -> FusionParams:
     """Grid search of RRF k and the lexical weight on dev, by recall@3 then MRR."""
     best: tuple[tuple[float, float], FusionParams] | None = None
-    for k, w in itertools.product((10.0, 30.0, 60.0), (0.3, 0.5, 0.7, 1.0, 1.4)):
-        params = FusionParams(k=k, w_vector=1.0, w_lexical=w)
+    for k, w, d in itertools.product((30.0, 60.0), (0.7, 1.0, 1.4, 2.0), (0.0, 0.3, 0.6)):
+        params = FusionParams(k=k, w_vector=1.0, w_lexical=w, doc_support=d)
         kb._searcher.params = params  # noqa: SLF001 - the benchmark sweeps the searcher's parameters
         row = report(kb, queries, [], 1.0)["types"]["all"]
         key = (row["r@3"], row["mrr"])
-        say(f"  k={k:g} w_lexical={w:g}: recall@3 {key[0]:.3f} MRR {key[1]:.3f}")
+        say(f"  k={k:g} w_lexical={w:g} doc_support={d:g}: recall@3 {key[0]:.3f} MRR {key[1]:.3f}")
         if best is None or key > best[0]:
             best = (key, params)
     assert best is not None
@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--tune", action="store_true", help="tune fusion and threshold on dev first")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
@@ -178,10 +179,14 @@ def main() -> None:
             say("tuning on dev ...")
             kb._searcher.params = tune_fusion(kb, labelled("dev"))  # noqa: SLF001
             say(f"chosen {kb._searcher.params}")  # noqa: SLF001
-        threshold = args.threshold
+        threshold = args.threshold if args.threshold is not None else kb.relevance_floor
         if threshold is None:
             threshold = tune_threshold(kb, labelled("dev"), off_topic("dev"))
         rep = report(kb, labelled(args.split), off_topic(args.split), threshold)
+        if args.sweep:
+            for step in range(20, 50, 3):
+                r = report(kb, labelled(args.split), off_topic(args.split), step / 100)
+                print(f"| {step / 100:.2f} | {r['precision']:.3f} | {r['answered']:.3f} | {r['abstention']:.3f} |")
         if args.json:
             print(json.dumps(rep, indent=2))
         else:

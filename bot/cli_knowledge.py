@@ -57,6 +57,24 @@ def ingest(ctx: click.Context, path: Path, org: str, project: str | None) -> Non
     click.echo(f"{path}: {report.summary()}")
 
 
+@knowledge.command("reindex")
+@click.option("--org", required=True, help="Org name or id.")
+@click.pass_context
+def reindex(ctx: click.Context, org: str) -> None:
+    """Re-embed the org's knowledge with the configured embedder (after changing REVENANT_EMBEDDINGS)."""
+    with _clear_errors():
+        app, org_id = _app_and_org(ctx, org)
+        before = app.knowledge.embedder_of(org_id)
+        with tqdm(total=0, unit="section", desc="reindex", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int, _name: str) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            count = app.knowledge.reindex(org_id, progress=progress)
+    click.echo(f"{count} sections re-embedded: {before} -> {app.knowledge.embedder_id}")
+
+
 @knowledge.command("search")
 @click.argument("query", required=False)
 @click.option("--org", required=True, help="Org name or id.")

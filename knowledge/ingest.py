@@ -104,6 +104,22 @@ class Ingestor:
         self._flush(col, _Batch(nodes, [info.doc_key] if known else [], [doc_id]), None, 0, 1)
         return len(nodes)
 
+    def reindex(self, org_id: str, progress: Progress | None = None) -> int:
+        """Re-embed every section of the org with this embedder (a staging collection swapped in at the end)."""
+        old = self._store.collection(org_id, any_embedder=True)
+        if old is None:
+            raise KnowledgeError(f"org {org_id} has no knowledge to reindex")
+        nodes = self._store.nodes(old)
+        staging = self._store.start_reindex(org_id)
+        index = VectorStoreIndex.from_vector_store(self._store.vector_store(staging), embed_model=self._embedder)
+        step = 256
+        for start in range(0, len(nodes), step):
+            index.insert_nodes(nodes[start : start + step])
+            if progress:
+                progress(min(start + step, len(nodes)), len(nodes), "sections")
+        self._store.finish_reindex(org_id, staging)
+        return len(nodes)
+
     def _flush(
         self, col: Collection, batch: _Batch, progress: Progress | None, done: int, total: int
     ) -> int:

@@ -72,6 +72,28 @@ class KnowledgeBase:
             self._refresh_lexical(org_id)
         return written
 
+    def embedder_of(self, org_id: str) -> str | None:
+        """The embedder the org's knowledge was indexed with (None when it has none)."""
+        col = self._store.collection(org_id, any_embedder=True)
+        return None if col is None else str((col.metadata or {}).get("kb_embedder") or "") or None
+
+    @property
+    def relevance_floor(self) -> float | None:
+        """Cosine similarity above which this embedder's best match is relevant on its own (None: uncalibrated)."""
+        floor = getattr(self.embedder, "relevance_floor", None)
+        return float(floor) if floor is not None else None
+
+    @property
+    def embedder_id(self) -> str:
+        """This knowledge base's embedder identity."""
+        return self._store.embedder_id
+
+    def reindex(self, org_id: str, progress: Progress | None = None) -> int:
+        """Re-embed all of the org's sections with this knowledge base's embedder; sections written."""
+        count = self._ingestor.reindex(org_id, progress=progress)
+        self._refresh_lexical(org_id)
+        return count
+
     def _refresh_lexical(self, org_id: str) -> None:
         col = self._store.collection(org_id)
         if col is not None:

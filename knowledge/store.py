@@ -27,6 +27,8 @@ from knowledge.models import KnowledgeError
 VERSION_KEY = "kb_version"
 EMBEDDER_KEY = "kb_embedder"
 ORG_KEY = "kb_org"
+REINDEX_KEY = "kb_reindex"
+REINDEX_SUFFIX = "-reindex"
 
 
 def collection_name(org_id: str) -> str:
@@ -71,35 +73,79 @@ class ChromaStore:
                 self._client = make_client(self._data_dir, self._chroma_url)
             return self._client
 
-    def collection(self, org_id: str, *, create: bool = False) -> Collection | None:
+    @property
+    def embedder_id(self) -> str:
+        """The identity of this process's embedder, as recorded on the collections it writes."""
+        return self._embedder_id
+
+    def _get(self, name: str) -> Collection | None:
+        try:
+            return self.client.get_collection(name, embedding_function=self._function)  # type: ignore[arg-type]
+        except (NotFoundError, ValueError) as exc:
+            if isinstance(exc, NotFoundError) or "does not exist" in str(exc):
+                return None
+            raise
+
+    def _create(self, name: str, org_id: str, **extra: str) -> Collection:
+        return self.client.get_or_create_collection(
+            name,
+            embedding_function=self._function,  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id, **extra},
+        )
+
+    def collection(self, org_id: str, *, create: bool = False, any_embedder: bool = False) -> Collection | None:
         """The org's collection (fresh metadata); None when the org has none and create is False."""
         name = collection_name(org_id)
-        try:
-            col = self.client.get_collection(name, embedding_function=self._function)  # type: ignore[arg-type]
-        except (NotFoundError, ValueError) as exc:
+        col = self._get(name) or self._finish_reindex(org_id)
+        if col is None:
             if not create:
-                if isinstance(exc, NotFoundError) or "does not exist" in str(exc):
-                    return None
-                raise
-            col = self.client.get_or_create_collection(
-                name,
-                embedding_function=self._function,  # type: ignore[arg-type]
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id},
-            )
-        self._check(col, org_id)
+                return None
+            col = self._create(name, org_id)
+        self._check(col, org_id, any_embedder=any_embedder)
         return col
 
-    def _check(self, col: Collection, org_id: str) -> None:
+    def _check(self, col: Collection, org_id: str, *, any_embedder: bool = False) -> None:
         meta = col.metadata or {}
         if meta.get(ORG_KEY) not in (None, org_id):
             raise KnowledgeError(f"collection {col.name} belongs to another org")
         stored = meta.get(EMBEDDER_KEY)
-        if stored and stored != self._embedder_id:
+        if stored and stored != self._embedder_id and not any_embedder:
             raise KnowledgeError(
                 f"org {org_id}'s knowledge was indexed with embedder {stored}, but this process uses "
-                f"{self._embedder_id}; use the same REVENANT_EMBEDDINGS or delete and re-ingest the org"
+                f"{self._embedder_id} (REVENANT_EMBEDDINGS); vectors of two models cannot be compared. Run "
+                f"`revenant knowledge reindex --org {org_id}` to re-embed it with {self._embedder_id}, or set "
+                "REVENANT_EMBEDDINGS back to the model it was indexed with"
             )
+
+    def start_reindex(self, org_id: str) -> Collection:
+        """A fresh, empty staging collection for re-embedding the org (any earlier unfinished one is dropped)."""
+        staging = collection_name(org_id) + REINDEX_SUFFIX
+        if self._get(staging) is not None:
+            self.client.delete_collection(staging)
+        return self._create(staging, org_id, **{REINDEX_KEY: "building"})
+
+    def finish_reindex(self, org_id: str, staging: Collection) -> Collection:
+        """Mark the staging collection complete, drop the old one and give the staging one its name."""
+        meta = dict(staging.metadata or {})
+        meta[REINDEX_KEY] = "complete"
+        staging.modify(metadata=meta)
+        return self._finish_reindex(org_id) or staging
+
+    def _finish_reindex(self, org_id: str) -> Collection | None:
+        """Complete an interrupted swap: a complete staging collection replaces the org's collection."""
+        name = collection_name(org_id)
+        staging = self._get(name + REINDEX_SUFFIX)
+        if staging is None or (staging.metadata or {}).get(REINDEX_KEY) != "complete":
+            return None
+        if self._get(name) is not None:
+            self.client.delete_collection(name)
+        staging.modify(name=name)
+        meta = dict(staging.metadata or {})
+        meta[REINDEX_KEY] = ""
+        meta[VERSION_KEY] = uuid.uuid4().hex
+        staging.modify(metadata=meta)
+        return self._get(name)
 
     @staticmethod
     def version(col: Collection) -> str:

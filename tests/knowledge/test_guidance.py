@@ -3,6 +3,8 @@ feedback, and prompt-injection payloads in alerts and chat (deterministic path).
 
 from __future__ import annotations
 
+import re
+
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -92,7 +94,7 @@ def policy_risk(s: Any) -> RiskLevel:
         return plan_action("runbook_command", command=s.command, source=s.source).risk
     if s.action:
         return plan_action(s.action, s.params, source=s.source).risk
-    if s.command and s.command.startswith("sum by"):
+    if s.command and re.match(r"(sum|avg|max|min|count|rate|increase|histogram_quantile)\b", s.command):
         return assess("query", None).level
     return assess("runbook_command", s.command).level if s.command else RiskLevel(s.risk)
 
