@@ -56,7 +56,7 @@ _RECORD_MESSAGE = ("msg", "message", "err", "error", "error.message", "exception
 _RECORD_TIME = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp"})
 _RECORD_NOISE = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp", "caller", "logger",
                            "source", "thread", "pid", "trace_id", "span_id", "request_id", "host", "hostname"})
-_LOG_HINT = re.compile(r"\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} ")
+_LOG_HINT = re.compile(r"^\s+at\s+[\w$./<>]+\(|\bException in thread\b|\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} ")
 _MAX_CHARS = 4000
 
 

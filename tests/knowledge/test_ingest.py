@@ -101,3 +101,22 @@ def test_bad_inputs_raise_clear_errors(kb: KnowledgeBase, tmp_path: Path) -> Non
     with pytest.raises(KnowledgeError, match="unknown document kind"):
         kb.index_document(ORG, "x", "X", "# X\n\ntext", kind="memo")
     assert kb.search("org-without-knowledge", "anything") == []
+
+
+def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_process(tmp_path: Path) -> None:
+    from knowledge.store import collection_name
+
+    docs = tmp_path / "docs"
+    write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
+    first = KnowledgeBase(data_dir=tmp_path / "data")
+    first.ingest(docs, "org-lex")
+    second = KnowledgeBase(data_dir=tmp_path / "data")  # a fresh process: nothing in memory
+    col = second._store.collection("org-lex")  # noqa: SLF001 - the test inspects the saved index
+    assert col is not None
+    saved = second._lexical.get(col.name, second._store.version(col))  # noqa: SLF001
+    assert saved is not None and saved.ids and saved.model is not None  # loaded from disk, memory-mapped
+    assert second.search("org-lex", "partition offsets")[0].source == "a.md"
+    write(docs, "b.md", "# Zookeeper session expiry\n\nEphemeral znodes vanish when sessions expire.\n")
+    first.ingest(docs, "org-lex")  # a re-ingest updates the saved index
+    assert second.search("org-lex", "ephemeral znodes", k=1)[0].source == "b.md"
+    assert second._lexical.get(collection_name("org-lex"), second._store.version(col)) is None  # old version gone  # noqa: SLF001
