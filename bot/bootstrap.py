@@ -60,7 +60,8 @@ class App:
         embedder = make_embedder(self.settings.embeddings, openai_api_key=key,
                                  openai_base_url=self.settings.openai_base_url)
         return KnowledgeBase(data_dir=self.settings.data_dir / "knowledge", chroma_url=self.settings.chroma_url,
-                             embedder=embedder)
+                             embedder=embedder, max_open_collections=self.settings.chroma_open_collections,
+                             lexical_cache_mb=self.settings.lexical_cache_mb)
 
     @cached_property
     def executor(self) -> Any:
@@ -70,6 +71,13 @@ class App:
         from bot.guidance_wiring import build_executor
 
         return build_executor(self)
+
+    @cached_property
+    def knowledge_health(self) -> Any:
+        """Guidance failures of this process, for /metrics and /readyz."""
+        from bot.knowledge_health import KnowledgeHealth
+
+        return KnowledgeHealth.create(self.registry)
 
     @cached_property
     def guidance(self) -> Any:

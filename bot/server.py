@@ -40,6 +40,27 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": app.engine.dialect.name})
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database and the knowledge store answer, and guidance is not failing."""
+    app = request.app[APP_KEY]
+
+    def check() -> dict[str, object]:
+        with app.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+        app.knowledge.heartbeat()
+        return {}
+
+    body: dict[str, object] = {"database": app.engine.dialect.name, "knowledge": "ok"}
+    try:
+        await asyncio.wait_for(asyncio.to_thread(check), timeout=5)
+    except Exception as exc:  # noqa: BLE001 — report, do not crash the probe
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return web.json_response({"status": "not ready", "error": first}, status=503)
+    ok, guidance = app.knowledge_health.status()
+    body.update(guidance)
+    return web.json_response({"status": "ready" if ok else "not ready", **body}, status=200 if ok else 503)
+
+
 async def metrics(request: web.Request) -> web.Response:
     body = generate_latest(request.app[METRICS_KEY].registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
@@ -50,7 +71,9 @@ def build_web_app(app: App) -> web.Application:
     web_app = web.Application(client_max_size=1024 * 1024 + 1)
     web_app[APP_KEY] = app
     web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
+    _ = app.knowledge_health  # its metrics show from the start, at zero
     web_app.router.add_get("/healthz", healthz)
+    web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,

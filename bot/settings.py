@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=_env("REVENANT_DATABASE_URL"))
     db_app_role: str = Field(default="revenant_app", validation_alias=_env("REVENANT_DB_APP_ROLE"))
     chroma_url: str | None = Field(default=None, validation_alias=_env("REVENANT_CHROMA_URL"))
+    chroma_open_collections: int = Field(default=100, ge=8, le=100_000,
+                                         validation_alias=_env("REVENANT_CHROMA_OPEN_COLLECTIONS"))
+    lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))

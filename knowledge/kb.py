@@ -30,16 +30,23 @@ class KnowledgeBase:
         embedder: BaseEmbedding | None = None,
         retrieval: str = "hybrid",
         fusion: FusionParams | None = None,
+        max_open_collections: int = 100,
+        lexical_cache_mb: int = 128,
     ) -> None:
         if embedder is None:
             from knowledge.embedder_onnx import OnnxMiniLMEmbedding
 
             embedder = OnnxMiniLMEmbedding()
         self.embedder: BaseEmbedding = embedder
-        self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder)
-        self._lexical = LexicalStore(Path(data_dir) / "lexical")
+        self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder,
+                                  max_open_collections=max_open_collections)
+        self._lexical = LexicalStore(Path(data_dir) / "lexical", max_bytes=lexical_cache_mb << 20)
         self._ingestor = Ingestor(self._store, self.embedder)
         self._searcher = HybridSearcher(self._store, self.embedder, self._lexical, mode=retrieval, params=fusion)
+
+    def heartbeat(self) -> None:
+        """Ask the Chroma store to answer (raises when it cannot)."""
+        self._store.client.heartbeat()
 
     def connect(self) -> None:
         """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""

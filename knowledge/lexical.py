@@ -1,4 +1,4 @@
-"""Per-org BM25 (bm25s) built when an org's content changes, saved to disk and memory-mapped on load.
+"""Per-org BM25 (bm25s) built when an org's content changes, saved to disk and loaded on a cache miss.
 
 A search never builds an index: it uses the cached index, or loads the saved one (a few ms), or, when
 the saved one is missing or stale (another host ingested through a shared Chroma server), runs without
@@ -51,6 +51,15 @@ class LexicalIndex:
     meta: list[dict[str, Any]]
     model: bm25s.BM25 | None
 
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held: the BM25 arrays plus ids and filter metadata."""
+        arrays = 0
+        if self.model is not None:
+            arrays = sum(int(getattr(a, "nbytes", 0)) for a in self.model.scores.values())
+            arrays += 64 * len(self.model.vocab_dict)
+        return arrays + 160 * len(self.ids)
+
     def top(self, tokens: Sequence[str], n: int, allowed: Callable[[dict[str, Any]], bool] | None) -> list[tuple[str, float]]:
         """(node id, score) of the n best nodes with a positive score that pass the filter."""
         if self.model is None or not tokens:
@@ -81,11 +90,15 @@ def build_index(version: str, ids: list[str], texts: list[str], meta: list[dict[
 
 
 class LexicalStore:
-    """Saved per-org indexes under root/<key>/, an LRU of loaded ones, and background rebuilds."""
+    """Saved per-org indexes under root/<key>/, an LRU of loaded ones bounded in bytes, background rebuilds.
 
-    def __init__(self, root: Path, *, max_loaded: int = 256) -> None:
+    Loaded indexes are read into memory, not memory-mapped: a mapping keeps a file descriptor open per
+    array, and open files must stay bounded however many orgs are searched."""
+
+    def __init__(self, root: Path, *, max_bytes: int = 128 << 20) -> None:
         self._root = Path(root)
-        self._max = max_loaded
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._loaded: OrderedDict[str, LexicalIndex] = OrderedDict()
         self._lock = threading.Lock()
         self._building: set[str] = set()
@@ -134,7 +147,7 @@ class LexicalStore:
         model = None
         if (folder / "bm25").is_dir():
             try:
-                model = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
+                model = bm25s.BM25.load(str(folder / "bm25"), mmap=False, show_progress=False)
             except (OSError, ValueError) as exc:
                 log.warning("lexical index %s unreadable (%s); it will be rebuilt", key, exc)
                 return None
@@ -142,10 +155,19 @@ class LexicalStore:
 
     def _remember(self, key: str, index: LexicalIndex) -> None:
         with self._lock:
+            old = self._loaded.pop(key, None)
+            self._bytes -= old.nbytes if old is not None else 0
             self._loaded[key] = index
-            self._loaded.move_to_end(key)
-            while len(self._loaded) > self._max:
-                self._loaded.popitem(last=False)
+            self._bytes += index.nbytes
+            while self._bytes > self._max_bytes and len(self._loaded) > 1:
+                _, evicted = self._loaded.popitem(last=False)
+                self._bytes -= evicted.nbytes
+
+    @property
+    def loaded(self) -> tuple[int, int]:
+        """(indexes in memory, approximate bytes they hold)."""
+        with self._lock:
+            return len(self._loaded), self._bytes
 
     def rebuild_later(self, key: str, build: Callable[[], LexicalIndex | None]) -> bool:
         """Rebuild key's index in a background thread (once at a time per key); False if one is running."""
@@ -171,7 +193,8 @@ class LexicalStore:
     def forget(self, key: str) -> None:
         """Drop the index of key from memory and disk."""
         with self._lock:
-            self._loaded.pop(key, None)
+            old = self._loaded.pop(key, None)
+            self._bytes -= old.nbytes if old is not None else 0
         shutil.rmtree(self._dir(key), ignore_errors=True)
 
 

@@ -26,11 +26,12 @@ class FusionParams:
     """Weighted RRF: score = w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical), plus doc_support ×
     the scores of the document's next two sections. Defaults chosen on the dev split (docs/benchmarks.md)."""
 
-    k: float = 60.0
+    k: float = 30.0
     w_vector: float = 1.0
-    w_lexical: float = 2.0
+    w_lexical: float = 1.0
     candidates: int = 40
     doc_support: float = 0.0
+    document_ranks: bool = True
 
 
 @dataclass
@@ -125,36 +126,57 @@ class HybridSearcher:
         allowed = meta_filter(project, service)
         for row, i in enumerate(live):
             pool: dict[str, _Candidate] = {}
+            lists: list[tuple[float, list[str]]] = []
             if self._mode != "bm25":
-                self._vector(col, vectors[row], n, where, pool)
+                lists.append((self.params.w_vector, self._vector(col, vectors[row], n, where, pool)))
             if lexical is not None:
-                for rank, (node_id, score) in enumerate(lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)):
-                    cand = pool.setdefault(node_id, _Candidate(node_id))
-                    cand.lexical = score
-                    cand.score += self.params.w_lexical / (self.params.k + rank + 1)
+                found = lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)
+                for node_id, score in found:
+                    pool.setdefault(node_id, _Candidate(node_id)).lexical = score
+                lists.append((self.params.w_lexical, [node_id for node_id, _ in found]))
             self._complete(col, vectors[row], pool)
+            by_document = per_document == 1 and self.params.document_ranks
+            self._fuse(pool, lists, by_document=by_document)
             results[i] = to_hits(self._rank(pool), k=k, per_document=per_document)
         return results
 
+    def _fuse(self, pool: dict[str, _Candidate], lists: list[tuple[float, list[str]]], *, by_document: bool) -> None:
+        """Reciprocal-rank fusion over sections, or over documents (each list ranks documents by their best
+        section, so a runbook with many matching sections does not push the others down every list)."""
+        k = self.params.k
+        for weight, ids in lists:
+            ids = [i for i in ids if i in pool]
+            if not by_document:
+                for rank, node_id in enumerate(ids):
+                    pool[node_id].score += weight / (k + rank + 1)
+                continue
+            doc_rank: dict[str, int] = {}
+            for rank, node_id in enumerate(ids):
+                doc = _doc_of(pool[node_id])
+                doc_rank.setdefault(doc, len(doc_rank))
+                # the document's rank decides; the section's own rank only orders sections of one document
+                pool[node_id].score += weight / (k + doc_rank[doc] + 1) + 1e-6 * weight / (k + rank + 1)
+
     def _vector(self, col: Collection, vector: np.ndarray, n: int, where: dict[str, Any] | None,
-                pool: dict[str, _Candidate]) -> None:
+                pool: dict[str, _Candidate]) -> list[str]:
+        """Vector candidates into the pool; their ids, best first."""
         found = col.query(query_embeddings=[vector], n_results=n, where=where,
                           include=["documents", "metadatas", "distances"])  # type: ignore[list-item]
         ids = (found.get("ids") or [[]])[0]
         docs = (found.get("documents") or [[]])[0]
         metas = (found.get("metadatas") or [[]])[0]
         dists = (found.get("distances") or [[]])[0]
-        for rank, (node_id, doc, meta, dist) in enumerate(zip(ids, docs, metas, dists, strict=True)):
+        for node_id, doc, meta, dist in zip(ids, docs, metas, dists, strict=True):
             cand = pool.setdefault(node_id, _Candidate(node_id))
             cand.similarity = 1.0 - float(dist)
             cand.text, cand.meta = doc, dict(meta or {})
-            cand.score += self.params.w_vector / (self.params.k + rank + 1)
+        return list(ids)
 
     def _rank(self, pool: dict[str, _Candidate]) -> list[_Candidate]:
         """Sections best first; each also carries its document's support (other matching sections)."""
         by_doc: dict[str, list[_Candidate]] = {}
         for cand in sorted(pool.values(), key=lambda c: -c.score):
-            by_doc.setdefault(str((cand.meta or {}).get("doc_key", cand.node_id)), []).append(cand)
+            by_doc.setdefault(_doc_of(cand), []).append(cand)
         for group in by_doc.values():
             support = self.params.doc_support * sum(c.score for c in group[1:3])
             for cand in group:
@@ -177,6 +199,10 @@ class HybridSearcher:
                 cand.similarity = float(np.dot(np.asarray(embeddings[j], dtype=np.float32), vector))
         for node_id in [c.node_id for c in pool.values() if c.meta is None]:
             del pool[node_id]  # deleted from Chroma since the lexical index was saved
+
+
+def _doc_of(cand: _Candidate) -> str:
+    return str((cand.meta or {}).get("doc_key") or cand.node_id)
 
 
 def to_hits(ranked: Sequence[_Candidate], *, k: int, per_document: int = 1) -> list[Hit]:

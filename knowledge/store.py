@@ -21,6 +21,7 @@ from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
+from knowledge.chroma_bounds import bound_collection_cache
 from knowledge.embeddings import ChromaEmbeddingAdapter, embedder_id
 from knowledge.models import KnowledgeError
 
@@ -28,6 +29,10 @@ VERSION_KEY = "kb_version"
 EMBEDDER_KEY = "kb_embedder"
 ORG_KEY = "kb_org"
 REINDEX_KEY = "kb_reindex"
+# Chroma writes an HNSW index to disk only every sync_threshold additions (1,000 by default) and cannot
+# reopen an index it evicted from its cache before writing it ("Nothing found on disk"): with many small
+# orgs, most indexes were never written. Writing after every add keeps eviction safe.
+HNSW_SYNC = 1
 REINDEX_SUFFIX = "-reindex"
 
 
@@ -40,8 +45,9 @@ def collection_name(org_id: str) -> str:
     return f"rr-{readable}-{digest}"
 
 
-def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
-    """A Chroma client: HTTP when a URL is given, else an embedded persistent store under data_dir."""
+def make_client(data_dir: Path, chroma_url: str | None, *, max_open_collections: int = 100) -> ClientAPI:
+    """A Chroma client: HTTP when a URL is given, else an embedded persistent store under data_dir whose
+    open collections (files and memory) are bounded by max_open_collections."""
     settings = Settings(anonymized_telemetry=False)
     if chroma_url:
         url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
@@ -50,15 +56,20 @@ def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
         return chromadb.HttpClient(host=url.hostname or "localhost", port=port, ssl=ssl, settings=settings)
     path = Path(data_dir) / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    client = chromadb.PersistentClient(path=str(path), settings=settings)
+    bound_collection_cache(client, max_open_collections)
+    return client
 
 
 class ChromaStore:
     """Per-org Chroma collections; every read and write names its org, and orgs never share a collection."""
 
-    def __init__(self, *, data_dir: Path, chroma_url: str | None, embedder: BaseEmbedding) -> None:
+    def __init__(
+        self, *, data_dir: Path, chroma_url: str | None, embedder: BaseEmbedding, max_open_collections: int = 100
+    ) -> None:
         self._data_dir = Path(data_dir)
         self._chroma_url = chroma_url
+        self._max_open = max_open_collections
         self._embedder = embedder
         self._embedder_id = embedder_id(embedder)
         self._function = ChromaEmbeddingAdapter(embedder)
@@ -70,7 +81,7 @@ class ChromaStore:
         """The Chroma client, created on first use."""
         with self._lock:
             if self._client is None:
-                self._client = make_client(self._data_dir, self._chroma_url)
+                self._client = make_client(self._data_dir, self._chroma_url, max_open_collections=self._max_open)
             return self._client
 
     @property
@@ -90,7 +101,7 @@ class ChromaStore:
         return self.client.get_or_create_collection(
             name,
             embedding_function=self._function,  # type: ignore[arg-type]
-            configuration={"hnsw": {"space": "cosine"}},
+            configuration={"hnsw": {"space": "cosine", "batch_size": HNSW_SYNC, "sync_threshold": HNSW_SYNC}},
             metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id, **extra},
         )
 
@@ -103,7 +114,15 @@ class ChromaStore:
                 return None
             col = self._create(name, org_id)
         self._check(col, org_id, any_embedder=any_embedder)
+        self._persist_often(col)
         return col
+
+    @staticmethod
+    def _persist_often(col: Collection) -> None:
+        """Lower the sync threshold of a collection created before HNSW_SYNC (its next write persists it)."""
+        hnsw = (col.configuration or {}).get("hnsw") or {}
+        if int(hnsw.get("sync_threshold") or HNSW_SYNC) > HNSW_SYNC:
+            col.modify(configuration={"hnsw": {"sync_threshold": HNSW_SYNC}})
 
     def _check(self, col: Collection, org_id: str, *, any_embedder: bool = False) -> None:
         meta = col.metadata or {}

@@ -34,3 +34,38 @@ async def test_metrics_is_prometheus_text(base_url: str) -> None:
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/plain")
         assert "revenant_signals_received_total" in await r.text()
+
+
+async def test_readyz_answers_when_the_database_and_knowledge_store_do(base_url: str, app: App) -> None:
+    async with aiohttp.ClientSession() as s, s.get(base_url + "/readyz") as r:
+        assert r.status == 200
+        assert (await r.json()) == {"status": "ready", "database": app.engine.dialect.name, "knowledge": "ok",
+                                    "guidance": "ok"}
+
+
+async def test_a_guidance_failure_shows_in_metrics_and_readyz_until_guidance_works_again(
+        base_url: str, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.guidance_wiring import GuidanceOfferer
+    from storage.outbox import PendingMessage
+
+    offerer = GuidanceOfferer(app)
+    msg = PendingMessage(id=1, org_id="org-x", topic="incident.changed", key="k", payload={"incident_id": "INC-1"},
+                         attempts=0)
+
+    def broken(_msg: PendingMessage) -> None:
+        raise RuntimeError("Error creating hnsw segment reader: Nothing found on disk")
+
+    monkeypatch.setattr(offerer, "_offer", broken)
+    offerer(msg)  # logged and swallowed, as before: the outbox message still counts as delivered
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base_url + "/metrics") as r:
+            assert 'revenant_guidance_failures_total{error="RuntimeError"} 1.0' in await r.text()
+        async with s.get(base_url + "/readyz") as r:
+            body = await r.json()
+            assert r.status == 503 and body["guidance"] == "failing" and "Nothing found on disk" in body["last_error"]
+        monkeypatch.setattr(offerer, "_offer", lambda _msg: None)
+        offerer(msg)
+        async with s.get(base_url + "/readyz") as r:
+            assert r.status == 200 and (await r.json())["guidance"] == "ok"
+        async with s.get(base_url + "/metrics") as r:
+            assert "revenant_guidance_failing 0.0" in await r.text()
