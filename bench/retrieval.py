@@ -112,15 +112,22 @@ def load_scale(work: Path, orgs: int, chunks: int, per_org: int) -> dict[str, fl
         cold.append((time.perf_counter() - start) * 1000)
         say(f"  org {n + 1}/{orgs}: {report.sections} chunks, total {ingested / ingest_seconds:.0f} chunks/s, "
             f"first query {cold[-1]:.0f} ms")
+    fresh = KnowledgeBase(data_dir=work / "scale-data")  # a new process's view: nothing loaded yet
+    reload = []
+    for n in range(orgs):
+        start = time.perf_counter()
+        fresh.search(f"bench-org-{n:02d}", "disk is full on the database host", k=5)
+        reload.append((time.perf_counter() - start) * 1000)
     latencies: list[float] = []
     rng = random.Random(7)
     for n in range(orgs):
-        latencies += timed_searches(kb, f"bench-org-{n:02d}", rng.sample(pool, min(per_org, len(pool))))
+        latencies += timed_searches(fresh, f"bench-org-{n:02d}", rng.sample(pool, min(per_org, len(pool))))
     say(f"  {len(latencies)} warm searches done")
     return {
         "orgs": orgs, "chunks": ingested, "ingest_s": ingest_seconds, "rate": ingested / ingest_seconds,
         "p50": pct(latencies, 50), "p95": pct(latencies, 95), "p99": pct(latencies, 99),
-        "mean": statistics.fmean(latencies), "cold_p50": pct(cold, 50),
+        "mean": statistics.fmean(latencies), "cold_p50": pct(cold, 50), "cold_max": max(cold),
+        "reload_p50": pct(reload, 50), "reload_max": max(reload),
     }
 
 
@@ -217,7 +224,10 @@ def main() -> None:
         print("\n| metric | value |\n|---|---|")
         print(f"| orgs x chunks ingested | {s['orgs']} x ~{s['chunks'] / s['orgs']:.0f} = {s['chunks']:.0f} |")
         print(f"| ingest rate (parse + embed + Chroma write) | {s['rate']:.0f} chunks/s ({s['ingest_s']:.1f} s) |")
-        print(f"| first query per org after its ingest (lexical index saved at ingest, no rebuild), p50 | {s['cold_p50']:.0f} ms |")
+        print(f"| first query per org after its ingest (lexical index saved at ingest, no rebuild), p50 / max | "
+              f"{s['cold_p50']:.0f} / {s['cold_max']:.0f} ms |")
+        print(f"| first query per org in a fresh process (collection and lexical index loaded from disk), p50 / max | "
+              f"{s['reload_p50']:.0f} / {s['reload_max']:.0f} ms |")
         print(f"| warm query latency p50 / p95 / p99 (mean) | {s['p50']:.1f} / {s['p95']:.1f} / {s['p99']:.1f} ms "
               f"({s['mean']:.1f}) |")
         print(f"| target query p95 < 50 ms | {'met' if s['p95'] < 50 else 'NOT met'} |")
