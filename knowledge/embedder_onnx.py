@@ -81,7 +81,8 @@ class OnnxMiniLMEmbedding(BaseEmbedding):
     _model_dir: Path = PrivateAttr(default=MODEL_DIR)
 
     def __init__(self, model_dir: Path | None = None, threads: int = 1, **kwargs: Any) -> None:
-        super().__init__(threads=threads, embed_batch_size=kwargs.pop("embed_batch_size", 256), **kwargs)
+        fields: dict[str, Any] = {"threads": threads, "embed_batch_size": kwargs.pop("embed_batch_size", 256)}
+        super().__init__(**fields, **kwargs)
         self._model_dir = Path(model_dir) if model_dir else MODEL_DIR
 
     @classmethod

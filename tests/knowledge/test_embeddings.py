@@ -12,7 +12,6 @@ import pytest
 
 from knowledge.embedder_onnx import MODEL_DIR, OnnxMiniLMEmbedding, verify
 from knowledge.embeddings import ChromaEmbeddingAdapter, HashingEmbedding, make_embedder
-from knowledge.models import KnowledgeError
 from knowledge.kb import KnowledgeBase
 from knowledge.models import KnowledgeError
 

@@ -4,7 +4,6 @@ feedback, and prompt-injection payloads in alerts and chat (deterministic path).
 from __future__ import annotations
 
 import re
-
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
