@@ -24,6 +24,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from retrieval import copy_corpus  # noqa: E402
 
 from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
@@ -32,7 +35,6 @@ from knowledge.models import Hit  # noqa: E402
 from knowledge.retrieval import FusionParams  # noqa: E402
 
 DEMO = ROOT / "bot" / "demo_data"
-CORPUS = ROOT / "bench" / "corpora" / "prometheus-runbooks"
 RESPONDER = ROOT / "bench" / "queries" / "responder.jsonl"
 OFF_TOPIC = ROOT / "bench" / "queries" / "off-topic.jsonl"
 ORG = "eval"
@@ -63,22 +65,11 @@ def off_topic(split: str) -> list[str]:
     return [r["query"] for r in load(OFF_TOPIC) if split == "all" or r["split"] == split]
 
 
-def corpus_copy(work: Path) -> Path:
-    """The prometheus runbooks without the corpus README (it is not a runbook)."""
-    target = work / "prometheus-runbooks"
-    for path in CORPUS.rglob("*.md"):
-        if path.name != "README.md":
-            dest = target / path.relative_to(CORPUS)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(path, dest)
-    return target
-
-
 def build_kb(work: Path, embedder: str, mode: str) -> KnowledgeBase:
     """A knowledge base with both corpora ingested into one org."""
     kb = KnowledgeBase(data_dir=work / f"kb-{embedder}-{mode}", embedder=make_embedder(embedder), retrieval=mode)
     kb.ingest(DEMO, ORG)
-    kb.ingest(corpus_copy(work), ORG)
+    kb.ingest(copy_corpus(work / "prometheus-runbooks"), ORG)
     return kb
 
 
