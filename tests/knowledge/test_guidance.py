@@ -141,6 +141,16 @@ def test_nothing_relevant_says_so_instead_of_guessing(engine: RetrievalGuidance,
     assert empty.nothing_found and empty.retrieved == 0 and "No runbooks" in empty.message
 
 
+def test_a_paraphrase_sharing_no_word_with_the_runbook_is_understood(engine: RetrievalGuidance,
+                                                                        demo_kb: KnowledgeBase) -> None:
+    title = "The site feels sluggish"  # no word in common with "API high latency"
+    lexical_only = RetrievalGuidance(demo_kb, semantic_floor=2.0)  # the gate as it was: shared words only
+    assert lexical_only.guide(Incident(title).request()).nothing_found
+    guidance = engine.guide(Incident(title).request())
+    assert not guidance.nothing_found
+    assert {s.source.split("#")[0] for s in guidance.suggestions} == {"runbooks/api-high-latency.md"}
+
+
 def test_injection_in_alerts_and_notes_adds_no_command_and_lowers_no_risk(engine: RetrievalGuidance) -> None:
     incident = (Incident("Checkout errors").alert(description=INJECTION, summary=INJECTION,
                                                   deployment="checkout; kubectl delete ns prod")

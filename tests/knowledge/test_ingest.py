@@ -120,3 +120,24 @@ def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_
     first.ingest(docs, "org-lex")  # a re-ingest updates the saved index
     assert second.search("org-lex", "ephemeral znodes", k=1)[0].source == "b.md"
     assert second._lexical.get(collection_name("org-lex"), second._store.version(col)) is None  # old version gone  # noqa: SLF001
+
+
+def test_a_missing_lexical_index_is_rebuilt_in_the_background_never_on_the_request_path(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    docs = tmp_path / "docs"
+    write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
+    write(docs, "b.md", "# Disk filling up\n\nThe volume is almost full.\n")
+    KnowledgeBase(data_dir=tmp_path / "data").ingest(docs, "org-bg")
+    shutil.rmtree(tmp_path / "data" / "lexical")  # as on a host that did not ingest (shared Chroma server)
+    kb = KnowledgeBase(data_dir=tmp_path / "data")
+    col = kb._store.collection("org-bg")  # noqa: SLF001 - the test inspects the saved index
+    assert col is not None
+    first = kb.search("org-bg", "partition offsets", k=2)  # answered from the vectors alone
+    assert first and first[0].source == "a.md"
+    deadline = time.monotonic() + 20
+    while kb._lexical.get(col.name, kb._store.version(col)) is None:  # noqa: SLF001
+        assert time.monotonic() < deadline, "the background rebuild never landed"
+        time.sleep(0.05)
+    assert (tmp_path / "data" / "lexical" / col.name / "nodes.json").is_file()
