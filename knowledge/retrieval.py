@@ -23,14 +23,13 @@ MODES = ("hybrid", "vector", "bm25")
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Weighted RRF: score = w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical), plus doc_support ×
-    the scores of the document's next two sections. Defaults chosen on the dev split (docs/benchmarks.md)."""
+    """Weighted RRF: score = w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical), over document ranks
+    when one section per document is asked for. Defaults chosen on the dev split (docs/benchmarks.md)."""
 
     k: float = 30.0
     w_vector: float = 1.0
     w_lexical: float = 1.0
     candidates: int = 40
-    doc_support: float = 0.0
     document_ranks: bool = True
 
 
@@ -39,7 +38,6 @@ class _Candidate:
     node_id: str
     score: float = 0.0
     similarity: float | None = None
-    lexical: float = 0.0
     text: str | None = None
     meta: dict[str, Any] | None = None
 
@@ -130,14 +128,14 @@ class HybridSearcher:
             if self._mode != "bm25":
                 lists.append((self.params.w_vector, self._vector(col, vectors[row], n, where, pool)))
             if lexical is not None:
-                found = lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)
-                for node_id, score in found:
-                    pool.setdefault(node_id, _Candidate(node_id)).lexical = score
-                lists.append((self.params.w_lexical, [node_id for node_id, _ in found]))
+                found = [node_id for node_id, _ in lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)]
+                for node_id in found:
+                    pool.setdefault(node_id, _Candidate(node_id))
+                lists.append((self.params.w_lexical, found))
             self._complete(col, vectors[row], pool)
             by_document = per_document == 1 and self.params.document_ranks
             self._fuse(pool, lists, by_document=by_document)
-            results[i] = to_hits(self._rank(pool), k=k, per_document=per_document)
+            results[i] = to_hits(sorted(pool.values(), key=lambda c: -c.score), k=k, per_document=per_document)
         return results
 
     def _fuse(self, pool: dict[str, _Candidate], lists: list[tuple[float, list[str]]], *, by_document: bool) -> None:
@@ -171,17 +169,6 @@ class HybridSearcher:
             cand.similarity = 1.0 - float(dist)
             cand.text, cand.meta = doc, dict(meta or {})
         return list(ids)
-
-    def _rank(self, pool: dict[str, _Candidate]) -> list[_Candidate]:
-        """Sections best first; each also carries its document's support (other matching sections)."""
-        by_doc: dict[str, list[_Candidate]] = {}
-        for cand in sorted(pool.values(), key=lambda c: -c.score):
-            by_doc.setdefault(_doc_of(cand), []).append(cand)
-        for group in by_doc.values():
-            support = self.params.doc_support * sum(c.score for c in group[1:3])
-            for cand in group:
-                cand.score += support
-        return sorted(pool.values(), key=lambda c: -c.score)
 
     @staticmethod
     def _complete(col: Collection, vector: np.ndarray, pool: dict[str, _Candidate]) -> None:
