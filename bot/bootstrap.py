@@ -73,6 +73,22 @@ class App:
         return build_executor(self)
 
     @cached_property
+    def knowledge_sources(self) -> Any:
+        """The org's runbook sources (GitHub repositories, local git checkouts)."""
+        from storage.knowledge_sources import SqlKnowledgeSources
+
+        return SqlKnowledgeSources(self.engine)
+
+    @cached_property
+    def source_syncer(self) -> Any:
+        """Reads sources and syncs the knowledge base to them."""
+        from knowledge.sources import GitHubReader, KnowledgeSyncer
+
+        token = self.settings.github_token.get_secret_value() if self.settings.github_token else None
+        return KnowledgeSyncer(self.knowledge, github=GitHubReader(api_url=self.settings.github_api_url,
+                                                                   token=token))
+
+    @cached_property
     def knowledge_health(self) -> Any:
         """Guidance failures of this process, for /metrics and /readyz."""
         from bot.knowledge_health import KnowledgeHealth

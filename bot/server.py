@@ -9,10 +9,11 @@ import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import reminders, slack_wiring, teams_wiring
+from bot import reminders, slack_wiring, source_sync, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
+from handlers.github_push import GitHubPushEndpoint
 from handlers.priority import AckPriority
 from handlers.webhooks import WebhookEndpoint
 from incident_core.intake import intake_signals
@@ -75,6 +76,8 @@ def build_web_app(app: App) -> web.Application:
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readyz)
     web_app.router.add_get("/metrics", metrics)
+    GitHubPushEndpoint(verify=source_sync.verifier(app), schedule=source_sync.scheduler_for_pushes(app)).register(
+        web_app)  # before /hooks/{source}
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,
         intake=lambda org_id, signals, project_id: intake_signals(
@@ -89,6 +92,7 @@ def build_web_app(app: App) -> web.Application:
     web_app.on_startup.append(loop.start)
     web_app.on_cleanup.append(loop.stop)
     reminders.attach(web_app, app)
+    source_sync.attach(web_app, app)
     return web_app
 
 

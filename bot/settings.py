@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     chroma_url: str | None = Field(default=None, validation_alias=_env("REVENANT_CHROMA_URL"))
     chroma_open_collections: int = Field(default=100, ge=8, le=100_000,
                                          validation_alias=_env("REVENANT_CHROMA_OPEN_COLLECTIONS"))
+    source_sync_minutes: float = Field(default=15.0, ge=0, le=10_080,
+                                       validation_alias=_env("REVENANT_SOURCE_SYNC_MINUTES"))
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))

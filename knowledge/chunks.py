@@ -18,7 +18,7 @@ from knowledge.vocabulary import document_vocabulary
 KINDS = ("runbook", "postmortem", "incident")
 EMBEDDED_KEYS = ("title", "section", "aliases", "vocabulary")
 _NOT_EMBEDDED = [
-    "doc_key", "path", "source", "slug", "kind", "project", "service", "root", "content_hash",
+    "url", "doc_key", "path", "source", "slug", "kind", "project", "service", "root", "content_hash",
     "chunk", "commands_json", "steps_json", "links_json",
 ]
 
@@ -34,6 +34,7 @@ class DocumentInfo:
     kind: str | None = None
     services: tuple[str, ...] = ()
     title: str | None = None
+    url: str | None = None  # the file at the synced commit (sources), cited by hits
 
     @property
     def doc_key(self) -> str:
@@ -96,6 +97,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
             "commands_json": json.dumps([c.to_json() for c in section.commands]),
             "steps_json": json.dumps(list(section.steps)),
             "links_json": json.dumps([{"text": link.text, "url": link.url} for link in section.links]),
+            "url": (f"{info.url}#{section.slug}" if section.slug else info.url) if info.url else "",
         }
         metadata.update({service_flag(s): 1 for s in services})
         node = TextNode(

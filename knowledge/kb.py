@@ -8,6 +8,7 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
+from incident_core.knowledge_sources import SyncReport
 from knowledge.evaluation import load_queries, score
 from knowledge.ingest import Ingestor, Progress
 from knowledge.lexical import LexicalStore
@@ -100,6 +101,21 @@ class KnowledgeBase:
         count = self._ingestor.reindex(org_id, progress=progress)
         self._refresh_lexical(org_id)
         return count
+
+    def sync_snapshot(self, org_id: str, root: str, snapshot: Any, *, project: str | None = None) -> SyncReport:
+        """Sync the org's documents under root to a source snapshot (knowledge/sources.py); what changed."""
+        counts = self._ingestor.sync_files(org_id, root, snapshot.files, snapshot.read, snapshot.link,
+                                           project=project)
+        if counts["added"] or counts["updated"] or counts["removed"] or counts["renamed"]:
+            self._refresh_lexical(org_id)
+        return SyncReport(commit=snapshot.commit, **counts)
+
+    def remove_root(self, org_id: str, root: str, *, project: str | None = None) -> int:
+        """Delete the org's documents under root (a removed source); how many."""
+        removed = self._ingestor.remove_root(org_id, root, project=project)
+        if removed:
+            self._refresh_lexical(org_id)
+        return removed
 
     def _refresh_lexical(self, org_id: str) -> None:
         col = self._store.collection(org_id)

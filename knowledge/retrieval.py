@@ -225,6 +225,7 @@ def _hit(cand: _Candidate, meta: dict[str, Any]) -> Hit:
         service=str(meta.get("service") or "") or None,
         kind=str(meta.get("kind") or "runbook"),
         similarity=round(cand.similarity, 4) if cand.similarity is not None else None,
+        url=str(meta.get("url") or "") or None,
     )
 
 

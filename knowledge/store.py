@@ -193,6 +193,16 @@ class ChromaStore:
                 manifest[str(meta.get("doc_key"))] = str(meta.get("content_hash", ""))
         return manifest
 
+    @staticmethod
+    def documents(col: Collection, where: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """doc_key -> (path, content hash) of the documents matching where."""
+        result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        found: dict[str, tuple[str, str]] = {}
+        for meta in result.get("metadatas") or []:
+            if meta:
+                found[str(meta.get("doc_key"))] = (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+        return found
+
     def delete_documents(self, col: Collection, doc_keys: Iterable[str]) -> None:
         """Remove every chunk of the given documents."""
         store = self.vector_store(col)
