@@ -268,6 +268,7 @@ class SuggestionPosted(Event):
     params: dict[str, Any] = field(default_factory=dict)
     reversible: bool = False
     undo: str | None = None
+    source_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

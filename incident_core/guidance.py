@@ -35,6 +35,7 @@ class Suggestion:
     undo: str | None = None
     confidence: float = 0.0
     suggestion_id: str = ""
+    source_url: str = ""  # the cited file at the commit it was synced from (runbook sources), else empty
 
     @property
     def runnable(self) -> bool:

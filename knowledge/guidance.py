@@ -171,7 +171,8 @@ class RetrievalGuidance:
                     continue
                 why = f"{hit.title} › {hit.section}: matches {', '.join(matched[:4]) or 'the incident'}"
                 out.append(Suggestion(
-                    title=text or f"Step from {hit.section}", why=why, source=hit.source, risk=priced.risk,
+                    title=text or f"Step from {hit.section}", why=why, source=hit.source, source_url=hit.url or "",
+                    risk=priced.risk,
                     risk_reason=priced.reason, command=command["command"] if command else None,
                     action=priced.action, params=priced.params, reversible=priced.reversible, undo=priced.undo,
                     confidence=self._confidence(request, hit, rel, rank, positions[role or "diagnose"])))

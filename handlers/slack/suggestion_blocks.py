@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from handlers.slack.ids import ActionId, BlockId
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
@@ -84,13 +85,23 @@ def run_button(incident_id: str, s: Suggestion) -> dict[str, Any]:
     return button
 
 
+def source_link(s: Suggestion) -> str:
+    """The citation: a link to the file at its synced commit when there is one, else the path as code.
+    Both come from a repository (untrusted): the URL is percent-encoded, the text escaped for mrkdwn."""
+    if s.source_url.startswith(("https://", "http://")):
+        url = quote(s.source_url, safe=":/#?=&%@+,;~-._")
+        text = s.source.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        return f"<{url}|{text}>"
+    return f"`{s.source}`"
+
+
 def suggestion_blocks(incident_id: str, index: int, s: Suggestion) -> list[dict[str, Any]]:
     """One suggestion: badge, title, why, verbatim command, source; Run and 👍/👎 buttons."""
     command = f"\n```{s.command}```" if s.command else ""
     blocks = [_section(f"{RISK_BADGE.get(s.risk, '⚪')} *{index}. {s.title}*\n{s.why}{command}"),
               {"type": "context", "elements": [
                   {"type": "mrkdwn", "text": _cut(f"*{s.risk}* — {s.risk_reason}", 1900)},
-                  {"type": "mrkdwn", "text": f"Source: `{s.source}` · confidence {s.confidence:.2f}"}]}]
+                  {"type": "mrkdwn", "text": f"Source: {source_link(s)} · confidence {s.confidence:.2f}"}]}]
     ref = ButtonRef(incident_id, s.suggestion_id).value()
     buttons = [run_button(incident_id, s)] if s.runnable else []
     buttons += [_button("👍", ActionId.SUGGESTION_UP, ref), _button("👎", ActionId.SUGGESTION_DOWN, ref)]

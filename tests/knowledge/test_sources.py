@@ -26,7 +26,8 @@ from knowledge.embeddings import HashingEmbedding
 from knowledge.kb import KnowledgeBase
 from tests.conftest import make_app, unique
 
-PAGER = "# Pager storms\n\nThe on-call phone rings every minute with duplicate pages.\n\n## Mitigation\n\n1. Silence it.\n"
+PAGER = ("# Pager storms\n\nThe on-call phone rings every minute with duplicate pages.\n\n## Mitigation\n\n"
+         "1. Silence it:\n\n   ```bash\n   amtool silence add alertname=PagerStorm\n   ```\n")
 QUEUE = "# Mailer queue stuck\n\nOutgoing mail waits in the mailer queue for hours.\n"
 VPN = "# VPN tunnel flaps\n\nThe site-to-site tunnel drops every few minutes.\n"
 
@@ -73,7 +74,7 @@ def test_github_source_syncs_changes_deletions_and_renames_by_blob_sha(world: Ap
     assert "vpn.md" not in " ".join(_sources(world, org, "site-to-site tunnel drops"))
     assert sync_one(world, org, src.source_id).unchanged == 2  # nothing changed: nothing re-embedded
     head = gh.push("acme", "runbooks", "main", {
-        "runbooks/pager.md": PAGER.replace("Silence it.", "Page the secondary only after five minutes."),
+        "runbooks/pager.md": PAGER.replace("Silence it", "Page the secondary only after five minutes, then silence it"),
         "runbooks/mailer.md": None, "runbooks/queues/mailer-queue.md": QUEUE, "runbooks/new.md": VPN})
     second = sync_one(world, org, src.source_id)
     assert second.commit == head
@@ -215,3 +216,16 @@ def test_cli_adds_lists_syncs_and_removes_sources(db_url: str, tmp_path: Path, g
     assert json.loads(run("knowledge", "search", "--org", org, "--json", "duplicate pages on the on-call phone")) == []
     gone = runner.invoke(cli, ["knowledge", "source", "sync", "--org", org, added["id"]])
     assert gone.exit_code != 0 and "no source" in gone.output
+
+
+def test_suggestions_from_a_synced_source_cite_the_file_at_its_commit(world: App) -> None:
+    from knowledge.guidance import RetrievalGuidance
+    from tests.knowledge.test_guidance import Incident
+
+    org = _org(world)
+    src = world.knowledge_sources.add(org, kind="github", location="acme/runbooks", path="runbooks")
+    commit = sync_one(world, org, src.source_id).commit
+    guidance = RetrievalGuidance(world.knowledge).guide(
+        Incident("Pager storms: duplicate pages every minute", org=org).request())
+    assert guidance.suggestions and all(
+        s.source_url.endswith(f"/blob/{commit}/runbooks/{s.source}") for s in guidance.suggestions)

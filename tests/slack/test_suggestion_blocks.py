@@ -62,3 +62,17 @@ def test_outcome_messages_offer_the_next_step(status: OutcomeStatus, starts: str
     assert got == actions
     if status is OutcomeStatus.EXECUTED:
         assert "requested by <@U1>" in text and "[simulated]" in json.dumps(blocks)
+
+
+def test_a_synced_source_is_cited_as_a_link_to_its_commit_and_its_text_is_escaped() -> None:
+    from handlers.slack.suggestion_blocks import source_link
+    from incident_core.guidance import Suggestion
+
+    plain = Suggestion(title="t", why="w", source="runbooks/a.md#fix", risk="low", risk_reason="r")
+    assert source_link(plain) == "`runbooks/a.md#fix`"
+    linked = Suggestion(title="t", why="w", source="a<b>|&.md#fix", risk="low", risk_reason="r",
+                        source_url="https://github.com/acme/rb/blob/0a1b/docs/a<b>|&.md#fix")
+    assert source_link(linked) == (
+        "<https://github.com/acme/rb/blob/0a1b/docs/a%3Cb%3E%7C&.md#fix|a&lt;b&gt;|&amp;.md#fix>")
+    odd = Suggestion(title="t", why="w", source="a.md", risk="low", risk_reason="r", source_url="javascript:alert(1)")
+    assert source_link(odd) == "`a.md`"
