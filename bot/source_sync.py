@@ -16,6 +16,8 @@ from bot.bootstrap import App
 from incident_core.knowledge_sources import KnowledgeSource, SyncReport, sync_source, verify_push
 
 log = logging.getLogger("revenant.sources")
+PUSH_RETRIES = 30
+PUSH_RETRY_SECONDS = 2.0
 
 
 def sync_one(app: App, org_id: str, source_id: str) -> SyncReport:
@@ -55,11 +57,18 @@ def scheduler_for_pushes(app: App) -> Any:
 
     def schedule(source: KnowledgeSource) -> None:
         async def run() -> None:
-            try:
-                report = await asyncio.to_thread(sync_one, app, source.org_id, source.source_id)
-                log.info("push synced %s of org %s: %s", source.describe(), source.org_id, report.summary())
-            except Exception:  # noqa: BLE001 - recorded on the source; the schedule retries
-                log.exception("push sync of %s failed", source.describe())
+            # A sync already running may have read the ref before this push: wait for it, then sync again.
+            for _attempt in range(PUSH_RETRIES):
+                try:
+                    report = await asyncio.to_thread(sync_one, app, source.org_id, source.source_id)
+                except Exception:  # noqa: BLE001 - recorded on the source; the schedule retries
+                    log.exception("push sync of %s failed", source.describe())
+                    return
+                if not report.skipped:
+                    log.info("push synced %s of org %s: %s", source.describe(), source.org_id, report.summary())
+                    return
+                await asyncio.sleep(PUSH_RETRY_SECONDS)
+            log.warning("push sync of %s gave up: %s", source.describe(), report.skipped)
 
         task = asyncio.get_running_loop().create_task(run())
         running.add(task)

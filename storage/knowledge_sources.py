@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import threading
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -49,6 +50,8 @@ class SqlKnowledgeSources:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._local_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
 
     def add(self, org_id: str, *, kind: str, location: str, path: str = "", ref: str = "main",
             project: str | None = None, secret: str | None = None) -> KnowledgeSource:
@@ -111,22 +114,29 @@ class SqlKnowledgeSources:
             return [r[0] for r in conn.execute(sa.select(SOURCES.c.org_id).distinct().order_by(SOURCES.c.org_id))]
 
     def try_lock(self, org_id: str, source_id: str) -> SyncLock:
-        """A lock that one process at a time holds for a source while it syncs (PostgreSQL advisory lock)."""
-        return SyncLock(self.engine, f"{org_id}/{source_id}")
+        """A lock one thread of one process holds for a source while it syncs (a lock in this process, plus a
+        PostgreSQL advisory lock across processes); entering it says whether it was taken."""
+        key = f"{org_id}/{source_id}"
+        with self._guard:
+            local = self._local_locks.setdefault(key, threading.Lock())
+        return SyncLock(self.engine, key, local)
 
 
 class SyncLock:
-    """Session-level advisory lock on PostgreSQL; on SQLite (one process) the caller's own lock suffices."""
+    """Non-blocking: a thread lock in this process, then a session-level advisory lock on PostgreSQL."""
 
-    def __init__(self, engine: Engine, key: str) -> None:
+    def __init__(self, engine: Engine, key: str, local: threading.Lock) -> None:
         self._engine = engine
         self._key = key
+        self._local = local
         self._conn: sa.Connection | None = None
         self._held = False
+        self._local_held = False
 
     def __enter__(self) -> bool:
-        if self._engine.dialect.name != "postgresql":
-            return True
+        self._local_held = self._local.acquire(blocking=False)
+        if not self._local_held or self._engine.dialect.name != "postgresql":
+            return self._local_held
         self._conn = self._engine.connect()
         self._held = bool(self._conn.execute(sa.text("SELECT pg_try_advisory_lock(hashtextextended(:k, 16))"),
                                              {"k": self._key}).scalar())
@@ -134,9 +144,10 @@ class SyncLock:
         return self._held
 
     def __exit__(self, *exc: object) -> None:
-        if self._conn is None:
-            return
-        if self._held:
-            self._conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 16))"), {"k": self._key})
-            self._conn.commit()
-        self._conn.close()
+        if self._conn is not None:
+            if self._held:
+                self._conn.execute(sa.text("SELECT pg_advisory_unlock(hashtextextended(:k, 16))"), {"k": self._key})
+                self._conn.commit()
+            self._conn.close()
+        if self._local_held:
+            self._local.release()

@@ -229,3 +229,17 @@ def test_suggestions_from_a_synced_source_cite_the_file_at_its_commit(world: App
         Incident("Pager storms: duplicate pages every minute", org=org).request())
     assert guidance.suggestions and all(
         s.source_url.endswith(f"/blob/{commit}/runbooks/{s.source}") for s in guidance.suggestions)
+
+
+def test_one_sync_at_a_time_per_source(world: App) -> None:
+    org = _org(world)
+    src = world.knowledge_sources.add(org, kind="github", location="acme/runbooks", path="runbooks")
+    with world.knowledge_sources.try_lock(org, src.source_id) as held:
+        assert held
+        assert sync_one(world, org, src.source_id).skipped  # another thread holds the source
+    if world.engine.dialect.name == "postgresql":  # another process: its own store, the same advisory lock
+        from storage.knowledge_sources import SqlKnowledgeSources
+
+        with SqlKnowledgeSources(world.engine).try_lock(org, src.source_id) as held:
+            assert held and sync_one(world, org, src.source_id).skipped
+    assert sync_one(world, org, src.source_id).added == 2
