@@ -11,6 +11,7 @@ import click
 from pydantic import ValidationError
 
 from bot.bootstrap import App, bootstrap, migrate_database
+from bot.cli_insights import insights
 from bot.cli_knowledge import knowledge
 from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_sources import source
@@ -313,6 +314,7 @@ def incidents_timeline(c: CliContext, org_ref: str, ref: str, as_json: bool) -> 
 
 knowledge.add_command(source)
 cli.add_command(knowledge)
+cli.add_command(insights)
 register_postmortem_commands(cli)
 cli.add_command(teams)
 

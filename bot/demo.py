@@ -1,4 +1,5 @@
-"""`revenant demo`: a scripted incident, offline, on the embedded defaults in a fresh data dir."""
+"""`revenant demo`: a scripted incident, offline, on the embedded defaults in a fresh data dir; then the same alert
+recurring, and the weekly digest with its chart."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import click
 
 from bot.bootstrap import App, bootstrap
 from bot.demo_guidance import slack_guidance
+from bot.demo_insights import insights_act
 from bot.demo_postmortem import PostmortemDemo, postmortem_demo
 from bot.demo_slack import SlackDemo, say, slack_demo, wait_for
 from bot.local_server import BackgroundServer
@@ -126,3 +128,4 @@ def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: Sla
     click.echo(f"\ntimeline of {final.human_id} (commander {sd.name(str(final.commander).split(':')[-1])}):")
     for line in render(app.queries.timeline(org.id, inc.incident_id), app.directory.display_names(org.id)):
         click.echo("  " + line)
+    insights_act(app, server, pm_demo, sd, org.id, token, pm_demo.root)

@@ -1,4 +1,4 @@
-"""`revenant mcp`: read-only MCP tools over ONE org — runbook search, incidents, timelines, postmortems.
+"""`revenant mcp`: read-only MCP tools over ONE org — runbook search, incidents, timelines, postmortems, patterns.
 
 The org is fixed by a token at start (an org webhook token, `rvn_<org id>_…`, checked like the webhook
 endpoint does). Over streamable HTTP every request must also carry that token as a bearer token, so a
@@ -75,6 +75,24 @@ def build_mcp(app: App, org_id: str, **settings: Any) -> FastMCP:
         return {"incident": state.human_id, "status": view.status, "markdown": view.markdown,
                 "action_items": view.action_items, "published": state.postmortem.get("published", {}),
                 "blameless_warnings": [f"{f.section}: {f.phrase} — {f.suggestion}" for f in view.findings]}
+
+    @mcp.tool()
+    def get_patterns(service: str | None = None, since: str = "90d", project: str | None = None) -> dict[str, Any]:
+        """Recurring patterns of this org: incidents grouped by service and alert, with count, last occurrence,
+        MTTA and MTTR (seconds), severities, postmortems and their action items (open or done). `since`: 30d,
+        90d or 12w; `service` and `project` narrow it."""
+        from bot.insights_wiring import history, tracker_for
+        from incident_core.insights import parse_period
+        from incident_core.insights_usecases import pattern_report
+
+        found = app.directory.project(org_id, project) if project else None
+        if project and found is None:
+            raise NotFound(f"no project {project!r} in this org")
+        report = pattern_report(history=history(app), tracker=tracker_for(app)(org_id), org_id=org_id,
+                                now=app.deps.clock.now(), period=parse_period(since),
+                                project_id=found.id if found else None, project=found.name if found else None,
+                                service=service or None)
+        return report.to_dict()
 
     return mcp
 

@@ -9,6 +9,7 @@ import yaml
 
 from bot.bootstrap import App
 from incident_core.errors import ValidationError
+from incident_core.insights import DigestSchedule
 from incident_core.postmortem_lessons import DraftPolicy
 from incident_core.publishing import targets_for, validate_publishing
 from incident_core.reminders import ReminderPolicy
@@ -33,11 +34,40 @@ def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
     data = read_yaml(path)
     extra = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
     lines = []
-    if "routing" in data or not extra:
+    if "routing" in data or not (extra or "insights" in data):
         lines.append(_apply_routing(app, org_id, data.get("routing", data)))
     if extra:
         lines.append(_apply_postmortem_settings(app, org_id, extra))
+    if "insights" in data:
+        lines.append(_apply_insights(app, org_id, data["insights"]))
     return "\n".join(lines)
+
+
+def _apply_insights(app: App, org_id: str, raw: Any) -> str:
+    """`insights:` — recurrence_days, the org's weekly digest, and per-project digests under `projects:`."""
+    if not isinstance(raw, dict):
+        raise ValidationError("insights: expected a mapping (recurrence_days, digest, projects)")
+    days = raw.get("recurrence_days", 30)
+    if not isinstance(days, int) or not 1 <= days <= 366:
+        raise ValidationError("insights.recurrence_days must be a whole number of days, 1–366")
+    DigestSchedule.from_settings(raw.get("digest"))
+    projects = raw.get("projects") or {}
+    if not isinstance(projects, dict):
+        raise ValidationError("insights.projects: expected a mapping of project name → {digest: …}")
+    found = {}
+    for name, settings in projects.items():
+        project = app.directory.project(org_id, str(name))
+        if project is None:
+            raise ValidationError(f"insights.projects names an unknown project {name!r}; create it first")
+        DigestSchedule.from_settings((settings or {}).get("digest") if isinstance(settings, dict) else settings)
+        found[project.id] = (project, settings)
+    for project, settings in found.values():
+        app.directory.update_project_settings(org_id, project.id, {**project.settings, "insights": dict(settings)})
+    org = app.directory.require_org(org_id)
+    app.directory.update_org_settings(org_id, {**org.settings, "insights": {
+        k: v for k, v in raw.items() if k != "projects"}})
+    where = ["org"] * bool(raw.get("digest")) + [p.name for p, s in found.values() if (s or {}).get("digest")]
+    return f"insights settings stored (recurrence window {days} days; weekly digest for: {', '.join(where) or 'none'})"
 
 
 def _apply_routing(app: App, org_id: str, routing: dict[str, Any]) -> str:

@@ -1,4 +1,5 @@
-"""Reminders on APScheduler 3.x: one interval job per process evaluates every org's incidents.
+"""Reminders on APScheduler 3.x: one interval job per process evaluates every org's incidents (and queues
+weekly digests when their slot comes, keyed the same way).
 
 APScheduler only keeps time here (a MemoryJobStore: its job stores cannot be shared between processes).
 The reminders themselves are derived from the database on every tick and fire through the outbox with
@@ -18,6 +19,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
+from bot.insights_wiring import fire_digests
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
@@ -50,6 +52,7 @@ def tick(app: App, *, use_leader: bool = True) -> int:
                         fired += 1
                         log.info("reminder %s for %s", due.kind, state.human_id)
             fired += _archive_rooms(ledger, org_id, settings, now)
+            fired += fire_digests(app, ledger, org_id, settings, now)
     return fired
 
 

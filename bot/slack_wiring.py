@@ -117,9 +117,12 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
         bolt = AsyncApp(signing_secret=secret, client=client, process_before_response=False,
                         request_verification_enabled=False)
     from bot.guidance_wiring import suggest_extra
+    from bot.insights_wiring import patterns_extra
+
+    extras = {**suggest_extra(app), **patterns_extra(app)}
 
     bindings = BindingCache(lambda team: app.directory.bound_org("slack", team))
-    services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries, extra=suggest_extra(app)),
+    services = SlackServices(chat=ChatService(deps=app.deps, queries=app.queries, extra=extras),
                              queries=app.queries, deps=app.deps,
                              bound_org=bindings.lookup, known_org=bindings.known,
                              incident_changed=incident_changed, executor=app.executor)

@@ -85,9 +85,12 @@ def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tupl
         return guard.first_sight("teams-answer:" + hashlib.sha256(key.encode()).hexdigest()[:48], int(time.time()))
 
     from bot.guidance_wiring import suggest_extra
+    from bot.insights_wiring import patterns_extra
+
+    extras = {**suggest_extra(app), **patterns_extra(app)}
 
     services = TeamsServices(
-        chat=ChatService(deps=app.deps, queries=app.queries, extra=suggest_extra(app)), queries=app.queries,
+        chat=ChatService(deps=app.deps, queries=app.queries, extra=extras), queries=app.queries,
         deps=app.deps, executor=app.executor, store=SqlTeamsConversations(app.engine),
         bound_org=lambda tenant: app.directory.bound_org("teams", tenant), first_answer=first_answer,
         incident_changed=incident_changed, names=app.directory.display_names)

@@ -17,6 +17,7 @@ log = logging.getLogger("revenant.worker")
 def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     """Who consumes each outbox topic (built once per process)."""
     from bot.guidance_wiring import add_guidance_subscribers
+    from bot.insights_wiring import add_insights_subscribers
     from bot.postmortem_wiring import add_subscribers as add_postmortem_subscribers
     from bot.slack_wiring import SlackRoomArchiver, SlackRoomKeeper, slack_enabled
     from bot.teams_rooms import add_teams_subscribers
@@ -29,6 +30,7 @@ def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     add_teams_subscribers(app, subs)
     add_guidance_subscribers(app, subs)  # after the room keepers: offers guidance once rooms exist
     add_postmortem_subscribers(app, subs)
+    add_insights_subscribers(app, subs)  # puts the recurrence watcher first: rooms open with the line
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs

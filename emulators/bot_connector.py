@@ -39,6 +39,8 @@ from emulators.bot_connector_state import THREAD_MARK, ConnectorState, Conversat
 from emulators.bot_token_issuer import CHANNEL_AUDIENCE, CHANNEL_ISSUER, TokenIssuer
 from emulators.server import EmulatorServer, body_of, json_response
 
+MAX_ACTIVITY_BYTES = 28 * 1024  # Teams refuses bigger messages, card JSON included (HTTP 413 MessageSizeTooBig)
+
 
 def _error(status: int, code: str, message: str) -> web.Response:
     return json_response({"error": {"code": code, "message": message}}, status=status)
@@ -56,6 +58,7 @@ class BotConnectorEmulator(EmulatorServer):
         bot_name: str = "Revenant",
         strict: bool = False,
         require_auth: bool = False,
+        max_activity_bytes: int = MAX_ACTIVITY_BYTES,
         host: str = "127.0.0.1",
         port: int = 0,
         clock: Callable[[], float] | None = None,
@@ -66,6 +69,7 @@ class BotConnectorEmulator(EmulatorServer):
         self.bot_name = bot_name
         self.strict = strict
         self.require_auth = require_auth
+        self.max_activity_bytes = max_activity_bytes
         self._instance = secrets.token_hex(6)
 
     # ----- URLs -----
@@ -186,6 +190,8 @@ class BotConnectorEmulator(EmulatorServer):
         if not self._authorized(request):
             return json_response({"message": "Authorization has been denied for this request."}, status=401)
         body = body_of(request)
+        if request.method in ("POST", "PUT") and len(await request.read()) > self.max_activity_bytes:
+            return _error(413, "MessageSizeTooBig", "Message size too large.")
         with self.lock:
             return self._route(request.method, parts[1:], body if isinstance(body, dict) else None)
 

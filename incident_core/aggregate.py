@@ -14,6 +14,7 @@ from incident_core.errors import InvalidTransition, ValidationError
 from incident_core.guidance_decisions import GUIDANCE_DECIDERS
 from incident_core.model import Status
 from incident_core.postmortem import POSTMORTEM_DECIDERS
+from incident_core.recurrence_decisions import RECURRENCE_DECIDERS
 from incident_core.state import IncidentState
 
 LIFECYCLE = (Status.TRIGGERED, Status.INVESTIGATING, Status.IDENTIFIED, Status.MITIGATED, Status.RESOLVED)
@@ -171,4 +172,5 @@ _DECIDERS: dict[type, Callable[[IncidentState, Any], list[ev.Event]]] = {
     **ACTION_DECIDERS,
     **POSTMORTEM_DECIDERS,
     **GUIDANCE_DECIDERS,
+    **RECURRENCE_DECIDERS,
 }

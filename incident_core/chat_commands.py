@@ -21,12 +21,15 @@ USAGE = """*Runbook Revenant* — `/revenant <command>`
 • `suggest` — next steps from runbooks and past incidents
 • `postmortem` — draft the postmortem
 • `list` — open incidents
+• `patterns [service] [30d|90d]` — what keeps happening: recurring incidents, MTTA/MTTR, postmortems
 • `help` — this message
 Run incident commands inside the incident's channel."""
 
 SUBCOMMANDS = ("declare", "status", "sev", "role", "note", "timeline", "catchup", "update", "suggest",
-               "postmortem", "list", "help")
+               "postmortem", "list", "patterns", "help")
 _SEV = re.compile(r"^(?:sev)?([1-4])$", re.IGNORECASE)
+_PERIOD = re.compile(r"^(\d{1,3})d$", re.IGNORECASE)
+_SERVICE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$|^@?([A-Za-z0-9._-]+)$")
 
 
@@ -41,6 +44,7 @@ class Intent:
     status: Status | None = None
     role: IncidentRole | None = None
     user: str | None = None
+    days: int | None = None
 
 
 class UsageError(ValidationError):
@@ -75,6 +79,8 @@ def parse(text: str) -> Intent:
         if not rest:
             raise UsageError("usage: `/revenant note <text>`")
         return Intent("note", text=rest)
+    if name == "patterns":
+        return _patterns(rest)
     if rest and name in ("timeline", "catchup", "update", "list", "help", "suggest", "postmortem"):
         raise UsageError(f"`/revenant {name}` takes no arguments")
     return Intent(name)
@@ -108,3 +114,22 @@ def _role(rest: str) -> Intent:
     if not match:
         raise UsageError("name the person with an @mention, e.g. `/revenant role scribe @dana`")
     return Intent("role", role=role, user=match.group(1) or match.group(2))
+
+
+def _patterns(rest: str) -> Intent:
+    usage = "usage: `/revenant patterns [service] [30d|90d]` (e.g. `/revenant patterns checkout 90d`)"
+    words = rest.split()
+    if len(words) > 2:
+        raise UsageError(usage)
+    days, service = None, ""
+    for word in words:
+        period = _PERIOD.match(word)
+        if period and days is None:
+            days = int(period.group(1))
+            if not 1 <= days <= 366:
+                raise UsageError("the period is 1–366 days, e.g. `30d` or `90d`")
+        elif not service and _SERVICE.match(word):
+            service = word
+        else:
+            raise UsageError(usage)
+    return Intent("patterns", text=service, days=days)

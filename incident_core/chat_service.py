@@ -26,6 +26,7 @@ class ChatContext:
     user: str
     room_id: str | None = None
     incident_id: str | None = None
+    project_id: str | None = None  # the project the room belongs to, when the platform maps rooms to projects
 
     def mention(self, user: str) -> str:
         """How the platform writes a mention (`<@U123>` on Slack)."""
@@ -45,6 +46,7 @@ class Reply:
     in_channel: bool = False
     incident: IncidentState | None = None
     open_declare_form: bool = False
+    content: object | None = None  # structured content a platform renders instead of `text` (a PatternReport)
 
 
 @dataclass(frozen=True)
@@ -78,7 +80,7 @@ class ChatService:
             view = pmu.draft_postmortem(deps=self.deps, queries=self.queries, org_id=ctx.org_id,
                                         incident_id=self._incident(ctx).incident_id, actor=ctx.user)
             return Reply(pmu.summary_text(view), incident=view.state)
-        if intent.name == "suggest":
+        if intent.name in ("suggest", "patterns"):
             return Reply(f"`/revenant {intent.name}` is not enabled in this deployment.")
         state = self._incident(ctx)
         return self._incident_command(intent, ctx, state, idempotency_key)

@@ -389,6 +389,21 @@ class SignalIgnored(Event):
     reason: str
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecurrenceNoted(Event):
+    """The incident matches a recurring pattern of its org and project: earlier incidents sharing `key`."""
+
+    key: str
+    label: str
+    window_days: int
+    prior: tuple[str, ...] = ()  # human ids of the earlier incidents, oldest first
+    postmortems: tuple[dict[str, Any], ...] = ()  # {"incident": "INC-7", "path": "postmortems/….md"}
+    items_open: int = 0
+    items_done: int = 0
+    items_unknown: int = 0
+    signature: str = ""  # the pattern keys this was computed for (see incident_core/recurrence.py)
+
+
 SIGNAL_STREAM_PREFIX = "sig-"
 
 

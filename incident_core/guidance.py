@@ -113,6 +113,7 @@ class GuidanceRequest:
     trigger: str = "command"
     feedback: Mapping[str, int] = field(default_factory=dict)  # source (path#section) → net 👍 minus 👎
     project: str | None = None  # the project's name, as documents were ingested with --project
+    prefer: tuple[str, ...] = ()  # documents ranked first in "seen before": the recurring pattern's postmortems
 
 
 class GuidanceSource(Protocol):

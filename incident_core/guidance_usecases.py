@@ -28,6 +28,7 @@ from incident_core.guidance import (
 from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.rbac import Permission, require
+from incident_core.recurrence import preferred_sources
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
@@ -58,7 +59,7 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
     project = deps.directory.project(org_id, state.project_id) if state.project_id else None
     request = GuidanceRequest(org_id=org_id, state=state, events=queries.timeline(org_id, state.incident_id),
                               trigger=trigger, feedback=feedback.net_votes(org_id) if feedback else {},
-                              project=project.name if project else None)
+                              project=project.name if project else None, prefer=preferred_sources(state))
     guidance = source.guide(request)
     if trigger != "command" and guidance.retrieved == 0:
         return Offer(state, None, recorded=False, quiet=True)  # no knowledge yet: stay off the timeline

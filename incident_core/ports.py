@@ -131,3 +131,15 @@ class Clock(Protocol):
 
 class IdGenerator(Protocol):
     def new_id(self) -> str: ...
+
+
+class DeliverySteps(Protocol):
+    """The recorded steps of a delivery that takes several calls to an outside system (keyed per org)."""
+
+    def steps(self, org_id: str, key: str) -> dict[str, dict[str, Any]]:
+        """Every step recorded for this delivery: step name → what it left (ids a retry needs)."""
+        ...
+
+    def record(self, org_id: str, key: str, step: str, value: dict[str, Any]) -> dict[str, Any]:
+        """Record a step (the first record of a step wins); returns the value that stands."""
+        ...

@@ -58,6 +58,11 @@ def _date(state: IncidentState) -> str:
     return (datetime.fromisoformat(resolved) if resolved else state.created_at).date().isoformat()
 
 
+def knowledge_path(state: IncidentState) -> str:
+    """Where the knowledge loop indexes the incident's postmortem (PostmortemDocument.path)."""
+    return f"postmortems/{_date(state)}-{state.human_id.lower()}.md"
+
+
 def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...]) -> list[str]:
     """Action items as a Markdown table (citations in the last column)."""
     if not items:

@@ -52,6 +52,7 @@ class IncidentState:
     messages_count: int = 0
     rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
     postmortem: dict[str, Any] = field(default_factory=dict)
+    recurrence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def human_id(self) -> str:
@@ -289,4 +290,8 @@ _APPLIERS: dict[type, Any] = {
     ev.PostmortemApproved: lambda s, e: _postmortem(s, status="approved", approver=e.approver,
                                                     targets=list(e.targets), approved_at=e.occurred_at.isoformat()),
     ev.PostmortemPublished: _pm_published,
+    ev.RecurrenceNoted: lambda s, e: {"recurrence": {
+        "key": e.key, "label": e.label, "window_days": e.window_days, "prior": list(e.prior),
+        "postmortems": [dict(p) for p in e.postmortems], "items_open": e.items_open, "items_done": e.items_done,
+        "items_unknown": e.items_unknown, "signature": e.signature, "noted_at": e.occurred_at.isoformat()}},
 }

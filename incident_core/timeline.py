@@ -113,4 +113,6 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.PostmortemApproved: lambda e: f"approved the postmortem by {short_actor(e.approver)}"
     + (f"; publishing to {', '.join(e.targets)}" if e.targets else ""),
     ev.PostmortemPublished: lambda e: f"published the postmortem to {e.target}: {e.url}",
+    ev.RecurrenceNoted: lambda e: f"recurring: {e.label}, {len(e.prior) + 1} times in {e.window_days} days "
+    f"(before: {', '.join(e.prior[-5:])})",
 }

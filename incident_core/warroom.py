@@ -8,6 +8,7 @@ from typing import Any
 
 from incident_core.aggregate import LIFECYCLE
 from incident_core.model import Severity, Status
+from incident_core.recurrence_text import line as recurrence_line
 from incident_core.state import IncidentState
 
 SPARK = "▁▂▃▄▅▆▇█"
@@ -32,6 +33,7 @@ class WarRoom:
     actions: list[str]
     next_statuses: list[Status]
     severities: list[Severity]
+    recurrence: str | None = None  # "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · …"
 
     @property
     def headline(self) -> str:
@@ -135,6 +137,7 @@ def build(state: IncidentState, now: datetime) -> WarRoom:
         actions=[action_line(a) for a in list(state.actions.values())[-5:]],
         next_statuses=next_statuses(state.status),
         severities=[s for s in Severity if s is not state.severity],
+        recurrence=recurrence_line(state.recurrence) or None,
     )
 
 

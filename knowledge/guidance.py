@@ -108,7 +108,7 @@ class RetrievalGuidance:
         suggestions = _dedupe(sorted(suggestions, key=lambda s: -s.confidence))  # raw scores rank…
         suggestions = [replace(s, confidence=round(max(0.02, min(0.99, s.confidence)), 3))  # …then clamp
                        for s in _capped(suggestions, per_document=PER_DOCUMENT)[: self.max_steps]]
-        past = seen_before(request.state, hits, weights, self.threshold)
+        past = seen_before(request.state, hits, weights, self.threshold, prefer=request.prefer)
         nothing = not suggestions and not past
         return Guidance(
             suggestions=tuple(suggestions), questions=tuple(_dedupe_questions(questions)[:MAX_QUESTIONS]),

@@ -51,8 +51,12 @@ def _evidence(state: IncidentState, hits: list[Hit], text: str, rel: float, matc
 
 
 def seen_before(state: IncidentState, hits: Iterable[Hit], weights: dict[str, float],
-                threshold: float) -> list[SeenBefore]:
-    """Past incidents/postmortems among the hits: same alert, same service, or similar enough text."""
+                threshold: float, *, prefer: Iterable[str] = ()) -> list[SeenBefore]:
+    """Past incidents/postmortems among the hits: same alert, same service, or similar enough text.
+
+    Documents in `prefer` (the postmortems of the recurring pattern this incident matches) come first.
+    """
+    preferred = set(prefer)
     own = incident_doc_id(state)
     by_path: dict[str, list[Hit]] = {}
     for hit in hits:
@@ -62,13 +66,13 @@ def seen_before(state: IncidentState, hits: Iterable[Hit], weights: dict[str, fl
     for path, group in by_path.items():
         text = "\n".join(f"{h.title}\n{h.section}\n{h.text}" for h in group)
         rel, matched = relevance(weights, terms(text))
-        why = _evidence(state, group, text, rel, matched)
+        why = "same recurring pattern" if path in preferred else _evidence(state, group, text, rel, matched)
         if why is None and rel >= threshold:
             why = f"similar: {', '.join(matched[:4])}"
         if why is None:
             continue
         best = max(group, key=lambda h: h.score)
-        score = round(rel + (0.5 if why.startswith("same alert") else 0.0), 3)
+        score = round(rel + (0.5 if why.startswith("same alert") else 0.0) + (2.0 if path in preferred else 0.0), 3)
         found.append(SeenBefore(title=best.title or path, source=best.source, kind=best.kind, why=why,
                                 resolution=resolution_of(group), score=score))
     found.sort(key=lambda s: -s.score)

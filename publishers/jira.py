@@ -47,6 +47,10 @@ class JiraPublisher:
                                    "JIRA_USER and JIRA_TOKEN") from None
         return self._client
 
+    def client(self) -> JIRA:
+        """The connected client (built on first use)."""
+        return self._jira()
+
     def publish(self, doc: PostmortemDocument, config: dict[str, Any]) -> Publication:
         """Find or create the postmortem issue and one issue per action item, then link them."""
         client = self._jira()

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from emulators.jira.issues import IssueRules
+from emulators.jira.issues import TRANSITIONS, IssueRules
 from emulators.jira.jql import JqlError
 from emulators.jira.state import ISSUE_TYPES, LINK_TYPES, JiraState, Link, Project, jira_time
 from emulators.server import EmulatorServer, body_of, json_response
@@ -59,6 +59,8 @@ class JiraEmulator(EmulatorServer):
         r.add_put(API + "/issue/{key}", self._update_issue)
         r.add_post(API + "/issue/{key}/comment", self._add_comment)
         r.add_get(API + "/issue/{key}/comment", self._list_comments)
+        r.add_get(API + "/issue/{key}/transitions", self._transitions)
+        r.add_post(API + "/issue/{key}/transitions", self._transition)
         r.add_route("*", API + "/search", self._search)
         r.add_route("*", API + "/search/jql", self._search_jql)
         r.add_post(API + "/issueLink", self._create_link)
@@ -229,6 +231,29 @@ class JiraEmulator(EmulatorServer):
             n = len(issue.comments)
             return json_response({"startAt": 0, "maxResults": n, "total": n, "comments": issue.comments})
 
+    async def _transitions(self, request: web.Request) -> web.StreamResponse:
+        with self.lock:
+            denied = self._auth(request)
+            if denied:
+                return denied
+            if self.state.issue(request.match_info["key"]) is None:
+                return _errors(["Issue does not exist or you do not have permission to see it."], status=404)
+            return json_response({"expand": "transitions", "transitions": self.rules.transitions()})
+
+    async def _transition(self, request: web.Request) -> web.StreamResponse:
+        body = body_of(request) if isinstance(body_of(request), dict) else {}
+        with self.lock:
+            denied = self._auth(request)
+            if denied:
+                return denied
+            issue = self.state.issue(request.match_info["key"])
+            if issue is None:
+                return _errors(["Issue does not exist or you do not have permission to see it."], status=404)
+            wanted = (body.get("transition") or {}).get("id") if isinstance(body.get("transition"), dict) else None
+            if not wanted or not self.rules.transition(issue, str(wanted)):
+                return _errors([f"Transition id '{wanted}' is not valid for this issue."])
+            return web.Response(status=204)
+
     def _run_search(self, request: web.Request) -> tuple[list[dict[str, Any]], int, int] | web.Response:
         params: dict[str, Any] = dict(request.query)
         if isinstance(body_of(request), dict):
@@ -348,6 +373,14 @@ class JiraEmulator(EmulatorServer):
             fid = field_id or f"customfield_{10100 + len(self.state.custom_fields)}"
             self.state.custom_fields[fid] = name
             return fid
+
+    def set_status(self, key: str, name: str) -> None:
+        """Test helper: move an issue to "To Do", "In Progress" or "Done" as a person would in Jira."""
+        tid = next(t for t, n in TRANSITIONS.items() if n == name)
+        with self.lock:
+            issue = self.state.issue(key)
+            assert issue is not None, key
+            self.rules.transition(issue, tid)
 
     def issues(self, project: str | None = None) -> list[dict[str, Any]]:
         """Issues as GET /issue returns them, oldest first."""

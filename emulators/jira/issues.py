@@ -10,6 +10,12 @@ from emulators.jira.jql import JqlError, parse
 from emulators.jira.state import ISSUE_TYPES, PRIORITIES, SETTABLE, Issue, JiraState, jira_time
 
 FIELD_ALIASES = {"type": "issuetype", "issuekey": "key", "id": "key"}
+WORKFLOW: dict[str, tuple[str, dict[str, Any]]] = {
+    "To Do": ("10000", {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"}),
+    "In Progress": ("3", {"id": 4, "key": "indeterminate", "colorName": "yellow", "name": "In Progress"}),
+    "Done": ("10001", {"id": 3, "key": "done", "colorName": "green", "name": "Done"}),
+}
+TRANSITIONS = {"11": "To Do", "21": "In Progress", "31": "Done"}
 SEARCHABLE = {"project", "key", "labels", "summary", "description", "text", "status", "issuetype", "priority"}
 SEARCHABLE |= {"assignee", "reporter", "created", "updated"}
 
@@ -122,17 +128,36 @@ class IssueRules:
                 return {"self": f"{self.base()}/rest/api/2/priority/{i}", "name": name, "id": str(i)}
         return None
 
-    def status(self) -> dict[str, Any]:
-        """The initial "To Do" status."""
+    def status(self, name: str = "To Do") -> dict[str, Any]:
+        """A workflow status ("To Do", the initial one, "In Progress" or "Done") with its category."""
         base = self.base()
+        status_id, category = WORKFLOW[name]
         return {
-            "self": f"{base}/rest/api/2/status/10000",
+            "self": f"{base}/rest/api/2/status/{status_id}",
             "description": "",
             "iconUrl": f"{base}/images/icons/status_generic.gif",
-            "name": "To Do",
-            "id": "10000",
-            "statusCategory": {"id": 2, "key": "new", "colorName": "blue-gray", "name": "To Do"},
+            "name": name,
+            "id": status_id,
+            "statusCategory": dict(category),
         }
+
+    def transitions(self) -> list[dict[str, Any]]:
+        """GET …/transitions: every status of the simple workflow is reachable from any other."""
+        return [{"id": tid, "name": name, "to": self.status(name), "hasScreen": False, "isGlobal": True,
+                 "isInitial": False, "isConditional": False}
+                for tid, name in TRANSITIONS.items()]
+
+    def transition(self, issue: Issue, transition_id: str) -> bool:
+        """Move the issue; False when the transition id is unknown."""
+        name = TRANSITIONS.get(str(transition_id))
+        if name is None:
+            return False
+        issue.fields["status"] = self.status(name)
+        done = name == "Done"
+        issue.fields["resolution"] = {"id": "10000", "name": "Done"} if done else None
+        issue.fields["resolutiondate"] = jira_time(self.clock()) if done else None
+        issue.updated = self.clock()
+        return True
 
     def comment(self, issue: Issue, text: Any, user: str) -> dict[str, Any]:
         """Append a comment and return its JSON."""

@@ -13,6 +13,7 @@ from emulators.slack.api import Call, Registry
 from emulators.slack.interactivity import SlackInteractivity
 from emulators.slack.methods_chat import chat
 from emulators.slack.methods_conversations import conversations
+from emulators.slack.methods_files import file_json, files, receive_upload
 from emulators.slack.methods_items import items
 from emulators.slack.methods_users import users
 from emulators.slack.methods_views import views
@@ -33,7 +34,7 @@ from emulators.slack.state import (
 
 def _registry() -> Registry:
     registry = Registry()
-    for family in (users, conversations, chat, items, views):
+    for family in (users, conversations, chat, items, views, files):
         registry.include(family)
     return registry
 
@@ -67,6 +68,7 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
     def setup_routes(self, app: web.Application) -> None:
         """Web API methods at /api/{method} (and /{method}), response URLs at /response_url/{token}."""
         app.router.add_post("/response_url/{token}", self._response_url)
+        app.router.add_post("/upload/v1/{ticket}", self._upload)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_route("*", "/{method}", self._api)
 
@@ -97,8 +99,20 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
             )
         return json_response(result)
 
+    async def _upload(self, request: web.Request) -> web.StreamResponse:
+        """An upload URL from files.getUploadURLExternal: raw bytes, or multipart with the file in any part."""
+        data = await request.read()
+        if request.content_type.startswith("multipart/"):
+            form = await request.post()
+            part = next((v for v in form.values() if hasattr(v, "file")), None)
+            data = part.file.read() if part is not None else b""
+        with self.lock:
+            status, text = receive_upload(self.state, request.match_info["ticket"], data)
+        return web.Response(status=status, text=text)
+
     def dispatch(self, method: str, args: dict[str, Any], auth_header: str = "") -> dict[str, Any]:
         """Run one Web API method and return Slack's JSON answer."""
+        self.state.public_url = self.base_url
         entry = self.registry.methods.get(method)
         if entry is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}
@@ -303,6 +317,13 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
                 for m in ch.messages
                 if include_system or m.subtype not in ops.SYSTEM_SUBTYPES
             ]
+
+    def files(self, channel: str | None = None) -> list[dict[str, Any]]:
+        """Completed uploads (shared in `channel`, if given) as files.info shows them, with their bytes."""
+        with self.lock:
+            cid = self.channel(channel).id if channel else None
+            return [{**file_json(self.state, f, self.base_url), "data": f.data}
+                    for f in self.state.files.values() if f.completed and (cid is None or cid in f.shares)]
 
     def thread(self, channel: str, ts: str) -> list[dict[str, Any]]:
         """A thread's parent and replies as Slack JSON."""

@@ -91,6 +91,10 @@ class Renderer:
         body = [self.text(line) for line in blocks_to_lines(message.blocks)] if message.blocks else []
         if not body:
             body = self.text(message.text).splitlines() or [""]
+        for file_id in message.files or []:
+            shared = self.state.files.get(file_id)
+            if shared is not None:
+                body.append(f"[image: {shared.title or shared.name}, {len(shared.data or b'')} bytes]")
         for attachment in message.attachments or []:
             body.extend(self.text(str(attachment.get(k))) for k in ("title", "text") if attachment.get(k))
         out = [" ".join([head, body[0], *marks]).rstrip()]

@@ -158,6 +158,10 @@ def message_json(state: SlackState, channel: Channel, message: Message) -> dict[
         data["attachments"] = message.attachments
     if message.metadata is not None:
         data["metadata"] = message.metadata
+    if message.files:
+        data["files"] = [{"id": f, "name": state.files[f].name, "title": state.files[f].title}
+                         for f in message.files if f in state.files]
+        data["upload"] = True
     if message.edited:
         data["edited"] = dict(message.edited)
     if message.thread_ts:

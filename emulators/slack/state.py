@@ -14,7 +14,7 @@ DEFAULT_BOT_SCOPES = frozenset(
     "commands chat:write chat:write.public chat:write.customize channels:manage groups:write channels:read "
     "groups:read channels:history groups:history channels:join app_mentions:read reactions:read "
     "reactions:write pins:read pins:write bookmarks:read bookmarks:write users:read users:read.email "
-    "im:write im:history".split()
+    "im:write im:history files:write files:read".split()
 )
 
 
@@ -105,11 +105,30 @@ class Message:
     pinned_at: int = 0
     subtype: str | None = None
     inviter: str | None = None
+    files: list[str] | None = None  # ids of files shared with this message (files.completeUploadExternal)
 
     @property
     def is_reply(self) -> bool:
         """True for a thread reply (not the thread's parent)."""
         return self.thread_ts is not None and self.thread_ts != self.ts
+
+
+@dataclass
+class UploadedFile:
+    """A file from the external upload flow: a ticket until its bytes arrive, a file once completed."""
+
+    id: str
+    team_id: str
+    user: str
+    name: str
+    length: int
+    ticket: str
+    created: int
+    alt_txt: str = ""
+    title: str = ""
+    data: bytes | None = None
+    completed: bool = False
+    shares: dict[str, list[str]] = field(default_factory=dict)  # channel id → message ts
 
 
 @dataclass
@@ -252,6 +271,8 @@ class SlackState:
         self.oauth_codes: dict[str, OAuthCode] = {}
         self.ephemerals: list[Ephemeral] = []
         self.bot_users: dict[str, str] = {}
+        self.files: dict[str, UploadedFile] = {}
+        self.public_url = ""  # the emulator's base URL once it listens (upload URLs point at it)
         self._counter = itertools.count(1)
         self._last_ts = 0.0
 

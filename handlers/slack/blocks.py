@@ -40,6 +40,9 @@ def war_room(view: WarRoom) -> list[dict[str, Any]]:
             {"type": "mrkdwn", "text": f"*Duration*\n{view.duration}"},
         ]},
     ]
+    if view.recurrence:
+        line = view.recurrence.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": f":repeat: *Recurring* · {line}"}]})
     if view.trend:
         blocks.append(_section(f"*Trend* `{view.trend}`"))
     if view.highlights:

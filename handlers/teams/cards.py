@@ -60,6 +60,8 @@ def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str,
             {"title": "Roles", "value": _cut(roles, 300)},
             {"title": "Duration", "value": view.duration}]},
     ]
+    if view.recurrence:
+        body.append(_text(f"🔁 **Recurring** · {view.recurrence}", color="Warning"))
     if view.trend:
         body.append(_text(f"Trend: {view.trend}", fontType="Monospace"))
     sections = (("Log highlights", [f"{line[:150]} ×{n}" for line, n in view.highlights]),

@@ -20,10 +20,12 @@ from handlers.teams.activity import (
 )
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM
+from handlers.teams.insights_cards import patterns_card
 from handlers.teams.services import TeamsServices
 from handlers.teams.text import command_text, humanize, to_teams
 from incident_core.chat_commands import Intent, UsageError, parse
 from incident_core.chat_service import Reply
+from incident_core.patterns import PatternReport
 
 log = logging.getLogger("revenant.teams")
 NO_CHANNEL = ("\nNo Teams incident channel is set for this org, so its thread cannot open yet: declare from a channel, "
@@ -70,7 +72,10 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         await reply(context, humanize(explain(exc), names))
         return
     if await asyncio.to_thread(services.first_answer, key):
-        await reply(context, humanize(answer.text, names))
+        if isinstance(answer.content, PatternReport):
+            await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.content))))
+        else:
+            await reply(context, humanize(answer.text, names))
     if answer.incident is not None:
         await services.incident_changed()
 
@@ -100,6 +105,8 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
            intent: Intent, key: str) -> Reply:
     """Run one intent; a declaration in a channel is filed under that channel's project and remembers it."""
     context = services.context(org_id, actor, conversation_id)
+    if intent.name == "patterns" and context.incident_id is None:  # a project's channel: that project's patterns
+        context = dataclasses.replace(context, project_id=services.project_for_channel(org_id, channel))
     if intent.name != "declare":
         return services.chat.handle(intent, context, idempotency_key=key)
     project_id = services.project_for_channel(org_id, channel)

@@ -109,6 +109,12 @@ class TeamsChat:
 
         return str(self.run(self._with_client(self._reference(room_id), send)))
 
+    def post_to_channel(self, channel_id: str, content: dict[str, Any], text: str) -> str:
+        """Start a new thread in a channel with an Adaptive Card (the weekly digest); returns the post's id."""
+        activity = Activity(type=ActivityTypes.message, text=text, attachments=[cards.attachment(content)])
+        _reference, message_id = self.run(self._new_thread(channel_id, activity))
+        return str(message_id or "")
+
     def archive(self, room_id: str) -> None:
         """Teams threads cannot be archived by a bot: say so in the thread, which stays for the record."""
         self.post(room_id, ":lock: This incident is closed; the thread stays as its record.")

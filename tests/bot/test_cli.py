@@ -95,6 +95,11 @@ def test_demo_runs_offline_and_prints_the_timeline(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "INC-1" in out.stdout and "status mitigated → resolved" in out.stdout
     assert "refused" in out.stdout  # the viewer's note and the invalid transition are shown refused
+    # The same alert recurs: the war room says so, and Monday's digest posts its chart, also written to a file.
+    assert "2nd time in 30 days: INC-1 · postmortem of INC-1 · 2 action items still" in out.stdout
+    chart = tmp_path / "demo" / "digest-chart.png"
+    assert f"written to {chart}" in out.stdout and "Weekly incident digest — acme-demo" in out.stdout
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and chart.stat().st_size > 5_000
     timeline = run(["incidents", "timeline", "--org", "acme-demo", "INC-1", "--json"], tmp_path,
                    REVENANT_DATA_DIR=str(tmp_path / "demo"))
     assert timeline.returncode == 0, timeline.stderr

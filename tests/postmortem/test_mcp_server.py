@@ -62,7 +62,7 @@ async def test_tools_read_one_org_and_search_finds_the_published_postmortem(publ
         org_for_token(app, "rvn_" + "0" * 32 + "_forged")
     async with create_connected_server_and_client_session(build_mcp(app, org_id)) as client:
         tools = {t.name for t in (await client.list_tools()).tools}
-        assert tools == {"search_runbooks", "list_incidents", "get_timeline", "get_postmortem"}
+        assert tools == {"search_runbooks", "list_incidents", "get_timeline", "get_postmortem", "get_patterns"}
         incidents = payload(await client.call_tool("list_incidents", {}))["incidents"]
         assert [(i["id"], i["status"], i["postmortem"]) for i in incidents] == [("INC-1", "closed", "published")]
         assert incidents[0]["title"].startswith("Payments")  # the other org's INC-1 is not visible

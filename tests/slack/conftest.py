@@ -21,7 +21,7 @@ SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 T = TypeVar("T")
 
 
-def eventually(fn: Callable[[], T], *, timeout: float = 10.0, what: str = "condition") -> T:
+def eventually(fn: Callable[[], T], *, timeout: float = 30.0, what: str = "condition") -> T:
     """Poll until fn() returns something truthy (lazy listeners and the outbox run in the background)."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -50,7 +50,7 @@ class SlackWorld:
     def incident(self, ref: str = "INC-1") -> Any:
         return self.app.queries.get(self.org_id, ref)
 
-    def channel_of(self, ref: str = "INC-1", timeout: float = 10.0) -> str:
+    def channel_of(self, ref: str = "INC-1", timeout: float = 30.0) -> str:
         state = eventually(lambda: (s := self.incident(ref)) and "slack" in s.rooms and s, what=f"{ref} channel",
                            timeout=timeout)
         return state.rooms["slack"]["room_id"]

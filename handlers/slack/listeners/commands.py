@@ -11,9 +11,11 @@ from slack_sdk.web.async_client import AsyncWebClient
 from handlers.slack import blocks
 from handlers.slack.errors import explain
 from handlers.slack.ids import COMMAND
+from handlers.slack.insights_blocks import patterns_blocks
 from handlers.slack.services import SlackServices
 from incident_core.chat_commands import UsageError, parse
 from incident_core.chat_service import Reply
+from incident_core.patterns import PatternReport
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
@@ -44,7 +46,10 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         except Exception as exc:  # noqa: BLE001 — one error handler shows it
             await respond(response_type="ephemeral", text=explain(exc))
             return
-        await respond(response_type="in_channel" if reply.in_channel else "ephemeral", text=reply.text)
+        if isinstance(reply.content, PatternReport):
+            await respond(response_type="ephemeral", text=reply.text, blocks=patterns_blocks(reply.content))
+        else:
+            await respond(response_type="in_channel" if reply.in_channel else "ephemeral", text=reply.text)
         if reply.incident is not None:
             await services.incident_changed()
 

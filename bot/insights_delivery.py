@@ -1,0 +1,88 @@
+"""The weekly digest's deliveries: one outbox subscription per platform, each drawing the chart and posting it."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from bot.bootstrap import App
+from bot.insights_wiring import digest_for
+from handlers.insights_chart import COMPACT, render_chart
+from handlers.slack.digest_upload import ChartPost, SlackDigestUploader
+from handlers.slack.insights_blocks import digest_blocks, digest_text
+from handlers.teams.insights_cards import digest_card
+from incident_core.insights import Digest, DigestSchedule
+from storage.delivery_steps import SqlDeliverySteps
+from storage.outbox import PendingMessage
+
+log = logging.getLogger("revenant.insights")
+POSTED = "posted"
+
+
+def _digest(app: App, msg: PendingMessage) -> tuple[Digest, DigestSchedule] | None:
+    """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured."""
+    try:
+        return digest_for(app, msg.org_id, msg.payload.get("project_id"),
+                          datetime.fromisoformat(str(msg.payload["slot"])))
+    except LookupError as exc:
+        log.info("digest %s dropped: %s", msg.key, exc)
+        return None
+
+
+def _title(scope: str) -> str:
+    return f"{scope} — incidents per week"
+
+
+class SlackDigestPosting:
+    """insights.digest (platform slack) → the chart shared in the configured channel with the digest blocks."""
+
+    def __init__(self, app: App) -> None:
+        from bot.slack_wiring import slack_chat_for
+
+        self.app = app
+        self.chat_for = slack_chat_for(app)
+        self.steps = SqlDeliverySteps(app.engine)
+
+    def __call__(self, msg: PendingMessage) -> None:
+        if msg.payload.get("platform") != "slack":
+            return
+        chat = self.chat_for(msg.org_id)
+        if chat is None:
+            log.info("digest %s: org %s has no Slack workspace bound", msg.key, msg.org_id)
+            return
+        found = _digest(self.app, msg)
+        if found is None:
+            return
+        digest, schedule = found
+        assert schedule.slack_channel is not None
+        png = render_chart(digest.series, title=_title(digest.scope))
+        chart = ChartPost(png=png, filename=f"incident-digest-{digest.week.isoformat()}.png",
+                          title=digest_text(digest), alt_text=f"Incidents per week by service and the MTTR trend "
+                                                              f"for {digest.scope}", blocks=digest_blocks(digest))
+        SlackDigestUploader(chat.client, self.steps).post(msg.org_id, msg.key, schedule.slack_channel, chart)
+
+
+class TeamsDigestPosting:
+    """insights.digest (platform teams) → a new thread in the configured channel with the digest card."""
+
+    def __init__(self, app: App) -> None:
+        from bot.teams_rooms import TeamsRoomKeeper
+
+        self.app = app
+        self.keeper = TeamsRoomKeeper(app)
+        self.steps = SqlDeliverySteps(app.engine)
+
+    def __call__(self, msg: PendingMessage) -> None:
+        if msg.payload.get("platform") != "teams":
+            return
+        if POSTED in self.steps.steps(msg.org_id, msg.key):
+            return  # posted by an earlier attempt whose outbox record was lost
+        found = _digest(self.app, msg)
+        if found is None:
+            return
+        digest, schedule = found
+        assert schedule.teams_channel is not None
+        content = digest_card(digest, lambda: render_chart(digest.series, title=_title(digest.scope), size=COMPACT,
+                                                           palette_colours=16))
+        posted = self.keeper.chat(msg.org_id).post_to_channel(schedule.teams_channel, content, digest_text(digest))
+        self.steps.record(msg.org_id, msg.key, POSTED, {"activity_id": posted})

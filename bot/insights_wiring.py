@@ -1,0 +1,120 @@
+"""Wires insights: the incident history, the action item tracker (Jira when configured), `/revenant patterns`,
+the recurrence watcher, and the weekly digest (fired once per slot through the outbox, posted per platform).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.bootstrap import App
+from incident_core.chat_commands import Intent
+from incident_core.chat_service import ChatContext, Reply
+from incident_core.history import ActionItemTracker
+from incident_core.insights import Digest, DigestSchedule, digest_week
+from incident_core.insights_usecases import DIGEST_TOPIC, due_digests, patterns_handler, weekly_digest
+from incident_core.recurrence import DEFAULT_WINDOW, note_recurrence
+from storage.insights_queries import SqlIncidentHistory
+from storage.outbox import PendingMessage
+from storage.reminder_ledger import SqlReminderLedger
+
+log = logging.getLogger("revenant.insights")
+Subscribers = dict[str, list[Callable[[PendingMessage], None]]]
+
+
+def history(app: App) -> SqlIncidentHistory:
+    """Past incidents, read through the read engine."""
+    return SqlIncidentHistory(app.queries.engine)
+
+
+def tracker_for(app: App) -> Callable[[str], ActionItemTracker | None]:
+    """Per org: Jira when the org publishes to Jira and JIRA_URL/JIRA_TOKEN are set, else None (items stay open)."""
+    if "tracker" in app.overrides:
+        return lambda _org_id: app.overrides["tracker"]
+    s = app.settings
+
+    def build(org_id: str) -> ActionItemTracker | None:
+        org = app.directory.org(org_id)
+        jira = ((org.settings if org else {}).get("publishing") or {}).get("jira") or {}
+        if not (isinstance(jira, dict) and jira.get("project") and s.jira_url and s.jira_token):
+            return None
+        from publishers.jira import JiraPublisher
+        from publishers.jira_items import JiraActionItems
+
+        return JiraActionItems(JiraPublisher(s.jira_url, s.jira_user, s.jira_token.get_secret_value(), timeout=10),
+                               str(jira["project"]))
+
+    return build
+
+
+def patterns_extra(app: App) -> dict[str, Callable[[Intent, ChatContext], Reply]]:
+    """ChatService.extra entry for `/revenant patterns`."""
+    return {"patterns": patterns_handler(deps=app.deps, queries=app.queries, history=history(app),
+                                         tracker=tracker_for(app))}
+
+
+def recurrence_window(app: App, org_id: str) -> timedelta:
+    """`insights: recurrence_days:` of the org (default 30)."""
+    org = app.directory.org(org_id)
+    days = ((org.settings if org else {}).get("insights") or {}).get("recurrence_days")
+    return timedelta(days=int(days)) if days else DEFAULT_WINDOW
+
+
+class RecurrenceWatcher:
+    """incident.changed → when an open incident's pattern keys change, look for its pattern and record a match."""
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.history = history(app)
+        self.tracker = tracker_for(app)
+
+    def __call__(self, msg: PendingMessage) -> None:
+        # Best effort, like guidance: a failure must not hold back the room refresh; the next change retries.
+        try:
+            note_recurrence(deps=self.app.deps, queries=self.app.queries, history=self.history,
+                            tracker=self.tracker(msg.org_id), org_id=msg.org_id,
+                            incident_id=str(msg.payload.get("incident_id", "")),
+                            window=recurrence_window(self.app, msg.org_id))
+        except Exception:  # noqa: BLE001
+            log.exception("recurrence check of incident %s (org %s) failed", msg.payload.get("incident_id"),
+                          msg.org_id)
+
+
+def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict[str, Any], now: datetime) -> int:
+    """Write the digest deliveries due now for one org (each slot once, across processes); returns how many."""
+    projects = [(p.id, p.settings) for p in app.directory.projects(org_id)]
+    fired = 0
+    for message in due_digests(org_settings=settings, projects=projects, now=now):
+        if ledger.fire(org_id, message):
+            fired += 1
+            log.info("weekly digest %s queued for org %s", message.key, org_id)
+    return fired
+
+
+def digest_for(app: App, org_id: str, project_id: str | None, slot: datetime) -> tuple[Digest, DigestSchedule]:
+    """The digest a delivery posts, and the schedule (channels) it goes by."""
+    org = app.directory.require_org(org_id)
+    project = app.directory.project(org_id, project_id) if project_id else None
+    settings = project.settings if project else org.settings
+    schedule = DigestSchedule.from_settings((settings.get("insights") or {}).get("digest"))
+    if schedule is None:
+        raise LookupError("the digest is no longer configured")
+    scope = f"{org.name} / {project.name}" if project else org.name
+    digest = weekly_digest(history=history(app), tracker=tracker_for(app)(org_id), org_id=org_id, scope=scope,
+                           week=digest_week(slot), weeks=schedule.weeks, project_id=project_id)
+    return digest, schedule
+
+
+def add_insights_subscribers(app: App, subs: Subscribers) -> None:
+    """The recurrence watcher first (rooms then open with the line), and the digest posters per platform."""
+    from bot.insights_delivery import SlackDigestPosting, TeamsDigestPosting
+    from bot.slack_wiring import slack_enabled
+    from bot.teams_wiring import teams_enabled
+
+    subs.setdefault("incident.changed", []).insert(0, RecurrenceWatcher(app))
+    if slack_enabled(app):
+        subs.setdefault(DIGEST_TOPIC, []).append(SlackDigestPosting(app))
+    if teams_enabled(app):
+        subs.setdefault(DIGEST_TOPIC, []).append(TeamsDigestPosting(app))

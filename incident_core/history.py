@@ -1,0 +1,33 @@
+"""Ports for looking back: past incidents (storage) and the status of postmortem action items (a tracker)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from incident_core.patterns import PostmortemRef
+from incident_core.state import IncidentState
+
+# (incident id, action item id) → (status "open" | "done", the tracker's reference such as a Jira key)
+ItemStatuses = dict[tuple[str, str], tuple[str, str]]
+
+
+class IncidentHistory(Protocol):
+    """Read side over the incident projection, always scoped by org."""
+
+    def opened_since(self, org_id: str, since: datetime, *, until: datetime | None = None,
+                     project_id: str | None = None) -> list[IncidentState]:
+        """Incidents opened in [since, until) (every project unless `project_id`), oldest first."""
+        ...
+
+    def sharing_keys(self, org_id: str, keys: Sequence[str], *, project_id: str | None,
+                     since: datetime) -> list[IncidentState]:
+        """Incidents of exactly this project (None: no project) holding any of `keys`, opened since `since`."""
+        ...
+
+
+class ActionItemTracker(Protocol):
+    """Where action items are tracked (Jira); items it cannot read are simply absent from the answer."""
+
+    def statuses(self, org_id: str, postmortems: Sequence[PostmortemRef]) -> ItemStatuses: ...

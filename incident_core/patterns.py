@@ -1,0 +1,283 @@
+"""Recurring patterns: incidents grouped by service and by their strongest shared alert key over a period.
+
+Pure functions over `PastIncident`, the facts a pattern needs, read from an incident's state (the
+projection, so every number can be replayed from the events). An alert key is a correlation key of
+an `alertname…` kind: the alert name within the scope the signal gave it (`alertname+service=
+HighLatency/checkout`). When an incident holds several keys for one alert name, the strongest (most
+scoped) one stands for it, so an alert groups only with the same alert in the same scope.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from statistics import fmean
+from typing import Any
+
+from incident_core.correlation import key_strength
+from incident_core.model import Severity, Status
+from incident_core.postmortem_model import LOCKED, status_of
+from incident_core.postmortem_render import knowledge_path
+from incident_core.state import IncidentState
+
+ALERT_KIND = "alertname"
+SERVICE_KIND = "service"
+ITEM_OPEN, ITEM_DONE, ITEM_UNKNOWN = "open", "done", "unknown"
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """One postmortem action item and whether it is done (read from the tracker when there is one)."""
+
+    incident_id: str
+    item_id: str
+    title: str
+    owner: str = ""
+    status: str = ITEM_OPEN
+    tracker_ref: str = ""  # e.g. the Jira issue key
+
+
+@dataclass(frozen=True)
+class PostmortemRef:
+    """An approved (or published) postmortem of a past incident, and where the knowledge loop indexed it."""
+
+    incident_id: str
+    human_id: str
+    status: str
+    path: str
+    action_items: tuple[ActionItem, ...] = ()
+
+
+@dataclass(frozen=True)
+class PastIncident:
+    """What pattern detection reads about one incident."""
+
+    incident_id: str
+    human_id: str
+    project_id: str | None
+    title: str
+    severity: Severity
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    resolved_at: datetime | None
+    services: tuple[str, ...] = ()
+    alert_keys: tuple[str, ...] = ()
+    postmortem: PostmortemRef | None = None
+
+    @property
+    def time_to_acknowledge(self) -> float | None:
+        """Seconds from opening to the first move out of `triggered` (None when it never sat there)."""
+        return None if self.acknowledged_at is None else (self.acknowledged_at - self.opened_at).total_seconds()
+
+    @property
+    def time_to_resolve(self) -> float | None:
+        """Seconds from opening to the first resolution (None while unresolved)."""
+        return None if self.resolved_at is None else (self.resolved_at - self.opened_at).total_seconds()
+
+
+def alert_name(key: str) -> str:
+    """`alertname+service=HighLatency/checkout` → `HighLatency`."""
+    return key.partition("=")[2].split("/", 1)[0]
+
+
+def alert_keys(correlation_keys: Iterable[str]) -> tuple[str, ...]:
+    """The strongest alert key per alert name among an incident's correlation keys, sorted."""
+    best: dict[str, str] = {}
+    for key in correlation_keys:
+        if not key.partition("=")[0].startswith(ALERT_KIND):
+            continue
+        name = alert_name(key)
+        if name and (name not in best or (key_strength(key), key) > (key_strength(best[name]), best[name])):
+            best[name] = key
+    return tuple(sorted(best.values()))
+
+
+def key_label(key: str) -> str:
+    """A person's name for a pattern key: `HighLatency (service checkout)`, `service checkout`."""
+    kind, _, value = key.partition("=")
+    if kind == SERVICE_KIND:
+        return f"service {value}"
+    name, _, scope = value.partition("/")
+    scope_kind = kind.partition("+")[2]
+    return f"{name} ({scope_kind} {scope})" if scope and scope_kind else name
+
+
+def _first_time(state: IncidentState, statuses: Iterable[Status]) -> datetime | None:
+    times = [datetime.fromisoformat(state.status_times[s.value]) for s in statuses if s.value in state.status_times]
+    return min(times) if times else None
+
+
+def postmortem_of(state: IncidentState) -> PostmortemRef | None:
+    """The incident's postmortem once approved, with its action items (status open until a tracker says)."""
+    status = status_of(state)
+    if status not in LOCKED:
+        return None
+    items = tuple(ActionItem(incident_id=state.incident_id, item_id=str(i.get("id") or f"ai-{n + 1}"),
+                             title=str(i.get("title", "")), owner=str(i.get("owner") or ""))
+                  for n, i in enumerate(state.postmortem.get("action_items") or ()))
+    assert status is not None
+    return PostmortemRef(incident_id=state.incident_id, human_id=state.human_id, status=status.value,
+                         path=knowledge_path(state), action_items=items)
+
+
+def past_incident(state: IncidentState) -> PastIncident:
+    """The facts of one incident, from its state alone."""
+    acked = None
+    if Status.TRIGGERED.value in state.status_times:
+        acked = _first_time(state, [s for s in Status if s is not Status.TRIGGERED])
+    return PastIncident(
+        incident_id=state.incident_id, human_id=state.human_id, project_id=state.project_id, title=state.title,
+        severity=state.severity, opened_at=state.created_at, acknowledged_at=acked,
+        resolved_at=_first_time(state, [Status.RESOLVED, Status.CLOSED]), services=tuple(state.services),
+        alert_keys=alert_keys(state.correlation_keys), postmortem=postmortem_of(state))
+
+
+def pattern_keys(incident: PastIncident) -> tuple[str, ...]:
+    """The keys an incident groups by: its alert keys, then one `service=` key per service."""
+    return (*incident.alert_keys, *(f"{SERVICE_KIND}={s}" for s in incident.services))
+
+
+def _mean(values: Iterable[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
+
+
+@dataclass(frozen=True)
+class Pattern:
+    """Incidents sharing one key in a period, with what they cost and what was learned."""
+
+    key: str
+    incidents: tuple[PastIncident, ...]  # oldest first
+
+    @property
+    def kind(self) -> str:
+        return SERVICE_KIND if self.key.startswith(f"{SERVICE_KIND}=") else "alert"
+
+    @property
+    def label(self) -> str:
+        return key_label(self.key)
+
+    @property
+    def service(self) -> str | None:
+        if self.kind == SERVICE_KIND:
+            return self.key.partition("=")[2]
+        scoped = self.key.partition("=")[0] == f"{ALERT_KIND}+{SERVICE_KIND}"
+        return self.key.partition("=")[2].partition("/")[2] if scoped else None
+
+    @property
+    def count(self) -> int:
+        return len(self.incidents)
+
+    @property
+    def last_at(self) -> datetime:
+        return max(i.opened_at for i in self.incidents)
+
+    @property
+    def mtta_seconds(self) -> float | None:
+        return _mean(i.time_to_acknowledge for i in self.incidents)
+
+    @property
+    def mttr_seconds(self) -> float | None:
+        return _mean(i.time_to_resolve for i in self.incidents)
+
+    @property
+    def severities(self) -> dict[str, int]:
+        counts = Counter(i.severity.value for i in self.incidents)
+        return {s.value: counts[s.value] for s in Severity if counts[s.value]}
+
+    @property
+    def postmortems(self) -> tuple[PostmortemRef, ...]:
+        return tuple(i.postmortem for i in self.incidents if i.postmortem is not None)
+
+    @property
+    def action_items(self) -> tuple[ActionItem, ...]:
+        return tuple(item for pm in self.postmortems for item in pm.action_items)
+
+    def items_with(self, status: str) -> int:
+        """How many of the postmortems' action items have this status."""
+        return sum(1 for item in self.action_items if item.status == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape `revenant insights --json` and the MCP tool print."""
+        return {
+            "kind": self.kind, "key": self.key, "label": self.label, "service": self.service,
+            "count": self.count, "incidents": [i.human_id for i in self.incidents],
+            "last_occurred_at": self.last_at.isoformat(),
+            "mtta_seconds": _rounded(self.mtta_seconds), "mttr_seconds": _rounded(self.mttr_seconds),
+            "severities": self.severities,
+            "postmortems": [{"incident": pm.human_id, "status": pm.status, "path": pm.path,
+                             "action_items": [{"id": a.item_id, "title": a.title, "owner": a.owner,
+                                               "status": a.status, "tracker_ref": a.tracker_ref}
+                                              for a in pm.action_items]} for pm in self.postmortems],
+            "action_items_open": self.items_with(ITEM_OPEN), "action_items_done": self.items_with(ITEM_DONE),
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def group(incidents: Iterable[PastIncident], *, service: str | None = None) -> dict[str, list[PastIncident]]:
+    """Incidents by pattern key (an incident appears under each of its keys), oldest first in each."""
+    out: dict[str, list[PastIncident]] = {}
+    for incident in sorted(incidents, key=lambda i: (i.opened_at, i.human_id)):
+        if service is not None and service not in incident.services:
+            continue
+        for key in pattern_keys(incident):
+            out.setdefault(key, []).append(incident)
+    return out
+
+
+def find_patterns(incidents: Iterable[PastIncident], *, service: str | None = None,
+                  min_count: int = 2) -> list[Pattern]:
+    """Every key shared by at least `min_count` incidents: most frequent first, then most recent.
+
+    A service pattern holding exactly the incidents of one of its alert patterns is left out: the alert is
+    the strongest key they share, and the report would otherwise say the same thing twice.
+    """
+    grouped = group(incidents, service=service)
+    alert_sets = {frozenset(i.incident_id for i in items) for key, items in grouped.items()
+                  if not key.startswith(f"{SERVICE_KIND}=")}
+    found = [Pattern(key, tuple(items)) for key, items in grouped.items() if len(items) >= min_count and not (
+        key.startswith(f"{SERVICE_KIND}=") and frozenset(i.incident_id for i in items) in alert_sets)]
+    found.sort(key=lambda p: (-p.count, -p.last_at.timestamp(), p.key))
+    return found
+
+
+def with_statuses(incidents: Sequence[PastIncident], statuses: dict[tuple[str, str], tuple[str, str]]
+                  ) -> list[PastIncident]:
+    """The incidents with each action item's (status, tracker ref) filled in where the tracker knew it."""
+    def item(a: ActionItem) -> ActionItem:
+        found = statuses.get((a.incident_id, a.item_id))
+        return replace(a, status=found[0], tracker_ref=found[1]) if found else a
+
+    out = []
+    for i in incidents:
+        pm = i.postmortem
+        out.append(i if pm is None else replace(i, postmortem=replace(
+            pm, action_items=tuple(item(a) for a in pm.action_items))))
+    return out
+
+
+@dataclass(frozen=True)
+class PatternReport:
+    """The answer to "what keeps happening": the period, how many incidents it held, and the patterns."""
+
+    since: datetime
+    until: datetime
+    incidents: int
+    patterns: tuple[Pattern, ...] = field(default_factory=tuple)
+    service: str | None = None
+    project: str | None = None
+
+    @property
+    def days(self) -> int:
+        return round((self.until - self.since).total_seconds() / 86400)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of the whole report."""
+        return {"since": self.since.isoformat(), "until": self.until.isoformat(), "days": self.days,
+                "project": self.project, "service": self.service, "incidents": self.incidents,
+                "patterns": [p.to_dict() for p in self.patterns]}

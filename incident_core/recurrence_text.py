@@ -1,0 +1,33 @@
+"""The war-room line of a recorded recurrence, from the incident's state (our own ids and counts only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SHOWN = 5  # earlier incidents named in the line; the rest are counted
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 22nd."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def line(recurrence: dict[str, Any]) -> str:
+    """`4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open`."""
+    prior = list(recurrence.get("prior") or ())
+    if not prior:
+        return ""
+    shown = prior[-SHOWN:]
+    more = f" (+{len(prior) - len(shown)} earlier)" if len(prior) > len(shown) else ""
+    parts = [f"{ordinal(len(prior) + 1)} time in {recurrence.get('window_days', 30)} days: {', '.join(shown)}{more}"]
+    pms = [str(p.get("incident")) for p in recurrence.get("postmortems") or ()]
+    parts.append(f"postmortem{'s' if len(pms) > 1 else ''} of {', '.join(pms)}" if pms else "no postmortem yet")
+    opened, done, unknown = (int(recurrence.get(k) or 0) for k in ("items_open", "items_done", "items_unknown"))
+    if opened:
+        parts.append(f"{opened} action item{'s' if opened > 1 else ''} still open")
+    elif done:
+        parts.append(f"all {done} action item{'s' if done > 1 else ''} done")
+    if unknown:
+        parts.append(f"{unknown} action item{'s' if unknown > 1 else ''} with unknown status")
+    return " · ".join(parts)
