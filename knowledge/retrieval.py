@@ -19,6 +19,7 @@ from knowledge.models import Hit
 from knowledge.store import ChromaStore
 
 MODES = ("hybrid", "vector", "bm25")
+SPARE = 3  # candidates fetched beyond k, in case some were deleted since the lexical index was saved
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class _Candidate:
     similarity: float | None = None
     text: str | None = None
     meta: dict[str, Any] | None = None
+
+    @property
+    def doc(self) -> str:
+        """The document key: node ids are '<doc_key>-<section index>' (chunks.build_nodes)."""
+        return self.node_id.rsplit("-", 1)[0]
 
 
 def chroma_where(project: str | None, service: str | None) -> dict[str, Any] | None:
@@ -132,10 +138,11 @@ class HybridSearcher:
                 for node_id in found:
                     pool.setdefault(node_id, _Candidate(node_id))
                 lists.append((self.params.w_lexical, found))
-            self._complete(col, vectors[row], pool)
-            by_document = per_document == 1 and self.params.document_ranks
-            self._fuse(pool, lists, by_document=by_document)
-            results[i] = to_hits(sorted(pool.values(), key=lambda c: -c.score), k=k, per_document=per_document)
+            self._fuse(pool, lists, by_document=per_document == 1 and self.params.document_ranks)
+            ranked = sorted(pool.values(), key=lambda c: -c.score)
+            chosen = _collapse(ranked, limit=k + SPARE, per_document=per_document)
+            self._materialize(col, vectors[row], chosen)
+            results[i] = to_hits([c for c in chosen if c.meta is not None], k=k, per_document=per_document)
         return results
 
     def _fuse(self, pool: dict[str, _Candidate], lists: list[tuple[float, list[str]]], *, by_document: bool) -> None:
@@ -143,53 +150,58 @@ class HybridSearcher:
         section, so a runbook with many matching sections does not push the others down every list)."""
         k = self.params.k
         for weight, ids in lists:
-            ids = [i for i in ids if i in pool]
             if not by_document:
                 for rank, node_id in enumerate(ids):
                     pool[node_id].score += weight / (k + rank + 1)
                 continue
             doc_rank: dict[str, int] = {}
             for rank, node_id in enumerate(ids):
-                doc = _doc_of(pool[node_id])
+                doc = pool[node_id].doc
                 doc_rank.setdefault(doc, len(doc_rank))
                 # the document's rank decides; the section's own rank only orders sections of one document
                 pool[node_id].score += weight / (k + doc_rank[doc] + 1) + 1e-6 * weight / (k + rank + 1)
 
-    def _vector(self, col: Collection, vector: np.ndarray, n: int, where: dict[str, Any] | None,
+    @staticmethod
+    def _vector(col: Collection, vector: np.ndarray, n: int, where: dict[str, Any] | None,
                 pool: dict[str, _Candidate]) -> list[str]:
-        """Vector candidates into the pool; their ids, best first."""
+        """Vector candidates (ids and similarities only) into the pool; their ids, best first."""
         found = col.query(query_embeddings=[vector], n_results=n, where=where,
-                          include=["documents", "metadatas", "distances"])  # type: ignore[list-item]
+                          include=["distances"])  # type: ignore[list-item]
         ids = (found.get("ids") or [[]])[0]
-        docs = (found.get("documents") or [[]])[0]
-        metas = (found.get("metadatas") or [[]])[0]
-        dists = (found.get("distances") or [[]])[0]
-        for node_id, doc, meta, dist in zip(ids, docs, metas, dists, strict=True):
-            cand = pool.setdefault(node_id, _Candidate(node_id))
-            cand.similarity = 1.0 - float(dist)
-            cand.text, cand.meta = doc, dict(meta or {})
+        for node_id, dist in zip(ids, (found.get("distances") or [[]])[0], strict=True):
+            pool.setdefault(node_id, _Candidate(node_id)).similarity = 1.0 - float(dist)
         return list(ids)
 
     @staticmethod
-    def _complete(col: Collection, vector: np.ndarray, pool: dict[str, _Candidate]) -> None:
-        """Fetch text, metadata and similarity of lexical-only candidates (one Chroma call)."""
-        missing = [c.node_id for c in pool.values() if c.meta is None]
-        if not missing:
+    def _materialize(col: Collection, vector: np.ndarray, chosen: list[_Candidate]) -> None:
+        """Fetch text and metadata of the chosen candidates (one Chroma call), and the similarity of those
+        only the lexical side found. A candidate deleted since the lexical index was saved stays empty."""
+        if not chosen:
             return
-        got = col.get(ids=missing, include=["documents", "metadatas", "embeddings"])  # type: ignore[list-item]
+        include = ["documents", "metadatas"] + (["embeddings"] if any(c.similarity is None for c in chosen) else [])
+        got = col.get(ids=[c.node_id for c in chosen], include=include)  # type: ignore[arg-type]
+        by_id = {c.node_id: c for c in chosen}
         embeddings = got.get("embeddings")
         for j, node_id in enumerate(got.get("ids") or []):
-            cand = pool[node_id]
+            cand = by_id[node_id]
             cand.text = (got.get("documents") or [])[j]
             cand.meta = dict((got.get("metadatas") or [])[j] or {})
-            if embeddings is not None and len(embeddings) > j:
+            if cand.similarity is None and embeddings is not None and len(embeddings) > j:
                 cand.similarity = float(np.dot(np.asarray(embeddings[j], dtype=np.float32), vector))
-        for node_id in [c.node_id for c in pool.values() if c.meta is None]:
-            del pool[node_id]  # deleted from Chroma since the lexical index was saved
 
 
-def _doc_of(cand: _Candidate) -> str:
-    return str((cand.meta or {}).get("doc_key") or cand.node_id)
+def _collapse(ranked: Sequence[_Candidate], *, limit: int, per_document: int) -> list[_Candidate]:
+    """The best candidates, at most per_document of each document (0: no cap), at most limit of them."""
+    out: list[_Candidate] = []
+    per_doc: dict[str, int] = {}
+    for cand in ranked:
+        if per_document > 0 and per_doc.get(cand.doc, 0) >= per_document:
+            continue
+        per_doc[cand.doc] = per_doc.get(cand.doc, 0) + 1
+        out.append(cand)
+        if len(out) >= limit:
+            break
+    return out
 
 
 def to_hits(ranked: Sequence[_Candidate], *, k: int, per_document: int = 1) -> list[Hit]:
