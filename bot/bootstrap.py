@@ -104,7 +104,21 @@ class App:
 
         return build_guidance(self)
 
+    @cached_property
+    def slack_identity(self) -> Any:
+        """Which workspace SLACK_BOT_TOKEN belongs to (token mode), or None without a bot token."""
+        s = self.settings
+        if s.slack_bot_token is None or (s.slack_client_id and s.slack_client_secret):
+            return None
+        from slack_sdk.web.async_client import AsyncWebClient
+
+        from bot.slack_identity import TokenIdentity
+
+        url = s.slack_api_url or AsyncWebClient.BASE_URL
+        return TokenIdentity(s.slack_bot_token.get_secret_value(), url if url.endswith("/") else url + "/")
+
     def close(self) -> None:
+        self.directory.close()
         self.engine.dispose()
         self.queries.engine.dispose()
 
@@ -115,14 +129,17 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: A
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if migrate if migrate is not None else settings.is_embedded:
-        owner = make_engine(url, app_role=None)
+        owner = make_engine(url, app_role=None, timeout=settings.db_timeout)
         try:
             upgrade(owner, app_role=settings.db_app_role)
         finally:
             owner.dispose()
-    engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role)
+    limits: dict[str, Any] = {"timeout": settings.db_timeout,
+                              "statement_timeout": settings.db_statement_timeout or None}
+    engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role, **limits)
     reader = make_engine(url, app_role=settings.db_app_role, readonly=True) if settings.is_embedded else engine
-    directory = SqlDirectory(engine)
+    owner_limits = {"timeout": settings.db_timeout}
+    directory = SqlDirectory(engine, admin=lambda: make_engine(url, app_role=None, **owner_limits))
     deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
                 clock=overrides.pop("clock", None) or SystemClock(),
                 ids=overrides.pop("ids", None) or UuidIds())
@@ -136,7 +153,7 @@ def migrate_database(settings: Settings) -> str | None:
 
     if settings.is_embedded:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    owner = make_engine(settings.effective_database_url, app_role=None)
+    owner = make_engine(settings.effective_database_url, app_role=None, timeout=settings.db_timeout)
     try:
         upgrade(owner, app_role=settings.db_app_role)
         return current(owner)

@@ -17,7 +17,7 @@ from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_sources import source
 from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
-from incident_core.errors import IncidentError
+from incident_core.errors import IncidentError, StoreUnavailable
 from incident_core.model import OrgRole
 from incident_core.state import IncidentState
 from incident_core.timeline import render, to_json
@@ -181,25 +181,42 @@ def org_token_rotate(c: CliContext, org_ref: str, grace_hours: float, project: s
     click.echo(f"new webhook token: {token}\nprevious tokens stop working in {grace_hours:g} h")
 
 
-@org.command("link-slack", help="Bind a Slack workspace (team id) to an org (token mode).")
+@org.command("link-slack", help="Bind a Slack workspace (team id) to an org (token mode: the token's own "
+             "workspace only).")
 @click.argument("org_ref", metavar="ORG")
 @click.argument("team_id")
+@click.option("--move", is_flag=True, help="Move a workspace already linked to another org.")
 @pass_ctx
-def org_link_slack(c: CliContext, org_ref: str, team_id: str) -> None:
-    _link(c, "slack", org_ref, team_id, "Slack workspace")
+def org_link_slack(c: CliContext, org_ref: str, team_id: str, move: bool) -> None:
+    from bot.slack_identity import IdentityUnknown
+
+    identity = c.app().slack_identity
+    if identity is not None:
+        try:
+            owner = identity.get()
+        except IdentityUnknown as exc:
+            raise click.ClickException(f"not linked: {exc}") from None
+        if not owner.owns(team_id):
+            raise click.ClickException(
+                f"not linked: SLACK_BOT_TOKEN belongs to Slack workspace {owner.team or owner.team_id} "
+                f"({owner.team_id}), and token mode serves exactly that workspace, not {team_id}. To serve "
+                "several workspaces, configure OAuth (SLACK_CLIENT_ID, SLACK_CLIENT_SECRET) and install the app "
+                "in each one; each install links its workspace to an org by itself.")
+    _link(c, "slack", org_ref, team_id, "Slack workspace", move=move)
 
 
 @org.command("link-teams", help="Bind a Microsoft Teams / Entra tenant to an org.")
 @click.argument("org_ref", metavar="ORG")
 @click.argument("tenant_id")
+@click.option("--move", is_flag=True, help="Move a tenant already linked to another org.")
 @pass_ctx
-def org_link_teams(c: CliContext, org_ref: str, tenant_id: str) -> None:
-    _link(c, "teams", org_ref, tenant_id, "Teams tenant")
+def org_link_teams(c: CliContext, org_ref: str, tenant_id: str, move: bool) -> None:
+    _link(c, "teams", org_ref, tenant_id, "Teams tenant", move=move)
 
 
-def _link(c: CliContext, platform: str, org_ref: str, external_id: str, what: str) -> None:
+def _link(c: CliContext, platform: str, org_ref: str, external_id: str, what: str, *, move: bool = False) -> None:
     app = c.app()
-    app.directory.bind(platform, external_id, app.resolve_org(org_ref))
+    app.directory.bind(platform, external_id, app.resolve_org(org_ref), move=move)
     click.echo(f"{what} {external_id} now belongs to org {org_ref}")
 
 
@@ -332,6 +349,11 @@ def main(argv: list[str] | None = None) -> None:
     except ValidationError as exc:
         click.echo(explain(exc), err=True)
         sys.exit(2)
+    except StoreUnavailable as exc:
+        cause = str(getattr(exc.__cause__, "orig", None) or exc.__cause__ or "").strip().splitlines()
+        click.echo(f"error: the database is not answering ({cause[0][:200] if cause else 'no answer'}); "
+                   "check REVENANT_DATABASE_URL and that the server is up", err=True)
+        sys.exit(1)
     except IncidentError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -54,7 +54,37 @@ def ingest(ctx: click.Context, path: Path, org: str, project: str | None) -> Non
                 bar.set_postfix_str(name[-40:], refresh=False)
 
             report = app.knowledge.ingest(path, org_id, project=project, progress=progress)
+        _record_store(app, org_id, report.added + report.updated + report.unchanged)
     click.echo(f"{path}: {report.summary()}")
+
+
+def _store_name(app: Any) -> str:
+    return f"the Chroma server {app.settings.chroma_url}" if app.settings.chroma_url else \
+        f"the embedded store in {app.settings.data_dir / 'knowledge'}"
+
+
+def _record_store(app: Any, org_id: str, documents: int) -> None:
+    """Remember (in the org's settings) that this org has documents, and in which store."""
+    if getattr(app, "directory", None) is None:  # a composition root without orgs (tests/knowledge stand-ins)
+        return
+    org = app.directory.require_org(org_id)
+    app.directory.update_org_settings(org_id, {**org.settings, "knowledge_store": {
+        "where": _store_name(app), "documents": documents}})
+
+
+def _empty_store_warning(app: Any, org_id: str) -> str | None:
+    """When a search found nothing although the org has documents recorded: which store has them."""
+    if getattr(app, "directory", None) is None:
+        return None
+    recorded = app.directory.require_org(org_id).settings.get("knowledge_store") or {}
+    if not recorded.get("documents"):
+        return None
+    here = _store_name(app)
+    if app.knowledge.holds_documents(org_id):
+        return None
+    return (f"this org has {recorded['documents']} documents ingested into {recorded.get('where')}, but this "
+            f"process searches {here}, which holds none of them: set REVENANT_CHROMA_URL (and "
+            "REVENANT_DATA_DIR) as for the ingest")
 
 
 @knowledge.command("reindex")
@@ -97,11 +127,17 @@ def search(
         if batch is not None:
             ids, items = _read_batch(batch)
             results = app.knowledge.search_batch(org_id, items, k, project=project, service=service)
+            warning = None if any(results) else _empty_store_warning(app, org_id)
+            if warning:
+                raise click.ClickException(warning)
             for item_id, hits in zip(ids, results, strict=True):
                 click.echo(json.dumps({"id": item_id, "results": [h.to_json() for h in hits]}))
             return
         text = sys.stdin.read() if query == "-" else str(query)
         hits = app.knowledge.search(org_id, text, k=k, project=project, service=service)
+        warning = None if hits else _empty_store_warning(app, org_id)
+        if warning:
+            raise click.ClickException(warning)
     if as_json:
         click.echo(json.dumps([h.to_json() for h in hits], indent=2))
     elif not hits:

@@ -66,16 +66,27 @@ def draft(ctx: click.Context, org_ref: str, ref: str, replace: bool) -> None:
 
 
 @click.command("mcp")
-@click.option("--token", envvar="REVENANT_MCP_TOKEN", required=True,
-              help="An org webhook token; every tool is scoped to that org (env REVENANT_MCP_TOKEN).")
+@click.option("--token", envvar="REVENANT_MCP_TOKEN", default=None, hidden=True)
+@click.option("--token-file", type=click.File("r"), default=None,
+              help="A file holding the org webhook token ('-' reads it from standard input).")
 @click.option("--http", "http_port", type=int, default=None, help="Serve streamable HTTP on this port (at /mcp).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.pass_context
-def mcp(ctx: click.Context, token: str, http_port: int | None, host: str) -> None:
-    """Serve read-only MCP tools (search runbooks, list incidents, get timeline, get postmortem)."""
+def mcp(ctx: click.Context, token: str | None, token_file: Any, http_port: int | None, host: str) -> None:
+    """Serve read-only MCP tools (search runbooks, list incidents, get timeline, get postmortem).
+
+    The org token comes from REVENANT_MCP_TOKEN or --token-file, never from the command line, where every
+    user of the machine could read it in `ps`.
+    """
     from bot.mcp_server import run_mcp
 
-    run_mcp(ctx.obj.app(), token, http_port=http_port, host=host)
+    if ctx.get_parameter_source("token") is click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("a token on the command line shows in `ps` to every user of this machine: set "
+                               "REVENANT_MCP_TOKEN or pass --token-file PATH (or --token-file - to read stdin)")
+    secret = token_file.read().strip() if token_file is not None else token
+    if not secret:
+        raise click.UsageError("set REVENANT_MCP_TOKEN to an org webhook token, or pass --token-file PATH")
+    run_mcp(ctx.obj.app(), secret, http_port=http_port, host=host)
 
 
 def register_postmortem_commands(cli: click.Group) -> None:

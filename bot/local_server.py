@@ -29,7 +29,8 @@ class BackgroundServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            self._runner = web.AppRunner(build_web_app(self.app), access_log=None)
+            self._runner = web.AppRunner(build_web_app(self.app), access_log=None,
+                                         keepalive_timeout=self.app.settings.http_read_timeout)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
             self._loop.run_until_complete(site.start())

@@ -29,18 +29,55 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
+# The chat sections (docs/slack.md, docs/teams.md): each key's type; nothing else is accepted.
+CHAT_SECTIONS: dict[str, dict[str, type]] = {
+    "slack": {"announce_channel": str, "auto_channel": bool},
+    "rooms": {"archive_after_hours": float},
+    "teams": {"incident_channel": str, "announce_channel": str, "auto_channel": bool},
+}
+
+
 def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
-    """Validate and store routing, publishing, reminder and postmortem settings; returns a summary."""
+    """Validate and store routing, chat, publishing, reminder and postmortem settings; returns a summary."""
     data = read_yaml(path)
     extra = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
+    chat = {key: _chat_section(key, data[key]) for key in CHAT_SECTIONS if key in data}
     lines = []
-    if "routing" in data or not (extra or "insights" in data):
+    if "routing" in data or not (extra or chat or "insights" in data):
         lines.append(_apply_routing(app, org_id, data.get("routing", data)))
+    if chat:
+        org = app.directory.require_org(org_id)
+        merged = {key: {**(org.settings.get(key) or {}), **value} for key, value in chat.items()}
+        app.directory.update_org_settings(org_id, {**org.settings, **merged})
+        lines.append(f"{', '.join(chat)} settings stored")
     if extra:
         lines.append(_apply_postmortem_settings(app, org_id, extra))
     if "insights" in data:
         lines.append(_apply_insights(app, org_id, data["insights"]))
     return "\n".join(lines)
+
+
+def _chat_section(key: str, value: Any) -> dict[str, Any]:
+    """One of `slack:`, `rooms:`, `teams:`, checked key by key (a mistake names the key, never dropped)."""
+    if not isinstance(value, dict):
+        raise ValidationError(f"{key}: expected a mapping of settings, got {type(value).__name__}")
+    allowed = CHAT_SECTIONS[key]
+    unknown = sorted(set(value) - set(allowed))
+    if unknown:
+        raise ValidationError(f"{key}: unknown setting(s) {', '.join(map(str, unknown))}; known: {', '.join(allowed)}")
+    out: dict[str, Any] = {}
+    for name, kind in allowed.items():
+        if name not in value:
+            continue
+        item = value[name]
+        if kind is bool and not isinstance(item, bool):
+            raise ValidationError(f"{key}.{name}: expected true or false")
+        if kind is str and (not isinstance(item, str) or not item.strip() or len(item) > 200):
+            raise ValidationError(f"{key}.{name}: expected a channel name or id")
+        if kind is float and (isinstance(item, bool) or not isinstance(item, int | float) or not 0 < item <= 8760):
+            raise ValidationError(f"{key}.{name}: expected a number of hours between 0 and 8760")
+        out[name] = item.strip() if isinstance(item, str) else item
+    return out
 
 
 def _apply_insights(app: App, org_id: str, raw: Any) -> str:

@@ -11,6 +11,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.worker import deliver_once, subscribers
 from handlers.priority import AckPriority
+from incident_core.errors import StoreUnavailable
 
 log = logging.getLogger("revenant.outbox")
 
@@ -44,6 +45,8 @@ class OutboxLoop:
         while True:
             try:
                 await asyncio.to_thread(deliver_once, self.app, self._subs, before_each=self._before_each)
+            except StoreUnavailable as exc:  # one line per pass while the database is away, not a traceback
+                log.warning("outbox delivery paused: %s", exc)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
             with contextlib.suppress(asyncio.TimeoutError):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 
-import sqlalchemy as sa
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -13,7 +13,10 @@ from bot import reminders, slack_wiring, source_sync, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
+from bot.readiness import Readiness
+from handlers.bulkhead import Bulkhead
 from handlers.github_push import GitHubPushEndpoint
+from handlers.http_edge import edge_middleware
 from handlers.priority import AckPriority
 from handlers.webhooks import WebhookEndpoint
 from incident_core.intake import intake_signals
@@ -25,41 +28,15 @@ WARM_CONNECTIONS = 8
 # Remote address, request line, status, bytes, seconds taken (the logging record carries the time).
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 METRICS_KEY = web.AppKey("metrics", Metrics)
+BULKHEAD_KEY = web.AppKey("ingest_bulkhead", Bulkhead)
+DEFAULT_THREADS = 16
+# Signal ingest: 8 threads; one org runs at most 2 deliveries at once and queues at most 32 more (then 429).
+INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 8, 2, 32
 
 
-async def healthz(request: web.Request) -> web.Response:
-    app = request.app[APP_KEY]
-
-    def ping() -> None:
-        with app.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-
-    try:
-        await asyncio.to_thread(ping)
-    except Exception as exc:  # noqa: BLE001 — report, do not crash the probe
-        return web.json_response({"status": "unhealthy", "database": str(exc).splitlines()[0]}, status=503)
-    return web.json_response({"status": "ok", "database": app.engine.dialect.name})
-
-
-async def readyz(request: web.Request) -> web.Response:
-    """Readiness: the database and the knowledge store answer, and guidance is not failing."""
-    app = request.app[APP_KEY]
-
-    def check() -> dict[str, object]:
-        with app.engine.connect() as conn:
-            conn.execute(sa.text("SELECT 1"))
-        app.knowledge.heartbeat()
-        return {}
-
-    body: dict[str, object] = {"database": app.engine.dialect.name, "knowledge": "ok"}
-    try:
-        await asyncio.wait_for(asyncio.to_thread(check), timeout=5)
-    except Exception as exc:  # noqa: BLE001 — report, do not crash the probe
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return web.json_response({"status": "not ready", "error": first}, status=503)
-    ok, guidance = app.knowledge_health.status()
-    body.update(guidance)
-    return web.json_response({"status": "ready" if ok else "not ready", **body}, status=200 if ok else 503)
+async def healthz(_request: web.Request) -> web.Response:
+    """Liveness: the process serves HTTP. It never waits on the database (that is /readyz)."""
+    return web.json_response({"status": "ok"})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -69,22 +46,30 @@ async def metrics(request: web.Request) -> web.Response:
 
 def build_web_app(app: App) -> web.Application:
     """Assemble every route on one aiohttp application."""
-    web_app = web.Application(client_max_size=1024 * 1024 + 1)
+    web_app = web.Application(client_max_size=1024 * 1024 + 1,
+                              middlewares=[edge_middleware(body_timeout=app.settings.http_read_timeout)])
     web_app[APP_KEY] = app
     web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
     _ = app.knowledge_health  # its metrics show from the start, at zero
+    readiness = Readiness(app, timeout=max(app.settings.db_timeout, 1.0) + 0.5)
     web_app.router.add_get("/healthz", healthz)
-    web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/readyz", readiness.handle)
     web_app.router.add_get("/metrics", metrics)
     GitHubPushEndpoint(verify=source_sync.verifier(app), schedule=source_sync.scheduler_for_pushes(app)).register(
         web_app)  # before /hooks/{source}
+    web_app[BULKHEAD_KEY] = bulkhead = Bulkhead(threads=INGEST_THREADS, per_key=INGEST_PER_ORG,
+                                                queue_per_key=INGEST_QUEUE_PER_ORG)
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,
         intake=lambda org_id, signals, project_id: intake_signals(
             deps=app.deps, org_id=org_id, signals=signals, token_project_id=project_id),
         metrics=metrics_,
         now=app.deps.clock.now,
+        bulkhead=bulkhead,
     ).register(web_app)
+    web_app.on_startup.append(_bigger_default_pool)
+    web_app.on_cleanup.append(readiness.close)
+    web_app.on_cleanup.append(lambda _web_app: _close(bulkhead))
     priority = AckPriority()  # acknowledgements first; lazy work and outbox deliveries yield to them
     loop = OutboxLoop(app, priority=priority)
     slack_wiring.mount(web_app, app, loop.nudge, priority=priority)
@@ -94,6 +79,17 @@ def build_web_app(app: App) -> web.Application:
     reminders.attach(web_app, app)
     source_sync.attach(web_app, app)
     return web_app
+
+
+async def _bigger_default_pool(_web_app: web.Application) -> None:
+    """Chat work and the outbox use the loop's default pool; its default (CPU count + 4) is too small to
+    absorb a database that stalls for a moment. Signal ingest has its own bulkhead."""
+    asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(DEFAULT_THREADS,
+                                                                       thread_name_prefix="revenant-io"))
+
+
+async def _close(bulkhead: Bulkhead) -> None:
+    bulkhead.close()
 
 
 def _warm(app: App) -> None:
@@ -119,4 +115,5 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
         slack_wiring.attach_socket_mode(web_app, app)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
-    web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT)
+    web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,
+                keepalive_timeout=app.settings.http_read_timeout)

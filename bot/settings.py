@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     source_sync_minutes: float = Field(default=15.0, ge=0, le=10_080,
                                        validation_alias=_env("REVENANT_SOURCE_SYNC_MINUTES"))
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
+    db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
+    http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
+    db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
+                                        validation_alias=_env("REVENANT_DB_STATEMENT_TIMEOUT"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))
@@ -36,6 +40,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_ID"))
     slack_client_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_SECRET"))
     slack_api_url: str | None = Field(default=None, validation_alias=_env("SLACK_API_URL"))
+    encryption_key: SecretStr | None = Field(default=None, validation_alias=_env("REVENANT_ENCRYPTION_KEY"))
 
     microsoft_app_id: str | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_ID"))
     microsoft_app_password: SecretStr | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_PASSWORD"))
@@ -78,6 +83,19 @@ class Settings(BaseSettings):
         if v in ("offline", "hashing", "openai") or (v.startswith("local:") and len(v) > 6):
             return v
         raise ValueError("must be 'offline', 'hashing', 'openai' or 'local:<model name>'")
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _fernet_keys(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is None or not v.get_secret_value().strip():
+            return None
+        from storage.secret_box import SecretBox, SecretBoxError
+
+        try:
+            SecretBox(v.get_secret_value())
+        except SecretBoxError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("slack_bot_token", "slack_signing_secret", "slack_app_token", "slack_client_secret",
                      "microsoft_app_password", "openai_api_key", "github_token", "jira_token")

@@ -14,11 +14,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.oauth.async_callback_options import AsyncCallbackOptions as CallbackOptions
 from slack_bolt.oauth.async_oauth_flow import AsyncOAuthFlow
 from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.binding_cache import BindingCache
 from bot.bootstrap import App
+from bot.slack_identity import NOT_THIS_WORKSPACE
+from handlers.http_edge import read_body
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
 from handlers.slack.lazy_runner import QueuedLazyRunner
@@ -26,9 +29,11 @@ from handlers.slack.outbound import SlackChat, make_client
 from handlers.slack.register import register
 from handlers.slack.services import SlackServices
 from incident_core.chat_service import ChatService
+from incident_core.errors import StoreUnavailable
 from incident_core.rooms import ensure_room, plan_for, refresh_room
 from storage.outbox import PendingMessage
 from storage.replay_guard import ReplayGuard
+from storage.secret_box import SecretBox
 from storage.slack_installations import SqlInstallationStore, SqlOAuthStateStore
 
 log = logging.getLogger("revenant.slack")
@@ -66,7 +71,12 @@ def manifest_scopes() -> list[str]:
 
 def installation_store(app: App) -> SqlInstallationStore:
     assert app.settings.slack_client_id is not None
-    return SqlInstallationStore(app.settings.slack_client_id, app.engine)
+    key = app.settings.encryption_key
+    if key is None:
+        raise ValueError("Slack OAuth stores every workspace's tokens: set REVENANT_ENCRYPTION_KEY (a Fernet key; "
+                         "make one with python -c 'from cryptography.fernet import Fernet; "
+                         "print(Fernet.generate_key().decode())') so they are encrypted at rest")
+    return SqlInstallationStore(app.settings.slack_client_id, app.engine, SecretBox(key.get_secret_value()))
 
 
 def _bind_installation(app: App) -> Callable[[Any], Awaitable[Any]]:
@@ -111,11 +121,10 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
         bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=AsyncWebClient(base_url=_api_url(app),
                                                                                       timeout=2.5),
                         process_before_response=False, request_verification_enabled=False)
-    else:
-        assert s.slack_bot_token is not None
-        client = AsyncWebClient(token=s.slack_bot_token.get_secret_value(), base_url=_api_url(app), timeout=2.5)
-        bolt = AsyncApp(signing_secret=secret, client=client, process_before_response=False,
-                        request_verification_enabled=False)
+    else:  # token mode: exactly the token's workspace (bot/slack_identity.py)
+        bolt = AsyncApp(signing_secret=secret, client=AsyncWebClient(base_url=_api_url(app), timeout=2.5),
+                        authorize=app.slack_identity.authorizer(), user_facing_authorize_error_message=NOT_THIS_WORKSPACE,
+                        process_before_response=False, request_verification_enabled=False)
     from bot.guidance_wiring import suggest_extra
     from bot.insights_wiring import patterns_extra
 
@@ -148,20 +157,25 @@ def slack_route(app: App, bolt: AsyncApp,
             return await verified(request)
 
     async def verified(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        body = await read_body(request, limit=request.client_max_size)
         ts = request.headers.get("X-Slack-Request-Timestamp", "")
         signature = request.headers.get("X-Slack-Signature", "")
         if not verifier.is_valid(body=body, timestamp=ts, signature=signature):
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
         try:
             seen_first = await first_sight(signature)
+        except StoreUnavailable as exc:  # one line per request while the database is away, not a traceback
+            log.warning("replay check: %s", exc)
+            return web.json_response({"error": "cannot record the request right now; retry shortly"},
+                                     status=503, headers={"Retry-After": str(exc.retry_after)})
         except Exception:  # noqa: BLE001 - the database is unreachable: Slack retries a 503
             log.exception("replay check failed")
             return web.json_response({"error": "cannot record the request right now; retry shortly"},
                                      status=503, headers={"Retry-After": "1"})
         if not seen_first:
             return web.json_response({"error": "replayed request"}, status=401)
-        bolt_request = await to_bolt_request(request)
+        bolt_request = AsyncBoltRequest(body=body.decode("utf-8", "replace"), query=request.query_string,
+                                        headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
     return handle
@@ -184,6 +198,12 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
         if not teams:
             return None
         if token_client is not None:
+            owner = app.slack_identity.get()  # IdentityUnknown: the outbox retries this message later
+            if not any(owner.owns(team) for team in teams):
+                log.warning("org %s is linked to Slack workspace(s) %s, but SLACK_BOT_TOKEN belongs to %s: no "
+                            "Slack rooms for it (several workspaces need OAuth installs)", org_id,
+                            ", ".join(teams), owner.team_id)
+                return None
             return SlackChat(token_client)
         token = store.bot_token(teams[0]) if store else None
         return SlackChat(make_client(token, _api_url(app))) if token else None

@@ -8,6 +8,7 @@ runs `process_activity` and writes the invoke body itself (see docs/teams.md).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,11 +22,14 @@ from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFramewo
 from botbuilder.schema import Activity, ActivityTypes
 
 from bot.bootstrap import App
+from bot.teams_keys import KeysUnavailable, SigningKeys, TokenRejected, metadata_url
+from handlers.http_edge import read_body
 from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
 from incident_core.chat_service import ChatService
+from incident_core.errors import StoreUnavailable
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
 
@@ -67,7 +71,12 @@ def build_adapter(app: App) -> CloudAdapter:
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:
-    """The inbound error handler: log with a reference, and show it to the person when they wrote to us."""
+    """The inbound error handler: log with a reference, and show it to the person when they wrote to us.
+
+    A database that does not answer is raised on to the route, which answers 503 with Retry-After.
+    """
+    if isinstance(error, StoreUnavailable):
+        raise error
     text = explain(error)
     if context.activity.type == ActivityTypes.message:
         try:
@@ -104,14 +113,17 @@ def _bad(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """POST /api/messages: 401 for a missing or invalid token, the invoke body for invokes, 201 otherwise."""
+def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot,
+                   keys: SigningKeys | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """POST /api/messages: 401 for a missing or invalid token (503 while the signing keys cannot be fetched),
+    the invoke body for invokes, 201 otherwise."""
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
             return _bad(415, "send the activity as application/json")
+        raw = await read_body(request, limit=request.client_max_size)
         try:
-            body = await request.json()
+            body = json.loads(raw)
             activity = Activity().deserialize(body) if isinstance(body, dict) else None
         except Exception:  # noqa: BLE001 — any unreadable body is the sender's mistake
             activity = None
@@ -120,11 +132,23 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[we
         header = request.headers.get("Authorization") or None  # botbuilder treats "" as a token
         if header is not None and not header.startswith("Bearer "):
             return _bad(401, "unauthorized: the Authorization header must be `Bearer <Bot Framework token>`")
+        if header is not None and keys is not None:
+            try:
+                await keys.key(keys.check(header.removeprefix("Bearer ").strip()))
+            except TokenRejected as exc:
+                return _bad(401, f"unauthorized: {exc}")
+            except KeysUnavailable as exc:
+                return web.json_response({"error": str(exc)}, status=503,
+                                         headers={"Retry-After": str(exc.retry_after)})
         try:
             authenticated = await adapter.bot_framework_authentication.authenticate_request(activity, header)
         except (PermissionError, jwt.PyJWTError) as exc:
             return _bad(401, f"unauthorized: {exc or 'invalid Bot Framework token'}")
-        response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        try:
+            response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        except StoreUnavailable as exc:
+            return web.json_response({"error": str(exc)}, status=503,
+                                     headers={"Retry-After": str(exc.retry_after)})
         if response is None:
             return web.Response(status=201)
         if response.body is None:
@@ -145,4 +169,5 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
     if not app.settings.microsoft_app_id:
         log.warning(UNAUTHENTICATED)
     adapter, bot = build_bot(app, incident_changed)
-    web_app.router.add_post("/api/messages", messages_route(adapter, bot))
+    keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
+    web_app.router.add_post("/api/messages", messages_route(adapter, bot, keys))

@@ -48,6 +48,7 @@ class SlackSender:
     api_app_id: str = "A0REVENANT"
     clock_skew: int = 0
     sent: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    timeout: float = 30.0
 
     def __post_init__(self) -> None:
         self.team_id = self.team_id or self.slack.team_id
@@ -78,7 +79,7 @@ class SlackSender:
             f"{self.app_url}/slack/events", data=body, method="POST", headers=headers
         )
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
                 return Delivery(r.status, r.read().decode(), dict(r.headers))
         except urllib.error.HTTPError as e:
             return Delivery(e.code, e.read().decode(), dict(e.headers))

@@ -23,6 +23,7 @@ UNSIGNED = ""
 class Delivery:
     status: int
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
@@ -36,6 +37,7 @@ class TeamsSender:
     connector: BotConnectorEmulator
     app_id: str = ""
     sent: list[dict[str, Any]] = field(default_factory=list)
+    timeout: float = 30.0
 
     @property
     def bot_id(self) -> str:
@@ -53,10 +55,10 @@ class TeamsSender:
         req = urllib.request.Request(f"{self.app_url}/api/messages", data=json.dumps(activity).encode(),
                                      method="POST", headers=headers)
         try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return Delivery(r.status, r.read().decode())
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return Delivery(r.status, r.read().decode(), dict(r.headers))
         except urllib.error.HTTPError as e:
-            return Delivery(e.code, e.read().decode())
+            return Delivery(e.code, e.read().decode(), dict(e.headers))
 
     # --- activities -----------------------------------------------------------------------
     def mention(self, member: Member) -> tuple[str, dict[str, Any]]:

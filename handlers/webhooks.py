@@ -9,20 +9,24 @@ import math
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from handlers.bulkhead import Bulkhead, Overloaded
+from handlers.http_edge import BodyError, read_body
+from handlers.rate_limit import FailureLimiter
 from handlers.signals import SOURCES, SignalHandlerError, normalize
-from incident_core.errors import ConcurrencyConflict, IncidentError
+from incident_core.errors import ConcurrencyConflict, IncidentError, StoreUnavailable
 from incident_core.ingest import IngestOutcome
 from incident_core.signals import Signal
 
 log = logging.getLogger("revenant.webhooks")
 
 MAX_BODY = 1024 * 1024
+MAX_SIGNALS = 1000  # signals one delivery may carry: a bigger batch would hold the org's lane for minutes
 JSON_TYPES = ("application/json",)
 
 
@@ -47,6 +51,9 @@ class WebhookEndpoint:
     intake: Callable[[str, list[Signal], str | None], list[IngestOutcome]]
     metrics: WebhookMetrics
     now: Callable[[], datetime]
+    bulkhead: Bulkhead = field(default_factory=Bulkhead)
+    failures: FailureLimiter = field(default_factory=FailureLimiter)
+    max_signals: int = MAX_SIGNALS
 
     def register(self, app: web.Application) -> None:
         app.router.add_post("/hooks/{source}", self.handle)
@@ -71,22 +78,25 @@ class WebhookEndpoint:
         owner = await self._authenticate(request)
         body = await _read_body(request)
         payload = _parse_json(body)
+        received = self.now()
         try:
-            signals = normalize(source, payload, org_id=owner.org_id, project_id=owner.project_id,
-                                received_at=self.now())
+            # Normalizing and recording run in the org's lane of the bulkhead, off the event loop.
+            outcomes = await self.bulkhead.run(owner.org_id, self._record, source, payload, owner, received)
+        except _Reject:
+            raise
+        except Overloaded as exc:
+            raise _Reject(429, "overloaded", {"error": str(exc), "concurrent_per_org": self.bulkhead.per_key},
+                          {"Retry-After": str(exc.retry_after)}) from None
         except SignalHandlerError as exc:
             raise _Reject(getattr(exc, "status", 422), "invalid_payload", exc.as_dict()) from None
-        try:
-            outcomes = await asyncio.to_thread(self.intake, owner.org_id, signals, owner.project_id)
         except ConcurrencyConflict as exc:
             raise _Reject(503, "busy", {"error": str(exc)}, {"Retry-After": "1"}) from None
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
         except IncidentError as exc:
             raise _Reject(422, "rejected", {"error": str(exc)}) from None
         except Exception:
-            ref = uuid.uuid4().hex[:12]
-            log.exception("webhook %s failed (ref %s)", source, ref)
-            raise _Reject(503, "storage", {"error": f"could not record the signals; retry later (ref {ref})"},
-                          {"Retry-After": "5"}) from None
+            raise _storage_failure(source) from None
         accepted = [o for o in outcomes if not o.duplicate]
         self.metrics.signals_accepted.labels(source).inc(len(accepted))
         opened = sum(1 for o in outcomes if o.opened)
@@ -100,15 +110,36 @@ class WebhookEndpoint:
                          "duplicate": o.duplicate, "reason": o.reason} for o in outcomes],
         }, status=202)
 
+    def _record(self, source: str, payload: object, owner: TokenOwner, received: datetime) -> list[IngestOutcome]:
+        signals = normalize(source, payload, org_id=owner.org_id, project_id=owner.project_id, received_at=received)
+        if len(signals) > self.max_signals:
+            raise _Reject(413, "too_many_signals", {
+                "error": f"this delivery carries {len(signals)} signals; the limit is {self.max_signals} per "
+                         "request: split it into smaller deliveries (Alertmanager: max_alerts)",
+                "limit": self.max_signals, "signals": len(signals)})
+        return self.intake(owner.org_id, signals, owner.project_id)
+
     async def _authenticate(self, request: web.Request) -> TokenOwner:
+        address = request.remote or "unknown"
+        wait = self.failures.retry_after(address)
+        if wait is not None:
+            raise _Reject(429, "auth_rate_limited", {"error": "too many requests with a wrong or missing token from "
+                                                     f"this address; wait {wait} s"}, {"Retry-After": str(wait)})
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
+            self.failures.failed(address)
             raise _Reject(401, "unauthenticated", {"error": "missing bearer token: send "
                                                    "`Authorization: Bearer <org webhook token>`"},
                           {"WWW-Authenticate": "Bearer"})
-        owner = await asyncio.to_thread(self.authenticate, token.strip())
+        try:
+            owner = await asyncio.to_thread(self.authenticate, token.strip())
+        except StoreUnavailable as exc:
+            raise _unavailable(exc) from None
+        except Exception:
+            raise _storage_failure("token lookup") from None
         if owner is None:
+            self.failures.failed(address)
             raise _Reject(401, "bad_token", {"error": "invalid or expired webhook token; "
                                              "`revenant org token rotate ORG` issues a new one"},
                           {"WWW-Authenticate": "Bearer"})
@@ -121,21 +152,29 @@ class _Reject(Exception):
         self.status, self.reason, self.body, self.headers = status, reason, body, headers or {}
 
 
+def _unavailable(exc: StoreUnavailable) -> _Reject:
+    return _Reject(503, "unavailable", {"error": str(exc)}, {"Retry-After": str(exc.retry_after)})
+
+
+def _storage_failure(what: str) -> _Reject:
+    ref = uuid.uuid4().hex[:12]
+    log.exception("webhook %s failed (ref %s)", what, ref)
+    return _Reject(503, "storage", {"error": f"could not record the signals; retry later (ref {ref})"},
+                   {"Retry-After": "5"})
+
+
 async def _read_body(request: web.Request) -> bytes:
     ctype = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if ctype not in JSON_TYPES and not (ctype.startswith("application/") and ctype.endswith("+json")):
         raise _Reject(415, "content_type", {"error": f"Content-Type must be application/json, not "
                                             f"{ctype[:80] or 'missing'!r}"})
-    if request.content_length is not None and request.content_length > MAX_BODY:
-        raise _Reject(413, "too_large", {"error": f"body is {request.content_length} bytes; the limit is "
-                                         f"{MAX_BODY} bytes (1 MiB)"})
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _Reject(413, "too_large", {"error": f"body exceeds the limit of {MAX_BODY} bytes (1 MiB)"})
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        return await read_body(request, limit=MAX_BODY)
+    except BodyError as exc:
+        reason = {413: "too_large", 408: "slow_body"}.get(exc.status, "unreadable")
+        headers = {"Connection": "close"} if exc.close else None
+        raise _Reject(exc.status, reason, {"error": exc.message + (" (1 MiB)" if exc.status == 413 else "")},
+                      headers) from None
 
 
 class _NonStandardJson(ValueError):

@@ -137,6 +137,7 @@ class ActionPlan:
     reversible: bool
     undo: str | None
     source: str | None
+    title: str = ""  # the policy's own one-line description (a suggestion's title in chat)
 
     def awaiting(self, confirmed: bool) -> str:
         """"approval" for high, "confirmation" for medium not yet confirmed, "" when it may run now."""
@@ -175,6 +176,8 @@ def plan_action(action: str, params: Mapping[str, Any] | None = None, *, command
         values = _values(entry, dict(params or {}))
         text, summary = entry.command(values), entry.summary(values)
     judged = assess(kind.value, text)
+    if judged.refused:
+        raise ValidationError(f"`{text[:80]}` is {judged.reason}")
     level = raise_only(judged.level, proposed_risk)
     reason = judged.reason if level is judged.level else f"{judged.reason}; raised to {level.value} as proposed"
     if kind is ActionKind.RUNBOOK_COMMAND:
@@ -183,7 +186,8 @@ def plan_action(action: str, params: Mapping[str, Any] | None = None, *, command
         undo = entry.undo(values) if judged.reversible else None
     if judged.undo and not undo:
         reason += f"; no automatic undo (by hand: {judged.undo})"
-    return ActionPlan(kind, summary, text, values, level, reason, judged.reversible, undo, cite)
+    title = judged.title if kind is ActionKind.RUNBOOK_COMMAND else summary[:1].upper() + summary[1:]
+    return ActionPlan(kind, summary, text, values, level, reason, judged.reversible, undo, cite, title)
 
 
 def _values(entry: CatalogEntry, given: dict[str, Any]) -> dict[str, Any]:

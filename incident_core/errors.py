@@ -29,3 +29,12 @@ class ConcurrencyConflict(IncidentError):
 
 class DuplicateRequest(IncidentError):
     """The idempotency key was seen before; carries the first result."""
+
+
+class StoreUnavailable(IncidentError):
+    """The database did not answer in time (down, frozen, overloaded); nothing was recorded, retry shortly."""
+
+    def __init__(self, message: str = "the incident database is not answering right now; nothing was recorded, "
+                 "try again in a few seconds", *, retry_after: int = 5) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

@@ -268,6 +268,8 @@ class SuggestionPosted(Event):
     params: dict[str, Any] = field(default_factory=dict)
     reversible: bool = False
     undo: str | None = None
+    quote: str = ""
+    quote_by: str = "runbook"
     source_url: str = ""
 
 

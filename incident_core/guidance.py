@@ -21,7 +21,11 @@ _KIND_PREFIXES = ("alertname+service=", "alertname=", "service=")
 
 @dataclass(frozen=True)
 class Suggestion:
-    """One next step: what, why, the verbatim command (if any), its citation and its policy risk."""
+    """One next step: what, why, the verbatim command (if any), its citation and its policy risk.
+
+    `title` is the policy's own description of the step (never text from a runbook or a model);
+    what the runbook or the model wrote about it is `quote`, shown as quoted source text.
+    """
 
     title: str
     why: str
@@ -36,6 +40,8 @@ class Suggestion:
     confidence: float = 0.0
     suggestion_id: str = ""
     source_url: str = ""  # the cited file at the commit it was synced from (runbook sources), else empty
+    quote: str = ""  # the runbook's (or model's) own words for this step, untrusted
+    quote_by: str = "runbook"  # "runbook" or "model"
 
     @property
     def runnable(self) -> bool:
@@ -162,6 +168,8 @@ def render_lines(guidance: Guidance) -> list[str]:
     for i, s in enumerate(guidance.suggestions, start=1):
         command = f" — `{s.command}`" if s.command else ""
         lines.append(f"{RISK_BADGE.get(s.risk, '⚪')} {s.risk:<9} {i}. {s.title}{command}")
+        if s.quote:
+            lines.append(f"{'':13}the {s.quote_by} says: “{s.quote}”")
         lines.append(f"{'':13}source {s.source} · confidence {s.confidence:.2f}"
                      + (" · Run (simulated)" if s.runnable else ""))
     lines += [f"❓ {q.text} ({q.source})" for q in guidance.questions]

@@ -171,7 +171,7 @@ class RetrievalGuidance:
                     continue
                 why = f"{hit.title} › {hit.section}: matches {', '.join(matched[:4]) or 'the incident'}"
                 out.append(Suggestion(
-                    title=text or f"Step from {hit.section}", why=why, source=hit.source, source_url=hit.url or "",
+                    title=priced.title, quote=text, why=why, source=hit.source, source_url=hit.url or "",
                     risk=priced.risk,
                     risk_reason=priced.reason, command=command["command"] if command else None,
                     action=priced.action, params=priced.params, reversible=priced.reversible, undo=priced.undo,
@@ -220,7 +220,7 @@ def _dedupe(suggestions: list[Suggestion]) -> list[Suggestion]:
     out = []
     for s in suggestions:
         catalog = s.action is not None and s.action != "runbook_command"
-        key = (s.action, tuple(sorted(s.params.items()))) if catalog else (s.command or s.title,)
+        key = (s.action, tuple(sorted(s.params.items()))) if catalog else (s.command or s.quote or s.title,)
         if key not in seen:
             seen.add(key)
             out.append(s)

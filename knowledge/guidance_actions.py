@@ -43,6 +43,7 @@ class Priced:
     undo: str | None = None
     action: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+    title: str = ""  # the policy's own description of the step (its title in chat)
 
 
 def keyword_of(text: str) -> str | None:
@@ -75,7 +76,7 @@ def price(command: Mapping[str, str] | None, step: str, source: str, labels: Map
 
 def _assessed(action: str, command: str | None) -> Priced:
     verdict = assess(action, command)
-    return Priced(verdict.level.value, verdict.reason, verdict.reversible, verdict.undo)
+    return Priced(verdict.level.value, verdict.reason, verdict.reversible, verdict.undo, title=verdict.title)
 
 
 def _planned(kind: ActionKind, params: dict[str, Any], source: str, command: str | None = None) -> Priced | None:
@@ -83,7 +84,8 @@ def _planned(kind: ActionKind, params: dict[str, Any], source: str, command: str
         plan = plan_action(kind.value, params or None, command=command, source=source)
     except ValidationError:
         return None  # e.g. an alert label that is not a valid deployment name: no button, never a guess
-    return Priced(plan.risk.value, plan.reason, plan.reversible, plan.undo, plan.action.value, dict(plan.params))
+    return Priced(plan.risk.value, plan.reason, plan.reversible, plan.undo, plan.action.value, dict(plan.params),
+                  plan.title)
 
 
 def _deployment(labels: Mapping[str, str], name: str | None = None, namespace: str | None = None) -> dict | None:

@@ -147,14 +147,15 @@ def _grounded_step(item: dict[str, Any], det: Guidance, sources: dict[str, Hit],
         priced = price(spec, str(item.get("title") or ""), hit.source, labels)
         if priced is None:
             return None
-        base = Suggestion(title=hit.section, why=f"{hit.title} › {hit.section}", source=hit.source,
+        base = Suggestion(title=priced.title, why=f"{hit.title} › {hit.section}", source=hit.source,
                           risk=priced.risk, risk_reason=priced.reason, command=command, action=priced.action,
                           params=priced.params, reversible=priced.reversible, undo=priced.undo,
                           confidence=min((s.confidence for s in det.suggestions), default=0.5))
     risk = raise_only(RiskLevel(base.risk), item.get("risk")).value
     reason = base.risk_reason if risk == base.risk else f"{base.risk_reason}; raised to {risk} by the model"
-    return replace(base, title=_phrase(item.get("title"), hit, 200) or base.title,
-                   why=_phrase(item.get("why"), hit, 400) or base.why, risk=risk, risk_reason=reason)
+    words = " — ".join(p for p in (_phrase(item.get("title"), hit, 200), _phrase(item.get("why"), hit, 400)) if p)
+    return replace(base, quote=words or base.quote, quote_by="model" if words else base.quote_by, risk=risk,
+                   risk_reason=reason)
 
 
 def _phrase(text: Any, hit: Hit, limit: int) -> str | None:

@@ -45,13 +45,18 @@ class KnowledgeBase:
         self._ingestor = Ingestor(self._store, self.embedder)
         self._searcher = HybridSearcher(self._store, self.embedder, self._lexical, mode=retrieval, params=fusion)
 
-    def heartbeat(self) -> None:
-        """Ask the Chroma store to answer (raises when it cannot)."""
-        self._store.client.heartbeat()
-
     def connect(self) -> None:
         """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""
         _ = self._store.client
+
+    def holds_documents(self, org_id: str) -> bool:
+        """True when this store has anything indexed for the org."""
+        col = self._store.collection(org_id)
+        return col is not None and col.count() > 0
+
+    def ping(self) -> None:
+        """Ask the Chroma store for a heartbeat (readiness); raises when it does not answer."""
+        self._store.client.heartbeat()
 
     def ingest(
         self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None

@@ -6,18 +6,19 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from incident_core.errors import NotFound, ValidationError
 from incident_core.model import OrgRole
 from incident_core.ports import Org, Project
-from storage.engine import scope_to_org
+from storage.engine import is_postgres, scope_to_org
 from storage.records import utc
 from storage.tables import Membership, Organization, PlatformBinding, ProjectRow, WebhookToken
 from storage.ttl_cache import TtlCache
@@ -29,6 +30,8 @@ BINDINGS = PlatformBinding.__table__  # type: ignore[attr-defined]
 TOKENS = WebhookToken.__table__  # type: ignore[attr-defined]
 
 TOKEN_PREFIX = "rvn"
+_OWNER_ONLY = ("moving or removing a link needs the schema owner's rights: run it with the REVENANT_DATABASE_URL "
+               "that `revenant db upgrade` uses")
 CACHE_SECONDS = 5.0
 
 
@@ -55,8 +58,11 @@ class SqlDirectory:
     another process within `cache_seconds` (token expiry is always checked against the clock).
     """
 
-    def __init__(self, engine: Engine, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(self, engine: Engine, cache_seconds: float = CACHE_SECONDS,
+                 admin: Callable[[], Engine] | None = None) -> None:
         self.engine = engine
+        self._admin_factory = admin
+        self._admin_engine: Engine | None = None
         self._orgs: TtlCache[str, Org] = TtlCache(cache_seconds)
         self._tokens: TtlCache[str, tuple[TokenOwner, datetime | None]] = TtlCache(cache_seconds)
 
@@ -159,13 +165,60 @@ class SqlDirectory:
             return {r.user_id: r.display_name for r in rows}
 
     # --- platform bindings ----------------------------------------------------------------
-    def bind(self, platform: str, external_id: str, org_id: str) -> None:
-        """Bind a Slack team/enterprise or Teams tenant to an org (rebinding moves it)."""
+    def bind(self, platform: str, external_id: str, org_id: str, *, move: bool = False) -> None:
+        """Bind a Slack team/enterprise or Teams tenant to an org; one bound to another org is moved only with
+        `move` (ValidationError otherwise)."""
+        current = self.bound_org(platform, external_id)
+        if current == org_id:
+            return
+        if current is None:
+            current = self._link(platform, external_id, org_id)
+            if current == org_id:
+                return
+        if not move:
+            other = self.org(current)
+            raise ValidationError(f"{external_id} is already linked to org {other.name if other else current}; "
+                                  "moving it to another org is an administrator's change: repeat with --move")
+        try:
+            with self._admin().begin() as conn:
+                conn.execute(BINDINGS.delete().where(BINDINGS.c.platform == platform,
+                                                     BINDINGS.c.external_id == external_id))
+                conn.execute(BINDINGS.insert().values(platform=platform, external_id=external_id, org_id=org_id,
+                                                      created_at=datetime.now(UTC)))
+        except ProgrammingError:  # insufficient privilege: this login is not the schema owner
+            raise ValidationError(_OWNER_ONLY) from None
+
+    def _link(self, platform: str, external_id: str, org_id: str) -> str:
+        """Add a binding unless one exists; returns the org the external id is bound to now."""
         with self.engine.begin() as conn:
-            conn.execute(BINDINGS.delete().where(BINDINGS.c.platform == platform,
-                                                 BINDINGS.c.external_id == external_id))
+            if is_postgres(conn):  # the app role may add bindings only through this function (0008_i13)
+                return str(conn.execute(sa.text("SELECT revenant_link(:p, :e, :o)"),
+                                        {"p": platform, "e": external_id, "o": org_id}).scalar())
             conn.execute(BINDINGS.insert().values(platform=platform, external_id=external_id, org_id=org_id,
                                                   created_at=datetime.now(UTC)))
+        return org_id
+
+    def _admin(self) -> Engine:
+        """The schema owner's engine for administrators' changes (moves); the app's own without one."""
+        if self._admin_factory is None or not is_postgres(self.engine):
+            return self.engine
+        if self._admin_engine is None:
+            self._admin_engine = self._admin_factory()
+        return self._admin_engine
+
+    def close(self) -> None:
+        """Dispose of the owner's engine if one was opened."""
+        if self._admin_engine is not None:
+            self._admin_engine.dispose()
+
+    def unbind(self, platform: str, external_id: str) -> None:
+        """Remove a binding (an administrator's change, like a move)."""
+        try:
+            with self._admin().begin() as conn:
+                conn.execute(BINDINGS.delete().where(BINDINGS.c.platform == platform,
+                                                     BINDINGS.c.external_id == external_id))
+        except ProgrammingError:
+            raise ValidationError(_OWNER_ONLY) from None
 
     def bindings(self, org_id: str, platform: str) -> list[str]:
         """External ids (Slack teams, Teams tenants) bound to this org on a platform."""

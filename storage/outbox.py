@@ -77,11 +77,12 @@ class SqlOutbox:
             conn.execute(OUTBOX.update().where(OUTBOX.c.id == message_id).values(**values))
 
     def due_orgs(self) -> list[str]:
-        """Orgs with outbox messages due now (see migration 0004 for the scan policy)."""
+        """Orgs with outbox messages due now; on PostgreSQL through revenant_due_orgs (migration 0008_i13),
+        which shows the app role org ids and nothing else of other orgs' rows."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             if is_postgres(conn):
-                conn.execute(sa.text("SELECT set_config('app.outbox_scan', 'on', true)"))
+                return list(conn.execute(sa.text("SELECT revenant_due_orgs(:now)"), {"now": now}).scalars())
             rows = conn.execute(sa.select(OUTBOX.c.org_id).where(
                 OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now).distinct())
             return [r.org_id for r in rows]

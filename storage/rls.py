@@ -8,6 +8,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 ORG_SETTING = "app.org_id"
+DIRECTORY_ROLE = "revenant_directory"
+# What the app role may never do (migration 0008_i13): change bindings, read Slack tokens, touch alembic_version.
+_RESTRICTIONS = (
+    ("platform_bindings", "INSERT, UPDATE, DELETE, TRUNCATE"),
+    ("slack_installations", "SELECT, UPDATE, DELETE, TRUNCATE"),
+    ("slack_bots", "SELECT, UPDATE, DELETE, TRUNCATE"),
+    ("alembic_version", "ALL"),
+)
 
 
 def enable_rls(conn: Connection, app_role: str, tables: Iterable[str]) -> None:
@@ -45,6 +53,16 @@ def grant_app_role(conn: Connection, app_role: str) -> None:
     conn.execute(sa.text(f"GRANT USAGE ON SCHEMA public TO {app_role}"))
     conn.execute(sa.text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app_role}"))
     conn.execute(sa.text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app_role}"))
+    restrict_app_role(conn, app_role)
+
+
+def restrict_app_role(conn: Connection, app_role: str) -> None:
+    """Take back what grant_app_role's blanket grant gives and the app role must not have (see 0008_i13)."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table, rights in _RESTRICTIONS:
+        if conn.execute(sa.text("SELECT to_regclass(:t)"), {"t": f"public.{table}"}).scalar() is not None:
+            conn.execute(sa.text(f"REVOKE {rights} ON {table} FROM {app_role}"))
 
 
 def disable_rls(conn: Connection, tables: Iterable[str]) -> None:

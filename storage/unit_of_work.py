@@ -7,6 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
+import psycopg
 import psycopg.errors
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -18,6 +19,7 @@ from incident_core.events import Event
 from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
+from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit
 from storage.records import event_row, incident_row, row_event, row_state, utc
@@ -294,11 +296,13 @@ class SqlUnitOfWork:
             if is_postgres(self.engine) and getattr(exc.orig, "sqlstate", "") in _RETRYABLE_SQLSTATES:
                 raise ConcurrencyConflict("the incident changed concurrently; retrying") from exc
             raise
-        except psycopg.errors.Error as exc:  # raised by write_and_commit (the append sent with its COMMIT)
+        except psycopg.Error as exc:  # raised by write_and_commit (the append sent with its COMMIT)
             self._forget(tx)
             if exc.sqlstate in _RETRYABLE_SQLSTATES or (
                     isinstance(exc, psycopg.errors.UniqueViolation) and _is_clash(exc)):
                 raise ConcurrencyConflict("the incident changed concurrently; retrying") from exc
+            if is_unavailable(exc):
+                raise unavailable(exc) from exc
             raise
         except BaseException:
             self._forget(tx)

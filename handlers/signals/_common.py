@@ -62,13 +62,14 @@ def join(at: str, key: str | int) -> str:
 
 
 def clean(text: str) -> str:
-    """Drop NUL characters and lone surrogates, which no database or chat platform accepts."""
+    """Drop NUL characters and lone surrogates, which no database or chat platform accepts (removed, not
+    replaced: "a\ud800b" and "a\udfffb" must not both become "a?b" and share a fingerprint)."""
     if "\x00" in text:
         text = text.replace("\x00", "")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        text = text.encode("utf-8", "replace").decode("utf-8")
+        text = text.encode("utf-8", "ignore").decode("utf-8")
     return text
 
 

@@ -11,6 +11,7 @@ from slack_bolt.async_app import AsyncBoltContext
 from slack_bolt.response import BoltResponse
 
 from handlers.slack.services import SlackServices
+from incident_core.errors import StoreUnavailable
 
 UNLINKED = ("This Slack workspace is not linked to a Runbook Revenant org. An admin can run "
             "`revenant org link-slack ORG {team}` (or install the app through OAuth).")
@@ -34,9 +35,14 @@ def tenant_middleware(services: SlackServices) -> Callable[..., Awaitable[Any]]:
                              next: Callable[[], Awaitable[None]]) -> BoltResponse | None:  # noqa: A002
         team, enterprise = team_of(body)
         org_id = None
-        for key in (enterprise, team):
-            if key and org_id is None:
-                org_id = services.known_org(key) or await asyncio.to_thread(services.bound_org, key)
+        try:
+            for key in (enterprise, team):
+                if key and org_id is None:
+                    org_id = services.known_org(key) or await asyncio.to_thread(services.bound_org, key)
+        except StoreUnavailable as exc:  # Slack retries events and shows commands an error: nothing is lost
+            return BoltResponse(status=503, body=json.dumps({"error": str(exc)}),
+                                headers={"content-type": ["application/json"],
+                                         "retry-after": [str(exc.retry_after)]})
         if org_id is None:
             if body.get("command"):
                 text = UNLINKED.format(team=team or "TEAM_ID")

@@ -93,7 +93,7 @@ class SlackChat:
         return f"{view.severity.value} · {view.status.value} · {view.human_id} — {view.title}"[:250]
 
     def _create_channel(self, state: IncidentState) -> tuple[str, str, bool]:
-        for suffix in range(0, 20):
+        for suffix in (0, *range(2, 21)):  # a taken name gets -2, -3, … (never -1)
             name = channel_name(state, suffix)
             try:
                 made = self.client.conversations_create(name=name, is_private=False)

@@ -95,10 +95,18 @@ def source_link(s: Suggestion) -> str:
     return f"`{s.source}`"
 
 
+def quoted(s: Suggestion) -> str:
+    """The runbook's or model's own words as a quotation under the policy's title (never as the title)."""
+    if not s.quote:
+        return ""
+    text = _cut(s.quote, 400).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"\n>_the {s.quote_by} says:_ “{' '.join(text.split())}”"
+
+
 def suggestion_blocks(incident_id: str, index: int, s: Suggestion) -> list[dict[str, Any]]:
     """One suggestion: badge, title, why, verbatim command, source; Run and 👍/👎 buttons."""
     command = f"\n```{s.command}```" if s.command else ""
-    blocks = [_section(f"{RISK_BADGE.get(s.risk, '⚪')} *{index}. {s.title}*\n{s.why}{command}"),
+    blocks = [_section(f"{RISK_BADGE.get(s.risk, '⚪')} *{index}. {s.title}*\n{s.why}{quoted(s)}{command}"),
               {"type": "context", "elements": [
                   {"type": "mrkdwn", "text": _cut(f"*{s.risk}* — {s.risk_reason}", 1900)},
                   {"type": "mrkdwn", "text": f"Source: {source_link(s)} · confidence {s.confidence:.2f}"}]}]

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from botbuilder.schema import AdaptiveCardInvokeResponse
 
 from handlers.teams.text import humanize
-from incident_core.errors import IncidentError, NotFound, PermissionDenied, ValidationError
+from incident_core.errors import IncidentError, NotFound, PermissionDenied, StoreUnavailable, ValidationError
 
 log = logging.getLogger("revenant.teams")
 ERROR_TYPE = "application/vnd.microsoft.error"
@@ -32,6 +32,8 @@ def status_of(exc: BaseException) -> int:
         return 404
     if isinstance(exc, ValidationError):
         return 400
+    if isinstance(exc, StoreUnavailable):
+        return 503
     return 409 if isinstance(exc, IncidentError) else 500
 
 

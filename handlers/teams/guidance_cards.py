@@ -24,6 +24,9 @@ def _execute(title: str, verb: Verb, data: dict[str, Any], **extra: Any) -> dict
 def suggestion_items(incident_id: str, index: int, s: Suggestion) -> list[dict[str, Any]]:
     """One step: badge and title, why, the verbatim command, policy risk and source, then its buttons."""
     items = [_text(f"{RISK_BADGE.get(s.risk, '⚪')} **{index}. {s.title}**"), _text(s.why, spacing="None")]
+    if s.quote:  # the runbook's or model's words, quoted under the policy's title
+        items.append(_text(f"The {s.quote_by} says: “{' '.join(s.quote.split())[:400]}”", isSubtle=True,
+                           spacing="None"))
     if s.command:
         items.append(_text(s.command, fontType="Monospace"))
     items.append(_text(f"{s.risk.upper()} — {s.risk_reason}", size="Small", color=RISK_COLOR.get(s.risk, "default")))

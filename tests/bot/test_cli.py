@@ -112,3 +112,59 @@ def test_socket_mode_without_app_token_is_one_clear_line(tmp_path: Path) -> None
     out = run(["serve", "--socket-mode", "--port", "0"], tmp_path, SLACK_SIGNING_SECRET="s3cr3t-signing",
               SLACK_BOT_TOKEN="xoxb-1")
     assert out.returncode == 1 and "SLACK_APP_TOKEN" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_mcp_refuses_a_token_on_the_command_line(tmp_path: Path) -> None:
+    out = run(["mcp", "--token", "rvn_0123456789abcdef0123456789abcdef_secret"], tmp_path)
+    assert out.returncode != 0 and "ps" in out.stderr and "REVENANT_MCP_TOKEN" in out.stderr
+    assert "Traceback" not in out.stderr
+    missing = run(["mcp"], tmp_path)
+    assert missing.returncode != 0 and "REVENANT_MCP_TOKEN" in missing.stderr
+
+
+def test_three_concurrent_db_upgrades_all_succeed(tmp_path: Path) -> None:
+    import uuid
+
+    import sqlalchemy as sa
+
+    from storage.scratch import admin_engine
+    from tests.conftest import ADMIN_URL, REQUIRE_PG
+
+    name = f"revenant_upgrade_{uuid.uuid4().hex[:8]}"
+    try:
+        with admin_engine(ADMIN_URL).connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001
+        if REQUIRE_PG:
+            raise
+        pytest.skip(f"PostgreSQL unreachable: {exc}")
+    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql+psycopg", "postgresql") + f"/{name}"
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REVENANT_", "SLACK_", "OPENAI_"))}
+        env.update({"REVENANT_DATA_DIR": str(tmp_path), "REVENANT_DATABASE_URL": url})
+        procs = [subprocess.Popen([REVENANT, "db", "upgrade"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env=env, cwd=tmp_path) for _ in range(3)]
+        results = [(p.wait(timeout=120), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+        for code, out, err in results:
+            assert code == 0 and "revision" in out, err
+        assert len({out for _, out, _ in results}) == 1  # all at the same revision
+    finally:
+        with admin_engine(ADMIN_URL).connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_search_says_so_when_the_orgs_documents_live_in_another_store(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'shared.db'}"
+    (tmp_path / "ingested").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    runbooks = Path(__file__).resolve().parents[2] / "bot" / "demo_data" / "runbooks"
+    assert run(["org", "create", "acme"], tmp_path / "ingested", REVENANT_DATABASE_URL=db).returncode == 0
+    ingested = run(["knowledge", "ingest", str(runbooks), "--org", "acme"], tmp_path / "ingested",
+                   REVENANT_DATABASE_URL=db)
+    assert ingested.returncode == 0, ingested.stderr
+    found = run(["knowledge", "search", "--org", "acme", "--json", "checkout 5xx"], tmp_path / "ingested",
+                REVENANT_DATABASE_URL=db)
+    assert found.returncode == 0 and json.loads(found.stdout)
+    lost = run(["knowledge", "search", "--org", "acme", "--json", "checkout 5xx"], tmp_path / "elsewhere",
+               REVENANT_DATABASE_URL=db)  # no REVENANT_CHROMA_URL, another data dir: an empty embedded store
+    assert lost.returncode == 1 and "holds none of them" in lost.stderr and "REVENANT_CHROMA_URL" in lost.stderr

@@ -148,7 +148,7 @@ def slack_pm_world(db_url: str, tmp_path: Path) -> Iterator[SlackPostmortemWorld
         app = bootstrap(settings, migrate=db_url.startswith("sqlite"), knowledge=RecordingKnowledge(),
                         github_write_pause=0, no_scheduler=True)
         org = app.directory.create_org(f"slack-pm-{uuid.uuid4().hex[:8]}")
-        app.directory.bind("slack", slack.team_id, org.id)
+        app.directory.bind("slack", slack.team_id, org.id, move=True)
         app.directory.update_org_settings(org.id, {"publishing": {**PUBLISHING, "slack": {"channel": "postmortems"}}})
         alice, bob, carol = (slack.create_user(n).id for n in ("alice", "bob", "carol"))
         app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)

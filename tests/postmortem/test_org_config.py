@@ -61,6 +61,31 @@ def test_publishing_reminders_and_project_overrides_are_validated_and_stored(tmp
         app.close()
 
 
+def test_chat_sections_are_stored_and_checked_never_dropped(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'r.db'}", tmp_path, no_scheduler=True)
+    try:
+        org = app.directory.create_org("chat-cfg")
+        path = tmp_path / "org.yaml"
+        path.write_text("slack: {announce_channel: C0ANNOUNCE, auto_channel: true}\n"
+                        "rooms: {archive_after_hours: 48}\n"
+                        "teams: {incident_channel: '19:abc@thread.tacv2', auto_channel: false}\n")
+        assert apply_org_config(app, org.id, path) == "slack, rooms, teams settings stored"
+        settings = app.directory.require_org(org.id).settings
+        assert settings["slack"] == {"announce_channel": "C0ANNOUNCE", "auto_channel": True}
+        assert settings["rooms"] == {"archive_after_hours": 48}
+        assert settings["teams"]["incident_channel"] == "19:abc@thread.tacv2"
+        for bad, problem in (("slack: {announce: C1}\n", "unknown setting"),
+                             ("slack: {auto_channel: 'yes'}\n", "true or false"),
+                             ("rooms: {archive_after_hours: -1}\n", "hours"),
+                             ("teams: [1]\n", "mapping")):
+            path.write_text(bad)
+            with pytest.raises(ValidationError, match=problem):
+                apply_org_config(app, org.id, path)
+        assert app.directory.require_org(org.id).settings["rooms"] == {"archive_after_hours": 48}
+    finally:
+        app.close()
+
+
 def test_cli_drafts_and_writes_the_markdown(tmp_path: Path) -> None:
     app = make_app(f"sqlite:///{tmp_path / 'revenant.db'}", tmp_path, no_scheduler=True)
     try:

@@ -81,7 +81,7 @@ def slack_world(db_url: str, tmp_path: Path, slack: SlackEmulator,
     import uuid
 
     org = app.directory.create_org(f"slack-{uuid.uuid4().hex[:8]}")
-    app.directory.bind("slack", slack.team_id, org.id)
+    app.directory.bind("slack", slack.team_id, org.id, move=True)  # emulator team ids repeat across tests
     alice, bob, carol = (slack.create_user(n).id for n in ("alice", "bob", "carol"))
     app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
     app.directory.set_role(org.id, f"slack:{carol}", OrgRole.VIEWER)

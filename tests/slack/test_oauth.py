@@ -14,18 +14,20 @@ from bot.local_server import BackgroundServer
 from bot.settings import Settings
 from emulators.slack import SlackEmulator
 from emulators.slack_events import SlackSender
+from storage.engine import make_engine
 from tests.slack.conftest import SECRET, eventually
+
+KEY = "q2oUKVo8Q3b4Q4kz8Yc6pQ2bOBMkfu1R3pH9vFv1u2c="
 
 
 def test_install_binds_the_workspace_and_commands_use_its_token(db_url: str, tmp_path: Path) -> None:
     with SlackEmulator(team_name="Globex") as slack:
         settings = Settings(data_dir=tmp_path, database_url=db_url, slack_signing_secret=SECRET,  # type: ignore[call-arg]
                             slack_client_id=slack.client_id, slack_client_secret=slack.client_secret,
-                            slack_api_url=slack.api_url)
+                            slack_api_url=slack.api_url, encryption_key=KEY)
         app = bootstrap(settings, migrate=db_url.startswith("sqlite"))
-        with app.engine.begin() as conn:  # emulator team ids repeat across tests sharing one database
-            conn.execute(sa.text("DELETE FROM platform_bindings WHERE platform = 'slack' AND external_id = :t"),
-                         {"t": slack.team_id})
+        if app.directory.bound_org("slack", slack.team_id):  # emulator team ids repeat across tests
+            app.directory.unbind("slack", slack.team_id)
         try:
             with BackgroundServer(app) as server:
                 install = urllib.request.urlopen(f"{server.url}/slack/install")
@@ -55,5 +57,11 @@ def test_install_binds_the_workspace_and_commands_use_its_token(db_url: str, tmp
                 eventually(lambda: slack.responses(url), what="answer through the installed token")
                 state_ = eventually(lambda: (s := app.queries.get(org_id, "INC-1")) and "slack" in s.rooms and s)
                 assert slack.channel(state_.rooms["slack"]["room_id"]).name.startswith("inc-")
+                owner = make_engine(db_url, app_role=None)  # what a database dump or backup would show
+                with owner.connect() as conn:
+                    stored = conn.execute(sa.text("SELECT bot_token FROM slack_bots UNION ALL "
+                                                  "SELECT bot_token FROM slack_installations")).scalars().all()
+                owner.dispose()
+                assert stored and all(t.startswith("fernet:") and "xoxb" not in t for t in stored)
         finally:
             app.close()

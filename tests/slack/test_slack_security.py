@@ -65,12 +65,19 @@ def test_tampered_body_with_valid_old_signature_is_401(slack_world: SlackWorld) 
 
 def test_unknown_workspace_is_told_how_to_link_and_nothing_is_written(slack_world: SlackWorld) -> None:
     w = slack_world
-    other = w.slack.create_team("Other Co", "otherco")
-    stranger = w.slack.create_user("mallory", team_id=other.id).id
-    room = w.slack.create_channel("random", team_id=other.id, members=[stranger])
-    delivery, _ = w.sender.command(stranger, room.id, "declare Intruder sev1", team_id=other.id)
+    own_org = w.app.directory.bound_org("slack", w.slack.team_id)
+    w.app.directory.unbind("slack", w.slack.team_id)  # the token's own workspace, not linked (yet)
+    delivery, _ = w.sender.command(w.alice, w.general, "declare Intruder sev1")
     assert delivery.status == 200
     assert "not linked" in delivery.json()["text"] and "revenant org link-slack" in delivery.json()["text"]
+    w.app.directory.bind("slack", w.slack.team_id, own_org)
+    other = w.slack.create_team("Other Co", "otherco")  # a workspace the bot token does not belong to
+    stranger = w.slack.create_user("mallory", team_id=other.id).id
+    room = w.slack.create_channel("random", team_id=other.id, members=[stranger])
+    delivery, url = w.sender.command(stranger, room.id, "declare Intruder sev1", team_id=other.id)
+    assert delivery.status == 200
+    told = eventually(lambda: w.slack.responses(url), what="the stranger told why")
+    assert "belongs to another Slack workspace" in json.dumps(told) and "OAuth" in json.dumps(told)
     event = w.sender.event({"type": "message", "channel": w.general, "user": stranger, "text": "hi",
                             "ts": "123.456"}, team_id=other.id)
     assert event.status == 200
@@ -107,3 +114,30 @@ def test_a_429_storm_loses_nothing(slack_world: SlackWorld) -> None:
     eventually(lambda: any("SEV1" in json.dumps(c.get("blocks", "")) for c in w.slack.calls("chat.update")),
                timeout=30, what="war room updated after 429s")
     assert len(w.app.queries.list(w.org_id)) == 1
+
+
+def test_malformed_button_values_get_a_clear_answer_never_a_crash(slack_world: SlackWorld) -> None:
+    w = slack_world
+    channel_id = declare(w)
+    values = ("not json", "[1, 2]", '{"i": "INC-1", "s": "exploded"}', '{"i": {"nested": true}}', '{"s": "resolved"}',
+              '{"i": "INC-1", "m": "forever", "k": "status_update"}')
+    for n, value in enumerate(values):
+        for action_id in ("revenant_set_status_resolved", "revenant_set_severity_SEV1", "revenant_reminder_snooze"):
+            delivery = w.sender.click(w.alice, channel_id, f"{n}.0", {"action_id": action_id, "value": value})
+            assert delivery.status == 200
+    answers = eventually(lambda: len(w.slack.responses()) >= 1 and w.slack.responses(), what="answers")
+    time.sleep(0.5)
+    texts = [json.dumps(a) for a in w.slack.responses()]
+    assert texts and not any("Something went wrong" in t for t in texts), texts
+    assert any("not one of ours" in t for t in texts) and answers
+    assert not {"StatusChanged", "SeverityChanged"} & set(w.events())
+
+
+def test_a_taken_channel_name_gets_the_documented_dash_two(slack_world: SlackWorld) -> None:
+    from datetime import UTC, datetime
+
+    w = slack_world
+    w.slack.create_channel(f"inc-{datetime.now(UTC):%Y%m%d}-1-name-clash")  # someone else's channel
+    delivery, _ = w.sender.command(w.alice, w.general, "declare Name clash sev3")
+    assert delivery.status == 200
+    assert w.slack.channel(w.channel_of()).name == f"inc-{w.incident().created_at:%Y%m%d}-1-name-clash-2"

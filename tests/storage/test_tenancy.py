@@ -150,6 +150,7 @@ def test_outbox_scan_lists_due_orgs_but_reveals_no_payloads(pg_app: App) -> None
     due = set(pg_app.outbox.due_orgs())
     assert {a.org.id, b.org.id} <= due
     with pg_app.engine.begin() as conn:
-        conn.execute(sa.text("SELECT set_config('app.outbox_scan', 'on', true)"))
+        conn.execute(sa.text("SELECT set_config('app.outbox_scan', 'on', true)"))  # the old scan switch: gone
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar() == 0
         assert conn.execute(sa.text("UPDATE outbox SET attempts = 99")).rowcount == 0
         assert conn.execute(sa.text("SELECT count(*) FROM events")).scalar() == 0

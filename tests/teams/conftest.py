@@ -124,7 +124,7 @@ def make_world(app: App, connector: BotConnectorEmulator, url: str, *, app_id: s
     people = [connector.add_member(n, team_id=team.id) for n in ("Alice Adams", "Bob Brown", "Carol Chen",
                                                                    "Dave Diaz")]
     org = app.directory.create_org(f"teams-{uuid.uuid4().hex[:8]}")
-    app.directory.bind("teams", connector.state.tenant_id, org.id)
+    app.directory.bind("teams", connector.state.tenant_id, org.id, move=True)  # the emulator's tenant id repeats
     app.directory.update_org_settings(org.id, {"teams": {"incident_channel": team.channels["incidents"]}})
     for member, role in zip(people, (OrgRole.COMMANDER, OrgRole.RESPONDER, OrgRole.VIEWER, OrgRole.COMMANDER),
                             strict=True):

@@ -41,7 +41,7 @@ def both(db_url: str, tmp_path: Path, connector: BotConnectorEmulator) -> Iterat
                                   slack_bot_token=slack.bot_token, slack_api_url=slack.api_url)
         app = bootstrap(settings, migrate=db_url.startswith("sqlite"), **teams_overrides(connector, authenticated=True))
         org = app.directory.create_org(f"slack-{uuid.uuid4().hex[:8]}")
-        app.directory.bind("slack", slack.team_id, org.id)
+        app.directory.bind("slack", slack.team_id, org.id, move=True)
         alice, bob, carol = (slack.create_user(n).id for n in ("alice", "bob", "carol"))
         app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
         general = slack.channel_by_name("general")
@@ -124,7 +124,7 @@ def test_the_same_script_gives_the_same_domain_events_on_slack_and_teams(both: B
 
 def test_one_incident_followed_from_both_platforms(both: Both) -> None:
     s, t = both.slack, both.teams
-    both.app.directory.bind("slack", s.slack.team_id, t.org_id)  # the Teams org now uses Slack too
+    both.app.directory.bind("slack", s.slack.team_id, t.org_id, move=True)  # the Teams org now uses Slack too
     both.app.directory.set_role(t.org_id, f"slack:{s.alice}", OrgRole.COMMANDER)
     s.org_id = t.org_id
     assert t.sender.install(t.alice, t.general).status == 201  # the app is installed in the team

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import re
 from typing import Any
 
@@ -12,6 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from handlers.slack.errors import explain
 from handlers.slack.ids import ActionId
 from handlers.slack.services import SlackServices
+from handlers.slack.values import button_object, pick
 from incident_core import usecases as uc
 from incident_core.errors import NotFound
 from incident_core.model import Severity, Status
@@ -27,17 +27,17 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         org_id = context["org_id"]
 
         def work() -> str:
-            value = json.loads(action.get("value") or "{}")
-            incident = services.queries.get(org_id, str(value.get("i", "")))
+            value = button_object(action.get("value"))
+            incident = services.queries.get(org_id, pick(value, "i", str))
             if incident is None:
                 raise NotFound("that incident is not in this workspace's org")
             key = f"slack:click:{action.get('action_ts')}:{user}"
             base = {"deps": services.deps, "org_id": org_id, "incident_id": incident.incident_id,
                     "actor": f"slack:{user}", "idempotency_key": key}
             if action["action_id"].startswith(ActionId.SET_STATUS):
-                state = uc.change_status(**base, status=Status(value["s"]), note="via war-room button").state
+                state = uc.change_status(**base, status=pick(value, "s", Status), note="via war-room button").state
                 return f"<@{user}> set {state.human_id} to *{state.status.value}*"
-            state = uc.change_severity(**base, severity=Severity(value["v"])).state
+            state = uc.change_severity(**base, severity=pick(value, "v", Severity)).state
             return f"<@{user}> set {state.human_id} to *{state.severity.value}*"
 
         try:

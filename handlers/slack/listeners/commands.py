@@ -38,9 +38,9 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             return  # already answered in the ack
         if intent.name == "declare" and not intent.title:
             return  # the ack opened the form
-        ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
-                                      command.get("channel_id"))
         try:
+            ctx = await asyncio.to_thread(services.context, context["org_id"], command["user_id"],
+                                          command.get("channel_id"))
             reply: Reply = await asyncio.to_thread(services.chat.handle, intent, ctx,
                                                    idempotency_key=f"slack:cmd:{command.get('trigger_id')}")
         except Exception as exc:  # noqa: BLE001 — one error handler shows it

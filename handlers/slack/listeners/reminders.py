@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncRespond
@@ -11,6 +10,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext, AsyncResp
 from handlers.slack.errors import explain
 from handlers.slack.ids import PostmortemId
 from handlers.slack.services import PLATFORM, SlackServices
+from handlers.slack.values import button_object, pick
 from incident_core import commands as cmd
 from incident_core import usecases as uc
 from incident_core.errors import NotFound
@@ -24,16 +24,16 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         user, org_id = body["user"]["id"], context["org_id"]
 
         def work() -> str:
-            value = json.loads(action.get("value") or "{}")
-            state = services.queries.get(org_id, str(value.get("i", "")))
+            value = button_object(action.get("value"))
+            state = services.queries.get(org_id, pick(value, "i", str))
             if state is None:
                 raise NotFound("that incident is not in this workspace's org")
-            minutes = max(5, min(int(value.get("m", 30)), 240))
+            minutes = max(5, min(pick(value, "m", int, 30), 240))
             uc.apply_command(deps=services.deps, idempotency_key=f"slack:click:{action.get('action_ts')}:{user}",
                              command=cmd.CaptureInteraction(
                                  org_id=org_id, incident_id=state.incident_id, actor=f"{PLATFORM}:{user}",
                                  occurred_at=services.deps.clock.now(), platform=PLATFORM, kind=SNOOZE_KIND,
-                                 name=SNOOZE_NAME, text=f"{value.get('k', 'status_update')}:{minutes}"))
+                                 name=SNOOZE_NAME, text=f"{pick(value, 'k', str, 'status_update')[:40]}:{minutes}"))
             return f":zzz: <@{user}> snoozed {state.human_id}'s status-update reminder for {minutes} min."
 
         try:

@@ -34,8 +34,6 @@ TABLE = [
     ("aws ec2 describe-instances --instance-ids i-123", R),
     ("gcloud compute instances list", R),
     ("kubectl get pods | grep CrashLoop", R),
-    ("status", R),
-    ("list", R),
     # low
     ("kubectl rollout restart deployment/checkout -n shop", L),
     ("kubectl scale deploy/checkout --replicas=8", L),
@@ -48,10 +46,8 @@ TABLE = [
     ("kubectl scale deploy/checkout --replicas=2 --current-replicas=6", M),
     ("redis-cli FLUSHALL", M),
     ("kubectl apply -f deploy.yaml", M),
-    ("kubectl exec -it checkout-0 -- sh", M),
     ("curl -X POST https://checkout.internal/admin/cache/purge", M),
     ("kill 4242", M),
-    ("frobnicate --now", M),
     ("kubectl get pods > /tmp/pods.txt", M),
     # high
     ("kubectl rollout undo deployment/checkout", H),
@@ -79,6 +75,11 @@ TABLE = [
     ("echo $(kubectl delete ns shop)", H),
     ("kubectl get pods && kubectl drain node-1", H),
     ("bash -c 'kubectl delete ns shop'", H),
+    # deny by default: what the policy does not know is high
+    ("status", H),
+    ("list", H),
+    ("frobnicate --now", H),
+    ("kubectl exec -it checkout-0 -- sh", H),
 ]
 
 
@@ -98,7 +99,8 @@ def test_reasons_read_as_sentences() -> None:
     assert assess("delete", "kubectl delete pod x").reason == (
         "kubectl delete removes resources: high risk, needs a commander's approval"
     )
-    assert assess("", "frobnicate").reason == "unknown command 'frobnicate': treat with care; medium risk, needs confirmation"
+    assert assess("", "frobnicate").reason == (
+        "unknown command 'frobnicate': the policy does not know what it does; high risk, needs a commander's approval")
     assert assess("", "kubectl get pods").reason == "kubectl get only reads: read-only, safe to run"
 
 
@@ -131,14 +133,15 @@ def test_chained_command_takes_the_riskiest_part() -> None:
 def test_split_command() -> None:
     assert split_command("a | b && c; d || e & f") == ["a", "b", "c", "d", "e", "f"]
     assert split_command("kubectl logs x 2>&1 | tail") == ["kubectl logs x", "tail"]
-    assert split_command("echo $(date) `id`") == ["echo", "date)", "id"]
+    assert split_command("echo $(date) `id`") == ["echo", "date", "id"]
+    assert split_command("grep 'a|b' app.log; echo \"x && y\"") == ["grep 'a|b' app.log", 'echo "x && y"']
 
 
 @pytest.mark.parametrize(
     ("action", "level"),
     [("restart", L), ("scale_up", L), ("scale down", M), ("scale-to-zero", H), ("flush_cache", M),
      ("toggle_feature_flag", L), ("cordon", M), ("rollback", H), ("drain_node", H), ("delete", H),
-     ("failover", H), ("investigate", R), ("query_metrics", R), ("dance", M)],
+     ("failover", H), ("investigate", R), ("query_metrics", R), ("dance", H)],
 )
 def test_action_without_command(action: str, level: RiskLevel) -> None:
     assert assess(action, None).level is level
@@ -172,10 +175,10 @@ def test_raise_only(policy: RiskLevel, proposed: RiskLevel | str | None, expecte
 
 def test_untrusted_text_cannot_break_the_policy() -> None:
     huge = "x" * 100_000
-    assert assess(huge, huge).level is M
+    assert assess(huge, huge).level is H
     assert len(assess(huge, huge).reason) < 300
-    assert assess("", "'unterminated quote").level is M
-    assert assess("", ";;;").level is M
+    assert assess("", "'unterminated quote").level is H
+    assert assess("", ";;;").level is H
 
 
 @settings(max_examples=200, deadline=None)
