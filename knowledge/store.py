@@ -120,7 +120,10 @@ class ChromaStore:
     @staticmethod
     def _persist_often(col: Collection) -> None:
         """Lower the sync threshold of a collection created before HNSW_SYNC (its next write persists it)."""
-        hnsw = (col.configuration or {}).get("hnsw") or {}
+        # The raw stored JSON: `col.configuration` would rebuild our embedding function from Chroma's registry,
+        # which does not know it in a process that has not created it.
+        raw = getattr(getattr(col, "_model", None), "configuration_json", None) or {}
+        hnsw = raw.get("hnsw") or {} if isinstance(raw, dict) else {}
         if int(hnsw.get("sync_threshold") or HNSW_SYNC) > HNSW_SYNC:
             col.modify(configuration={"hnsw": {"sync_threshold": HNSW_SYNC}})
 
