@@ -60,7 +60,8 @@ class App:
         embedder = make_embedder(self.settings.embeddings, openai_api_key=key,
                                  openai_base_url=self.settings.openai_base_url)
         return KnowledgeBase(data_dir=self.settings.data_dir / "knowledge", chroma_url=self.settings.chroma_url,
-                             embedder=embedder)
+                             embedder=embedder, max_open_collections=self.settings.chroma_open_collections,
+                             lexical_cache_mb=self.settings.lexical_cache_mb)
 
     @cached_property
     def executor(self) -> Any:
@@ -70,6 +71,29 @@ class App:
         from bot.guidance_wiring import build_executor
 
         return build_executor(self)
+
+    @cached_property
+    def knowledge_sources(self) -> Any:
+        """The org's runbook sources (GitHub repositories, local git checkouts)."""
+        from storage.knowledge_sources import SqlKnowledgeSources
+
+        return SqlKnowledgeSources(self.engine)
+
+    @cached_property
+    def source_syncer(self) -> Any:
+        """Reads sources and syncs the knowledge base to them."""
+        from knowledge.sources import GitHubReader, KnowledgeSyncer
+
+        token = self.settings.github_token.get_secret_value() if self.settings.github_token else None
+        return KnowledgeSyncer(self.knowledge, github=GitHubReader(api_url=self.settings.github_api_url,
+                                                                   token=token))
+
+    @cached_property
+    def knowledge_health(self) -> Any:
+        """Guidance failures of this process, for /metrics and /readyz."""
+        from bot.knowledge_health import KnowledgeHealth
+
+        return KnowledgeHealth.create(self.registry)
 
     @cached_property
     def guidance(self) -> Any:

@@ -14,6 +14,7 @@ from bot.bootstrap import App, bootstrap, migrate_database
 from bot.cli_insights import insights
 from bot.cli_knowledge import knowledge
 from bot.cli_postmortem import register_postmortem_commands
+from bot.cli_sources import source
 from bot.cli_teams import teams
 from bot.settings import Settings, explain, load_settings
 from incident_core.errors import IncidentError, StoreUnavailable
@@ -328,6 +329,7 @@ def incidents_timeline(c: CliContext, org_ref: str, ref: str, as_json: bool) -> 
             click.echo("  " + line)
 
 
+knowledge.add_command(source)
 cli.add_command(knowledge)
 cli.add_command(insights)
 register_postmortem_commands(cli)

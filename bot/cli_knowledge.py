@@ -16,7 +16,7 @@ from knowledge.models import Hit
 
 
 @contextmanager
-def _clear_errors() -> Iterator[None]:
+def clear_errors() -> Iterator[None]:
     """Turn any failure into one clear line and a non-zero exit (no traceback)."""
     try:
         yield
@@ -44,7 +44,7 @@ def knowledge() -> None:
 @click.pass_context
 def ingest(ctx: click.Context, path: Path, org: str, project: str | None) -> None:
     """Ingest Markdown runbooks and postmortems under PATH (recursive, incremental)."""
-    with _clear_errors():
+    with clear_errors():
         app, org_id = _app_and_org(ctx, org)
         with tqdm(total=0, unit="file", desc="ingest", file=sys.stderr, leave=False) as bar:
 
@@ -87,6 +87,24 @@ def _empty_store_warning(app: Any, org_id: str) -> str | None:
             "REVENANT_DATA_DIR) as for the ingest")
 
 
+@knowledge.command("reindex")
+@click.option("--org", required=True, help="Org name or id.")
+@click.pass_context
+def reindex(ctx: click.Context, org: str) -> None:
+    """Re-embed the org's knowledge with the configured embedder (after changing REVENANT_EMBEDDINGS)."""
+    with clear_errors():
+        app, org_id = _app_and_org(ctx, org)
+        before = app.knowledge.embedder_of(org_id)
+        with tqdm(total=0, unit="section", desc="reindex", file=sys.stderr) as bar:
+
+            def progress(done: int, total: int, _name: str) -> None:
+                bar.total = total
+                bar.update(done - bar.n)
+
+            count = app.knowledge.reindex(org_id, progress=progress)
+    click.echo(f"{count} sections re-embedded: {before} -> {app.knowledge.embedder_id}")
+
+
 @knowledge.command("search")
 @click.argument("query", required=False)
 @click.option("--org", required=True, help="Org name or id.")
@@ -104,7 +122,7 @@ def search(
     """Search for QUERY: free text, a log excerpt or an alert payload as JSON ('-' reads stdin)."""
     if (query is None) == (batch is None):
         raise click.UsageError("give either a QUERY or --batch FILE.jsonl")
-    with _clear_errors():
+    with clear_errors():
         app, org_id = _app_and_org(ctx, org)
         if batch is not None:
             ids, items = _read_batch(batch)
@@ -136,7 +154,7 @@ def search(
 @click.pass_context
 def evaluate(ctx: click.Context, queries: Path, org: str, k: int, as_json: bool) -> None:
     """Measure recall@1/3/5 (and @k) and MRR over a labelled JSONL query set."""
-    with _clear_errors():
+    with clear_errors():
         app, org_id = _app_and_org(ctx, org)
         k_values = tuple(sorted({c for c in (1, 3, 5) if c <= k} | {k}))
         report = app.knowledge.evaluate(org_id, queries, k_values=k_values)

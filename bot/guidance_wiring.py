@@ -69,9 +69,12 @@ class GuidanceOfferer:
         # (war-room refreshes). Nothing is lost: the next change of the incident finds it still due.
         try:
             self._offer(msg)
-        except Exception:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001
+            self.app.knowledge_health.failed(exc)  # counted in /metrics, reported by /readyz
             log.exception("guidance for incident %s of org %s failed; retried on its next change",
                           msg.payload.get("incident_id"), msg.org_id)
+        else:
+            self.app.knowledge_health.succeeded()
 
     def _offer(self, msg: PendingMessage) -> None:
         state = self.app.queries.get(msg.org_id, str(msg.payload.get("incident_id", "")))

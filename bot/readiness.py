@@ -1,4 +1,5 @@
-"""GET /readyz: the database and the knowledge store answer, each within a bound, on threads of their own.
+"""GET /readyz: the database and the knowledge store answer, each within a bound, on threads of their own,
+and guidance is not failing (bot/knowledge_health.py).
 
 Liveness (/healthz) never touches either. Readiness probes run on a two-thread pool that nothing else
 uses, so a burst of signals or a stuck database cannot delay the answer; a probe still waiting from an
@@ -30,8 +31,10 @@ class Readiness:
         """200 when both answer, else 503 with Retry-After and what did not answer."""
         database, knowledge = await asyncio.gather(self._probe("database", lambda: ping(self.app.engine)),
                                                    self._probe("knowledge", self._knowledge))
-        ready = database[0] and knowledge[0]
-        body = {"status": "ready" if ready else "not ready", "database": database[1], "knowledge": knowledge[1]}
+        guidance_ok, guidance = self.app.knowledge_health.status()  # not failing since its last failure
+        ready = database[0] and knowledge[0] and guidance_ok
+        body = {"status": "ready" if ready else "not ready", "database": database[1], "knowledge": knowledge[1],
+                **guidance}
         return web.json_response(body, status=200 if ready else 503,
                                  headers=None if ready else {"Retry-After": str(max(1, round(self.timeout)))})
 

@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import reminders, slack_wiring, teams_wiring
+from bot import reminders, slack_wiring, source_sync, teams_wiring
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
 from bot.readiness import Readiness
 from handlers.bulkhead import Bulkhead
+from handlers.github_push import GitHubPushEndpoint
 from handlers.http_edge import edge_middleware
 from handlers.priority import AckPriority
 from handlers.webhooks import WebhookEndpoint
@@ -49,10 +50,13 @@ def build_web_app(app: App) -> web.Application:
                               middlewares=[edge_middleware(body_timeout=app.settings.http_read_timeout)])
     web_app[APP_KEY] = app
     web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
+    _ = app.knowledge_health  # its metrics show from the start, at zero
     readiness = Readiness(app, timeout=max(app.settings.db_timeout, 1.0) + 0.5)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readiness.handle)
     web_app.router.add_get("/metrics", metrics)
+    GitHubPushEndpoint(verify=source_sync.verifier(app), schedule=source_sync.scheduler_for_pushes(app)).register(
+        web_app)  # before /hooks/{source}
     web_app[BULKHEAD_KEY] = bulkhead = Bulkhead(threads=INGEST_THREADS, per_key=INGEST_PER_ORG,
                                                 queue_per_key=INGEST_QUEUE_PER_ORG)
     WebhookEndpoint(
@@ -73,6 +77,7 @@ def build_web_app(app: App) -> web.Application:
     web_app.on_startup.append(loop.start)
     web_app.on_cleanup.append(loop.stop)
     reminders.attach(web_app, app)
+    source_sync.attach(web_app, app)
     return web_app
 
 

@@ -24,6 +24,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=_env("REVENANT_DATABASE_URL"))
     db_app_role: str = Field(default="revenant_app", validation_alias=_env("REVENANT_DB_APP_ROLE"))
     chroma_url: str | None = Field(default=None, validation_alias=_env("REVENANT_CHROMA_URL"))
+    chroma_open_collections: int = Field(default=100, ge=8, le=100_000,
+                                         validation_alias=_env("REVENANT_CHROMA_OPEN_COLLECTIONS"))
+    source_sync_minutes: float = Field(default=15.0, ge=0, le=10_080,
+                                       validation_alias=_env("REVENANT_SOURCE_SYNC_MINUTES"))
+    lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
     db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
     http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
     db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
@@ -75,9 +80,9 @@ class Settings(BaseSettings):
     @field_validator("embeddings")
     @classmethod
     def _embeddings(cls, v: str) -> str:
-        if v in ("offline", "openai") or (v.startswith("local:") and len(v) > 6):
+        if v in ("offline", "hashing", "openai") or (v.startswith("local:") and len(v) > 6):
             return v
-        raise ValueError("must be 'offline', 'openai' or 'local:<model name>'")
+        raise ValueError("must be 'offline', 'hashing', 'openai' or 'local:<model name>'")
 
     @field_validator("encryption_key")
     @classmethod

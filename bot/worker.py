@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from bot.bootstrap import App
 from bot.reminders import start_reminders
+from bot.source_sync import start_source_sync, sync_all
 from storage.outbox import PendingMessage
 
 log = logging.getLogger("revenant.worker")
@@ -77,6 +78,10 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
     log.info("revenant worker started (database: %s)", app.engine.dialect.name)
     subs = subscribers(app)
     start_reminders(app, once=once)
+    if once:
+        sync_all(app)
+    else:
+        start_source_sync(app)
     while True:
         delivered = deliver_once(app, subs)
         if delivered:

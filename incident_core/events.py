@@ -270,6 +270,7 @@ class SuggestionPosted(Event):
     undo: str | None = None
     quote: str = ""
     quote_by: str = "runbook"
+    source_url: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -40,6 +40,7 @@ class Suggestion:
     undo: str | None = None
     confidence: float = 0.0
     suggestion_id: str = ""
+    source_url: str = ""  # the cited file at the commit it was synced from (runbook sources), else empty
     quote: str = ""  # the runbook's (or model's) own words for this step, untrusted
     quote_by: str = "runbook"  # "runbook" or "model"
 
@@ -181,6 +182,12 @@ def guidance_text(guidance: Guidance) -> rt.Rich:
     rows += [rt.inline(f"🕘 seen before: {b.title} ({b.source}) — {b.why}; resolved by: {b.resolution}")
              for b in guidance.seen_before]
     return rt.doc(rt.lines(*rows))
+
+
+def cited_at(s: Suggestion) -> tuple[rt.Inline, ...]:
+    """A link to the cited file at the commit it was synced from, when the source has a safe http(s) URL."""
+    link = rt.link(s.source_url)
+    return rt.inline(" ", link) if link else ()
 
 
 def quoted(s: Suggestion) -> tuple[rt.Inline, ...]:

@@ -69,7 +69,8 @@ def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
             **envelope(s, c, offset), suggestion_id=g.suggestion_id, title=g.title[:300], why=g.why[:1000],
             source=g.source, risk=g.risk, command=g.command, confidence=round(float(g.confidence), 3),
             batch_id=c.batch_id, risk_reason=g.risk_reason[:500], action=g.action, params=dict(g.params),
-            reversible=g.reversible, undo=g.undo, quote=g.quote[:500], quote_by=g.quote_by))
+            reversible=g.reversible, undo=g.undo, quote=g.quote[:500], quote_by=g.quote_by,
+            source_url=g.source_url[:500]))
     return events
 
 

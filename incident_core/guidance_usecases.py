@@ -100,7 +100,8 @@ def guidance_of(events: Sequence[Event], batch_id: str) -> Guidance | None:
     steps = tuple(Suggestion(
         title=e.title, why=e.why, source=e.source, risk=e.risk, risk_reason=e.risk_reason, command=e.command,
         action=e.action, params=dict(e.params), reversible=e.reversible, undo=e.undo, confidence=e.confidence,
-        suggestion_id=e.suggestion_id, quote=e.quote, quote_by=e.quote_by) for e in events if isinstance(e, SuggestionPosted) and e.batch_id == batch_id)
+        suggestion_id=e.suggestion_id, quote=e.quote, quote_by=e.quote_by, source_url=e.source_url)
+        for e in events if isinstance(e, SuggestionPosted) and e.batch_id == batch_id)
     return Guidance(suggestions=steps, questions=tuple(Question(**q) for q in offered.questions),
                     seen_before=tuple(SeenBefore(**b) for b in offered.seen_before),
                     nothing_found=offered.nothing_found, message=offered.message, query=offered.query,

@@ -13,11 +13,12 @@ from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
 
 from knowledge.frontmatter import as_list
 from knowledge.markdown import ParsedDocument, split_camel
+from knowledge.vocabulary import document_vocabulary
 
 KINDS = ("runbook", "postmortem", "incident")
-EMBEDDED_KEYS = ("title", "section", "aliases")
+EMBEDDED_KEYS = ("title", "section", "aliases", "vocabulary")
 _NOT_EMBEDDED = [
-    "doc_key", "path", "source", "slug", "kind", "project", "service", "root", "content_hash",
+    "url", "doc_key", "path", "source", "slug", "kind", "project", "service", "root", "content_hash",
     "chunk", "commands_json", "steps_json", "links_json",
 ]
 
@@ -33,6 +34,7 @@ class DocumentInfo:
     kind: str | None = None
     services: tuple[str, ...] = ()
     title: str | None = None
+    url: str | None = None  # the file at the synced commit (sources), cited by hits
 
     @property
     def doc_key(self) -> str:
@@ -72,6 +74,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
     services = info.services or tuple(as_list(front.get("services") or front.get("service")))
     title = info.title or doc.title or PurePosixPath(info.path).stem
     aliases = _aliases(title, info.path, front)
+    vocabulary = document_vocabulary(doc) if kind == "runbook" else ""
     nodes: list[TextNode] = []
     for index, section in enumerate(doc.sections):
         heading_path = section.heading_path or (title,)
@@ -80,6 +83,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
             "title": title,
             "section": " > ".join(heading_path),
             "aliases": aliases,
+            "vocabulary": vocabulary,
             "doc_key": info.doc_key,
             "path": info.path,
             "source": source,
@@ -93,6 +97,7 @@ def build_nodes(doc: ParsedDocument, info: DocumentInfo) -> list[TextNode]:
             "commands_json": json.dumps([c.to_json() for c in section.commands]),
             "steps_json": json.dumps(list(section.steps)),
             "links_json": json.dumps([{"text": link.text, "url": link.url} for link in section.links]),
+            "url": (f"{info.url}#{section.slug}" if section.slug else info.url) if info.url else "",
         }
         metadata.update({service_flag(s): 1 for s in services})
         node = TextNode(

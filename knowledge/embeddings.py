@@ -148,6 +148,10 @@ class ChromaEmbeddingAdapter(EmbeddingFunction[Documents]):
         """Rebuild the offline embedder from its config; remote embedders need their credentials."""
         if str(config.get("embedder", "")).startswith("RevenantHashingEmbedding:"):
             return ChromaEmbeddingAdapter(HashingEmbedding(dim=int(config.get("dim") or 768)))
+        if str(config.get("embedder", "")).startswith("RevenantOnnxMiniLM:"):
+            from knowledge.embedder_onnx import OnnxMiniLMEmbedding
+
+            return ChromaEmbeddingAdapter(OnnxMiniLMEmbedding())
         raise ValueError(f"cannot rebuild embedder {config.get('embedder')!r} without its settings")
 
     def default_space(self) -> Space:
@@ -166,9 +170,13 @@ def make_embedder(
     openai_base_url: str | None = None,
     model: str | None = None,
 ) -> BaseEmbedding:
-    """Build an embedder: 'offline' (default), 'openai' or 'local:<sentence-transformers model>'."""
+    """Build an embedder: 'offline' (default, the shipped MiniLM model), 'hashing', 'openai' or 'local:<model>'."""
     kind = (kind or "offline").strip()
-    if kind in ("offline", "hashing", "default"):
+    if kind in ("offline", "default"):
+        from knowledge.embedder_onnx import OnnxMiniLMEmbedding
+
+        return OnnxMiniLMEmbedding()
+    if kind == "hashing":
         return HashingEmbedding()
     if kind == "openai":
         from knowledge.embedders_remote import OpenAIEmbedder
@@ -183,4 +191,4 @@ def make_embedder(
         if not name:
             raise ValueError("local embeddings need a model name: REVENANT_EMBEDDINGS=local:<model>")
         return SentenceTransformerEmbedder(model=name)
-    raise ValueError(f"unknown embedder kind {kind!r}: use offline, openai or local:<model>")
+    raise ValueError(f"unknown embedder kind {kind!r}: use offline, hashing, openai or local:<model>")

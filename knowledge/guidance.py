@@ -69,10 +69,13 @@ def section_role(hit: Hit) -> str | None:
 class RetrievalGuidance:
     """GuidanceSource over a KnowledgeBase; deterministic and offline."""
 
-    def __init__(self, kb: Searcher, *, threshold: float = DEFAULT_THRESHOLD, max_steps: int = MAX_STEPS) -> None:
+    def __init__(self, kb: Searcher, *, threshold: float = DEFAULT_THRESHOLD, max_steps: int = MAX_STEPS,
+                 semantic_floor: float | None = None) -> None:
         self.kb = kb
         self.threshold = threshold
         self.max_steps = max_steps
+        # Cosine similarity above which the embedder's match alone is evidence (None: lexical evidence only).
+        self.semantic_floor = semantic_floor if semantic_floor is not None else getattr(kb, "relevance_floor", None)
 
     def guide(self, request: GuidanceRequest) -> Guidance:
         """Retrieve for the incident and compose the guidance."""
@@ -94,7 +97,8 @@ class RetrievalGuidance:
         hits = list(found.sources().values())
         docs = self._ranked_runbooks(request, hits, weights)
         needed = 1 if len(found.query.terms) <= 2 else 2  # one shared word is a coincidence, not evidence
-        relevant = [d for d in docs if d[0] >= self.threshold and len(d[1]) >= needed][:MAX_DOCS]
+        relevant = [d for d in docs
+                    if d[0] >= self.threshold and (len(d[1]) >= needed or self._semantic(d[2]) is not None)][:MAX_DOCS]
         suggestions: list[Suggestion] = []
         questions: list[Question] = []
         for rank, (rel, matched, group) in enumerate(relevant):
@@ -128,9 +132,19 @@ class RetrievalGuidance:
             if any(h.service and h.service in request.state.services for h in group):
                 rel += 0.1
             rel = min(1.0, rel + 0.1 * max(h.score for h in group) / top)  # the retriever's own ranking
+            semantic = self._semantic(group)
+            if semantic is not None:  # the embedder is confident the runbook means what the incident says
+                rel = max(rel, min(1.0, self.threshold + semantic))
             ranked.append((rel, matched, sorted(group, key=lambda h: -h.score)))
         ranked.sort(key=lambda d: (-d[0], -max(h.score for h in d[2])))
         return ranked
+
+    def _semantic(self, group: list[Hit]) -> float | None:
+        """How far the group's best similarity clears the embedder's relevance floor (None: not at all)."""
+        if self.semantic_floor is None:
+            return None
+        best = max((h.similarity for h in group if h.similarity is not None), default=None)
+        return None if best is None or best < self.semantic_floor else best - self.semantic_floor
 
     def _steps(self, request: GuidanceRequest, query: IncidentQuery, group: list[Hit], rel: float,
                matched: list[str], rank: int) -> tuple[list[Suggestion], list[Question]]:
@@ -157,7 +171,8 @@ class RetrievalGuidance:
                     continue
                 why = f"{hit.title} › {hit.section}: matches {', '.join(matched[:4]) or 'the incident'}"
                 out.append(Suggestion(
-                    title=priced.title, quote=text, why=why, source=hit.source, risk=priced.risk,
+                    title=priced.title, quote=text, why=why, source=hit.source, source_url=hit.url or "",
+                    risk=priced.risk,
                     risk_reason=priced.reason, command=command["command"] if command else None,
                     action=priced.action, params=priced.params, reversible=priced.reversible, undo=priced.undo,
                     confidence=self._confidence(request, hit, rel, rank, positions[role or "diagnose"])))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from chromadb.api.models.Collection import Collection
 from llama_index.core import VectorStoreIndex
@@ -82,6 +82,61 @@ class Ingestor:
         counts["removed"] = len(gone)
         return IngestReport(**counts)
 
+    def sync_files(
+        self, org_id: str, root: str, files: dict[str, str], read: Callable[[str], bytes],
+        link: Callable[[str], str | None], *, project: str | None = None,
+    ) -> dict[str, int]:
+        """Make the org's documents under root match files (path → blob SHA): changed re-indexed, gone
+        removed, a gone path whose blob reappears under a new path counted as renamed."""
+        col = self._store.collection(org_id, create=True)
+        assert col is not None
+        known = self._store.documents(col, {"$and": [{"root": root}, {"project": project or ""}]})
+        by_path = {path: (key, blob) for key, (path, blob) in known.items()}
+        gone = {path: blob for path, (_key, blob) in by_path.items() if path not in files}
+        counts = {"added": 0, "updated": 0, "unchanged": 0, "removed": 0, "renamed": 0}
+        batch = _Batch([], [], [])
+        for rel in sorted(files):
+            blob = files[rel]
+            old = by_path.get(rel)
+            if old is not None and old[1] == blob:
+                counts["unchanged"] += 1
+                continue
+            if old is not None:
+                counts["updated"] += 1
+                batch.replaced.append(old[0])
+            elif blob in gone.values():
+                counts["renamed"] += 1
+                old_path = next(p for p, b in gone.items() if b == blob)
+                del gone[old_path]
+                batch.replaced.append(by_path[old_path][0])
+            else:
+                counts["added"] += 1
+            info = DocumentInfo(path=rel, root=root, project=project or "", content_hash=blob, url=link(rel))
+            doc = parse_markdown(read(rel).decode("utf-8", errors="replace"), default_title=PurePosixPath(rel).stem)
+            batch.nodes.extend(build_nodes(doc, info))
+            batch.files.append(rel)
+            if len(batch.nodes) >= _FLUSH_AT:
+                self._flush(col, batch, None, 0, 0)
+                batch = _Batch([], [], [])
+        self._flush(col, batch, None, 0, 0)
+        leftover = [by_path[path][0] for path in gone]
+        if leftover:
+            self._store.delete_documents(col, leftover)
+            self._store.bump_version(col)
+        counts["removed"] = len(leftover)
+        return counts
+
+    def remove_root(self, org_id: str, root: str, *, project: str | None = None) -> int:
+        """Delete every document the org has under root; how many."""
+        col = self._store.collection(org_id)
+        if col is None:
+            return 0
+        keys = list(self._store.documents(col, {"$and": [{"root": root}, {"project": project or ""}]}))
+        if keys:
+            self._store.delete_documents(col, keys)
+            self._store.bump_version(col)
+        return len(keys)
+
     def index_document(
         self, org_id: str, doc_id: str, title: str, markdown: str, *, kind: str = "postmortem",
         project: str | None = None, service: str | None = None,
@@ -102,6 +157,22 @@ class Ingestor:
             return 0
         nodes = build_nodes(parse_markdown(markdown, default_title=title), info)
         self._flush(col, _Batch(nodes, [info.doc_key] if known else [], [doc_id]), None, 0, 1)
+        return len(nodes)
+
+    def reindex(self, org_id: str, progress: Progress | None = None) -> int:
+        """Re-embed every section of the org with this embedder (a staging collection swapped in at the end)."""
+        old = self._store.collection(org_id, any_embedder=True)
+        if old is None:
+            raise KnowledgeError(f"org {org_id} has no knowledge to reindex")
+        nodes = self._store.nodes(old)
+        staging = self._store.start_reindex(org_id)
+        index = VectorStoreIndex.from_vector_store(self._store.vector_store(staging), embed_model=self._embedder)
+        step = 256
+        for start in range(0, len(nodes), step):
+            index.insert_nodes(nodes[start : start + step])
+            if progress:
+                progress(min(start + step, len(nodes)), len(nodes), "sections")
+        self._store.finish_reindex(org_id, staging)
         return len(nodes)
 
     def _flush(

@@ -8,13 +8,13 @@ from typing import Any
 
 from llama_index.core.base.embeddings.base import BaseEmbedding
 
-from knowledge.bm25 import BM25Cache
-from knowledge.embeddings import HashingEmbedding
+from incident_core.knowledge_sources import SyncReport
 from knowledge.evaluation import load_queries, score
 from knowledge.ingest import Ingestor, Progress
+from knowledge.lexical import LexicalStore
 from knowledge.models import EvalReport, Hit, IngestReport
 from knowledge.query import build_search_text
-from knowledge.retrieval import HybridSearcher
+from knowledge.retrieval import FusionParams, HybridSearcher
 from knowledge.store import ChromaStore, collection_name
 
 Query = str | dict[str, Any]
@@ -30,12 +30,20 @@ class KnowledgeBase:
         chroma_url: str | None = None,
         embedder: BaseEmbedding | None = None,
         retrieval: str = "hybrid",
+        fusion: FusionParams | None = None,
+        max_open_collections: int = 100,
+        lexical_cache_mb: int = 128,
     ) -> None:
-        self.embedder: BaseEmbedding = embedder or HashingEmbedding()
-        self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder)
-        self._bm25 = BM25Cache()
+        if embedder is None:
+            from knowledge.embedder_onnx import OnnxMiniLMEmbedding
+
+            embedder = OnnxMiniLMEmbedding()
+        self.embedder: BaseEmbedding = embedder
+        self._store = ChromaStore(data_dir=Path(data_dir), chroma_url=chroma_url, embedder=self.embedder,
+                                  max_open_collections=max_open_collections)
+        self._lexical = LexicalStore(Path(data_dir) / "lexical", max_bytes=lexical_cache_mb << 20)
         self._ingestor = Ingestor(self._store, self.embedder)
-        self._searcher = HybridSearcher(self._store, self.embedder, self._bm25, mode=retrieval)
+        self._searcher = HybridSearcher(self._store, self.embedder, self._lexical, mode=retrieval, params=fusion)
 
     def connect(self) -> None:
         """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""
@@ -54,7 +62,10 @@ class KnowledgeBase:
         self, path: Path | str, org_id: str, project: str | None = None, progress: Progress | None = None
     ) -> IngestReport:
         """Ingest Markdown runbooks/postmortems under path (recursive, incremental by content hash)."""
-        return self._ingestor.ingest_tree(Path(path), org_id, project=project, progress=progress)
+        report = self._ingestor.ingest_tree(Path(path), org_id, project=project, progress=progress)
+        if report.added or report.updated or report.removed:
+            self._refresh_lexical(org_id)
+        return report
 
     def index_document(
         self,
@@ -67,9 +78,54 @@ class KnowledgeBase:
         service: str | None = None,
     ) -> int:
         """Index one resolved incident or published postmortem (re-indexing replaces it); sections written."""
-        return self._ingestor.index_document(
+        written = self._ingestor.index_document(
             org_id, doc_id, title, markdown, kind=kind, project=project, service=service
         )
+        if written:
+            self._refresh_lexical(org_id)
+        return written
+
+    def embedder_of(self, org_id: str) -> str | None:
+        """The embedder the org's knowledge was indexed with (None when it has none)."""
+        col = self._store.collection(org_id, any_embedder=True)
+        return None if col is None else str((col.metadata or {}).get("kb_embedder") or "") or None
+
+    @property
+    def relevance_floor(self) -> float | None:
+        """Cosine similarity above which this embedder's best match is relevant on its own (None: uncalibrated)."""
+        floor = getattr(self.embedder, "relevance_floor", None)
+        return float(floor) if floor is not None else None
+
+    @property
+    def embedder_id(self) -> str:
+        """This knowledge base's embedder identity."""
+        return self._store.embedder_id
+
+    def reindex(self, org_id: str, progress: Progress | None = None) -> int:
+        """Re-embed all of the org's sections with this knowledge base's embedder; sections written."""
+        count = self._ingestor.reindex(org_id, progress=progress)
+        self._refresh_lexical(org_id)
+        return count
+
+    def sync_snapshot(self, org_id: str, root: str, snapshot: Any, *, project: str | None = None) -> SyncReport:
+        """Sync the org's documents under root to a source snapshot (knowledge/sources.py); what changed."""
+        counts = self._ingestor.sync_files(org_id, root, snapshot.files, snapshot.read, snapshot.link,
+                                           project=project)
+        if counts["added"] or counts["updated"] or counts["removed"] or counts["renamed"]:
+            self._refresh_lexical(org_id)
+        return SyncReport(commit=snapshot.commit, **counts)
+
+    def remove_root(self, org_id: str, root: str, *, project: str | None = None) -> int:
+        """Delete the org's documents under root (a removed source); how many."""
+        removed = self._ingestor.remove_root(org_id, root, project=project)
+        if removed:
+            self._refresh_lexical(org_id)
+        return removed
+
+    def _refresh_lexical(self, org_id: str) -> None:
+        col = self._store.collection(org_id)
+        if col is not None:
+            self._searcher.refresh_lexical(col)
 
     def search(
         self,
@@ -110,5 +166,5 @@ class KnowledgeBase:
 
     def delete_org(self, org_id: str) -> bool:
         """Forget everything indexed for the org; True when it had knowledge."""
-        self._bm25.forget(collection_name(org_id))
+        self._lexical.forget(collection_name(org_id))
         return self._store.delete_org(org_id)

@@ -26,6 +26,8 @@ class Hit:
     project: str | None = None
     service: str | None = None
     kind: str = "runbook"
+    similarity: float | None = None
+    url: str | None = None  # the file at the synced commit, for documents from a source
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: source, score, text first, then the structured fields."""

@@ -45,8 +45,18 @@ _PID = re.compile(r"\[\d+\]")
 _IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?\b")
 _LONG_NUMBER = re.compile(r"\b\d{5,}\b")
 _LEVEL = re.compile(r"\b(?:level=)?(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRIT|CRITICAL)\b[:\]]?")
-_KV_NOISE = re.compile(r"\b(?:ts|time|trace_?id|span_?id|request_?id|req_?id|caller)=\S+")
-_LOG_HINT = re.compile(r"\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} ")
+_KV_NOISE = re.compile(r"\b(?:level|lvl|ts|time|trace_?id|span_?id|request_?id|req_?id|caller)=\S+")
+# klog (kubelet, apiserver…): "E0503 09:12:33.123456    1042 pod_workers.go:1298] message"
+_KLOG_PREFIX = re.compile(r"^\s*[IWEF]\d{4}\s+\d{2}:\d{2}:\d{2}\.\d+\s+\d+\s+[\w./-]+:\d+\]\s*")
+_SOURCE_LOCATION = re.compile(r"\b(?:caller|source|logger|func|component)=\S+|\b[\w./-]+\.(?:go|java|py|rs|c|cc):\d+\b")
+_STACK_FRAME = re.compile(r"^\s+at\s+[\w$.<>/]+\(|^\s*\.\.\. \d+ more")
+# nginx "2024/05/03 06:41:22 [error] 2211#2211: *88123", PostgreSQL "UTC [2231]", Spring "1 --- [nio-8080-exec-4]"
+_LOG_NOISE = re.compile(r"\b\d{4}/\d{2}/\d{2}\b|\b\d+#\d+:|\*\d+\b|\b(?:UTC|GMT|CET|CEST|PST|PDT)\b|^\s*\d+\s+---\s+")
+_RECORD_MESSAGE = ("msg", "message", "err", "error", "error.message", "exception", "reason")
+_RECORD_TIME = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp"})
+_RECORD_NOISE = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp", "caller", "logger",
+                           "source", "thread", "pid", "trace_id", "span_id", "request_id", "host", "hostname"})
+_LOG_HINT = re.compile(r"^\s+at\s+[\w$./<>]+\(|\bException in thread\b|\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} ")
 _MAX_CHARS = 4000
 
 
@@ -60,8 +70,10 @@ def build_search_text(query: str | dict[str, Any] | list[Any]) -> str:
             parsed = json.loads(text)
         except ValueError:
             parsed = None
+        if isinstance(parsed, dict) and is_log_record(parsed):
+            return from_log(_record_text(parsed))
         if isinstance(parsed, dict | list):
-            return from_payload(parsed)
+            return from_payload(parsed) or from_log(text)
     if looks_like_log(text):
         return from_log(text)
     return re.sub(r"\s+", " ", text)[:_MAX_CHARS]
@@ -76,10 +88,28 @@ def looks_like_log(text: str) -> bool:
     return hinted >= max(1, (len(lines) + 1) // 2)
 
 
+def is_log_record(record: dict[str, Any]) -> bool:
+    """A structured log line (zap, logrus, slog, bunyan…): a message key beside a level or time key."""
+    keys = {str(k).lower() for k in record}
+    return bool(keys & set(_RECORD_MESSAGE)) and bool(keys & _RECORD_TIME)
+
+
+def _record_text(record: dict[str, Any]) -> str:
+    """The message and error of a structured log record, then its other short string values."""
+    lowered = {str(k).lower(): v for k, v in record.items()}
+    parts = [str(lowered[k]) for k in _RECORD_MESSAGE if isinstance(lowered.get(k), str)]
+    parts += [f"{k} {v}" for k, v in lowered.items()
+              if isinstance(v, str) and k not in _RECORD_MESSAGE and k not in _RECORD_NOISE and len(v) < 80]
+    return " ".join(parts)
+
+
 def from_log(text: str) -> str:
-    """Strip timestamps, uuids, hex ids, pod hashes, IPs and log levels; keep each distinct line once."""
+    """Strip timestamps, uuids, hex ids, pod hashes, IPs, log levels and source locations; each line once."""
     seen: dict[str, None] = {}
-    for line in text.split("\n"):
+    for raw in text.split("\n"):
+        if _STACK_FRAME.match(raw):
+            continue
+        line = _LOG_NOISE.sub(" ", _SOURCE_LOCATION.sub(" ", _KLOG_PREFIX.sub(" ", raw)))
         cleaned = _POD_SUFFIX.sub(r"\1", _KV_NOISE.sub(" ", line))
         for pattern in (_TIMESTAMP, _UUID, _HEX, _IP, _LONG_NUMBER, _LEVEL, _PID):
             cleaned = pattern.sub(" ", cleaned)

@@ -1,144 +1,232 @@
-"""Hybrid retrieval per org: Chroma vector search and BM25 fused by reciprocal rank (k=60)."""
+"""Hybrid retrieval per org: Chroma vector search and a saved BM25 index, fused by weighted reciprocal rank."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from llama_index.core import VectorStoreIndex
+import numpy as np
+from chromadb.api.models.Collection import Collection
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.llms import MockLLM
-from llama_index.core.retrievers import BaseRetriever, QueryFusionRetriever
-from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import NodeWithScore
-from llama_index.core.vector_stores.types import (
-    FilterCondition,
-    FilterOperator,
-    MetadataFilter,
-    MetadataFilters,
-)
+from llama_index.core.schema import MetadataMode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node
 
-from knowledge.bm25 import BM25Cache
 from knowledge.chunks import service_flag
+from knowledge.lexical import LexicalIndex, LexicalStore, build_index, filter_meta
 from knowledge.models import Hit
 from knowledge.store import ChromaStore
 
-CANDIDATES_PER_K = 6
-MIN_CANDIDATES = 30
 MODES = ("hybrid", "vector", "bm25")
+SPARE = 3  # candidates fetched beyond k, in case some were deleted since the lexical index was saved
 
 
-def filter_groups(project: str | None, service: str | None) -> list[MetadataFilters]:
-    """Flat filter groups (ANDed): a document matches its own project/service or is not bound to any."""
-    groups: list[MetadataFilters] = []
+@dataclass(frozen=True)
+class FusionParams:
+    """Weighted RRF: score = w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical), over document ranks
+    when one section per document is asked for. Defaults chosen on the dev split (docs/benchmarks.md)."""
+
+    k: float = 30.0
+    w_vector: float = 1.0
+    w_lexical: float = 1.0
+    candidates: int = 40
+    document_ranks: bool = True
+
+
+@dataclass
+class _Candidate:
+    node_id: str
+    score: float = 0.0
+    similarity: float | None = None
+    text: str | None = None
+    meta: dict[str, Any] | None = None
+
+    @property
+    def doc(self) -> str:
+        """The document key: node ids are '<doc_key>-<section index>' (chunks.build_nodes)."""
+        return self.node_id.rsplit("-", 1)[0]
+
+
+def chroma_where(project: str | None, service: str | None) -> dict[str, Any] | None:
+    """Chroma filter: a document matches its own project/service or is not bound to any."""
+    clauses: list[dict[str, Any]] = []
     if project:
-        groups.append(
-            MetadataFilters(filters=[MetadataFilter(key="project", value=[project, ""], operator=FilterOperator.IN)])
-        )
+        clauses.append({"project": {"$in": [project, ""]}})
     if service:
-        groups.append(
-            MetadataFilters(
-                filters=[
-                    MetadataFilter(key=service_flag(service), value=1, operator=FilterOperator.EQ),
-                    MetadataFilter(key="service", value="", operator=FilterOperator.EQ),
-                ],
-                condition=FilterCondition.OR,
-            )
-        )
-    return groups
-
-
-def combined_filters(groups: list[MetadataFilters]) -> MetadataFilters | None:
-    """The groups as one (nested) MetadataFilters for the vector store, or None."""
-    if not groups:
+        clauses.append({"$or": [{service_flag(service): 1}, {"service": ""}]})
+    if not clauses:
         return None
-    if len(groups) == 1:
-        return groups[0]
-    return MetadataFilters(filters=list(groups), condition=FilterCondition.AND)
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def meta_filter(project: str | None, service: str | None) -> Callable[[dict[str, Any]], bool] | None:
+    """The same filter as chroma_where, over the lexical index's metadata."""
+    if not project and not service:
+        return None
+    flag = service_flag(service) if service else ""
+
+    def allowed(meta: dict[str, Any]) -> bool:
+        if project and meta.get("project", "") not in (project, ""):
+            return False
+        return not service or meta.get(flag) == 1 or meta.get("service", "") == ""
+
+    return allowed
 
 
 class HybridSearcher:
-    """Builds the per-org LlamaIndex retrievers (vector + BM25 + fusion) and turns fused nodes into hits."""
+    """Vector candidates from the org's collection, lexical candidates from its saved BM25, fused into hits."""
 
     def __init__(
-        self, store: ChromaStore, embedder: BaseEmbedding, bm25_cache: BM25Cache, mode: str = "hybrid"
+        self, store: ChromaStore, embedder: BaseEmbedding, lexical: LexicalStore, mode: str = "hybrid",
+        params: FusionParams | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}")
         self._mode = mode
         self._store = store
         self._embedder = embedder
-        self._bm25 = bm25_cache
-        self._llm = MockLLM()
+        self._lexical = lexical
+        self.params = params or FusionParams()
+
+    def lexical_index(self, col: Collection) -> LexicalIndex | None:
+        """The org's lexical index at the collection's version; if absent, a rebuild starts in the background."""
+        version = self._store.version(col)
+        index = self._lexical.get(col.name, version)
+        if index is None:
+            self._lexical.rebuild_later(col.name, lambda: self.build_lexical(col))
+        return index
+
+    def build_lexical(self, col: Collection) -> LexicalIndex:
+        """Build the org's lexical index from its collection (ingest time, or a background rebuild)."""
+        version = self._store.version(col)
+        ids, texts, meta = [], [], []
+        for node in self._store.nodes(col):
+            ids.append(node.node_id)
+            texts.append(node.get_content(metadata_mode=MetadataMode.EMBED))
+            meta.append(filter_meta(node.metadata))
+        return build_index(version, ids, texts, meta, self._lexical.analyzer)
+
+    def refresh_lexical(self, col: Collection) -> None:
+        """Rebuild and save the org's lexical index now (after an ingest)."""
+        self._lexical.save(col.name, self.build_lexical(col))
 
     def search(
-        self,
-        org_id: str,
-        texts: Sequence[str],
-        *,
-        k: int,
-        project: str | None = None,
-        service: str | None = None,
-        per_document: int = 1,
+        self, org_id: str, texts: Sequence[str], *, k: int, project: str | None = None,
+        service: str | None = None, per_document: int = 1,
     ) -> list[list[Hit]]:
         """Search the org for each text; one best-first list of at most k hits per text."""
-        empty: list[list[Hit]] = [[] for _ in texts]
+        results: list[list[Hit]] = [[] for _ in texts]
         col = self._store.collection(org_id)
         if col is None or k <= 0:
-            return empty
-        index = self._bm25.get(col.name, self._store.version(col), lambda: self._store.nodes(col))
-        if index is None:
-            return empty
-        groups = filter_groups(project, service)
-        top_n = max(MIN_CANDIDATES, k * CANDIDATES_PER_K)
-        bm25 = index.retriever_for(top_n, groups)
-        if bm25 is None:
-            return empty
-        vector = VectorStoreIndex.from_vector_store(
-            self._store.vector_store(col), embed_model=self._embedder
-        ).as_retriever(similarity_top_k=min(top_n, index.size), filters=combined_filters(groups))
-        by_mode: dict[str, list[BaseRetriever]] = {"hybrid": [vector, bm25], "vector": [vector], "bm25": [bm25]}
-        fusion = self._fusion(by_mode[self._mode], top_n)
-        results: list[list[Hit]] = []
-        for text in texts:
-            nodes = fusion.retrieve(text) if text.strip() else []
-            results.append(to_hits(nodes, k=k, per_document=per_document))
+            return results
+        lexical = self.lexical_index(col) if self._mode != "vector" else None
+        live = [i for i, t in enumerate(texts) if t.strip()]
+        if not live:
+            return results
+        vectors = np.asarray(self._embedder.get_text_embedding_batch([texts[i] for i in live]), dtype=np.float32)
+        n = max(self.params.candidates, k * 6)
+        where = chroma_where(project, service)
+        allowed = meta_filter(project, service)
+        for row, i in enumerate(live):
+            pool: dict[str, _Candidate] = {}
+            lists: list[tuple[float, list[str]]] = []
+            if self._mode != "bm25":
+                lists.append((self.params.w_vector, self._vector(col, vectors[row], n, where, pool)))
+            if lexical is not None:
+                found = [node_id for node_id, _ in lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)]
+                for node_id in found:
+                    pool.setdefault(node_id, _Candidate(node_id))
+                lists.append((self.params.w_lexical, found))
+            self._fuse(pool, lists, by_document=per_document == 1 and self.params.document_ranks)
+            ranked = sorted(pool.values(), key=lambda c: -c.score)
+            chosen = _collapse(ranked, limit=k + SPARE, per_document=per_document)
+            self._materialize(col, vectors[row], chosen)
+            results[i] = to_hits([c for c in chosen if c.meta is not None], k=k, per_document=per_document)
         return results
 
-    def _fusion(self, retrievers: list[BaseRetriever], top_n: int) -> QueryFusionRetriever:
-        return QueryFusionRetriever(
-            retrievers,
-            llm=self._llm,
-            mode=FUSION_MODES.RECIPROCAL_RANK,
-            similarity_top_k=top_n,
-            num_queries=1,
-            use_async=False,
-        )
+    def _fuse(self, pool: dict[str, _Candidate], lists: list[tuple[float, list[str]]], *, by_document: bool) -> None:
+        """Reciprocal-rank fusion over sections, or over documents (each list ranks documents by their best
+        section, so a runbook with many matching sections does not push the others down every list)."""
+        k = self.params.k
+        for weight, ids in lists:
+            if not by_document:
+                for rank, node_id in enumerate(ids):
+                    pool[node_id].score += weight / (k + rank + 1)
+                continue
+            doc_rank: dict[str, int] = {}
+            for rank, node_id in enumerate(ids):
+                doc = pool[node_id].doc
+                doc_rank.setdefault(doc, len(doc_rank))
+                # the document's rank decides; the section's own rank only orders sections of one document
+                pool[node_id].score += weight / (k + doc_rank[doc] + 1) + 1e-6 * weight / (k + rank + 1)
+
+    @staticmethod
+    def _vector(col: Collection, vector: np.ndarray, n: int, where: dict[str, Any] | None,
+                pool: dict[str, _Candidate]) -> list[str]:
+        """Vector candidates (ids and similarities only) into the pool; their ids, best first."""
+        found = col.query(query_embeddings=[vector], n_results=n, where=where,
+                          include=["distances"])  # type: ignore[list-item]
+        ids = (found.get("ids") or [[]])[0]
+        for node_id, dist in zip(ids, (found.get("distances") or [[]])[0], strict=True):
+            pool.setdefault(node_id, _Candidate(node_id)).similarity = 1.0 - float(dist)
+        return list(ids)
+
+    @staticmethod
+    def _materialize(col: Collection, vector: np.ndarray, chosen: list[_Candidate]) -> None:
+        """Fetch text and metadata of the chosen candidates (one Chroma call), and the similarity of those
+        only the lexical side found. A candidate deleted since the lexical index was saved stays empty."""
+        if not chosen:
+            return
+        include = ["documents", "metadatas"] + (["embeddings"] if any(c.similarity is None for c in chosen) else [])
+        got = col.get(ids=[c.node_id for c in chosen], include=include)  # type: ignore[arg-type]
+        by_id = {c.node_id: c for c in chosen}
+        embeddings = got.get("embeddings")
+        for j, node_id in enumerate(got.get("ids") or []):
+            cand = by_id[node_id]
+            cand.text = (got.get("documents") or [])[j]
+            cand.meta = dict((got.get("metadatas") or [])[j] or {})
+            if cand.similarity is None and embeddings is not None and len(embeddings) > j:
+                cand.similarity = float(np.dot(np.asarray(embeddings[j], dtype=np.float32), vector))
 
 
-def to_hits(nodes: list[NodeWithScore], *, k: int, per_document: int = 1) -> list[Hit]:
-    """Fused nodes to hits, best first, keeping at most per_document sections of each document."""
+def _collapse(ranked: Sequence[_Candidate], *, limit: int, per_document: int) -> list[_Candidate]:
+    """The best candidates, at most per_document of each document (0: no cap), at most limit of them."""
+    out: list[_Candidate] = []
+    per_doc: dict[str, int] = {}
+    for cand in ranked:
+        if per_document > 0 and per_doc.get(cand.doc, 0) >= per_document:
+            continue
+        per_doc[cand.doc] = per_doc.get(cand.doc, 0) + 1
+        out.append(cand)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def to_hits(ranked: Sequence[_Candidate], *, k: int, per_document: int = 1) -> list[Hit]:
+    """Fused candidates to hits, best first, keeping at most per_document sections of each document."""
     hits: list[Hit] = []
     per_doc: dict[str, int] = {}
-    for item in nodes:
-        meta: dict[str, Any] = item.node.metadata
+    for cand in ranked:
+        meta = cand.meta or {}
         doc = str(meta.get("doc_key") or meta.get("path"))
         if per_document > 0 and per_doc.get(doc, 0) >= per_document:
             continue
         per_doc[doc] = per_doc.get(doc, 0) + 1
-        hits.append(_hit(item, meta))
+        hits.append(_hit(cand, meta))
         if len(hits) >= k:
             break
     return hits
 
 
-def _hit(item: NodeWithScore, meta: dict[str, Any]) -> Hit:
+def _hit(cand: _Candidate, meta: dict[str, Any]) -> Hit:
+    node = metadata_dict_to_node(dict(meta), text=cand.text or "")
     section_path = str(meta.get("section", ""))
     return Hit(
         source=str(meta.get("source") or meta.get("path", "")),
-        score=round(float(item.score or 0.0), 6),
-        text=item.node.get_content(),
+        score=round(cand.score, 6),
+        text=node.get_content(),
         title=str(meta.get("title", "")),
         section=section_path.rsplit(" > ", 1)[-1] if meta.get("slug") else "",
         path=str(meta.get("path", "")),
@@ -148,6 +236,8 @@ def _hit(item: NodeWithScore, meta: dict[str, Any]) -> Hit:
         project=str(meta.get("project") or "") or None,
         service=str(meta.get("service") or "") or None,
         kind=str(meta.get("kind") or "runbook"),
+        similarity=round(cand.similarity, 4) if cand.similarity is not None else None,
+        url=str(meta.get("url") or "") or None,
     )
 
 

@@ -21,12 +21,19 @@ from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
+from knowledge.chroma_bounds import bound_collection_cache
 from knowledge.embeddings import ChromaEmbeddingAdapter, embedder_id
 from knowledge.models import KnowledgeError
 
 VERSION_KEY = "kb_version"
 EMBEDDER_KEY = "kb_embedder"
 ORG_KEY = "kb_org"
+REINDEX_KEY = "kb_reindex"
+# Chroma writes an HNSW index to disk only every sync_threshold additions (1,000 by default) and cannot
+# reopen an index it evicted from its cache before writing it ("Nothing found on disk"): with many small
+# orgs, most indexes were never written. Writing after every add keeps eviction safe.
+HNSW_SYNC = 1
+REINDEX_SUFFIX = "-reindex"
 
 
 def collection_name(org_id: str) -> str:
@@ -38,8 +45,9 @@ def collection_name(org_id: str) -> str:
     return f"rr-{readable}-{digest}"
 
 
-def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
-    """A Chroma client: HTTP when a URL is given, else an embedded persistent store under data_dir."""
+def make_client(data_dir: Path, chroma_url: str | None, *, max_open_collections: int = 100) -> ClientAPI:
+    """A Chroma client: HTTP when a URL is given, else an embedded persistent store under data_dir whose
+    open collections (files and memory) are bounded by max_open_collections."""
     settings = Settings(anonymized_telemetry=False)
     if chroma_url:
         url = urlparse(chroma_url if "://" in chroma_url else f"http://{chroma_url}")
@@ -48,15 +56,20 @@ def make_client(data_dir: Path, chroma_url: str | None) -> ClientAPI:
         return chromadb.HttpClient(host=url.hostname or "localhost", port=port, ssl=ssl, settings=settings)
     path = Path(data_dir) / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=settings)
+    client = chromadb.PersistentClient(path=str(path), settings=settings)
+    bound_collection_cache(client, max_open_collections)
+    return client
 
 
 class ChromaStore:
     """Per-org Chroma collections; every read and write names its org, and orgs never share a collection."""
 
-    def __init__(self, *, data_dir: Path, chroma_url: str | None, embedder: BaseEmbedding) -> None:
+    def __init__(
+        self, *, data_dir: Path, chroma_url: str | None, embedder: BaseEmbedding, max_open_collections: int = 100
+    ) -> None:
         self._data_dir = Path(data_dir)
         self._chroma_url = chroma_url
+        self._max_open = max_open_collections
         self._embedder = embedder
         self._embedder_id = embedder_id(embedder)
         self._function = ChromaEmbeddingAdapter(embedder)
@@ -68,38 +81,93 @@ class ChromaStore:
         """The Chroma client, created on first use."""
         with self._lock:
             if self._client is None:
-                self._client = make_client(self._data_dir, self._chroma_url)
+                self._client = make_client(self._data_dir, self._chroma_url, max_open_collections=self._max_open)
             return self._client
 
-    def collection(self, org_id: str, *, create: bool = False) -> Collection | None:
+    @property
+    def embedder_id(self) -> str:
+        """The identity of this process's embedder, as recorded on the collections it writes."""
+        return self._embedder_id
+
+    def _get(self, name: str) -> Collection | None:
+        try:
+            return self.client.get_collection(name, embedding_function=self._function)  # type: ignore[arg-type]
+        except (NotFoundError, ValueError) as exc:
+            if isinstance(exc, NotFoundError) or "does not exist" in str(exc):
+                return None
+            raise
+
+    def _create(self, name: str, org_id: str, **extra: str) -> Collection:
+        return self.client.get_or_create_collection(
+            name,
+            embedding_function=self._function,  # type: ignore[arg-type]
+            configuration={"hnsw": {"space": "cosine", "batch_size": HNSW_SYNC, "sync_threshold": HNSW_SYNC}},
+            metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id, **extra},
+        )
+
+    def collection(self, org_id: str, *, create: bool = False, any_embedder: bool = False) -> Collection | None:
         """The org's collection (fresh metadata); None when the org has none and create is False."""
         name = collection_name(org_id)
-        try:
-            col = self.client.get_collection(name, embedding_function=self._function)  # type: ignore[arg-type]
-        except (NotFoundError, ValueError) as exc:
+        col = self._get(name) or self._finish_reindex(org_id)
+        if col is None:
             if not create:
-                if isinstance(exc, NotFoundError) or "does not exist" in str(exc):
-                    return None
-                raise
-            col = self.client.get_or_create_collection(
-                name,
-                embedding_function=self._function,  # type: ignore[arg-type]
-                configuration={"hnsw": {"space": "cosine"}},
-                metadata={VERSION_KEY: uuid.uuid4().hex, EMBEDDER_KEY: self._embedder_id, ORG_KEY: org_id},
-            )
-        self._check(col, org_id)
+                return None
+            col = self._create(name, org_id)
+        self._check(col, org_id, any_embedder=any_embedder)
+        self._persist_often(col)
         return col
 
-    def _check(self, col: Collection, org_id: str) -> None:
+    @staticmethod
+    def _persist_often(col: Collection) -> None:
+        """Lower the sync threshold of a collection created before HNSW_SYNC (its next write persists it)."""
+        # The raw stored JSON: `col.configuration` would rebuild our embedding function from Chroma's registry,
+        # which does not know it in a process that has not created it.
+        raw = getattr(getattr(col, "_model", None), "configuration_json", None) or {}
+        hnsw = raw.get("hnsw") or {} if isinstance(raw, dict) else {}
+        if int(hnsw.get("sync_threshold") or HNSW_SYNC) > HNSW_SYNC:
+            col.modify(configuration={"hnsw": {"sync_threshold": HNSW_SYNC}})
+
+    def _check(self, col: Collection, org_id: str, *, any_embedder: bool = False) -> None:
         meta = col.metadata or {}
         if meta.get(ORG_KEY) not in (None, org_id):
             raise KnowledgeError(f"collection {col.name} belongs to another org")
         stored = meta.get(EMBEDDER_KEY)
-        if stored and stored != self._embedder_id:
+        if stored and stored != self._embedder_id and not any_embedder:
             raise KnowledgeError(
                 f"org {org_id}'s knowledge was indexed with embedder {stored}, but this process uses "
-                f"{self._embedder_id}; use the same REVENANT_EMBEDDINGS or delete and re-ingest the org"
+                f"{self._embedder_id} (REVENANT_EMBEDDINGS); vectors of two models cannot be compared. Run "
+                f"`revenant knowledge reindex --org {org_id}` to re-embed it with {self._embedder_id}, or set "
+                "REVENANT_EMBEDDINGS back to the model it was indexed with"
             )
+
+    def start_reindex(self, org_id: str) -> Collection:
+        """A fresh, empty staging collection for re-embedding the org (any earlier unfinished one is dropped)."""
+        staging = collection_name(org_id) + REINDEX_SUFFIX
+        if self._get(staging) is not None:
+            self.client.delete_collection(staging)
+        return self._create(staging, org_id, **{REINDEX_KEY: "building"})
+
+    def finish_reindex(self, org_id: str, staging: Collection) -> Collection:
+        """Mark the staging collection complete, drop the old one and give the staging one its name."""
+        meta = dict(staging.metadata or {})
+        meta[REINDEX_KEY] = "complete"
+        staging.modify(metadata=meta)
+        return self._finish_reindex(org_id) or staging
+
+    def _finish_reindex(self, org_id: str) -> Collection | None:
+        """Complete an interrupted swap: a complete staging collection replaces the org's collection."""
+        name = collection_name(org_id)
+        staging = self._get(name + REINDEX_SUFFIX)
+        if staging is None or (staging.metadata or {}).get(REINDEX_KEY) != "complete":
+            return None
+        if self._get(name) is not None:
+            self.client.delete_collection(name)
+        staging.modify(name=name)
+        meta = dict(staging.metadata or {})
+        meta[REINDEX_KEY] = ""
+        meta[VERSION_KEY] = uuid.uuid4().hex
+        staging.modify(metadata=meta)
+        return self._get(name)
 
     @staticmethod
     def version(col: Collection) -> str:
@@ -127,6 +195,16 @@ class ChromaStore:
             if meta:
                 manifest[str(meta.get("doc_key"))] = str(meta.get("content_hash", ""))
         return manifest
+
+    @staticmethod
+    def documents(col: Collection, where: dict[str, Any]) -> dict[str, tuple[str, str]]:
+        """doc_key -> (path, content hash) of the documents matching where."""
+        result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        found: dict[str, tuple[str, str]] = {}
+        for meta in result.get("metadatas") or []:
+            if meta:
+                found[str(meta.get("doc_key"))] = (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+        return found
 
     def delete_documents(self, col: Collection, doc_keys: Iterable[str]) -> None:
         """Remove every chunk of the given documents."""

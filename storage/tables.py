@@ -15,7 +15,8 @@ BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 # Tables whose rows belong to one org: row-level security applies to each on PostgreSQL.
 TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox",
-                 "incident_keys", "signals", "chat_rooms", "teams_conversations", "teams_declare_origins")
+                 "incident_keys", "signals", "chat_rooms", "teams_conversations", "teams_declare_origins",
+                 "knowledge_sources")
 
 
 class Organization(SQLModel, table=True):

@@ -14,6 +14,9 @@ from bot.bootstrap import App, bootstrap
 from bot.settings import Settings
 from storage.scratch import admin_engine, scratch_database
 
+# App-level tests exercise chat, storage and wiring, not semantics: they keep the fast hashing embedder.
+# Knowledge tests build KnowledgeBase() directly and so get the shipped semantic model.
+os.environ.setdefault("REVENANT_EMBEDDINGS", "hashing")
 ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
 

@@ -45,6 +45,7 @@ class GitHubEmulator(EmulatorServer):
             app.router.add_get(p + "/user", self._user)
             app.router.add_get(p + repo, self._get_repo)
             app.router.add_get(p + repo + "/branches/{branch:.+}", self._get_branch)
+            app.router.add_get(p + repo + "/commits/{ref:.+}", self._get_commit)
             app.router.add_get(p + repo + "/git/ref/{ref:.+}", self._get_ref)
             app.router.add_get(p + repo + "/git/refs/{ref:.+}", self._get_ref)
             app.router.add_get(p + repo + "/git/refs", self._matching_refs)
@@ -169,6 +170,18 @@ class GitHubEmulator(EmulatorServer):
                     shapes.error(404, "Branch not found", "branches/branches#get-a-branch"), 404
                 )
             return json_response(shapes.branch(self.base_url, repo, name, self.state.commits[sha]))
+
+    async def _get_commit(self, request: web.Request) -> web.StreamResponse:
+        with self.lock:
+            repo = self._repo(request)
+            if isinstance(repo, web.Response):
+                return repo
+            found = self.state.resolve(repo, request.match_info["ref"])
+            if found is None:
+                return json_response(
+                    shapes.error(422, f"No commit found for SHA: {request.match_info['ref']}",
+                                 "commits/commits#get-a-commit"), 422)
+            return json_response(shapes.commit(self.base_url, repo, found))
 
     async def _get_ref(self, request: web.Request) -> web.StreamResponse:
         with self.lock:
@@ -319,6 +332,16 @@ class GitHubEmulator(EmulatorServer):
         with self.lock:
             r = self._must_repo(owner, repo)
             commit = self.state.commit(r.branch_sha(branch), {path: content.encode()}, message)
+            r.refs[f"refs/heads/{branch}"] = commit.sha
+            return commit.sha
+
+    def push(self, owner: str, repo: str, branch: str, changes: dict[str, str | None],
+             message: str = "Update") -> str:
+        """Commit several changes at once (None deletes a path) onto a branch; returns the new commit SHA."""
+        with self.lock:
+            r = self._must_repo(owner, repo)
+            commit = self.state.commit(r.branch_sha(branch), {
+                p: None if c is None else c.encode() for p, c in changes.items()}, message)
             r.refs[f"refs/heads/{branch}"] = commit.sha
             return commit.sha
 

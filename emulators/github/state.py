@@ -103,13 +103,16 @@ class GitHubState:
     def commit(
         self,
         parent: str | None,
-        changes: dict[str, bytes],
+        changes: dict[str, bytes | None],
         message: str,
         author: tuple[str, str] = ("Runbook Revenant", "revenant@users.noreply.github.com"),
     ) -> Commit:
-        """Create a commit on top of `parent` that writes `changes`."""
+        """Create a commit on top of `parent` that writes `changes` (None deletes the path)."""
         tree = dict(self.commits[parent].tree) if parent else {}
         for path, content in changes.items():
+            if content is None:  # a deletion
+                tree.pop(path, None)
+                continue
             sha = blob_sha(content)
             self.blobs[sha] = content
             tree[path] = sha

@@ -11,7 +11,7 @@ from handlers.slack.mrkdwn import SlackText, context, cut, escape, escape_plain,
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
-from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, quoted
+from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, cited_at, quoted
 from incident_core.warroom import action_name
 
 SECTION_LIMIT = 2900
@@ -100,7 +100,7 @@ def suggestion_blocks(incident_id: str, index: int, s: Suggestion) -> list[dict[
     blocks = [_section(body),
               {"type": "context", "elements": [
                   _context(rt.b(s.risk), f" — {s.risk_reason}"),
-                  _context("Source: ", rt.code(s.source), f" · confidence {s.confidence:.2f}")]}]
+                  _context("Source: ", rt.code(s.source), *cited_at(s), f" · confidence {s.confidence:.2f}")]}]
     ref = ButtonRef(incident_id, s.suggestion_id).value()
     buttons = [run_button(incident_id, s)] if s.runnable else []
     buttons += [_button("👍", ActionId.SUGGESTION_UP, ref), _button("👎", ActionId.SUGGESTION_DOWN, ref)]

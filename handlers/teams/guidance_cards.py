@@ -8,7 +8,7 @@ from handlers.teams.cards import RISK_COLOR, card
 from handlers.teams.ids import Verb
 from handlers.teams.markdown import cut, escape, markdown
 from incident_core import richtext as rt
-from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, quoted
+from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, cited_at, quoted
 
 TRIGGER_TEXT = {"room_opened": "from runbooks and past incidents", "new_signal": "for the new kind of signal",
                 "command": "as asked"}
@@ -43,8 +43,9 @@ def suggestion_items(incident_id: str, index: int, s: Suggestion) -> list[dict[s
     if s.command:
         items.append(_data(s.command, fontType="Monospace"))
     items.append(_data(f"{s.risk.upper()} — {s.risk_reason}", size="Small", color=RISK_COLOR.get(s.risk, "default")))
-    items.append(_data(f"Source: {s.source} · confidence {s.confidence:.2f}", size="Small", isSubtle=True,
-                       spacing="None"))
+    items.append(_text(markdown(rt.doc(rt.para("Source: ", s.source, *cited_at(s),
+                                               f" · confidence {s.confidence:.2f}"))),
+                       size="Small", isSubtle=True, spacing="None"))
     data = {"incident_id": incident_id, "suggestion_id": s.suggestion_id}
     buttons = []
     if s.runnable:

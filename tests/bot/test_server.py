@@ -35,7 +35,8 @@ async def test_healthz_is_liveness_and_readyz_asks_the_database_and_the_knowledg
                     break
                 assert r.status == 503 and r.headers["Retry-After"] and body["status"] == "not ready"
         assert r.status == 200, body
-        assert body == {"status": "ready", "database": app.engine.dialect.name, "knowledge": "embedded chroma"}
+        assert body == {"status": "ready", "database": app.engine.dialect.name, "knowledge": "embedded chroma",
+                        "guidance": "ok"}
 
 
 async def test_metrics_is_prometheus_text(base_url: str) -> None:
@@ -43,3 +44,35 @@ async def test_metrics_is_prometheus_text(base_url: str) -> None:
         assert r.status == 200
         assert r.headers["Content-Type"].startswith("text/plain")
         assert "revenant_signals_received_total" in await r.text()
+
+
+async def test_a_guidance_failure_shows_in_metrics_and_readyz_until_guidance_works_again(
+        base_url: str, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.guidance_wiring import GuidanceOfferer
+    from storage.outbox import PendingMessage
+
+    offerer = GuidanceOfferer(app)
+    msg = PendingMessage(id=1, org_id="org-x", topic="incident.changed", key="k", payload={"incident_id": "INC-1"},
+                         attempts=0)
+
+    def broken(_msg: PendingMessage) -> None:
+        raise RuntimeError("Error creating hnsw segment reader: Nothing found on disk")
+
+    monkeypatch.setattr(offerer, "_offer", broken)
+    offerer(msg)  # logged and swallowed, as before: the outbox message still counts as delivered
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base_url + "/metrics") as r:
+            assert 'revenant_guidance_failures_total{error="RuntimeError"} 1.0' in await r.text()
+        async with s.get(base_url + "/readyz") as r:
+            body = await r.json()
+            assert r.status == 503 and body["guidance"] == "failing" and "Nothing found on disk" in body["last_error"]
+        monkeypatch.setattr(offerer, "_offer", lambda _msg: None)
+        offerer(msg)
+        for _ in range(60):  # the first probe may still be loading the knowledge stack
+            async with s.get(base_url + "/readyz") as r:
+                body = await r.json()
+                if r.status == 200:
+                    break
+        assert r.status == 200 and body["guidance"] == "ok", body
+        async with s.get(base_url + "/metrics") as r:
+            assert "revenant_guidance_failing 0.0" in await r.text()

@@ -116,3 +116,22 @@ def test_bad_batch_line_is_reported_with_its_number(demo_kb: KnowledgeBase, tmp_
     batch.write_text('{"id": 1, "query": "x"}\n{not json}\n')
     result = _invoke(demo_kb, ["search", "--org", "demo", "--batch", str(batch)])
     assert result.exit_code == 1 and "bad.jsonl:2: not JSON" in result.output
+
+
+def test_changing_the_embedder_is_explained_and_reindex_re_embeds_with_progress(tmp_path: Path) -> None:
+    from knowledge.embeddings import HashingEmbedding
+
+    docs = tmp_path / "docs"
+    write(docs, "runbooks/disk.md", "# Disk filling up\n\n## Mitigation\n\n1. Delete old logs:\n\n```bash\ndu -sh /var/log\n```\n")
+    write(docs, "runbooks/crash.md", "# Pod crash loop\n\nA container starts, exits and is restarted with a back-off.\n")
+    KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding()).ingest(docs, DEMO_ORG)
+    semantic = KnowledgeBase(data_dir=tmp_path / "data")
+    refused = _invoke(semantic, ["search", "--org", "demo", "--json", "pods keep restarting"])
+    assert refused.exit_code != 0
+    assert "reindex --org" in refused.output and "RevenantHashingEmbedding" in refused.output
+    done = _invoke(semantic, ["reindex", "--org", "demo"])
+    assert done.exit_code == 0, done.output
+    assert "sections re-embedded: RevenantHashingEmbedding" in done.output and "RevenantOnnxMiniLM" in done.output
+    hits = json.loads(_invoke(semantic, ["search", "--org", "demo", "--json", "-k", "1", "pods keep restarting"]).output)
+    assert hits[0]["source"] == "runbooks/crash.md" and hits[0]["similarity"] > 0.3
+    assert _invoke(semantic, ["reindex", "--org", "acme"]).exit_code != 0  # nothing to reindex: one clear line

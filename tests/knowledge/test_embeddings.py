@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from knowledge.embedder_onnx import MODEL_DIR, OnnxMiniLMEmbedding, verify
 from knowledge.embeddings import ChromaEmbeddingAdapter, HashingEmbedding, make_embedder
 from knowledge.kb import KnowledgeBase
 from knowledge.models import KnowledgeError
@@ -39,7 +40,8 @@ def test_chroma_adapter_wraps_any_llamaindex_embedder() -> None:
 
 
 def test_factory_kinds_and_clear_errors() -> None:
-    assert isinstance(make_embedder("offline"), HashingEmbedding)
+    assert isinstance(make_embedder("offline"), OnnxMiniLMEmbedding)
+    assert isinstance(make_embedder("hashing"), HashingEmbedding)
     with pytest.raises(ValueError, match="OPENAI_API_KEY"):
         make_embedder("openai")
     with pytest.raises(ValueError, match="unknown embedder kind"):
@@ -94,3 +96,30 @@ def test_another_process_sees_new_content_without_restarting(tmp_path: Path) -> 
     assert [h.path for h in reader.search("acme", "redis evictions")] == ["first"]
     writer.index_document("acme", "second", "Second", "# Second\n\nkafka consumer lag", kind="incident")
     assert [h.path for h in reader.search("acme", "kafka consumer lag", k=1)] == ["second"]
+
+
+def test_shipped_model_is_semantic_unit_length_and_deterministic() -> None:
+    model = OnnxMiniLMEmbedding()
+    restart = np.array(model.get_query_embedding("pods keep restarting after the deploy"))
+    crash = np.array(model.get_text_embedding("A container starts, exits, and Kubernetes restarts it with a back-off."))
+    disk = np.array(model.get_text_embedding("A filesystem is predicted to run out of space within hours."))
+    assert restart.shape == (384,) and abs(np.linalg.norm(restart) - 1.0) < 1e-3
+    # No shared content word, yet the restart symptom is far closer to the crash loop than to the disk.
+    assert restart @ crash > restart @ disk + 0.2
+    again = model.embed_many(["pods keep restarting after the deploy", "x" * 5000, ""])
+    assert np.allclose(again[0], restart, atol=1e-5)
+    assert all(abs(np.linalg.norm(v) - 1.0) < 1e-3 for v in again)  # long text truncated, empty text embedded
+
+
+def test_shipped_model_is_checked_against_its_checksums(tmp_path: Path) -> None:
+    verify(MODEL_DIR)
+    copy = tmp_path / "model"
+    copy.mkdir()
+    for name in ("model.onnx", "tokenizer.json", "SHA256SUMS"):
+        (copy / name).write_bytes((MODEL_DIR / name).read_bytes())
+    (copy / "tokenizer.json").write_text("version https://git-lfs.github.com/spec/v1\n")
+    with pytest.raises(KnowledgeError, match="does not match SHA256SUMS"):
+        verify(copy)
+    (copy / "SHA256SUMS").unlink()
+    with pytest.raises(KnowledgeError, match="no SHA256SUMS"):
+        verify(copy)

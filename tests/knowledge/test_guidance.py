@@ -3,6 +3,7 @@ feedback, and prompt-injection payloads in alerts and chat (deterministic path).
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -92,7 +93,7 @@ def policy_risk(s: Any) -> RiskLevel:
         return plan_action("runbook_command", command=s.command, source=s.source).risk
     if s.action:
         return plan_action(s.action, s.params, source=s.source).risk
-    if s.command and s.command.startswith("sum by"):
+    if s.command and re.match(r"(sum|avg|max|min|count|rate|increase|histogram_quantile)\b", s.command):
         return assess("query", None).level
     return assess("runbook_command", s.command).level if s.command else RiskLevel(s.risk)
 
@@ -138,6 +139,16 @@ def test_nothing_relevant_says_so_instead_of_guessing(engine: RetrievalGuidance,
     assert engine.guide(checkout_incident().request()).suggestions != ()
     empty = engine.guide(Incident("Checkout errors", org=f"org-{uuid.uuid4().hex[:8]}").alert().request())
     assert empty.nothing_found and empty.retrieved == 0 and "No runbooks" in empty.message
+
+
+def test_a_paraphrase_sharing_no_word_with_the_runbook_is_understood(engine: RetrievalGuidance,
+                                                                        demo_kb: KnowledgeBase) -> None:
+    title = "The site feels sluggish"  # no word in common with "API high latency"
+    lexical_only = RetrievalGuidance(demo_kb, semantic_floor=2.0)  # the gate as it was: shared words only
+    assert lexical_only.guide(Incident(title).request()).nothing_found
+    guidance = engine.guide(Incident(title).request())
+    assert not guidance.nothing_found
+    assert {s.source.split("#")[0] for s in guidance.suggestions} == {"runbooks/api-high-latency.md"}
 
 
 def test_injection_in_alerts_and_notes_adds_no_command_and_lowers_no_risk(engine: RetrievalGuidance) -> None:

@@ -101,3 +101,43 @@ def test_bad_inputs_raise_clear_errors(kb: KnowledgeBase, tmp_path: Path) -> Non
     with pytest.raises(KnowledgeError, match="unknown document kind"):
         kb.index_document(ORG, "x", "X", "# X\n\ntext", kind="memo")
     assert kb.search("org-without-knowledge", "anything") == []
+
+
+def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_process(tmp_path: Path) -> None:
+    from knowledge.store import collection_name
+
+    docs = tmp_path / "docs"
+    write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
+    first = KnowledgeBase(data_dir=tmp_path / "data")
+    first.ingest(docs, "org-lex")
+    second = KnowledgeBase(data_dir=tmp_path / "data")  # a fresh process: nothing in memory
+    col = second._store.collection("org-lex")  # noqa: SLF001 - the test inspects the saved index
+    assert col is not None
+    saved = second._lexical.get(col.name, second._store.version(col))  # noqa: SLF001
+    assert saved is not None and saved.ids and saved.model is not None  # loaded from disk, memory-mapped
+    assert second.search("org-lex", "partition offsets")[0].source == "a.md"
+    write(docs, "b.md", "# Zookeeper session expiry\n\nEphemeral znodes vanish when sessions expire.\n")
+    first.ingest(docs, "org-lex")  # a re-ingest updates the saved index
+    assert second.search("org-lex", "ephemeral znodes", k=1)[0].source == "b.md"
+    assert second._lexical.get(collection_name("org-lex"), second._store.version(col)) is None  # old version gone  # noqa: SLF001
+
+
+def test_a_missing_lexical_index_is_rebuilt_in_the_background_never_on_the_request_path(tmp_path: Path) -> None:
+    import shutil
+    import time
+
+    docs = tmp_path / "docs"
+    write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
+    write(docs, "b.md", "# Disk filling up\n\nThe volume is almost full.\n")
+    KnowledgeBase(data_dir=tmp_path / "data").ingest(docs, "org-bg")
+    shutil.rmtree(tmp_path / "data" / "lexical")  # as on a host that did not ingest (shared Chroma server)
+    kb = KnowledgeBase(data_dir=tmp_path / "data")
+    col = kb._store.collection("org-bg")  # noqa: SLF001 - the test inspects the saved index
+    assert col is not None
+    first = kb.search("org-bg", "partition offsets", k=2)  # answered from the vectors alone
+    assert first and first[0].source == "a.md"
+    deadline = time.monotonic() + 20
+    while kb._lexical.get(col.name, kb._store.version(col)) is None:  # noqa: SLF001
+        assert time.monotonic() < deadline, "the background rebuild never landed"
+        time.sleep(0.05)
+    assert (tmp_path / "data" / "lexical" / col.name / "nodes.json").is_file()

@@ -82,3 +82,19 @@ def test_log_cleaning_keeps_ordinary_hyphenated_words() -> None:
     text = build_search_text("2024-11-27T10:00:00Z WARN kube-proxy sync failed on node-7 read-only\n"
                              "2024-11-27T10:00:01Z WARN kube-proxy sync failed on node-7 read-only")
     assert text == "kube-proxy sync failed on node-7 read-only"
+
+
+def test_structured_klog_nginx_and_postgres_log_lines_keep_their_message_only() -> None:
+    etcd = '{"level":"warn","ts":"2024-05-03T10:02:11.000Z","caller":"wal/wal.go:805","msg":"slow fdatasync","took":"1.61s"}'
+    assert build_search_text(etcd) == "slow fdatasync took 1.61s"
+    kubelet = ('E0503 09:12:33.123456    1042 pod_workers.go:1298] "Error syncing pod, skipping" '
+               'err="failed to StartContainer with CrashLoopBackOff"')
+    text = build_search_text(kubelet)
+    assert text.startswith("Error syncing pod") and "pod_workers" not in text and "1042" not in text
+    nginx = ("2024/05/03 06:41:22 [error] 2211#2211: *88123 upstream timed out (110: Connection timed out) "
+             "while reading response header from upstream, client: 10.2.3.4")
+    assert build_search_text(nginx).startswith("error upstream timed out")
+    postgres = "2024-05-03 02:14:07.123 UTC [2231] FATAL:  sorry, too many clients already"
+    assert build_search_text(postgres) == "sorry, too many clients already"
+    java = 'Exception in thread "main" java.lang.OutOfMemoryError: Java heap space\n\tat java.base/java.util.Arrays.copyOf(Arrays.java:3537)'
+    assert "Arrays.copyOf" not in build_search_text(java) and "OutOfMemoryError" in build_search_text(java)

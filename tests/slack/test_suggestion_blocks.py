@@ -62,3 +62,21 @@ def test_outcome_messages_offer_the_next_step(status: OutcomeStatus, starts: str
     assert got == actions
     if status is OutcomeStatus.EXECUTED:
         assert "requested by <@U1>" in text and "[simulated]" in json.dumps(blocks)
+
+
+def test_a_synced_source_is_cited_as_a_link_to_its_commit_and_its_text_is_escaped() -> None:
+    from incident_core.guidance import Suggestion
+
+    def source_line(s: Suggestion) -> str:
+        blocks = sb.suggestion_blocks("i1", 1, s)
+        return next(e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]
+                    if e["text"].startswith("Source: "))
+
+    plain = Suggestion(title="t", why="w", source="runbooks/a.md#fix", risk="low", risk_reason="r")
+    assert source_line(plain).startswith("Source: `runbooks/a.md#fix` · confidence")
+    linked = Suggestion(title="t", why="w", source="a<b>|&.md#fix", risk="low", risk_reason="r",
+                        source_url="https://github.com/acme/rb/blob/0a1b/docs/a<b>|&.md#fix")
+    assert source_line(linked).startswith(
+        "Source: `a&lt;b&gt;|&amp;.md#fix` <https://github.com/acme/rb/blob/0a1b/docs/a%3Cb%3E%7C&amp;.md#fix|github.com>")
+    odd = Suggestion(title="t", why="w", source="a.md", risk="low", risk_reason="r", source_url="javascript:alert(1)")
+    assert source_line(odd).startswith("Source: `a.md` · confidence")

@@ -1,0 +1,205 @@
+"""Retrieval quality on the responder set (benchmark, not a test): recall@1/3/5 and MRR per query type,
+top-suggestion precision and abstention on off-topic questions, and ablations.
+
+    .venv/bin/python bench/retrieval_quality.py [--embedder offline|hashing] [--mode hybrid|vector|bm25]
+                                                [--split test|dev|all] [--tune] [--json]
+
+The index holds the 108 prometheus-operator runbooks (bench/corpora/prometheus-runbooks, Apache-2.0) and the
+shipped runbooks and postmortems (bot/demo_data). Fusion weights and the abstention threshold are tuned
+on the dev split (--tune) and reported on the test split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from retrieval import copy_corpus  # noqa: E402
+
+from knowledge.embeddings import make_embedder  # noqa: E402
+from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
+from knowledge.kb import KnowledgeBase  # noqa: E402
+from knowledge.models import Hit  # noqa: E402
+from knowledge.retrieval import FusionParams  # noqa: E402
+
+DEMO = ROOT / "bot" / "demo_data"
+RESPONDER = ROOT / "bench" / "queries" / "responder.jsonl"
+OFF_TOPIC = ROOT / "bench" / "queries" / "off-topic.jsonl"
+ORG = "eval"
+
+
+@dataclass(frozen=True)
+class Labelled:
+    """A responder query with its type and split."""
+
+    query: EvalQuery
+    type: str
+    split: str
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    """JSONL rows."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def labelled(split: str) -> list[Labelled]:
+    """Responder queries of one split ('all' for both)."""
+    rows = [r for r in load(RESPONDER) if split == "all" or r["split"] == split]
+    return [Labelled(EvalQuery(r["id"], r["query"], tuple(r["expected"])), r["type"], r["split"]) for r in rows]
+
+
+def off_topic(split: str) -> list[str]:
+    """Off-topic questions of one split."""
+    return [r["query"] for r in load(OFF_TOPIC) if split == "all" or r["split"] == split]
+
+
+def build_kb(work: Path, embedder: str, mode: str) -> KnowledgeBase:
+    """A knowledge base with both corpora ingested into one org."""
+    kb = KnowledgeBase(data_dir=work / f"kb-{embedder}-{mode}", embedder=make_embedder(embedder), retrieval=mode)
+    kb.ingest(DEMO, ORG)
+    kb.ingest(copy_corpus(work / "prometheus-runbooks"), ORG)
+    return kb
+
+
+def top_similarity(hits: list[Hit]) -> float:
+    """The confidence signal abstention uses: the top hit's cosine similarity to the query."""
+    return (hits[0].similarity or 0.0) if hits else 0.0
+
+
+def report(kb: KnowledgeBase, queries: list[Labelled], off: list[str], threshold: float) -> dict[str, Any]:
+    """Recall/MRR per type, precision of the top suggestion and abstention at the threshold."""
+    hits = kb.search_batch(ORG, [q.query.query for q in queries] + off, 5)
+    on_hits, off_hits = hits[: len(queries)], hits[len(queries) :]
+    by_type: dict[str, list[int | None]] = defaultdict(list)
+    answered = correct = 0
+    for q, h in zip(queries, on_hits, strict=True):
+        rank = first_relevant_rank([x.source for x in h], q.query.expected)
+        by_type[q.type].append(rank)
+        by_type["all"].append(rank)
+        if top_similarity(h) >= threshold:
+            answered += 1
+            correct += int(rank == 1)
+    wrongly = sum(1 for h in off_hits if top_similarity(h) >= threshold)
+    table = {}
+    for name, ranks in by_type.items():
+        n = len(ranks)
+        table[name] = {
+            "n": n,
+            **{f"r@{k}": sum(1 for r in ranks if r is not None and r <= k) / n for k in (1, 3, 5)},
+            "mrr": sum(1 / r for r in ranks if r) / n,
+        }
+    return {
+        "types": table,
+        "threshold": threshold,
+        "precision": correct / (answered + wrongly) if answered + wrongly else 0.0,
+        "answered": answered / len(queries) if queries else 0.0,
+        "abstention": 1 - wrongly / len(off) if off else 1.0,
+        "misses": [q.query.id for q, h in zip(queries, on_hits, strict=True)
+                   if first_relevant_rank([x.source for x in h[:3]], q.query.expected) is None],
+    }
+
+
+def tune_threshold(kb: KnowledgeBase, queries: list[Labelled], off: list[str]) -> float:
+    """The lowest floor (0.01 steps) at which the top suggestion is right for ≥ 80 % of the dev split."""
+    for step in range(20, 90):
+        t = step / 100
+        if report(kb, queries, off, t)["precision"] >= 0.8:
+            return t
+    return 0.9
+
+
+def tune_fusion(kb: KnowledgeBase, queries: list[Labelled]) -> FusionParams:
+    """Grid search of RRF k and the lexical weight on dev, by recall@3 then MRR."""
+    best: tuple[tuple[float, float], FusionParams] | None = None
+    for k, w, d in itertools.product((30.0, 60.0), (0.7, 1.0, 1.4, 2.0), (False, True)):
+        params = FusionParams(k=k, w_vector=1.0, w_lexical=w, document_ranks=d)
+        kb._searcher.params = params  # noqa: SLF001 - the benchmark sweeps the searcher's parameters
+        row = report(kb, queries, [], 1.0)["types"]["all"]
+        key = (row["r@3"], row["mrr"])
+        say(f"  k={k:g} w_lexical={w:g} document_ranks={d}: recall@3 {key[0]:.3f} MRR {key[1]:.3f}")
+        if best is None or key > best[0]:
+            best = (key, params)
+    assert best is not None
+    return best[1]
+
+
+def say(message: str) -> None:
+    """Progress on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def print_report(name: str, rep: dict[str, Any]) -> None:
+    """One markdown table per configuration."""
+    print(f"\n### {name}\n\n| type | n | recall@1 | recall@3 | recall@5 | MRR |\n|---|---|---|---|---|---|")
+    for t in ("symptom", "vague", "log", "alert", "all"):
+        if t in rep["types"]:
+            r = rep["types"][t]
+            print(f"| {t} | {r['n']} | {r['r@1']:.3f} | {r['r@3']:.3f} | {r['r@5']:.3f} | {r['mrr']:.3f} |")
+    print(f"\nabstention threshold {rep['threshold']:.2f}: top-suggestion precision {rep['precision']:.3f}, "
+          f"on-topic answered {rep['answered']:.3f}, off-topic abstention {rep['abstention']:.3f}")
+    print(f"misses@3: {' '.join(rep['misses'])}")
+
+
+def main() -> None:
+    """Build the index, optionally tune on dev, report on the chosen split."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--embedder", default="offline")
+    parser.add_argument("--mode", default="hybrid")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--tune", action="store_true", help="tune fusion and threshold on dev first")
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--ablate", default="", help="comma list: vocabulary (no runbook vocabulary indexed), "
+                        "logs (log lines searched as plain text), documents (fusion over sections)")
+    parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
+    args = parser.parse_args()
+    ablate = {a for a in args.ablate.split(",") if a}
+    if "vocabulary" in ablate:
+        import knowledge.chunks
+
+        knowledge.chunks.document_vocabulary = lambda doc: ""  # type: ignore[assignment]
+    if "logs" in ablate:
+        import knowledge.query
+
+        knowledge.query.is_log_record = lambda record: False  # type: ignore[assignment]
+        knowledge.query.looks_like_log = lambda text: False  # type: ignore[assignment]
+    work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
+    try:
+        kb = build_kb(work, args.embedder, args.mode)
+        if "documents" in ablate:
+            kb._searcher.params = FusionParams(document_ranks=False)  # noqa: SLF001
+        if args.tune:
+            say("tuning on dev ...")
+            kb._searcher.params = tune_fusion(kb, labelled("dev"))  # noqa: SLF001
+            say(f"chosen {kb._searcher.params}")  # noqa: SLF001
+        threshold = args.threshold if args.threshold is not None else kb.relevance_floor
+        if threshold is None or args.tune:
+            threshold = tune_threshold(kb, labelled("dev"), off_topic("dev"))
+            say(f"floor chosen on dev: {threshold:.2f}")
+        rep = report(kb, labelled(args.split), off_topic(args.split), threshold)
+        if args.sweep:
+            for step in range(26, 48, 3):
+                r = report(kb, labelled(args.split), off_topic(args.split), step / 100)
+                print(f"| {step / 100:.2f} | {r['precision']:.3f} | {r['answered']:.3f} | {r['abstention']:.3f} |")
+        if args.json:
+            print(json.dumps(rep, indent=2))
+        else:
+            print_report(f"{args.embedder} / {args.mode} / {args.split} split", rep)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

