@@ -82,7 +82,7 @@ def sync_source(*, sources: SourceStore, syncer: SourceSyncer, org_id: str, sour
     """Sync one source of the org, once at a time across processes; the outcome is recorded either way."""
     source = sources.get(org_id, source_id)
     if source is None:
-        raise SourceError(f"no source {source_id} in this org: `revenant knowledge source list --org ORG` shows them")
+        raise SourceError(f"no source {source_id} in this org; 'revenant knowledge source list --org ORG' shows them")
     with sources.try_lock(org_id, source_id) as held:
         if not held:
             return SyncReport(commit=source.last_commit, skipped="another process is syncing this source")
