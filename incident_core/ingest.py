@@ -17,7 +17,7 @@ from incident_core.ports import SignalTransaction
 from incident_core.richtext import clip
 from incident_core.signals import Signal, SignalSeverity
 from incident_core.state import apply_all
-from incident_core.usecases import MAX_ATTEMPTS, Deps, changed_message
+from incident_core.usecases import MAX_ATTEMPTS, Deps, back_off, changed_message
 
 
 @dataclass(frozen=True)
@@ -52,6 +52,8 @@ def ingest_signal(*, deps: Deps, signal: Signal, policy: GroupingPolicy, actor: 
     key = f"signal:{signal.delivery_key}"
     who = actor or f"signal:{signal.source}"
     for attempt in range(MAX_ATTEMPTS):
+        if attempt > 1:  # the first retry is the duplicate check, not a lost race
+            back_off(attempt)
         try:
             with deps.uow(signal.org_id) as raw_tx:
                 tx = cast(SignalTransaction, raw_tx)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -15,6 +17,16 @@ from incident_core.rbac import Permission, require
 from incident_core.state import IncidentState, apply_all
 
 MAX_ATTEMPTS = 50
+_BACKOFF_CAP_S = 0.05
+
+
+def back_off(attempt: int) -> None:
+    """Wait a random, growing moment after a lost optimistic append.
+
+    Without it two writers that keep re-reading and appending the same stream can lose to each
+    other in lockstep until the attempts run out; full jitter breaks the lockstep.
+    """
+    time.sleep(random.uniform(0, min(_BACKOFF_CAP_S, 0.0005 * 2 ** attempt)))  # noqa: S311 — jitter, not a secret
 
 
 @dataclass(frozen=True)
@@ -64,7 +76,9 @@ def run_command(
     probe = build(None)
     if check_role:
         require(role_of(deps=deps, org_id=probe.org_id, actor=probe.actor), permission, actor=probe.actor)
-    for _ in range(MAX_ATTEMPTS):
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            back_off(attempt)
         try:
             with deps.uow(probe.org_id) as tx:
                 if idempotency_key:
