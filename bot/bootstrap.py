@@ -12,6 +12,9 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
+from incident_core.group_commit import GroupCommit
+from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
+from incident_core.signals import Signal
 from incident_core.usecases import Deps
 from storage.directory import SqlDirectory
 from storage.engine import make_engine
@@ -62,6 +65,13 @@ class App:
         return KnowledgeBase(data_dir=self.settings.data_dir / "knowledge", chroma_url=self.settings.chroma_url,
                              embedder=embedder, max_open_collections=self.settings.chroma_open_collections,
                              lexical_cache_mb=self.settings.lexical_cache_mb)
+
+    @cached_property
+    def signal_writer(self) -> GroupCommit[tuple[Signal, GroupingPolicy], IngestOutcome]:
+        """Records routed signals, coalescing concurrent deliveries of one org into one transaction."""
+        deps = self.deps
+        return GroupCommit(lambda org_id, batch: ingest_batch(deps=deps, org_id=org_id, batch=batch),
+                           linger=self.settings.ingest_linger_ms / 1000, max_items=self.settings.ingest_max_batch)
 
     @cached_property
     def executor(self) -> Any:

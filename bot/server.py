@@ -30,8 +30,10 @@ ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 METRICS_KEY = web.AppKey("metrics", Metrics)
 BULKHEAD_KEY = web.AppKey("ingest_bulkhead", Bulkhead)
 DEFAULT_THREADS = 16
-# Signal ingest: 8 threads; one org runs at most 2 deliveries at once and queues at most 32 more (then 429).
-INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 8, 2, 32
+# Signal ingest: one org runs at most 8 deliveries at once and queues at most 32 more (then 429). Most of
+# an org's running deliveries wait for a group commit (incident_core/group_commit.py), holding a thread but
+# no connection: one transaction writes them all.
+INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 24, 8, 32
 
 
 async def healthz(_request: web.Request) -> web.Response:
@@ -59,10 +61,11 @@ def build_web_app(app: App) -> web.Application:
         web_app)  # before /hooks/{source}
     web_app[BULKHEAD_KEY] = bulkhead = Bulkhead(threads=INGEST_THREADS, per_key=INGEST_PER_ORG,
                                                 queue_per_key=INGEST_QUEUE_PER_ORG)
+    group = app.signal_writer
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,
         intake=lambda org_id, signals, project_id: intake_signals(
-            deps=app.deps, org_id=org_id, signals=signals, token_project_id=project_id),
+            deps=app.deps, org_id=org_id, signals=signals, token_project_id=project_id, write=group.submit),
         metrics=metrics_,
         now=app.deps.clock.now,
         bulkhead=bulkhead,

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     source_sync_minutes: float = Field(default=15.0, ge=0, le=10_080,
                                        validation_alias=_env("REVENANT_SOURCE_SYNC_MINUTES"))
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
+    ingest_linger_ms: float = Field(default=0.0, ge=0, le=100, validation_alias=_env("REVENANT_INGEST_LINGER_MS"))
+    ingest_max_batch: int = Field(default=400, ge=1, le=10_000, validation_alias=_env("REVENANT_INGEST_MAX_BATCH"))
     db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
     http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
     db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import cast
 
@@ -49,24 +50,58 @@ def signal_stream(org_id: str, fingerprint: str) -> str:
 
 def ingest_signal(*, deps: Deps, signal: Signal, policy: GroupingPolicy, actor: str | None = None) -> IngestOutcome:
     """Attach, open, update or ignore — one transaction, absorbed if this delivery was seen before."""
-    key = f"signal:{signal.delivery_key}"
-    who = actor or f"signal:{signal.source}"
+    return ingest_batch(deps=deps, org_id=signal.org_id, batch=[(signal, policy)], actor=actor)[0]
+
+
+def ingest_batch(*, deps: Deps, org_id: str, batch: Sequence[tuple[Signal, GroupingPolicy]],
+                 actor: str | None = None) -> list[IngestOutcome]:
+    """Decide and record every signal of one delivery (or of coalesced deliveries) in one transaction.
+
+    Outcomes come back in the order of `batch`, only once the transaction has committed. A signal whose
+    delivery was recorded before, or that repeats an earlier one of the same batch, is absorbed.
+    """
+    if any(signal.org_id != org_id for signal, _ in batch):
+        raise PermissionError("a batch holds the signals of one org only")
+    if not batch:
+        return []
+    # Every key of the batch is locked up front, in one sorted order: two batches sharing keys queue
+    # behind each other instead of deadlocking half-way.
+    keys = sorted({k for signal, _ in batch for k in signal.correlation_keys})
     for attempt in range(MAX_ATTEMPTS):
         if attempt > 1:  # the first retry is the duplicate check, not a lost race
             back_off(attempt)
         try:
-            with deps.uow(signal.org_id) as raw_tx:
+            with deps.uow(org_id) as raw_tx:
                 tx = cast(SignalTransaction, raw_tx)
-                # A new delivery is the common case: the first attempt relies on the unique
-                # idempotency key to catch a duplicate (it surfaces as a conflict); retries look first.
-                prior = tx.recorded(key) if attempt else None
-                if prior is not None:
-                    incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
-                    return _duplicate(signal, prior, incident.human_id if incident else None)
-                return _decide_and_record(deps, tx, signal, policy, key, who)
+                tx.lock_keys(keys)
+                return _record_batch(deps, tx, batch, actor, look_first=attempt > 0)
         except ConcurrencyConflict:
             continue
-    raise ConcurrencyConflict("too many concurrent updates for this signal; the sender should retry")
+    raise ConcurrencyConflict("too many concurrent updates for these signals; the sender should retry")
+
+
+def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signal, GroupingPolicy]],
+                  actor: str | None, *, look_first: bool) -> list[IngestOutcome]:
+    # A new delivery is the common case: the first attempt relies on the unique idempotency key to catch
+    # a duplicate (it surfaces as a conflict, and the whole batch is retried); retries look first.
+    seen: dict[str, IngestOutcome] = {}
+    outcomes = []
+    for signal, policy in batch:
+        key = f"signal:{signal.delivery_key}"
+        if key in seen:
+            first = seen[key]
+            outcomes.append(replace(first, opened=False, duplicate=True,
+                                    reason=f"duplicate delivery absorbed (first: {first.reason})"))
+            continue
+        prior = tx.recorded(key) if look_first else None
+        if prior is not None:
+            incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
+            outcome = _duplicate(signal, prior, incident.human_id if incident else None)
+        else:
+            outcome = _decide_and_record(deps, tx, signal, policy, key, actor or f"signal:{signal.source}")
+        seen[key] = outcome
+        outcomes.append(outcome)
+    return outcomes
 
 
 def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> IngestOutcome:
@@ -81,7 +116,6 @@ def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> I
 def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy: GroupingPolicy, key: str,
                        who: str) -> IngestOutcome:
     now = deps.clock.now()
-    tx.lock_keys(signal.correlation_keys)
     # Every open incident holding a key is a candidate; the policy applies the window itself so its
     # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
     candidates = tx.open_incidents(signal.correlation_keys, project_id=signal.project_id, since=None)

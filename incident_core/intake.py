@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from incident_core import richtext as rt
 from incident_core.errors import NotFound
-from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_signal
+from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
 from incident_core.routing import ProjectPolicy, RoutingConfig, load_routing, routing_labels
 from incident_core.signals import Signal
 from incident_core.usecases import Deps
@@ -21,13 +22,19 @@ def routing_config(*, deps: Deps, org_id: str) -> RoutingConfig | None:
     return load_routing(raw) if raw else None
 
 
-def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal],
-                   token_project_id: str | None = None) -> list[IngestOutcome]:
-    """Route (a project-bound token wins over label matchers), correlate and record every signal."""
+Batch = list[tuple[Signal, GroupingPolicy]]
+# Writes one org's routed signals and returns their outcomes in order (ingest_batch, or a GroupCommit's submit).
+Writer = Callable[[str, Batch], Sequence[IngestOutcome]]
+
+
+def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal], token_project_id: str | None = None,
+                   write: Writer | None = None) -> list[IngestOutcome]:
+    """Route (a project-bound token wins over label matchers), then correlate and record every signal of
+    the delivery in one transaction (`write` may share it with concurrent deliveries of the org)."""
     config = routing_config(deps=deps, org_id=org_id)
     projects = {p.name: p for p in deps.directory.projects(org_id)} if config or token_project_id else {}
     by_id = {p.id: p for p in projects.values()}
-    outcomes = []
+    batch: Batch = []
     for signal in signals:
         policy = ProjectPolicy(name="")
         project_id = token_project_id
@@ -42,6 +49,7 @@ def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal],
                                               "load the routing config again with ", rt.code("revenant org config"))))
             project_id = project.id
         routed = replace(signal, org_id=org_id, project_id=project_id)
-        outcomes.append(ingest_signal(deps=deps, signal=routed, policy=GroupingPolicy(
-            window=policy.grouping_window, min_severity=policy.min_severity)))
-    return outcomes
+        batch.append((routed, GroupingPolicy(window=policy.grouping_window, min_severity=policy.min_severity)))
+    if write is not None:
+        return list(write(org_id, batch))
+    return ingest_batch(deps=deps, org_id=org_id, batch=batch)

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from incident_core import events as ev
 from incident_core.state import MAX_KEYS, IncidentState
+from storage.append_rules import keys_trim, keys_upsert, signals_upsert
 from storage.engine import is_postgres
 from storage.tables import ChatRoomRow, IncidentKey, SignalRow
 
@@ -33,18 +34,7 @@ def _upsert(conn: Connection, table: sa.Table) -> Any:
     stmt = _UPSERTS.get((dialect, table.name))
     if stmt is None:
         base = (postgresql if dialect == "postgresql" else sqlite).insert(table)
-        if table is KEYS:
-            stmt = base.on_conflict_do_update(index_elements=["incident_id", "key"],
-                                              set_={"last_seen_at": base.excluded.last_seen_at})
-        else:
-            stmt = base.on_conflict_do_update(index_elements=["org_id", "fingerprint"], set_={
-                "incident_id": sa.func.coalesce(base.excluded.incident_id, SIGNALS.c.incident_id),
-                "status": base.excluded.status, "title": base.excluded.title,
-                "last_seen_at": base.excluded.last_seen_at, "deliveries": SIGNALS.c.deliveries + 1,
-                "last_decision": base.excluded.last_decision,
-                "severity": sa.case((base.excluded.severity != "", base.excluded.severity),
-                                    else_=SIGNALS.c.severity),
-            })
+        stmt = keys_upsert(base) if table is KEYS else signals_upsert(base)
         _UPSERTS[(dialect, table.name)] = stmt
     return stmt
 
@@ -75,7 +65,7 @@ def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Eve
     if rows:
         conn.execute(_upsert(conn, KEYS), rows)
     if floor is not None:
-        conn.execute(KEYS.delete().where(KEYS.c.incident_id == state.incident_id, KEYS.c.last_seen_at < floor))
+        conn.execute(keys_trim(state.incident_id, floor))
 
 
 def keys_rows(state: IncidentState) -> list[dict[str, Any]]:

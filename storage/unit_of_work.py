@@ -19,6 +19,7 @@ from incident_core.events import Event
 from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
+from storage.append_rules import incident_update
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit
@@ -152,6 +153,7 @@ class SqlTransaction:
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
+        self._read[state.incident_id] = state  # a later load in this transaction (a batch) sees this append
         try:
             if self._pg:
                 keys, keys_before = key_rows(state, events)
@@ -171,10 +173,7 @@ class SqlTransaction:
                 self.conn.execute(_INSERT_INCIDENT, projection)
             else:
                 updated = self.conn.execute(
-                    INCIDENTS.update().where(INCIDENTS.c.id == state.incident_id,
-                                             INCIDENTS.c.org_id == self.org_id,
-                                             INCIDENTS.c.version == expected_version).values(projection)
-                ).rowcount
+                    incident_update(state.incident_id, self.org_id, expected_version, projection)).rowcount
                 if updated != 1:
                     raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
             project_keys(self.conn, state, events)
@@ -203,18 +202,7 @@ class SqlTransaction:
                        since: datetime | None) -> list[OpenIncident]:
         if not keys:
             return []
-        matched = (KEYS.c.org_id == self.org_id, KEYS.c.key.in_([k[:300] for k in keys]),
-                   KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None))
-        if since is not None:
-            matched = (*matched, KEYS.c.last_seen_at >= since)
-        agg = sa.func.array_agg(KEYS.c.key) if self._pg else sa.func.json_group_array(KEYS.c.key)
-        hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
-                .where(*matched).group_by(KEYS.c.incident_id).subquery())
-        # No states here: a common key (an alertname) can match every open incident, and only the one
-        # correlation picks is loaded.
-        stmt = (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at)
-                .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
-                .where(INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.status.in_(_OPEN_STATUSES)))
+        stmt = candidates_statement(self.org_id, keys, project_id=project_id, pg=self._pg, since=since)
         found = []
         for row in self.conn.execute(stmt):
             matched_keys = row.hit_keys if self._pg else json.loads(row.hit_keys)
@@ -243,6 +231,24 @@ class SqlTransaction:
 
 
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
+
+
+def candidates_statement(org_id: str, keys: Sequence[str], *, project_id: str | None, pg: bool,
+                         since: datetime | None = None) -> sa.Select:
+    """Open incidents holding any of `keys`, with the keys they matched: an index lookup on
+    ix_incident_keys_lookup (org_id, key), one probe per key, never a scan of the org's keys."""
+    matched = (KEYS.c.org_id == org_id, KEYS.c.key.in_([k[:300] for k in keys]),
+               KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None))
+    if since is not None:
+        matched = (*matched, KEYS.c.last_seen_at >= since)
+    agg = sa.func.array_agg(KEYS.c.key) if pg else sa.func.json_group_array(KEYS.c.key)
+    hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
+            .where(*matched).group_by(KEYS.c.incident_id).subquery())
+    # No states here: a common key (an alertname) can match every open incident, and only the one
+    # correlation picks is loaded.
+    return (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at)
+            .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
+            .where(INCIDENTS.c.org_id == org_id, INCIDENTS.c.status.in_(_OPEN_STATUSES)))
 _LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
              "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered")
 _LOCK_KEYS = sa.text(f"SELECT {_LOCK_SQL}")
@@ -290,6 +296,12 @@ class SqlUnitOfWork:
                 tx = SqlTransaction(conn, org_id, self.cache)  # binds the org lazily, with its first statement
                 yield tx
                 tx.commit_pending()
+        except IntegrityError as exc:
+            self._forget(tx)
+            # A deferred append sent before a later statement of a batch clashed (a version or a key).
+            if is_version_clash(exc):
+                raise ConcurrencyConflict("a signal or an incident was recorded concurrently; retrying") from exc
+            raise
         except OperationalError as exc:
             self._forget(tx)
             # Serialization failures and deadlocks on PostgreSQL, "database is locked" on SQLite.

@@ -1,0 +1,196 @@
+"""One delivery, one transaction: batches of signals on SQLite and PostgreSQL, and two processes racing."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from bot.bootstrap import App
+from handlers.signals import normalize
+from incident_core.correlation import CorrelationAction
+from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
+from incident_core.usecases import Deps
+from storage.engine import scope_to_org
+from storage.unit_of_work import candidates_statement
+from tests.conftest import make_app
+from tests.helpers import new_org
+
+T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
+
+
+def alert(i: int, *, service: str, status: str = "firing", fingerprint: str | None = None) -> dict[str, Any]:
+    labels = {"alertname": f"HighLatency{i % 3}", "service": service, "severity": "critical",
+              "instance": f"pod-{i}"}
+    starts = (T0 + timedelta(seconds=i)).isoformat().replace("+00:00", "Z")
+    return {"status": status, "labels": labels, "annotations": {"summary": f"{service} slow ({i})"},
+            "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint or f"{i:016x}"}
+
+
+def delivery(alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"version": "4", "status": "firing", "receiver": "revenant", "groupKey": "{}:{}", "truncatedAlerts": 0,
+            "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {}, "externalURL": "http://am",
+            "alerts": alerts}
+
+
+def batch_of(org_id: str, payload: dict[str, Any]) -> list[tuple[Any, GroupingPolicy]]:
+    return [(s, GroupingPolicy()) for s in normalize("alertmanager", payload, org_id=org_id, project_id=None,
+                                                     received_at=T0)]
+
+
+class CountingUow:
+    """The app's unit of work, counting the transactions opened."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.opened = inner, 0
+
+    @contextmanager
+    def __call__(self, org_id: str) -> Iterator[Any]:
+        self.opened += 1
+        with self.inner(org_id) as tx:
+            yield tx
+
+
+def counting(app: App) -> tuple[Deps, CountingUow]:
+    uow = CountingUow(app.deps.uow)
+    return replace(app.deps, uow=uow), uow
+
+
+def numbers(app: App, org_id: str) -> list[int]:
+    with app.engine.begin() as conn:
+        scope_to_org(conn, org_id)
+        return sorted(r[0] for r in conn.execute(sa.text("SELECT number FROM incidents WHERE org_id = :o"),
+                                                 {"o": org_id}))
+
+
+def signal_events(app: App, org_id: str) -> Counter[str]:
+    """How many SignalAttached/SignalIgnored events each delivery key has."""
+    with app.engine.begin() as conn:
+        scope_to_org(conn, org_id)
+        rows = conn.execute(sa.text("SELECT data FROM events WHERE org_id = :o AND type IN "
+                                    "('SignalAttached', 'SignalIgnored')"), {"o": org_id}).all()
+    import json
+    return Counter((r[0] if isinstance(r[0], dict) else json.loads(r[0]))["signal"]["delivery_key"] for r in rows)
+
+
+def test_a_group_of_fifty_alerts_is_one_transaction(app: App) -> None:
+    w = new_org(app)
+    deps, uow = counting(app)
+    alerts = [alert(i, service=f"svc-{i % 5}") for i in range(50)]
+    outcomes = ingest_batch(deps=deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery(alerts)))
+    assert uow.opened == 1
+    assert len(outcomes) == 50 and not any(o.duplicate for o in outcomes)
+    # five services: five incidents opened by the first alert of each, the others attach within the batch
+    assert sum(o.opened for o in outcomes) == 5
+    assert {o.human_id for o in outcomes} == {f"INC-{n}" for n in range(1, 6)}
+    assert numbers(app, w.org.id) == [1, 2, 3, 4, 5]
+    by_service = {}
+    for i, o in enumerate(outcomes):
+        by_service.setdefault(f"svc-{i % 5}", set()).add(o.incident_id)
+    assert all(len(ids) == 1 for ids in by_service.values())
+    state = app.queries.get(w.org.id, "INC-1")
+    assert state is not None and state.version == 1 + 10  # declared, then ten signals attached
+
+
+def test_redelivery_and_repeats_within_a_batch_are_absorbed(app: App) -> None:
+    w = new_org(app)
+    deps, uow = counting(app)
+    alerts = [alert(i, service="api") for i in range(4)]
+    first = ingest_batch(deps=deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery(alerts + alerts[:2])))
+    assert [o.duplicate for o in first] == [False] * 4 + [True, True]
+    assert first[4].incident_id == first[0].incident_id and not first[4].opened
+    again = ingest_batch(deps=deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery(alerts)))
+    assert all(o.duplicate for o in again)
+    assert {o.human_id for o in again} == {"INC-1"}
+    assert set(signal_events(app, w.org.id).values()) == {1}
+    assert numbers(app, w.org.id) == [1]
+
+
+def test_a_batch_never_writes_another_orgs_signals(app: App) -> None:
+    w, other = new_org(app), new_org(app)
+    batch = batch_of(other.org.id, delivery([alert(1, service="api")]))
+    try:
+        ingest_batch(deps=app.deps, org_id=w.org.id, batch=batch)
+    except PermissionError:
+        pass
+    else:
+        raise AssertionError("a batch for another org was written")
+    assert numbers(app, w.org.id) == [] and numbers(app, other.org.id) == []
+
+
+def _ingester(url: str, data_dir: str, org_id: str, tag: str, out: mp.Queue) -> None:
+    app = make_app(url, Path(data_dir))
+    try:
+        results: list[tuple[str | None, bool, bool]] = []
+        for round_ in range(30):
+            # every delivery: 4 alerts over 2 of 6 services, half of them sent by the other process too
+            alerts = [alert(round_ * 10 + k, service=f"svc-{(round_ + k) % 6}") for k in range(4)]
+            shared = [alert(1000 + round_ * 10 + k, service=f"svc-{(round_ + k) % 6}") for k in range(2)]
+            outcomes: list[IngestOutcome] = ingest_batch(
+                deps=app.deps, org_id=org_id, batch=batch_of(org_id, delivery(shared + [
+                    {**a, "fingerprint": f"{tag}-{a['fingerprint']}"} for a in alerts])))
+            results += [(o.human_id, o.opened, o.duplicate) for o in outcomes]
+        out.put(("ok", results))
+    except Exception as exc:  # noqa: BLE001 — reported to the parent
+        out.put(("error", f"{tag}: {exc!r}"))
+    finally:
+        app.close()
+
+
+def test_two_processes_sharing_keys_open_one_incident_per_key(app: App, db_url: str, tmp_path: Path) -> None:
+    w = new_org(app)
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    procs = [ctx.Process(target=_ingester, args=(db_url, str(tmp_path), w.org.id, tag, out))
+             for tag in ("left", "right")]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=300) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(status == "ok" for status, _ in results), results
+    outcomes = [o for _, rs in results for o in rs]
+    # six services share their keys across both processes: six incidents, never two for one service
+    assert sum(opened for _, opened, _ in outcomes) == 6
+    assert numbers(app, w.org.id) == [1, 2, 3, 4, 5, 6]
+    # the alerts both processes sent were recorded once; the other copy was absorbed
+    assert sum(dup for _, _, dup in outcomes) == 30 * 2
+    assert set(signal_events(app, w.org.id).values()) == {1}
+    assert sum(signal_events(app, w.org.id).values()) == 30 * (4 * 2 + 2)
+    for state in app.queries.list(w.org.id, limit=10):
+        assert state.signal_count == state.version - 1
+
+
+def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
+    """The candidate lookup uses ix_incident_keys_lookup, even before ANALYZE has seen the table."""
+    w = new_org(pg_app)
+    ingest_batch(deps=pg_app.deps, org_id=w.org.id,
+                 batch=batch_of(w.org.id, delivery([alert(i, service=f"svc-{i}") for i in range(20)])))
+    with pg_app.engine.begin() as conn:  # an org with many keys, as after a storm; no ANALYZE follows
+        scope_to_org(conn, w.org.id)
+        conn.execute(sa.text("INSERT INTO incident_keys (incident_id, key, org_id, project_id, last_seen_at) "
+                             "SELECT 'i' || (n / 50), 'instance=pod-' || n, :o, NULL, now() "
+                             "FROM generate_series(1, 20000) AS n"), {"o": w.org.id})
+    stmt = candidates_statement(w.org.id, ["service=svc-3", "alertname=HighLatency0"], project_id=None, pg=True)
+    compiled = stmt.compile(dialect=pg_app.engine.dialect, compile_kwargs={"literal_binds": True})
+    with pg_app.engine.begin() as conn:
+        scope_to_org(conn, w.org.id)
+        plan = "\n".join(r[0] for r in conn.execute(sa.text(f"EXPLAIN {compiled}")))
+    assert "ix_incident_keys_lookup" in plan, plan
+    assert "Seq Scan on incident_keys" not in plan, plan
+
+
+def test_an_ignored_signal_in_a_batch_leaves_the_others_alone(app: App) -> None:
+    w = new_org(app)
+    payload = delivery([alert(1, service="api"), {**alert(2, service="db"), "labels": {
+        **alert(2, service="db")["labels"], "severity": "info"}}])
+    outcomes = ingest_batch(deps=app.deps, org_id=w.org.id, batch=batch_of(w.org.id, payload))
+    assert [o.action for o in outcomes] == [CorrelationAction.OPEN, CorrelationAction.IGNORE]
+    assert numbers(app, w.org.id) == [1]
