@@ -11,6 +11,7 @@ from typing import cast
 from incident_core import commands as cmd
 from incident_core import events as ev
 from incident_core.aggregate import MAX_TITLE, decide
+from incident_core.candidates import BatchCandidates
 from incident_core.correlation import DEFAULT_MIN_SEVERITY, DEFAULT_WINDOW, CorrelationAction, correlate
 from incident_core.errors import ConcurrencyConflict
 from incident_core.model import Status
@@ -86,6 +87,7 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
     # a duplicate (it surfaces as a conflict, and the whole batch is retried); retries look first.
     seen: dict[str, IngestOutcome] = {}
     outcomes = []
+    pool = BatchCandidates(tx, [signal for signal, _ in batch])
     for signal, policy in batch:
         key = f"signal:{signal.delivery_key}"
         if key in seen:
@@ -98,7 +100,7 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
             incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
             outcome = _duplicate(signal, prior, incident.human_id if incident else None)
         else:
-            outcome = _decide_and_record(deps, tx, signal, policy, key, actor or f"signal:{signal.source}")
+            outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}")
         seen[key] = outcome
         outcomes.append(outcome)
     return outcomes
@@ -113,12 +115,12 @@ def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> I
                          reason=f"duplicate delivery absorbed (first: {reason})", duplicate=True)
 
 
-def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy: GroupingPolicy, key: str,
-                       who: str) -> IngestOutcome:
+def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates, signal: Signal,
+                       policy: GroupingPolicy, key: str, who: str) -> IngestOutcome:
     now = deps.clock.now()
     # Every open incident holding a key is a candidate; the policy applies the window itself so its
     # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
-    candidates = tx.open_incidents(signal.correlation_keys, project_id=signal.project_id, since=None)
+    candidates = pool.for_signal(signal)
     decision = correlate(signal, candidates, now=now, window=policy.window, min_severity=policy.min_severity)
     data = signal.to_dict()
     base = {"org_id": signal.org_id, "actor": who, "occurred_at": now}
@@ -143,6 +145,7 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy
         assert state is not None
         tx.append(events, expected_version=0, state=state, idempotency_key=key,
                   outbox=[changed_message(state, events)])
+        pool.recorded(signal, state, attached=True, at=now)
         return IngestOutcome(signal.fingerprint, decision.action, incident_id, state.human_id, reason, opened=True)
     assert decision.incident_id is not None
     current = tx.load(decision.incident_id)
@@ -160,4 +163,5 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy
     assert state is not None
     tx.append(events, expected_version=current.version, state=state, idempotency_key=key,
               outbox=[changed_message(state, events)])
+    pool.recorded(signal, state, attached=decision.action is CorrelationAction.ATTACH, at=now)
     return IngestOutcome(signal.fingerprint, decision.action, current.incident_id, current.human_id, decision.reason)

@@ -50,7 +50,7 @@ def append_pg(conn: Connection, statement: Statement) -> None:
     conn.exec_driver_sql(sql, params)
 
 
-def _simple_query(dbapi: Any, sql: str, params: dict[str, Any], *, own_transaction: bool) -> psycopg.ClientCursor:
+def _simple_query(dbapi: Any, sql: str, params: dict[str, Any] | None, *, own_transaction: bool) -> psycopg.ClientCursor:
     """Send several statements as one message (simple query protocol, psycopg's client-side binding).
 
     With own_transaction the connection must be idle: PostgreSQL runs the statements of one simple
@@ -85,13 +85,30 @@ def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> dict[str, Any] |
     return row[0] if row is not None else None
 
 
-def write_and_commit(dbapi: Any, statement: Statement) -> None:
-    """Write an append and commit, in one round trip.
+def _joined(dbapi: Any, statements: list[Statement]) -> str:
+    """Several appends as one SQL text, bound on the client (one message, planned by the function's cache)."""
+    cur = psycopg.ClientCursor(dbapi)
+    try:
+        return "; ".join(cur.mogrify(sql, params) for sql, params in statements)
+    finally:
+        cur.close()
 
-    If nothing else ran in this transaction yet, the org is bound and the call runs as an implicit
-    transaction of its own; otherwise the call and COMMIT go as one message. Either way a failing
+
+def write_pending(dbapi: Any, statements: list[Statement]) -> None:
+    """Send deferred appends now, in one message, inside the caller's open transaction."""
+    _simple_query(dbapi, _joined(dbapi, statements), None, own_transaction=False).close()
+
+
+def write_and_commit(dbapi: Any, statements: list[Statement]) -> None:
+    """Write deferred appends and commit, in one round trip.
+
+    If nothing else ran in this transaction yet, the org is bound and the calls run as an implicit
+    transaction of their own; otherwise the calls and COMMIT go as one message. Either way a failing
     call (a stale version, a unique clash) commits nothing and raises here.
     """
-    sql, params = statement
     idle = dbapi.info.transaction_status == TransactionStatus.IDLE
-    _simple_query(dbapi, _BIND + sql if idle else sql + "; COMMIT", params, own_transaction=idle).close()
+    if idle:
+        bind = (_BIND.strip().rstrip(";"), {"org_id": statements[0][1]["org_id"]})
+        _simple_query(dbapi, _joined(dbapi, [bind, *statements]), None, own_transaction=True).close()
+    else:
+        _simple_query(dbapi, _joined(dbapi, statements) + "; COMMIT", None, own_transaction=False).close()

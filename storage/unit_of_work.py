@@ -22,7 +22,7 @@ from incident_core.state import IncidentState
 from storage.append_rules import incident_update
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
-from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit
+from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit, write_pending
 from storage.records import event_row, incident_row, row_event, row_state, utc
 from storage.signal_projection import (
     KEYS,
@@ -57,8 +57,9 @@ class SqlTransaction:
         self._cache = cache
         self._read: dict[str, IncidentState] = {}  # states already read in this transaction
         self.written: list[IncidentState] = []  # states appended, for the cache once committed
-        # PostgreSQL: an append with nothing after it waits to be sent with the COMMIT (one round trip).
-        self._pending: Statement | None = None
+        # PostgreSQL: appends with nothing after them wait to be sent together, with the COMMIT (one round trip
+        # for a chat command, and for a whole batch of signals).
+        self._pending: list[Statement] = []
 
     @property
     def conn(self) -> Connection:
@@ -73,14 +74,14 @@ class SqlTransaction:
         return self._conn
 
     def _flush(self) -> None:
-        if self._pending is not None:
-            statement, self._pending = self._pending, None
-            append_pg(self.conn, statement)
+        if self._pending:
+            statements, self._pending = self._pending, []
+            write_pending(self.conn.connection.dbapi_connection, statements)
 
     def load(self, incident_id: str) -> IncidentState | None:
         if incident_id in self._read:
             return self._read[incident_id]
-        if not self._scoped and self._pg and self._pending is None:
+        if not self._scoped and self._pg and not self._pending:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
             state = IncidentState.from_dict(data) if data is not None else None
@@ -100,10 +101,10 @@ class SqlTransaction:
 
     def commit_pending(self) -> None:
         """PostgreSQL: send a deferred append together with COMMIT (the unit of work's last step)."""
-        if self._pending is None:
+        if not self._pending:
             return
-        statement, self._pending = self._pending, None
-        write_and_commit(self._conn.connection.dbapi_connection, statement)
+        statements, self._pending = self._pending, []
+        write_and_commit(self._conn.connection.dbapi_connection, statements)
 
     @property
     def states(self) -> list[IncidentState]:
@@ -165,8 +166,7 @@ class SqlTransaction:
                     append_pg(self.conn, statement)
                     project_rooms(self.conn, events)
                     return
-                self._flush()  # an earlier deferred append goes first
-                self._pending = statement  # sent with the COMMIT, or before the next statement
+                self._pending.append(statement)  # sent with the COMMIT, or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
             if expected_version == 0:
@@ -192,7 +192,7 @@ class SqlTransaction:
         if not keys or not self._pg:
             return  # SQLite: BEGIN IMMEDIATE already serializes writers
         params = {"keys": sorted({f"{self.org_id}:{k}" for k in keys}), "org": self.org_id}
-        if self._scoped or self._pending is not None:
+        if self._scoped or self._pending:
             self.conn.execute(_LOCK_KEYS, params)
         else:  # the usual first statement of signal ingest: bind the org in the same round trip
             self._conn.execute(_SCOPE_AND_LOCK_KEYS, params)
