@@ -13,6 +13,9 @@ from incident_core.signals import Signal
 from incident_core.state import IncidentState
 
 
+PREFETCH_LIMIT = 200  # candidates whose states are read up front; past it (a very common key), read on use
+
+
 class BatchCandidates:
     """Open incidents holding any key of the batch, by project; read inside the batch's transaction, after
     its keys are locked, so no other writer can add an incident on those keys meanwhile."""
@@ -29,6 +32,8 @@ class BatchCandidates:
         if found is None:
             keys = sorted(self._keys.get(project_id, ()))
             found = {c.incident_id: c for c in self._tx.open_incidents(keys, project_id=project_id, since=None)}
+            if len(found) <= PREFETCH_LIMIT:
+                self._tx.prefetch(list(found))  # one read instead of one per signal
             self._open[project_id] = found
         return found
 

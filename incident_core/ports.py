@@ -80,6 +80,10 @@ class SignalTransaction(IncidentTransaction, Protocol):
         """Open incidents of this org (and project) holding any of `keys`, seen since `since`."""
         ...
 
+    def prefetch(self, incident_ids: Sequence[str]) -> None:
+        """Read these incidents' states in one go; later loads in this transaction answer from them."""
+        ...
+
     def stream_version(self, stream_id: str) -> int:
         """The last version written to a stream (0 when empty)."""
         ...

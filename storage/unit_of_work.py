@@ -211,6 +211,15 @@ class SqlTransaction:
                                       opened_at=utc(row.created_at)))
         return found
 
+    def prefetch(self, incident_ids: Sequence[str]) -> None:
+        wanted = sorted({i for i in incident_ids if i not in self._read})
+        if not wanted:
+            return
+        rows = self.conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+            INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.id.in_(wanted)))
+        for row in rows:
+            self._read[row.id] = row_state(row)
+
     def stream_version(self, stream_id: str) -> int:
         value = self.conn.execute(sa.select(sa.func.max(EVENTS.c.stream_version)).where(
             EVENTS.c.org_id == self.org_id, EVENTS.c.stream_id == stream_id)).scalar()
