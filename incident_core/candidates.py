@@ -12,7 +12,6 @@ from incident_core.ports import SignalTransaction
 from incident_core.signals import Signal
 from incident_core.state import IncidentState
 
-
 PREFETCH_LIMIT = 200  # candidates whose states are read up front; past it (a very common key), read on use
 
 

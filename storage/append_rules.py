@@ -131,3 +131,9 @@ BEGIN
     {insert_outbox};
   END IF;
 END $$"""
+
+
+def install_append_function(bind: Any) -> None:
+    """Install the generated revenant_append (PostgreSQL only; SQLite runs the statements themselves)."""
+    if bind.dialect.name == "postgresql":
+        bind.execute(sa.text(append_function_sql()))

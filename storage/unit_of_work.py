@@ -22,7 +22,14 @@ from incident_core.state import IncidentState
 from storage.append_rules import incident_update
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
-from storage.pg_append import Statement, append_pg, append_statement, load_state, write_and_commit, write_pending
+from storage.pg_append import (
+    Statement,
+    append_pg,
+    append_statement,
+    load_state,
+    write_and_commit,
+    write_pending,
+)
 from storage.records import event_row, incident_row, row_event, row_state, utc
 from storage.signal_projection import (
     KEYS,

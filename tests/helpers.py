@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.bootstrap import App
@@ -31,3 +33,25 @@ def new_org(app: App, name: str | None = None, *, members: dict[str, OrgRole] | 
 def declare(world: World, title: str = "API errors", *, actor: str = "u:alice",
             severity: Severity = Severity.SEV3) -> uc.Result:
     return uc.declare_incident(deps=world.deps, org_id=world.org.id, actor=actor, title=title, severity=severity)
+
+
+def _report(target: Callable[..., object], args: tuple[object, ...], out: mp.Queue) -> None:
+    try:
+        out.put(("ok", target(*args)))
+    except Exception as exc:  # noqa: BLE001 — reported to the parent
+        out.put(("error", f"{args}: {exc!r}"))
+
+
+def in_processes(target: Callable[..., object], argument_lists: list[tuple[object, ...]], *,
+                 timeout: float = 300) -> list[object]:
+    """Run `target(*args)` in one spawned process per argument list; their results (any error fails the test)."""
+    ctx = mp.get_context("spawn")
+    out: mp.Queue = ctx.Queue()
+    procs = [ctx.Process(target=_report, args=(target, args, out)) for args in argument_lists]
+    for p in procs:
+        p.start()
+    results = [out.get(timeout=timeout) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    assert all(status == "ok" for status, _ in results), results
+    return [value for _, value in results]

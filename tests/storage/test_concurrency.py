@@ -2,25 +2,21 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from pathlib import Path
 
 from bot.bootstrap import App
 from incident_core import usecases as uc
 from tests.conftest import make_app
-from tests.helpers import declare, new_org
+from tests.helpers import declare, in_processes, new_org
 
 APPENDS = 500
 
 
-def _writer(url: str, data_dir: str, org_id: str, incident_id: str, tag: str, out: mp.Queue) -> None:
+def _writer(url: str, data_dir: str, org_id: str, incident_id: str, tag: str) -> None:
     app = make_app(url, Path(data_dir))
     try:
         for i in range(APPENDS):
             uc.add_note(deps=app.deps, org_id=org_id, incident_id=incident_id, actor=f"u:{tag}", text=f"{tag}-{i}")
-        out.put(("ok", tag))
-    except Exception as exc:  # noqa: BLE001 — reported to the parent
-        out.put(("error", f"{tag}: {exc!r}"))
     finally:
         app.close()
 
@@ -28,16 +24,8 @@ def _writer(url: str, data_dir: str, org_id: str, incident_id: str, tag: str, ou
 def test_two_processes_append_without_loss_or_duplication(app: App, db_url: str, tmp_path: Path) -> None:
     w = new_org(app)
     inc = declare(w).state
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(db_url, str(tmp_path), w.org.id, inc.incident_id, tag, out))
-             for tag in ("left", "right")]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=240) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    assert all(status == "ok" for status, _ in results), results
+    in_processes(_writer, [(db_url, str(tmp_path), w.org.id, inc.incident_id, tag) for tag in ("left", "right")],
+                 timeout=240)
     events = app.queries.timeline(w.org.id, inc.incident_id)
     assert [e.version for e in events] == list(range(1, 2 * APPENDS + 2))
     texts = [e.text for e in events[1:]]  # type: ignore[attr-defined]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,7 +20,7 @@ from incident_core.usecases import Deps
 from storage.engine import scope_to_org
 from storage.unit_of_work import candidates_statement
 from tests.conftest import make_app
-from tests.helpers import new_org
+from tests.helpers import in_processes, new_org
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -125,7 +124,7 @@ def test_a_batch_never_writes_another_orgs_signals(app: App) -> None:
     assert numbers(app, w.org.id) == [] and numbers(app, other.org.id) == []
 
 
-def _ingester(url: str, data_dir: str, org_id: str, tag: str, out: mp.Queue) -> None:
+def _ingester(url: str, data_dir: str, org_id: str, tag: str) -> list[tuple[str | None, bool, bool]]:
     app = make_app(url, Path(data_dir))
     try:
         results: list[tuple[str | None, bool, bool]] = []
@@ -137,26 +136,15 @@ def _ingester(url: str, data_dir: str, org_id: str, tag: str, out: mp.Queue) -> 
                 deps=app.deps, org_id=org_id, batch=batch_of(org_id, delivery(shared + [
                     {**a, "fingerprint": f"{tag}-{a['fingerprint']}"} for a in alerts])))
             results += [(o.human_id, o.opened, o.duplicate) for o in outcomes]
-        out.put(("ok", results))
-    except Exception as exc:  # noqa: BLE001 — reported to the parent
-        out.put(("error", f"{tag}: {exc!r}"))
+        return results
     finally:
         app.close()
 
 
 def test_two_processes_sharing_keys_open_one_incident_per_key(app: App, db_url: str, tmp_path: Path) -> None:
     w = new_org(app)
-    ctx = mp.get_context("spawn")
-    out: mp.Queue = ctx.Queue()
-    procs = [ctx.Process(target=_ingester, args=(db_url, str(tmp_path), w.org.id, tag, out))
-             for tag in ("left", "right")]
-    for p in procs:
-        p.start()
-    results = [out.get(timeout=300) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    assert all(status == "ok" for status, _ in results), results
-    outcomes = [o for _, rs in results for o in rs]
+    results = in_processes(_ingester, [(db_url, str(tmp_path), w.org.id, tag) for tag in ("left", "right")])
+    outcomes = [o for rs in results for o in rs]  # type: ignore[attr-defined]
     # six services share their keys across both processes: six incidents, never two for one service
     assert sum(opened for _, opened, _ in outcomes) == 6
     assert numbers(app, w.org.id) == [1, 2, 3, 4, 5, 6]

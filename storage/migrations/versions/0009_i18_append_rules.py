@@ -13,10 +13,9 @@ installed function and the generated one differ.
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
-from storage.append_rules import append_function_sql
+from storage.append_rules import install_append_function
 
 revision = "0009_i18"
 down_revision = "0008_i13"
@@ -25,9 +24,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        bind.execute(sa.text(append_function_sql()))
+    install_append_function(op.get_bind())
 
 
 def downgrade() -> None:
