@@ -9,6 +9,7 @@ SQLite takes the statement-per-table path in unit_of_work.py; the rows written a
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +43,55 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
         "expected": expected_version, "keys": json.dumps([_plain(r) for r in keys]),
         "keys_before": keys_before, "signals": json.dumps([_plain(r) for r in signals]),
     }
+
+
+@dataclass
+class PendingAppend:
+    """An append waiting to be sent; appends to one incident in one transaction merge into one call.
+
+    A batch of signals that attaches twenty alerts to one incident then rewrites its projection row
+    once, not twenty times: the merged call carries every event, the last state, the union of the
+    key rows (newest sighting per key) and every signal row in order; its version check is the first
+    append's, so a concurrent writer still fails the whole call.
+    """
+
+    org_id: str
+    incident_id: str
+    expected_version: int
+    version: int  # the state's version after this append
+    events: list[dict[str, Any]]
+    projection: dict[str, Any]
+    outbox: list[dict[str, Any]]
+    keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys_before: datetime | None = None
+    signals: list[dict[str, Any]] = field(default_factory=list)
+
+    def follows(self, other: PendingAppend) -> bool:
+        """True when `self` continues `other`'s incident right after it."""
+        return self.incident_id == other.incident_id and self.expected_version == other.version
+
+    def absorb(self, later: PendingAppend) -> None:
+        self.version, self.projection = later.version, later.projection
+        self.events += later.events
+        self.outbox += later.outbox
+        self.keys.update(later.keys)
+        self.keys_before = later.keys_before or self.keys_before
+        self.signals += later.signals
+
+    def statement(self) -> Statement:
+        return append_statement(org_id=self.org_id, incident_id=self.incident_id,
+                                expected_version=self.expected_version, events=self.events,
+                                projection=self.projection, outbox=self.outbox, keys=list(self.keys.values()),
+                                keys_before=self.keys_before, signals=self.signals)
+
+
+def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:
+    """Add `append` to the appends waiting in a transaction, merged into the one for its incident if any."""
+    for earlier in pending:
+        if append.follows(earlier):
+            earlier.absorb(append)
+            return
+    pending.append(append)
 
 
 def append_pg(conn: Connection, statement: Statement) -> None:
@@ -94,18 +144,19 @@ def _joined(dbapi: Any, statements: list[Statement]) -> str:
         cur.close()
 
 
-def write_pending(dbapi: Any, statements: list[Statement]) -> None:
+def write_pending(dbapi: Any, pending: list[PendingAppend]) -> None:
     """Send deferred appends now, in one message, inside the caller's open transaction."""
-    _simple_query(dbapi, _joined(dbapi, statements), None, own_transaction=False).close()
+    _simple_query(dbapi, _joined(dbapi, [a.statement() for a in pending]), None, own_transaction=False).close()
 
 
-def write_and_commit(dbapi: Any, statements: list[Statement]) -> None:
+def write_and_commit(dbapi: Any, pending: list[PendingAppend]) -> None:
     """Write deferred appends and commit, in one round trip.
 
     If nothing else ran in this transaction yet, the org is bound and the calls run as an implicit
     transaction of their own; otherwise the calls and COMMIT go as one message. Either way a failing
     call (a stale version, a unique clash) commits nothing and raises here.
     """
+    statements = [a.statement() for a in pending]
     idle = dbapi.info.transaction_status == TransactionStatus.IDLE
     if idle:
         bind = (_BIND.strip().rstrip(";"), {"org_id": statements[0][1]["org_id"]})

@@ -23,10 +23,10 @@ from storage.append_rules import incident_update
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import (
-    Statement,
+    PendingAppend,
     append_pg,
-    append_statement,
     load_state,
+    queue_append,
     write_and_commit,
     write_pending,
 )
@@ -66,7 +66,7 @@ class SqlTransaction:
         self.written: list[IncidentState] = []  # states appended, for the cache once committed
         # PostgreSQL: appends with nothing after them wait to be sent together, with the COMMIT (one round trip
         # for a chat command, and for a whole batch of signals).
-        self._pending: list[Statement] = []
+        self._pending: list[PendingAppend] = []
 
     @property
     def conn(self) -> Connection:
@@ -165,15 +165,15 @@ class SqlTransaction:
         try:
             if self._pg:
                 keys, keys_before = key_rows(state, events)
-                statement = append_statement(org_id=self.org_id, incident_id=state.incident_id,
-                                             expected_version=expected_version, events=rows, projection=projection,
-                                             outbox=outbox_rows, keys=keys, keys_before=keys_before,
-                                             signals=signal_rows(events))
+                pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id,
+                                        expected_version=expected_version, version=state.version, events=rows,
+                                        projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
+                                        keys_before=keys_before, signals=signal_rows(events))
                 if opens_rooms(events):
-                    append_pg(self.conn, statement)
+                    append_pg(self.conn, pending.statement())
                     project_rooms(self.conn, events)
                     return
-                self._pending.append(statement)  # sent with the COMMIT, or before the next statement
+                queue_append(self._pending, pending)  # sent with the COMMIT, or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
             if expected_version == 0:
