@@ -12,7 +12,8 @@ from incident_core.blameless import Finding, check_sections
 from incident_core.errors import InvalidTransition, NotFound
 from incident_core.events import Event, PostmortemApproved, PostmortemPublished, StatusChanged
 from incident_core.model import Status
-from incident_core.notices import NOTICE, notice_message
+from incident_core.notices import NOTICE as NOTICE  # re-exported: the subscribers import it from here
+from incident_core.notices import notice_message
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.postmortem_check import verify_section
 from incident_core.postmortem_draft import Draft, build_draft
@@ -125,7 +126,7 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
     return view_of(result.state)
 
 
-def _draftednotice_message(state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
+def _drafted_notice(state: IncidentState, events: list[Event]) -> list[OutboxMessage]:
     view = view_of(state)
     text = rt.doc(rt.para(
         rt.emoji("memo"), f" {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "

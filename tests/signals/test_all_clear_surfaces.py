@@ -60,3 +60,37 @@ async def test_war_room_shows_all_clear_with_the_one_click_moves_on_both_platfor
     card = json.dumps(teams_war_room(view))
     assert "All clear since 09:00 UTC" in card
     assert '"status": "mitigated"' in card and '"status": "resolved"' in card
+
+
+async def test_auto_resolve_after_resolves_once_with_the_reason(server: Server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.org_config import apply_org_config
+    from bot.reminders import tick
+
+    org_id, token = server.org()
+    (tmp_path / "org.yaml").write_text("routing:\n  default_project: shop\n  projects:\n"
+                                       "    - name: shop\n      auto_resolve_after_minutes: 15\n")
+    apply_org_config(server.app, org_id, tmp_path / "org.yaml")
+    await server.post("alertmanager", copy.deepcopy(load("alertmanager", "crashloop_shop")["payload"]), token)
+    await server.post("alertmanager", copy.deepcopy(load("alertmanager", "crashloop_shop_resolved")["payload"]), token)
+    server.clock.advance(minutes=14)
+    tick(server.app, use_leader=False)
+    state = server.app.queries.get(org_id, "INC-1")
+    assert state is not None and state.status.value == "triggered", "not yet: 14 of 15 minutes"
+    server.clock.advance(minutes=2)
+    tick(server.app, use_leader=False)
+    tick(server.app, use_leader=False)
+    state = server.app.queries.get(org_id, "INC-1")
+    assert state is not None and state.status.value == "resolved"
+    changes = [e for e in server.app.queries.timeline(org_id, state.incident_id) if e.type_name == "StatusChanged"]
+    assert len(changes) == 1 and changes[0].actor == "system:auto-resolve"
+    assert "auto_resolve_after is 15 min" in changes[0].note and "its only firing signal resolved" in changes[0].note
+
+
+async def test_without_auto_resolve_after_an_all_clear_incident_waits_for_a_person(server: Server) -> None:
+    from bot.reminders import tick
+
+    org_id = await _all_clear(server)
+    server.clock.advance(days=2)
+    tick(server.app, use_leader=False)
+    state = server.app.queries.get(org_id, "INC-1")
+    assert state is not None and state.status.value == "triggered"
