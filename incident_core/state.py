@@ -54,7 +54,7 @@ class IncidentState:
     rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
     postmortem: dict[str, Any] = field(default_factory=dict)
     recurrence: dict[str, Any] = field(default_factory=dict)
-    firing: tuple[str, ...] = ()  # fingerprints of the alert/log/metric signals still firing
+    firing: tuple[str, ...] = ()  # fingerprints of the alert and metric signals still firing
     fired: int = 0  # distinct signals that have fired (and not been counted again while still firing)
     all_clear_at: str | None = None
     all_clear_reason: str = ""
@@ -161,7 +161,9 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
         if len(logs) > MAX_LOG_LINES:
             logs = dict(sorted(logs.items(), key=lambda kv: -kv[1])[:MAX_LOG_LINES])
     firing, fired, clear = s.firing, s.fired, s.all_clear_at
-    if sig.get("kind") != "change" and sig.get("status", "firing") == "firing" and sig.get("fingerprint"):
+    # Only alerts and metrics resolve; a log record or a change is a moment, never "still firing".
+    if sig.get("kind", "alert") in ("alert", "metric") and sig.get("status", "firing") == "firing" \
+            and sig.get("fingerprint"):
         clear = None  # it fired again: a later all clear is news again
         if sig["fingerprint"] not in firing:
             firing, fired = (*firing, str(sig["fingerprint"]))[-MAX_FIRING:], fired + 1
