@@ -8,11 +8,13 @@ incident.* event (acknowledged, annotated, status_update_published, responder.ad
 priority_updated, escalated, delegated…) → a `change` signal with the incident's fingerprint: it attaches to
 the incident as an update of its own kind and never opens one. Events whose `data` is not the incident itself
 (notes, status updates, responder requests) carry the incident as `data.incident`. pagey.ping, non-incident
-resources and events naming no incident → no signal (the route answers 202 with the reason).
+resources and events naming no incident → an update keyed only on its own event id: it joins and opens
+nothing, and is recorded in the decision log with that reason (202).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from handlers.signals._common import (
@@ -95,6 +97,23 @@ def _update_title(event_type: str, data: dict[str, Any], title: str, agent: str 
     return f"PagerDuty incident {what.replace('_', ' ').replace('.', ' ')}{by}: {title}"
 
 
+def _unrelated(ctx: Context, body: dict[str, Any], event_type: str, event_id: str | None,
+               occurred_at: datetime | None) -> Signal:
+    """An event naming no incident (pagey.ping, service.*): an update whose only key is its own event, so
+    it joins nothing and opens nothing, and the decision log records it with that reason."""
+    data = body["event"].get("data")
+    summary = None
+    if isinstance(data, dict):
+        summary = next((v for v in (data.get("summary"), data.get("message")) if isinstance(v, str) and v), None)
+    return build(
+        ctx, source=SOURCE, kind=SignalKind.CHANGE, status=SignalStatus.FIRING, severity=SignalSeverity.INFO,
+        title=f"PagerDuty {event_type}" + (f": {_clip(summary)}" if summary else ""),
+        description="PagerDuty event that names no incident: nothing to correlate",
+        labels={"pagerduty_event": event_type}, fingerprint=f"pagerduty-event:{event_id or event_type}",
+        starts_at=occurred_at, raw=body, delivery_extra=(event_type, event_id or ""),
+    )
+
+
 def normalize(payload: object, ctx: Context) -> list[Signal]:
     """PagerDuty V3 webhook payload → zero or one Signal."""
     body = expect_object(payload, "")
@@ -108,13 +127,13 @@ def normalize(payload: object, ctx: Context) -> list[Signal]:
     agent = event.get("agent")
     agent_name = opt_str(expect_object(agent, "event.agent"), "summary", "event.agent") if agent else None
     if resource_type != "incident" or not event_type.startswith("incident."):
-        return []
+        return [_unrelated(ctx, body, event_type, event_id, occurred_at)]
     if event.get("data") is None:
         raise fail("event.data", "is required")
     data = expect_object(event["data"], "event.data")
     incident_id, incident_title, html_url = _incident_of(data)
     if not incident_id:
-        return []
+        return [_unrelated(ctx, body, event_type, event_id, occurred_at)]
     number = data.get("number")
     if number is not None and (isinstance(number, bool) or not isinstance(number, int)):
         raise fail("event.data.number", f"must be an integer, got {json_type(number)}")
