@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import cast
 
+from incident_core import all_clear
 from incident_core import commands as cmd
 from incident_core import events as ev
 from incident_core.aggregate import MAX_TITLE, decide
@@ -17,7 +18,7 @@ from incident_core.errors import ConcurrencyConflict
 from incident_core.model import Status
 from incident_core.ports import SignalTransaction
 from incident_core.richtext import clip
-from incident_core.signals import Signal, SignalSeverity
+from incident_core.signals import GROUP_KEY, Signal, SignalSeverity
 from incident_core.state import apply_all
 from incident_core.usecases import MAX_ATTEMPTS, Deps, back_off, changed_message
 
@@ -28,6 +29,7 @@ class GroupingPolicy:
 
     window: timedelta = DEFAULT_WINDOW
     min_severity: SignalSeverity = DEFAULT_MIN_SEVERITY
+    sender_groups: bool = True  # a sender's own group (Alertmanager/Grafana groupKey) is one incident
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,9 @@ def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> I
 def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates, signal: Signal,
                        policy: GroupingPolicy, key: str, who: str) -> IngestOutcome:
     now = deps.clock.now()
+    if not policy.sender_groups:  # the batch locked these keys too: harmless, and never fewer than needed
+        signal = replace(signal, correlation_keys=tuple(
+            k for k in signal.correlation_keys if not k.startswith(f"{GROUP_KEY}=")))
     # Every open incident holding a key is a candidate; the policy applies the window itself so its
     # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
     candidates = pool.for_signal(signal)
@@ -157,11 +162,14 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates,
     else:
         command = cmd.ResolveSignal(**base, incident_id=current.incident_id, fingerprint=signal.fingerprint,
                                     title=signal.title, reason=decision.reason,
-                                    ended_at=signal.ends_at.isoformat() if signal.ends_at else None)
+                                    ended_at=signal.ends_at.isoformat() if signal.ends_at else None,
+                                    source=signal.source, note=signal.description[:300])
     events = decide(current, command)
     state = apply_all(current, events)
     assert state is not None
-    tx.append(events, expected_version=current.version, state=state, idempotency_key=key,
-              outbox=[changed_message(state, events)])
+    outbox = [changed_message(state, events)]
+    if any(isinstance(e, ev.AllClearReached) for e in events):
+        outbox.append(all_clear.notice(state))
+    tx.append(events, expected_version=current.version, state=state, idempotency_key=key, outbox=outbox)
     pool.recorded(signal, state, attached=decision.action is CorrelationAction.ATTACH, at=now)
     return IngestOutcome(signal.fingerprint, decision.action, current.incident_id, current.human_id, decision.reason)

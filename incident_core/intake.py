@@ -49,7 +49,8 @@ def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal], token_proj
                                               "load the routing config again with ", rt.code("revenant org config"))))
             project_id = project.id
         routed = replace(signal, org_id=org_id, project_id=project_id)
-        batch.append((routed, GroupingPolicy(window=policy.grouping_window, min_severity=policy.min_severity)))
+        batch.append((routed, GroupingPolicy(window=policy.grouping_window, min_severity=policy.min_severity,
+                                             sender_groups=policy.sender_groups)))
     if write is not None:
         return list(write(org_id, batch))
     return ingest_batch(deps=deps, org_id=org_id, batch=batch)

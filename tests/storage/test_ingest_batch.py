@@ -40,8 +40,9 @@ def delivery(alerts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def batch_of(org_id: str, payload: dict[str, Any]) -> list[tuple[Any, GroupingPolicy]]:
-    return [(s, GroupingPolicy()) for s in normalize("alertmanager", payload, org_id=org_id, project_id=None,
-                                                     received_at=T0)]
+    """The delivery's signals, correlated by service (sender groups off: a whole group would be one incident)."""
+    return [(s, GroupingPolicy(sender_groups=False)) for s in normalize(
+        "alertmanager", payload, org_id=org_id, project_id=None, received_at=T0)]
 
 
 class CountingUow:
