@@ -6,7 +6,7 @@ import hashlib
 import re
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,8 +17,9 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.indices.utils import embed_nodes
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from knowledge.chroma_bounds import bound_collection_cache
@@ -213,6 +214,37 @@ class ChromaStore:
             store.delete(ref_doc_id=key)
 
     @staticmethod
+    def chunk_ids(col: Collection, doc_keys: Iterable[str]) -> list[str]:
+        """Ids of every chunk the given documents have now."""
+        keys = list(doc_keys)
+        if not keys:
+            return []
+        found = col.get(where={"document_id": {"$in": keys}}, include=[])  # type: ignore[dict-item, list-item]
+        return list(found.get("ids") or [])
+
+    def upsert_nodes(self, col: Collection, nodes: Sequence[BaseNode], embedder: BaseEmbedding) -> None:
+        """Embed nodes and write them, replacing any chunk with the same id in place.
+
+        A re-ingested document's sections keep their ids, so an upsert swaps each one atomically and a
+        concurrent search sees the old or the new section, never neither (issue 13)."""
+        step = min(self.max_batch(), 2048)
+        for start in range(0, len(nodes), step):
+            part = nodes[start : start + step]
+            vectors = embed_nodes(part, embedder)
+            col.upsert(
+                ids=[n.node_id for n in part],
+                embeddings=[vectors[n.node_id] for n in part],  # type: ignore[arg-type]
+                metadatas=[_chroma_metadata(n) for n in part],  # type: ignore[misc]
+                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+            )
+
+    @staticmethod
+    def delete_ids(col: Collection, ids: Sequence[str]) -> None:
+        """Remove the given chunks."""
+        if ids:
+            col.delete(ids=list(ids))
+
+    @staticmethod
     def nodes(col: Collection, page: int = 5000) -> list[BaseNode]:
         """Every node of the org's collection, read back from Chroma (documents + metadata), page by page."""
         nodes: list[BaseNode] = []
@@ -233,3 +265,9 @@ class ChromaStore:
     def max_batch(self) -> int:
         """The largest add() batch the server accepts."""
         return int(self.client.get_max_batch_size())
+
+
+def _chroma_metadata(node: BaseNode) -> dict[str, Any]:
+    """A node's metadata as LlamaIndex's Chroma store writes it (flat, the node itself serialised, no None)."""
+    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    return {key: "" if value is None else value for key, value in meta.items()}
