@@ -191,20 +191,27 @@ class ChromaStore:
     def manifest(col: Collection, where: dict[str, Any]) -> dict[str, str]:
         """doc_key -> content hash of the documents matching where (one entry per document)."""
         result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
-        manifest: dict[str, str] = {}
-        for meta in result.get("metadatas") or []:
-            if meta:
-                manifest[str(meta.get("doc_key"))] = str(meta.get("content_hash", ""))
-        return manifest
+        return {key: hashed for key, (_path, hashed) in ChromaStore._by_document(result).items()}
 
     @staticmethod
     def documents(col: Collection, where: dict[str, Any]) -> dict[str, tuple[str, str]]:
         """doc_key -> (path, content hash) of the documents matching where."""
         result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        return ChromaStore._by_document(result)
+
+    @staticmethod
+    def _by_document(result: Any) -> dict[str, tuple[str, str]]:
+        """doc_key -> (path, content hash) from chunk metadata. Chunks of one document that disagree on the hash
+        (an ingest stopped between writing the new sections and deleting the old ones) give the hash "", so the
+        next ingest rewrites the document and finishes the cleanup."""
         found: dict[str, tuple[str, str]] = {}
         for meta in result.get("metadatas") or []:
-            if meta:
-                found[str(meta.get("doc_key"))] = (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+            if not meta:
+                continue
+            key, entry = str(meta.get("doc_key")), (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+            seen = found.setdefault(key, entry)
+            if seen[1] != entry[1]:
+                found[key] = (seen[0], "")
         return found
 
     def delete_documents(self, col: Collection, doc_keys: Iterable[str]) -> None:

@@ -120,3 +120,24 @@ def test_reindexing_a_loop_document_is_never_invisible(kb: KnowledgeBase, monkey
     assert probe.results and all("INC-7" in paths for _, paths in probe.results), probe.results
     texts = [h.text for h in kb.search(ORG, QUERY, k=10, per_document=0) if h.path == "INC-7"]
     assert len(texts) == 2 and all("revision 2" in t for t in texts)
+
+
+def test_an_ingest_stopped_before_its_cleanup_is_finished_by_the_next_one(
+    kb: KnowledgeBase, tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from knowledge.store import ChromaStore
+
+    kb.ingest(tree, ORG)
+    write(tree, "rabbitmq.md", _runbook(2, 2))
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("process killed")
+
+    monkeypatch.setattr(ChromaStore, "delete_ids", staticmethod(crash))
+    with pytest.raises(RuntimeError):
+        kb.ingest(tree, ORG)
+    monkeypatch.undo()
+    report = kb.ingest(tree, ORG)
+    assert report.updated == 1  # the half-replaced document is not taken as unchanged
+    sources = {h.source for h in kb.search(ORG, QUERY + " step consumer", k=20, per_document=0)}
+    assert {s for s in sources if s.startswith("rabbitmq.md#step-")} == {"rabbitmq.md#step-0", "rabbitmq.md#step-1"}
