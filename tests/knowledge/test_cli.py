@@ -164,3 +164,10 @@ def test_an_uncalibrated_embedder_leaves_relevance_unknown(tmp_path: Path) -> No
     kb.ingest(tmp_path / "rb", DEMO_ORG)
     hits = json.loads(_invoke(kb, ["search", "--org", "demo", "--json", "disk full"]).output)
     assert hits and all(h["relevant"] is None for h in hits)
+
+
+def test_the_listing_marks_weak_matches(demo_kb: KnowledgeBase) -> None:
+    weak = _invoke(demo_kb, ["search", "--org", "demo", "-k", "2", "what is the best recipe for banana bread"])
+    assert weak.exit_code == 0 and weak.output.count("weak match: below the relevance floor") == 2
+    strong = _invoke(demo_kb, ["search", "--org", "demo", "-k", "1", "postgres refuses new connections: too many clients"])
+    assert strong.exit_code == 0 and "weak match" not in strong.output
