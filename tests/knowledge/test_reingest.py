@@ -141,3 +141,30 @@ def test_an_ingest_stopped_before_its_cleanup_is_finished_by_the_next_one(
     assert report.updated == 1  # the half-replaced document is not taken as unchanged
     sources = {h.source for h in kb.search(ORG, QUERY + " step consumer", k=20, per_document=0)}
     assert {s for s in sources if s.startswith("rabbitmq.md#step-")} == {"rabbitmq.md#step-0", "rabbitmq.md#step-1"}
+
+
+def test_a_free_running_searcher_never_misses_a_document_being_reingested(tmp_path: Path) -> None:
+    from knowledge.embeddings import HashingEmbedding
+
+    root = tmp_path / "runbooks"
+    write(root, "rabbitmq.md", _runbook(1, 150))
+    write(root, "disk.md", "# Disk full\n\nRun `df -h` to find the volume that ran out of space.\n")
+    kb = KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding())
+    kb.ingest(root, ORG)
+    stop = threading.Event()
+    seen: list[bool] = []
+
+    def search_until_stopped() -> None:
+        while not stop.is_set():
+            seen.append("rabbitmq.md" in [h.path for h in kb.search(ORG, QUERY, k=3)])
+
+    searcher = threading.Thread(target=search_until_stopped)
+    searcher.start()
+    try:
+        for version, sections in ((2, 150), (3, 90), (4, 160)):
+            write(root, "rabbitmq.md", _runbook(version, sections))
+            assert kb.ingest(root, ORG).updated == 1
+    finally:
+        stop.set()
+        searcher.join(30)
+    assert seen and all(seen), f"{seen.count(False)} of {len(seen)} searches missed the runbook"
