@@ -6,19 +6,20 @@ import asyncio
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.acked_loop import AckedLoop
 from bot.binding_cache import BindingCache
 from bot.bootstrap import App
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
-from handlers.slack.lazy_runner import QueuedLazyRunner
+from storage.acked_work import AckedItem, AckedWork, Arrival
 from storage.replay_guard import SEEN, ReplayGuard
 from tests.conftest import make_app
 from tests.slack.conftest import SlackWorld
@@ -90,51 +91,51 @@ def test_when_requests_cannot_be_recorded_slack_gets_503_and_nothing_runs(slack_
     assert w.incident("INC-1") is None
 
 
-def _request() -> AsyncBoltRequest:
-    return AsyncBoltRequest(body="", headers={})
+def _queue(guard_app: App, n: int) -> AckedWork:
+    store = AckedWork(guard_app.engine, lease=5)
+    ids = store.record([Arrival(key=f"job-{uuid.uuid4().hex}-{i}", platform="test", body=str(i)) for i in range(n)])
+    assert all(ids)
+    return store
 
 
-def test_lazy_work_runs_in_order_with_bounded_concurrency_and_drains() -> None:
-    async def scenario() -> tuple[list[int], int]:
-        runner = QueuedLazyRunner(logger=logging.getLogger("test"), workers=2)
-        started: list[int] = []
-        running = 0
-        peak = 0
+def test_acked_work_runs_in_order_with_bounded_concurrency(guard_app: App) -> None:
+    store = _queue(guard_app, 8)
+    started: list[int] = []
+    running = peak = 0
 
-        def job(n: int):  # type: ignore[no-untyped-def]
-            async def work() -> None:
-                nonlocal running, peak
-                started.append(n)
-                running += 1
-                peak = max(peak, running)
-                await asyncio.sleep(0.01)
-                running -= 1
-            return work
+    async def work(item: AckedItem) -> None:
+        nonlocal running, peak
+        started.append(int(item.body))
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
 
-        for n in range(8):
-            runner.start(job(n), _request())
-        await runner.drain(timeout=5)
-        return started, peak
-
-    started, peak = asyncio.run(scenario())
-    assert started == list(range(8)) and peak == 2
+    worked = asyncio.run(AckedLoop(store, {"test": work}, concurrency=2).run_until_idle())
+    assert worked == 8 and started == list(range(8)) and peak == 2
+    assert store.pending() == 0
 
 
-def test_lazy_work_waits_for_acks_in_flight() -> None:
+def test_acked_work_waits_for_acks_in_flight(guard_app: App) -> None:
     priority = AckPriority(max_wait=5)
+    store = _queue(guard_app, 1)
 
     async def scenario() -> list[str]:
         order: list[str] = []
-        runner = QueuedLazyRunner(logger=logging.getLogger("test"), priority=priority, workers=1)
 
-        async def lazy() -> None:
+        async def work(_item: AckedItem) -> None:
             order.append("lazy")
 
+        loop = AckedLoop(store, {"test": work}, priority=priority, interval=0.05)
         with priority.acking():
-            runner.start(lazy, _request())
-            await asyncio.sleep(0.05)
+            await loop.start()
+            await asyncio.sleep(0.2)
             order.append("acked")
-        await runner.drain(timeout=5)
+        for _ in range(100):
+            if "lazy" in order:
+                break
+            await asyncio.sleep(0.02)
+        await loop.stop()
         return order
 
     assert asyncio.run(scenario()) == ["acked", "lazy"]
