@@ -101,8 +101,9 @@ class AckedWork:
         owner, until = (self.owner, now + self.lease) if claim else (None, None)
         with self.engine.begin() as conn:
             if is_postgres(conn):
-                ids = dict(conn.execute(_PG_RECORD, {"rows": json.dumps(list(rows.values())), "now": now,
-                                                     "owner": owner, "until": until}).tuples())
+                result = conn.execute(_PG_RECORD, {"rows": json.dumps(list(rows.values())), "now": now,
+                                                   "owner": owner, "until": until})
+                ids = {str(key): int(row_id) for row_id, key in result}
             else:
                 ids = self._record_sqlite(conn, list(rows.values()), now, owner, until)
         answers: list[int | None] = []

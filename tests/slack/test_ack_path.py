@@ -91,15 +91,16 @@ def test_when_requests_cannot_be_recorded_slack_gets_503_and_nothing_runs(slack_
     assert w.incident("INC-1") is None
 
 
-def _queue(guard_app: App, n: int) -> AckedWork:
+def _queue(guard_app: App, n: int, platform: str) -> AckedWork:
     store = AckedWork(guard_app.engine, lease=5)
-    ids = store.record([Arrival(key=f"job-{uuid.uuid4().hex}-{i}", platform="test", body=str(i)) for i in range(n)])
+    ids = store.record([Arrival(key=f"job-{uuid.uuid4().hex}-{i}", platform=platform, body=str(i)) for i in range(n)])
     assert all(ids)
     return store
 
 
 def test_acked_work_runs_in_order_with_bounded_concurrency(guard_app: App) -> None:
-    store = _queue(guard_app, 8)
+    platform = f"t-{uuid.uuid4().hex[:8]}"  # the database is shared by the session's tests
+    store = _queue(guard_app, 8, platform)
     started: list[int] = []
     running = peak = 0
 
@@ -111,14 +112,15 @@ def test_acked_work_runs_in_order_with_bounded_concurrency(guard_app: App) -> No
         await asyncio.sleep(0.01)
         running -= 1
 
-    worked = asyncio.run(AckedLoop(store, {"test": work}, concurrency=2).run_until_idle())
+    worked = asyncio.run(AckedLoop(store, {platform: work}, concurrency=2).run_until_idle())
     assert worked == 8 and started == list(range(8)) and peak == 2
-    assert store.pending() == 0
+    assert store.claim(10, [platform]) == []
 
 
 def test_acked_work_waits_for_acks_in_flight(guard_app: App) -> None:
     priority = AckPriority(max_wait=5)
-    store = _queue(guard_app, 1)
+    platform = f"t-{uuid.uuid4().hex[:8]}"
+    store = _queue(guard_app, 1, platform)
 
     async def scenario() -> list[str]:
         order: list[str] = []
@@ -126,7 +128,7 @@ def test_acked_work_waits_for_acks_in_flight(guard_app: App) -> None:
         async def work(_item: AckedItem) -> None:
             order.append("lazy")
 
-        loop = AckedLoop(store, {"test": work}, priority=priority, interval=0.05)
+        loop = AckedLoop(store, {platform: work}, priority=priority, interval=0.05)
         with priority.acking():
             await loop.start()
             await asyncio.sleep(0.2)
