@@ -88,7 +88,7 @@ class AckedLoop:
                 for item in items:
                     task = asyncio.create_task(self._work(item))
                     self._running[item.id] = task
-                    task.add_done_callback(lambda _t, i=item.id: (self._running.pop(i, None), self._wake.set()))
+                    task.add_done_callback(self._finished(item.id))
                 if items and len(items) == free:
                     continue  # there may be more: claim again as soon as a slot frees
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -96,6 +96,13 @@ class AckedLoop:
                 self._wake.clear()
         finally:
             renewer.cancel()
+
+    def _finished(self, item_id: int) -> Callable[[asyncio.Task[None]], None]:
+        def done(_task: asyncio.Task[None]) -> None:
+            self._running.pop(item_id, None)
+            self._wake.set()  # a slot is free
+
+        return done
 
     async def _renew(self) -> None:
         every = max(self.store.lease.total_seconds() / 3, 0.2)

@@ -12,7 +12,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -152,7 +152,10 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot, store: AckedWor
                    keys: SigningKeys | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
     """POST /api/messages: 401 for a missing or invalid token (503 while the signing keys cannot be fetched),
     the invoke body for invokes, 201 otherwise. Each activity is recorded (replays refused) before it is worked."""
-    record = BatchedFirstSight(lambda arrivals: store.record(arrivals, claim=True))
+    def claimed(arrivals: Sequence[Arrival]) -> list[int | None]:
+        return store.record(arrivals, claim=True)  # this process works it at once; others after its lease
+
+    record = BatchedFirstSight(claimed)
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
