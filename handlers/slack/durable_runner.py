@@ -44,7 +44,8 @@ class DurableLazyRunner(AsyncLazyListenerRunner):
         self._collected: dict[str, list[tuple[LazyFunction, AsyncBoltRequest]]] = {}
 
     def start(self, function: LazyFunction, request: AsyncBoltRequest) -> None:
-        work = (request.headers.get(WORK_HEADER) or [None])[0]
+        marks = request.headers.get(WORK_HEADER)
+        work = marks[0] if marks else None
         if work is None:
             self.wake()  # the request is recorded already; some process's drain loop works it
             return
