@@ -46,8 +46,8 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_web_app(app: App) -> web.Application:
-    """Assemble every route on one aiohttp application."""
+def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
+    """Assemble every route on one aiohttp application; with socket_mode, Slack also arrives over Socket Mode."""
     web_app = web.Application(client_max_size=1024 * 1024 + 1,
                               middlewares=[edge_middleware(body_timeout=app.settings.http_read_timeout)])
     web_app[APP_KEY] = app
@@ -83,6 +83,10 @@ def build_web_app(app: App) -> web.Application:
     web_app.on_cleanup.append(loop.stop)
     reminders.attach(web_app, app)
     source_sync.attach(web_app, app)
+    if socket_mode:
+        from bot.slack_socket_mode import attach_socket_mode
+
+        attach_socket_mode(web_app, app, acked.store)
     return web_app
 
 
@@ -114,12 +118,8 @@ def _warm(app: App) -> None:
 def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> None:
     """Serve until interrupted; with socket_mode Slack traffic arrives over Socket Mode instead of HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    web_app = build_web_app(app)
+    web_app = build_web_app(app, socket_mode=socket_mode)
     _warm(app)
-    if socket_mode:
-        from bot.slack_socket_mode import attach_socket_mode
-
-        attach_socket_mode(web_app, app, web_app[ACKED_KEY].store)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
     web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,

@@ -27,7 +27,6 @@ from handlers.replay_batch import BatchedFirstSight
 from storage.acked_work import AckedWork, Arrival
 
 log = logging.getLogger("revenant.slack.socket")
-SOCKET_KEY = web.AppKey("slack_socket_mode", AsyncSocketModeHandler)
 
 
 class DurableSocketModeHandler(AsyncSocketModeHandler):
@@ -61,14 +60,18 @@ def attach_socket_mode(web_app: web.Application, app: App, acked: AckedWork) -> 
                          "connections:write")
     if BOLT_KEY not in web_app:
         raise ValueError("--socket-mode needs Slack configured: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-    handler = DurableSocketModeHandler(web_app[BOLT_KEY], token.get_secret_value(), acked)
-    web_app[SOCKET_KEY] = handler
+    bolt = web_app[BOLT_KEY]
+    handlers: list[DurableSocketModeHandler] = []
 
     async def connect(_web_app: web.Application) -> None:
-        await handler.connect_async()
+        # Built here, not above: its aiohttp session needs the server's running event loop.
+        handlers.append(DurableSocketModeHandler(bolt, token.get_secret_value(), acked))
+        await handlers[0].connect_async()
+        log.info("Slack Socket Mode connected")
 
     async def close(_web_app: web.Application) -> None:
-        await handler.close_async()
+        for handler in handlers:
+            await handler.close_async()
 
     web_app.on_startup.append(connect)
     web_app.on_cleanup.append(close)
