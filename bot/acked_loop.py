@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from bot.bootstrap import App
 from handlers.priority import AckPriority
@@ -43,6 +43,16 @@ class AckedLoop:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._running: dict[int, asyncio.Task[None]] = {}
+        self._held: set[int] = set()  # leased at birth and worked in their request (Teams): renewed too
+
+    @contextlib.contextmanager
+    def holding(self, item_id: int) -> Iterator[None]:
+        """Keep renewing the lease of a record this process works outside the loop (in its request)."""
+        self._held.add(item_id)
+        try:
+            yield
+        finally:
+            self._held.discard(item_id)
 
     def nudge(self) -> None:
         """Something was just recorded: claim now rather than at the next poll."""
@@ -108,9 +118,9 @@ class AckedLoop:
         every = max(self.store.lease.total_seconds() / 3, 0.2)
         while True:
             await asyncio.sleep(every)
-            if self._running:
+            if self._running or self._held:
                 try:
-                    await asyncio.to_thread(self.store.renew, list(self._running))
+                    await asyncio.to_thread(self.store.renew, [*self._running, *self._held])
                 except Exception as exc:  # noqa: BLE001 — a lease that runs out is taken over; the work is idempotent
                     log.warning("could not renew leases: %s", exc)
 

@@ -35,7 +35,7 @@ from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
-from storage.acked_work import AckedItem, AckedWork, Arrival
+from storage.acked_work import AckedItem, Arrival
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
 
@@ -148,10 +148,12 @@ def teams_worker(app: App, adapter: CloudAdapter, bot: RevenantTeamsBot) -> Call
     return work
 
 
-def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot, store: AckedWork,
+def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot, acked: AckedLoop,
                    keys: SigningKeys | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
     """POST /api/messages: 401 for a missing or invalid token (503 while the signing keys cannot be fetched),
     the invoke body for invokes, 201 otherwise. Each activity is recorded (replays refused) before it is worked."""
+    store = acked.store
+
     def claimed(arrivals: Sequence[Arrival]) -> list[int | None]:
         return store.record(arrivals, claim=True)  # this process works it at once; others after its lease
 
@@ -196,7 +198,8 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot, store: AckedWor
         if recorded is None:  # a redelivery of an activity already recorded: it is worked once
             return _redelivered(activity)
         try:
-            response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+            with acked.holding(recorded):  # however long it takes, no other process takes it over meanwhile
+                response = await adapter.process_activity(authenticated, activity, bot.on_turn)
         except StoreUnavailable as exc:  # its lease runs out and the drain loop (of any process) works it
             return web.json_response({"error": str(exc)}, status=503,
                                      headers={"Retry-After": str(exc.retry_after)})
@@ -228,5 +231,5 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
     keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
     if acked is not None:
         acked.workers["teams"] = teams_worker(app, adapter, bot)
-    store = acked.store if acked is not None else acked_store(app)
-    web_app.router.add_post("/api/messages", messages_route(adapter, bot, store, keys))
+    loop = acked if acked is not None else AckedLoop(acked_store(app), {})
+    web_app.router.add_post("/api/messages", messages_route(adapter, bot, loop, keys))

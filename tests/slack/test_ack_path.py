@@ -185,3 +185,24 @@ def test_binding_cache_keeps_found_bindings_for_a_while_only() -> None:
     table["T9"] = "org-c"
     assert cache.lookup("T9") == "org-c"
     assert lookups == ["T1", "T1", "T9", "T9"]
+
+
+def test_a_record_worked_in_its_request_keeps_its_lease_while_it_runs(guard_app: App) -> None:
+    platform = f"t-{uuid.uuid4().hex[:8]}"
+    mine = AckedWork(guard_app.engine, lease=0.6)
+    other = AckedWork(guard_app.engine, lease=0.6)
+    [held] = mine.record([Arrival(key=f"job-{uuid.uuid4().hex}", platform=platform, body="slow")], claim=True)
+    assert held is not None
+
+    async def scenario() -> list[int]:
+        loop = AckedLoop(mine, {platform: lambda _item: asyncio.sleep(0)})
+        await loop.start()
+        with loop.holding(held):
+            await asyncio.sleep(1.5)  # more than twice the lease: only renewals keep it
+            taken = await asyncio.to_thread(other.claim, 10, [platform])
+        await loop.stop()
+        return [i.id for i in taken]
+
+    assert asyncio.run(scenario()) == []
+    time.sleep(0.8)  # no longer held: its lease runs out and another process may take it over
+    assert [i.id for i in other.claim(10, [platform])] == [held]
