@@ -62,7 +62,7 @@ class AckedLoop:
         if self._task is None and self.workers:
             self._task = asyncio.create_task(self._run(), name="revenant-acked")
 
-    async def stop(self, *_: object, timeout: float = 10.0) -> None:
+    async def stop(self, *_: object, timeout: float = 5.0) -> None:
         """Stop claiming; let what is running finish (up to `timeout`), leave the rest to its lease."""
         if self._task is not None:
             self._task.cancel()
