@@ -238,8 +238,8 @@ class SlackRoomKeeper:
         if state.source == "chat" or auto:
             responders = [f"slack:{u}" for u in (project.settings.get("responders", []) if project else [])]
             plan = plan_for(state, responders=responders, announce_to=slack_settings.get("announce_channel"))
-            ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=msg.org_id,
-                        incident_id=incident_id, plan=plan)
+            ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
+                        org_id=msg.org_id, incident_id=incident_id, plan=plan)
 
 
 class SlackRoomArchiver:
