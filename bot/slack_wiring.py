@@ -189,7 +189,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
     """The outbound Slack adapter for an org, or None when the org has no Slack workspace bound."""
     s = app.settings
     mode = slack_mode(app)
-    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app)) if (
+    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app), timeout=s.slack_timeout) if (
         mode == "token" and s.slack_bot_token) else None
     store = installation_store(app) if mode == "oauth" else None
 
@@ -206,7 +206,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
                 return None
             return SlackChat(token_client)
         token = store.bot_token(teams[0]) if store else None
-        return SlackChat(make_client(token, _api_url(app))) if token else None
+        return SlackChat(make_client(token, _api_url(app), timeout=s.slack_timeout)) if token else None
 
     return factory
 

@@ -122,33 +122,36 @@ class SqlDeliveryClaims:
         expires = now + timedelta(seconds=self.ttl)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            inserted = conn.execute(_insert(conn, CLAIMS).values(
+            conn.execute(_insert(conn, CLAIMS).values(
                 org_id=org_id, key=key, holder=holder, expires_at=expires).on_conflict_do_nothing(
                 index_elements=["org_id", "key"]))
-            if inserted.rowcount == 1:
-                return True
             row = conn.execute(sa.select(CLAIMS.c.holder, CLAIMS.c.expires_at).where(
                 CLAIMS.c.org_id == org_id, CLAIMS.c.key == key)).first()
             if row is None:
                 return False  # released between our insert and read: the next try inserts
+            if row.holder == holder:
+                return True
             lapsed = _aware(row.expires_at) <= now
             if not lapsed and holder_alive(row.holder):
                 return False
             log.warning("taking over delivery %s of org %s from %s (%s)", key, org_id, row.holder,
                         "lease lapsed" if lapsed else "its process is gone")
-            taken = conn.execute(sa.update(CLAIMS).where(
+            conn.execute(sa.update(CLAIMS).where(
                 CLAIMS.c.org_id == org_id, CLAIMS.c.key == key, CLAIMS.c.holder == row.holder).values(
                 holder=holder, expires_at=expires))
-            return taken.rowcount == 1
+            return conn.execute(sa.select(CLAIMS.c.holder).where(
+                CLAIMS.c.org_id == org_id, CLAIMS.c.key == key)).scalar() == holder
 
     def _renew_until(self, org_id: str, key: str, holder: str, stop: threading.Event) -> None:
         while not stop.wait(self.ttl / 3):
             try:
                 with self.engine.begin() as conn:
                     scope_to_org(conn, org_id)
-                    renewed = conn.execute(sa.update(CLAIMS).where(
+                    conn.execute(sa.update(CLAIMS).where(
                         CLAIMS.c.org_id == org_id, CLAIMS.c.key == key, CLAIMS.c.holder == holder).values(
-                        expires_at=datetime.now(UTC) + timedelta(seconds=self.ttl))).rowcount
+                        expires_at=datetime.now(UTC) + timedelta(seconds=self.ttl)))
+                    renewed = conn.execute(sa.select(CLAIMS.c.holder).where(
+                        CLAIMS.c.org_id == org_id, CLAIMS.c.key == key)).scalar() == holder
             except Exception:  # noqa: BLE001 - a database blip: the next renewal tries again
                 log.exception("could not renew the claim on delivery %s of org %s", key, org_id)
                 continue

@@ -28,9 +28,13 @@ MESSAGE, PIN, ANNOUNCED = "message", "pin", "announced"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
-def make_client(token: str, base_url: str | None = None) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections."""
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
+def make_client(token: str, base_url: str | None = None, *, timeout: float = 15) -> WebClient:
+    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections.
+
+    An answer that takes longer than `timeout` raises (it is not retried here); the delivery's retry
+    looks for what the call may have made before making it again.
+    """
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
     client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=8),
                                   ServerErrorRetryHandler(max_retry_count=3),
                                   ConnectionErrorRetryHandler(max_retry_count=3)])
