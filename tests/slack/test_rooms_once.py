@@ -14,7 +14,7 @@ import pytest
 
 from emulators.slack import SlackEmulator
 from handlers.slack import once
-from tests.slack.conftest import SlackWorld, eventually
+from tests.slack.conftest import SlackWorld
 
 
 @pytest.fixture
