@@ -12,6 +12,7 @@ from handlers.slack import mrkdwn, once
 from handlers.slack.postmortem_blocks import notice_blocks
 from incident_core import postmortem_usecases as pmu
 from incident_core import richtext as rt
+from incident_core.delivery import DeliveryBusy
 from incident_core.errors import IncidentError
 from incident_core.model import Status
 from incident_core.postmortem_model import LOCKED, PostmortemStatus, status_of
@@ -141,8 +142,14 @@ class PostmortemPublishing:
             if config is None:
                 raise PublishError(f"{target} is no longer configured for this org; add it back to the org's "
                                    "publishing settings (`revenant org config`)")
-            published = publisher_for(self.app, target).publish(
-                document_of(state, self.app.directory.display_names(msg.org_id)), config)
+            # Claimed across processes: each publisher finds its earlier copy before creating one, and the
+            # claim keeps two processes from both finding nothing and both creating.
+            with self.app.deliveries.run(msg.org_id, f"publish:{target}:{incident_id}",
+                                         f"{state.human_id}'s postmortem to {target}"):
+                published = publisher_for(self.app, target).publish(
+                    document_of(state, self.app.directory.display_names(msg.org_id)), config)
+        except DeliveryBusy:
+            raise  # another process is publishing it right now: no notice, the outbox retries
         except Exception as exc:
             log.warning("publishing %s's postmortem to %s failed (attempt %d): %s: %s", state.human_id, target,
                         msg.attempts + 1, type(exc).__name__, str(exc)[:300])

@@ -94,7 +94,12 @@ class SqlDeliveryClaims:
         """Hold the claim for the block (True); waits up to `wait` seconds for a live holder, else False."""
         holder = f"{HOST}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
         deadline = time.monotonic() + self.wait
+        waited = False
         while not self._take(org_id, key[:200], holder):
+            if not waited:
+                log.info("delivery %s of org %s is held by another process; waiting up to %g s", key, org_id,
+                         self.wait)
+                waited = True
             if time.monotonic() >= deadline:
                 yield False
                 return

@@ -121,9 +121,10 @@ def test_a_worker_killed_while_opening_a_room_is_resumed_once_by_the_next_worker
         opened = eventually(lambda: (s := pg.queries.get(org_id, state.incident_id)) and "slack" in s.rooms and s,
                             timeout=90, what="the restarted worker to record the room")
         time.sleep(7)  # the killed worker's pins.add, still in flight at the emulator, lands (as already_pinned)
-        assert "taking over delivery room:slack:" in procs.log("worker-2")
+        log = procs.log("worker-2")
     assert_one_slack_room(slack, opened, general.id)
     assert opened.rooms["slack"]["message_id"] == top_level_bot_posts(slack, channel)[0]["ts"]
+    assert "taking over delivery room:slack:" in log
 
 
 def alert(n: int, variant: str) -> dict[str, Any]:
@@ -182,10 +183,19 @@ def test_an_alert_storm_through_two_servers_and_a_worker_opens_each_room_once(
             assert installed.status in (200, 201)
             statuses: list[int] = []
 
-            def fire(server: str, variant: str) -> None:
-                statuses.extend(post(server, token, alert(n, variant)) for n in range(STORM))
+            # Slack answers slowly (0.15 s a call, so opening a room takes seconds), and each alert's second
+            # notification reaches the other server while the first one's room is being opened: every
+            # process has work on the same incidents at the same time, as in a real storm.
+            slack.inject("*", delay=0.15, times=100 * STORM)
 
-            firing = [threading.Thread(target=fire, args=(s, v)) for s, v in zip(servers, ("a", "b"), strict=True)]
+            def fire(server: str, variant: str, lag: float) -> None:
+                time.sleep(lag)
+                for n in range(STORM):
+                    statuses.append(post(server, token, alert(n, variant)))
+                    time.sleep(0.2)
+
+            firing = [threading.Thread(target=fire, args=(s, v, lag))
+                      for s, v, lag in zip(servers, ("a", "b"), (0.0, 0.7), strict=True)]
             for thread in firing:
                 thread.start()
             for thread in firing:
