@@ -28,7 +28,7 @@ MESSAGE, PIN, ANNOUNCED = "message", "pin", "announced"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
-def make_client(token: str, base_url: str | None = None, *, timeout: float = 15) -> WebClient:
+def make_client(token: str, base_url: str | None = None, *, timeout: int = 15) -> WebClient:
     """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections.
 
     An answer that takes longer than `timeout` raises (it is not retried here); the delivery's retry
