@@ -20,6 +20,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
+from incident_core.auto_resolve import auto_resolve, delays_by_project
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
@@ -53,6 +54,7 @@ def tick(app: App, *, use_leader: bool = True) -> int:
                         fired += 1
                         log.info("reminder %s for %s", due.kind, state.human_id)
             fired += _archive_rooms(ledger, org_id, settings, now)
+            fired += _auto_resolve(app, ledger, org_id, settings, now)
             fired += fire_digests(app, ledger, org_id, settings, now)
     return fired
 
@@ -67,6 +69,19 @@ def _archive_rooms(ledger: SqlReminderLedger, org_id: str, settings: dict, now: 
                 fired += 1
                 log.info("archiving %s's %s room", state.human_id, message.payload["platform"])
     return fired
+
+
+def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
+    """Resolve incidents all clear for their project's `auto_resolve_after_minutes` (off unless set)."""
+    if not any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
+               if isinstance(p, dict)):
+        return 0
+    names = {p.id: p.name for p in app.directory.projects(org_id)}
+    done = auto_resolve(deps=app.deps, states=ledger.candidates(org_id), now=now,
+                        after_for=delays_by_project(settings, names))
+    for human_id in done:
+        log.info("auto-resolved %s (org %s): all clear for its project's auto_resolve_after", human_id, org_id)
+    return len(done)
 
 
 def _safe_tick(app: App) -> None:
