@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_ID"))
     slack_client_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_SECRET"))
     slack_api_url: str | None = Field(default=None, validation_alias=_env("SLACK_API_URL"))
+    slack_timeout: int = Field(default=15, ge=1, le=120, validation_alias=_env("REVENANT_SLACK_TIMEOUT"))
     encryption_key: SecretStr | None = Field(default=None, validation_alias=_env("REVENANT_ENCRYPTION_KEY"))
 
     microsoft_app_id: str | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_ID"))

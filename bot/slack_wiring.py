@@ -203,7 +203,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
     """The outbound Slack adapter for an org, or None when the org has no Slack workspace bound."""
     s = app.settings
     mode = slack_mode(app)
-    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app)) if (
+    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app), timeout=s.slack_timeout) if (
         mode == "token" and s.slack_bot_token) else None
     store = installation_store(app) if mode == "oauth" else None
 
@@ -220,7 +220,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
                 return None
             return SlackChat(token_client)
         token = store.bot_token(teams[0]) if store else None
-        return SlackChat(make_client(token, _api_url(app))) if token else None
+        return SlackChat(make_client(token, _api_url(app), timeout=s.slack_timeout)) if token else None
 
     return factory
 
@@ -252,8 +252,8 @@ class SlackRoomKeeper:
         if state.source == "chat" or auto:
             responders = [f"slack:{u}" for u in (project.settings.get("responders", []) if project else [])]
             plan = plan_for(state, responders=responders, announce_to=slack_settings.get("announce_channel"))
-            ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=msg.org_id,
-                        incident_id=incident_id, plan=plan)
+            ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
+                        org_id=msg.org_id, incident_id=incident_id, plan=plan)
 
 
 class SlackRoomArchiver:
