@@ -20,7 +20,10 @@ Off-topic queries (``expected == []``) are scored by abstention. The CLI JSON
 has no explicit abstain or low-confidence field: each result carries
 ``source, score, similarity, text, title, section, path, kind, ...``. The
 rule used for the headline number is therefore the only explicit signal the
-contract offers: a query *abstains* when its ``results`` list is empty. As a
+contract offers: a query *abstains* when its ``results`` list is empty. Since
+the output gained a per-result ``relevant`` field (similarity at or above the
+embedder's calibrated floor; the shape is otherwise unchanged), a second rule is
+reported too: a query abstains when none of its results is ``relevant``. As a
 diagnostic (not a tuned operating point), the script also shows what a
 client-side cut-off on the top result's ``similarity`` field would do: for
 each threshold t, the share of off-topic queries whose top similarity is < t
@@ -102,6 +105,34 @@ def top_similarity(results: list[dict]) -> float | None:
     return float(sim) if isinstance(sim, (int, float)) else None
 
 
+def answers(results: list[dict]) -> bool | None:
+    """Whether the CLI marks any result of a query `relevant` (None: the field is absent or null)."""
+    flags = [r.get("relevant") for r in results]
+    if not flags or any(f is None for f in flags):
+        return None
+    return any(flags)
+
+
+def relevance_flag_scores(on: list[dict], off: list[dict], results: dict[str, list[dict]]) -> dict | None:
+    """Abstention by the CLI's own per-hit `relevant` field (added to the output, shape unchanged): a query
+    abstains when none of its results is relevant. Also the on-topic queries it silences and the precision of
+    the top result over the queries it answers (an answered off-topic query counts as wrong)."""
+    flags_on = [answers(results[r["id"]]) for r in on]
+    flags_off = [answers(results[r["id"]]) for r in off]
+    if any(f is None for f in flags_on + flags_off):
+        return None
+    right = sum(1 for r, f in zip(on, flags_on, strict=True) if f and first_hit_rank(results[r["id"]], r["expected"], 1))
+    answered = sum(1 for f in flags_on if f) + sum(1 for f in flags_off if f)
+    return {
+        "offtopic_abstained": sum(1 for f in flags_off if not f),
+        "ontopic_abstained": sum(1 for f in flags_on if not f),
+        "ontopic_R@3_answered": sum(
+            1 for r, f in zip(on, flags_on, strict=True) if f and first_hit_rank(results[r["id"]], r["expected"], 3)
+        ) / max(1, len(on)),
+        "top1_precision": right / max(1, answered),
+    }
+
+
 def short(query, width: int = 150) -> str:
     text = query if isinstance(query, str) else json.dumps(query, separators=(",", ":"))
     text = text.replace("\n", " ⏎ ")
@@ -132,6 +163,7 @@ def score(rows: list[dict], results: dict[str, list[dict]]) -> dict:
         "abstained_empty": sum(1 for r in off if not results[r["id"]]),
         "ontopic_empty": sum(1 for r in on if not results[r["id"]]),
     }
+    abst["relevance_flag"] = relevance_flag_scores(on, off, results)
     sims_on = [top_similarity(results[r["id"]]) for r in on]
     sims_off = [top_similarity(results[r["id"]]) for r in off]
     sweep = []
@@ -254,6 +286,12 @@ def main() -> None:
     print()
     print(f"off-topic  {a['n']:>4}  abstained (empty results): {a['abstained_empty']}/{a['n']} = {a['abstained_empty'] / max(1, a['n']):.3f}"
           f"   (on-topic queries with empty results: {a['ontopic_empty']})")
+    flag = a["relevance_flag"]
+    if flag is not None:
+        n_on = rep["per_type"]["on-topic"]["n"]
+        print(f"off-topic  {a['n']:>4}  abstained (no result marked relevant): {flag['offtopic_abstained']}/{a['n']} = "
+              f"{flag['offtopic_abstained'] / max(1, a['n']):.3f}   on-topic silenced: {flag['ontopic_abstained']}/{n_on}, "
+              f"on-topic R@3 when answered: {flag['ontopic_R@3_answered']:.3f}, top-1 precision: {flag['top1_precision']:.3f}")
     print(f"top-1 similarity, off-topic: {quantiles(a['top_similarity_offtopic'])}")
     print(f"top-1 similarity, on-topic:  {quantiles(a['top_similarity_ontopic'])}")
     if a["sweep"]:

@@ -115,6 +115,15 @@ class App:
         return build_guidance(self)
 
     @cached_property
+    def deliveries(self) -> Any:
+        """Claims and recorded steps of chat deliveries (rooms, notices, guidance replies): each happens once."""
+        from incident_core.delivery import Deliveries
+        from storage.delivery_steps import SqlDeliveryClaims, SqlDeliverySteps
+
+        claims = SqlDeliveryClaims(self.engine, **self.overrides.get("delivery_claims", {}))
+        return Deliveries(SqlDeliverySteps(self.engine), claims)
+
+    @cached_property
     def slack_identity(self) -> Any:
         """Which workspace SLACK_BOT_TOKEN belongs to (token mode), or None without a bot token."""
         s = self.settings

@@ -189,7 +189,8 @@ def _read_batch(path: Path) -> tuple[list[Any], list[str | dict[str, Any]]]:
 
 def _render(rank: int, hit: Hit) -> str:
     heading = " › ".join(part for part in (hit.title, hit.section) if part)
-    lines = [f"{rank}. {hit.source}  [{hit.kind}, score {hit.score:.4f}]", f"   {heading}"]
+    weak = ", weak match: below the relevance floor" if hit.relevant is False else ""
+    lines = [f"{rank}. {hit.source}  [{hit.kind}, score {hit.score:.4f}{weak}]", f"   {heading}"]
     snippet = " ".join(hit.text.split())
     lines.append("   " + (snippet[:240] + "…" if len(snippet) > 240 else snippet))
     lines.extend(f"   $ {c['command']}" for c in hit.commands[:3])

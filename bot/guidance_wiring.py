@@ -115,7 +115,7 @@ class SlackGuidancePosting:
     def __call__(self, msg: PendingMessage) -> None:
         chat = self.chat_for(msg.org_id)
         if chat is not None:
-            self.poster(chat.client, self.app.queries).post(msg.org_id, msg.payload)
+            self.poster(chat.client, self.app.queries, self.app.deliveries).post(msg.org_id, msg.payload)
 
 
 def add_guidance_subscribers(app: App, subs: Subscribers) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 from bot.bootstrap import App
 from bot.slack_wiring import slack_chat_for
-from handlers.slack import mrkdwn
+from handlers.slack import mrkdwn, once
 from handlers.slack.postmortem_blocks import notice_blocks
 from incident_core import postmortem_usecases as pmu
 from incident_core import richtext as rt
+from incident_core.delivery import DeliveryBusy
 from incident_core.errors import IncidentError
 from incident_core.model import Status
 from incident_core.postmortem_model import LOCKED, PostmortemStatus, status_of
@@ -102,20 +103,25 @@ class ChatNotices:
         self.app = app
         self.chat_for = slack_chat_for(app)
 
-    def post(self, org_id: str, incident_id: str, content: rt.Rich, *, snooze: str | None = None) -> bool:
-        """True when posted; False when the incident has no chat room (the notice is logged instead)."""
+    def post(self, org_id: str, incident_id: str, content: rt.Rich, *, key: str,
+             snooze: str | None = None) -> bool:
+        """Post the notice once per `key`; True when posted (now or before), False when the incident has no
+        chat room (the notice is logged instead)."""
         state = self.app.queries.get(org_id, incident_id)
         chat = self.chat_for(org_id)
         room = state.rooms.get("slack") if state else None
-        if chat is None or not room:
+        if chat is None or not room or state is None:
             log.info("notice for %s (no chat room): %s", incident_id, content.plain())
             return False
-        chat.client.chat_postMessage(channel=room["room_id"], text=mrkdwn.message(content)["text"],
-                                     blocks=notice_blocks(content, incident_id, snooze))
+        client, channel = chat.client, str(room["room_id"])
+        self.app.deliveries.once(org_id, f"notice:slack:{key}", f"a notice for {state.human_id}", lambda: {
+            "ts": once.post_once(client, channel, once.NOTICE, {"incident_id": incident_id, "key": key},
+                                 text=mrkdwn.message(content)["text"],
+                                 blocks=notice_blocks(content, incident_id, snooze))})
         return True
 
     def __call__(self, msg: PendingMessage) -> None:
-        self.post(msg.org_id, str(msg.payload["incident_id"]), pmu.notice_content(msg.payload),
+        self.post(msg.org_id, str(msg.payload["incident_id"]), pmu.notice_content(msg.payload), key=msg.key,
                   snooze=msg.payload.get("snooze"))
 
 
@@ -136,22 +142,28 @@ class PostmortemPublishing:
             if config is None:
                 raise PublishError(f"{target} is no longer configured for this org; add it back to the org's "
                                    "publishing settings (`revenant org config`)")
-            published = publisher_for(self.app, target).publish(
-                document_of(state, self.app.directory.display_names(msg.org_id)), config)
+            # Claimed across processes: each publisher finds its earlier copy before creating one, and the
+            # claim keeps two processes from both finding nothing and both creating.
+            with self.app.deliveries.run(msg.org_id, f"publish:{target}:{incident_id}",
+                                         f"{state.human_id}'s postmortem to {target}"):
+                published = publisher_for(self.app, target).publish(
+                    document_of(state, self.app.directory.display_names(msg.org_id)), config)
+        except DeliveryBusy:
+            raise  # another process is publishing it right now: no notice, the outbox retries
         except Exception as exc:
             log.warning("publishing %s's postmortem to %s failed (attempt %d): %s: %s", state.human_id, target,
                         msg.attempts + 1, type(exc).__name__, str(exc)[:300])
             if msg.attempts in NOTIFY_ON_ATTEMPTS:
-                self._tell(msg.org_id, incident_id, rt.doc(rt.para(
+                self._tell(msg.org_id, incident_id, f"{msg.key}:failed:{msg.attempts}", rt.doc(rt.para(
                     rt.emoji("warning"), f" Publishing {state.human_id}'s postmortem to {target} failed (attempt "
                     f"{msg.attempts + 1}): {str(exc)[:300]}. Retrying with backoff.")))
             raise
         pmu.record_publication(deps=self.app.deps, org_id=msg.org_id, incident_id=incident_id, target=target,
                                url=published.url, ref=published.ref)
 
-    def _tell(self, org_id: str, incident_id: str, content: rt.Rich) -> None:
+    def _tell(self, org_id: str, incident_id: str, key: str, content: rt.Rich) -> None:
         try:
-            self.notices.post(org_id, incident_id, content)
+            self.notices.post(org_id, incident_id, content, key=key)
         except Exception:  # noqa: BLE001 — the notice is best effort; the publish retry is what matters
             log.exception("could not post a publishing notice")
 

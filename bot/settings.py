@@ -31,6 +31,8 @@ class Settings(BaseSettings):
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
     ingest_linger_ms: float = Field(default=0.0, ge=0, le=100, validation_alias=_env("REVENANT_INGEST_LINGER_MS"))
     ingest_max_batch: int = Field(default=400, ge=1, le=10_000, validation_alias=_env("REVENANT_INGEST_MAX_BATCH"))
+    ack_lease_seconds: float = Field(default=30.0, ge=0.5, le=3600,
+                                     validation_alias=_env("REVENANT_ACK_LEASE_SECONDS"))
     db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
     http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
     db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
@@ -42,6 +44,7 @@ class Settings(BaseSettings):
     slack_client_id: str | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_ID"))
     slack_client_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_CLIENT_SECRET"))
     slack_api_url: str | None = Field(default=None, validation_alias=_env("SLACK_API_URL"))
+    slack_timeout: int = Field(default=15, ge=1, le=120, validation_alias=_env("REVENANT_SLACK_TIMEOUT"))
     encryption_key: SecretStr | None = Field(default=None, validation_alias=_env("REVENANT_ENCRYPTION_KEY"))
 
     microsoft_app_id: str | None = Field(default=None, validation_alias=_env("MICROSOFT_APP_ID"))

@@ -12,7 +12,8 @@ from storage.outbox import PendingMessage
 
 
 class TeamsGuidancePosting:
-    """Outbox subscriber: posts recorded guidance under the war-room card; a connector error means retry."""
+    """Outbox subscriber: posts recorded guidance under the war-room card once per batch (claimed and
+    recorded); a connector error means retry."""
 
     def __init__(self, app: App, keeper: TeamsRoomKeeper | None = None) -> None:
         self.app = app
@@ -30,4 +31,7 @@ class TeamsGuidancePosting:
         if guidance is None:
             return
         card = guidance_card(state.human_id, state.incident_id, guidance, str(msg.payload.get("trigger", "command")))
-        self.keeper.chat(msg.org_id).post_card(str(room["room_id"]), card, guidance_text(state.human_id, guidance))
+        chat, thread = self.keeper.chat(msg.org_id), str(room["room_id"])
+        self.app.deliveries.once(msg.org_id, f"guidance:{msg.payload.get('batch_id')}:{PLATFORM}",
+                                 f"guidance for {state.human_id}", lambda: {
+                                     "id": chat.post_card(thread, card, guidance_text(state.human_id, guidance))})

@@ -75,8 +75,8 @@ class TeamsRoomKeeper:
             log.info("%s has no Teams incident channel yet; `revenant teams channel` sets one", state.human_id)
             return
         plan = plan_for(state, responders=[], announce_to=settings.get("announce_channel"))
-        ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=org_id, incident_id=incident_id,
-                    plan=plan)
+        ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
+                    org_id=org_id, incident_id=incident_id, plan=plan)
 
     def _settings(self, org_id: str) -> dict[str, Any]:
         org = self.app.directory.require_org(org_id)
@@ -85,7 +85,8 @@ class TeamsRoomKeeper:
 
 
 class TeamsNotices:
-    """Outbox subscriber for chat notices (reminders, postmortem drafts, publishing results): a thread reply."""
+    """Outbox subscriber for chat notices (reminders, postmortem drafts, publishing results): a thread reply,
+    posted once per message key (claimed and recorded)."""
 
     def __init__(self, app: App, keeper: TeamsRoomKeeper) -> None:
         self.app = app
@@ -94,8 +95,11 @@ class TeamsNotices:
     def __call__(self, msg: PendingMessage) -> None:
         state = self.app.queries.get(msg.org_id, str(msg.payload["incident_id"]))
         room = state.rooms.get("teams") if state else None
-        if room and room.get("room_id"):
-            self.keeper.chat(msg.org_id).post(str(room["room_id"]), pmu.notice_content(msg.payload))
+        if state is None or not room or not room.get("room_id"):
+            return
+        chat, thread = self.keeper.chat(msg.org_id), str(room["room_id"])
+        self.app.deliveries.once(msg.org_id, f"notice:teams:{msg.key}", f"a notice for {state.human_id}",
+                                 lambda: {"id": chat.post(thread, pmu.notice_content(msg.payload))})
 
 
 def add_teams_subscribers(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]]) -> None:

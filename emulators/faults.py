@@ -11,12 +11,17 @@ from emulators.recording import RecordedRequest
 
 @dataclass
 class Fault:
-    """One planned fault: answer `status` (or pass through when None) after `delay` seconds, `times` times."""
+    """One planned fault: answer `status` (or pass through when None) after `delay` seconds, `times` times.
+
+    `lag` serves the request normally and then holds the answer back that many seconds: the change is
+    made, but a client with a shorter timeout never learns it (a lost response).
+    """
 
     match: str
     status: int | None = None
     retry_after: float | None = None
     delay: float = 0.0
+    lag: float = 0.0
     times: int = 1
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -39,8 +44,10 @@ class FaultPlan:
         """Queue a fault behind the ones already planned."""
         if fault.times < 1:
             raise ValueError("times must be >= 1")
-        if fault.status is None and fault.delay <= 0:
-            raise ValueError("a fault needs a status, a delay, or both")
+        if fault.status is None and fault.delay <= 0 and fault.lag <= 0:
+            raise ValueError("a fault needs a status, a delay or a lag")
+        if fault.status is not None and fault.lag > 0:
+            raise ValueError("a lag holds back a served answer: it cannot go with an error status")
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -126,22 +126,25 @@ class EmulatorServer(ABC):
         status: int | None = None,
         retry_after: float | None = None,
         delay: float = 0.0,
+        lag: float = 0.0,
         times: int = 1,
         body: Any = None,
         headers: dict[str, str] | None = None,
     ) -> Fault:
         """Plan a fault for requests matching a path, operation, "METHOD path" or glob ("*" = any).
 
-        With only `delay` the request is served normally after sleeping; with no status and no
-        delay the fault is a 429. Faults fire in the order they were injected.
+        With only `delay` the request is served normally after sleeping; with `lag` it is served at
+        once and its answer held back that long (past a client's timeout: a lost response); with no
+        status, delay or lag the fault is a 429. Faults fire in the order they were injected.
         """
-        if status is None and delay <= 0:
+        if status is None and delay <= 0 and lag <= 0:
             status = 429
         fault = Fault(
             match=path_or_method,
             status=status,
             retry_after=retry_after,
             delay=delay,
+            lag=lag,
             times=times,
             body=body,
             headers=dict(headers or {}),
@@ -269,6 +272,8 @@ class EmulatorServer(ABC):
                     response = exc
                     raise
                 response = self.route_not_found(request)
+            if fault is not None and fault.lag > 0:
+                await asyncio.sleep(fault.lag)  # done already; the client may have stopped waiting
             return response
         finally:
             status = response.status if response is not None else 500

@@ -147,3 +147,15 @@ class DeliverySteps(Protocol):
     def record(self, org_id: str, key: str, step: str, value: dict[str, Any]) -> dict[str, Any]:
         """Record a step (the first record of a step wins); returns the value that stands."""
         ...
+
+
+class DeliveryClaims(Protocol):
+    """Who is doing a delivery right now, across processes (keyed per org, like its steps)."""
+
+    def claim(self, org_id: str, key: str) -> AbstractContextManager[bool]:
+        """Hold the delivery for the block (True), or False when a live process holds it.
+
+        The claim is renewed while held; a claim whose holder died (killed process, lapsed
+        lease) is taken over.
+        """
+        ...

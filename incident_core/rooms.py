@@ -10,6 +10,7 @@ from incident_core import commands as cmd
 from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core import warroom
+from incident_core.delivery import Deliveries, Steps
 from incident_core.errors import NotFound
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.state import IncidentState
@@ -36,8 +37,9 @@ class ChatPort(Protocol):
 
     platform: str
 
-    def open_room(self, state: IncidentState, view: warroom.WarRoom, plan: RoomPlan) -> OpenedRoom:
-        """Create (or find, if it already exists) the room, post and pin the war-room message."""
+    def open_room(self, state: IncidentState, view: warroom.WarRoom, plan: RoomPlan, steps: Steps) -> OpenedRoom:
+        """Create the room, post and pin the war-room message, announce it: each step recorded in `steps`,
+        and each looked for (an interrupted attempt may have made it) before it is made."""
         ...
 
     def refresh(self, room_id: str, message_id: str, view: warroom.WarRoom) -> None:
@@ -62,15 +64,33 @@ def plan_for(state: IncidentState, *, responders: list[str], announce_to: str | 
     return RoomPlan(invitees=list(dict.fromkeys(people)), links=links, announce_to=announce_to)
 
 
-def ensure_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org_id: str, incident_id: str,
-                plan: RoomPlan) -> IncidentState:
-    """Open the incident's room on this platform unless it has one; record it on the timeline."""
+def room_key(platform: str, incident_id: str) -> str:
+    """The delivery key of opening an incident's room on a platform (its claim and its steps)."""
+    return f"room:{platform}:{incident_id}"
+
+
+def ensure_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, deliveries: Deliveries, org_id: str,
+                incident_id: str, plan: RoomPlan) -> IncidentState:
+    """Open the incident's room on this platform unless it has one; record it on the timeline.
+
+    Opening is claimed once per (org, incident, platform) across processes and resumes from its
+    recorded steps, so a retry, a second process or a restarted worker never opens a second room.
+    """
     state = queries.get(org_id, incident_id)
     if state is None:
         raise NotFound(f"no incident {incident_id}")
     if chat.platform in state.rooms:
         return state
-    opened = chat.open_room(state, warroom.build(state, deps.clock.now()), plan)
+    with deliveries.run(org_id, room_key(chat.platform, incident_id), f"the {chat.platform} room of "
+                        f"{state.human_id}") as steps:
+        state = queries.get(org_id, incident_id) or state  # the claim's last holder may have finished it
+        if chat.platform in state.rooms:
+            return state
+        opened = chat.open_room(state, warroom.build(state, deps.clock.now()), plan, steps)
+        return _record_room(deps, chat, org_id, incident_id, opened)
+
+
+def _record_room(deps: uc.Deps, chat: ChatPort, org_id: str, incident_id: str, opened: OpenedRoom) -> IncidentState:
     result = uc.apply_command(deps=deps, check_role=False, idempotency_key=f"room:{chat.platform}:{incident_id}",
                               command=cmd.RecordRoom(org_id=org_id, incident_id=incident_id, actor="system",
                                                      occurred_at=deps.clock.now(), platform=chat.platform,

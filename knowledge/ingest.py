@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from chromadb.api.models.Collection import Collection
-from llama_index.core import VectorStoreIndex
 from llama_index.core.base.embeddings.base import BaseEmbedding
 from llama_index.core.schema import TextNode
 
@@ -166,10 +165,9 @@ class Ingestor:
             raise KnowledgeError(f"org {org_id} has no knowledge to reindex")
         nodes = self._store.nodes(old)
         staging = self._store.start_reindex(org_id)
-        index = VectorStoreIndex.from_vector_store(self._store.vector_store(staging), embed_model=self._embedder)
         step = 256
         for start in range(0, len(nodes), step):
-            index.insert_nodes(nodes[start : start + step])
+            self._store.upsert_nodes(staging, nodes[start : start + step], self._embedder)
             if progress:
                 progress(min(start + step, len(nodes)), len(nodes), "sections")
         self._store.finish_reindex(org_id, staging)
@@ -178,16 +176,15 @@ class Ingestor:
     def _flush(
         self, col: Collection, batch: _Batch, progress: Progress | None, done: int, total: int
     ) -> int:
-        """Delete replaced documents, embed and add the batch, bump the content version."""
+        """Embed and write the batch, then delete what remains of the documents it replaces; bump the version."""
         if not batch.files:
             return 0
-        if batch.replaced:
-            self._store.delete_documents(col, batch.replaced)
-        if batch.nodes:
-            index = VectorStoreIndex.from_vector_store(self._store.vector_store(col), embed_model=self._embedder)
-            step = min(self._store.max_batch(), 2048)
-            for start in range(0, len(batch.nodes), step):
-                index.insert_nodes(batch.nodes[start : start + step])
+        # Write first, then drop what is left of the old versions: a search during a re-ingest never finds
+        # the document missing (sections with the same id are replaced in place by the upsert).
+        old_ids = self._store.chunk_ids(col, batch.replaced)
+        self._store.upsert_nodes(col, batch.nodes, self._embedder)
+        written = {node.node_id for node in batch.nodes}
+        self._store.delete_ids(col, [i for i in old_ids if i not in written])
         self._store.bump_version(col)
         if progress:
             for offset, rel in enumerate(batch.files, start=1):

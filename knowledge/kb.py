@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -152,9 +153,11 @@ class KnowledgeBase:
     ) -> list[list[Hit]]:
         """search() for many queries at once, sharing the org's retrievers; one hit list per item."""
         texts = [build_search_text(item) for item in items]
-        return self._searcher.search(
-            org_id, texts, k=k, project=project, service=service, per_document=per_document
-        )
+        found = self._searcher.search(org_id, texts, k=k, project=project, service=service, per_document=per_document)
+        floor = self.relevance_floor
+        if floor is None:
+            return found
+        return [[replace(h, relevant=h.similarity is not None and h.similarity >= floor) for h in hits] for hits in found]
 
     def evaluate(
         self, org_id: str, queries_jsonl_path: Path | str, k_values: Sequence[int] = (1, 3, 5)

@@ -28,6 +28,9 @@ class Hit:
     kind: str = "runbook"
     similarity: float | None = None
     url: str | None = None  # the file at the synced commit, for documents from a source
+    # similarity ≥ the embedder's calibrated relevance floor; None when the embedder has no calibration.
+    # A client abstains when no hit of a query is relevant (the hits themselves are still returned).
+    relevant: bool | None = None
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready dict: source, score, text first, then the structured fields."""

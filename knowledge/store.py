@@ -6,7 +6,7 @@ import hashlib
 import re
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -17,8 +17,9 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from llama_index.core.schema import BaseNode
-from llama_index.core.vector_stores.utils import metadata_dict_to_node
+from llama_index.core.indices.utils import embed_nodes
+from llama_index.core.schema import BaseNode, MetadataMode
+from llama_index.core.vector_stores.utils import metadata_dict_to_node, node_to_metadata_dict
 from llama_index.vector_stores.chroma import ChromaVectorStore
 
 from knowledge.chroma_bounds import bound_collection_cache
@@ -190,20 +191,27 @@ class ChromaStore:
     def manifest(col: Collection, where: dict[str, Any]) -> dict[str, str]:
         """doc_key -> content hash of the documents matching where (one entry per document)."""
         result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
-        manifest: dict[str, str] = {}
-        for meta in result.get("metadatas") or []:
-            if meta:
-                manifest[str(meta.get("doc_key"))] = str(meta.get("content_hash", ""))
-        return manifest
+        return {key: hashed for key, (_path, hashed) in ChromaStore._by_document(result).items()}
 
     @staticmethod
     def documents(col: Collection, where: dict[str, Any]) -> dict[str, tuple[str, str]]:
         """doc_key -> (path, content hash) of the documents matching where."""
         result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        return ChromaStore._by_document(result)
+
+    @staticmethod
+    def _by_document(result: Any) -> dict[str, tuple[str, str]]:
+        """doc_key -> (path, content hash) from chunk metadata. Chunks of one document that disagree on the hash
+        (an ingest stopped between writing the new sections and deleting the old ones) give the hash "", so the
+        next ingest rewrites the document and finishes the cleanup."""
         found: dict[str, tuple[str, str]] = {}
         for meta in result.get("metadatas") or []:
-            if meta:
-                found[str(meta.get("doc_key"))] = (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+            if not meta:
+                continue
+            key, entry = str(meta.get("doc_key")), (str(meta.get("path", "")), str(meta.get("content_hash", "")))
+            seen = found.setdefault(key, entry)
+            if seen[1] != entry[1]:
+                found[key] = (seen[0], "")
         return found
 
     def delete_documents(self, col: Collection, doc_keys: Iterable[str]) -> None:
@@ -211,6 +219,37 @@ class ChromaStore:
         store = self.vector_store(col)
         for key in doc_keys:
             store.delete(ref_doc_id=key)
+
+    @staticmethod
+    def chunk_ids(col: Collection, doc_keys: Iterable[str]) -> list[str]:
+        """Ids of every chunk the given documents have now."""
+        keys = list(doc_keys)
+        if not keys:
+            return []
+        found = col.get(where={"document_id": {"$in": keys}}, include=[])  # type: ignore[dict-item, list-item]
+        return list(found.get("ids") or [])
+
+    def upsert_nodes(self, col: Collection, nodes: Sequence[BaseNode], embedder: BaseEmbedding) -> None:
+        """Embed nodes and write them, replacing any chunk with the same id in place.
+
+        A re-ingested document's sections keep their ids, so an upsert swaps each one atomically and a
+        concurrent search sees the old or the new section, never neither (issue 13)."""
+        step = min(self.max_batch(), 2048)
+        for start in range(0, len(nodes), step):
+            part = nodes[start : start + step]
+            vectors = embed_nodes(part, embedder)
+            col.upsert(
+                ids=[n.node_id for n in part],
+                embeddings=[vectors[n.node_id] for n in part],  # type: ignore[arg-type]
+                metadatas=[_chroma_metadata(n) for n in part],  # type: ignore[misc]
+                documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
+            )
+
+    @staticmethod
+    def delete_ids(col: Collection, ids: Sequence[str]) -> None:
+        """Remove the given chunks."""
+        if ids:
+            col.delete(ids=list(ids))
 
     @staticmethod
     def nodes(col: Collection, page: int = 5000) -> list[BaseNode]:
@@ -233,3 +272,9 @@ class ChromaStore:
     def max_batch(self) -> int:
         """The largest add() batch the server accepts."""
         return int(self.client.get_max_batch_size())
+
+
+def _chroma_metadata(node: BaseNode) -> dict[str, Any]:
+    """A node's metadata as LlamaIndex's Chroma store writes it (flat, the node itself serialised, no None)."""
+    meta = node_to_metadata_dict(node, remove_text=True, flat_metadata=True)
+    return {key: "" if value is None else value for key, value in meta.items()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from emulators.slack import ops
@@ -45,6 +46,21 @@ def _postable(call: Call) -> Channel:
     return channel
 
 
+METADATA_EVENT_TYPE = re.compile(r"^[A-Za-z0-9_]+$")
+
+
+def _metadata(call: Call) -> dict[str, Any] | None:
+    """Message metadata: {"event_type": alphanumeric/underscore, "event_payload": object}."""
+    if "metadata" not in call.args:
+        return None
+    meta = call.get_json("metadata")
+    if (not isinstance(meta, dict) or not isinstance(meta.get("event_type"), str)
+            or not METADATA_EVENT_TYPE.match(meta["event_type"])
+            or not isinstance(meta.get("event_payload"), dict)):
+        raise SlackError("invalid_metadata_format")
+    return {"event_type": meta["event_type"], "event_payload": meta["event_payload"]}
+
+
 @chat.method("chat.postMessage")
 def post_message(call: Call) -> Result:
     """Post a message or a thread reply."""
@@ -59,7 +75,7 @@ def post_message(call: Call) -> Result:
         attachments=attachments,
         thread_ts=call.get_str("thread_ts"),
         reply_broadcast=call.get_bool("reply_broadcast"),
-        metadata=call.get_json("metadata"),
+        metadata=_metadata(call),
         username=call.get_str("username"),
         icon_emoji=call.get_str("icon_emoji"),
     )
@@ -106,7 +122,7 @@ def update(call: Call) -> Result:
     if attachments is not None:
         message.attachments = attachments
     if "metadata" in call.args:
-        message.metadata = call.get_json("metadata")
+        message.metadata = _metadata(call)
     message.edited = {"user": call.caller, "ts": call.state.new_ts()}
     data = message_json(call.state, channel, message)
     return {"channel": channel.id, "ts": message.ts, "text": message.text, "message": data}

@@ -191,6 +191,15 @@ def _window(call: Call, messages: list[Message]) -> list[Message]:
     return [m for m in messages if inside(m)]
 
 
+def _messages(call: Call, channel: Channel, page: list[Message]) -> list[dict[str, Any]]:
+    """Messages as history and replies return them: metadata only with include_all_metadata=true."""
+    shown = [message_json(call.state, channel, m) for m in page]
+    if not call.get_bool("include_all_metadata"):
+        for data in shown:
+            data.pop("metadata", None)
+    return shown
+
+
 @conversations.method("conversations.history")
 def history(call: Call) -> Result:
     """Channel messages, newest first (thread replies are not included)."""
@@ -198,7 +207,7 @@ def history(call: Call) -> Result:
     messages = list(reversed(_window(call, channel.top_level())))
     page, cursor = paginate(messages, call)
     return {
-        "messages": [message_json(call.state, channel, m) for m in page],
+        "messages": _messages(call, channel, page),
         "has_more": bool(cursor),
         "pin_count": sum(1 for m in channel.messages if m.pinned_by),
         "channel_actions_ts": None,
@@ -219,7 +228,7 @@ def replies(call: Call) -> Result:
     thread = ([root] if root else []) + channel.replies(root_ts)
     page, cursor = paginate(_window(call, thread), call, default_limit=1000)
     return {
-        "messages": [message_json(call.state, channel, m) for m in page],
+        "messages": _messages(call, channel, page),
         "has_more": bool(cursor),
         "response_metadata": {"next_cursor": cursor},
     }

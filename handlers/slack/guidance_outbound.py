@@ -6,8 +6,10 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+from handlers.slack import once
 from handlers.slack import suggestion_blocks as sb
 from handlers.slack.services import PLATFORM
+from incident_core.delivery import Deliveries
 from incident_core.guidance_usecases import guidance_of
 from incident_core.ports import IncidentQueries
 
@@ -15,12 +17,16 @@ from incident_core.ports import IncidentQueries
 class SlackGuidancePoster:
     """Delivers one `guidance.posted` payload to the incident's Slack room; a Slack error means "retry later"."""
 
-    def __init__(self, client: WebClient, queries: IncidentQueries) -> None:
+    def __init__(self, client: WebClient, queries: IncidentQueries, deliveries: Deliveries) -> None:
         self.client = client
         self.queries = queries
+        self.deliveries = deliveries
 
     def post(self, org_id: str, payload: dict[str, Any]) -> str | None:
-        """The posted message's ts, or None when there is nothing to post (quiet offer, no Slack room)."""
+        """The posted message's ts, or None when there is nothing to post (quiet offer, no Slack room).
+
+        Posted once per guidance batch: claimed, recorded, and looked for in the thread by its metadata first.
+        """
         if payload.get("quiet"):
             return None
         state = self.queries.get(org_id, str(payload.get("incident_id", "")))
@@ -32,6 +38,9 @@ class SlackGuidancePoster:
             return None
         text, blocks = sb.guidance_message(state.human_id, state.incident_id, guidance,
                                            str(payload.get("trigger", "command")))
-        posted = self.client.chat_postMessage(channel=room["room_id"], thread_ts=room.get("message_id"),
-                                              text=text, blocks=blocks)
-        return str(posted["ts"])
+        batch, channel, thread = str(payload.get("batch_id")), str(room["room_id"]), room.get("message_id")
+        sent = self.deliveries.once(org_id, f"guidance:{batch}:{PLATFORM}", f"guidance for {state.human_id}", lambda: {
+            "ts": once.post_once(self.client, channel, once.GUIDANCE, {"incident_id": state.incident_id,
+                                                                       "batch_id": batch},
+                                 thread_ts=thread, text=text, blocks=blocks)})
+        return str(sent["ts"])

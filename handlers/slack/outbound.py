@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -12,20 +14,27 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from handlers.slack import blocks
+from handlers.slack import blocks, once
 from handlers.slack.mrkdwn import SlackText, cut, escape_plain
 from incident_core import richtext as rt
+from incident_core.delivery import Steps
 from incident_core.rooms import OpenedRoom, RoomPlan
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
 MAX_NAME = 80
+CHANNEL, TOPIC, PURPOSE, INVITED, BOOKMARKS = "channel", "topic", "purpose", "invited", "bookmarks"
+MESSAGE, PIN, ANNOUNCED = "message", "pin", "announced"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
-def make_client(token: str, base_url: str | None = None) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections."""
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
+def make_client(token: str, base_url: str | None = None, *, timeout: int = 15) -> WebClient:
+    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections.
+
+    An answer that takes longer than `timeout` raises (it is not retried here); the delivery's retry
+    looks for what the call may have made before making it again.
+    """
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
     client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=8),
                                   ServerErrorRetryHandler(max_retry_count=3),
                                   ConnectionErrorRetryHandler(max_retry_count=3)])
@@ -54,29 +63,33 @@ class SlackChat:
 
     def __init__(self, client: WebClient) -> None:
         self.client = client
+        self._bot_user: str | None = None
 
-    def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan) -> OpenedRoom:
-        channel_id, name, created = self._create_channel(state)
-        if created:
-            self.client.conversations_setTopic(channel=channel_id, topic=self._topic(view))
-            purpose = f"{view.human_id}: {rt.one_line(view.title, 200)} {marker(state)}"
-            self.client.conversations_setPurpose(channel=channel_id, purpose=escape_plain(purpose))
+    def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan, steps: Steps) -> OpenedRoom:
+        """Channel, topic and purpose, invitations, bookmarks, war-room message, pin, announcement: each step
+        recorded, and each looked for in Slack before it is made (see handlers/slack/once.py)."""
+        channel = steps.once(CHANNEL, lambda: self._create_channel(state, steps))
+        channel_id, name = str(channel["id"]), str(channel["name"])
+        steps.once(TOPIC, lambda: self._set(self.client.conversations_setTopic, channel_id, topic=self._topic(view)))
+        purpose = escape_plain(f"{view.human_id}: {rt.one_line(view.title, 200)} {marker(state)}")
+        steps.once(PURPOSE, lambda: self._set(self.client.conversations_setPurpose, channel_id, purpose=purpose))
         users = [u.split(":", 1)[1] for u in plan.invitees if u.startswith("slack:")]
         if users:
-            self._invite(channel_id, users)
-        for title, url in plan.links[:20]:
-            safe = rt.safe_url(url)
-            if safe:
-                self.client.bookmarks_add(channel_id=channel_id, type="link", link=safe,
-                                          title=escape_plain(f"{rt.one_line(title, 60)} ({rt.host_of(safe)})"))
-        posted = self.client.chat_postMessage(channel=channel_id, text=blocks.fallback_text(view),
-                                              blocks=blocks.war_room(view))
-        ts = posted["ts"]
-        self.client.pins_add(channel=channel_id, timestamp=ts)
+            steps.once(INVITED, lambda: self._invite(channel_id, users))
+        if plan.links:
+            steps.once(BOOKMARKS, lambda: self._bookmark(channel_id, plan.links))
+        whose = {"incident_id": state.incident_id}
+        message = steps.once(MESSAGE, lambda: {"ts": once.post_once(
+            self.client, channel_id, once.WAR_ROOM, whose, text=blocks.fallback_text(view),
+            blocks=blocks.war_room(view))})
+        ts = str(message["ts"])
+        steps.once(PIN, lambda: once.pin_once(self.client, channel_id, ts))
         if plan.announce_to:
-            self.client.chat_postMessage(channel=plan.announce_to, **SlackText().message(rt.doc(rt.para(
-                rt.emoji("rotating_light"), f" {view.human_id} {view.severity.value} — {rt.one_line(view.title, 300)}. "
-                "Join ", rt.Room("slack", channel_id, name)))))
+            announce_to = plan.announce_to
+            steps.once(ANNOUNCED, lambda: {"ts": once.post_once(
+                self.client, announce_to, once.ANNOUNCEMENT, whose, **SlackText().message(rt.doc(rt.para(
+                    rt.emoji("rotating_light"), f" {view.human_id} {view.severity.value} — "
+                    f"{rt.one_line(view.title, 300)}. Join ", rt.Room("slack", channel_id, name)))))})
         return OpenedRoom(room_id=channel_id, name=name, message_id=ts)
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
@@ -101,21 +114,55 @@ class SlackChat:
         head = f"{view.severity.value} · {view.status.value} · {view.human_id} — "
         return cut(escape_plain(head + rt.one_line(view.title, 250)), 250)
 
-    def _create_channel(self, state: IncidentState) -> tuple[str, str, bool]:
-        for suffix in (0, *range(2, 21)):  # a taken name gets -2, -3, … (never -1)
+    def _create_channel(self, state: IncidentState, steps: Steps) -> dict[str, str]:
+        """Create the channel, or find the one an interrupted attempt created: its purpose carries our marker,
+        or an attempt of ours asked for that very name and the channel is ours with its purpose unset."""
+        for suffix in (0, *range(2, 21)):  # a name taken by someone else gets -2, -3, … (never -1)
             name = channel_name(state, suffix)
+            tried = steps.get(f"create-{suffix}") is not None
+            steps.record(f"create-{suffix}", {"name": name})  # before the call: its answer may never come
             try:
                 made = self.client.conversations_create(name=name, is_private=False)
-                return made["channel"]["id"], name, True
+                return {"id": made["channel"]["id"], "name": name}
             except SlackApiError as exc:
                 if exc.response.get("error") != "name_taken":
                     raise
                 existing = self._find(name)
-                if existing and marker(state) in existing.get("purpose", {}).get("value", ""):
+                if existing and self._ours(existing, state, tried):
                     if not existing.get("is_member"):
                         self.client.conversations_join(channel=existing["id"])
-                    return existing["id"], name, False
+                    return {"id": existing["id"], "name": name}
         raise RuntimeError(f"could not find a free channel name for {state.human_id}")
+
+    def _ours(self, channel: dict, state: IncidentState, tried: bool) -> bool:
+        """Our incident's channel: its purpose carries the marker, or an earlier attempt asked for this name,
+        the bot created it and its purpose was never set (that attempt stopped before setPurpose)."""
+        purpose = (channel.get("purpose") or {}).get("value", "")
+        if marker(state) in purpose:
+            return True
+        if purpose or not tried:
+            return False
+        if self._bot_user is None:
+            self._bot_user = str(self.client.auth_test()["user_id"])
+        return channel.get("creator") == self._bot_user
+
+    @staticmethod
+    def _set(method: Callable[..., Any], channel_id: str, **text: str) -> dict[str, str]:
+        method(channel=channel_id, **text)
+        return dict(text)
+
+    def _bookmark(self, channel_id: str, links: list[tuple[str, str]]) -> dict[str, int]:
+        """Add the link bookmarks the channel does not have yet (bookmarks.list first)."""
+        have = {b.get("link") for b in self.client.bookmarks_list(channel_id=channel_id).get("bookmarks") or []}
+        added = 0
+        for title, url in links[:20]:
+            safe = rt.safe_url(url)
+            if safe and safe not in have:
+                self.client.bookmarks_add(channel_id=channel_id, type="link", link=safe,
+                                          title=escape_plain(f"{rt.one_line(title, 60)} ({rt.host_of(safe)})"))
+                have.add(safe)
+                added += 1
+        return {"added": added}
 
     def _find(self, name: str) -> dict | None:
         cursor = None
@@ -129,9 +176,10 @@ class SlackChat:
             if not cursor:
                 return None
 
-    def _invite(self, channel_id: str, users: list[str]) -> None:
+    def _invite(self, channel_id: str, users: list[str]) -> dict[str, list[str]]:
         try:
             self.client.conversations_invite(channel=channel_id, users=",".join(users[:1000]))
         except SlackApiError as exc:
             if exc.response.get("error") not in ("already_in_channel", "cant_invite_self"):
                 raise
+        return {"users": users[:1000]}

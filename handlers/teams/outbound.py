@@ -29,12 +29,14 @@ from handlers.teams.ids import PLATFORM
 from handlers.teams.markdown import TeamsText
 from handlers.teams.references import ConversationStore
 from incident_core import richtext as rt
+from incident_core.delivery import Steps
 from incident_core.errors import NotFound
 from incident_core.rooms import OpenedRoom, RoomPlan
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
 T = TypeVar("T")
+THREAD, LINKS, ANNOUNCED = "thread", "links", "announced"
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
@@ -62,13 +64,37 @@ class TeamsChat:
         self.adapter, self.app_id, self.org_id, self.store = adapter, app_id, org_id, store
         self.channel_for, self.names, self.run = channel_for, names, run
 
-    def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan) -> OpenedRoom:
-        """Start a thread in the incident channel with the war-room card (or find the one a retry left)."""
+    def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan, steps: Steps) -> OpenedRoom:
+        """Start a thread in the incident channel with the war-room card, post its links, announce it: each
+        step recorded, and the thread looked for among the stored conversations before one is started.
+
+        The Bot Connector cannot read a channel back, so a thread whose creation answer never arrived
+        cannot be found; the claim and the step recorded right after the answer keep that window to
+        the one call.
+        """
         name = f"{view.human_id}: {view.title}"[:200]
+        thread = steps.once(THREAD, lambda: self._start_thread(state, view), lambda: self._found_thread(state))
+        thread_id = str(thread["id"])
+        links = [rt.inline(f"{rt.one_line(title, 70)} ", rt.link(url)) for title, url in plan.links[:20] if rt.link(url)]
+        if links:
+            steps.once(LINKS, lambda: {"id": self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))})
+        if plan.announce_to:
+            announce_to = plan.announce_to
+            announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
+                rt.emoji("rotating_light"), " ", rt.b(view.human_id),
+                f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel."))))
+            steps.once(ANNOUNCED, lambda: {"id": self.run(self._new_thread(announce_to, announcement))[1] or ""})
+        return OpenedRoom(room_id=thread_id, name=name, message_id=str(thread.get("message_id") or thread_root(thread_id)))
+
+    def _found_thread(self, state: IncidentState) -> dict[str, Any] | None:
+        """The incident's thread as an earlier attempt stored it (the conversation store remembers it)."""
         existing = self.store.incident_thread(self.org_id, state.incident_id)
-        if existing is not None:
-            thread_id = str(existing["conversation"]["id"])
-            return OpenedRoom(room_id=thread_id, name=name, message_id=thread_root(thread_id))
+        if existing is None:
+            return None
+        thread_id = str(existing["conversation"]["id"])
+        return {"id": thread_id, "message_id": thread_root(thread_id)}
+
+    def _start_thread(self, state: IncidentState, view: WarRoom) -> dict[str, Any]:
         channel = self.channel_for(state)
         if not channel:
             raise NotFound(f"no Teams incident channel for {state.human_id}: run `revenant teams channel ORG "
@@ -77,15 +103,7 @@ class TeamsChat:
         self.store.remember(self.org_id, reference, kind="channel", tenant_id=reference_tenant(reference), team_id=None,
                             channel_id=channel, incident_id=state.incident_id)
         thread_id = str(reference["conversation"]["id"])
-        links = [rt.inline(f"{rt.one_line(title, 70)} ", rt.link(url)) for title, url in plan.links[:20] if rt.link(url)]
-        if links:
-            self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))
-        if plan.announce_to:
-            announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
-                rt.emoji("rotating_light"), " ", rt.b(view.human_id),
-                f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel."))))
-            self.run(self._new_thread(plan.announce_to, announcement))
-        return OpenedRoom(room_id=thread_id, name=name, message_id=message_id or thread_root(thread_id))
+        return {"id": thread_id, "message_id": message_id or thread_root(thread_id)}
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
         """Replace the war-room card in place."""

@@ -135,3 +135,39 @@ def test_changing_the_embedder_is_explained_and_reindex_re_embeds_with_progress(
     hits = json.loads(_invoke(semantic, ["search", "--org", "demo", "--json", "-k", "1", "pods keep restarting"]).output)
     assert hits[0]["source"] == "runbooks/crash.md" and hits[0]["similarity"] > 0.3
     assert _invoke(semantic, ["reindex", "--org", "acme"]).exit_code != 0  # nothing to reindex: one clear line
+
+
+def test_batch_hits_say_whether_they_are_relevant_so_a_client_can_abstain(demo_kb: KnowledgeBase, tmp_path: Path) -> None:
+    batch = tmp_path / "batch.jsonl"
+    batch.write_text(
+        json.dumps({"id": "on", "query": "postgres refuses new connections: too many clients already"}) + "\n"
+        + json.dumps({"id": "off", "query": "what is the best recipe for banana bread"}) + "\n"
+    )
+    result = _invoke(demo_kb, ["search", "--org", "demo", "--json", "-k", "3", "--batch", str(batch)])
+    assert result.exit_code == 0, result.output
+    lines = {line["id"]: line["results"] for line in map(json.loads, result.output.splitlines())}
+    # the shape is unchanged: k results each, best first; relevant is an added field
+    assert all(len(hits) == 3 and {"source", "score", "text", "relevant"} <= set(hits[0]) for hits in lines.values())
+    floor = demo_kb.relevance_floor
+    assert floor is not None
+    for hits in lines.values():
+        assert all(h["relevant"] == (h["similarity"] >= floor) for h in hits)
+    assert lines["on"][0]["relevant"] is True
+    assert not any(h["relevant"] for h in lines["off"])
+
+
+def test_an_uncalibrated_embedder_leaves_relevance_unknown(tmp_path: Path) -> None:
+    from knowledge.embeddings import HashingEmbedding
+
+    kb = KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding())
+    write(tmp_path / "rb", "disk.md", "# Disk full\n\nThe volume ran out of space.\n")
+    kb.ingest(tmp_path / "rb", DEMO_ORG)
+    hits = json.loads(_invoke(kb, ["search", "--org", "demo", "--json", "disk full"]).output)
+    assert hits and all(h["relevant"] is None for h in hits)
+
+
+def test_the_listing_marks_weak_matches(demo_kb: KnowledgeBase) -> None:
+    weak = _invoke(demo_kb, ["search", "--org", "demo", "-k", "2", "what is the best recipe for banana bread"])
+    assert weak.exit_code == 0 and weak.output.count("weak match: below the relevance floor") == 2
+    strong = _invoke(demo_kb, ["search", "--org", "demo", "-k", "1", "postgres refuses new connections: too many clients"])
+    assert strong.exit_code == 0 and "weak match" not in strong.output
