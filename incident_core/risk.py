@@ -14,11 +14,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from incident_core.risk_danger import evaluation, refusals, writes_system_path
+from incident_core.risk_danger import SECRET_DUMPS, evaluation, refusals, writes_system_path
 from incident_core.risk_levels import H, L, M, R, RiskLevel, Verdict, high, raise_only
 from incident_core.risk_platforms import SQL_START, sql
 from incident_core.risk_programs import classify, is_known
-from incident_core.risk_shell import invocation, lex, redirect_targets
+from incident_core.risk_shell import Invocation, invocation, lex, redirect_targets
 
 __all__ = ["RiskAssessment", "RiskLevel", "assess", "classify_action", "raise_only", "split_command"]
 
@@ -119,7 +119,7 @@ def _read(command: str, depth: int = 0, *, known_only: bool = False) -> _Reading
 
     for index, part in enumerate(lexed.parts):
         inv = invocation(part.text)
-        if known_only and (index == 0 or (not is_known(inv.program) and (
+        if known_only and (index == 0 or (not is_known(inv.program) and _sql_fragment(part.text, inv) and (
                 part.operator in ("|", "||", ";") or (part.operator == "\n" and _SQL_CLAUSE.match(inv.program))))):
             # SQL read as shell: `||` concatenates, `;` ends a statement, FROM/WHERE lines continue one. A part
             # that is itself a statement (`SELECT 1 || VACUUM FULL t` pasted into a shell) is still judged.
@@ -136,6 +136,24 @@ def _read(command: str, depth: int = 0, *, known_only: bool = False) -> _Reading
     if not reading.parts and not reading.whole and not known_only:
         reading.whole.append(high(f"unknown command {text[:40]!r}: the policy does not know what it does"))
     return reading
+
+
+_SQL_OPERAND = re.compile(r"^([A-Za-z_][\w.$]*|\d[\w.]*|'.*|\".*|\(.*|\*|,.*)$")
+_SHELL_ONLY_TOKEN = re.compile(r"^(-{1,2}[A-Za-z]|[.~]?/|\.\.?/)|\w/|\w-[A-Za-z]")
+
+
+def _sql_fragment(part: str, inv: Invocation) -> bool:
+    """Whether a part of SQL read as shell can only be the rest of a SQL expression (`b FROM t` after `a ||`).
+
+    Deny by default: wrappers, assignments, flags, paths and hyphenated names read as a command
+    (`SELECT 1 || env LANG=C ./fix.sh`), so the part is judged as one.
+    """
+    tokens = part.split()
+    if not tokens or inv.wrappers or inv.assignments or part.lstrip().startswith("\\"):
+        return False
+    if not _SQL_OPERAND.match(tokens[0]) or inv.program in SECRET_DUMPS:
+        return False
+    return not any(_SHELL_ONLY_TOKEN.search(t) for t in tokens if not t.startswith(("'", '"')))
 
 
 def _redirected(verdict: Verdict, targets: list[str]) -> Verdict:

@@ -26,7 +26,7 @@ SECRET_PATH = re.compile(
     r"(^|/)\.aws/(credentials|config)$|(^|/)\.docker/config\.json$|(^|/)\.(netrc|pgpass|git-credentials|npmrc|"
     r"pypirc|vault-token|my\.cnf)$|/proc/[^/\s]+/environ|(^|/)(var/)?run/secrets(/|$)|(^|/)\.env(\.\w+)?$|"
     r"/(secrets?|credentials?|tokens?|passwords?|private)(/|\.|$)", re.I)
-_SECRET_DUMPS = frozenset({"printenv", "declare", "compgen"})
+SECRET_DUMPS = frozenset({"printenv", "declare", "compgen"})
 
 
 def refusals(command: str) -> Verdict | None:
@@ -63,7 +63,7 @@ def evaluation(inv: Invocation, index: int, lexed: Lexed) -> Verdict | None:
 
 def secret_read(inv: Invocation) -> Verdict | None:
     """Commands that print or copy secrets: sensitive files, the environment, credential stores."""
-    if inv.program in _SECRET_DUMPS or (inv.program == "env" and not inv.args) or (
+    if inv.program in SECRET_DUMPS or (inv.program == "env" and not inv.args) or (
             inv.program in ("export", "set", "declare") and inv.args[:1] in ([], ["-p"])):
         return high(f"{inv.program} prints environment variables, secrets included")
     found = next((a for a in inv.args if SECRET_PATH.search(a.split("=", 1)[-1].lstrip("@<"))), None)

@@ -15,6 +15,7 @@ from incident_core.risk_levels import RiskLevel
 from incident_core.risk_programs import FLAG_CLIS, KNOWN_CLIS, READ_PROGRAMS, SQL_CLIENTS
 
 H = RiskLevel.HIGH
+R = RiskLevel.READ_ONLY
 
 # (command, refused): every one of these is high; the refused ones cannot be requested at all.
 CATALOGUE: list[tuple[str, bool]] = [
@@ -273,3 +274,20 @@ def test_pathological_text_is_read_quickly_and_never_read_only_when_it_hides_cod
     assert result.level in set(RiskLevel) and result.reason
     if ("`" in junk or "$(" in junk) and "'" not in junk and "\\" not in junk:
         assert result.level is H or result.refused
+
+
+@pytest.mark.parametrize("glue", [" || ", " | "])
+def test_sql_read_as_shell_never_hides_a_dangerous_command_after_concatenation(glue: str) -> None:
+    lowered = [command for command, _ in CATALOGUE
+               for wrapper in ("", "env LANG=C ", "command ", "\\")
+               if assess("run runbook command", f"SELECT 1{glue}{wrapper}{command}").level is not H]
+    assert lowered == []
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT 'a' || 'b'", "SELECT a || b FROM t", "SELECT name || ' ' || last FROM users",
+    "SELECT a || b.c AS x FROM t WHERE y > 1", "SELECT datname || ':' || usename FROM pg_stat_activity;",
+    "SELECT a || (b) FROM t",
+])
+def test_sql_concatenation_stays_read_only(query: str) -> None:
+    assert assess("run runbook command", query).level is R
