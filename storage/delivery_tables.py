@@ -1,0 +1,34 @@
+"""Delivery state per (outbox message, subscriber): a tenant table (migration 0009_i15o)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from storage.tables import TZ
+
+DELIVERY_TENANT_TABLES = ("outbox_deliveries",)
+# pending: due again at available_at; dead: the attempt cap was reached; dropped: an operator gave it up;
+# coalesced: a later refresh of the same incident covered it; delivered: done.
+STATES = ("pending", "delivered", "dead", "dropped", "coalesced")
+
+
+class OutboxDeliveryRow(SQLModel, table=True):
+    """One subscriber's delivery of one outbox message: its attempts, next time, outcome and last error."""
+
+    __tablename__ = "outbox_deliveries"
+    __table_args__ = (sa.Index("ix_outbox_deliveries_state", "org_id", "state"),)
+    org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
+    message_id: int = Field(primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                            foreign_key="outbox.id")
+    subscriber: str = Field(primary_key=True, max_length=80)
+    state: str = Field(max_length=12)
+    attempts: int = Field(default=0)
+    available_at: datetime = Field(sa_type=TZ)
+    updated_at: datetime = Field(sa_type=TZ)
+    last_error: str | None = Field(default=None, max_length=2000)
+
+
+DELIVERIES = OutboxDeliveryRow.__table__  # type: ignore[attr-defined]
