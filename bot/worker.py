@@ -8,9 +8,9 @@ import threading
 from collections.abc import Callable
 
 from bot.bootstrap import App
+from bot.delivery import Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
-from bot.delivery import Deliverer, Subscribers
 from incident_core.delivery_policy import RetryPolicy
 from storage.outbox import LEASE
 

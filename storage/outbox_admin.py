@@ -64,9 +64,9 @@ class SqlOutboxAdmin:
                 sa.func.count().filter(pending), sa.func.count().filter(pending, OUTBOX.c.available_at <= now),
                 sa.func.min(OUTBOX.c.created_at).filter(pending, OUTBOX.c.available_at <= now))
                 .where(OUTBOX.c.org_id == org_id)).one()
-            states = dict(conn.execute(sa.select(_state_label(), sa.func.count()).where(
-                DELIVERIES.c.org_id == org_id, DELIVERIES.c.state.in_(["pending", "dead"])).group_by(_state_label()))
-                .all())
+            label = _state_label().label("st")
+            states = dict(conn.execute(sa.select(label, sa.func.count()).where(
+                DELIVERIES.c.org_id == org_id, DELIVERIES.c.state.in_(["pending", "dead"])).group_by(label)).all())
         oldest = utc(row[2]) if row[2] is not None else None
         return {"pending_messages": int(row[0]), "due_messages": int(row[1]),
                 "retrying_deliveries": int(states.get("retrying", 0)), "dead_deliveries": int(states.get("dead", 0)),
@@ -129,9 +129,9 @@ def _state_label() -> sa.ColumnElement[str]:
 
 
 def _sqlite_counts(conn: Connection, now: datetime) -> list[DeliveryCount]:
-    label = _state_label()
+    label = _state_label().label("state")
     out = [DeliveryCount(r.org_id, r.subscriber, r.state, int(r.n), None) for r in conn.execute(
-        sa.select(DELIVERIES.c.org_id, DELIVERIES.c.subscriber, label.label("state"), sa.func.count().label("n"))
+        sa.select(DELIVERIES.c.org_id, DELIVERIES.c.subscriber, label, sa.func.count().label("n"))
         .where(DELIVERIES.c.state.in_(["pending", "dead"]))
         .group_by(DELIVERIES.c.org_id, DELIVERIES.c.subscriber, label))]
     out += [DeliveryCount(r.org_id, "", "due", int(r.n), utc(r.oldest) if r.oldest else None) for r in conn.execute(

@@ -6,11 +6,7 @@ import re
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.slack import blocks
 from handlers.slack.mrkdwn import SlackText, cut, escape_plain
@@ -24,11 +20,14 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
 def make_client(token: str, base_url: str | None = None) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections."""
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15)
-    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=8),
-                                  ServerErrorRetryHandler(max_retry_count=3),
-                                  ConnectionErrorRetryHandler(max_retry_count=3)])
+    """A WebClient that waits out a few 429s (Retry-After) and nothing else.
+
+    A refused or dropped connection and a 5xx raise at once (slack_sdk's default handler would retry a
+    connection error first): the outbox retries each subscriber on its own schedule, so a Slack outage
+    holds a delivery thread for one failed call, not for the client's retries.
+    """
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=15, retry_handlers=[])
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     return client
 
 
