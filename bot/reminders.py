@@ -1,5 +1,6 @@
-"""Reminders on APScheduler 3.x: one interval job per process evaluates every org's incidents (and queues
-weekly digests when their slot comes, keyed the same way).
+"""Reminders on APScheduler 3.x: one interval job per process looks at the incidents the reminder index
+(`reminder_due`, kept by a trigger on the projection) says are due, and queues weekly digests when
+their slot comes, keyed the same way.
 
 APScheduler only keeps time here (a MemoryJobStore: its job stores cannot be shared between processes).
 The reminders themselves are derived from the database on every tick and fire through the outbox with
@@ -20,9 +21,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
+from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
-from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
+from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
 from incident_core.rooms import archive_after, rooms_to_archive
 from storage.reminder_ledger import SqlReminderLedger
@@ -30,42 +32,55 @@ from storage.reminder_ledger import SqlReminderLedger
 log = logging.getLogger("revenant.reminders")
 LOCK_NAME = "revenant-reminders"
 DEFAULT_INTERVAL = 30.0
-ARCHIVE_LOOKBACK = timedelta(days=7)  # closed incidents older than delay + this are assumed handled
 
 
 def tick(app: App, *, use_leader: bool = True) -> int:
-    """Evaluate every org's open and resolved incidents once; returns how many reminders fired now."""
+    """Look at the incidents the reminder index says are due (not every org); returns how many messages fired.
+
+    One read of the index across orgs; then, for each org with something due, its due incidents in one
+    transaction, their latest events, any reminder or room archive due now, and each one's next look.
+    Weekly digests are evaluated for the orgs that configured one.
+    """
     ledger = SqlReminderLedger(app.engine)
     fired = 0
     with ledger.leader(LOCK_NAME) if use_leader else nullcontext(True) as leading:
         if not leading:
             return 0
         now = app.deps.clock.now()
-        for org_id, settings in ledger.orgs():
-            policy = ReminderPolicy.from_settings(settings.get("reminders"))
-            for state in ledger.candidates(org_id):
-                recent = ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
-                for due in due_reminders(state, recent, now, policy):
-                    message = OutboxMessage(topic=NOTICE, key=due.key, payload={
-                        "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
-                        "reminder": due.kind})
-                    if ledger.fire(org_id, message):
-                        fired += 1
-                        log.info("reminder %s for %s", due.kind, state.human_id)
-            fired += _archive_rooms(ledger, org_id, settings, now)
-            fired += fire_digests(app, ledger, org_id, settings, now)
+        due: dict[str, dict[str, int]] = {}
+        for org_id, incident_id, seq in ledger.due(now):
+            due.setdefault(org_id, {})[incident_id] = seq
+        settings = dict(ledger.orgs())
+        for org_id, seqs in due.items():
+            fired += _look(ledger, org_id, seqs, settings.get(org_id, {}), now)
+        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
+        for org_id in sorted(digest_orgs):
+            fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
     return fired
 
 
-def _archive_rooms(ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
-    """Queue archiving of closed incidents' rooms once the org's delay has passed (each room once)."""
+def _look(ledger: SqlReminderLedger, org_id: str, seqs: dict[str, int], settings: dict, now: datetime) -> int:
+    """One org's due incidents: fire what is due now (reminders, room archives), then schedule each one's next look."""
+    policy = ReminderPolicy.from_settings(settings.get("reminders"))
     after = archive_after(settings)
     fired = 0
-    for state in ledger.closed_since(org_id, now - after - ARCHIVE_LOOKBACK):
+    looks: dict[str, tuple[int, datetime | None]] = {incident_id: (seq, None) for incident_id, seq in seqs.items()}
+    for state in ledger.states(org_id, list(seqs)):
+        closed = state.status is Status.CLOSED
+        recent = [] if closed else ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
+        for due in due_reminders(state, recent, now, policy):
+            message = OutboxMessage(topic=NOTICE, key=due.key, payload={
+                "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
+                "reminder": due.kind})
+            if ledger.fire(org_id, message):
+                fired += 1
+                log.info("reminder %s for %s", due.kind, state.human_id)
         for message in rooms_to_archive(state, now, after):
             if ledger.fire(org_id, message):
                 fired += 1
                 log.info("archiving %s's %s room", state.human_id, message.payload["platform"])
+        looks[state.incident_id] = (seqs[state.incident_id], next_look(state, recent, now, policy, after))
+    ledger.reschedule(org_id, looks)
     return fired
 
 

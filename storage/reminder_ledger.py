@@ -1,4 +1,5 @@
-"""What the reminder scheduler reads and writes: candidate incidents, their latest events, and fired slots.
+"""What the reminder scheduler reads and writes: the incidents due a look (reminder index), their latest
+events, fired slots, and each incident's next look.
 
 A reminder fires by inserting its outbox message with `ON CONFLICT DO NOTHING` on the outbox's unique
 (org_id, key): the key names the reminder's slot, so two schedulers evaluating the same slot write one
@@ -17,14 +18,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 
 from incident_core.events import Event
-from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.records import row_event, row_state
+from storage.reminder_tables import REMINDER_DUE
+from storage.tables import ProjectRow
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS, OUTBOX
 
-_WATCHED_STATUSES = [s.value for s in Status if s is not Status.CLOSED]
+PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
 
 
 class SqlReminderLedger:
@@ -38,22 +40,48 @@ class SqlReminderLedger:
         with self.engine.begin() as conn:
             return [(r.id, dict(r.settings or {})) for r in conn.execute(sa.select(ORGS.c.id, ORGS.c.settings))]
 
-    def candidates(self, org_id: str) -> list[IncidentState]:
-        """Incidents that may owe a reminder: every one not yet closed."""
+    def due(self, now: datetime, limit: int = 5000) -> list[tuple[str, str, int]]:
+        """(org, incident, seq) of incidents the tick must look at now, from the reminder index, oldest first.
+
+        PostgreSQL: through revenant_due_reminders (migration 0009_i15ob): ids only, across orgs.
+        """
+        with self.engine.begin() as conn:
+            if is_postgres(conn):
+                rows = conn.execute(sa.text("SELECT * FROM revenant_due_reminders(:now, :n)"),
+                                    {"now": now, "n": limit}).all()
+            else:
+                rows = conn.execute(sa.select(REMINDER_DUE.c.org_id, REMINDER_DUE.c.incident_id, REMINDER_DUE.c.seq)
+                                    .where(REMINDER_DUE.c.due_at <= now).order_by(REMINDER_DUE.c.due_at)
+                                    .limit(limit)).all()
+            return [(r.org_id, r.incident_id, int(r.seq)) for r in rows]
+
+    def digest_orgs(self) -> set[str]:
+        """Orgs with a weekly digest configured on one of their projects (ids only)."""
+        with self.engine.begin() as conn:
+            if is_postgres(conn):
+                return set(conn.execute(sa.text("SELECT revenant_digest_orgs()")).scalars())
+            rows = conn.execute(sa.select(PROJECTS.c.org_id, PROJECTS.c.settings))
+            return {r.org_id for r in rows if ((r.settings or {}).get("insights") or {}).get("digest")}
+
+    def states(self, org_id: str, incident_ids: Sequence[str]) -> list[IncidentState]:
+        """The org's incidents with these ids (one transaction)."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             rows = conn.execute(sa.select(INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status.in_(_WATCHED_STATUSES)))
+                INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(incident_ids))))
             return [row_state(r) for r in rows]
 
-    def closed_since(self, org_id: str, since: datetime) -> list[IncidentState]:
-        """Incidents closed (last changed) since `since`: the ones whose rooms may be due for archiving."""
+    def reschedule(self, org_id: str, looks: dict[str, tuple[int, datetime | None]]) -> None:
+        """Move each incident to its next look (None: out of the index), unless it changed since it was read."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status == Status.CLOSED.value,
-                INCIDENTS.c.updated_at >= since))
-            return [row_state(r) for r in rows]
+            for incident_id, (seq, at) in looks.items():
+                match = (REMINDER_DUE.c.org_id == org_id, REMINDER_DUE.c.incident_id == incident_id,
+                         REMINDER_DUE.c.seq == seq)
+                if at is None:
+                    conn.execute(REMINDER_DUE.delete().where(*match))
+                else:
+                    conn.execute(REMINDER_DUE.update().where(*match).values(due_at=at))
 
     def recent(self, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
         """The incident's latest events of the given types, oldest first."""
