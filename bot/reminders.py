@@ -21,12 +21,13 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
-from incident_core.model import Status
+from incident_core.events import Event
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
-from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders, next_look
+from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
 from incident_core.rooms import archive_after, rooms_to_archive
+from incident_core.state import IncidentState
 from storage.reminder_ledger import SqlReminderLedger
 
 log = logging.getLogger("revenant.reminders")
@@ -60,28 +61,22 @@ def tick(app: App, *, use_leader: bool = True) -> int:
 
 
 def _look(ledger: SqlReminderLedger, org_id: str, seqs: dict[str, int], settings: dict, now: datetime) -> int:
-    """One org's due incidents: fire what is due now (reminders, room archives), then schedule each one's next look."""
+    """One org's due incidents, in one transaction: fire what is due now (reminders, room archives), then
+    schedule each one's next look."""
     policy = ReminderPolicy.from_settings(settings.get("reminders"))
     after = archive_after(settings)
-    fired = 0
-    looks: dict[str, tuple[int, datetime | None]] = {incident_id: (seq, None) for incident_id, seq in seqs.items()}
-    for state in ledger.states(org_id, list(seqs)):
-        closed = state.status is Status.CLOSED
-        recent = [] if closed else ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
-        for due in due_reminders(state, recent, now, policy):
-            message = OutboxMessage(topic=NOTICE, key=due.key, payload={
-                "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
-                "reminder": due.kind})
-            if ledger.fire(org_id, message):
-                fired += 1
-                log.info("reminder %s for %s", due.kind, state.human_id)
-        for message in rooms_to_archive(state, now, after):
-            if ledger.fire(org_id, message):
-                fired += 1
-                log.info("archiving %s's %s room", state.human_id, message.payload["platform"])
-        looks[state.incident_id] = (seqs[state.incident_id], next_look(state, recent, now, policy, after))
-    ledger.reschedule(org_id, looks)
-    return fired
+
+    def decide(state: IncidentState, recent: list[Event]) -> tuple[list[OutboxMessage], datetime | None]:
+        messages = [OutboxMessage(topic=NOTICE, key=due.key, payload={
+            "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
+            "reminder": due.kind}) for due in due_reminders(state, recent, now, policy)]
+        messages += rooms_to_archive(state, now, after)
+        return messages, next_look(state, recent, now, policy, after)
+
+    written = ledger.look(org_id, seqs, decide)
+    for message in written:
+        log.info("%s queued (org %s)", message.key, org_id)
+    return len(written)
 
 
 def _safe_tick(app: App) -> None:

@@ -9,16 +9,17 @@ row. On PostgreSQL a session advisory lock also elects one scheduler per tick (l
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from incident_core.events import Event
 from incident_core.ports import OutboxMessage
+from incident_core.reminders import WATCHED_TYPES
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.records import row_event, row_state
@@ -27,6 +28,8 @@ from storage.tables import ProjectRow
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS, OUTBOX
 
 PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
+# (state, its latest watched events) -> (messages due now, the next look or None)
+Decide = Callable[[IncidentState, list[Event]], tuple[list[OutboxMessage], datetime | None]]
 
 
 class SqlReminderLedger:
@@ -63,46 +66,40 @@ class SqlReminderLedger:
             rows = conn.execute(sa.select(PROJECTS.c.org_id, PROJECTS.c.settings))
             return {r.org_id for r in rows if ((r.settings or {}).get("insights") or {}).get("digest")}
 
-    def states(self, org_id: str, incident_ids: Sequence[str]) -> list[IncidentState]:
-        """The org's incidents with these ids (one transaction)."""
+    def look(self, org_id: str, seqs: dict[str, int], decide: Decide) -> list[OutboxMessage]:
+        """One transaction for one org's due incidents: read each with its latest events, write what `decide`
+        says is due (each slot once), and move it to its next look (None: out of the index) unless it
+        changed since the index was read. Returns the messages written now."""
+        written: list[OutboxMessage] = []
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(incident_ids))))
-            return [row_state(r) for r in rows]
-
-    def reschedule(self, org_id: str, looks: dict[str, tuple[int, datetime | None]]) -> None:
-        """Move each incident to its next look (None: out of the index), unless it changed since it was read."""
-        with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            for incident_id, (seq, at) in looks.items():
+            rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+                INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
+            looks: dict[str, datetime | None] = dict.fromkeys(seqs)
+            for row in rows:
+                state = row_state(row)
+                messages, looks[row.id] = decide(state, _recent(conn, org_id, row.id, WATCHED_TYPES))
+                written += [m for m in messages if _fire(conn, org_id, m)]
+            for incident_id, at in looks.items():
                 match = (REMINDER_DUE.c.org_id == org_id, REMINDER_DUE.c.incident_id == incident_id,
-                         REMINDER_DUE.c.seq == seq)
+                         REMINDER_DUE.c.seq == seqs[incident_id])
                 if at is None:
                     conn.execute(REMINDER_DUE.delete().where(*match))
                 else:
                     conn.execute(REMINDER_DUE.update().where(*match).values(due_at=at))
+        return written
 
     def recent(self, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
         """The incident's latest events of the given types, oldest first."""
-        stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id,
-                                        EVENTS.c.type.in_(list(types)))
-                .order_by(EVENTS.c.stream_version.desc()).limit(limit))
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            return [row_event(r) for r in reversed(conn.execute(stmt).all())]
+            return _recent(conn, org_id, incident_id, types, limit)
 
     def fire(self, org_id: str, message: OutboxMessage) -> bool:
-        """Write the reminder's outbox message unless its key was written before; True when written now."""
-        now = datetime.now(UTC)
-        row = {"org_id": org_id, "topic": message.topic, "key": message.key, "payload": message.payload,
-               "created_at": now, "available_at": now, "attempts": 0}
+        """Write the message unless its key was written before; True when written now."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            insert = postgresql.insert(OUTBOX) if is_postgres(conn) else sqlite.insert(OUTBOX)
-            done = conn.execute(insert.values(row).on_conflict_do_nothing(index_elements=["org_id", "key"])
-                                .returning(OUTBOX.c.id))
-            return done.first() is not None  # RETURNING, not rowcount: drivers disagree on skipped rows
+            return _fire(conn, org_id, message)
 
     @contextmanager
     def leader(self, name: str) -> Iterator[bool]:
@@ -120,3 +117,20 @@ class SqlReminderLedger:
                 if held:
                     conn.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": key})
                     conn.commit()
+
+
+def _recent(conn: Connection, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
+    stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id,
+                                    EVENTS.c.type.in_(list(types)))
+            .order_by(EVENTS.c.stream_version.desc()).limit(limit))
+    return [row_event(r) for r in reversed(conn.execute(stmt).all())]
+
+
+def _fire(conn: Connection, org_id: str, message: OutboxMessage) -> bool:
+    now = datetime.now(UTC)
+    row = {"org_id": org_id, "topic": message.topic, "key": message.key, "payload": message.payload,
+           "created_at": now, "available_at": now, "attempts": 0}
+    insert = postgresql.insert(OUTBOX) if is_postgres(conn) else sqlite.insert(OUTBOX)
+    done = conn.execute(insert.values(row).on_conflict_do_nothing(index_elements=["org_id", "key"])
+                        .returning(OUTBOX.c.id))
+    return done.first() is not None  # RETURNING, not rowcount: drivers disagree on skipped rows
