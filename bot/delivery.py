@@ -16,7 +16,6 @@ import logging
 import os
 import socket
 import threading
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -24,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from types import FunctionType, MethodType
 
 from incident_core.delivery_policy import DONE, RetryPolicy, SubscriberState, plan
-from storage.outbox import LEASE, PendingMessage, SqlOutbox
+from storage.outbox import LEASE, Outcome, PendingMessage, SqlOutbox
 
 log = logging.getLogger("revenant.delivery")
 Subscriber = Callable[[PendingMessage], None]
@@ -143,17 +142,23 @@ class Deliverer:
         with self._lock:
             self._inflight[msg.id] = msg.org_id
         try:
-            while not self._stop.is_set():
-                now = datetime.now(UTC)
-                step = plan(names, AFTER, states, now)
-                if not step.run:
-                    break
-                for name, outcome in self._run(msg, [(n, subs[n]) for n in step.run]):
-                    states[name] = self._record(msg, name, states.get(name, SubscriberState()), outcome, errors)
+            step = plan(names, AFTER, states, datetime.now(UTC))
+            outcomes: list[Outcome] = []
+            while step.run and not self._stop.is_set():
+                outcomes = [self._outcome(msg, name, states.get(name, SubscriberState()), result, errors)
+                            for name, result in self._run(msg, [(n, subs[n]) for n in step.run])]
+                states.update({o.subscriber: SubscriberState(o.state, o.attempts, o.available_at) for o in outcomes})
+                step = plan(names, AFTER, states, datetime.now(UTC))
+                if step.run:  # more to run: make these outcomes durable first (a crash must not repeat them)
+                    self.outbox.record(msg, outcomes)
+                    outcomes = []
             if self._stop.is_set():
+                if outcomes:
+                    self.outbox.record(msg, outcomes)
                 return False  # the lease lapses; another pass (or process) finishes the message
-            next_at = _next_time(names, states, plan(names, AFTER, states, datetime.now(UTC)).waiting, self.policy)
-            self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None)
+            next_at = _next_time(names, states, step.waiting, self.policy)
+            self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None,
+                                outcomes=outcomes)  # the last outcomes and the release: one transaction
             if next_at is None and self.monitor is not None:
                 self.monitor.completed(msg)  # type: ignore[attr-defined]
             return next_at is None
@@ -179,20 +184,18 @@ class Deliverer:
                 t.join(0.2)
         return [(name, results[name]) for name, _ in calls if name in results]
 
-    def _record(self, msg: PendingMessage, name: str, before: SubscriberState, outcome: BaseException | None,
-                errors: list[str]) -> SubscriberState:
+    def _outcome(self, msg: PendingMessage, name: str, before: SubscriberState, result: BaseException | None,
+                 errors: list[str]) -> Outcome:
+        """What one call came to: delivered, or failed (logged, counted) and pending again or dead."""
         attempts = before.attempts + 1
-        if outcome is None:
-            self.outbox.record(msg, name, state="delivered", attempts=attempts)
+        if result is None:
             if self.monitor is not None:
                 self.monitor.delivered(msg, name, attempts)  # type: ignore[attr-defined]
-            return SubscriberState("delivered", attempts)
+            return Outcome(name, "delivered", attempts)
         now = datetime.now(UTC)
         next_at = self.policy.after_failure(attempts, now)
-        error = f"{type(outcome).__name__}: {outcome}".strip()[:2000]
+        error = f"{type(result).__name__}: {result}".strip()[:2000]
         errors.append(f"{name}: {error}"[:500])
-        state = "pending" if next_at is not None else "dead"
-        self.outbox.record(msg, name, state=state, attempts=attempts, available_at=next_at, error=error)
         if next_at is None:
             log.error("delivery of %s (%s, org %s) to %s is dead after %d attempts: %s; "
                       "`revenant outbox retry --org %s` tries again", msg.key, msg.topic, msg.org_id, name, attempts,
@@ -203,7 +206,7 @@ class Deliverer:
                         (next_at - now).total_seconds(), error)
         if self.monitor is not None:
             self.monitor.failed(msg, name, dead=next_at is None)  # type: ignore[attr-defined]
-        return SubscriberState(state, attempts, next_at)
+        return Outcome(name, "pending" if next_at is not None else "dead", attempts, next_at, error)
 
     # --- leases ----------------------------------------------------------------------------------
     def _start_heartbeat(self) -> None:
@@ -250,7 +253,3 @@ def _next_time(names: list[str], states: Mapping[str, SubscriberState], waiting:
             times.append(datetime.now(UTC) + policy.base)
     return min(times) if times else None
 
-
-def sleep_until(stop: threading.Event, seconds: float) -> None:
-    """Wait `seconds` unless stopped first."""
-    stop.wait(seconds) if seconds > 0 else time.sleep(0)

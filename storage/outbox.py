@@ -9,7 +9,7 @@ on BEGIN IMMEDIATE). Each subscriber's outcome is written as soon as it is known
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +40,17 @@ class PendingMessage:
     created_at: datetime | None = None
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One subscriber's result for one message: delivered, pending again at `available_at`, or dead."""
+
+    subscriber: str
+    state: str
+    attempts: int
+    available_at: datetime | None = None
+    error: str | None = None
 
 
 class SqlOutbox:
@@ -83,20 +94,16 @@ class SqlOutbox:
                 OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(message_ids), OUTBOX.c.lease_owner == owner,
                 OUTBOX.c.delivered_at.is_(None)).values(available_at=datetime.now(UTC) + lease)).rowcount or 0)
 
-    def record(self, msg: PendingMessage, subscriber: str, *, state: str, attempts: int,
-               available_at: datetime | None = None, error: str | None = None) -> None:
-        """Write one subscriber's outcome for one message (delivered, pending again at a time, dead)."""
-        now = datetime.now(UTC)
-        values = {"state": state, "attempts": attempts, "available_at": available_at or now, "updated_at": now,
-                  "last_error": error[:2000] if error else None}
+    def record(self, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
+        """Write subscribers' outcomes for one message (delivered, pending again at a time, dead)."""
         with self.engine.begin() as conn:
             scope_to_org(conn, msg.org_id)
-            insert = postgresql.insert(DELIVERIES) if is_postgres(conn) else sqlite.insert(DELIVERIES)
-            conn.execute(insert.values(org_id=msg.org_id, message_id=msg.id, subscriber=subscriber, **values)
-                         .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
+            _write_outcomes(conn, msg, outcomes)
 
-    def release(self, msg: PendingMessage, *, owner: str, next_at: datetime | None, error: str | None = None) -> bool:
-        """Give the lease back: delivered (next_at None) or due again at next_at. False if the lease was lost."""
+    def release(self, msg: PendingMessage, *, owner: str, next_at: datetime | None, error: str | None = None,
+                outcomes: Sequence[Outcome] = ()) -> bool:
+        """Write the last outcomes and give the lease back in one transaction: delivered (next_at None) or due
+        again at next_at. False if the lease was lost (the outcomes are written all the same)."""
         now = datetime.now(UTC)
         values: dict[str, Any] = {"lease_owner": None, "attempts": msg.attempts + 1,
                                   "last_error": error[:2000] if error else None}
@@ -106,6 +113,7 @@ class SqlOutbox:
             values["available_at"] = next_at
         with self.engine.begin() as conn:
             scope_to_org(conn, msg.org_id)
+            _write_outcomes(conn, msg, outcomes)
             return bool(conn.execute(OUTBOX.update().where(
                 OUTBOX.c.org_id == msg.org_id, OUTBOX.c.id == msg.id, OUTBOX.c.lease_owner == owner,
                 OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
@@ -152,16 +160,24 @@ class SqlOutbox:
             try:
                 handler(msg)
             except Exception as exc:  # noqa: BLE001 — any failure means "retry later"
-                now = datetime.now(UTC)
-                next_at = policy.after_failure(attempts, now)
-                self.record(msg, LEGACY_SUBSCRIBER, state="pending" if next_at else "dead", attempts=attempts,
-                            available_at=next_at, error=f"{type(exc).__name__}: {exc}")
-                self.release(msg, owner=owner, next_at=next_at, error=str(exc))
+                next_at = policy.after_failure(attempts, datetime.now(UTC))
+                self.release(msg, owner=owner, next_at=next_at, error=str(exc), outcomes=[Outcome(
+                    LEGACY_SUBSCRIBER, "pending" if next_at else "dead", attempts, next_at,
+                    f"{type(exc).__name__}: {exc}")])
                 continue
-            self.record(msg, LEGACY_SUBSCRIBER, state="delivered", attempts=attempts)
-            self.release(msg, owner=owner, next_at=None)
+            self.release(msg, owner=owner, next_at=None, outcomes=[Outcome(LEGACY_SUBSCRIBER, "delivered", attempts)])
             delivered += 1
         return delivered
+
+
+def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
+    now = datetime.now(UTC)
+    insert = postgresql.insert(DELIVERIES) if is_postgres(conn) else sqlite.insert(DELIVERIES)
+    for o in outcomes:
+        values = {"state": o.state, "attempts": o.attempts, "available_at": o.available_at or now, "updated_at": now,
+                  "last_error": o.error[:2000] if o.error else None}
+        conn.execute(insert.values(org_id=msg.org_id, message_id=msg.id, subscriber=o.subscriber, **values)
+                     .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
 
 
 def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:

@@ -66,12 +66,12 @@ def test_kill_9_mid_delivery_frees_the_rest_at_once_and_posts_nothing_twice(app:
     for key in keys:
         put(app, org, key)
     log = tmp_path / "calls.log"
-    first = spawn(app, tmp_path, log, [org], HANG_KEY="m3", LEASE_SECONDS="3")
+    first = spawn(app, tmp_path, log, [org], HANG_KEY="m3", LEASE_SECONDS="10")  # outlives the restart
     wait_for(log, "post m3")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     before = len(lines(log))
-    second = spawn(app, tmp_path, log, [org], LEASE_SECONDS="3")
+    second = spawn(app, tmp_path, log, [org], LEASE_SECONDS="10")
     assert second.wait(120) == 0, second.stderr.read().decode() if second.stderr else ""
     after = [line.split() for line in lines(log)[before:] if line.startswith("call post")]
     order = [parts[2] for parts in after]
