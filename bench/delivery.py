@@ -7,7 +7,7 @@ rooms: one thread declares an incident in every org as fast as it can (a burst o
 Deliverer runs passes, as `revenant worker` does. Each org's incident.changed goes to a subscriber that
 opens a room on the Slack emulator through the production client (conversations.create, then
 chat.postMessage). Reports the wait from the alert to the room, for the last org, p50/p95, and by
-org-id tenth (lowest vs highest ids). With --refusing N, the first N orgs' subscriber posts to a port
+org-id tenth (lowest vs highest ids; alerts arrive in a shuffled order). With --refusing N, the first N orgs' subscriber posts to a port
 that refuses connections; the report then gives the other orgs' waits, to compare with a run without.
 
 reminders: --orgs orgs, --open of them with an open SEV1 incident; times one tick with nothing due and
@@ -17,6 +17,7 @@ one with every open incident due (each evaluated, a reminder fired).
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 import tempfile
 import threading
@@ -85,6 +86,7 @@ def rooms(args: argparse.Namespace) -> None:
         worker.start()
         started = time.monotonic()
         order = orgs[:]
+        random.Random(7).shuffle(order)  # alerts arrive in no particular org-id order
         for org in order:
             alerted[org] = time.monotonic()
             uc.declare_incident(deps=app.deps, org_id=org, actor="alertmanager", title="HighErrorRate",
