@@ -79,9 +79,14 @@ class SlackChat:
         return OpenedRoom(room_id=channel_id, name=name, message_id=ts)
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
+        """Update the war-room message; set the topic only when it changed (conversations.setTopic is Tier 2
+        and leaves a "set the channel topic" line in the channel each time; conversations.info is Tier 3)."""
         self.client.chat_update(channel=room_id, ts=message_id, text=blocks.fallback_text(view),
                                 blocks=blocks.war_room(view))
-        self.client.conversations_setTopic(channel=room_id, topic=self._topic(view))
+        topic = self._topic(view)
+        current = (self.client.conversations_info(channel=room_id).get("channel") or {}).get("topic") or {}
+        if current.get("value") != topic:
+            self.client.conversations_setTopic(channel=room_id, topic=topic)
 
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         return str(self.client.chat_postMessage(channel=room_id, thread_ts=thread_id,

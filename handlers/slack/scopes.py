@@ -10,6 +10,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "chat_update": {"chat:write"},
     "conversations_archive": {"channels:manage", "groups:write"},
     "conversations_create": {"channels:manage", "groups:write"},
+    "conversations_info": {"channels:read", "groups:read"},
     "conversations_invite": {"channels:manage", "groups:write"},
     "conversations_join": {"channels:join"},
     "conversations_list": {"channels:read", "groups:read"},
