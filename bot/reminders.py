@@ -28,18 +28,19 @@ from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
 from incident_core.rooms import archive_after, rooms_to_archive
 from incident_core.state import IncidentState
-from storage.reminder_ledger import SqlReminderLedger
+from storage.reminder_ledger import Decide, SqlReminderLedger
 
 log = logging.getLogger("revenant.reminders")
 LOCK_NAME = "revenant-reminders"
 DEFAULT_INTERVAL = 30.0
+LOOK_BATCH = 200  # orgs whose due incidents one transaction looks at
 
 
 def tick(app: App, *, use_leader: bool = True) -> int:
     """Look at the incidents the reminder index says are due (not every org); returns how many messages fired.
 
-    One read of the index across orgs; then, for each org with something due, its due incidents in one
-    transaction, their latest events, any reminder or room archive due now, and each one's next look.
+    One read of the index across orgs; then the due incidents of up to LOOK_BATCH orgs per transaction
+    (re-scoped per org): their latest events, any reminder or room archive due now, each one's next look.
     Weekly digests are evaluated for the orgs that configured one.
     """
     ledger = SqlReminderLedger(app.engine)
@@ -52,17 +53,19 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         for org_id, incident_id, seq in ledger.due(now):
             due.setdefault(org_id, {})[incident_id] = seq
         settings = dict(ledger.orgs())
-        for org_id, seqs in due.items():
-            fired += _look(ledger, org_id, seqs, settings.get(org_id, {}), now)
+        batch = [(org_id, seqs, _decide(settings.get(org_id, {}), now)) for org_id, seqs in due.items()]
+        for start in range(0, len(batch), LOOK_BATCH):
+            for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
+                fired += 1
+                log.info("%s queued (org %s)", message.key, org_id)
         digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
         for org_id in sorted(digest_orgs):
             fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
     return fired
 
 
-def _look(ledger: SqlReminderLedger, org_id: str, seqs: dict[str, int], settings: dict, now: datetime) -> int:
-    """One org's due incidents, in one transaction: fire what is due now (reminders, room archives), then
-    schedule each one's next look."""
+def _decide(settings: dict, now: datetime) -> Decide:
+    """For one org: what is due now for an incident (reminders, room archives), and its next look."""
     policy = ReminderPolicy.from_settings(settings.get("reminders"))
     after = archive_after(settings)
 
@@ -73,10 +76,7 @@ def _look(ledger: SqlReminderLedger, org_id: str, seqs: dict[str, int], settings
         messages += rooms_to_archive(state, now, after)
         return messages, next_look(state, recent, now, policy, after)
 
-    written = ledger.look(org_id, seqs, decide)
-    for message in written:
-        log.info("%s queued (org %s)", message.key, org_id)
-    return len(written)
+    return decide
 
 
 def _safe_tick(app: App) -> None:

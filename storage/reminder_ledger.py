@@ -8,6 +8,7 @@ row. On PostgreSQL a session advisory lock also elects one scheduler per tick (l
 
 from __future__ import annotations
 
+import logging
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -27,6 +28,7 @@ from storage.reminder_tables import REMINDER_DUE
 from storage.tables import ProjectRow
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS, OUTBOX
 
+log = logging.getLogger("revenant.reminders")
 PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
 # (state, its latest watched events) -> (messages due now, the next look or None)
 Decide = Callable[[IncidentState, list[Event]], tuple[list[OutboxMessage], datetime | None]]
@@ -66,27 +68,25 @@ class SqlReminderLedger:
             rows = conn.execute(sa.select(PROJECTS.c.org_id, PROJECTS.c.settings))
             return {r.org_id for r in rows if ((r.settings or {}).get("insights") or {}).get("digest")}
 
-    def look(self, org_id: str, seqs: dict[str, int], decide: Decide) -> list[OutboxMessage]:
-        """One transaction for one org's due incidents: read each with its latest events, write what `decide`
-        says is due (each slot once), and move it to its next look (None: out of the index) unless it
-        changed since the index was read. Returns the messages written now."""
-        written: list[OutboxMessage] = []
-        with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
-            looks: dict[str, datetime | None] = dict.fromkeys(seqs)
-            for row in rows:
-                state = row_state(row)
-                messages, looks[row.id] = decide(state, _recent(conn, org_id, row.id, WATCHED_TYPES))
-                written += [m for m in messages if _fire(conn, org_id, m)]
-            for incident_id, at in looks.items():
-                match = (REMINDER_DUE.c.org_id == org_id, REMINDER_DUE.c.incident_id == incident_id,
-                         REMINDER_DUE.c.seq == seqs[incident_id])
-                if at is None:
-                    conn.execute(REMINDER_DUE.delete().where(*match))
-                else:
-                    conn.execute(REMINDER_DUE.update().where(*match).values(due_at=at))
+    def look(self, batch: Sequence[tuple[str, dict[str, int], Decide]]) -> list[tuple[str, OutboxMessage]]:
+        """Look at due incidents of several orgs in one transaction (re-scoped per org): read each with its
+        latest events, write what `decide` says is due (each slot once), and move it to its next look (None:
+        out of the index) unless it changed since the index was read. Returns the (org, message) written.
+
+        Should one org's look fail, the batch is redone one org per transaction, so the others go through.
+        """
+        try:
+            with self.engine.begin() as conn:
+                return [w for org_id, seqs, decide in batch for w in _look(conn, org_id, seqs, decide)]
+        except Exception:
+            if len(batch) == 1:
+                raise
+        written: list[tuple[str, OutboxMessage]] = []
+        for one in batch:
+            try:
+                written += self.look([one])
+            except Exception:  # noqa: BLE001 — this org stays due; the next tick tries it again
+                log.exception("reminder look at org %s failed", one[0])
         return written
 
     def recent(self, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
@@ -134,3 +134,22 @@ def _fire(conn: Connection, org_id: str, message: OutboxMessage) -> bool:
     done = conn.execute(insert.values(row).on_conflict_do_nothing(index_elements=["org_id", "key"])
                         .returning(OUTBOX.c.id))
     return done.first() is not None  # RETURNING, not rowcount: drivers disagree on skipped rows
+
+
+def _look(conn: Connection, org_id: str, seqs: dict[str, int], decide: Decide) -> list[tuple[str, OutboxMessage]]:
+    scope_to_org(conn, org_id)
+    rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+        INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
+    looks: dict[str, datetime | None] = dict.fromkeys(seqs)
+    written: list[tuple[str, OutboxMessage]] = []
+    for row in rows:
+        messages, looks[row.id] = decide(row_state(row), _recent(conn, org_id, row.id, WATCHED_TYPES))
+        written += [(org_id, m) for m in messages if _fire(conn, org_id, m)]
+    for incident_id, at in looks.items():
+        match = (REMINDER_DUE.c.org_id == org_id, REMINDER_DUE.c.incident_id == incident_id,
+                 REMINDER_DUE.c.seq == seqs[incident_id])
+        if at is None:
+            conn.execute(REMINDER_DUE.delete().where(*match))
+        else:
+            conn.execute(REMINDER_DUE.update().where(*match).values(due_at=at))
+    return written

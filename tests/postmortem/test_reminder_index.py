@@ -58,3 +58,26 @@ def test_the_tick_looks_only_at_due_incidents_and_only_in_their_orgs(db_url: str
         assert looked() == {b} and len(outbox_rows(app, b, "reminder:status_update")) == 1
     finally:
         app.close()
+
+
+def test_one_orgs_failing_look_does_not_hold_back_the_others(db_url: str, tmp_path: Path) -> None:
+    clock = Clock()
+    app = make_app(db_url, tmp_path, clock=clock, no_scheduler=True)
+    try:
+        good, bad = (app.directory.create_org(f"look-{n}-{tmp_path.name[-8:]}").id for n in ("good", "bad"))
+        ids = {org: uc.declare_incident(deps=app.deps, org_id=org, actor="u:a", title="Down",
+                                        severity=Severity.SEV1).state.incident_id for org in (good, bad)}
+        ledger = SqlReminderLedger(app.engine)
+        due = {o: {i: s} for o, i, s in ledger.due(T0 + timedelta(minutes=1)) if o in ids}
+
+        def fine(_state, _recent):  # type: ignore[no-untyped-def]
+            return [], T0 + timedelta(hours=2)
+
+        def broken(_state, _recent):  # type: ignore[no-untyped-def]
+            raise ValueError("unreadable state")
+
+        ledger.look([(good, due[good], fine), (bad, due[bad], broken)])
+        still = {o for o, _i, _s in ledger.due(T0 + timedelta(minutes=1)) if o in ids}
+        assert still == {bad}  # the good org moved on; the bad one stays due for the next tick
+    finally:
+        app.close()
