@@ -104,7 +104,13 @@ class Deliverer:
                     continue
                 if self.before_each is not None:
                     self.before_each()
-                if self.deliver(msg):
+                try:
+                    completed = self.deliver(msg)
+                except Exception:  # noqa: BLE001 — bookkeeping failed (database): the lease lapses, it comes back
+                    log.exception("delivering message %s of org %s failed; it is retried after its lease",
+                                  msg.id, org_id)
+                    continue
+                if completed:
                     with self._lock:
                         done[0] += 1
                 with self._lock:
