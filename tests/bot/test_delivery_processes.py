@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.bootstrap import App
 from incident_core.ports import OutboxMessage
+from storage.engine import scope_to_org
 from storage.reminder_ledger import SqlReminderLedger
+from storage.unit_of_work import OUTBOX
 from tests.bot.delivery_child import TOPIC
 from tests.helpers import new_org
 
@@ -66,17 +69,22 @@ def test_kill_9_mid_delivery_frees_the_rest_at_once_and_posts_nothing_twice(app:
     for key in keys:
         put(app, org, key)
     log = tmp_path / "calls.log"
-    first = spawn(app, tmp_path, log, [org], HANG_KEY="m3", LEASE_SECONDS="10")  # outlives the restart
+    first = spawn(app, tmp_path, log, [org], HANG_KEY="m3", LEASE_SECONDS="30")
     wait_for(log, "post m3")
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     before = len(lines(log))
-    second = spawn(app, tmp_path, log, [org], LEASE_SECONDS="10")
+    second = spawn(app, tmp_path, log, [org])
+    for key in ("m4", "m5", "m6", "m7"):
+        wait_for(log, f"post {key}")  # the rest is free at once: nothing else of it was claimed
+    assert not [line for line in lines(log)[before:] if line.startswith("call post m3")]  # m3: still leased
+    with app.engine.begin() as conn:  # its lease lapses (30 s, no longer extended by the dead process)
+        scope_to_org(conn, org)
+        conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org, OUTBOX.c.key == "m3")
+                     .values(available_at=datetime.now(UTC)))
     assert second.wait(120) == 0, second.stderr.read().decode() if second.stderr else ""
-    after = [line.split() for line in lines(log)[before:] if line.startswith("call post")]
-    order = [parts[2] for parts in after]
-    assert "m0" not in order and "m1" not in order and "m2" not in order  # finished before the kill: not again
-    assert order[-1] == "m3" and sorted(order[:-1]) == ["m4", "m5", "m6", "m7"]  # the rest first, m3 after its lease
+    after = [line.split()[2] for line in lines(log)[before:] if line.startswith("call post")]
+    assert after == ["m4", "m5", "m6", "m7", "m3"]  # m0–m2 finished before the kill: not again
     posts = Counter(line.split()[1] for line in lines(log) if line.startswith("post "))
     assert posts == Counter({key: 1 for key in keys})
     assert app.outbox.pending(org) == 0
