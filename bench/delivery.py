@@ -101,8 +101,9 @@ def rooms(args: argparse.Namespace) -> None:
         missing = len(want) - len(waits)
         last = max(opened[o] for o in waits) - started if waits else float("nan")
         tenth = max(1, len(orgs) // 10)
-        low = [waits[o] for o in orgs[:tenth] if o in waits]
-        high = [waits[o] for o in orgs[-tenth:] if o in waits]
+        ranked = [o for o in orgs if o in waits]  # org-id order, refusing orgs left out
+        low = [waits[o] for o in ranked[:tenth]]
+        high = [waits[o] for o in ranked[-tenth:]]
         values = list(waits.values())
         say(f"rooms: {len(waits)} opened, {missing} missing; last room {last:.1f} s after the first alert; "
             f"alert→room p50 {pct(values, 50):.1f} s, p95 {pct(values, 95):.1f} s, max {max(values):.1f} s")
