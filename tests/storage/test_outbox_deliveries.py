@@ -257,3 +257,24 @@ def _ctx(app: App) -> object:
     ctx = CliContext()
     ctx._app = app  # the test's app (its database), not one built from the environment
     return ctx
+
+
+def test_row_level_security_hides_other_orgs_deliveries_and_reminder_index(pg_app: App) -> None:
+    a, b = new_org(pg_app), new_org(pg_app)
+    put(pg_app, a.org.id, "k1")
+    Deliverer(pg_app.outbox, {TOPIC: Recorder("x").subs}).run_pass()
+    from tests.helpers import declare
+
+    declare(a)
+    with pg_app.engine.begin() as conn:
+        conn.execute(sa.text("SELECT set_config('app.org_id', :org, true)"), {"org": b.org.id})
+        for table in ("outbox_deliveries", "reminder_due"):
+            assert conn.execute(sa.text(f"SELECT count(*) FROM {table} WHERE org_id = :a"),
+                                {"a": a.org.id}).scalar() == 0, table
+            assert conn.execute(sa.text(f"UPDATE {table} SET org_id = org_id WHERE org_id = :a"),
+                                {"a": a.org.id}).rowcount == 0, table
+        conn.execute(sa.text("SELECT set_config('app.org_id', :org, true)"), {"org": a.org.id})
+        assert conn.execute(sa.text("SELECT count(*) FROM outbox_deliveries WHERE org_id = :a"),
+                            {"a": a.org.id}).scalar() == 1
+        assert conn.execute(sa.text("SELECT count(*) FROM reminder_due WHERE org_id = :a"),
+                            {"a": a.org.id}).scalar() == 1
