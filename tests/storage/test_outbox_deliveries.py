@@ -278,3 +278,17 @@ def test_row_level_security_hides_other_orgs_deliveries_and_reminder_index(pg_ap
                             {"a": a.org.id}).scalar() == 1
         assert conn.execute(sa.text("SELECT count(*) FROM reminder_due WHERE org_id = :a"),
                             {"a": a.org.id}).scalar() == 1
+
+
+def test_the_cross_org_functions_are_the_directory_roles_with_a_pinned_search_path(pg_app: App) -> None:
+    from storage.rls import DIRECTORY_ROLE
+
+    names = ("revenant_due_orgs_oldest", "revenant_delivery_stats", "revenant_due_reminders", "revenant_digest_orgs")
+    with pg_app.engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT p.proname, r.rolname, p.prosecdef, p.proconfig FROM pg_proc p JOIN pg_roles r "
+            "ON r.oid = p.proowner WHERE p.proname = ANY(:names)"), {"names": list(names)}).all()
+    assert sorted(r[0] for r in rows) == sorted(names)
+    for name, owner, definer, config in rows:
+        assert owner == DIRECTORY_ROLE and definer, name
+        assert any(c.startswith("search_path=") for c in config or []), name
