@@ -59,6 +59,7 @@ def incident_summary(state: IncidentState) -> dict[str, Any]:
         "severity": state.severity.value, "commander": state.commander, "project_id": state.project_id,
         "created_at": state.created_at.isoformat(), "updated_at": state.updated_at.isoformat(),
         "signals": state.signal_count, "services": list(state.services),
+        "all_clear": state.all_clear_at is not None, "all_clear_at": state.all_clear_at,
     }
 
 
@@ -285,7 +286,8 @@ def incidents_list(c: CliContext, org_ref: str, open_only: bool, as_json: bool) 
     if not items:
         click.echo("no incidents")
     for s in items:
-        click.echo(f"{s.human_id:<8} {s.severity.value:<5} {s.status.value:<13} {s.title}")
+        clear = " ✅ all clear" if s.all_clear_at and s.status.is_open else ""
+        click.echo(f"{s.human_id:<8} {s.severity.value:<5} {s.status.value:<13} {s.title}{clear}")
 
 
 def _incident(app: App, org_ref: str, ref: str) -> tuple[str, IncidentState]:
@@ -310,6 +312,8 @@ def incidents_show(c: CliContext, org_ref: str, ref: str, as_json: bool) -> None
     for role, who in s.roles.items():
         click.echo(f"  {role + ':':<10}{who}")
     click.echo(f"  signals:  {s.signal_count}  services: {', '.join(s.services) or '-'}")
+    if s.all_clear_at:
+        click.echo(f"  all clear: since {s.all_clear_at} — {s.all_clear_reason}")
     click.echo(f"  opened:   {s.created_at:%Y-%m-%d %H:%M:%S} UTC  updated: {s.updated_at:%H:%M:%S}")
 
 

@@ -109,8 +109,13 @@ def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: Sla
         sd.command(who, channel, f"status {status_} {note}")
     sd.command("bob", channel, "note follow-up: alert when the checkout connection pool passes 90%")
     pm_demo.clock.advance(18)
+    status, answer = post(f"{server.url}/hooks/datadog", token, payload("datadog-recovered"))
+    say("datadog", f"HTTP {status} → {answer['signals'][-1]['reason']}")
     status, answer = post(f"{server.url}/hooks/alertmanager", token, payload("alertmanager-resolved"))
-    say("alertmanager", f"HTTP {status} → {answer['signals'][0]['reason']}")
+    say("alertmanager", f"HTTP {status} → {answer['signals'][-1]['reason']}")
+    cleared = app.queries.get(org.id, inc.incident_id)
+    if cleared is not None and cleared.all_clear_at:
+        say("revenant", f"✅ all clear on {cleared.human_id}: {cleared.all_clear_reason}")
     sd.command("alice", channel, "status resolved error rate back under 0.1% for 15 min")
     sd.command("alice", channel, "status mitigated")
 

@@ -21,6 +21,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
+from incident_core.auto_resolve import auto_resolve, delays_by_project
 from incident_core.events import Event
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
@@ -41,7 +42,7 @@ def tick(app: App, *, use_leader: bool = True) -> int:
 
     One read of the index across orgs; then the due incidents of up to LOOK_BATCH orgs per transaction
     (re-scoped per org): their latest events, any reminder or room archive due now, each one's next look.
-    Weekly digests are evaluated for the orgs that configured one.
+    Weekly digests, and auto-resolve of all-clear incidents, are evaluated for the orgs that configured them.
     """
     ledger = SqlReminderLedger(app.engine)
     fired = 0
@@ -58,6 +59,9 @@ def tick(app: App, *, use_leader: bool = True) -> int:
             for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
                 fired += 1
                 log.info("%s queued (org %s)", message.key, org_id)
+        for org_id, org_settings in settings.items():
+            if _auto_resolves(org_settings):  # only orgs that configured it: their open incidents
+                fired += _auto_resolve(app, ledger, org_id, org_settings, now)
         digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
         for org_id in sorted(digest_orgs):
             fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
@@ -77,6 +81,22 @@ def _decide(settings: dict, now: datetime) -> Decide:
         return messages, next_look(state, recent, now, policy, after)
 
     return decide
+
+
+def _auto_resolves(settings: dict) -> bool:
+    """Whether any of the org's routed projects sets `auto_resolve_after_minutes`."""
+    return any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
+               if isinstance(p, dict))
+
+
+def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
+    """Resolve incidents all clear for their project's `auto_resolve_after_minutes` (off unless set)."""
+    names = {p.id: p.name for p in app.directory.projects(org_id)}
+    done = auto_resolve(deps=app.deps, states=ledger.candidates(org_id), now=now,
+                        after_for=delays_by_project(settings, names))
+    for human_id in done:
+        log.info("auto-resolved %s (org %s): all clear for its project's auto_resolve_after", human_id, org_id)
+    return len(done)
 
 
 def _safe_tick(app: App) -> None:

@@ -28,6 +28,10 @@ log = logging.getLogger("revenant.webhooks")
 MAX_BODY = 1024 * 1024
 MAX_SIGNALS = 1000  # signals one delivery may carry: a bigger batch would hold the org's lane for minutes
 JSON_TYPES = ("application/json",)
+NO_SIGNAL = {
+    "pagerduty": "nothing to correlate: a ping, a non-incident event (service.*), or an event naming no incident",
+    "": "nothing to correlate: the delivery carries no alert",
+}
 
 
 class TokenOwner(Protocol):
@@ -103,12 +107,16 @@ class WebhookEndpoint:
         if opened:
             self.metrics.incidents_opened.labels(source).inc(opened)
         incident_ids = list(dict.fromkeys(o.human_id for o in outcomes if o.human_id))
-        return web.json_response({
+        answer: dict[str, Any] = {
             "accepted": len(outcomes),
             "incident_ids": incident_ids,
             "signals": [{"fingerprint": o.fingerprint, "action": o.action.value, "incident_id": o.human_id,
                          "duplicate": o.duplicate, "reason": o.reason} for o in outcomes],
-        }, status=202)
+        }
+        if not outcomes:
+            answer["reason"] = NO_SIGNAL.get(source, NO_SIGNAL[""])
+            log.info("%s delivery for org %s carried no signal: %s", source, owner.org_id, answer["reason"])
+        return web.json_response(answer, status=202)
 
     def _record(self, source: str, payload: object, owner: TokenOwner, received: datetime) -> list[IngestOutcome]:
         signals = normalize(source, payload, org_id=owner.org_id, project_id=owner.project_id, received_at=received)

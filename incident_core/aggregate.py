@@ -8,6 +8,7 @@ from typing import Any
 from incident_core import commands as cmd
 from incident_core import events as ev
 from incident_core.actions import ACTION_DECIDERS
+from incident_core.all_clear import resolve_signal_events
 from incident_core.decisions import clean as _clean
 from incident_core.decisions import envelope as _envelope
 from incident_core.errors import InvalidTransition, ValidationError
@@ -112,11 +113,6 @@ def _attach(s: IncidentState, c: cmd.AttachSignal) -> list[ev.Event]:
     return [ev.SignalAttached(**_envelope(s, c), signal=dict(c.signal), reason=c.reason, matched_key=c.matched_key)]
 
 
-def _resolve_signal(s: IncidentState, c: cmd.ResolveSignal) -> list[ev.Event]:
-    return [ev.SignalResolved(**_envelope(s, c), fingerprint=c.fingerprint, title=c.title, reason=c.reason,
-                              ended_at=c.ended_at)]
-
-
 def _message(s: IncidentState, c: cmd.CaptureMessage) -> list[ev.Event]:
     return [ev.ChatMessageCaptured(**_envelope(s, c), platform=c.platform, channel=c.channel,
                                    message_id=c.message_id, author=c.author, text=c.text[:MAX_TEXT * 10],
@@ -158,7 +154,7 @@ _DECIDERS: dict[type, Callable[[IncidentState, Any], list[ev.Event]]] = {
     cmd.RenameIncident: _rename,
     cmd.AddNote: _note,
     cmd.AttachSignal: _attach,
-    cmd.ResolveSignal: _resolve_signal,
+    cmd.ResolveSignal: resolve_signal_events,
     cmd.CaptureMessage: _message,
     cmd.CaptureEdit: _edit,
     cmd.CaptureDeletion: _deletion,

@@ -73,6 +73,8 @@ class ResolveSignal(Command):
     title: str
     reason: str
     ended_at: str | None = None
+    source: str = ""
+    note: str = ""  # e.g. "PagerDuty: incident resolved by Dana"
 
 
 @dataclass(frozen=True, kw_only=True)

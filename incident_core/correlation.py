@@ -16,7 +16,9 @@ DEFAULT_MIN_SEVERITY = SignalSeverity.WARNING
 KEY_STRENGTH: dict[str, int] = {
     "fingerprint": 6,
     "trace_id": 5,
+    "sender_group": 5,
     "alertname+service": 4,
+    "alertname+scope": 4,
     "service": 3,
     "cluster/namespace": 2,
     "namespace": 1,

@@ -162,6 +162,14 @@ class SignalResolved(Event):
     ended_at: str | None = None
 
 
+@dataclass(frozen=True, kw_only=True)
+class AllClearReached(Event):
+    """Every firing signal of the incident has resolved (or its PagerDuty incident resolved): said once."""
+
+    reason: str
+    resolved: int = 0  # how many signals had fired and resolved
+
+
 # --- chat capture ----------------------------------------------------------------------------
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import cast
 
+from incident_core import all_clear
 from incident_core import commands as cmd
 from incident_core import events as ev
 from incident_core.aggregate import MAX_TITLE, decide
@@ -15,7 +16,7 @@ from incident_core.errors import ConcurrencyConflict
 from incident_core.model import Status
 from incident_core.ports import SignalTransaction
 from incident_core.richtext import clip
-from incident_core.signals import Signal, SignalSeverity
+from incident_core.signals import GROUP_KEY, Signal, SignalSeverity
 from incident_core.state import apply_all
 from incident_core.usecases import MAX_ATTEMPTS, Deps, back_off, changed_message
 
@@ -26,6 +27,7 @@ class GroupingPolicy:
 
     window: timedelta = DEFAULT_WINDOW
     min_severity: SignalSeverity = DEFAULT_MIN_SEVERITY
+    sender_groups: bool = True  # a sender's own group (Alertmanager/Grafana groupKey) is one incident
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> I
 def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy: GroupingPolicy, key: str,
                        who: str) -> IngestOutcome:
     now = deps.clock.now()
+    if not policy.sender_groups:
+        signal = replace(signal, correlation_keys=tuple(
+            k for k in signal.correlation_keys if not k.startswith(f"{GROUP_KEY}=")))
     tx.lock_keys(signal.correlation_keys)
     # Every open incident holding a key is a candidate; the policy applies the window itself so its
     # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
@@ -120,10 +125,13 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, signal: Signal, policy
     else:
         command = cmd.ResolveSignal(**base, incident_id=current.incident_id, fingerprint=signal.fingerprint,
                                     title=signal.title, reason=decision.reason,
-                                    ended_at=signal.ends_at.isoformat() if signal.ends_at else None)
+                                    ended_at=signal.ends_at.isoformat() if signal.ends_at else None,
+                                    source=signal.source, note=signal.description[:300])
     events = decide(current, command)
     state = apply_all(current, events)
     assert state is not None
-    tx.append(events, expected_version=current.version, state=state, idempotency_key=key,
-              outbox=[changed_message(state, events)])
+    outbox = [changed_message(state, events)]
+    if any(isinstance(e, ev.AllClearReached) for e in events):
+        outbox.append(all_clear.notice(state))
+    tx.append(events, expected_version=current.version, state=state, idempotency_key=key, outbox=outbox)
     return IngestOutcome(signal.fingerprint, decision.action, current.incident_id, current.human_id, decision.reason)

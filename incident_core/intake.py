@@ -43,5 +43,5 @@ def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal],
             project_id = project.id
         routed = replace(signal, org_id=org_id, project_id=project_id)
         outcomes.append(ingest_signal(deps=deps, signal=routed, policy=GroupingPolicy(
-            window=policy.grouping_window, min_severity=policy.min_severity)))
+            window=policy.grouping_window, min_severity=policy.min_severity, sender_groups=policy.sender_groups)))
     return outcomes

@@ -12,6 +12,8 @@ from incident_core.blameless import Finding, check_sections
 from incident_core.errors import InvalidTransition, NotFound
 from incident_core.events import Event, PostmortemApproved, PostmortemPublished, StatusChanged
 from incident_core.model import Status
+from incident_core.notices import NOTICE as NOTICE  # re-exported: the subscribers import it from here
+from incident_core.notices import notice_message
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.postmortem_check import verify_section
 from incident_core.postmortem_draft import Draft, build_draft
@@ -20,13 +22,12 @@ from incident_core.postmortem_model import status_of
 from incident_core.postmortem_render import render_document
 from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
-from incident_core.richtext_json import from_json, to_json
+from incident_core.richtext_json import from_json
 from incident_core.state import IncidentState
 from incident_core.timeline import short_actor, with_names
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
 SYSTEM = "revenant"
-NOTICE = "chat.notice"
 PUBLISH = "postmortem.publish"
 
 
@@ -131,7 +132,7 @@ def _drafted_notice(state: IncidentState, events: list[Event]) -> list[OutboxMes
         rt.emoji("memo"), f" {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "
         f"({state.postmortem.get('source', 'deterministic')}, {len(view.action_items)} action item(s), "
         f"{len(view.findings)} blameless warning(s)). Review it with ", rt.cmd("postmortem"), "."))
-    return [_notice(state.incident_id, text, f"pm-drafted:{state.incident_id}:{state.version}")]
+    return [notice_message(state.incident_id, text, f"pm-drafted:{state.incident_id}:{state.version}")]
 
 
 def review_key_moments(*, deps: Deps, org_id: str, incident_id: str, actor: str, versions: Sequence[int],
@@ -173,11 +174,6 @@ def publish_targets(*, deps: Deps, state: IncidentState) -> dict[str, Any]:
                        project.name if project else None)
 
 
-def _notice(incident_id: str, content: rt.Rich, key: str) -> OutboxMessage:
-    """A chat notice for the incident's rooms; the payload carries the rich text as JSON."""
-    return OutboxMessage(topic=NOTICE, payload={"incident_id": incident_id, "content": to_json(content)}, key=key)
-
-
 def notice_content(payload: dict[str, Any]) -> rt.Rich:
     """The rich text of a NOTICE payload (`content`; payloads written before rich text carry `text`)."""
     return from_json(payload["content"] if "content" in payload else str(payload.get("text", "")))
@@ -200,7 +196,7 @@ def approve_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, inc
             return []
         iid = new.incident_id
         return [OutboxMessage(topic=PUBLISH, payload={"incident_id": iid, "target": t}, key=f"pm:{iid}:{t}")
-                for t in targets] + [_notice(iid, rt.doc(rt.para(
+                for t in targets] + [notice_message(iid, rt.doc(rt.para(
                     rt.emoji("white_check_mark"), f" {new.human_id}'s postmortem was approved by ",
                     rt.mention(actor, short_actor(actor)), f"; publishing to {', '.join(targets)}…")),
                     f"pm-approved:{iid}")]
@@ -216,12 +212,12 @@ def record_publication(*, deps: Deps, org_id: str, incident_id: str, target: str
                                    occurred_at=deps.clock.now(), target=target, url=url, ref=ref)
 
     def outbox(new: IncidentState, events: list[Event]) -> list[OutboxMessage]:
-        out = [_notice(new.incident_id, rt.doc(rt.para(
+        out = [notice_message(new.incident_id, rt.doc(rt.para(
             rt.emoji("page_facing_up"), f" {new.human_id}'s postmortem is published to {e.target}: ",
             rt.link(e.url) or e.url)), f"pm-published:{new.incident_id}:{e.target}")
                for e in events if isinstance(e, PostmortemPublished)]
         if any(isinstance(e, StatusChanged) and e.to_status is Status.CLOSED for e in events):
-            out.append(_notice(new.incident_id, rt.doc(rt.para(
+            out.append(notice_message(new.incident_id, rt.doc(rt.para(
                 rt.emoji("lock"), f" {new.human_id} is closed: its postmortem is published everywhere it was "
                 "configured to go.")), f"pm-closed:{new.incident_id}"))
         return out

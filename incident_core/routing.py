@@ -140,6 +140,8 @@ class ProjectPolicy:
     grouping_window: timedelta = timedelta(minutes=30)
     min_severity: SignalSeverity = SignalSeverity.WARNING
     auto_channel: bool = True
+    sender_groups: bool = True
+    auto_resolve_after: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -167,10 +169,18 @@ def _policy(entry: Mapping[str, Any], name: str, at: str) -> ProjectPolicy:
         min_severity = SignalSeverity.parse(str(entry.get("min_severity", "warning")))
     except ValidationError as exc:
         raise MatcherError(f"{at}.min_severity: {exc}") from None
-    auto_channel = entry.get("auto_channel", True)
-    if not isinstance(auto_channel, bool):
-        raise MatcherError(f"{at}.auto_channel must be true or false")
-    return ProjectPolicy(name, timedelta(minutes=minutes), min_severity, auto_channel)
+    flags = {}
+    for flag in ("auto_channel", "sender_groups"):
+        value = entry.get(flag, True)
+        if not isinstance(value, bool):
+            raise MatcherError(f"{at}.{flag} must be true or false")
+        flags[flag] = value
+    after = entry.get("auto_resolve_after_minutes")
+    if after is not None and (isinstance(after, bool) or not isinstance(after, int | float) or not 0 <= after <= 10080):
+        raise MatcherError(f"{at}.auto_resolve_after_minutes must be a number of minutes between 0 and 10080 "
+                           "(leave it out to resolve only by hand)")
+    return ProjectPolicy(name, timedelta(minutes=minutes), min_severity, flags["auto_channel"],
+                         flags["sender_groups"], None if after is None else timedelta(minutes=after))
 
 
 def load_routing(config: Mapping[str, Any]) -> RoutingConfig:

@@ -248,20 +248,41 @@ def correlation_keys_for(
     trace_id: str | None = None,
     cluster: str | None = None,
     namespace: str | None = None,
+    group: str | None = None,
 ) -> tuple[str, ...]:
-    """The "name=value" keys a signal is correlated by, strongest first; only those present."""
+    """The "name=value" keys a signal is correlated by, strongest first; only those present.
+
+    A key naming only the alert is scoped: `alertname+scope=<alert>/<cluster>/<namespace>` when the
+    namespace is known, so the same alert in two namespaces (or clusters) never shares a key. The
+    bare `alertname=` key remains only for alerts with no service and no namespace at all.
+    `group` is the sender's own notification group (Alertmanager / Grafana `groupKey`), already hashed.
+    """
     keys = [f"fingerprint={fingerprint}"]
     if trace_id:
         keys.append(f"trace_id={trace_id}")
+    if group:
+        keys.append(f"{GROUP_KEY}={group}")
     if alertname and service:
         keys.append(f"alertname+service={alertname}/{service}")
+    if alertname and namespace and not service:
+        keys.append(f"alertname+scope={alertname}/{cluster or ''}/{namespace}")
     if service:
         keys.append(f"service={service}")
     if namespace:
         keys.append(f"cluster/namespace={cluster}/{namespace}" if cluster else f"namespace={namespace}")
-    if alertname and not service:
+    if alertname and not service and not namespace:
         keys.append(f"alertname={alertname}")
     return tuple(keys)
+
+
+GROUP_KEY = "sender_group"
+
+
+def sender_group(source: str, group_key: str | None, receiver: str | None = None) -> str | None:
+    """The hashed identity of a sender's notification group (None when the payload names none)."""
+    if not group_key:
+        return None
+    return _digest(source, receiver or "", group_key)[:16]
 
 
 def truncate(text: str, limit: int) -> str:

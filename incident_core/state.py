@@ -14,6 +14,7 @@ MAX_RECENT_SIGNALS = 10
 MAX_METRIC_POINTS = 60
 MAX_LOG_LINES = 20
 MAX_SUGGESTIONS = 60
+MAX_FIRING = 500  # past this the oldest are forgotten, so an all clear may come early for huge incidents
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,10 @@ class IncidentState:
     rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
     postmortem: dict[str, Any] = field(default_factory=dict)
     recurrence: dict[str, Any] = field(default_factory=dict)
+    firing: tuple[str, ...] = ()  # fingerprints of the alert and metric signals still firing
+    fired: int = 0  # distinct signals that have fired (and not been counted again while still firing)
+    all_clear_at: str | None = None
+    all_clear_reason: str = ""
 
     @property
     def human_id(self) -> str:
@@ -74,6 +79,7 @@ class IncidentState:
         out["metric_points"] = [list(p) for p in self.metric_points]
         out["key_moments"] = list(self.key_moments)
         out["guidance_keys"] = list(self.guidance_keys)
+        out["firing"] = list(self.firing)
         return out
 
     @classmethod
@@ -89,6 +95,7 @@ class IncidentState:
         d["metric_points"] = tuple(tuple(p) for p in d.get("metric_points", ()))
         d["key_moments"] = tuple(d.get("key_moments", ()))
         d["guidance_keys"] = tuple(d.get("guidance_keys", ()))
+        d["firing"] = tuple(d.get("firing", ()))
         return cls(**d)
 
 
@@ -153,7 +160,17 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
         logs = {**logs, line: logs.get(line, 0) + 1}
         if len(logs) > MAX_LOG_LINES:
             logs = dict(sorted(logs.items(), key=lambda kv: -kv[1])[:MAX_LOG_LINES])
+    firing, fired, clear = s.firing, s.fired, s.all_clear_at
+    # Only alerts and metrics resolve; a log record or a change is a moment, never "still firing".
+    if sig.get("kind", "alert") in ("alert", "metric") and sig.get("status", "firing") == "firing" \
+            and sig.get("fingerprint"):
+        clear = None  # it fired again: a later all clear is news again
+        if sig["fingerprint"] not in firing:
+            firing, fired = (*firing, str(sig["fingerprint"]))[-MAX_FIRING:], fired + 1
     return {
+        "firing": firing,
+        "fired": fired,
+        "all_clear_at": clear,
         "signal_count": s.signal_count + 1,
         "correlation_keys": keys,
         "services": services,
@@ -169,7 +186,7 @@ def _signal_resolved(s: IncidentState, e: ev.SignalResolved) -> dict[str, Any]:
     recent = tuple(
         {**r, "status": "resolved"} if r.get("fingerprint") == e.fingerprint else r for r in s.recent_signals
     )
-    return {"recent_signals": recent}
+    return {"recent_signals": recent, "firing": tuple(f for f in s.firing if f != e.fingerprint)}
 
 
 def _reaction(s: IncidentState, e: ev.ReactionAdded) -> dict[str, Any]:
@@ -268,6 +285,7 @@ _APPLIERS: dict[type, Any] = {
     ev.NoteAdded: lambda s, e: {"notes_count": s.notes_count + 1},
     ev.SignalAttached: _signal,
     ev.SignalResolved: _signal_resolved,
+    ev.AllClearReached: lambda s, e: {"all_clear_at": e.occurred_at.isoformat(), "all_clear_reason": e.reason},
     ev.ChatMessageCaptured: lambda s, e: {"messages_count": s.messages_count + 1},
     ev.ReactionAdded: _reaction,
     ev.ReactionRemoved: _reaction_removed,

@@ -62,6 +62,8 @@ def to_json(e: ev.Event) -> dict[str, Any]:
 
 def _signal(e: ev.SignalAttached) -> str:
     s = e.signal
+    if s.get("kind") == "change":  # an update from the sender (acknowledged, a note…), not a re-trigger
+        return f"update from {s.get('source')}: {s.get('title')} — {e.reason}"
     return f"signal {s.get('status', 'firing')} [{s.get('severity')}] {s.get('title')} ({s.get('source')}) — {e.reason}"
 
 
@@ -78,6 +80,7 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.NoteAdded: lambda e: f"note: {e.text}",
     ev.SignalAttached: _signal,
     ev.SignalResolved: lambda e: f"signal resolved: {e.title} — {e.reason}",
+    ev.AllClearReached: lambda e: f"all clear: {e.reason}",
     ev.SignalIgnored: lambda e: f"signal {e.signal.get('title')} not attached — {e.reason}",
     ev.ChatMessageCaptured: lambda e: f"said: {e.text}",
     ev.ChatMessageEdited: lambda e: f"edited a message: {e.text}",

@@ -8,6 +8,7 @@ from typing import Any
 
 from incident_core import richtext as rt
 from incident_core.aggregate import LIFECYCLE
+from incident_core.all_clear import line as all_clear_line
 from incident_core.model import Severity, Status
 from incident_core.recurrence_text import line as recurrence_line
 from incident_core.state import IncidentState
@@ -35,6 +36,7 @@ class WarRoom:
     next_statuses: list[Status]
     severities: list[Severity]
     recurrence: str | None = None  # "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · …"
+    all_clear: str | None = None  # "All clear since 10:02 UTC: all 2 signals that fired have resolved. …"
 
     @property
     def headline(self) -> str:
@@ -139,7 +141,8 @@ def action_line(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
 def build(state: IncidentState, now: datetime) -> WarRoom:
     """Everything the war-room message shows."""
     highlights = sorted(state.log_lines.items(), key=lambda kv: -kv[1])[:5]
-    signals = [f"[{s.get('severity')}] {s.get('title')} ({s.get('source')}, {s.get('status')})"
+    signals = [f"[{s.get('severity')}] {s.get('title')} ({s.get('source')}, "
+               f"{'update' if s.get('kind') == 'change' else s.get('status')})"
                for s in reversed(state.recent_signals[-5:])]
     return WarRoom(
         incident_id=state.incident_id, human_id=state.human_id, title=state.title, status=state.status,
@@ -148,7 +151,7 @@ def build(state: IncidentState, now: datetime) -> WarRoom:
         actions=[action_line(a) for a in list(state.actions.values())[-5:]],
         next_statuses=next_statuses(state.status),
         severities=[s for s in Severity if s is not state.severity],
-        recurrence=recurrence_line(state.recurrence) or None,
+        recurrence=recurrence_line(state.recurrence) or None, all_clear=all_clear_line(state),
     )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.events import Event
+from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.reminders import WATCHED_TYPES
 from incident_core.state import IncidentState
@@ -44,6 +45,14 @@ class SqlReminderLedger:
         """Every org with its settings (directory table: readable without an org scope)."""
         with self.engine.begin() as conn:
             return [(r.id, dict(r.settings or {})) for r in conn.execute(sa.select(ORGS.c.id, ORGS.c.settings))]
+
+    def candidates(self, org_id: str) -> list[IncidentState]:
+        """The org's incidents not yet closed."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
+                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status != Status.CLOSED.value))
+            return [row_state(r) for r in rows]
 
     def due(self, now: datetime, limit: int = 5000) -> list[tuple[str, str, int]]:
         """(org, incident, seq) of incidents the tick must look at now, from the reminder index, oldest first.

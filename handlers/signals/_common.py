@@ -36,6 +36,7 @@ SERVICE_LABELS = ("service", "service.name", "service_name", "app", "app.kuberne
 TRACE_LABELS = ("trace_id", "traceId", "trace.id", "traceid")
 CLUSTER_LABELS = ("cluster", "k8s.cluster.name", "kube_cluster_name", "cluster_name")
 NAMESPACE_LABELS = ("namespace", "k8s.namespace.name", "kube_namespace", "exported_namespace")
+WORKLOAD_LABELS = ("pod", "k8s.pod.name", "deployment", "statefulset", "daemonset", "job_name", "instance")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -203,13 +204,30 @@ def first_label(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
     return next((labels[n] for n in names if labels.get(n)), None)
 
 
+def alert_title(alertname: str | None, summary: str | None, labels: Mapping[str, str], fallback: str) -> str:
+    """`KubePodCrashLooping — Pod is crash looping (shop/checkout-7d9f)`: the alert name, then the summary
+    (one trailing period dropped), then the scoping labels (namespace / workload), each only when it adds."""
+    name = (alertname or "").strip()
+    summary = (summary or "").strip()
+    if summary.endswith(".") and not summary.endswith(".."):
+        summary = summary[:-1].rstrip()
+    if name and summary and summary.casefold() != name.casefold():
+        text = f"{name} — {summary}"
+    else:
+        text = name or summary or fallback
+    scope = "/".join(v for v in (first_label(labels, NAMESPACE_LABELS), first_label(labels, WORKLOAD_LABELS)) if v)
+    if scope and scope not in text:
+        text = f"{text} ({scope})"
+    return text
+
+
 def build(
     ctx: Context, *, source: str, kind: SignalKind, status: SignalStatus, severity: SignalSeverity,
     title: str, description: str = "", labels: Mapping[str, str], fingerprint: str | None,
     identity: Mapping[str, str] | None = None, starts_at: datetime | None, ends_at: datetime | None = None,
     links: Iterable[Link | None] = (), values: Iterable[tuple[str, float]] = (), raw: Mapping[str, Any],
     service: str | None = None, alertname: str | None = None, trace_id: str | None = None,
-    delivery_extra: tuple[str, ...] = (),
+    delivery_extra: tuple[str, ...] = (), group: str | None = None,
 ) -> Signal:
     """Assemble a Signal: limits, fingerprint fallback, correlation keys and delivery key in one place."""
     kept = {clean(k)[:256]: truncate(clean(v), LABEL_VALUE_LIMIT) for k, v in sorted(labels.items())[:MAX_LABELS]}
@@ -224,7 +242,7 @@ def build(
         ends_at = None  # a firing alert's endsAt is only the sender's guess of its expiry
     keys = correlation_keys_for(
         fingerprint=fingerprint, service=service, alertname=alertname, trace_id=trace_id,
-        cluster=first_label(kept, CLUSTER_LABELS), namespace=first_label(kept, NAMESPACE_LABELS),
+        cluster=first_label(kept, CLUSTER_LABELS), namespace=first_label(kept, NAMESPACE_LABELS), group=group,
     )
     return Signal(
         org_id=ctx.org_id, project_id=ctx.project_id, source=source, kind=kind, status=status,

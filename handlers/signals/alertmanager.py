@@ -8,6 +8,7 @@ from typing import Any
 
 from handlers.signals._common import (
     Context,
+    alert_title,
     build,
     expect_list,
     expect_object,
@@ -20,7 +21,7 @@ from handlers.signals._common import (
     severity_from,
     str_map,
 )
-from incident_core.signals import Link, Signal, SignalKind, SignalStatus
+from incident_core.signals import Link, Signal, SignalKind, SignalStatus, sender_group
 
 SOURCE = "alertmanager"
 # Per-alert extras a dialect (Grafana) adds: links and numeric values read from the alert object.
@@ -35,9 +36,10 @@ class Group:
     external_url: str | None
     truncated: int
     title: str | None
+    group: str | None = None  # the sender's notification group, hashed (correlation key sender_group=…)
 
 
-def read_group(body: dict[str, Any]) -> Group:
+def read_group(body: dict[str, Any], source: str = "alertmanager") -> Group:
     """Check the top-level fields of an Alertmanager-shaped notification."""
     version = body.get("version")
     if version is not None and not isinstance(version, str):
@@ -50,13 +52,12 @@ def read_group(body: dict[str, Any]) -> Group:
     str_map(body.get("commonLabels"), "commonLabels")
     str_map(body.get("commonAnnotations"), "commonAnnotations")
     str_map(body.get("groupLabels"), "groupLabels")
-    opt_str(body, "groupKey", "")
-    opt_str(body, "receiver", "")
     return Group(
         status=opt_str(body, "status", ""),
         external_url=opt_str(body, "externalURL", ""),
         truncated=truncated,
         title=opt_str(body, "title", ""),
+        group=sender_group(source, opt_str(body, "groupKey", ""), opt_str(body, "receiver", "")),
     )
 
 
@@ -85,7 +86,7 @@ def alert_signal(
     generator = opt_str(alert, "generatorURL", at)
     fingerprint = opt_str(alert, "fingerprint", at)
     alertname = labels.get("alertname")
-    title = annotations.get("summary") or annotations.get("title") or alertname or group.title or ""
+    title = alert_title(alertname, annotations.get("summary") or annotations.get("title"), labels, group.title or "")
     description = annotations.get("description") or annotations.get("message") or ""
     if group.truncated:
         note = f"Alertmanager left {group.truncated} more alert(s) out of this notification (max_alerts)."
@@ -104,7 +105,7 @@ def alert_signal(
         ctx, source=source, kind=SignalKind.ALERT, status=status,
         severity=severity_from(labels.get("severity")), title=title, description=description,
         labels=labels, fingerprint=fingerprint, starts_at=starts_at, ends_at=ends_at,
-        links=links, values=values, raw=alert, alertname=alertname,
+        links=links, values=values, raw=alert, alertname=alertname, group=group.group,
     )
 
 
@@ -113,7 +114,7 @@ def normalize_group(
 ) -> list[Signal]:
     """Normalize an Alertmanager-shaped notification (also the base of Grafana's)."""
     body = expect_object(payload, "")
-    group = read_group(body)
+    group = read_group(body, source)
     if "alerts" not in body:
         raise fail("alerts", "is required")
     alerts = expect_list(body["alerts"], "alerts")

@@ -54,21 +54,26 @@ _PRIORITY = {"p1": SignalSeverity.CRITICAL, "p2": SignalSeverity.ERROR, "p3": Si
 _TYPE = {"error": SignalSeverity.ERROR, "warning": SignalSeverity.WARNING, "info": SignalSeverity.INFO,
          "success": SignalSeverity.INFO}
 _TITLE_PREFIX = re.compile(r"^(\s*\[[^\]]*\]\s*)+")  # "[P1] [Triggered on {host:a}] CPU high" → "CPU high"
+_RECOVERED = re.compile(r"^\s*(\[[^\]]*\]\s*)*\[\s*Recovered\b", re.IGNORECASE)
+# Datadog's default payload (no custom template) names three fields differently from our template.
+_DEFAULT_ALIASES = {"title": "event_title", "body": "event_msg", "host_name": "hostname"}
 
 
-def parse_tags(text: str | None) -> dict[str, str]:
-    """Datadog "k:v,k2:v2,bare" tags → labels (a bare tag maps to ""; repeated keys are joined by ",")."""
-    labels: dict[str, str] = {}
+def parse_tags(text: str | None, into: dict[str, str] | None = None) -> dict[str, str]:
+    """Datadog "k:v,k2:v2,bare" tags → labels (a bare tag maps to ""); a key seen again, here or already in
+    `into` (`$TAGS` then `$ALERT_SCOPE`), joins its distinct values with ","."""
+    labels: dict[str, str] = {} if into is None else into
     for tag in (text or "").split(","):
         tag = tag.strip()
         if not tag or tag.startswith("$"):
             continue
         key, _, value = tag.partition(":")
-        key = key.strip()
-        if key in labels and value and value not in labels[key].split(","):
-            labels[key] = f"{labels[key]},{value}"
-        else:
-            labels.setdefault(key, value.strip())
+        key, value = key.strip(), value.strip()
+        known = labels.get(key)
+        if known is None or not known:
+            labels[key] = value
+        elif value and value not in known.split(","):
+            labels[key] = f"{known},{value}"
     return labels
 
 
@@ -81,19 +86,25 @@ def normalize(payload: object, ctx: Context) -> list[Signal]:
     """Datadog webhook payload (our template) → one Signal."""
     body = expect_object(payload, "")
     fields = {key: _unset(opt_str(body, key, "", ids=key in _IDS)) for key in DATADOG_TEMPLATE}
+    for alias, key in _DEFAULT_ALIASES.items():
+        fields[key] = fields[key] or _unset(opt_str(body, alias, ""))
+    if body.get("org") is not None:
+        org = expect_object(body["org"], "org")
+        fields["org_id"] = fields["org_id"] or _unset(opt_str(org, "id", "org", ids=True))
+        fields["org_name"] = fields["org_name"] or _unset(opt_str(org, "name", "org"))
     title = fields["alert_title"] or fields["event_title"]
     if not title:
-        raise fail("alert_title", "is required (or event_title)")
+        raise fail("alert_title", "is required (or event_title, or title in Datadog's default payload)")
     if not (fields["aggreg_key"] or fields["alert_id"] or fields["id"]):
         raise fail("aggreg_key", "one of aggreg_key, alert_id or id is required")
     transition = (fields["alert_transition"] or "").strip().lower()
     alert_type = (fields["alert_type"] or "").strip().lower()
-    resolved = transition == "recovered" or (not transition and alert_type == "success")
+    resolved = transition == "recovered" or (not transition and (
+        alert_type == "success" or bool(_RECOVERED.match(fields["event_title"] or ""))))
     status = SignalStatus.RESOLVED if resolved else SignalStatus.FIRING
     priority = (fields["alert_priority"] or "").strip().lower()
     severity = _PRIORITY.get(priority) or _TYPE.get(alert_type) or severity_from(alert_type)
-    labels = parse_tags(fields["tags"])
-    labels.update(parse_tags(fields["alert_scope"]))
+    labels = parse_tags(fields["alert_scope"], parse_tags(fields["tags"]))
     if fields["hostname"]:
         labels.setdefault("host", fields["hostname"])
     for key in ("alert_id", "alert_metric", "event_type"):

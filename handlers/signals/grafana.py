@@ -11,8 +11,9 @@ from handlers.signals.alertmanager import normalize_group
 from incident_core.signals import Link, Signal
 
 SOURCE = "grafana"
-# valueString looks like "[ var='B' labels={instance=a} value=22.5 ], [ var='C' labels={} value=1 ]".
-_VALUE_STRING = re.compile(r"var='(?P<name>[^']*)'[^\]]*?value=(?P<value>[^\s\],]+)")
+# valueString looks like "[ var='B' labels={instance=a} value=22.5 ], [ var='C' labels={} value=1 ]";
+# legacy and Grafana's own docs example: "[ metric='' labels={} value=14151.331895396988 ]" (empty name → "value").
+_VALUE_STRING = re.compile(r"(?:var|metric)='(?P<name>[^']*)'[^\]]*?value=(?P<value>[^\s\],]+)")
 
 
 def _values(alert: dict[str, Any], at: str) -> list[tuple[str, float]]:
@@ -31,7 +32,7 @@ def _values(alert: dict[str, Any], at: str) -> list[tuple[str, float]]:
         except ValueError:
             continue
         if math.isfinite(value):
-            found.append((match["name"], value))
+            found.append((match["name"] or "value", value))
     return found
 
 

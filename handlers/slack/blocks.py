@@ -37,6 +37,8 @@ def war_room(view: WarRoom) -> list[dict[str, Any]]:
     ]
     if view.recurrence:
         blocks.append({"type": "context", "elements": [context(f":repeat: *Recurring* · {escape(view.recurrence)}")]})
+    if view.all_clear:
+        blocks.append(section(cut(f":white_check_mark: *{escape(view.all_clear)}*", SECTION_LIMIT)))
     if view.trend:
         blocks.append(section(cut("*Trend* " + say.inline((rt.code(view.trend),)), SECTION_LIMIT)))
     if view.highlights:

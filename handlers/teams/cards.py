@@ -70,6 +70,8 @@ def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str,
     ]
     if view.recurrence:
         body.append(_text(f"🔁 **Recurring** · {escape(view.recurrence)}", color="Warning"))
+    if view.all_clear:
+        body.append(_text(f"✅ **{escape(view.all_clear)}**", color="Good"))
     if view.trend:
         body.append(_data(f"Trend: {view.trend}", fontType="Monospace"))
     sections = (("Log highlights", [escape(f"{line[:150]} ×{n}") for line, n in view.highlights]),

@@ -99,7 +99,7 @@ def test_pagerduty_events_share_the_incident_fingerprint_but_not_delivery_keys()
     assert {s.fingerprint for s in signals} == {"Q2LUBX6RSQKNTV"}
     assert len({s.delivery_key for s in signals}) == 4
     assert [s.status.value for s in signals] == ["firing", "firing", "firing", "resolved"]
-    assert [s.kind.value for s in signals] == ["alert", "alert", "change", "alert"]
+    assert [s.kind.value for s in signals] == ["alert", "change", "change", "alert"]  # an ack is an update, not a re-trigger
 
 
 def test_generic_fingerprint_ignores_description_and_values() -> None:

@@ -123,11 +123,12 @@ def test_pagerduty_shape_errors(mutate: Any, field: str) -> None:
     assert _error("pagerduty", payload).field == field
 
 
-def test_pagerduty_ping_and_other_resources_give_no_signal() -> None:
-    assert run("pagerduty", load_payload("pagerduty", "ping")) == []
+def test_pagerduty_ping_and_other_resources_give_an_update_that_can_join_nothing() -> None:
     payload = load_payload("pagerduty", "triggered")
     payload["event"].update(resource_type="service", event_type="service.updated")
-    assert run("pagerduty", payload) == []
+    for signal in (run("pagerduty", load_payload("pagerduty", "ping"))[0], run("pagerduty", payload)[0]):
+        assert signal.kind.value == "change" and signal.fingerprint.startswith("pagerduty-event:")
+        assert signal.correlation_keys == (f"fingerprint={signal.fingerprint}",)
 
 
 @pytest.mark.parametrize(

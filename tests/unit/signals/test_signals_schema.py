@@ -118,9 +118,12 @@ def test_correlation_keys_only_those_present() -> None:
     assert correlation_keys_for(
         fingerprint="f", service="api", alertname="Down", trace_id="t1", cluster="c", namespace="ns"
     ) == ("fingerprint=f", "trace_id=t1", "alertname+service=Down/api", "service=api", "cluster/namespace=c/ns")
+    # An alert name alone is scoped by the namespace (and cluster) when there is no service.
     assert correlation_keys_for(fingerprint="f", alertname="Down", namespace="ns") == (
-        "fingerprint=f", "namespace=ns", "alertname=Down",
+        "fingerprint=f", "alertname+scope=Down//ns", "namespace=ns",
     )
+    assert correlation_keys_for(fingerprint="f", alertname="Down") == ("fingerprint=f", "alertname=Down")
+    assert correlation_keys_for(fingerprint="f", alertname="Down", group="g1")[1] == "sender_group=g1"
 
 
 def test_derive_fingerprint_is_order_independent() -> None:
