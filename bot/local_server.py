@@ -14,8 +14,8 @@ from bot.server import build_web_app
 class BackgroundServer:
     """`with BackgroundServer(app) as srv: srv.url` — the same routes `revenant serve` mounts."""
 
-    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0) -> None:
-        self.app, self.host, self.port = app, host, port
+    def __init__(self, app: App, host: str = "127.0.0.1", port: int = 0, *, socket_mode: bool = False) -> None:
+        self.app, self.host, self.port, self.socket_mode = app, host, port, socket_mode
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._thread = threading.Thread(target=self._run, name="revenant-http", daemon=True)
@@ -29,7 +29,7 @@ class BackgroundServer:
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
-            self._runner = web.AppRunner(build_web_app(self.app), access_log=None,
+            self._runner = web.AppRunner(build_web_app(self.app, socket_mode=self.socket_mode), access_log=None,
                                          keepalive_timeout=self.app.settings.http_read_timeout)
             self._loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)

@@ -10,6 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import reminders, slack_wiring, source_sync, teams_wiring
+from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
 from bot.metrics import Metrics
 from bot.outbox_loop import OutboxLoop
@@ -29,6 +30,7 @@ WARM_CONNECTIONS = 8
 ACCESS_LOG_FORMAT = '%a "%r" %s %b %Tf'
 METRICS_KEY = web.AppKey("metrics", Metrics)
 BULKHEAD_KEY = web.AppKey("ingest_bulkhead", Bulkhead)
+ACKED_KEY = web.AppKey("acked_requests", AckedLoop)
 DEFAULT_THREADS = 16
 # Signal ingest: 8 threads; one org runs at most 2 deliveries at once and queues at most 32 more (then 429).
 INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 8, 2, 32
@@ -49,8 +51,8 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
-def build_web_app(app: App) -> web.Application:
-    """Assemble every route on one aiohttp application."""
+def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
+    """Assemble every route on one aiohttp application; with socket_mode, Slack also arrives over Socket Mode."""
     web_app = web.Application(client_max_size=1024 * 1024 + 1,
                               middlewares=[edge_middleware(body_timeout=app.settings.http_read_timeout)])
     web_app[APP_KEY] = app
@@ -78,12 +80,19 @@ def build_web_app(app: App) -> web.Application:
     web_app.on_cleanup.append(lambda _web_app: _close(bulkhead))
     priority = AckPriority()  # acknowledgements first; lazy work and outbox deliveries yield to them
     loop = OutboxLoop(app, priority=priority)
-    slack_wiring.mount(web_app, app, loop.nudge, priority=priority)
-    teams_wiring.mount(web_app, app, loop.nudge)
+    web_app[ACKED_KEY] = acked = AckedLoop(acked_store(app), {}, priority=priority)
+    slack_wiring.mount(web_app, app, loop.nudge, priority=priority, acked=acked)
+    teams_wiring.mount(web_app, app, loop.nudge, acked=acked)
     web_app.on_startup.append(loop.start)
+    web_app.on_startup.append(acked.start)  # the start-up sweep: what a killed process left behind
+    web_app.on_shutdown.append(acked.stop)
     web_app.on_cleanup.append(loop.stop)
     reminders.attach(web_app, app)
     source_sync.attach(web_app, app)
+    if socket_mode:
+        from bot.slack_socket_mode import attach_socket_mode
+
+        attach_socket_mode(web_app, app, acked.store)
     return web_app
 
 
@@ -115,10 +124,8 @@ def _warm(app: App) -> None:
 def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> None:
     """Serve until interrupted; with socket_mode Slack traffic arrives over Socket Mode instead of HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    web_app = build_web_app(app)
+    web_app = build_web_app(app, socket_mode=socket_mode)
     _warm(app)
-    if socket_mode:
-        slack_wiring.attach_socket_mode(web_app, app)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
     web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     source_sync_minutes: float = Field(default=15.0, ge=0, le=10_080,
                                        validation_alias=_env("REVENANT_SOURCE_SYNC_MINUTES"))
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
+    ack_lease_seconds: float = Field(default=30.0, ge=0.5, le=3600,
+                                     validation_alias=_env("REVENANT_ACK_LEASE_SECONDS"))
     db_timeout: float = Field(default=2.0, gt=0, le=60, validation_alias=_env("REVENANT_DB_TIMEOUT"))
     http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
     db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,

@@ -18,21 +18,22 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.acked_loop import AckedLoop
 from bot.binding_cache import BindingCache
 from bot.bootstrap import App
 from bot.slack_identity import NOT_THIS_WORKSPACE
 from handlers.http_edge import read_body
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
-from handlers.slack.lazy_runner import QueuedLazyRunner
+from handlers.slack.durable_runner import DurableLazyRunner, kept_headers
 from handlers.slack.outbound import SlackChat, make_client
 from handlers.slack.register import register
 from handlers.slack.services import SlackServices
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
 from incident_core.rooms import ensure_room, plan_for, refresh_room
+from storage.acked_work import AckedItem, AckedWork, Arrival
 from storage.outbox import PendingMessage
-from storage.replay_guard import ReplayGuard
 from storage.secret_box import SecretBox
 from storage.slack_installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -102,7 +103,7 @@ def _bind_installation(app: App) -> Callable[[Any], Awaitable[Any]]:
 
 
 def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
-               priority: AckPriority | None = None) -> AsyncApp:
+               wake: Callable[[], None] = lambda: None) -> AsyncApp:
     """Token mode (one workspace, bound with `org link-slack`) or OAuth mode (installs bind themselves).
 
     Bolt's own signature check is off: slack_route verifies every HTTP request (and refuses replays)
@@ -136,19 +137,30 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
                              bound_org=bindings.lookup, known_org=bindings.known,
                              incident_changed=incident_changed, executor=app.executor)
     register(bolt, services)
-    # Lazy work waits in a queue behind acknowledgements (see handlers/slack/lazy_runner.py).
-    bolt.listener_runner.lazy_listener_runner = QueuedLazyRunner(logging.getLogger("revenant.slack.lazy"),
-                                                                 priority=priority)
+    # Lazy work runs from the durable record of acknowledged requests (handlers/slack/durable_runner.py).
+    bolt.listener_runner.lazy_listener_runner = DurableLazyRunner(logging.getLogger("revenant.slack.lazy"), wake)
     return bolt
 
 
-def slack_route(app: App, bolt: AsyncApp,
-                priority: AckPriority | None = None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
-    """POST /slack/events: verify the v0 signature on the raw body and refuse replays before Bolt runs."""
+def slack_worker(bolt: AsyncApp) -> Callable[[AckedItem], Awaitable[None]]:
+    """Works one recorded Slack request: its lazy listeners, run from the record."""
+    runner = bolt.listener_runner.lazy_listener_runner
+    assert isinstance(runner, DurableLazyRunner)
+
+    async def work(item: AckedItem) -> None:
+        await runner.work(bolt, body=item.body, headers=item.headers, mode=item.mode)
+
+    return work
+
+
+def slack_route(app: App, bolt: AsyncApp, priority: AckPriority | None = None,
+                acked: AckedWork | None = None) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """POST /slack/events: verify the v0 signature on the raw body, then, in one transaction, refuse replays
+    and record what is about to be acknowledged; only then does Bolt run (and acknowledge)."""
     secret = app.settings.slack_signing_secret
     assert secret is not None
     verifier = SignatureVerifier(secret.get_secret_value())
-    first_sight = BatchedFirstSight(ReplayGuard(app.engine).first_sights)
+    first_sight = BatchedFirstSight((acked or AckedWork(app.engine)).record)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         if priority is None:
@@ -162,8 +174,10 @@ def slack_route(app: App, bolt: AsyncApp,
         signature = request.headers.get("X-Slack-Signature", "")
         if not verifier.is_valid(body=body, timestamp=ts, signature=signature):
             return web.json_response({"error": "invalid or stale Slack signature"}, status=401)
+        text = body.decode("utf-8", "replace")
         try:
-            seen_first = await first_sight(signature)
+            recorded = await first_sight(Arrival(key=signature, platform="slack", body=text,
+                                                 headers=kept_headers(request.headers)))
         except StoreUnavailable as exc:  # one line per request while the database is away, not a traceback
             log.warning("replay check: %s", exc)
             return web.json_response({"error": "cannot record the request right now; retry shortly"},
@@ -172,9 +186,9 @@ def slack_route(app: App, bolt: AsyncApp,
             log.exception("replay check failed")
             return web.json_response({"error": "cannot record the request right now; retry shortly"},
                                      status=503, headers={"Retry-After": "1"})
-        if not seen_first:
+        if recorded is None:
             return web.json_response({"error": "replayed request"}, status=401)
-        bolt_request = AsyncBoltRequest(body=body.decode("utf-8", "replace"), query=request.query_string,
+        bolt_request = AsyncBoltRequest(body=text, query=request.query_string,
                                         headers=request.headers)  # type: ignore[arg-type]
         return await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
 
@@ -257,22 +271,18 @@ class SlackRoomArchiver:
 
 
 def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]],
-          priority: AckPriority | None = None) -> None:
-    """Mount /slack/events when Slack is configured."""
+          priority: AckPriority | None = None, acked: AckedLoop | None = None) -> None:
+    """Mount /slack/events when Slack is configured; `acked` works what it acknowledges."""
     if not slack_enabled(app):
         async def disabled(_request: web.Request) -> web.Response:
             return web.json_response({"error": "Slack is not configured: set SLACK_SIGNING_SECRET and "
                                       "SLACK_BOT_TOKEN"}, status=503)
         web_app.router.add_post("/slack/events", disabled)
         return
-    bolt = build_bolt(app, incident_changed, priority)
-    web_app.router.add_post("/slack/events", slack_route(app, bolt, priority))
-    runner = bolt.listener_runner.lazy_listener_runner
-    if isinstance(runner, QueuedLazyRunner):
-        async def drain(_web_app: web.Application) -> None:
-            await runner.drain()
-
-        web_app.on_shutdown.append(drain)
+    bolt = build_bolt(app, incident_changed, acked.nudge if acked else lambda: None)
+    if acked is not None:
+        acked.workers["slack"] = slack_worker(bolt)
+    web_app.router.add_post("/slack/events", slack_route(app, bolt, priority, acked.store if acked else None))
     flow = bolt.oauth_flow
     if flow is not None:
         async def oauth(request: web.Request) -> web.StreamResponse:
@@ -283,26 +293,3 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
         web_app.router.add_get(flow.install_path, oauth)
         web_app.router.add_get(flow.redirect_uri_path, oauth)
     web_app[BOLT_KEY] = bolt
-
-
-
-def attach_socket_mode(web_app: web.Application, app: App) -> None:
-    """Connect the same Bolt app to Slack over Socket Mode (SLACK_APP_TOKEN, xapp-…) at start-up."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    token = app.settings.slack_app_token
-    if token is None or not token.get_secret_value().startswith("xapp-"):
-        raise ValueError("--socket-mode needs SLACK_APP_TOKEN set to an app-level token (xapp-…) with "
-                         "connections:write")
-    if BOLT_KEY not in web_app:
-        raise ValueError("--socket-mode needs Slack configured: SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN")
-    handler = AsyncSocketModeHandler(web_app[BOLT_KEY], token.get_secret_value())
-
-    async def connect(_web_app: web.Application) -> None:
-        await handler.connect_async()
-
-    async def close(_web_app: web.Application) -> None:
-        await handler.close_async()
-
-    web_app.on_startup.append(connect)
-    web_app.on_cleanup.append(close)

@@ -7,11 +7,12 @@ runs `process_activity` and writes the invoke body itself (see docs/teams.md).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,11 +21,14 @@ from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
+from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 
+from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
 from bot.teams_connector import FailFastAuthentication
 from bot.teams_keys import KeysUnavailable, SigningKeys, TokenRejected, metadata_url
 from handlers.http_edge import read_body
+from handlers.replay_batch import BatchedFirstSight
 from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.commands import reply
 from handlers.teams.errors import explain
@@ -32,6 +36,7 @@ from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
+from storage.acked_work import AckedItem, Arrival
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
 
@@ -115,10 +120,45 @@ def _bad(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
 
 
-def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot,
+def _redelivered(activity: Activity) -> web.Response:
+    if activity.type == ActivityTypes.invoke:
+        return web.json_response({"statusCode": 200, "type": "application/vnd.microsoft.activity.message",
+                                  "value": "Already received; it is handled once."})
+    return web.Response(status=201)
+
+
+def trusted_turn(adapter: CloudAdapter, app_id: str, activity: Activity) -> AuthenticateRequestResult:
+    """What authenticating a recorded activity gave when it arrived: the bot's own identity toward its
+    service URL (as for proactive messages). Only activities this app authenticated are recorded."""
+    claims = adapter.create_claims_identity(app_id)
+    claims.claims[AuthenticationConstants.SERVICE_URL_CLAIM] = activity.service_url
+    result = AuthenticateRequestResult()
+    result.claims_identity = claims
+    result.connector_factory = adapter.bot_framework_authentication.create_connector_factory(claims)
+    return result
+
+
+def teams_worker(app: App, adapter: CloudAdapter, bot: RevenantTeamsBot) -> Callable[[AckedItem], Awaitable[None]]:
+    """Works a recorded activity whose process died before finishing it (taken over after its lease)."""
+    app_id = auth_settings(app).APP_ID
+
+    async def work(item: AckedItem) -> None:
+        activity = Activity().deserialize(json.loads(item.body))
+        await adapter.process_activity(trusted_turn(adapter, app_id, activity), activity, bot.on_turn)
+
+    return work
+
+
+def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot, acked: AckedLoop,
                    keys: SigningKeys | None = None) -> Callable[[web.Request], Awaitable[web.Response]]:
     """POST /api/messages: 401 for a missing or invalid token (503 while the signing keys cannot be fetched),
-    the invoke body for invokes, 201 otherwise."""
+    the invoke body for invokes, 201 otherwise. Each activity is recorded (replays refused) before it is worked."""
+    store = acked.store
+
+    def claimed(arrivals: Sequence[Arrival]) -> list[int | None]:
+        return store.record(arrivals, claim=True)  # this process works it at once; others after its lease
+
+    record = BatchedFirstSight(claimed)
 
     async def handle(request: web.Request) -> web.Response:
         if request.content_type != "application/json":
@@ -146,11 +186,28 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot,
             authenticated = await adapter.bot_framework_authentication.authenticate_request(activity, header)
         except (PermissionError, jwt.PyJWTError) as exc:
             return _bad(401, f"unauthorized: {exc or 'invalid Bot Framework token'}")
-        try:
-            response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        try:  # recorded (and leased to this process) before it is worked: a crash leaves it to another process
+            recorded = await record(Arrival(key="teams:" + hashlib.sha256(raw).hexdigest()[:64], platform="teams",
+                                            body=raw.decode("utf-8", "replace")))
         except StoreUnavailable as exc:
             return web.json_response({"error": str(exc)}, status=503,
                                      headers={"Retry-After": str(exc.retry_after)})
+        except Exception:  # noqa: BLE001 - the database failed otherwise: the Bot Framework retries a 503
+            log.exception("recording the activity failed")
+            return web.json_response({"error": "cannot record the activity right now; retry shortly"},
+                                     status=503, headers={"Retry-After": "1"})
+        if recorded is None:  # a redelivery of an activity already recorded: it is worked once
+            return _redelivered(activity)
+        try:
+            with acked.holding(recorded):  # however long it takes, no other process takes it over meanwhile
+                response = await adapter.process_activity(authenticated, activity, bot.on_turn)
+        except StoreUnavailable as exc:  # its lease runs out and the drain loop (of any process) works it
+            return web.json_response({"error": str(exc)}, status=503,
+                                     headers={"Retry-After": str(exc.retry_after)})
+        except Exception:  # a bug, not an outage: not retried (a cancelled request is, after its lease)
+            await asyncio.to_thread(store.finish, recorded, "failed while answering; see the log")
+            raise
+        await asyncio.to_thread(store.finish, recorded)
         if response is None:
             return web.Response(status=201)
         if response.body is None:
@@ -160,7 +217,8 @@ def messages_route(adapter: CloudAdapter, bot: RevenantTeamsBot,
     return handle
 
 
-def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]]) -> None:
+def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]],
+          acked: AckedLoop | None = None) -> None:
     """Mount POST /api/messages: the bot, or a 503 that says what to configure."""
     if not teams_enabled(app):
         async def disabled(_request: web.Request) -> web.Response:
@@ -172,4 +230,7 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
         log.warning(UNAUTHENTICATED)
     adapter, bot = build_bot(app, incident_changed)
     keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
-    web_app.router.add_post("/api/messages", messages_route(adapter, bot, keys))
+    if acked is not None:
+        acked.workers["teams"] = teams_worker(app, adapter, bot)
+    loop = acked if acked is not None else AckedLoop(acked_store(app), {})
+    web_app.router.add_post("/api/messages", messages_route(adapter, bot, loop, keys))

@@ -1,4 +1,5 @@
-"""`revenant worker`: delivers the outbox for every org (bot/delivery.py), forever or once."""
+"""`revenant worker`: delivers the outbox for every org (bot/delivery.py) and works acknowledged chat requests,
+forever or once."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import signal
 import threading
 from collections.abc import Callable
 
+from bot.acked_loop import start_in_thread as start_acked
 from bot.bootstrap import App
 from bot.delivery import Deliverer, Subscribers
 from bot.reminders import start_reminders
@@ -67,6 +69,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log.info("revenant worker started (database: %s)", app.engine.dialect.name)
     subs = subscribers(app)
+    start_acked(app, once=once)  # acknowledged Slack and Teams requests no process finished
     start_reminders(app, once=once)
     if once:
         sync_all(app)

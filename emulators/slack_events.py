@@ -209,3 +209,34 @@ class SlackSender:
         """Submit a modal: `values` maps block_id → {action_id: state value} as Slack sends it."""
         return self._send_interaction({**self._interaction("view_submission", user_id),
                                        "view": {**view, "state": {"values": values}}})
+
+
+@dataclass
+class SocketSender(SlackSender):
+    """The same requests as SlackSender, delivered as Socket Mode envelopes over the emulator's link.
+
+    A slash command becomes a `slash_commands` envelope with the form fields as its payload, an
+    interaction an `interactive` envelope, an event callback an `events_api` envelope (a retry header
+    becomes `retry_attempt`/`retry_reason`). The Delivery is the app's acknowledgement: status 200 and the
+    ack's `payload` (as JSON) when it answered, 504 when it did not within `timeout`. (Envelopes are not
+    signed; `signing_secret` is unused, `app_url` still serves webhooks.)
+    """
+
+    def replay(self, headers: dict[str, str], body: bytes) -> Delivery:
+        kind, payload = envelope_of(headers.get("Content-Type", ""), body)
+        try:
+            ack = self.slack.socket_send(kind, payload, retry_attempt=int(headers.get("X-Slack-Retry-Num", 0)),
+                                         retry_reason=headers.get("X-Slack-Retry-Reason", ""), timeout=self.timeout)
+        except TimeoutError as exc:
+            return Delivery(504, str(exc))
+        return Delivery(200, json.dumps(ack["payload"]) if ack.get("payload") else "")
+
+
+def envelope_of(content_type: str, body: bytes) -> tuple[str, dict[str, Any]]:
+    """The Socket Mode envelope type and payload of an HTTP request body Slack would have sent."""
+    if content_type.startswith("application/json"):
+        return "events_api", json.loads(body)
+    form = dict(urllib.parse.parse_qsl(body.decode()))
+    if "payload" in form:
+        return "interactive", json.loads(form["payload"])
+    return "slash_commands", dict(form)

@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 MAX_BATCH = 200
+K = TypeVar("K")
+R = TypeVar("R")
 
 
-class BatchedFirstSight:
-    """`await check(signature)` is True the first time a signature is seen, False for a replay."""
+class BatchedFirstSight(Generic[K, R]):
+    """`await check(request)` answers for one request what `first_sights` answers for a batch: e.g. True the
+    first time a signature is seen and False for a replay, or the id a request was recorded under."""
 
-    def __init__(self, first_sights: Callable[[Sequence[str]], list[bool]], max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, first_sights: Callable[[Sequence[K]], list[R]], max_batch: int = MAX_BATCH) -> None:
         self._first_sights = first_sights
         self._max_batch = max_batch
-        self._pending: list[tuple[str, asyncio.Future[bool]]] = []
+        self._pending: list[tuple[K, asyncio.Future[R]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def __call__(self, signature: str) -> bool:
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    async def __call__(self, signature: K) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((signature, future))
         if self._task is None or self._task.done():
             self._task = asyncio.ensure_future(self._drain())

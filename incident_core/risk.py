@@ -121,7 +121,11 @@ def _read(command: str, depth: int = 0, *, known_only: bool = False) -> _Reading
         inv = invocation(part.text)
         if known_only and (index == 0 or (not is_known(inv.program) and (
                 part.operator in ("|", "||", ";") or (part.operator == "\n" and _SQL_CLAUSE.match(inv.program))))):
-            continue  # SQL read as shell: `||` concatenates, `;` ends a statement, FROM/WHERE lines continue one
+            # SQL read as shell: `||` concatenates, `;` ends a statement, FROM/WHERE lines continue one. A part
+            # that is itself a statement (`SELECT 1 || VACUUM FULL t` pasted into a shell) is still judged.
+            if index and SQL_START.match(part.text):
+                reading.parts.append(sql(part.text) or high(f"unknown statement {part.text[:40]!r}"))
+            continue
         verdict = classify(inv, part.text, nested)
         if not is_known(inv.program):
             verdict = verdict.worse(sql(part.text) or verdict)  # SQL chained into a shell line

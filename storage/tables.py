@@ -183,3 +183,25 @@ class SeenRequest(SQLModel, table=True):
     __tablename__ = "seen_requests"
     signature: str = Field(primary_key=True, max_length=100)
     seen_at: datetime = Field(sa_type=TZ, index=True)
+
+
+class AckedRequest(SQLModel, table=True):
+    """Bookkeeping: a chat request acknowledged to its platform, kept until some process has worked it.
+
+    Written in the replay check's transaction, before the org is known (the tenant middleware
+    resolves it when the request is worked), so it is not a tenant table; see docs/architecture.md.
+    """
+
+    __tablename__ = "acked_requests"
+    id: int | None = Field(default=None, sa_type=BIGINT_PK, primary_key=True)
+    request_key: str = Field(max_length=100, sa_column_kwargs={"unique": True})
+    platform: str = Field(max_length=20)
+    mode: str = Field(default="http", max_length=20)
+    body: str = Field(sa_type=sa.Text)
+    headers: dict[str, Any] = Field(default_factory=dict, sa_type=JSONType)
+    received_at: datetime = Field(sa_type=TZ)
+    lease_owner: str | None = Field(default=None, max_length=64)
+    lease_until: datetime | None = Field(default=None, sa_type=TZ)
+    attempts: int = Field(default=0)
+    done_at: datetime | None = Field(default=None, sa_type=TZ, index=True)
+    error: str | None = Field(default=None, max_length=500)

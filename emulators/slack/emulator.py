@@ -20,6 +20,7 @@ from emulators.slack.methods_views import views
 from emulators.slack.render import Renderer
 from emulators.slack.response_urls import handle_response_url
 from emulators.slack.serialize import message_json
+from emulators.slack.socket_mode import SocketLink, SocketModeEmulation
 from emulators.slack.state import (
     DEFAULT_BOT_SCOPES,
     Channel,
@@ -39,7 +40,7 @@ def _registry() -> Registry:
     return registry
 
 
-class SlackEmulator(EmulatorServer, SlackInteractivity):
+class SlackEmulator(EmulatorServer, SlackInteractivity, SocketModeEmulation):
     """Stateful Slack Web API emulator: `WebClient(token=slack.bot_token, base_url=slack.api_url)`."""
 
     name = "slack"
@@ -63,11 +64,13 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
         self.bot_token = bot_token
         self.bot_user_id = self.state.bot_users[self.team.id]
         self.bot_id = self.state.users[self.bot_user_id].bot_id or ""
+        self.socket = SocketLink(app_id=self.state.app_id)
 
     # ----- server wiring -----
     def setup_routes(self, app: web.Application) -> None:
         """Web API methods at /api/{method} (and /{method}), response URLs at /response_url/{token}."""
         app.router.add_post("/response_url/{token}", self._response_url)
+        app.router.add_get("/link/", self.socket.serve)  # Socket Mode (emulators/slack/socket_mode.py)
         app.router.add_post("/upload/v1/{ticket}", self._upload)
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_route("*", "/{method}", self._api)
@@ -113,6 +116,8 @@ class SlackEmulator(EmulatorServer, SlackInteractivity):
     def dispatch(self, method: str, args: dict[str, Any], auth_header: str = "") -> dict[str, Any]:
         """Run one Web API method and return Slack's JSON answer."""
         self.state.public_url = self.base_url
+        if method == "apps.connections.open":  # the one method an app-level token calls
+            return self.socket.open_url(self.base_url, auth_header or f"Bearer {args.get('token', '')}")
         entry = self.registry.methods.get(method)
         if entry is None:
             return {"ok": False, "error": "unknown_method", "req_method": method}

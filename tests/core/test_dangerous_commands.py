@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from incident_core.action_catalog import plan_action
@@ -226,6 +226,7 @@ WRAPPERS = st.sampled_from(["", "sudo ", "sudo -u root ", "env LANG=C ", "timeou
 @settings(max_examples=300, deadline=None)
 @given(entry=DANGEROUS, safe=SAFE, wrapper=WRAPPERS, glue=st.sampled_from([" && ", "; ", " || ", "\n", " & "]),
        first=st.booleans())
+@example(entry=("VACUUM FULL orders", False), safe="SELECT 1", wrapper="", glue=" || ", first=False)  # SQL `||` read
 def test_wrapping_or_chaining_never_lowers_a_dangerous_command(entry: tuple[str, bool], safe: str, wrapper: str,
                                                               glue: str, first: bool) -> None:
     command, refused = entry

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.acked_loop import AckedLoop
 from bot.binding_cache import BindingCache
 from bot.bootstrap import App
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
-from handlers.slack.lazy_runner import QueuedLazyRunner
+from storage.acked_work import AckedItem, AckedWork, Arrival
 from storage.replay_guard import SEEN, ReplayGuard
 from tests.conftest import make_app
 from tests.slack.conftest import SlackWorld
@@ -90,51 +90,53 @@ def test_when_requests_cannot_be_recorded_slack_gets_503_and_nothing_runs(slack_
     assert w.incident("INC-1") is None
 
 
-def _request() -> AsyncBoltRequest:
-    return AsyncBoltRequest(body="", headers={})
+def _queue(guard_app: App, n: int, platform: str) -> AckedWork:
+    store = AckedWork(guard_app.engine, lease=5)
+    ids = store.record([Arrival(key=f"job-{uuid.uuid4().hex}-{i}", platform=platform, body=str(i)) for i in range(n)])
+    assert all(ids)
+    return store
 
 
-def test_lazy_work_runs_in_order_with_bounded_concurrency_and_drains() -> None:
-    async def scenario() -> tuple[list[int], int]:
-        runner = QueuedLazyRunner(logger=logging.getLogger("test"), workers=2)
-        started: list[int] = []
-        running = 0
-        peak = 0
+def test_acked_work_runs_in_order_with_bounded_concurrency(guard_app: App) -> None:
+    platform = f"t-{uuid.uuid4().hex[:8]}"  # the database is shared by the session's tests
+    store = _queue(guard_app, 8, platform)
+    started: list[int] = []
+    running = peak = 0
 
-        def job(n: int):  # type: ignore[no-untyped-def]
-            async def work() -> None:
-                nonlocal running, peak
-                started.append(n)
-                running += 1
-                peak = max(peak, running)
-                await asyncio.sleep(0.01)
-                running -= 1
-            return work
+    async def work(item: AckedItem) -> None:
+        nonlocal running, peak
+        started.append(int(item.body))
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)
+        running -= 1
 
-        for n in range(8):
-            runner.start(job(n), _request())
-        await runner.drain(timeout=5)
-        return started, peak
-
-    started, peak = asyncio.run(scenario())
-    assert started == list(range(8)) and peak == 2
+    worked = asyncio.run(AckedLoop(store, {platform: work}, concurrency=2).run_until_idle())
+    assert worked == 8 and started == list(range(8)) and peak == 2
+    assert store.claim(10, [platform]) == []
 
 
-def test_lazy_work_waits_for_acks_in_flight() -> None:
+def test_acked_work_waits_for_acks_in_flight(guard_app: App) -> None:
     priority = AckPriority(max_wait=5)
+    platform = f"t-{uuid.uuid4().hex[:8]}"
+    store = _queue(guard_app, 1, platform)
 
     async def scenario() -> list[str]:
         order: list[str] = []
-        runner = QueuedLazyRunner(logger=logging.getLogger("test"), priority=priority, workers=1)
 
-        async def lazy() -> None:
+        async def work(_item: AckedItem) -> None:
             order.append("lazy")
 
+        loop = AckedLoop(store, {platform: work}, priority=priority, interval=0.05)
         with priority.acking():
-            runner.start(lazy, _request())
-            await asyncio.sleep(0.05)
+            await loop.start()
+            await asyncio.sleep(0.2)
             order.append("acked")
-        await runner.drain(timeout=5)
+        for _ in range(100):
+            if "lazy" in order:
+                break
+            await asyncio.sleep(0.02)
+        await loop.stop()
         return order
 
     assert asyncio.run(scenario()) == ["acked", "lazy"]
@@ -183,3 +185,24 @@ def test_binding_cache_keeps_found_bindings_for_a_while_only() -> None:
     table["T9"] = "org-c"
     assert cache.lookup("T9") == "org-c"
     assert lookups == ["T1", "T1", "T9", "T9"]
+
+
+def test_a_record_worked_in_its_request_keeps_its_lease_while_it_runs(guard_app: App) -> None:
+    platform = f"t-{uuid.uuid4().hex[:8]}"
+    mine = AckedWork(guard_app.engine, lease=0.6)
+    other = AckedWork(guard_app.engine, lease=0.6)
+    [held] = mine.record([Arrival(key=f"job-{uuid.uuid4().hex}", platform=platform, body="slow")], claim=True)
+    assert held is not None
+
+    async def scenario() -> list[int]:
+        loop = AckedLoop(mine, {platform: lambda _item: asyncio.sleep(0)})
+        await loop.start()
+        with loop.holding(held):
+            await asyncio.sleep(1.5)  # more than twice the lease: only renewals keep it
+            taken = await asyncio.to_thread(other.claim, 10, [platform])
+        await loop.stop()
+        return [i.id for i in taken]
+
+    assert asyncio.run(scenario()) == []
+    time.sleep(0.8)  # no longer held: its lease runs out and another process may take it over
+    assert [i.id for i in other.claim(10, [platform])] == [held]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 
 from handlers.slack.incoming import plain_text
 from handlers.slack.services import PLATFORM, SlackServices
@@ -57,10 +57,14 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         await _capture(services, context["org_id"], event.get("channel"), user, body,
                        lambda base: cmd.CaptureJoin(**base, platform=PLATFORM, user=f"{PLATFORM}:{user}"))
 
-    app.event("message")(on_message)
-    app.event("reaction_added")(on_reaction)
-    app.event("reaction_removed")(on_reaction)
-    app.event("member_joined_channel")(on_join)
+    async def ack_event(ack: AsyncAck) -> None:
+        await ack()
+
+    # Captured from the record of acknowledged requests (a lazy listener), never only from memory.
+    app.event("message")(ack=ack_event, lazy=[on_message])
+    app.event("reaction_added")(ack=ack_event, lazy=[on_reaction])
+    app.event("reaction_removed")(ack=ack_event, lazy=[on_reaction])
+    app.event("member_joined_channel")(ack=ack_event, lazy=[on_join])
 
 
 async def _capture(services: SlackServices, org_id: str, channel: str | None, user: str, body: dict[str, Any],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from slack_bolt.async_app import AsyncApp, AsyncBoltContext
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack import blocks
@@ -19,4 +19,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         items = await asyncio.to_thread(services.queries.list, context["org_id"], open_only=True)
         await client.views_publish(user_id=event["user"], view=blocks.home(items))
 
-    app.event("app_home_opened")(on_home)
+    async def ack_event(ack: AsyncAck) -> None:
+        await ack()
+
+    app.event("app_home_opened")(ack=ack_event, lazy=[on_home])

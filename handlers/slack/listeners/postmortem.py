@@ -1,17 +1,20 @@
 """/revenant postmortem: the key-moment review and the editor modal, opened within the trigger's 3 s.
 
-The ack path opens a loading modal at once (the trigger id is single use and expires after 3 s), then
-the draft is prepared off the event loop and the modal updated in place. Submissions are validated
-before the ack so errors show inline (`response_action: errors`); the edits are saved after it.
+The ack path opens a loading modal at once (the trigger id is single use and expires after 3 s), under
+an external id derived from the command; the draft is prepared in a lazy listener (from the record of
+acknowledged requests, by any process) and the modal updated in place by that external id. Submissions
+are validated before the ack so errors show inline (`response_action: errors`); the edits are saved after it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from handlers.slack import postmortem_blocks as pb
@@ -116,6 +119,19 @@ def save_submission(services: SlackServices, org_id: str, user: str, meta: Modal
     return rt.doc(f"Saved {human}'s postmortem draft ({changed})."), False
 
 
+log = logging.getLogger("revenant.slack.postmortem")
+
+
+def _modal_key(command: dict[str, Any]) -> str:
+    """The external id of the postmortem modal a command opened (its trigger id is unique)."""
+    return f"revenant-pm-{command.get('trigger_id')}"[:255]
+
+
+def _kept_moments(view: dict[str, Any]) -> list[int]:
+    chosen = (view["state"]["values"].get(PostmortemId.MOMENTS_BLOCK, {}).get("value") or {})
+    return [int(o["value"]) for o in chosen.get("selected_options") or [] if str(o.get("value")).isdigit()]
+
+
 def register(app: AsyncApp, services: SlackServices) -> None:
     async def is_postmortem(command: dict[str, Any]) -> bool:
         try:
@@ -123,27 +139,35 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         except UsageError:
             return False
 
-    async def open_postmortem(ack: AsyncAck, command: dict[str, Any], context: AsyncBoltContext,
-                              client: AsyncWebClient) -> None:
-        await ack()
-        opened = await client.views_open(trigger_id=command["trigger_id"], view=pb.loading_modal())
+    async def open_postmortem(ack: AsyncAck, command: dict[str, Any], client: AsyncWebClient) -> None:
+        await ack()  # the trigger id is good for 3 s: the loading modal opens now, the draft fills it later
+        await client.views_open(trigger_id=command["trigger_id"],
+                                view={**pb.loading_modal(), "external_id": _modal_key(command)})
+
+    async def fill_postmortem(command: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         try:
             view = await asyncio.to_thread(first_view, services, context["org_id"], command["user_id"],
                                            command.get("channel_id"))
         except Exception as exc:  # noqa: BLE001 — one error handler shows it in the modal
             view = pb.message_modal(explain(exc))
-        await client.views_update(view_id=opened["view"]["id"], view=view)
+        try:
+            await client.views_update(external_id=_modal_key(command), view=view)
+        except SlackApiError as exc:  # the modal did not open (or was closed): nothing to fill
+            log.info("postmortem modal not updated: %s", exc.response.get("error"))
         await services.incident_changed()
 
-    async def on_review(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
-                        client: AsyncWebClient) -> None:
-        meta = ModalMeta.from_json(view.get("private_metadata"))
-        chosen = (view["state"]["values"].get(PostmortemId.MOMENTS_BLOCK, {}).get("value") or {})
-        versions = [int(o["value"]) for o in chosen.get("selected_options") or [] if str(o.get("value")).isdigit()]
-        if not versions:
+    async def check_review(ack: AsyncAck, view: dict[str, Any]) -> None:
+        if not _kept_moments(view):
             await ack(response_action="errors", errors={PostmortemId.MOMENTS_BLOCK: "Keep at least one key moment."})
             return
         await ack(response_action="update", view=pb.loading_modal())
+
+    async def on_review(body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
+                        client: AsyncWebClient) -> None:
+        versions = _kept_moments(view)
+        if not versions:
+            return  # answered in the ack
+        meta = ModalMeta.from_json(view.get("private_metadata"))
         user, org_id = body["user"]["id"], context["org_id"]
 
         def work() -> dict[str, Any]:
@@ -158,20 +182,27 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         await client.views_update(view_id=view["id"], view=new_view)
         await services.incident_changed()
 
-    async def on_edit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
+    async def check_edit(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext) -> None:
+        try:
+            meta = ModalMeta.from_json(view.get("private_metadata"))
+            _form, errors = await asyncio.to_thread(check_submission, services, context["org_id"],
+                                                    f"slack:{body['user']['id']}", meta, view["state"]["values"])
+        except Exception as exc:  # noqa: BLE001
+            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: cut(plain(explain(exc)), 150)})
+            return
+        await (ack(response_action="errors", errors=errors) if errors else ack())
+
+    async def on_edit(body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
                       client: AsyncWebClient) -> None:
         user, org_id = body["user"]["id"], context["org_id"]
         try:
             meta = ModalMeta.from_json(view.get("private_metadata"))
             form, errors = await asyncio.to_thread(check_submission, services, org_id, f"slack:{user}", meta,
                                                    view["state"]["values"])
-        except Exception as exc:  # noqa: BLE001
-            await ack(response_action="errors", errors={PostmortemId.DECISION_BLOCK: cut(plain(explain(exc)), 150)})
+        except Exception:  # noqa: BLE001 — answered in the ack
             return
         if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
+            return  # answered in the ack
         try:
             content, public = await asyncio.to_thread(save_submission, services, org_id, user, meta, form)
         except Exception as exc:  # noqa: BLE001
@@ -187,7 +218,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     async def ack_only(ack: AsyncAck) -> None:
         await ack()
 
-    app.command(COMMAND, matchers=[is_postmortem])(open_postmortem)
-    app.view(PostmortemId.REVIEW_CALLBACK)(on_review)
-    app.view(PostmortemId.EDIT_CALLBACK)(on_edit)
+    app.command(COMMAND, matchers=[is_postmortem])(ack=open_postmortem, lazy=[fill_postmortem])
+    app.view(PostmortemId.REVIEW_CALLBACK)(ack=check_review, lazy=[on_review])
+    app.view(PostmortemId.EDIT_CALLBACK)(ack=check_edit, lazy=[on_edit])
     app.action(re.compile(r"^revenant_pm_item_"))(ack_only)  # row widgets: their values arrive on Save

@@ -20,9 +20,11 @@ from incident_core.reminders import SNOOZE_KIND, SNOOZE_NAME
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:
-    async def on_snooze(ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext,
-                        respond: AsyncRespond) -> None:
+    async def ack_snooze(ack: AsyncAck) -> None:
         await ack()
+
+    async def on_snooze(body: dict[str, Any], action: dict[str, Any], context: AsyncBoltContext,
+                        respond: AsyncRespond) -> None:
         user, org_id = body["user"]["id"], context["org_id"]
 
         def work() -> rt.Rich:
@@ -46,4 +48,4 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             return
         await respond(response_type="in_channel", replace_original=True, **message(content))
 
-    app.action(PostmortemId.REMINDER_SNOOZE)(on_snooze)
+    app.action(PostmortemId.REMINDER_SNOOZE)(ack=ack_snooze, lazy=[on_snooze])

@@ -1,4 +1,4 @@
-"""The declare modal's submission: validated inline, then the incident is declared."""
+"""The declare modal's submission: validated in the ack, then the incident is declared in a lazy listener."""
 
 from __future__ import annotations
 
@@ -23,22 +23,29 @@ def _value(view: dict[str, Any], block: str) -> Any:
     return element.get("value")
 
 
+def _errors(view: dict[str, Any]) -> dict[str, str]:
+    title = (_value(view, BlockId.DECLARE_TITLE) or "").strip()
+    errors = {}
+    if not title:
+        errors[BlockId.DECLARE_TITLE] = "Give the incident a short title."
+    elif len(title) > 150:
+        errors[BlockId.DECLARE_TITLE] = "Keep the title under 150 characters."
+    if (_value(view, BlockId.DECLARE_SEVERITY) or "SEV3") not in {s.value for s in Severity}:
+        errors[BlockId.DECLARE_SEVERITY] = "Pick SEV1–SEV4."
+    return errors
+
+
 def register(app: AsyncApp, services: SlackServices) -> None:
-    async def on_declare(ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
+    async def check_declare(ack: AsyncAck, view: dict[str, Any]) -> None:
+        errors = _errors(view)
+        await (ack(response_action="errors", errors=errors) if errors else ack())
+
+    async def on_declare(body: dict[str, Any], view: dict[str, Any], context: AsyncBoltContext,
                          client: AsyncWebClient) -> None:
+        if _errors(view):
+            return  # answered in the ack
         title = (_value(view, BlockId.DECLARE_TITLE) or "").strip()
         severity = _value(view, BlockId.DECLARE_SEVERITY) or "SEV3"
-        errors = {}
-        if not title:
-            errors[BlockId.DECLARE_TITLE] = "Give the incident a short title."
-        elif len(title) > 150:
-            errors[BlockId.DECLARE_TITLE] = "Keep the title under 150 characters."
-        if severity not in {s.value for s in Severity}:
-            errors[BlockId.DECLARE_SEVERITY] = "Pick SEV1–SEV4."
-        if errors:
-            await ack(response_action="errors", errors=errors)
-            return
-        await ack()
         user = body["user"]["id"]
         ctx = await asyncio.to_thread(services.context, context["org_id"], user, None)
         try:
@@ -51,4 +58,4 @@ def register(app: AsyncApp, services: SlackServices) -> None:
         await client.chat_postMessage(channel=user, **message(reply.content))
         await services.incident_changed()
 
-    app.view(CallbackId.DECLARE)(on_declare)
+    app.view(CallbackId.DECLARE)(ack=check_declare, lazy=[on_declare])
