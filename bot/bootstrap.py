@@ -106,6 +106,15 @@ class App:
         return KnowledgeHealth.create(self.registry)
 
     @cached_property
+    def delivery_monitor(self) -> Any:
+        """Delivery counters and the backlog picture, for /metrics and /healthz."""
+        from bot.delivery_monitor import DeliveryMonitor
+        from storage.outbox_admin import SqlOutboxAdmin
+
+        return DeliveryMonitor(self.registry, SqlOutboxAdmin(self.engine),
+                               lag_threshold=self.settings.outbox_lag_alert)
+
+    @cached_property
     def guidance(self) -> Any:
         """The guidance source (retrieval, ranked and phrased by a model when OPENAI_API_KEY is set)."""
         if "guidance" in self.overrides:

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bot.bootstrap import App, bootstrap, migrate_database
 from bot.cli_insights import insights
 from bot.cli_knowledge import knowledge
+from bot.cli_outbox import outbox
 from bot.cli_postmortem import register_postmortem_commands
 from bot.cli_sources import source
 from bot.cli_teams import teams
@@ -338,6 +339,7 @@ cli.add_command(knowledge)
 cli.add_command(insights)
 register_postmortem_commands(cli)
 cli.add_command(teams)
+cli.add_command(outbox)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,19 +1,26 @@
-"""In `revenant serve`, deliver the outbox in the background so one process is a complete app."""
+"""In `revenant serve`, deliver the outbox in the background so one process is a complete app.
+
+The passes run on a daemon thread of their own, not on the event loop's executor: stopping the server
+never waits for a subscriber call (the loop's default executor is joined at shutdown), only for at
+most `STOP_GRACE` seconds; an abandoned message comes back to a process when its lease lapses.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
+import threading
 
 from aiohttp import web
 
 from bot.bootstrap import App
-from bot.worker import deliver_once, subscribers
+from bot.delivery import Deliverer
+from bot.worker import deliverer, subscribers
 from handlers.priority import AckPriority
 from incident_core.errors import StoreUnavailable
 
 log = logging.getLogger("revenant.outbox")
+STOP_GRACE = 2.0
 
 
 class OutboxLoop:
@@ -22,33 +29,38 @@ class OutboxLoop:
     def __init__(self, app: App, interval: float = 1.0, priority: AckPriority | None = None) -> None:
         self.app = app
         self.interval = interval
-        self._before_each = priority.wait_quiet_blocking if priority is not None else None
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self._subs = subscribers(app)
         self.enabled = bool(self._subs) and not app.overrides.get("no_outbox_loop")
+        self._deliverer: Deliverer = deliverer(
+            app, self._subs, before_each=priority.wait_quiet_blocking if priority is not None else None)
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
 
     async def nudge(self) -> None:
         self._wake.set()
 
     async def start(self, _web_app: web.Application) -> None:
         if self.enabled:
-            self._task = asyncio.create_task(self._run(), name="revenant-outbox")
+            self._thread = threading.Thread(target=self._run, name="revenant-outbox", daemon=True)
+            self._thread.start()
 
     async def stop(self, _web_app: web.Application) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        """Stop within STOP_GRACE seconds, whatever the deliveries are doing."""
+        self._deliverer.stop()
+        self._wake.set()
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join, STOP_GRACE)
+            if self._thread.is_alive():
+                log.warning("outbox delivery still busy at shutdown; its message returns when the lease lapses")
 
-    async def _run(self) -> None:
-        while True:
+    def _run(self) -> None:
+        while not self._deliverer.stopped:
             try:
-                await asyncio.to_thread(deliver_once, self.app, self._subs, before_each=self._before_each)
+                self._deliverer.run_pass()
+                self.app.delivery_monitor.refresh()
             except StoreUnavailable as exc:  # one line per pass while the database is away, not a traceback
                 log.warning("outbox delivery paused: %s", exc)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.wait(self.interval)
             self._wake.clear()

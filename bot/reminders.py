@@ -1,5 +1,6 @@
-"""Reminders on APScheduler 3.x: one interval job per process evaluates every org's incidents (and queues
-weekly digests when their slot comes, keyed the same way).
+"""Reminders on APScheduler 3.x: one interval job per process looks at the incidents the reminder index
+(`reminder_due`, kept by a trigger on the projection) says are due, and queues weekly digests when
+their slot comes, keyed the same way.
 
 APScheduler only keeps time here (a MemoryJobStore: its job stores cannot be shared between processes).
 The reminders themselves are derived from the database on every tick and fire through the outbox with
@@ -21,61 +22,75 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
 from incident_core.auto_resolve import auto_resolve, delays_by_project
+from incident_core.events import Event
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
-from incident_core.reminders import WATCHED_TYPES, ReminderPolicy, due_reminders
+from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
 from incident_core.rooms import archive_after, rooms_to_archive
-from storage.reminder_ledger import SqlReminderLedger
+from incident_core.state import IncidentState
+from storage.reminder_ledger import Decide, SqlReminderLedger
 
 log = logging.getLogger("revenant.reminders")
 LOCK_NAME = "revenant-reminders"
 DEFAULT_INTERVAL = 30.0
-ARCHIVE_LOOKBACK = timedelta(days=7)  # closed incidents older than delay + this are assumed handled
+LOOK_BATCH = 200  # orgs whose due incidents one transaction looks at
 
 
 def tick(app: App, *, use_leader: bool = True) -> int:
-    """Evaluate every org's open and resolved incidents once; returns how many reminders fired now."""
+    """Look at the incidents the reminder index says are due (not every org); returns how many messages fired.
+
+    One read of the index across orgs; then the due incidents of up to LOOK_BATCH orgs per transaction
+    (re-scoped per org): their latest events, any reminder or room archive due now, each one's next look.
+    Weekly digests, and auto-resolve of all-clear incidents, are evaluated for the orgs that configured them.
+    """
     ledger = SqlReminderLedger(app.engine)
     fired = 0
     with ledger.leader(LOCK_NAME) if use_leader else nullcontext(True) as leading:
         if not leading:
             return 0
         now = app.deps.clock.now()
-        for org_id, settings in ledger.orgs():
-            policy = ReminderPolicy.from_settings(settings.get("reminders"))
-            for state in ledger.candidates(org_id):
-                recent = ledger.recent(org_id, state.incident_id, WATCHED_TYPES)
-                for due in due_reminders(state, recent, now, policy):
-                    message = OutboxMessage(topic=NOTICE, key=due.key, payload={
-                        "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
-                        "reminder": due.kind})
-                    if ledger.fire(org_id, message):
-                        fired += 1
-                        log.info("reminder %s for %s", due.kind, state.human_id)
-            fired += _archive_rooms(ledger, org_id, settings, now)
-            fired += _auto_resolve(app, ledger, org_id, settings, now)
-            fired += fire_digests(app, ledger, org_id, settings, now)
-    return fired
-
-
-def _archive_rooms(ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
-    """Queue archiving of closed incidents' rooms once the org's delay has passed (each room once)."""
-    after = archive_after(settings)
-    fired = 0
-    for state in ledger.closed_since(org_id, now - after - ARCHIVE_LOOKBACK):
-        for message in rooms_to_archive(state, now, after):
-            if ledger.fire(org_id, message):
+        due: dict[str, dict[str, int]] = {}
+        for org_id, incident_id, seq in ledger.due(now):
+            due.setdefault(org_id, {})[incident_id] = seq
+        settings = dict(ledger.orgs())
+        batch = [(org_id, seqs, _decide(settings.get(org_id, {}), now)) for org_id, seqs in due.items()]
+        for start in range(0, len(batch), LOOK_BATCH):
+            for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
                 fired += 1
-                log.info("archiving %s's %s room", state.human_id, message.payload["platform"])
+                log.info("%s queued (org %s)", message.key, org_id)
+        for org_id, org_settings in settings.items():
+            if _auto_resolves(org_settings):  # only orgs that configured it: their open incidents
+                fired += _auto_resolve(app, ledger, org_id, org_settings, now)
+        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
+        for org_id in sorted(digest_orgs):
+            fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
     return fired
+
+
+def _decide(settings: dict, now: datetime) -> Decide:
+    """For one org: what is due now for an incident (reminders, room archives), and its next look."""
+    policy = ReminderPolicy.from_settings(settings.get("reminders"))
+    after = archive_after(settings)
+
+    def decide(state: IncidentState, recent: list[Event]) -> tuple[list[OutboxMessage], datetime | None]:
+        messages = [OutboxMessage(topic=NOTICE, key=due.key, payload={
+            "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
+            "reminder": due.kind}) for due in due_reminders(state, recent, now, policy)]
+        messages += rooms_to_archive(state, now, after)
+        return messages, next_look(state, recent, now, policy, after)
+
+    return decide
+
+
+def _auto_resolves(settings: dict) -> bool:
+    """Whether any of the org's routed projects sets `auto_resolve_after_minutes`."""
+    return any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
+               if isinstance(p, dict))
 
 
 def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
     """Resolve incidents all clear for their project's `auto_resolve_after_minutes` (off unless set)."""
-    if not any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
-               if isinstance(p, dict)):
-        return 0
     names = {p.id: p.name for p in app.directory.projects(org_id)}
     done = auto_resolve(deps=app.deps, states=ledger.candidates(org_id), now=now,
                         after_for=delays_by_project(settings, names))

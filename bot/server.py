@@ -38,9 +38,14 @@ DEFAULT_THREADS = 16
 INGEST_THREADS, INGEST_PER_ORG, INGEST_QUEUE_PER_ORG = 24, 8, 32
 
 
-async def healthz(_request: web.Request) -> web.Response:
-    """Liveness: the process serves HTTP. It never waits on the database (that is /readyz)."""
-    return web.json_response({"status": "ok"})
+async def healthz(request: web.Request) -> web.Response:
+    """Liveness: the process serves HTTP. It never waits on the database (that is /readyz).
+
+    Always 200 (restarting would not help); `degraded` with reasons when deliveries are dead or the
+    oldest due message waited past the threshold, from the delivery loop's last picture in memory.
+    """
+    healthy, reasons = request.app[APP_KEY].delivery_monitor.health()
+    return web.json_response({"status": "ok"} if healthy else {"status": "degraded", "reasons": reasons})
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -55,6 +60,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     web_app[APP_KEY] = app
     web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
     _ = app.knowledge_health  # its metrics show from the start, at zero
+    _ = app.delivery_monitor
     readiness = Readiness(app, timeout=max(app.settings.db_timeout, 1.0) + 0.5)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readiness.handle)

@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     http_read_timeout: float = Field(default=10.0, gt=0, le=600, validation_alias=_env("REVENANT_HTTP_READ_TIMEOUT"))
     db_statement_timeout: float = Field(default=5.0, ge=0, le=3600,
                                         validation_alias=_env("REVENANT_DB_STATEMENT_TIMEOUT"))
+    outbox_threads: int = Field(default=4, ge=1, le=64, validation_alias=_env("REVENANT_OUTBOX_THREADS"))
+    outbox_lag_alert: float = Field(default=300.0, gt=0, le=86_400,
+                                    validation_alias=_env("REVENANT_OUTBOX_LAG_ALERT_SECONDS"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))

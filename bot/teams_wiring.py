@@ -19,12 +19,13 @@ from typing import Any
 import jwt
 from aiohttp import web
 from botbuilder.core import TurnContext
-from botbuilder.integration.aiohttp import CloudAdapter, ConfigurationBotFrameworkAuthentication
+from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity, ActivityTypes
 from botframework.connector.auth import AuthenticateRequestResult, AuthenticationConstants
 
 from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
+from bot.teams_connector import FailFastAuthentication
 from bot.teams_keys import KeysUnavailable, SigningKeys, TokenRejected, metadata_url
 from handlers.http_edge import read_body
 from handlers.replay_batch import BatchedFirstSight
@@ -73,7 +74,7 @@ def build_adapter(app: App) -> CloudAdapter:
     factory = app.overrides.get("teams_credentials_factory")
     if settings.APP_ID and factory is None and not settings.APP_PASSWORD and settings.APP_TYPE != "UserAssignedMSI":
         raise ValueError("MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not: set the app's client secret")
-    return CloudAdapter(ConfigurationBotFrameworkAuthentication(settings, credentials_factory=factory))
+    return CloudAdapter(FailFastAuthentication(settings, credentials_factory=factory))
 
 
 async def on_turn_error(context: TurnContext, error: Exception) -> None:

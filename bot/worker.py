@@ -1,22 +1,26 @@
-"""`revenant worker`: delivers the outbox for every org and works acknowledged chat requests, forever or once."""
+"""`revenant worker`: delivers the outbox for every org (bot/delivery.py) and works acknowledged chat requests,
+forever or once."""
 
 from __future__ import annotations
 
 import logging
-import time
+import signal
+import threading
 from collections.abc import Callable
 
 from bot.acked_loop import start_in_thread as start_acked
 from bot.bootstrap import App
+from bot.delivery import Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
-from storage.outbox import PendingMessage
+from incident_core.delivery_policy import RetryPolicy
+from storage.outbox import LEASE
 
 log = logging.getLogger("revenant.worker")
 
 
-def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
-    """Who consumes each outbox topic (built once per process)."""
+def subscribers(app: App) -> Subscribers:
+    """Who consumes each outbox topic (built once per process; ordering between them is bot/delivery.AFTER)."""
     from bot.guidance_wiring import add_guidance_subscribers
     from bot.insights_wiring import add_insights_subscribers
     from bot.postmortem_wiring import add_subscribers as add_postmortem_subscribers
@@ -24,54 +28,41 @@ def subscribers(app: App) -> dict[str, list[Callable[[PendingMessage], None]]]:
     from bot.teams_rooms import add_teams_subscribers
     from incident_core.rooms import ARCHIVE_TOPIC
 
-    subs: dict[str, list[Callable[[PendingMessage], None]]] = {}
+    subs: Subscribers = {}
     if slack_enabled(app):
         subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
         subs.setdefault(ARCHIVE_TOPIC, []).append(SlackRoomArchiver(app))
     add_teams_subscribers(app, subs)
-    add_guidance_subscribers(app, subs)  # after the room keepers: offers guidance once rooms exist
+    add_guidance_subscribers(app, subs)  # runs after the room keepers (bot/delivery.AFTER)
     add_postmortem_subscribers(app, subs)
-    add_insights_subscribers(app, subs)  # puts the recurrence watcher first: rooms open with the line
+    add_insights_subscribers(app, subs)  # the recurrence watcher: rooms wait for it (bot/delivery.AFTER)
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs
 
 
-def dispatch(subs: dict[str, list[Callable[[PendingMessage], None]]]) -> Callable[[PendingMessage], None]:
-    """Route messages to subscribers for one pass; repeated `incident.changed` for one incident coalesce.
-
-    Coalescing keeps bursts (a status change, three signals and a note in one second) to one
-    chat.update per incident per pass, well inside Slack's Tier 3 limit.
-    """
-    seen: set[tuple[str, str]] = set()
-
-    def handle(msg: PendingMessage) -> None:
-        if msg.topic == "incident.changed":
-            key = (msg.org_id, str(msg.payload.get("incident_id")))
-            if key in seen:
-                return
-        for fn in subs.get(msg.topic, ()):
-            fn(msg)
-        if msg.topic == "incident.changed":
-            seen.add(key)
-
-    return handle
+def deliverer(app: App, subs: Subscribers | None = None, *,
+              before_each: Callable[[], None] | None = None) -> Deliverer:
+    """The process's deliverer: its threads, retry policy and lease come from the app (overrides for tests)."""
+    return Deliverer(app.outbox, subs if subs is not None else subscribers(app),
+                     threads=int(app.overrides.get("outbox_threads", app.settings.outbox_threads)),
+                     policy=app.overrides.get("delivery_policy") or RetryPolicy(),
+                     lease=app.overrides.get("outbox_lease") or LEASE, before_each=before_each,
+                     monitor=app.delivery_monitor)
 
 
-def deliver_once(app: App, subs: dict[str, list[Callable[[PendingMessage], None]]] | None = None, *,
+def deliver_once(app: App, subs: Subscribers | None = None, *,
                  before_each: Callable[[], None] | None = None) -> int:
-    """One pass over every org's due outbox messages; returns how many were delivered.
+    """One fair pass over every org's due outbox messages; returns how many messages were completed.
 
     `before_each` runs before each message (`serve` passes a wait that lets acknowledgements go first).
     """
-    deliver = dispatch(subs if subs is not None else subscribers(app))
-    if before_each is None:
-        handler = deliver
-    else:
-        def handler(msg: PendingMessage) -> None:
-            before_each()
-            deliver(msg)
-    return sum(app.outbox.process(org_id, handler) for org_id in app.outbox.due_orgs())
+    d = deliverer(app, subs, before_each=before_each)
+    try:
+        return d.run_pass()
+    finally:
+        d.stop()
+        app.delivery_monitor.refresh()
 
 
 def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
@@ -84,10 +75,20 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
         sync_all(app)
     else:
         start_source_sync(app)
-    while True:
-        delivered = deliver_once(app, subs)
-        if delivered:
-            log.info("delivered %d outbox message(s)", delivered)
-        if once:
-            return
-        time.sleep(interval)
+    d = deliverer(app, subs)
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():  # stop between passes, never mid-wait
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            delivered = d.run_pass()
+            app.delivery_monitor.refresh()
+            if delivered:
+                log.info("delivered %d outbox message(s)", delivered)
+            if once:
+                return
+            stop.wait(interval)
+    finally:
+        d.stop()  # deliveries still running are abandoned (daemon threads); their leases lapse
+    log.info("revenant worker stopped")

@@ -24,6 +24,7 @@ SNOOZE_KIND, SNOOZE_NAME = "reminder", "snooze"
 UPDATE_TYPES = ("IncidentDeclared", "StatusChanged", "SeverityChanged", "NoteAdded", "InteractionCaptured")
 POSTMORTEM_TYPES = ("PostmortemDrafted", "PostmortemEdited", "PostmortemSubmitted")
 WATCHED_TYPES = UPDATE_TYPES + POSTMORTEM_TYPES
+LOOK_AT_LEAST_EVERY = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -150,3 +151,40 @@ def due_reminders(state: IncidentState, recent: list[ev.Event], now: datetime,
     found = [status_update(state, recent, now, policy), postmortem_due(state, now, policy),
              stale_draft(state, now, policy)]
     return [r for r in found if r is not None]
+
+
+def next_look(state: IncidentState, recent: list[ev.Event], now: datetime, policy: ReminderPolicy,
+              archive_after: timedelta) -> datetime | None:
+    """When the reminder tick must next look at this incident, or None when nothing more can fall due.
+
+    The earliest of: its next status-update slot, its postmortem deadline (then each next day), its next
+    stale-draft slot, its rooms' archive time once closed; at most LOOK_AT_LEAST_EVERY away while it is
+    not closed, so changed reminder settings apply within that time.
+    """
+    if state.status is Status.CLOSED:
+        closed = state.status_times.get(Status.CLOSED.value)
+        if not closed or not any(room.get("room_id") for room in state.rooms.values()):
+            return None
+        at = datetime.fromisoformat(closed) + archive_after
+        return at if at > now else None  # archived by this tick's rooms_to_archive
+    times = [now + LOOK_AT_LEAST_EVERY]
+    minutes = policy.status_minutes.get(state.severity.value)
+    if state.status.is_open and minutes:
+        every = timedelta(minutes=minutes)
+        last = _last_update(state, recent)
+        times.append(_after(max(last + every, _snoozed_until(recent, "status_update") or last), every, now))
+    resolved = state.status_times.get(Status.RESOLVED.value)
+    if state.status is Status.RESOLVED and resolved and status_of(state) not in LOCKED:
+        at = datetime.fromisoformat(resolved)
+        due = datetime.combine(add_business_days(at.date(), policy.postmortem_due_business_days), at.timetz())
+        times.append(due if due > now else datetime.combine(now.date() + timedelta(days=1), time(0, tzinfo=UTC)))
+    last_activity = state.postmortem.get("last_activity_at")
+    if status_of(state) in EDITABLE and last_activity:
+        every = timedelta(days=policy.stale_draft_days)
+        times.append(_after(datetime.fromisoformat(last_activity) + every, every, now))
+    return min(times)
+
+
+def _after(start: datetime, every: timedelta, now: datetime) -> datetime:
+    """The first of start, start+every, … that is after now."""
+    return start if start > now else _latest_slot(start, every, now) + every

@@ -20,6 +20,7 @@ from incident_core.model import OrgRole
 from incident_core.ports import Org, Project
 from storage.engine import is_postgres, scope_to_org
 from storage.records import utc
+from storage.reminder_tables import LOOK_NOW, REMINDER_DUE
 from storage.tables import Membership, Organization, PlatformBinding, ProjectRow, WebhookToken
 from storage.ttl_cache import TtlCache
 
@@ -104,9 +105,13 @@ class SqlDirectory:
             return [_org(r) for r in conn.execute(sa.select(ORGS).order_by(ORGS.c.name))]
 
     def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> None:
+        """Replace the org's settings; its indexed incidents are due a reminder look at once (their times may move)."""
         self._orgs.pop(org_id)
         with self.engine.begin() as conn:
             conn.execute(ORGS.update().where(ORGS.c.id == org_id).values(settings=settings))
+            scope_to_org(conn, org_id)
+            conn.execute(REMINDER_DUE.update().where(REMINDER_DUE.c.org_id == org_id)
+                         .values(due_at=LOOK_NOW, seq=REMINDER_DUE.c.seq + 1))
 
     # --- projects -------------------------------------------------------------------------
     def create_project(self, org_id: str, name: str, settings: dict[str, Any] | None = None) -> Project:

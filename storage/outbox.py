@@ -1,19 +1,32 @@
-"""Outbox delivery bookkeeping: claim due messages, mark them delivered or schedule a retry."""
+"""Outbox delivery bookkeeping: claim one due message under a lease, record each subscriber's outcome.
+
+A message is claimed alone (never a batch), so a process that dies holds at most the message it was
+working on, and only until its lease runs out; the holder extends the lease while it works
+(`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite writers queue
+on BEGIN IMMEDIATE). Each subscriber's outcome is written as soon as it is known
+(`outbox_deliveries`), so a retry or another process runs only the subscribers not yet done.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection, Engine
 
+from incident_core.delivery_policy import RetryPolicy, SubscriberState
+from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
+from storage.records import utc
 from storage.unit_of_work import OUTBOX
 
-MAX_BACKOFF = timedelta(minutes=30)
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=20)
+COALESCED_TOPIC = "incident.changed"  # refreshes that render the incident's current state
+LEGACY_SUBSCRIBER = "handler"
 
 
 @dataclass(frozen=True)
@@ -24,71 +37,168 @@ class PendingMessage:
     key: str
     payload: dict[str, Any]
     attempts: int
+    created_at: datetime | None = None
+    deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
+    coalesced: int = 0  # other refreshes of the same incident this delivery covers
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One subscriber's result for one message: delivered, pending again at `available_at`, or dead."""
+
+    subscriber: str
+    state: str
+    attempts: int
+    available_at: datetime | None = None
+    error: str | None = None
 
 
 class SqlOutbox:
-    """At-least-once delivery: a message stays pending until a handler confirms it."""
+    """At-least-once delivery: a message stays pending until every subscriber is done with it."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def process(self, org_id: str, handler: Any, *, limit: int = 50, lease: timedelta = LEASE) -> int:
-        """Claim up to `limit` due messages, hand each to `handler` outside any transaction, record results.
-
-        Claiming moves `available_at` forward by a lease (FOR UPDATE SKIP LOCKED on PostgreSQL), so
-        other workers skip them while this one works, and a crashed worker's messages come back
-        after the lease. handler(message) returning normally means delivered; an exception
-        schedules a retry with exponential backoff and records the error. Returns how many were delivered.
-        """
-        claimed = self._claim(org_id, limit, lease)
-        delivered = 0
-        for msg in claimed:
-            try:
-                handler(msg)
-            except Exception as exc:  # noqa: BLE001 — any failure means "retry later"
-                backoff = min(MAX_BACKOFF, timedelta(seconds=2 ** min(msg.attempts, 11)))
-                self._finish(org_id, msg.id, attempts=msg.attempts + 1,
-                             available_at=datetime.now(UTC) + backoff, last_error=str(exc)[:2000])
-                continue
-            self._finish(org_id, msg.id, attempts=msg.attempts + 1, delivered_at=datetime.now(UTC),
-                         last_error=None)
-            delivered += 1
-        return delivered
-
-    def _claim(self, org_id: str, limit: int, lease: timedelta) -> list[PendingMessage]:
+    # --- claiming and leases ------------------------------------------------------------------
+    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True) -> PendingMessage | None:
+        """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
+        its incident are marked delivered by it (its subscribers render the incident as it is now)."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
-                                            OUTBOX.c.available_at <= now)
-                    .order_by(OUTBOX.c.id).limit(limit))
+                                            OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
             if is_postgres(conn):
                 stmt = stmt.with_for_update(skip_locked=True)
-            rows = conn.execute(stmt).all()
-            if rows:
-                conn.execute(OUTBOX.update().where(OUTBOX.c.id.in_([r.id for r in rows]))
-                             .values(available_at=now + lease))
-        return [PendingMessage(id=r.id, org_id=r.org_id, topic=r.topic, key=r.key, payload=dict(r.payload),
-                               attempts=r.attempts) for r in rows]
+            row = conn.execute(stmt).first()
+            if row is None:
+                return None
+            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
+                         .values(available_at=now + lease, lease_owner=owner))
+            deliveries = {r.subscriber: SubscriberState(r.state, r.attempts, utc(r.available_at)) for r in conn.execute(
+                sa.select(DELIVERIES.c.subscriber, DELIVERIES.c.state, DELIVERIES.c.attempts,
+                          DELIVERIES.c.available_at)
+                .where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == row.id))}
+            coalesced = 0
+            if coalesce and row.topic == COALESCED_TOPIC and not any(s.state == "delivered" for s in deliveries.values()):
+                coalesced = _coalesce(conn, org_id, row, now)
+        return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
+                              attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
+                              coalesced=coalesced)
 
-    def _finish(self, org_id: str, message_id: int, **values: Any) -> None:
+    def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
+        """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            conn.execute(OUTBOX.update().where(OUTBOX.c.id == message_id).values(**values))
+            return int(conn.execute(OUTBOX.update().where(
+                OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(message_ids), OUTBOX.c.lease_owner == owner,
+                OUTBOX.c.delivered_at.is_(None)).values(available_at=datetime.now(UTC) + lease)).rowcount or 0)
 
-    def due_orgs(self) -> list[str]:
-        """Orgs with outbox messages due now; on PostgreSQL through revenant_due_orgs (migration 0008_i13),
-        which shows the app role org ids and nothing else of other orgs' rows."""
+    def record(self, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
+        """Write subscribers' outcomes for one message (delivered, pending again at a time, dead)."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, msg.org_id)
+            _write_outcomes(conn, msg, outcomes)
+
+    def release(self, msg: PendingMessage, *, owner: str, next_at: datetime | None, error: str | None = None,
+                outcomes: Sequence[Outcome] = ()) -> bool:
+        """Write the last outcomes and give the lease back in one transaction: delivered (next_at None) or due
+        again at next_at. False if the lease was lost (the outcomes are written all the same)."""
+        now = datetime.now(UTC)
+        values: dict[str, Any] = {"lease_owner": None, "attempts": msg.attempts + 1,
+                                  "last_error": error[:2000] if error else None}
+        if next_at is None:
+            values["delivered_at"] = now
+        else:
+            values["available_at"] = next_at
+        with self.engine.begin() as conn:
+            scope_to_org(conn, msg.org_id)
+            _write_outcomes(conn, msg, outcomes)
+            return bool(conn.execute(OUTBOX.update().where(
+                OUTBOX.c.org_id == msg.org_id, OUTBOX.c.id == msg.id, OUTBOX.c.lease_owner == owner,
+                OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
+
+    # --- which orgs -----------------------------------------------------------------------------
+    def due_orgs(self, limit: int = 100_000) -> list[str]:
+        """Orgs with outbox messages due now, the one waiting longest first (never by id).
+
+        On PostgreSQL through revenant_due_orgs_oldest (migration 0009_i15o), which shows the app role
+        org ids and nothing else of other orgs' rows.
+        """
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             if is_postgres(conn):
-                return list(conn.execute(sa.text("SELECT revenant_due_orgs(:now)"), {"now": now}).scalars())
+                return list(conn.execute(sa.text("SELECT org_id FROM revenant_due_orgs_oldest(:now, :n)"),
+                                         {"now": now, "n": limit}).scalars())
+            oldest = sa.func.min(OUTBOX.c.available_at)
             rows = conn.execute(sa.select(OUTBOX.c.org_id).where(
-                OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now).distinct())
+                OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now)
+                .group_by(OUTBOX.c.org_id).order_by(oldest, OUTBOX.c.org_id).limit(limit))
             return [r.org_id for r in rows]
 
     def pending(self, org_id: str) -> int:
+        """Messages of the org some subscriber still owes (dead and dropped deliveries do not count)."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             return int(conn.execute(sa.select(sa.func.count()).select_from(OUTBOX).where(
                 OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None))).scalar() or 0)
+
+    # --- one handler, for callers that have a single consumer -------------------------------------
+    def process(self, org_id: str, handler: Callable[[PendingMessage], None], *, limit: int = 50,
+                owner: str = "process", policy: RetryPolicy | None = None) -> int:
+        """Deliver up to `limit` due messages of one org to one handler, one claim at a time; returns how many.
+
+        An exception schedules that message's retry with backoff (dead after the policy's cap).
+        """
+        policy = policy or RetryPolicy()
+        delivered = 0
+        for _ in range(limit):
+            msg = self.claim(org_id, owner=owner, coalesce=False)
+            if msg is None:
+                break
+            attempts = msg.deliveries.get(LEGACY_SUBSCRIBER, SubscriberState()).attempts + 1
+            try:
+                handler(msg)
+            except Exception as exc:  # noqa: BLE001 — any failure means "retry later"
+                next_at = policy.after_failure(attempts, datetime.now(UTC))
+                self.release(msg, owner=owner, next_at=next_at, error=str(exc), outcomes=[Outcome(
+                    LEGACY_SUBSCRIBER, "pending" if next_at else "dead", attempts, next_at,
+                    f"{type(exc).__name__}: {exc}")])
+                continue
+            self.release(msg, owner=owner, next_at=None, outcomes=[Outcome(LEGACY_SUBSCRIBER, "delivered", attempts)])
+            delivered += 1
+        return delivered
+
+
+def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
+    now = datetime.now(UTC)
+    insert = postgresql.insert(DELIVERIES) if is_postgres(conn) else sqlite.insert(DELIVERIES)
+    for o in outcomes:
+        values = {"state": o.state, "attempts": o.attempts, "available_at": o.available_at or now, "updated_at": now,
+                  "last_error": o.error[:2000] if o.error else None}
+        conn.execute(insert.values(org_id=msg.org_id, message_id=msg.id, subscriber=o.subscriber, **values)
+                     .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
+
+
+def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
+    """Mark other not-yet-started refreshes of the same incident delivered by this one (across processes).
+
+    Only messages no subscriber has touched and no one holds: the claimed message's subscribers read the
+    incident after this commit, so they show every change those messages announced.
+    """
+    incident = (row.payload or {}).get("incident_id")
+    if incident is None:
+        return 0
+    started = sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
+    stmt = sa.select(OUTBOX.c.id).where(
+        OUTBOX.c.org_id == org_id, OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.delivered_at.is_(None),
+        OUTBOX.c.id != row.id, OUTBOX.c.available_at <= now, OUTBOX.c.lease_owner.is_(None),
+        OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started)
+    if is_postgres(conn):
+        stmt = stmt.with_for_update(skip_locked=True)
+    ids = list(conn.execute(stmt).scalars())
+    if ids:
+        conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(ids))
+                     .values(delivered_at=now, last_error=f"coalesced into message {row.id}"))
+    return len(ids)
+

@@ -120,6 +120,7 @@ class OutboxRow(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("org_id", "key", name="uq_outbox_org_key"),
         sa.Index("ix_outbox_pending", "delivered_at", "available_at"),
+        sa.Index("ix_outbox_org_due", "org_id", "delivered_at", "available_at"),
     )
     id: int | None = Field(default=None, primary_key=True, sa_type=BIGINT_PK)
     org_id: str = Field(foreign_key="organizations.id", max_length=64)
@@ -131,6 +132,7 @@ class OutboxRow(SQLModel, table=True):
     attempts: int = Field(default=0)
     delivered_at: datetime | None = Field(default=None, sa_type=TZ)
     last_error: str | None = Field(default=None, max_length=2000)
+    lease_owner: str | None = Field(default=None, max_length=64)  # the process holding the lease
 
 
 class IncidentKey(SQLModel, table=True):

@@ -8,11 +8,7 @@ from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
+from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.slack import blocks, once
 from handlers.slack.mrkdwn import SlackText, cut, escape_plain
@@ -29,15 +25,16 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 
 def make_client(token: str, base_url: str | None = None, *, timeout: int = 15) -> WebClient:
-    """A WebClient that waits out 429s (Retry-After), retries 5xx and dropped connections.
+    """A WebClient that waits out a few 429s (Retry-After) and nothing else.
 
-    An answer that takes longer than `timeout` raises (it is not retried here); the delivery's retry
-    looks for what the call may have made before making it again.
+    A refused or dropped connection and a 5xx raise at once (slack_sdk's default handler would retry a
+    connection error first): the outbox retries each subscriber on its own schedule, so a Slack outage
+    holds a delivery thread for one failed call, not for the client's retries. An answer that takes
+    longer than `timeout` raises too; the delivery's retry looks for what the call may have made before
+    making it again.
     """
-    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout)
-    client.retry_handlers.extend([RateLimitErrorRetryHandler(max_retry_count=8),
-                                  ServerErrorRetryHandler(max_retry_count=3),
-                                  ConnectionErrorRetryHandler(max_retry_count=3)])
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=timeout, retry_handlers=[])
+    client.retry_handlers.append(RateLimitErrorRetryHandler(max_retry_count=3))
     return client
 
 
@@ -93,9 +90,14 @@ class SlackChat:
         return OpenedRoom(room_id=channel_id, name=name, message_id=ts)
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
+        """Update the war-room message; set the topic only when it changed (conversations.setTopic is Tier 2
+        and leaves a "set the channel topic" line in the channel each time; conversations.info is Tier 3)."""
         self.client.chat_update(channel=room_id, ts=message_id, text=blocks.fallback_text(view),
                                 blocks=blocks.war_room(view))
-        self.client.conversations_setTopic(channel=room_id, topic=self._topic(view))
+        topic = self._topic(view)
+        current = (self.client.conversations_info(channel=room_id).get("channel") or {}).get("topic") or {}
+        if current.get("value") != topic:
+            self.client.conversations_setTopic(channel=room_id, topic=topic)
 
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         return str(self.client.chat_postMessage(channel=room_id, thread_ts=thread_id,

@@ -12,6 +12,7 @@ METHOD_SCOPES: dict[str, set[str]] = {
     "conversations_archive": {"channels:manage", "groups:write"},
     "conversations_create": {"channels:manage", "groups:write"},
     "conversations_history": {"channels:history", "groups:history"},
+    "conversations_info": {"channels:read", "groups:read"},
     "conversations_invite": {"channels:manage", "groups:write"},
     "conversations_join": {"channels:join"},
     "conversations_list": {"channels:read", "groups:read"},

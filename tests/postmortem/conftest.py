@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from incident_core import usecases as uc
 from incident_core.model import IncidentRole, OrgRole, Severity, Status
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
+from storage.outbox_admin import SqlOutboxAdmin
 from storage.unit_of_work import OUTBOX
 
 ALICE, BOB, VIC = "u:alice", "u:bob", "u:vic"  # org commander, responder, viewer
@@ -61,11 +61,8 @@ class PublishWorld:
 
 
 def make_due(app: App, org_id: str) -> None:
-    """Skip the outbox backoff: every pending message becomes due now."""
-    with app.engine.begin() as conn:
-        scope_to_org(conn, org_id)
-        conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None))
-                     .values(available_at=datetime.now(UTC)))
+    """Skip the outbox backoff: every pending message, and each subscriber's retry, becomes due now."""
+    SqlOutboxAdmin(app.engine).expedite(org_id)
 
 
 def deliver_all(world: PublishWorld, rounds: int = 12) -> int:

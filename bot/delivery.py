@@ -1,0 +1,261 @@
+"""Delivers the outbox: orgs taken round-robin, oldest due first; one message per org at a time; each
+subscriber of a message a subscription of its own (bookkeeping in storage/outbox.py, retry policy and
+ordering in incident_core/delivery_policy.py).
+
+Threads: a pass runs `threads` workers. Each takes the next org from a queue, claims one message of
+it, delivers it and puts the org back at the end, so within a pass every org with work gets one message
+per round, whatever its id or backlog. Independent subscribers of a message run side by side, so a slow
+or failing platform holds back nothing but itself. A heartbeat extends the leases of the messages in
+flight. Every thread is a daemon and `stop()` never waits for a subscriber call: shutdown is bounded,
+and an abandoned message comes back when its (short) lease runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import FunctionType, MethodType
+
+from incident_core.delivery_policy import DONE, RetryPolicy, SubscriberState, plan
+from storage.outbox import LEASE, Outcome, PendingMessage, SqlOutbox
+
+log = logging.getLogger("revenant.delivery")
+Subscriber = Callable[[PendingMessage], None]
+Subscribers = dict[str, list[Subscriber]]
+# Ordering between subscribers of one topic: the recurrence line goes into the room's first message, and
+# guidance is offered once the rooms exist. Nothing else waits on anything.
+AFTER: dict[str, tuple[str, ...]] = {
+    "SlackRoomKeeper": ("RecurrenceWatcher",),
+    "TeamsRoomKeeper": ("RecurrenceWatcher",),
+    "GuidanceOfferer": ("SlackRoomKeeper", "TeamsRoomKeeper"),
+}
+PER_ORG_PER_PASS = 50  # a pass ends; the next one starts again from the org waiting longest
+
+
+def subscriber_name(fn: Subscriber) -> str:
+    """A name stable across processes: the function's qualified name, or the class of a callable object."""
+    explicit = getattr(fn, "subscriber_name", None)
+    if isinstance(explicit, str):
+        return explicit[:80]
+    if isinstance(fn, FunctionType | MethodType):
+        return fn.__qualname__[-80:]
+    return type(fn).__name__[:80]
+
+
+def named(subs: Mapping[str, Sequence[Subscriber]]) -> dict[str, list[tuple[str, Subscriber]]]:
+    """Each topic's subscribers with unique names (a repeated name gets `#2`, `#3`…)."""
+    result: dict[str, list[tuple[str, Subscriber]]] = {}
+    for topic, fns in subs.items():
+        seen: dict[str, int] = {}
+        for fn in fns:
+            base = subscriber_name(fn)
+            seen[base] = seen.get(base, 0) + 1
+            result.setdefault(topic, []).append((base if seen[base] == 1 else f"{base[:76]}#{seen[base]}", fn))
+    return result
+
+
+class Deliverer:
+    """Runs delivery passes for one process; `stop()` ends them promptly."""
+
+    def __init__(self, outbox: SqlOutbox, subs: Mapping[str, Sequence[Subscriber]], *, threads: int = 4,
+                 policy: RetryPolicy | None = None, lease: timedelta = LEASE,
+                 before_each: Callable[[], None] | None = None, monitor: object | None = None) -> None:
+        self.outbox = outbox
+        self.topics = named(subs)
+        self.threads = max(1, threads)
+        self.policy = policy or RetryPolicy()
+        self.lease = lease
+        self.before_each = before_each
+        self.monitor = monitor
+        self.owner = f"{socket.gethostname()[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._inflight: dict[int, str] = {}  # message id -> org id, for the heartbeat
+        self._heartbeat: threading.Thread | None = None
+
+    # --- passes -----------------------------------------------------------------------------------
+    def run_pass(self) -> int:
+        """Deliver what is due now across every org, fairly; returns how many messages were completed."""
+        self._start_heartbeat()
+        orgs = deque(self.outbox.due_orgs())
+        if not orgs:
+            return 0
+        taken: dict[str, int] = {}
+        done = [0]
+
+        def work() -> None:
+            while not self._stop.is_set():
+                with self._lock:
+                    if not orgs:
+                        return
+                    org_id = orgs.popleft()
+                try:
+                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease)
+                except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
+                    log.exception("claiming a message of org %s failed", org_id)
+                    continue
+                if msg is None:
+                    continue
+                if self.before_each is not None:
+                    self.before_each()
+                try:
+                    completed = self.deliver(msg)
+                except Exception:  # noqa: BLE001 — bookkeeping failed (database): the lease lapses, it comes back
+                    log.exception("delivering message %s of org %s failed; it is retried after its lease",
+                                  msg.id, org_id)
+                    continue
+                if completed:
+                    with self._lock:
+                        done[0] += 1
+                with self._lock:
+                    taken[org_id] = taken.get(org_id, 0) + 1
+                    if taken[org_id] < PER_ORG_PER_PASS:
+                        orgs.append(org_id)  # round-robin: back of the queue
+
+        workers = [threading.Thread(target=work, name=f"revenant-deliver-{i}", daemon=True)
+                   for i in range(min(self.threads, len(orgs)))]
+        for t in workers:
+            t.start()
+        for t in workers:
+            while t.is_alive() and not self._stop.is_set():
+                t.join(0.2)
+        return done[0]
+
+    def stop(self) -> None:
+        """Stop claiming; subscriber calls still running are abandoned (their leases lapse)."""
+        self._stop.set()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stop.is_set()
+
+    # --- one message -----------------------------------------------------------------------------
+    def deliver(self, msg: PendingMessage) -> bool:
+        """Run the message's due subscribers (dependencies first), record each outcome, release the lease.
+
+        Returns True when every subscriber is done with the message.
+        """
+        subs = dict(self.topics.get(msg.topic, []))
+        names = list(subs)
+        states: dict[str, SubscriberState] = dict(msg.deliveries)
+        errors: list[str] = []
+        with self._lock:
+            self._inflight[msg.id] = msg.org_id
+        try:
+            step = plan(names, AFTER, states, datetime.now(UTC))
+            outcomes: list[Outcome] = []
+            while step.run and not self._stop.is_set():
+                outcomes = [self._outcome(msg, name, states.get(name, SubscriberState()), result, errors)
+                            for name, result in self._run(msg, [(n, subs[n]) for n in step.run])]
+                states.update({o.subscriber: SubscriberState(o.state, o.attempts, o.available_at) for o in outcomes})
+                step = plan(names, AFTER, states, datetime.now(UTC))
+                if step.run:  # more to run: make these outcomes durable first (a crash must not repeat them)
+                    self.outbox.record(msg, outcomes)
+                    outcomes = []
+            if self._stop.is_set():
+                if outcomes:
+                    self.outbox.record(msg, outcomes)
+                return False  # the lease lapses; another pass (or process) finishes the message
+            next_at = _next_time(names, states, step.waiting, self.policy)
+            self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None,
+                                outcomes=outcomes)  # the last outcomes and the release: one transaction
+            if next_at is None and self.monitor is not None:
+                self.monitor.completed(msg)  # type: ignore[attr-defined]
+            return next_at is None
+        finally:
+            with self._lock:
+                self._inflight.pop(msg.id, None)
+
+    def _run(self, msg: PendingMessage, calls: list[tuple[str, Subscriber]]) -> list[tuple[str, BaseException | None]]:
+        """Call each subscriber; several at once on daemon threads of their own."""
+        if len(calls) == 1:
+            return [(calls[0][0], _call(calls[0][1], msg))]
+        results: dict[str, BaseException | None] = {}
+
+        def one(name: str, fn: Subscriber) -> None:
+            results[name] = _call(fn, msg)
+
+        threads = [threading.Thread(target=one, args=call, daemon=True, name=f"revenant-sub-{call[0][:20]}")
+                   for call in calls]
+        for t in threads:
+            t.start()
+        for t in threads:
+            while t.is_alive() and not self._stop.is_set():
+                t.join(0.2)
+        return [(name, results[name]) for name, _ in calls if name in results]
+
+    def _outcome(self, msg: PendingMessage, name: str, before: SubscriberState, result: BaseException | None,
+                 errors: list[str]) -> Outcome:
+        """What one call came to: delivered, or failed (logged, counted) and pending again or dead."""
+        attempts = before.attempts + 1
+        if result is None:
+            if self.monitor is not None:
+                self.monitor.delivered(msg, name, attempts)  # type: ignore[attr-defined]
+            return Outcome(name, "delivered", attempts)
+        now = datetime.now(UTC)
+        next_at = self.policy.after_failure(attempts, now)
+        error = f"{type(result).__name__}: {result}".strip()[:2000]
+        errors.append(f"{name}: {error}"[:500])
+        if next_at is None:
+            log.error("delivery of %s (%s, org %s) to %s is dead after %d attempts: %s; "
+                      "`revenant outbox retry --org %s` tries again", msg.key, msg.topic, msg.org_id, name, attempts,
+                      error, msg.org_id)
+        else:
+            log.warning("delivery of %s (%s, org %s) to %s failed (attempt %d of %d, next in %.0f s): %s",
+                        msg.key, msg.topic, msg.org_id, name, attempts, self.policy.max_attempts,
+                        (next_at - now).total_seconds(), error)
+        if self.monitor is not None:
+            self.monitor.failed(msg, name, dead=next_at is None)  # type: ignore[attr-defined]
+        return Outcome(name, "pending" if next_at is not None else "dead", attempts, next_at, error)
+
+    # --- leases ----------------------------------------------------------------------------------
+    def _start_heartbeat(self) -> None:
+        if self._heartbeat is None:
+            self._heartbeat = threading.Thread(target=self._beat, name="revenant-lease-heartbeat", daemon=True)
+            self._heartbeat.start()
+
+    def _beat(self) -> None:
+        """Every third of a lease, extend the leases of the messages this process is working on."""
+        interval = max(self.lease.total_seconds() / 3, 0.05)
+        while not self._stop.wait(interval):
+            with self._lock:
+                by_org: dict[str, list[int]] = {}
+                for message_id, org_id in self._inflight.items():
+                    by_org.setdefault(org_id, []).append(message_id)
+            for org_id, ids in by_org.items():
+                try:
+                    self.outbox.extend(org_id, ids, owner=self.owner, lease=self.lease)
+                except Exception as exc:  # noqa: BLE001 — try again next beat; the lease has slack
+                    log.warning("could not extend the delivery lease of org %s: %s", org_id, exc)
+
+
+def _call(fn: Subscriber, msg: PendingMessage) -> BaseException | None:
+    try:
+        fn(msg)
+    except Exception as exc:  # noqa: BLE001 — every failure is recorded against its subscriber
+        return exc
+    return None
+
+
+def _next_time(names: list[str], states: Mapping[str, SubscriberState], waiting: Mapping[str, str],
+               policy: RetryPolicy) -> datetime | None:
+    """When the message is due again: its earliest pending subscriber (a waiting one goes with its blocker)."""
+    times: list[datetime] = []
+    for name in names:
+        current = states.get(name, SubscriberState())
+        if current.state in DONE:
+            continue
+        if current.available_at is not None:
+            times.append(current.available_at)
+        elif name in waiting and states.get(waiting[name], SubscriberState()).available_at is not None:
+            times.append(states[waiting[name]].available_at)  # type: ignore[arg-type]
+        else:
+            times.append(datetime.now(UTC) + policy.base)
+    return min(times) if times else None
+
