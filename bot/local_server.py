@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import logging
 import threading
 
 from aiohttp import web
 
 from bot.bootstrap import App
-from bot.server import build_web_app
+from bot.server import SHUTDOWN_GRACE_S, build_web_app
+
+log = logging.getLogger("revenant.server")
+CLEANUP_WAIT_S = 30.0
 
 
 class BackgroundServer:
@@ -50,10 +55,20 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
+        """Clean up (in-flight requests get SHUTDOWN_GRACE_S), then stop the loop.
+
+        A clean-up that overruns is logged and abandoned: the loop stops anyway, and what was in flight
+        stays recorded (acknowledged requests and outbox deliveries are taken over by their leases).
+        """
         if self._runner is not None:
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(30)
+            cleanup = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop)
+            try:
+                cleanup.result(CLEANUP_WAIT_S)
+            except concurrent.futures.TimeoutError:
+                cleanup.cancel()
+                log.warning("the server's clean-up did not finish within %.0f s; stopping anyway", CLEANUP_WAIT_S)
         self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(30)
+        self._thread.join(CLEANUP_WAIT_S)
 
     def __enter__(self) -> BackgroundServer:
         return self.start()

@@ -32,6 +32,9 @@ METRICS_KEY = web.AppKey("metrics", Metrics)
 BULKHEAD_KEY = web.AppKey("ingest_bulkhead", Bulkhead)
 ACKED_KEY = web.AppKey("acked_requests", AckedLoop)
 DEFAULT_THREADS = 16
+# In-flight requests get this long to finish when serve stops; an acknowledged request left unfinished
+# stays recorded and another process (or the next start) works it.
+SHUTDOWN_GRACE_S = 2.0
 # Signal ingest: one org runs at most 8 deliveries at once and queues at most 32 more (then 429). Most of
 # an org's running deliveries wait for a group commit (incident_core/group_commit.py), holding a thread but
 # no connection: one transaction writes them all.
@@ -132,4 +135,4 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
     web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,
-                keepalive_timeout=app.settings.http_read_timeout)
+                keepalive_timeout=app.settings.http_read_timeout, shutdown_timeout=SHUTDOWN_GRACE_S)

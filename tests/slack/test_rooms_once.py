@@ -8,13 +8,22 @@ room, and the room ends with one channel, one war-room message, one pin and one 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from emulators.slack import SlackEmulator
 from handlers.slack import once
+from incident_core.delivery_policy import RetryPolicy
 from tests.slack.conftest import SlackWorld
+
+
+@pytest.fixture
+def slack_overrides() -> dict[str, Any]:
+    """Retries come quickly here (the faults below fail up to four attempts in a row); the policy's
+    schedule itself is tested in tests/storage/test_outbox_deliveries.py."""
+    return {"delivery_policy": RetryPolicy(base=timedelta(milliseconds=200), cap=timedelta(seconds=1))}
 
 
 @pytest.fixture
