@@ -16,6 +16,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
@@ -60,6 +61,9 @@ def named(subs: Mapping[str, Sequence[Subscriber]]) -> dict[str, list[tuple[str,
     return result
 
 
+STOP_GRACE = 2.0  # seconds a stopping process waits for deliveries still running
+
+
 class Deliverer:
     """Runs delivery passes for one process; `stop()` ends them promptly."""
 
@@ -78,6 +82,7 @@ class Deliverer:
         self._lock = threading.Lock()
         self._inflight: dict[int, str] = {}  # message id -> org id, for the heartbeat
         self._heartbeat: threading.Thread | None = None
+        self._threads: set[threading.Thread] = set()  # worker and subscriber threads still running
 
     # --- passes -----------------------------------------------------------------------------------
     def run_pass(self) -> int:
@@ -120,16 +125,40 @@ class Deliverer:
 
         workers = [threading.Thread(target=work, name=f"revenant-deliver-{i}", daemon=True)
                    for i in range(min(self.threads, len(orgs)))]
-        for t in workers:
-            t.start()
+        self._start_all(workers)
         for t in workers:
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)
         return done[0]
 
     def stop(self) -> None:
-        """Stop claiming; subscriber calls still running are abandoned (their leases lapse)."""
+        """Stop claiming; subscriber calls still running finish or are abandoned (their leases lapse)."""
         self._stop.set()
+
+    def join(self, timeout: float) -> bool:
+        """Wait up to `timeout` seconds for running worker and subscriber threads; True when none is left.
+
+        Call before the process exits: a thread left inside a native library (the embedder, Chroma) while
+        the interpreter finalizes can abort the process ("terminate called without an active exception").
+        """
+        deadline = time.monotonic() + max(0.0, timeout)
+        while True:
+            with self._lock:
+                alive = [t for t in self._threads if t.is_alive()]
+            if not alive:
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                log.warning("%d delivery thread(s) still busy after %.1f s; their messages return when the "
+                            "lease lapses", len(alive), timeout)
+                return False
+            alive[0].join(min(left, 0.2))
+
+    def _start_all(self, threads: list[threading.Thread]) -> None:
+        with self._lock:
+            self._threads = {t for t in self._threads if t.is_alive()} | set(threads)
+        for t in threads:
+            t.start()
 
     @property
     def stopped(self) -> bool:
@@ -183,8 +212,7 @@ class Deliverer:
 
         threads = [threading.Thread(target=one, args=call, daemon=True, name=f"revenant-sub-{call[0][:20]}")
                    for call in calls]
-        for t in threads:
-            t.start()
+        self._start_all(threads)
         for t in threads:
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)

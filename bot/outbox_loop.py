@@ -14,13 +14,12 @@ import threading
 from aiohttp import web
 
 from bot.bootstrap import App
-from bot.delivery import Deliverer
+from bot.delivery import STOP_GRACE, Deliverer
 from bot.worker import deliverer, subscribers
 from handlers.priority import AckPriority
 from incident_core.errors import StoreUnavailable
 
 log = logging.getLogger("revenant.outbox")
-STOP_GRACE = 2.0
 
 
 class OutboxLoop:
@@ -52,6 +51,7 @@ class OutboxLoop:
             await asyncio.to_thread(self._thread.join, STOP_GRACE)
             if self._thread.is_alive():
                 log.warning("outbox delivery still busy at shutdown; its message returns when the lease lapses")
+        await asyncio.to_thread(self._deliverer.join, STOP_GRACE)  # subscriber calls still running
 
     def _run(self) -> None:
         while not self._deliverer.stopped:

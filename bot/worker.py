@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from bot.acked_loop import start_in_thread as start_acked
 from bot.bootstrap import App
-from bot.delivery import Deliverer, Subscribers
+from bot.delivery import STOP_GRACE, Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
 from incident_core.delivery_policy import RetryPolicy
@@ -62,6 +62,7 @@ def deliver_once(app: App, subs: Subscribers | None = None, *,
         return d.run_pass()
     finally:
         d.stop()
+        d.join(STOP_GRACE)
         app.delivery_monitor.refresh()
 
 
@@ -90,5 +91,6 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
                 return
             stop.wait(interval)
     finally:
-        d.stop()  # deliveries still running are abandoned (daemon threads); their leases lapse
+        d.stop()
+        d.join(STOP_GRACE)  # a delivery still running after that is abandoned; its lease lapses
     log.info("revenant worker stopped")

@@ -248,6 +248,29 @@ def test_stop_returns_promptly_while_a_subscriber_hangs(app: App) -> None:
     time.sleep(0.5)  # the abandoned call returns and records its outcome before the app closes
 
 
+
+def test_join_waits_for_running_subscriber_calls_before_the_process_exits(app: App) -> None:
+    """A process must not finalize while a delivery thread is inside a native library (it can abort)."""
+    w = new_org(app)
+    put(app, w.org.id, "slow")
+    entered, release = threading.Event(), threading.Event()
+
+    def slow(_m: PendingMessage) -> None:
+        entered.set()
+        release.wait(30)
+
+    d = Deliverer(app.outbox, {TOPIC: [named("slow", slow)]}, lease=timedelta(seconds=30))
+    t = threading.Thread(target=d.run_pass)
+    t.start()
+    assert entered.wait(10)
+    d.stop()
+    t.join(5)
+    assert not t.is_alive()  # the pass returned; its worker thread is still in the call
+    assert d.join(0.3) is False  # still busy: the caller learns it, and may wait longer
+    release.set()
+    assert d.join(10) is True
+    assert d.join(0) is True
+
 def deliveries(app: App, org_id: str, *, all_messages: bool = False) -> dict[str, tuple[str, int, str | None]]:
     """subscriber -> (state, attempts, last_error) for the org's deliveries (message id appended if all)."""
     with app.engine.begin() as conn:
