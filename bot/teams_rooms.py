@@ -95,9 +95,9 @@ class TeamsNotices:
     def __call__(self, msg: PendingMessage) -> None:
         state = self.app.queries.get(msg.org_id, str(msg.payload["incident_id"]))
         room = state.rooms.get("teams") if state else None
-        if state is None or not room or not room.get("room_id"):
+        if state is None or not room or not room.room_id:
             return
-        chat, thread = self.keeper.chat(msg.org_id), str(room["room_id"])
+        chat, thread = self.keeper.chat(msg.org_id), str(room.room_id)
         self.app.deliveries.once(msg.org_id, f"notice:teams:{msg.key}", f"a notice for {state.human_id}",
                                  lambda: {"id": chat.post(thread, pmu.notice_content(msg.payload))})
 

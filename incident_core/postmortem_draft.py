@@ -122,8 +122,8 @@ def _response(f: Facts) -> list[str]:
         lines.append(f"- Reopened: {e.from_status.value} → {e.to_status.value} at {_t(f, e.occurred_at)} "
                      f"{cite(e.version)}")
     for a in f.actions:
-        entry = f.state.actions.get(getattr(a, "action_id", ""), {})
-        command = entry.get("command") if entry.get("action") == "runbook_command" else None
+        entry = f.state.actions.get(getattr(a, "action_id", ""))
+        command = entry.command if entry and entry.action == "runbook_command" else None
         lines.append(f"- Action: {short_actor(a.actor)} {_action_text(a, command)} {cite(a.version)}")
     if f.suggestions:
         helpful = f"; {len(f.helpful)} marked helpful" if f.helpful else ""
@@ -188,7 +188,8 @@ def _links(f: Facts) -> list[str]:
                 seen.add(url)
                 lines.append(f"- {clip(str(link.get('title') or 'signal'), 80)}: {url} {cite(e.version)}")
     for a in f.actions:
-        source = f.state.actions.get(getattr(a, "action_id", ""), {}).get("source")
+        entry = f.state.actions.get(getattr(a, "action_id", ""))
+        source = entry.source if entry else None
         if source and source not in seen:
             seen.add(source)
             lines.append(f"- Runbook used: {clip(source, 150)} {cite(a.version)}")

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 
 from incident_core.errors import ValidationError
 from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemRecord
+from incident_core.state_models import (
+    PostmortemStatus as PostmortemStatus,  # its home before the state was typed
+)
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
@@ -28,17 +31,6 @@ MAX_ITEMS = 25
 MAX_KEY_MOMENTS = 200
 PRIORITIES = ("P1", "P2", "P3", "P4")
 KINDS = ("mitigate", "prevent", "detect", "process")
-
-
-class PostmortemStatus(StrEnum):
-    """Where the postmortem stands (`IncidentState.postmortem["status"]`)."""
-
-    REVIEWING = "reviewing"  # key moments reviewed, no draft yet
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    PUBLISHING = "publishing"
-    PUBLISHED = "published"
 
 
 EDITABLE = frozenset({PostmortemStatus.DRAFT, PostmortemStatus.SUBMITTED})
@@ -102,14 +94,13 @@ def normalize_items(items: Any, *, complete: bool = False) -> list[dict[str, Any
     return [normalize_item(dict(item), i, complete=complete) for i, item in enumerate(items)]
 
 
-def check_complete(pm: dict[str, Any], human_id: str) -> None:
+def check_complete(pm: PostmortemRecord, human_id: str) -> None:
     """What submission and approval require: a summary and complete action items."""
-    if not str(pm.get("sections", {}).get("summary", "")).strip():
+    if not pm.sections.get("summary", "").strip():
         raise FieldError("section.summary", f"{human_id}'s postmortem needs a summary before it can be submitted")
-    normalize_items(pm.get("action_items"), complete=True)
+    normalize_items(pm.action_items, complete=True)
 
 
 def status_of(s: IncidentState) -> PostmortemStatus | None:
     """The postmortem's status, None when nothing was drafted or reviewed yet."""
-    raw = s.postmortem.get("status")
-    return PostmortemStatus(raw) if raw else None
+    return s.postmortem.status

@@ -101,7 +101,7 @@ def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool
     """Sections split across inputs (≤ 3000 characters each), action item rows, warnings and the decision."""
     state = view.state
     head: list[dict[str, Any]] = [{"type": "context", "elements": [context(cut(SlackText().inline(rt.inline(
-        rt.b(view.status or "draft"), f" ({state.postmortem.get('source', 'deterministic')}) · "
+        rt.b(view.status or "draft"), f" ({state.postmortem.source}) · "
         f"{state.severity.value} · {len(view.action_items)} action item(s) · ", rt.code("[ev N]"),
         " cites event N of the timeline")), 3000))]}]
     if view.findings:
