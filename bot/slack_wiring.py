@@ -246,13 +246,12 @@ class SlackRoomKeeper:
                          incident_id=incident_id)
             return
         org = self.app.directory.require_org(msg.org_id)
-        slack_settings: dict[str, Any] = org.settings.get("slack", {})
+        slack_settings = org.config.slack
         project = self.app.directory.project(msg.org_id, state.project_id) if state.project_id else None
-        auto = (project.settings.get("auto_channel", True) if project
-                else bool(slack_settings.get("auto_channel", False)))
+        auto = project.config.auto_channel if project else bool(slack_settings.auto_channel)
         if state.source == "chat" or auto:
-            responders = [f"slack:{u}" for u in (project.settings.get("responders", []) if project else [])]
-            plan = plan_for(state, responders=responders, announce_to=slack_settings.get("announce_channel"))
+            responders = [f"slack:{u}" for u in (project.config.responders if project else ())]
+            plan = plan_for(state, responders=responders, announce_to=slack_settings.announce_channel)
             ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
                         org_id=msg.org_id, incident_id=incident_id, plan=plan)
 

@@ -97,7 +97,7 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
         return view_of(state)
     events = queries.timeline(org_id, state.incident_id)
     org = deps.directory.org(org_id)
-    policy = DraftPolicy.from_settings((org.settings if org else {}).get("postmortem"))
+    policy = DraftPolicy.from_settings(org.config.postmortem if org else None)
     reviewed = tuple(state.postmortem.key_moments) if state.postmortem.reviewed_by else None
     draft = build_draft(state, events, now=deps.clock.now(), key_moments=reviewed, policy=policy)
     if narrator is not None:

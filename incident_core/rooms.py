@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from incident_core import commands as cmd
 from incident_core import richtext as rt
@@ -111,13 +111,6 @@ def refresh_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org
 
 
 ARCHIVE_TOPIC = "room.archive"
-DEFAULT_ARCHIVE_AFTER = timedelta(hours=24)
-
-
-def archive_after(settings: dict[str, Any]) -> timedelta:
-    """The org's `rooms.archive_after_hours` (default 24 h; 0 archives at the next tick)."""
-    hours = (settings.get("rooms") or {}).get("archive_after_hours")
-    return DEFAULT_ARCHIVE_AFTER if hours is None else timedelta(hours=max(0.0, float(hours)))
 
 
 def rooms_to_archive(state: IncidentState, now: datetime, after: timedelta) -> list[OutboxMessage]:

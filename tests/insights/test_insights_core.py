@@ -12,6 +12,7 @@ from incident_core.errors import ValidationError
 from incident_core.insights import DigestSchedule, parse_period, weekly_series
 from incident_core.insights_usecases import due_digests
 from incident_core.model import Severity
+from incident_core.org_settings import OrgSettings, ProjectSettings
 from incident_core.patterns import PastIncident, alert_keys, find_patterns, key_label
 from incident_core.recurrence import best_match
 from incident_core.recurrence_text import line, ordinal
@@ -76,7 +77,8 @@ def test_war_room_line() -> None:
 
 
 def test_digest_slots_fire_once_per_week_within_a_day() -> None:
-    settings = {"insights": {"digest": {"slack_channel": "C1", "teams_channel": "19:x", "weekday": "mon", "hour": 9}}}
+    settings = OrgSettings.from_dict(
+        {"insights": {"digest": {"slack_channel": "C1", "teams_channel": "19:x", "weekday": "mon", "hour": 9}}})
     at_nine = due_digests(org_settings=settings, projects=[], now=T0)
     assert [(m.payload["platform"], m.key) for m in at_nine] == [
         ("slack", "digest:slack:org:2026-03-02T09:00:00+00:00"), ("teams", "digest:teams:org:2026-03-02T09:00:00+00:00")]
@@ -84,8 +86,8 @@ def test_digest_slots_fire_once_per_week_within_a_day() -> None:
     assert [m.key for m in later] == [m.key for m in at_nine]  # the same slot: the outbox key makes it fire once
     assert due_digests(org_settings=settings, projects=[], now=T0 + timedelta(days=2)) == []  # missed: next week
     assert due_digests(org_settings=settings, projects=[], now=T0 - timedelta(minutes=1)) == []
-    project = due_digests(org_settings={}, projects=[("p1", {"insights": {"digest": {"slack_channel": "C2"}}})],
-                          now=T0)
+    project = due_digests(org_settings=OrgSettings(), projects=[
+        ("p1", ProjectSettings.from_dict({"insights": {"digest": {"slack_channel": "C2"}}}))], now=T0)
     assert [m.key for m in project] == ["digest:slack:p1:2026-03-02T09:00:00+00:00"]
 
 
