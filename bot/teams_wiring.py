@@ -232,5 +232,5 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
     keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
     if acked is not None:
         acked.workers["teams"] = teams_worker(app, adapter, bot)
-    loop = acked if acked is not None else AckedLoop(acked_store(app), {})
+    loop = acked if acked is not None else AckedLoop(acked_store(app), {}, monitor=app.acked_monitor)
     web_app.router.add_post("/api/messages", messages_route(adapter, bot, loop, keys))
