@@ -9,7 +9,6 @@ loop refreshes (at most every `refresh_seconds`): a scrape never waits on the da
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.throttled_read import ThrottledRead
 from storage.acked_work import AckedWork
 
 log = logging.getLogger("revenant.acked")
@@ -45,11 +45,9 @@ class AckedMonitor(Collector):
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
         self.wait_threshold = wait_threshold
-        self.refresh_seconds = refresh_seconds
-        self.clock = clock
-        self.snapshot = AckedSnapshot()
-        self._refreshed: float | None = None
-        self._lock = threading.Lock()
+        self._snapshot = ThrottledRead(lambda: AckedSnapshot(store.backlog(), datetime.now(UTC)), AckedSnapshot(),
+                                       every=refresh_seconds, what="the acknowledged-request backlog", log=log,
+                                       clock=clock)
         self.failures = Counter("revenant_acked_failed_attempts_total", "Failed attempts to work an "
                                 "acknowledged chat request (each retried later or given up)", ["platform"],
                                 registry=registry)
@@ -62,18 +60,13 @@ class AckedMonitor(Collector):
         if given_up:
             self.given_up.labels(platform).inc()
 
+    @property
+    def snapshot(self) -> AckedSnapshot:
+        return self._snapshot.value
+
     def refresh(self, *, force: bool = False) -> AckedSnapshot:
         """Re-read the backlog when the last read is older than `refresh_seconds` (or always with force)."""
-        now = self.clock()
-        with self._lock:
-            if not force and self._refreshed is not None and now - self._refreshed < self.refresh_seconds:
-                return self.snapshot
-            self._refreshed = now
-        try:
-            self.snapshot = AckedSnapshot(self.store.backlog(), datetime.now(UTC))
-        except Exception as exc:  # noqa: BLE001 — keep the last picture; /readyz reports the database
-            log.warning("could not read the acknowledged-request backlog: %s", exc)
-        return self.snapshot
+        return self._snapshot.refresh(force=force)
 
     def health(self) -> tuple[bool, list[str]]:
         """(healthy, reasons) from the last snapshot only: never touches the database."""
