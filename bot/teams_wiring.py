@@ -34,6 +34,7 @@ from handlers.teams.commands import reply
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
+from handlers.teams.takeover import show_answer
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
 from storage.acked_work import AckedItem, Arrival
@@ -144,7 +145,8 @@ def teams_worker(app: App, adapter: CloudAdapter, bot: RevenantTeamsBot) -> Call
 
     async def work(item: AckedItem) -> None:
         activity = Activity().deserialize(json.loads(item.body))
-        await adapter.process_activity(trusted_turn(adapter, app_id, activity), activity, bot.on_turn)
+        response = await adapter.process_activity(trusted_turn(adapter, app_id, activity), activity, bot.on_turn)
+        await show_answer(adapter, app_id, activity, response)  # the clicker's request died with its process
 
     return work
 
