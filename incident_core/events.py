@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -365,7 +366,7 @@ class PostmortemDrafted(Event):
     sections: dict[str, str]
     markdown: str
     title: str = ""
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()  # postmortem items (state_models.PostmortemItem)
     key_moments: tuple[int, ...] = ()
     source: str = "deterministic"
     notes: str = ""
@@ -377,7 +378,7 @@ class PostmortemEdited(Event):
 
     section: str
     text: str
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()  # postmortem items (state_models.PostmortemItem)
     key_moments: tuple[int, ...] = ()
 
 

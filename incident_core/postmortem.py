@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +36,7 @@ class DraftPostmortem(Command):
     title: str
     sections: dict[str, str]
     markdown: str
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()
     key_moments: tuple[int, ...] = ()
     source: str = "deterministic"
     notes: str = ""
@@ -57,7 +57,7 @@ class EditPostmortemSection(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class EditActionItems(Command):
-    action_items: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    action_items: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +65,7 @@ class SavePostmortemEdits(Command):
     """Several edits saved at once (a modal's Save): one PostmortemEdited per changed section, atomically."""
 
     sections: dict[str, str] = field(default_factory=dict)
-    action_items: tuple[dict[str, Any], ...] | None = None
+    action_items: tuple[Mapping[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from incident_core import events as ev
 from incident_core.model import Status
@@ -13,6 +12,7 @@ from incident_core.postmortem_facts import Facts, clip, gather, quote, since
 from incident_core.postmortem_lessons import FOLLOW_UP, DraftPolicy, action_items, lessons
 from incident_core.richtext_safety import safe_url
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemItem
 from incident_core.timeline import short_actor
 
 MAX_MOMENTS = 40
@@ -24,7 +24,7 @@ class Draft:
 
     title: str
     sections: dict[str, str]
-    action_items: tuple[dict[str, Any], ...]
+    action_items: tuple[PostmortemItem, ...]
     key_moments: tuple[int, ...]
     source: str = "deterministic"
     notes: str = ""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
 
 from incident_core.errors import ValidationError
 from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState
-from incident_core.state_models import PostmortemRecord
+from incident_core.state_models import PostmortemItem, PostmortemRecord
 from incident_core.state_models import (
     PostmortemStatus as PostmortemStatus,  # its home before the state was typed
 )
@@ -55,7 +56,7 @@ def add_business_days(start: date, days: int) -> date:
     return current
 
 
-def normalize_item(raw: dict[str, Any], index: int, *, complete: bool) -> dict[str, Any]:
+def normalize_item(raw: Mapping[str, Any], index: int, *, complete: bool) -> PostmortemItem:
     """One action item with a title, owner, priority (P1–P4), due date (YYYY-MM-DD) and kind."""
     where = f"action_items.{index}"
     title = storable(str(raw.get("title") or "").strip())
@@ -82,11 +83,11 @@ def normalize_item(raw: dict[str, Any], index: int, *, complete: bool) -> dict[s
             if not value:
                 raise FieldError(f"{where}.{name}", f"action item {index + 1} (“{title[:60]}”) needs a {name}")
     cites = sorted({int(v) for v in raw.get("cites") or () if str(v).isdigit()})
-    return {"id": str(raw.get("id") or f"ai-{index + 1}")[:40], "title": title, "owner": owner,
-            "priority": priority, "due": due, "kind": kind, "cites": cites}
+    return PostmortemItem(id=str(raw.get("id") or f"ai-{index + 1}")[:40], title=title, owner=owner,
+                          priority=priority, due=due, kind=kind, cites=cites)
 
 
-def normalize_items(items: Any, *, complete: bool = False) -> list[dict[str, Any]]:
+def normalize_items(items: Any, *, complete: bool = False) -> list[PostmortemItem]:
     """Validate a list of action items (at most MAX_ITEMS)."""
     items = list(items or ())
     if len(items) > MAX_ITEMS:

@@ -9,7 +9,7 @@ cannot add a heading, a link or a mention to the document (at most a code span, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,7 +127,7 @@ def section_blocks(text: str) -> tuple[rt.Block, ...]:
     return tuple(blocks) or (rt.para(rt.em("Nothing recorded.")),)
 
 
-def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+def items_table(items: Sequence[Mapping[str, Any]],
                 named: Any = lambda text: text) -> rt.Block:
     """Action items as a table (citations in the last column)."""
     if not items:
@@ -143,7 +143,7 @@ def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...],
 
 
 def render_document(state: IncidentState, *, sections: dict[str, str] | None = None,
-                    action_items: list[dict[str, Any]] | None = None, title: str | None = None,
+                    action_items: Sequence[Mapping[str, Any]] | None = None, title: str | None = None,
                     names: dict[str, str] | None = None) -> rt.Rich:
     """The postmortem document: metadata table, sections, lessons, action items, citation key."""
     named = (lambda text: with_names(text, names)) if names else (lambda text: text)

@@ -24,6 +24,7 @@ from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
 from incident_core.richtext_json import from_json
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemItem
 from incident_core.timeline import short_actor, with_names
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
@@ -38,7 +39,7 @@ class PostmortemView:
     state: IncidentState
     status: str | None
     sections: dict[str, str]
-    action_items: list[dict[str, Any]]
+    action_items: list[PostmortemItem]
     findings: list[Finding]
     document: rt.Rich
 

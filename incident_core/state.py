@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
@@ -12,12 +12,14 @@ from incident_core.model import ActionGate, Severity, Status
 from incident_core.state_models import (
     ActionRecord,
     ActionStatus,
+    PostmortemItem,
     PostmortemRecord,
     PostmortemStatus,
     PriorPostmortem,
     Recurrence,
     Room,
     SuggestionRecord,
+    postmortem_item,
 )
 
 MAX_KEYS = 200
@@ -277,9 +279,13 @@ def _postmortem(s: IncidentState, **changes: Any) -> dict[str, Any]:
     return {"postmortem": replace(s.postmortem, **changes)}
 
 
+def _items(items: tuple[Mapping[str, Any], ...]) -> tuple[PostmortemItem, ...]:
+    return tuple(postmortem_item(i, n) for n, i in enumerate(items))
+
+
 def _pm_drafted(s: IncidentState, e: ev.PostmortemDrafted) -> dict[str, Any]:
     return _postmortem(s, status=PostmortemStatus.DRAFT, sections=dict(e.sections), title=e.title,
-                       action_items=tuple(dict(i) for i in e.action_items), source=e.source, notes=e.notes,
+                       action_items=_items(e.action_items), source=e.source, notes=e.notes,
                        key_moments=tuple(e.key_moments),
                        drafted_at=e.occurred_at.isoformat(), drafted_by=e.actor,
                        last_activity_at=e.occurred_at.isoformat())
@@ -291,7 +297,7 @@ def _pm_edited(s: IncidentState, e: ev.PostmortemEdited) -> dict[str, Any]:
         return _postmortem(s, key_moments=tuple(e.key_moments), reviewed_by=e.actor,
                            status=s.postmortem.status or PostmortemStatus.REVIEWING, last_activity_at=at)
     if e.section == "action_items":
-        return _postmortem(s, action_items=tuple(dict(i) for i in e.action_items), status=PostmortemStatus.DRAFT,
+        return _postmortem(s, action_items=_items(e.action_items), status=PostmortemStatus.DRAFT,
                            last_activity_at=at)
     sections = {**s.postmortem.sections, e.section: e.text}
     return _postmortem(s, sections=sections, status=PostmortemStatus.DRAFT, last_activity_at=at)

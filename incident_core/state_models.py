@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -39,6 +39,27 @@ class PostmortemStatus(StrEnum):
     APPROVED = "approved"
     PUBLISHING = "publishing"
     PUBLISHED = "published"
+
+
+class PostmortemItem(TypedDict):
+    """One postmortem action item, as `normalize_item` (incident_core/postmortem_model.py) validates it."""
+
+    id: str
+    title: str
+    owner: str
+    priority: str  # P1–P4; empty while a draft leaves it open
+    due: str  # YYYY-MM-DD, or empty
+    kind: str  # mitigate | prevent | detect | process
+    cites: list[int]  # the timeline events (versions) it comes from
+
+
+def postmortem_item(raw: Any, index: int = 0) -> PostmortemItem:
+    """A stored item in today's shape (missing keys take the defaults normalize_item gives them)."""
+    raw = raw if isinstance(raw, dict) else {}
+    return PostmortemItem(id=str(raw.get("id") or f"ai-{index + 1}"), title=str(raw.get("title") or ""),
+                          owner=str(raw.get("owner") or ""), priority=str(raw.get("priority") or ""),
+                          due=str(raw.get("due") or ""), kind=str(raw.get("kind") or "prevent"),
+                          cites=[int(c) for c in raw.get("cites") or () if str(c).isdigit()])
 
 
 def known_fields(cls: type[DataclassInstance], data: dict[str, Any] | None) -> dict[str, Any]:
@@ -145,7 +166,7 @@ class PostmortemRecord:
     status: PostmortemStatus | None = None
     title: str = ""
     sections: dict[str, str] = field(default_factory=dict)
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[PostmortemItem, ...] = ()
     key_moments: tuple[int, ...] = ()
     source: str = "deterministic"
     notes: str = ""
@@ -180,7 +201,7 @@ class PostmortemRecord:
         d = known_fields(cls, data)
         d["status"] = PostmortemStatus(d["status"]) if d.get("status") else None
         d["sections"] = {str(k): str(v) for k, v in (d.get("sections") or {}).items()}
-        d["action_items"] = tuple(dict(i) for i in d.get("action_items") or ())
+        d["action_items"] = tuple(postmortem_item(i, n) for n, i in enumerate(d.get("action_items") or ()))
         d["key_moments"] = tuple(int(m) for m in d.get("key_moments") or ())
         d["targets"] = tuple(str(t) for t in d.get("targets") or ())
         d["published"] = {str(k): str(v) for k, v in (d.get("published") or {}).items()}
