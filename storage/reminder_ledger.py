@@ -19,15 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.events import Event
-from incident_core.model import Status
 from incident_core.ports import OutboxMessage
-from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.records import row_state
 from storage.reminder_look import Decide, Look, look_batch, recent_events
 from storage.reminder_tables import REMINDER_DUE
 from storage.tables import ProjectRow
-from storage.unit_of_work import INCIDENTS, ORGS, OUTBOX
+from storage.unit_of_work import ORGS, OUTBOX
 
 log = logging.getLogger("revenant.reminders")
 PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
@@ -44,14 +41,6 @@ class SqlReminderLedger:
         """Every org with its settings (directory table: readable without an org scope)."""
         with self.engine.begin() as conn:
             return [(r.id, dict(r.settings or {})) for r in conn.execute(sa.select(ORGS.c.id, ORGS.c.settings))]
-
-    def candidates(self, org_id: str) -> list[IncidentState]:
-        """The org's incidents not yet closed."""
-        with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status != Status.CLOSED.value))
-            return [row_state(r) for r in rows]
 
     def due(self, now: datetime, limit: int = 5000) -> list[tuple[str, str, int]]:
         """(org, incident, seq) of incidents the tick must look at now, from the reminder index, oldest first.

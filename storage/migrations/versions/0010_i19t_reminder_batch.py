@@ -18,6 +18,10 @@ take a whole batch of orgs:
 Both are SECURITY INVOKER: before each org's statement they bind the transaction to that org
 (`set_config('app.org_id', org, true)`, as the application does), so row-level security applies to every
 row read or written exactly as it does to the application's own statements.
+
+Auto-resolve now reads the index too (an all-clear incident is looked at when its project's
+auto_resolve_after passes), so every open incident must be in it. 0009_i15ob's seed ran as the schema owner,
+whom row-level security shows no rows on PostgreSQL; this seeds again, one org at a time under its scope.
 """
 
 from __future__ import annotations
@@ -84,6 +88,18 @@ BEGIN
   END LOOP;
 END $$""",
 }
+_SEED = """
+DO $$
+DECLARE v_org text;
+BEGIN
+  FOR v_org IN SELECT id FROM organizations LOOP
+    PERFORM set_config('app.org_id', v_org, true);
+    INSERT INTO reminder_due (org_id, incident_id, due_at)
+      SELECT org_id, id, updated_at FROM incidents WHERE org_id = v_org AND status <> 'closed'
+      ON CONFLICT (org_id, incident_id) DO NOTHING;
+  END LOOP;
+  PERFORM set_config('app.org_id', '', true);
+END $$"""
 
 
 def upgrade() -> None:
@@ -95,6 +111,7 @@ def upgrade() -> None:
         bind.execute(sa.text(body))
         bind.execute(sa.text(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"))
         bind.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {role}"))
+    bind.execute(sa.text(_SEED))
 
 
 def downgrade() -> None:
