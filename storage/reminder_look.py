@@ -100,41 +100,47 @@ def _write_pg(conn: Connection, plans: Sequence[_Plan]) -> list[tuple[str, Outbo
     return [(plan.org_id, m) for plan in plans for m in plan.messages if (plan.org_id, m.key) in fired]
 
 
+# SQLite's statements, built once (building a statement costs more than SQLite running it).
+_RECENT = (sa.select(EVENTS).where(EVENTS.c.org_id == sa.bindparam("org"), EVENTS.c.stream_id == sa.bindparam("incident"),
+                                   EVENTS.c.type.in_(sa.bindparam("types", expanding=True)))
+           .order_by(EVENTS.c.stream_version.desc()).limit(sa.bindparam("limit")))
+_DUE_INCIDENTS = sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+    INCIDENTS.c.org_id == sa.bindparam("org"), INCIDENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_FIRE = (sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["org_id", "key"]).returning(OUTBOX.c.key))
+_MATCH = (REMINDER_DUE.c.org_id == sa.bindparam("b_org"), REMINDER_DUE.c.incident_id == sa.bindparam("b_incident"),
+          REMINDER_DUE.c.seq == sa.bindparam("b_seq"))
+_GONE = REMINDER_DUE.delete().where(*_MATCH)
+_MOVED = REMINDER_DUE.update().where(*_MATCH).values(due_at=sa.bindparam("b_at"))
+
+
 def recent_events(conn: Connection, org_id: str, incident_id: str, types: Sequence[str],
                   limit: int = RECENT) -> list[Event]:
     """The incident's latest events of the given types, oldest first."""
-    stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id,
-                                    EVENTS.c.type.in_(list(types)))
-            .order_by(EVENTS.c.stream_version.desc()).limit(limit))
-    return [row_event(r) for r in reversed(conn.execute(stmt).all())]
+    rows = conn.execute(_RECENT, {"org": org_id, "incident": incident_id, "types": list(types), "limit": limit})
+    return [row_event(r) for r in reversed(rows.all())]
 
 
 def _read(conn: Connection, org_id: str, seqs: dict[str, int]) -> Seen:
     """SQLite (in-process: no round trips to save): the org's due incidents, then each one's recent events."""
     scope_to_org(conn, org_id)
-    rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
-        INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
+    rows = conn.execute(_DUE_INCIDENTS, {"org": org_id, "ids": list(seqs)}).all()
     return [(row_state(row), recent_events(conn, org_id, row.id, WATCHED_TYPES)) for row in rows]
 
 
 def _write(conn: Connection, plan: _Plan) -> list[tuple[str, OutboxMessage]]:
-    """SQLite: the plan's messages in one insert (each slot once), the next looks in two executemany calls."""
+    """SQLite: the plan's messages (each slot once) and the next looks, each kind in one executemany call."""
     scope_to_org(conn, plan.org_id)
-    written: list[tuple[str, OutboxMessage]] = []
+    fired: set[str] = set()
     if plan.messages:
         now = datetime.now(UTC)
         rows = [{"org_id": plan.org_id, "topic": m.topic, "key": m.key, "payload": m.payload, "created_at": now,
                  "available_at": now, "attempts": 0} for m in plan.messages]
-        fired = set(conn.execute(sqlite.insert(OUTBOX).values(rows)
-                                 .on_conflict_do_nothing(index_elements=["org_id", "key"])
-                                 .returning(OUTBOX.c.key)).scalars())
-        written = [(plan.org_id, m) for m in plan.messages if m.key in fired]
-    match = (REMINDER_DUE.c.org_id == plan.org_id, REMINDER_DUE.c.incident_id == sa.bindparam("b_incident"),
-             REMINDER_DUE.c.seq == sa.bindparam("b_seq"))
-    gone = [{"b_incident": i, "b_seq": plan.seqs[i]} for i, at in plan.looks.items() if at is None]
-    moved = [{"b_incident": i, "b_seq": plan.seqs[i], "b_at": at} for i, at in plan.looks.items() if at is not None]
+        fired = set(conn.execute(_FIRE, rows).scalars())
+    gone = [{"b_org": plan.org_id, "b_incident": i, "b_seq": plan.seqs[i]} for i, at in plan.looks.items() if at is None]
+    moved = [{"b_org": plan.org_id, "b_incident": i, "b_seq": plan.seqs[i], "b_at": at}
+             for i, at in plan.looks.items() if at is not None]
     if gone:
-        conn.execute(REMINDER_DUE.delete().where(*match), gone)
+        conn.execute(_GONE, gone)
     if moved:
-        conn.execute(REMINDER_DUE.update().where(*match).values(due_at=sa.bindparam("b_at")), moved)
-    return written
+        conn.execute(_MOVED, moved)
+    return [(plan.org_id, m) for m in plan.messages if m.key in fired]
