@@ -74,52 +74,44 @@ def test_two_processes_ticking_in_small_batches_fire_each_slot_once_in_its_own_o
             a.close()
 
 
-def test_a_change_during_the_look_keeps_the_incident_due_and_its_slot_fires_once(db_url: str, tmp_path: Path) -> None:
-    clock = Clock()
-    app = make_app(db_url, tmp_path, clock=clock, no_scheduler=True)
-    try:
-        orgs = _orgs_with_incidents(app, tmp_path.name[-10:], 3)
-        clock.at = T0 + timedelta(minutes=1)
-        tick(app, use_leader=False)
-        ledger = SqlReminderLedger(app.engine)
-        at = T0 + timedelta(minutes=31)
-        due = {o: {i: s for oo, i, s in ledger.due(at) if oo == o} for o in orgs}
-        changed_org = next(iter(orgs))
-        changed = orgs[changed_org][0]
-        uc.add_note(deps=app.deps, org_id=changed_org, incident_id=changed, actor="u:a", text="still looking")
-        clock.at = at
-        batch = [(o, seqs, reminders._decide({}, at)) for o, seqs in due.items()]
-        written = ledger.look(batch)
-        assert {m.payload["incident_id"] for _o, m in written} == {i for ids in orgs.values() for i in ids}
-        still = {i for _o, i, _s in ledger.due(at)}
-        assert changed in still  # its index row moved on (seq) while the look ran: it stays due
-        assert not still & ({i for ids in orgs.values() for i in ids} - {changed})
-        assert ledger.look(batch) == []  # the same slot again (a second process's look): nothing more fires
-    finally:
-        app.close()
+def test_a_change_during_the_look_keeps_the_incident_due_and_its_slot_fires_once(clocked: tuple, tmp_path: Path) -> None:
+    app, clock = clocked
+    orgs = _orgs_with_incidents(app, tmp_path.name[-10:], 3)
+    clock.at = T0 + timedelta(minutes=1)
+    tick(app, use_leader=False)
+    ledger = SqlReminderLedger(app.engine)
+    at = T0 + timedelta(minutes=31)
+    due = {o: {i: s for oo, i, s in ledger.due(at) if oo == o} for o in orgs}
+    changed_org = next(iter(orgs))
+    changed = orgs[changed_org][0]
+    uc.add_note(deps=app.deps, org_id=changed_org, incident_id=changed, actor="u:a", text="still looking")
+    clock.at = at
+    batch = [(o, seqs, reminders._decide({}, at)) for o, seqs in due.items()]
+    written = ledger.look(batch)
+    assert {m.payload["incident_id"] for _o, m in written} == {i for ids in orgs.values() for i in ids}
+    still = {i for _o, i, _s in ledger.due(at)}
+    assert changed in still  # its index row moved on (seq) while the look ran: it stays due
+    assert not still & ({i for ids in orgs.values() for i in ids} - {changed})
+    assert ledger.look(batch) == []  # the same slot again (a second process's look): nothing more fires
 
 
-def test_a_batch_never_reads_or_moves_another_orgs_incident(db_url: str, tmp_path: Path) -> None:
-    clock = Clock()
-    app = make_app(db_url, tmp_path, clock=clock, no_scheduler=True)
-    try:
-        a = next(iter(_orgs_with_incidents(app, tmp_path.name[-10:] + "x", 1)))
-        b, (b_incident, _) = next(iter(_orgs_with_incidents(app, tmp_path.name[-10:] + "y", 1).items()))
-        ledger = SqlReminderLedger(app.engine)
-        at = T0 + timedelta(minutes=31)
-        b_seq = next(s for o, i, s in ledger.due(at) if i == b_incident)
-        looked: list[str] = []
+def test_a_batch_never_reads_or_moves_another_orgs_incident(clocked: tuple, tmp_path: Path) -> None:
+    app, clock = clocked
+    a = next(iter(_orgs_with_incidents(app, tmp_path.name[-10:] + "x", 1)))
+    b, (b_incident, _) = next(iter(_orgs_with_incidents(app, tmp_path.name[-10:] + "y", 1).items()))
+    ledger = SqlReminderLedger(app.engine)
+    at = T0 + timedelta(minutes=31)
+    b_seq = next(s for o, i, s in ledger.due(at) if i == b_incident)
+    looked: list[str] = []
 
-        def decide(state, recent):  # type: ignore[no-untyped-def]
-            looked.append(state.incident_id)
-            return reminders._decide({}, at)(state, recent)
+    def decide(state, recent):  # type: ignore[no-untyped-def]
+        looked.append(state.incident_id)
+        return reminders._decide({}, at)(state, recent)
 
-        assert ledger.look([(a, {b_incident: b_seq}, decide)]) == []  # org a naming b's incident
-        assert looked == []
-        assert (b, b_incident, b_seq) in ledger.due(at)  # b's index row untouched
-        assert outbox_rows(app, a, "reminder:") == [] and outbox_rows(app, b, "reminder:") == []
-    finally:
-        app.close()
+    assert ledger.look([(a, {b_incident: b_seq}, decide)]) == []  # org a naming b's incident
+    assert looked == []
+    assert (b, b_incident, b_seq) in ledger.due(at)  # b's index row untouched
+    assert outbox_rows(app, a, "reminder:") == [] and outbox_rows(app, b, "reminder:") == []
 
 
 @pytest.mark.postgres

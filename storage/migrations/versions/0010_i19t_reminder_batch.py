@@ -34,49 +34,47 @@ down_revision = "0009_i15ob"
 branch_labels = None
 depends_on = None
 
-_FUNCTIONS = {
-    "revenant_reminder_read(jsonb, text[], integer)": """
-CREATE OR REPLACE FUNCTION revenant_reminder_read(p_looks jsonb, p_types text[], p_recent integer)
-RETURNS TABLE (r_org text, r_incident text, r_state jsonb, r_position bigint, r_version integer, r_type text,
-               r_data jsonb, r_metadata jsonb, r_occurred_at timestamptz, r_actor text)
+
+def _per_org(head: str, query: str) -> str:
+    """A SECURITY INVOKER function that runs `query` for each {"org", …} item of its first argument, the
+    transaction bound to that org first (v_item is the item, v_org its org)."""
+    return f"""{head}
 LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = public, pg_temp AS $$
 DECLARE
-  v_look jsonb;
+  v_item jsonb;
   v_org text;
 BEGIN
-  FOR v_look IN SELECT value FROM jsonb_array_elements(p_looks) LOOP
-    v_org := v_look->>'org';
+  FOR v_item IN SELECT value FROM jsonb_array_elements($1) LOOP
+    v_org := v_item->>'org';
     PERFORM set_config('app.org_id', v_org, true);
-    RETURN QUERY
+    RETURN QUERY {query};
+  END LOOP;
+END $$"""
+
+
+_FUNCTIONS = {
+    "revenant_reminder_read(jsonb, text[], integer)": _per_org("""
+CREATE OR REPLACE FUNCTION revenant_reminder_read(p_looks jsonb, p_types text[], p_recent integer)
+RETURNS TABLE (r_org text, r_incident text, r_state jsonb, r_position bigint, r_version integer, r_type text,
+               r_data jsonb, r_metadata jsonb, r_occurred_at timestamptz, r_actor text)""", """
       SELECT i.org_id::text, i.id::text, i.state::jsonb, e.position::bigint, e.stream_version::integer,
              e.type::text, e.data::jsonb, e.metadata::jsonb, e.occurred_at, e.actor::text
       FROM incidents i LEFT JOIN LATERAL (
         SELECT ev.position, ev.stream_version, ev.type, ev.data, ev.metadata, ev.occurred_at, ev.actor
         FROM events ev WHERE ev.org_id = i.org_id AND ev.stream_id = i.id AND ev.type = ANY(p_types)
         ORDER BY ev.stream_version DESC LIMIT p_recent) e ON true
-      WHERE i.org_id = v_org AND i.id IN (SELECT jsonb_array_elements_text(v_look->'ids'))
-      ORDER BY i.id, e.stream_version;
-  END LOOP;
-END $$""",
-    "revenant_reminder_write(jsonb, timestamptz)": """
+      WHERE i.org_id = v_org AND i.id IN (SELECT jsonb_array_elements_text(v_item->'ids'))
+      ORDER BY i.id, e.stream_version"""),
+    "revenant_reminder_write(jsonb, timestamptz)": _per_org("""
 CREATE OR REPLACE FUNCTION revenant_reminder_write(p_plans jsonb, p_now timestamptz)
-RETURNS TABLE (r_org text, r_key text)
-LANGUAGE plpgsql VOLATILE SECURITY INVOKER SET search_path = public, pg_temp AS $$
-DECLARE
-  v_plan jsonb;
-  v_org text;
-BEGIN
-  FOR v_plan IN SELECT value FROM jsonb_array_elements(p_plans) LOOP
-    v_org := v_plan->>'org';
-    PERFORM set_config('app.org_id', v_org, true);
-    RETURN QUERY
+RETURNS TABLE (r_org text, r_key text)""", """
       WITH fired AS (
         INSERT INTO outbox (org_id, topic, key, payload, created_at, available_at, attempts)
         SELECT v_org, m.topic, m.key, m.payload, p_now, p_now, 0
-        FROM jsonb_to_recordset(v_plan->'messages') AS m(topic text, key text, payload jsonb)
+        FROM jsonb_to_recordset(v_item->'messages') AS m(topic text, key text, payload jsonb)
         ON CONFLICT (org_id, key) DO NOTHING RETURNING outbox.key
       ), looks AS (
-        SELECT * FROM jsonb_to_recordset(v_plan->'looks') AS v(incident_id text, seq integer, due_at timestamptz)
+        SELECT * FROM jsonb_to_recordset(v_item->'looks') AS v(incident_id text, seq integer, due_at timestamptz)
       ), gone AS (
         DELETE FROM reminder_due d USING looks v WHERE d.org_id = v_org AND d.incident_id = v.incident_id
           AND d.seq = v.seq AND v.due_at IS NULL
@@ -84,9 +82,7 @@ BEGIN
         UPDATE reminder_due d SET due_at = v.due_at FROM looks v WHERE d.org_id = v_org
           AND d.incident_id = v.incident_id AND d.seq = v.seq AND v.due_at IS NOT NULL
       )
-      SELECT v_org, fired.key::text FROM fired;
-  END LOOP;
-END $$""",
+      SELECT v_org, fired.key::text FROM fired"""),
 }
 _SEED = """
 DO $$
