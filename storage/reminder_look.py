@@ -5,7 +5,8 @@ one transaction.
 On PostgreSQL the read is one statement and the write another, however many orgs and incidents the batch
 holds (it was five statements per due incident: 2.7 s for 1,000 at once): the functions of migration
 0010_i19t, which bind the transaction to each org in turn before touching its rows, so row-level security
-applies as it does to the application's own statements. SQLite, in-process, runs per-org statements.
+applies as it does to the application's own statements. SQLite runs the same reads and writes as five
+statements per batch.
 
 Exactly once: a reminder is an outbox row whose unique (org_id, key) names its slot (`ON CONFLICT DO
 NOTHING`), and the next look is written only while the index row's `seq` is the one read (a change while
@@ -28,7 +29,7 @@ from incident_core.events import Event
 from incident_core.ports import OutboxMessage
 from incident_core.reminders import WATCHED_TYPES
 from incident_core.state import IncidentState
-from storage.engine import is_postgres, scope_to_org
+from storage.engine import is_postgres
 from storage.records import row_event, row_state
 from storage.reminder_tables import REMINDER_DUE
 from storage.unit_of_work import EVENTS, INCIDENTS, OUTBOX
@@ -58,11 +59,9 @@ class _Plan:
 def look_batch(conn: Connection, batch: Sequence[Look]) -> list[tuple[str, OutboxMessage]]:
     """Read every org's due incidents, decide, write what fired and the next looks; the (org, message) written."""
     postgres = is_postgres(conn)
-    seen = _read_pg(conn, batch) if postgres else [_read(conn, org_id, seqs) for org_id, seqs, _ in batch]
+    seen = _read_pg(conn, batch) if postgres else _read(conn, batch)
     plans = [_plan(org_id, seqs, decide, found) for (org_id, seqs, decide), found in zip(batch, seen, strict=True)]
-    if postgres:
-        return _write_pg(conn, plans)
-    return [written for plan in plans for written in _write(conn, plan)]
+    return _write_pg(conn, plans) if postgres else _write(conn, plans)
 
 
 def _plan(org_id: str, seqs: dict[str, int], decide: Decide, found: Seen) -> _Plan:
@@ -100,13 +99,22 @@ def _write_pg(conn: Connection, plans: Sequence[_Plan]) -> list[tuple[str, Outbo
     return [(plan.org_id, m) for plan in plans for m in plan.messages if (plan.org_id, m.key) in fired]
 
 
-# SQLite's statements, built once (building a statement costs more than SQLite running it).
+# SQLite's statements, built once (building a statement costs more than SQLite running it). SQLite has no
+# row-level security: every statement names the batch's orgs, and rows are kept only for the (org, incident)
+# pairs the batch asked for.
 _RECENT = (sa.select(EVENTS).where(EVENTS.c.org_id == sa.bindparam("org"), EVENTS.c.stream_id == sa.bindparam("incident"),
                                    EVENTS.c.type.in_(sa.bindparam("types", expanding=True)))
            .order_by(EVENTS.c.stream_version.desc()).limit(sa.bindparam("limit")))
-_DUE_INCIDENTS = sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
-    INCIDENTS.c.org_id == sa.bindparam("org"), INCIDENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
-_FIRE = (sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["org_id", "key"]).returning(OUTBOX.c.key))
+_DUE_INCIDENTS = sa.select(INCIDENTS.c.org_id, INCIDENTS.c.id, INCIDENTS.c.state).where(
+    INCIDENTS.c.org_id.in_(sa.bindparam("orgs", expanding=True)), INCIDENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
+_RANKED = sa.select(EVENTS, sa.func.row_number().over(
+    partition_by=(EVENTS.c.org_id, EVENTS.c.stream_id), order_by=EVENTS.c.stream_version.desc()).label("rank")).where(
+    EVENTS.c.org_id.in_(sa.bindparam("orgs", expanding=True)), EVENTS.c.stream_id.in_(sa.bindparam("ids", expanding=True)),
+    EVENTS.c.type.in_(sa.bindparam("types", expanding=True))).subquery()
+_DUE_RECENT = (sa.select(_RANKED).where(_RANKED.c.rank <= sa.bindparam("limit"))
+               .order_by(_RANKED.c.org_id, _RANKED.c.stream_id, _RANKED.c.stream_version))
+_FIRE = (sqlite.insert(OUTBOX).on_conflict_do_nothing(index_elements=["org_id", "key"])
+         .returning(OUTBOX.c.org_id, OUTBOX.c.key))
 _MATCH = (REMINDER_DUE.c.org_id == sa.bindparam("b_org"), REMINDER_DUE.c.incident_id == sa.bindparam("b_incident"),
           REMINDER_DUE.c.seq == sa.bindparam("b_seq"))
 _GONE = REMINDER_DUE.delete().where(*_MATCH)
@@ -120,27 +128,33 @@ def recent_events(conn: Connection, org_id: str, incident_id: str, types: Sequen
     return [row_event(r) for r in reversed(rows.all())]
 
 
-def _read(conn: Connection, org_id: str, seqs: dict[str, int]) -> Seen:
-    """SQLite (in-process: no round trips to save): the org's due incidents, then each one's recent events."""
-    scope_to_org(conn, org_id)
-    rows = conn.execute(_DUE_INCIDENTS, {"org": org_id, "ids": list(seqs)}).all()
-    return [(row_state(row), recent_events(conn, org_id, row.id, WATCHED_TYPES)) for row in rows]
+def _read(conn: Connection, batch: Sequence[Look]) -> list[Seen]:
+    """SQLite: the batch's due incidents in one statement, their latest watched events in another."""
+    orgs = [org_id for org_id, _, _ in batch]
+    ids = [incident_id for _, seqs, _ in batch for incident_id in seqs]
+    asked = {(org_id, incident_id) for org_id, seqs, _ in batch for incident_id in seqs}
+    states = {(r.org_id, r.id): row_state(r) for r in conn.execute(_DUE_INCIDENTS, {"orgs": orgs, "ids": ids})
+              if (r.org_id, r.id) in asked}
+    recent: dict[tuple[str, str], list[Event]] = {pair: [] for pair in states}
+    for r in conn.execute(_DUE_RECENT, {"orgs": orgs, "ids": ids, "types": list(WATCHED_TYPES), "limit": RECENT}):
+        if (r.org_id, r.stream_id) in recent:
+            recent[(r.org_id, r.stream_id)].append(row_event(r))
+    return [[(states[(org_id, i)], recent[(org_id, i)]) for i in seqs if (org_id, i) in states]
+            for org_id, seqs, _ in batch]
 
 
-def _write(conn: Connection, plan: _Plan) -> list[tuple[str, OutboxMessage]]:
-    """SQLite: the plan's messages (each slot once) and the next looks, each kind in one executemany call."""
-    scope_to_org(conn, plan.org_id)
-    fired: set[str] = set()
-    if plan.messages:
-        now = datetime.now(UTC)
-        rows = [{"org_id": plan.org_id, "topic": m.topic, "key": m.key, "payload": m.payload, "created_at": now,
-                 "available_at": now, "attempts": 0} for m in plan.messages]
-        fired = set(conn.execute(_FIRE, rows).scalars())
-    gone = [{"b_org": plan.org_id, "b_incident": i, "b_seq": plan.seqs[i]} for i, at in plan.looks.items() if at is None]
+def _write(conn: Connection, plans: Sequence[_Plan]) -> list[tuple[str, OutboxMessage]]:
+    """SQLite: every plan's messages in one executemany (each slot once), the next looks in two more."""
+    now = datetime.now(UTC)
+    rows = [{"org_id": plan.org_id, "topic": m.topic, "key": m.key, "payload": m.payload, "created_at": now,
+             "available_at": now, "attempts": 0} for plan in plans for m in plan.messages]
+    fired = {(r.org_id, r.key) for r in conn.execute(_FIRE, rows)} if rows else set()
+    looks = [(plan, i, at) for plan in plans for i, at in plan.looks.items()]
+    gone = [{"b_org": plan.org_id, "b_incident": i, "b_seq": plan.seqs[i]} for plan, i, at in looks if at is None]
     moved = [{"b_org": plan.org_id, "b_incident": i, "b_seq": plan.seqs[i], "b_at": at}
-             for i, at in plan.looks.items() if at is not None]
+             for plan, i, at in looks if at is not None]
     if gone:
         conn.execute(_GONE, gone)
     if moved:
         conn.execute(_MOVED, moved)
-    return [(plan.org_id, m) for m in plan.messages if m.key in fired]
+    return [(plan.org_id, m) for plan in plans for m in plan.messages if (plan.org_id, m.key) in fired]
