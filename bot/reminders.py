@@ -55,7 +55,8 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         due: dict[str, dict[str, int]] = {}
         for org_id, incident_id, seq in ledger.due(now):
             due.setdefault(org_id, {})[incident_id] = seq
-        settings = dict(ledger.orgs())
+        project_digests, org_digests = ledger.digest_orgs(), ledger.org_digest_orgs()
+        settings = dict(ledger.orgs(set(due) | project_digests | org_digests))  # not every org's
         resolving: dict[str, list[IncidentState]] = {}
         delays = {org_id: _auto_resolve_delays(app, org_id, settings[org_id]) for org_id in due
                   if _auto_resolves(settings.get(org_id, {}))}  # only orgs with something due
@@ -68,7 +69,7 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         for org_id, states in resolving.items():
             if states:
                 fired += _auto_resolve(app, org_id, states, now, delays[org_id])
-        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
+        digest_orgs = project_digests | {o for o in org_digests if (settings.get(o, {}).get("insights") or {}).get("digest")}
         for org_id in sorted(digest_orgs):
             fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
     return fired

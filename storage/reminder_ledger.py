@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -37,10 +37,24 @@ class SqlReminderLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def orgs(self) -> list[tuple[str, dict]]:
-        """Every org with its settings (directory table: readable without an org scope)."""
+    def orgs(self, ids: Collection[str] | None = None) -> list[tuple[str, dict]]:
+        """The given orgs (None: every org) with their settings (directory table: readable without an org scope)."""
+        stmt = sa.select(ORGS.c.id, ORGS.c.settings)
         with self.engine.begin() as conn:
-            return [(r.id, dict(r.settings or {})) for r in conn.execute(sa.select(ORGS.c.id, ORGS.c.settings))]
+            if ids is None:
+                return [(r.id, dict(r.settings or {})) for r in conn.execute(stmt)]
+            wanted = sorted(ids)
+            return [(r.id, dict(r.settings or {})) for start in range(0, len(wanted), 1000)
+                    for r in conn.execute(stmt.where(ORGS.c.id.in_(wanted[start:start + 1000])))]
+
+    def org_digest_orgs(self) -> set[str]:
+        """Orgs whose own settings name a weekly digest (ids only; the tick reads their settings to be sure)."""
+        with self.engine.begin() as conn:
+            if is_postgres(conn):
+                where = "jsonb_typeof(settings -> 'insights' -> 'digest') NOT IN ('null')"
+            else:
+                where = "json_type(settings, '$.insights.digest') NOT IN ('null')"
+            return set(conn.execute(sa.text(f"SELECT id FROM organizations WHERE {where}")).scalars())
 
     def due(self, now: datetime, limit: int = 5000) -> list[tuple[str, str, int]]:
         """(org, incident, seq) of incidents the tick must look at now, from the reminder index, oldest first.
