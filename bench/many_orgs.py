@@ -33,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -123,6 +124,8 @@ def main() -> None:
     parser.add_argument("--real-orgs", type=int, default=50,
                         help="orgs ingested for real (0: all); the others get the first org's content copied")
     parser.add_argument("--data-dir", type=Path, default=None, help="keep the data here (a rerun resumes)")
+    parser.add_argument("--stop-filling-at", default=None, metavar="HH:MM",
+                        help="UTC time after which no org is added: the orgs reached are measured, and the run ends")
     args = parser.parse_args()
     hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(args.file_limit, hard), hard))
@@ -151,8 +154,16 @@ def main() -> None:
               "for real, the rest copied\n")
         print("| orgs | RSS MB | open files | disk MB | ingest sections/s | cold p50 / p95 ms | warm p50 / p95 ms | failed |")
         print("|---|---|---|---|---|---|---|---|")
+        stop, stopped = None, False
+        if args.stop_filling_at:
+            hour, minute = (int(x) for x in args.stop_filling_at.split(":"))
+            stop = datetime.now(UTC).replace(hour=hour, minute=minute, second=0, microsecond=0)
         for checkpoint in checkpoints:
             while done < checkpoint:
+                if stop is not None and datetime.now(UTC) >= stop:
+                    say(f"  {args.stop_filling_at} UTC: filling stopped at {done} orgs")
+                    stopped = True
+                    break
                 start = time.perf_counter()
                 if done < real:
                     ingested += kb.ingest(tree, f"org-{done:05d}").sections
@@ -190,6 +201,8 @@ def main() -> None:
                   f"{ingested / max(ingest_s, 1e-9):.0f} | {pct(cold, 50):.1f} / {pct(cold, 95):.1f} | "
                   f"{pct(warm, 50):.1f} / {pct(warm, 95):.1f} | {failures} |", flush=True)
             say(f"  load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
+            if stopped:
+                break
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
