@@ -40,6 +40,8 @@ class SqlReminderLedger:
     def orgs(self, ids: Collection[str] | None = None) -> list[tuple[str, dict]]:
         """The given orgs (None: every org) with their settings (directory table: readable without an org scope)."""
         stmt = sa.select(ORGS.c.id, ORGS.c.settings)
+        if ids is not None and not ids:
+            return []
         with self.engine.begin() as conn:
             if ids is None:
                 return [(r.id, dict(r.settings or {})) for r in conn.execute(stmt)]
