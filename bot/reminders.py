@@ -24,11 +24,12 @@ from bot.insights_wiring import fire_digests
 from incident_core.all_clear import auto_resolve_at
 from incident_core.auto_resolve import AfterFor, auto_resolve, delays_by_project
 from incident_core.events import Event
+from incident_core.org_settings import OrgSettings
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
-from incident_core.rooms import archive_after, rooms_to_archive
+from incident_core.rooms import rooms_to_archive
 from incident_core.state import IncidentState
 from storage.reminder_ledger import Decide, SqlReminderLedger
 
@@ -56,11 +57,12 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         for org_id, incident_id, seq in ledger.due(now):
             due.setdefault(org_id, {})[incident_id] = seq
         project_digests, org_digests = ledger.digest_orgs(), ledger.org_digest_orgs()
-        settings = dict(ledger.orgs(set(due) | project_digests | org_digests))  # not every org's
+        settings = {org_id: OrgSettings.from_dict(raw)  # not every org's: those with due incidents or a digest
+                    for org_id, raw in ledger.orgs(set(due) | project_digests | org_digests)}
         resolving: dict[str, list[IncidentState]] = {}
         delays = {org_id: _auto_resolve_delays(app, org_id, settings[org_id]) for org_id in due
-                  if _auto_resolves(settings.get(org_id, {}))}  # only orgs with something due
-        batch = [(org_id, seqs, _decide(settings.get(org_id, {}), now, delays.get(org_id),
+                  if org_id in settings and settings[org_id].auto_resolves}  # only orgs with something due
+        batch = [(org_id, seqs, _decide(settings.get(org_id) or OrgSettings(), now, delays.get(org_id),
                                         resolving.setdefault(org_id, []))) for org_id, seqs in due.items()]
         for start in range(0, len(batch), LOOK_BATCH):
             for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
@@ -69,19 +71,19 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         for org_id, states in resolving.items():
             if states:
                 fired += _auto_resolve(app, org_id, states, now, delays[org_id])
-        digest_orgs = project_digests | {o for o in org_digests if (settings.get(o, {}).get("insights") or {}).get("digest")}
+        digest_orgs = project_digests | {o for o in org_digests if o in settings and settings[o].insights.get("digest")}
         for org_id in sorted(digest_orgs):
-            fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
+            fired += fire_digests(app, ledger, org_id, settings.get(org_id) or OrgSettings(), now)
     return fired
 
 
-def _decide(settings: dict, now: datetime, auto_resolve_after: AfterFor | None = None,
+def _decide(settings: OrgSettings, now: datetime, auto_resolve_after: AfterFor | None = None,
             resolving: list[IncidentState] | None = None) -> Decide:
     """For one org: what is due now for an incident (reminders, room archives), and its next look. With the
     org's auto-resolve delays, an all-clear incident is also looked at when it may resolve itself, and added to
     `resolving` once that time has come (it stays due until the resolution changes it)."""
-    policy = ReminderPolicy.from_settings(settings.get("reminders"))
-    after = archive_after(settings)
+    policy = ReminderPolicy.from_settings(settings.reminders)
+    after = settings.archive_after
 
     def decide(state: IncidentState, recent: list[Event]) -> tuple[list[OutboxMessage], datetime | None]:
         messages = [OutboxMessage(topic=NOTICE, key=due.key, payload={
@@ -99,13 +101,7 @@ def _decide(settings: dict, now: datetime, auto_resolve_after: AfterFor | None =
     return decide
 
 
-def _auto_resolves(settings: dict) -> bool:
-    """Whether any of the org's routed projects sets `auto_resolve_after_minutes`."""
-    return any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
-               if isinstance(p, dict))
-
-
-def _auto_resolve_delays(app: App, org_id: str, settings: dict) -> AfterFor:
+def _auto_resolve_delays(app: App, org_id: str, settings: OrgSettings) -> AfterFor:
     """The org's auto_resolve_after per incident (by its project's name)."""
     return delays_by_project(settings, {p.id: p.name for p in app.directory.projects(org_id)})
 

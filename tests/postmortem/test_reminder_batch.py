@@ -15,6 +15,7 @@ from bot import reminders
 from bot.reminders import tick
 from incident_core import usecases as uc
 from incident_core.model import Severity
+from incident_core.org_settings import OrgSettings
 from storage.reminder_ledger import SqlReminderLedger
 from tests.conftest import make_app
 from tests.postmortem.conftest import outbox_rows
@@ -86,7 +87,7 @@ def test_a_change_during_the_look_keeps_the_incident_due_and_its_slot_fires_once
     changed = orgs[changed_org][0]
     uc.add_note(deps=app.deps, org_id=changed_org, incident_id=changed, actor="u:a", text="still looking")
     clock.at = at
-    batch = [(o, seqs, reminders._decide({}, at)) for o, seqs in due.items()]
+    batch = [(o, seqs, reminders._decide(OrgSettings(), at)) for o, seqs in due.items()]
     written = ledger.look(batch)
     assert {m.payload["incident_id"] for _o, m in written} == {i for ids in orgs.values() for i in ids}
     still = {i for _o, i, _s in ledger.due(at)}
@@ -106,7 +107,7 @@ def test_a_batch_never_reads_or_moves_another_orgs_incident(clocked: tuple, tmp_
 
     def decide(state, recent):  # type: ignore[no-untyped-def]
         looked.append(state.incident_id)
-        return reminders._decide({}, at)(state, recent)
+        return reminders._decide(OrgSettings(), at)(state, recent)
 
     assert ledger.look([(a, {b_incident: b_seq}, decide)]) == []  # org a naming b's incident
     assert looked == []
@@ -129,7 +130,7 @@ def test_on_postgresql_a_batch_is_one_read_and_one_write_however_many_incidents(
             orgs = _orgs_with_incidents(app, f"{tmp_path.name[-10:]}-{n}", n)
             due = {o: {i: s for oo, i, s in ledger.due(at, limit=100_000) if oo == o} for o in orgs}
             statements.clear()
-            written = ledger.look([(o, seqs, reminders._decide({}, at)) for o, seqs in due.items()])
+            written = ledger.look([(o, seqs, reminders._decide(OrgSettings(), at)) for o, seqs in due.items()])
             assert len(written) == n + 1
             counts.append(len(statements))
         assert counts[0] == counts[1] == 2

@@ -29,7 +29,7 @@ def test_a_taken_over_click_replaces_the_clicked_card_with_its_answer(teams_worl
     adapter, bot = teams_wiring.build_bot(w.app, changed)
     asyncio.run(teams_wiring.teams_worker(w.app, adapter, bot)(item))
 
-    assert w.incident().actions[confirm["data"]["action_id"]]["status"] == "executed"
+    assert w.incident().actions[confirm["data"]["action_id"]].status == "executed"
     card = w.card(thread)  # the clicked card, replaced for everyone
     assert "✅ Ran" in str(card) and "Confirm and run" not in str(card)
     root_activity = next(a for a in w.connector.activities(thread) if a["id"] == root)
