@@ -10,6 +10,9 @@ from typing import Any
 from incident_core.events import Event, event_from_record
 from incident_core.state import IncidentState
 
+# Parts of the state kept out of its document, in tables of their own (storage/state_read.py).
+TAIL_FIELDS = ("recent_signals", "metric_points", "log_lines", "correlation_keys")
+
 
 def utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
@@ -76,9 +79,5 @@ def incident_row(state: IncidentState) -> dict[str, Any]:
         "version": state.version,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
-        "state": state.to_dict(),
+        "state": {k: v for k, v in state.to_dict().items() if k not in TAIL_FIELDS},
     }
-
-
-def row_state(row: Any) -> IncidentState:
-    return IncidentState.from_dict(row.state)

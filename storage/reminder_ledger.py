@@ -24,8 +24,9 @@ from incident_core.ports import OutboxMessage
 from incident_core.reminders import WATCHED_TYPES
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.records import row_event, row_state
+from storage.records import row_event
 from storage.reminder_tables import REMINDER_DUE
+from storage.state_read import row_state, state_columns
 from storage.tables import ProjectRow
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS, OUTBOX
 
@@ -50,7 +51,7 @@ class SqlReminderLedger:
         """The org's incidents not yet closed."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
+            rows = conn.execute(sa.select(*state_columns()).where(
                 INCIDENTS.c.org_id == org_id, INCIDENTS.c.status != Status.CLOSED.value))
             return [row_state(r) for r in rows]
 
@@ -147,7 +148,7 @@ def _fire(conn: Connection, org_id: str, message: OutboxMessage) -> bool:
 
 def _look(conn: Connection, org_id: str, seqs: dict[str, int], decide: Decide) -> list[tuple[str, OutboxMessage]]:
     scope_to_org(conn, org_id)
-    rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+    rows = conn.execute(sa.select(INCIDENTS.c.id, *state_columns()).where(
         INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
     looks: dict[str, datetime | None] = dict.fromkeys(seqs)
     written: list[tuple[str, OutboxMessage]] = []

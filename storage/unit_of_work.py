@@ -30,7 +30,7 @@ from storage.pg_append import (
     write_and_commit,
     write_pending,
 )
-from storage.records import event_row, incident_row, row_event, row_state, utc
+from storage.records import event_row, incident_row, row_event, utc
 from storage.signal_projection import (
     KEYS,
     key_rows,
@@ -40,7 +40,10 @@ from storage.signal_projection import (
     project_signals,
     signal_rows,
 )
+from storage.signal_tail import tail_of
+from storage.signal_tail_writes import project_tail
 from storage.state_cache import StateCache
+from storage.state_read import assemble, row_state, state_columns
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -91,10 +94,10 @@ class SqlTransaction:
         if not self._scoped and self._pg and not self._pending:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
-            state = IncidentState.from_dict(data) if data is not None else None
+            state = assemble(*data) if data is not None else None
         else:
             row = self.conn.execute(
-                sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
+                sa.select(*state_columns()).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
             ).first()
             state = row_state(row) if row else None
         if state is not None:
@@ -168,7 +171,8 @@ class SqlTransaction:
                 pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id,
                                         expected_version=expected_version, version=state.version, events=rows,
                                         projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
-                                        keys_before=keys_before, signals=signal_rows(events))
+                                        keys_before=keys_before, signals=signal_rows(events),
+                                        tail=tail_of(state, events))
                 if opens_rooms(events):
                     append_pg(self.conn, pending.statement())
                     project_rooms(self.conn, events)
@@ -185,6 +189,7 @@ class SqlTransaction:
                     raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
             project_keys(self.conn, state, events)
             project_signals(self.conn, events)
+            project_tail(self.conn, tail_of(state, events))
             project_rooms(self.conn, events)
             if outbox_rows:
                 self.conn.execute(_INSERT_OUTBOX, [{**r, "attempts": 0} for r in outbox_rows])
@@ -222,7 +227,7 @@ class SqlTransaction:
         wanted = sorted({i for i in incident_ids if i not in self._read})
         if not wanted:
             return
-        rows = self.conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+        rows = self.conn.execute(sa.select(INCIDENTS.c.id, *state_columns()).where(
             INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.id.in_(wanted)))
         for row in rows:
             self._read[row.id] = row_state(row)

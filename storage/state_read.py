@@ -1,0 +1,88 @@
+"""Reading an incident's state: its document joined with its signal tail, in the same statement.
+
+The `incidents.state` document no longer holds the parts that grew with every signal: recent signals,
+metric points and log lines live in storage/signal_tail_tables.py, correlation keys in `incident_keys`.
+`state_columns()` selects the document and each part as one correlated JSON aggregate (one row per
+incident, one round trip); `row_state` puts them back together.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
+
+from incident_core.state import IncidentState
+from storage.records import TAIL_FIELDS, utc
+from storage.signal_tail_tables import LogLineRow, MetricPointRow, RecentSignalRow
+from storage.tables import IncidentKey, IncidentRow
+
+INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
+KEYS = IncidentKey.__table__  # type: ignore[attr-defined]
+RECENT = RecentSignalRow.__table__  # type: ignore[attr-defined]
+POINTS = MetricPointRow.__table__  # type: ignore[attr-defined]
+LOGS = LogLineRow.__table__  # type: ignore[attr-defined]
+
+BRIEF_FIELDS = ("source", "kind", "status", "severity", "title", "service", "fingerprint", "at")
+
+
+class json_rows(FunctionElement[Any]):  # noqa: N801 (a SQL function)
+    """A JSON array with one array per aggregated row (no order: the reader sorts)."""
+
+    name = "json_rows"
+    inherit_cache = True
+
+
+@compiles(json_rows)
+def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(json_rows, "postgresql")
+def _json_rows_pg(element: json_rows, compiler: Any, **kw: Any) -> str:
+    return f"jsonb_agg(jsonb_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+def _tail(table: sa.Table, *columns: str) -> Any:
+    return (sa.select(json_rows(*[table.c[c] for c in columns]))
+            .where(table.c.incident_id == INCIDENTS.c.id, table.c.org_id == INCIDENTS.c.org_id)
+            .scalar_subquery())
+
+
+def state_columns() -> list[Any]:
+    """The columns `row_state` reads: the state document and its tail, for a select over `incidents`."""
+    return [INCIDENTS.c.state,
+            _tail(RECENT, "seq", *BRIEF_FIELDS).label("tail_recent"),
+            _tail(POINTS, "seq", "at", "name", "value").label("tail_points"),
+            _tail(LOGS, "line", "count").label("tail_logs"),
+            _tail(KEYS, "key", "last_seen_at").label("tail_keys")]
+
+
+def _rows(value: Any) -> list[list[Any]]:
+    if isinstance(value, str):
+        value = json.loads(value)
+    return list(value or ())
+
+
+def _iso(value: str) -> str:
+    return utc(datetime.fromisoformat(value)).isoformat()
+
+
+def assemble(document: dict[str, Any], recent: Any, points: Any, logs: Any, keys: Any) -> IncidentState:
+    """The state from its document and the four tail aggregates of `state_columns()`."""
+    doc = {k: v for k, v in document.items() if k not in TAIL_FIELDS}
+    doc["recent_signals"] = [dict(zip(BRIEF_FIELDS, r[1:], strict=True)) for r in sorted(_rows(recent))]
+    doc["metric_points"] = [(at, name, float(value)) for _, at, name, value in sorted(_rows(points))]
+    doc["log_lines"] = dict(sorted(((line, int(n)) for line, n in _rows(logs)), key=lambda kv: (-kv[1], kv[0])))
+    seen = sorted((_iso(at), key) for key, at in _rows(keys))
+    doc["correlation_keys"] = {key: at for at, key in seen}
+    return IncidentState.from_dict(doc)
+
+
+def row_state(row: Any) -> IncidentState:
+    """The state of a row selected with `state_columns()`."""
+    return assemble(row.state, row.tail_recent, row.tail_points, row.tail_logs, row.tail_keys)
