@@ -47,8 +47,26 @@ def _json_rows_pg(element: json_rows, compiler: Any, **kw: Any) -> str:
     return f"jsonb_agg(jsonb_build_array({compiler.process(element.clauses, **kw)}))"
 
 
+class exact_float(FunctionElement[Any]):  # noqa: N801 (a SQL function)
+    """A float that survives JSON exactly: SQLite's json functions keep only 15 significant digits."""
+
+    name = "exact_float"
+    inherit_cache = True
+
+
+@compiles(exact_float)
+def _exact_float_sqlite(element: exact_float, compiler: Any, **kw: Any) -> str:
+    return f"printf('%!.17g', {compiler.process(element.clauses, **kw)})"
+
+
+@compiles(exact_float, "postgresql")
+def _exact_float_pg(element: exact_float, compiler: Any, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)  # float8 → jsonb keeps the shortest exact form
+
+
 def _tail(table: sa.Table, *columns: str) -> Any:
-    return (sa.select(json_rows(*[table.c[c] for c in columns]))
+    values = [exact_float(table.c[c]) if isinstance(table.c[c].type, sa.Float) else table.c[c] for c in columns]
+    return (sa.select(json_rows(*values))
             .where(table.c.incident_id == INCIDENTS.c.id, table.c.org_id == INCIDENTS.c.org_id)
             .scalar_subquery())
 
