@@ -26,7 +26,7 @@ Statement = tuple[str, dict[str, Any]]
 
 _APPEND = ("SELECT revenant_append(%(org_id)s, %(id)s, %(expected)s, %(events)s::jsonb, %(projection)s::jsonb, "
            "%(outbox)s::jsonb, %(keys)s::jsonb, %(keys_before)s::timestamptz, %(signals)s::jsonb, %(recent)s::jsonb, "
-           "%(resolved)s::jsonb, %(points)s::jsonb, %(logs)s::jsonb)")
+           "%(resolved)s::jsonb, %(points)s::jsonb, %(logs)s::jsonb, %(payloads)s::jsonb)")
 _BIND = "SELECT set_config('app.org_id', %(org_id)s, true); "
 _STATE = sa.select(*state_columns()).where(INCIDENTS.c.id == sa.literal_column("%(id)s"),
                                            INCIDENTS.c.org_id == sa.literal_column("%(org)s"))
@@ -41,11 +41,11 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
                      projection: dict[str, Any], outbox: list[dict[str, Any]], keys: list[dict[str, Any]],
                      keys_before: datetime | None, signals: list[dict[str, Any]],
-                     tail: SignalTail) -> Statement:
+                     tail: SignalTail, payloads: list[dict[str, Any]]) -> Statement:
     """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append.
 
     `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py),
-    `tail` the incident's signal tail rows (storage/signal_tail.py).
+    `tail` the incident's signal tail rows (storage/signal_tail.py), `payloads` raw delivery payloads to keep.
     """
     return _APPEND, {
         "events": json.dumps([_plain(r) for r in events]), "outbox": json.dumps([_plain(r) for r in outbox]),
@@ -54,6 +54,7 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
         "keys_before": keys_before, "signals": json.dumps([_plain(r) for r in signals]),
         "recent": json.dumps(list(tail.recent.values())), "resolved": json.dumps(tail.resolved),
         "points": json.dumps(list(tail.points.values())), "logs": json.dumps(list(tail.logs.values())),
+        "payloads": json.dumps([_plain(r) for r in payloads]),
     }
 
 
@@ -78,6 +79,7 @@ class PendingAppend:
     keys_before: datetime | None = None
     signals: list[dict[str, Any]] = field(default_factory=list)
     tail: SignalTail = field(default_factory=SignalTail)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
 
     def follows(self, other: PendingAppend) -> bool:
         """True when `self` continues `other`'s incident right after it."""
@@ -91,12 +93,14 @@ class PendingAppend:
         self.keys_before = later.keys_before or self.keys_before
         self.signals += later.signals
         self.tail.absorb(later.tail)
+        self.payloads += later.payloads
 
     def statement(self) -> Statement:
         return append_statement(org_id=self.org_id, incident_id=self.incident_id,
                                 expected_version=self.expected_version, events=self.events,
                                 projection=self.projection, outbox=self.outbox, keys=list(self.keys.values()),
-                                keys_before=self.keys_before, signals=self.signals, tail=self.tail)
+                                keys_before=self.keys_before, signals=self.signals, tail=self.tail,
+                                payloads=self.payloads)
 
 
 def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:

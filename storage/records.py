@@ -22,7 +22,7 @@ def utc(value: datetime) -> datetime:
 _UNSTORABLE = re.compile(r"\\u0000|\\ud[89a-f][0-9a-f]{2}", re.I)
 
 
-def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+def json_safe(data: Any) -> Any:
     """Raw webhook payloads may hold U+0000 (PostgreSQL JSONB refuses it) or lone surrogates (no database
     can encode them as UTF-8). Replace both with U+FFFD; everything else is stored exactly as received."""
     if not _UNSTORABLE.search(json.dumps(data)):

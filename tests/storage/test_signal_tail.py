@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from bot.bootstrap import App
 from handlers.signals import normalize
 from incident_core.ingest import GroupingPolicy, ingest_batch
+from incident_core.raw_payloads import referencing
 from incident_core.state import MAX_LOG_LINES, MAX_METRIC_POINTS, MAX_RECENT_SIGNALS, IncidentState, apply_all
 from storage.engine import scope_to_org
 from storage.projections import rebuild, snapshot
+from storage.raw_payloads import RAW_PAYLOAD_TENANT_TABLES
 from storage.signal_tail_tables import SIGNAL_TAIL_TENANT_TABLES
 from storage.state_read import INCIDENTS
 from storage.unit_of_work import SqlUnitOfWork
@@ -46,8 +48,8 @@ def alert(n: int, status: str = "firing") -> dict[str, Any]:
 
 
 def deliver(app: App, org: str, items: list[dict[str, Any]]) -> None:
-    batch = [(s, GroupingPolicy(sender_groups=False))
-             for s in normalize("generic", items, org_id=org, project_id=None, received_at=T0)]
+    signals = referencing(normalize("generic", items, org_id=org, project_id=None, received_at=T0), items)
+    batch = [(s, GroupingPolicy(sender_groups=False)) for s in signals]
     ingest_batch(deps=app.deps, org_id=org, batch=batch)
 
 
@@ -119,7 +121,7 @@ def test_a_rebuild_from_events_writes_the_same_tail_rows(app: App) -> None:
     assert fresh_read(app, org, incident_id).recent_signals == folded(app, org, incident_id).recent_signals
 
 
-@pytest.mark.parametrize("table", SIGNAL_TAIL_TENANT_TABLES)
+@pytest.mark.parametrize("table", [*SIGNAL_TAIL_TENANT_TABLES, *RAW_PAYLOAD_TENANT_TABLES])
 def test_the_tail_tables_are_behind_the_tenant_wall(pg_app: App, table: str) -> None:
     a, b = new_org(pg_app).org.id, new_org(pg_app).org.id
     for org in (a, b):

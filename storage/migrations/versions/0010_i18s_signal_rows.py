@@ -1,4 +1,4 @@
-"""signal tail tables: recent signals, metric points and log lines appended and capped by SQL
+"""signal rows: recent signals, metric points and log lines appended and capped by SQL; raw payloads once
 
 Revision ID: 0010_i18s
 Revises: 0009_i18
@@ -10,6 +10,9 @@ signals, 60 metric points, 20 log lines and 200 correlation keys. Those now live
 mirrored in `incident_keys`), which an append inserts, updates and trims; a read joins them back
 (storage/state_read.py). This moves the parts out of existing documents and installs the
 `revenant_append` that writes the new rows (storage/append_rules.py).
+
+`raw_payloads` holds each delivery's body once; new signal events carry a `raw_ref` (payload id and JSON
+pointer) instead of a copy of their raw item. Events written before keep their inline `raw`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from alembic import op
 
 from incident_core.state import IncidentState
 from storage.append_rules import install_append_function
+from storage.raw_payloads import RAW_PAYLOAD_TENANT_TABLES
 from storage.records import TAIL_FIELDS
 from storage.rls import enable_rls, grant_app_role
 from storage.signal_tail import POINT_SLOTS
@@ -51,12 +55,17 @@ def upgrade() -> None:
                     sa.Column("value", sa.Float, nullable=False), sa.PrimaryKeyConstraint("incident_id", "seq"))
     op.create_table("incident_log_lines", *_owner(), sa.Column("line", sa.Text, nullable=False),
                     sa.Column("count", sa.Integer, nullable=False), sa.PrimaryKeyConstraint("incident_id", "line"))
+    op.create_table("raw_payloads",
+                    sa.Column("org_id", sa.String(64), sa.ForeignKey("organizations.id"), nullable=False),
+                    sa.Column("id", sa.String(64), nullable=False), sa.Column("payload", JSONType, nullable=False),
+                    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+                    sa.PrimaryKeyConstraint("org_id", "id"))
     bind = op.get_bind()
     _move_tails_out(bind)
     install_append_function(bind)
     role = op.get_context().config.attributes.get("app_role", "revenant_app")
     grant_app_role(bind, role)
-    enable_rls(bind, role, SIGNAL_TAIL_TENANT_TABLES)
+    enable_rls(bind, role, (*SIGNAL_TAIL_TENANT_TABLES, *RAW_PAYLOAD_TENANT_TABLES))
 
 
 def _move_tails_out(bind: Any) -> None:
@@ -96,5 +105,5 @@ def downgrade() -> None:
     for row in bind.execute(sa.select(INCIDENTS.c.id, *state_columns())).all():
         state: IncidentState = row_state(row)
         bind.execute(_INCIDENTS.update().where(_INCIDENTS.c.id == row.id).values(state=state.to_dict()))
-    for table in SIGNAL_TAIL_TENANT_TABLES:
+    for table in (*SIGNAL_TAIL_TENANT_TABLES, *RAW_PAYLOAD_TENANT_TABLES):
         op.drop_table(table)
