@@ -10,8 +10,10 @@ from typing import Any
 from incident_core.events import Event, event_from_record
 from incident_core.state import IncidentState
 
-# Parts of the state kept out of its document, in tables of their own (storage/state_read.py).
-TAIL_FIELDS = ("recent_signals", "metric_points", "log_lines", "correlation_keys")
+# Parts of the state kept out of its document, in tables of their own (storage/state_read.py). The correlation
+# keys stay in it too (incident_keys mirrors them): joining ~200 key rows into every candidate's read cost more
+# than writing them (docs/benchmarks.md, ingest).
+TAIL_FIELDS = ("recent_signals", "metric_points", "log_lines")
 
 
 def utc(value: datetime) -> datetime:

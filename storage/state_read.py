@@ -1,15 +1,14 @@
 """Reading an incident's state: its document joined with its signal tail, in the same statement.
 
-The `incidents.state` document no longer holds the parts that grew with every signal: recent signals,
-metric points and log lines live in storage/signal_tail_tables.py, correlation keys in `incident_keys`.
-`state_columns()` selects the document and each part as one correlated JSON aggregate (one row per
-incident, one round trip); `row_state` puts them back together.
+The `incidents.state` document no longer holds the lists that changed with every signal: recent signals,
+metric points and log lines live in storage/signal_tail_tables.py. `state_columns()` selects the document
+and each part as one correlated JSON aggregate (one row per incident, one round trip); `row_state` puts
+them back together. (Correlation keys stay in the document, mirrored in `incident_keys`: see records.py.)
 """
 
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,12 +16,11 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
 from incident_core.state import IncidentState
-from storage.records import TAIL_FIELDS, utc
+from storage.records import TAIL_FIELDS
 from storage.signal_tail_tables import LogLineRow, MetricPointRow, RecentSignalRow
-from storage.tables import IncidentKey, IncidentRow
+from storage.tables import IncidentRow
 
 INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
-KEYS = IncidentKey.__table__  # type: ignore[attr-defined]
 RECENT = RecentSignalRow.__table__  # type: ignore[attr-defined]
 POINTS = MetricPointRow.__table__  # type: ignore[attr-defined]
 LOGS = LogLineRow.__table__  # type: ignore[attr-defined]
@@ -76,8 +74,7 @@ def state_columns() -> list[Any]:
     return [INCIDENTS.c.state,
             _tail(RECENT, "seq", *BRIEF_FIELDS).label("tail_recent"),
             _tail(POINTS, "seq", "at", "name", "value").label("tail_points"),
-            _tail(LOGS, "line", "count").label("tail_logs"),
-            _tail(KEYS, "key", "last_seen_at").label("tail_keys")]
+            _tail(LOGS, "line", "count").label("tail_logs")]
 
 
 def _rows(value: Any) -> list[list[Any]]:
@@ -86,21 +83,15 @@ def _rows(value: Any) -> list[list[Any]]:
     return list(value or ())
 
 
-def _iso(value: str) -> str:
-    return utc(datetime.fromisoformat(value)).isoformat()
-
-
-def assemble(document: dict[str, Any], recent: Any, points: Any, logs: Any, keys: Any) -> IncidentState:
-    """The state from its document and the four tail aggregates of `state_columns()`."""
+def assemble(document: dict[str, Any], recent: Any, points: Any, logs: Any) -> IncidentState:
+    """The state from its document and the three tail aggregates of `state_columns()`."""
     doc = {k: v for k, v in document.items() if k not in TAIL_FIELDS}
     doc["recent_signals"] = [dict(zip(BRIEF_FIELDS, r[1:], strict=True)) for r in sorted(_rows(recent))]
     doc["metric_points"] = [(at, name, float(value)) for _, at, name, value in sorted(_rows(points))]
     doc["log_lines"] = dict(sorted(((line, int(n)) for line, n in _rows(logs)), key=lambda kv: (-kv[1], kv[0])))
-    seen = sorted((_iso(at), key) for key, at in _rows(keys))
-    doc["correlation_keys"] = {key: at for at, key in seen}
     return IncidentState.from_dict(doc)
 
 
 def row_state(row: Any) -> IncidentState:
     """The state of a row selected with `state_columns()`."""
-    return assemble(row.state, row.tail_recent, row.tail_points, row.tail_logs, row.tail_keys)
+    return assemble(row.state, row.tail_recent, row.tail_points, row.tail_logs)

@@ -90,9 +90,7 @@ def test_reading_a_state_gives_what_the_fold_computes(app: App) -> None:
         assert state.recent_signals == expected.recent_signals
         assert state.metric_points == expected.metric_points
         assert state.log_lines == expected.log_lines
-        assert {k[:300]: v for k, v in expected.correlation_keys.items()} == state.correlation_keys
-        assert state.to_dict() | {"log_lines": {}, "correlation_keys": {}} == \
-            expected.to_dict() | {"log_lines": {}, "correlation_keys": {}}
+        assert state.to_dict() == expected.to_dict()
     assert len(expected.recent_signals) == MAX_RECENT_SIGNALS
     assert len(expected.metric_points) == MAX_METRIC_POINTS
     assert len(expected.log_lines) == MAX_LOG_LINES
@@ -108,7 +106,7 @@ def test_the_tail_tables_hold_only_the_capped_rows_and_the_document_none_of_them
     assert len(rows["incident_log_lines"]) == MAX_LOG_LINES
     (incident,) = rows["incidents"]
     document = incident["state"] if isinstance(incident["state"], dict) else json.loads(incident["state"])
-    assert not {"recent_signals", "metric_points", "log_lines", "correlation_keys"} & document.keys()
+    assert not {"recent_signals", "metric_points", "log_lines"} & document.keys()
     assert incident["id"] == incident_id
 
 
