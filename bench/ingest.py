@@ -131,7 +131,7 @@ def main() -> None:
                                                       bodies, args.concurrency))
         finally:
             server.terminate()
-            server.wait(30)
+            server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
         say(f"store-only: {args.store_only} payloads through the same use case in-process …")
         store = store_only(url, args.store_only, args.fingerprints, args.payloads, args.alerts)
     http_rate = accepted / elapsed

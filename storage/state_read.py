@@ -28,38 +28,23 @@ LOGS = LogLineRow.__table__  # type: ignore[attr-defined]
 BRIEF_FIELDS = ("source", "kind", "status", "severity", "title", "service", "fingerprint", "at")
 
 
-class json_rows(FunctionElement[Any]):  # noqa: N801 (a SQL function)
-    """A JSON array with one array per aggregated row (no order: the reader sorts)."""
+def _sql_function(name: str, sqlite: str, postgresql: str) -> Any:
+    """A SQL function element compiled from a template per dialect (`{}` receives its arguments)."""
+    element = type(name, (FunctionElement,), {"name": name, "inherit_cache": True})
 
-    name = "json_rows"
-    inherit_cache = True
+    def render(template: str) -> Any:
+        return lambda e, compiler, **kw: template.format(compiler.process(e.clauses, **kw))
 
-
-@compiles(json_rows)
-def _json_rows_sqlite(element: json_rows, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
-
-
-@compiles(json_rows, "postgresql")
-def _json_rows_pg(element: json_rows, compiler: Any, **kw: Any) -> str:
-    return f"jsonb_agg(jsonb_build_array({compiler.process(element.clauses, **kw)}))"
+    compiles(element)(render(sqlite))
+    compiles(element, "postgresql")(render(postgresql))
+    return element
 
 
-class exact_float(FunctionElement[Any]):  # noqa: N801 (a SQL function)
-    """A float that survives JSON exactly: SQLite's json functions keep only 15 significant digits."""
-
-    name = "exact_float"
-    inherit_cache = True
-
-
-@compiles(exact_float)
-def _exact_float_sqlite(element: exact_float, compiler: Any, **kw: Any) -> str:
-    return f"printf('%!.17g', {compiler.process(element.clauses, **kw)})"
-
-
-@compiles(exact_float, "postgresql")
-def _exact_float_pg(element: exact_float, compiler: Any, **kw: Any) -> str:
-    return compiler.process(element.clauses, **kw)  # float8 → jsonb keeps the shortest exact form
+# One JSON array per aggregated row, in no order (the reader sorts).
+json_rows = _sql_function("json_rows", "json_group_array(json_array({}))", "jsonb_agg(jsonb_build_array({}))")
+# A float that survives JSON exactly: SQLite's json functions keep only 15 significant digits, while
+# PostgreSQL's float8 → jsonb keeps the shortest exact form.
+exact_float = _sql_function("exact_float", "printf('%!.17g', {})", "{}")
 
 
 def _tail(table: sa.Table, *columns: str) -> Any:

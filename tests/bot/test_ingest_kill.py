@@ -9,10 +9,7 @@ are absorbed, the others recorded once, and no signal is recorded twice.
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -26,6 +23,7 @@ from bot.bootstrap import App
 from storage.engine import scope_to_org
 from tests.bot.processes import environment, processes
 from tests.conftest import fresh_postgres, make_app
+from tests.helpers import post_hook
 
 DELIVERIES = 160
 ALERTS = 10  # per delivery
@@ -63,13 +61,8 @@ def group(d: int) -> dict[str, Any]:
 
 def post(url: str, token: str, body: dict[str, Any]) -> int | None:
     """The status, or None when the connection failed or was cut before an answer."""
-    req = urllib.request.Request(f"{url}/hooks/alertmanager", data=json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(req, timeout=60) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+        return post_hook(url, token, "alertmanager", body, timeout=60)
     except OSError:
         return None
 
