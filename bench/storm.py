@@ -161,7 +161,7 @@ def ordinals(app: Any, orgs: list[tuple[str, str]]) -> tuple[dict[str, tuple[str
     rooms: dict[str, str] = {}
     incidents = 0
     for org_id, _ in orgs:
-        for state in app.queries.list(org_id, limit=10_000):
+        for state in app.queries.list_incidents(org_id, limit=10_000):
             incidents += 1
             if "slack" in state.rooms:
                 rooms[state.human_id + "@" + org_id] = state.rooms["slack"]["room_id"]

@@ -57,7 +57,7 @@ class SlackDemo:
     users: dict[str, str] = field(default_factory=dict)
     sender: SlackSender | None = None
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
         """What a token-mode deployment sets, pointed at the emulator."""
         return {"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": self.slack.bot_token,
                 "slack_api_url": self.slack.api_url}

@@ -7,7 +7,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from bot.bootstrap import App
 from incident_core.chat_commands import Intent
@@ -15,6 +14,7 @@ from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker
 from incident_core.insights import Digest, DigestSchedule, digest_week
 from incident_core.insights_usecases import DIGEST_TOPIC, due_digests, patterns_handler, weekly_digest
+from incident_core.org_settings import OrgSettings
 from incident_core.recurrence import DEFAULT_WINDOW, note_recurrence
 from storage.insights_queries import SqlIncidentHistory
 from storage.outbox import PendingMessage
@@ -37,7 +37,7 @@ def tracker_for(app: App) -> Callable[[str], ActionItemTracker | None]:
 
     def build(org_id: str) -> ActionItemTracker | None:
         org = app.directory.org(org_id)
-        jira = ((org.settings if org else {}).get("publishing") or {}).get("jira") or {}
+        jira = (org.config.publishing.get("jira") if org else None) or {}
         if not (isinstance(jira, dict) and jira.get("project") and s.jira_url and s.jira_token):
             return None
         from publishers.jira import JiraPublisher
@@ -58,8 +58,7 @@ def patterns_extra(app: App) -> dict[str, Callable[[Intent, ChatContext], Reply]
 def recurrence_window(app: App, org_id: str) -> timedelta:
     """`insights: recurrence_days:` of the org (default 30)."""
     org = app.directory.org(org_id)
-    days = ((org.settings if org else {}).get("insights") or {}).get("recurrence_days")
-    return timedelta(days=int(days)) if days else DEFAULT_WINDOW
+    return (org.config.recurrence_window if org else None) or DEFAULT_WINDOW
 
 
 class RecurrenceWatcher:
@@ -82,9 +81,9 @@ class RecurrenceWatcher:
                           msg.org_id)
 
 
-def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict[str, Any], now: datetime) -> int:
+def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: OrgSettings, now: datetime) -> int:
     """Write the digest deliveries due now for one org (each slot once, across processes); returns how many."""
-    projects = [(p.id, p.settings) for p in app.directory.projects(org_id)]
+    projects = [(p.id, p.config) for p in app.directory.projects(org_id)]
     fired = 0
     for message in due_digests(org_settings=settings, projects=projects, now=now):
         if ledger.fire(org_id, message):
@@ -97,8 +96,8 @@ def digest_for(app: App, org_id: str, project_id: str | None, slot: datetime) ->
     """The digest a delivery posts, and the schedule (channels) it goes by."""
     org = app.directory.require_org(org_id)
     project = app.directory.project(org_id, project_id) if project_id else None
-    settings = project.settings if project else org.settings
-    schedule = DigestSchedule.from_settings((settings.get("insights") or {}).get("digest"))
+    insights = project.config.insights if project else org.config.insights
+    schedule = DigestSchedule.from_settings(insights.get("digest"))
     if schedule is None:
         raise LookupError("the digest is no longer configured")
     scope = f"{org.name} / {project.name}" if project else org.name

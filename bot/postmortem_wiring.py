@@ -15,9 +15,10 @@ from incident_core import richtext as rt
 from incident_core.delivery import DeliveryBusy
 from incident_core.errors import IncidentError
 from incident_core.model import Status
-from incident_core.postmortem_model import LOCKED, PostmortemStatus, status_of
+from incident_core.postmortem_model import LOCKED, status_of
 from incident_core.postmortem_render import PostmortemDocument, document_of
 from incident_core.publishing import Narrator, Publication, Publisher
+from incident_core.state_models import PostmortemStatus
 from publishers.errors import PublishError
 from publishers.markdown import to_markdown
 from storage.outbox import PendingMessage
@@ -113,7 +114,7 @@ class ChatNotices:
         if chat is None or not room or state is None:
             log.info("notice for %s (no chat room): %s", incident_id, content.plain())
             return False
-        client, channel = chat.client, str(room["room_id"])
+        client, channel = chat.client, str(room.room_id)
         self.app.deliveries.once(org_id, f"notice:slack:{key}", f"a notice for {state.human_id}", lambda: {
             "ts": once.post_once(client, channel, once.NOTICE, {"incident_id": incident_id, "key": key},
                                  text=mrkdwn.message(content)["text"],
@@ -135,7 +136,7 @@ class PostmortemPublishing:
     def __call__(self, msg: PendingMessage) -> None:
         incident_id, target = str(msg.payload["incident_id"]), str(msg.payload["target"])
         state = self.app.queries.get(msg.org_id, incident_id)
-        if state is None or target in state.postmortem.get("published", {}) or status_of(state) not in LOCKED:
+        if state is None or target in state.postmortem.published or status_of(state) not in LOCKED:
             return
         config = pmu.publish_targets(deps=self.app.deps, state=state).get(target)
         try:

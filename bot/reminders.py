@@ -23,11 +23,12 @@ from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
 from incident_core.auto_resolve import auto_resolve, delays_by_project
 from incident_core.events import Event
+from incident_core.org_settings import OrgSettings
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
-from incident_core.rooms import archive_after, rooms_to_archive
+from incident_core.rooms import rooms_to_archive
 from incident_core.state import IncidentState
 from storage.reminder_ledger import Decide, SqlReminderLedger
 
@@ -53,25 +54,25 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         due: dict[str, dict[str, int]] = {}
         for org_id, incident_id, seq in ledger.due(now):
             due.setdefault(org_id, {})[incident_id] = seq
-        settings = dict(ledger.orgs())
-        batch = [(org_id, seqs, _decide(settings.get(org_id, {}), now)) for org_id, seqs in due.items()]
+        settings = {org_id: OrgSettings.from_dict(raw) for org_id, raw in ledger.orgs()}
+        batch = [(org_id, seqs, _decide(settings.get(org_id) or OrgSettings(), now)) for org_id, seqs in due.items()]
         for start in range(0, len(batch), LOOK_BATCH):
             for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
                 fired += 1
                 log.info("%s queued (org %s)", message.key, org_id)
         for org_id, org_settings in settings.items():
-            if _auto_resolves(org_settings):  # only orgs that configured it: their open incidents
+            if org_settings.auto_resolves:  # only orgs that configured it: their open incidents
                 fired += _auto_resolve(app, ledger, org_id, org_settings, now)
-        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
+        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if s.insights.get("digest")}
         for org_id in sorted(digest_orgs):
-            fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
+            fired += fire_digests(app, ledger, org_id, settings.get(org_id) or OrgSettings(), now)
     return fired
 
 
-def _decide(settings: dict, now: datetime) -> Decide:
+def _decide(settings: OrgSettings, now: datetime) -> Decide:
     """For one org: what is due now for an incident (reminders, room archives), and its next look."""
-    policy = ReminderPolicy.from_settings(settings.get("reminders"))
-    after = archive_after(settings)
+    policy = ReminderPolicy.from_settings(settings.reminders)
+    after = settings.archive_after
 
     def decide(state: IncidentState, recent: list[Event]) -> tuple[list[OutboxMessage], datetime | None]:
         messages = [OutboxMessage(topic=NOTICE, key=due.key, payload={
@@ -83,13 +84,7 @@ def _decide(settings: dict, now: datetime) -> Decide:
     return decide
 
 
-def _auto_resolves(settings: dict) -> bool:
-    """Whether any of the org's routed projects sets `auto_resolve_after_minutes`."""
-    return any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
-               if isinstance(p, dict))
-
-
-def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
+def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: OrgSettings, now: datetime) -> int:
     """Resolve incidents all clear for their project's `auto_resolve_after_minutes` (off unless set)."""
     names = {p.id: p.name for p in app.directory.projects(org_id)}
     done = auto_resolve(deps=app.deps, states=ledger.candidates(org_id), now=now,

@@ -112,6 +112,8 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
     s = app.settings
     assert s.slack_signing_secret is not None
     secret = s.slack_signing_secret.get_secret_value()
+    # slack_sdk annotates timeout as int; it takes seconds as a float.
+    client = AsyncWebClient(base_url=_api_url(app), timeout=2.5)  # type: ignore[arg-type]
     if slack_mode(app) == "oauth":
         assert s.slack_client_id is not None and s.slack_client_secret is not None
         flow = AsyncOAuthFlow(client=AsyncWebClient(base_url=_api_url(app), timeout=10), settings=AsyncOAuthSettings(
@@ -119,11 +121,10 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
             scopes=manifest_scopes(), installation_store=installation_store(app),
             state_store=SqlOAuthStateStore(app.engine),
             callback_options=CallbackOptions(success=_bind_installation(app), failure=_failure)))
-        bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=AsyncWebClient(base_url=_api_url(app),
-                                                                                      timeout=2.5),
+        bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=client,
                         process_before_response=False, request_verification_enabled=False)
     else:  # token mode: exactly the token's workspace (bot/slack_identity.py)
-        bolt = AsyncApp(signing_secret=secret, client=AsyncWebClient(base_url=_api_url(app), timeout=2.5),
+        bolt = AsyncApp(signing_secret=secret, client=client,
                         authorize=app.slack_identity.authorizer(), user_facing_authorize_error_message=NOT_THIS_WORKSPACE,
                         process_before_response=False, request_verification_enabled=False)
     from bot.guidance_wiring import suggest_extra
@@ -245,13 +246,12 @@ class SlackRoomKeeper:
                          incident_id=incident_id)
             return
         org = self.app.directory.require_org(msg.org_id)
-        slack_settings: dict[str, Any] = org.settings.get("slack", {})
+        slack_settings = org.config.slack
         project = self.app.directory.project(msg.org_id, state.project_id) if state.project_id else None
-        auto = (project.settings.get("auto_channel", True) if project
-                else bool(slack_settings.get("auto_channel", False)))
+        auto = project.config.auto_channel if project else bool(slack_settings.auto_channel)
         if state.source == "chat" or auto:
-            responders = [f"slack:{u}" for u in (project.settings.get("responders", []) if project else [])]
-            plan = plan_for(state, responders=responders, announce_to=slack_settings.get("announce_channel"))
+            responders = [f"slack:{u}" for u in (project.config.responders if project else ())]
+            plan = plan_for(state, responders=responders, announce_to=slack_settings.announce_channel)
             ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
                         org_id=msg.org_id, incident_id=incident_id, plan=plan)
 

@@ -31,7 +31,7 @@ class TeamsGuidancePosting:
         if guidance is None:
             return
         card = guidance_card(state.human_id, state.incident_id, guidance, str(msg.payload.get("trigger", "command")))
-        chat, thread = self.keeper.chat(msg.org_id), str(room["room_id"])
+        chat, thread = self.keeper.chat(msg.org_id), str(room.room_id)
         self.app.deliveries.once(msg.org_id, f"guidance:{msg.payload.get('batch_id')}:{PLATFORM}",
                                  f"guidance for {state.human_id}", lambda: {
                                      "id": chat.post_card(thread, card, guidance_text(state.human_id, guidance))})

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
 
 from bot.bootstrap import App
 from bot.teams_wiring import auth_settings, build_adapter
 from handlers.teams.ids import PLATFORM
 from handlers.teams.outbound import TeamsChat
 from incident_core import postmortem_usecases as pmu
+from incident_core.org_settings import ChatSettings
 from incident_core.rooms import ensure_room, plan_for, refresh_room
 from incident_core.state import IncidentState
 from storage.outbox import PendingMessage
@@ -43,9 +43,9 @@ class TeamsRoomKeeper:
     def channel_for(self, org_id: str, state: IncidentState) -> str | None:
         """The incident channel for this incident, or None when none is configured or known."""
         project = self.app.directory.project(org_id, state.project_id) if state.project_id else None
-        if project is not None and project.settings.get("teams_channel"):
-            return str(project.settings["teams_channel"])
-        configured = self._settings(org_id).get("incident_channel")
+        if project is not None and project.config.teams_channel:
+            return project.config.teams_channel
+        configured = self._settings(org_id).incident_channel
         if configured:
             return str(configured)
         origin = self.store.declare_origin(org_id, state.declared_by) if state.declared_by else None
@@ -68,20 +68,18 @@ class TeamsRoomKeeper:
             return
         settings = self._settings(org_id)
         project = self.app.directory.project(org_id, state.project_id) if state.project_id else None
-        auto = (project.settings.get("auto_channel", True) if project else bool(settings.get("auto_channel", False)))
+        auto = project.config.auto_channel if project else bool(settings.auto_channel)
         if not (state.source == "chat" or auto):
             return
         if self.channel_for(org_id, state) is None:
             log.info("%s has no Teams incident channel yet; `revenant teams channel` sets one", state.human_id)
             return
-        plan = plan_for(state, responders=[], announce_to=settings.get("announce_channel"))
+        plan = plan_for(state, responders=[], announce_to=settings.announce_channel)
         ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
                     org_id=org_id, incident_id=incident_id, plan=plan)
 
-    def _settings(self, org_id: str) -> dict[str, Any]:
-        org = self.app.directory.require_org(org_id)
-        found = org.settings.get("teams")
-        return dict(found) if isinstance(found, dict) else {}
+    def _settings(self, org_id: str) -> ChatSettings:
+        return self.app.directory.require_org(org_id).config.teams
 
 
 class TeamsNotices:
@@ -95,9 +93,9 @@ class TeamsNotices:
     def __call__(self, msg: PendingMessage) -> None:
         state = self.app.queries.get(msg.org_id, str(msg.payload["incident_id"]))
         room = state.rooms.get("teams") if state else None
-        if state is None or not room or not room.get("room_id"):
+        if state is None or not room or not room.room_id:
             return
-        chat, thread = self.keeper.chat(msg.org_id), str(room["room_id"])
+        chat, thread = self.keeper.chat(msg.org_id), str(room.room_id)
         self.app.deliveries.once(msg.org_id, f"notice:teams:{msg.key}", f"a notice for {state.human_id}",
                                  lambda: {"id": chat.post(thread, pmu.notice_content(msg.payload))})
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from incident_core.all_clear import auto_resolve_due
 from incident_core.errors import IncidentError
+from incident_core.org_settings import OrgSettings
 from incident_core.routing import load_routing
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, apply_command
@@ -33,10 +33,10 @@ def auto_resolve(*, deps: Deps, states: Iterable[IncidentState], now: datetime,
     return done
 
 
-def delays_by_project(settings: dict[str, Any], project_names: dict[str, str]) -> Callable[
+def delays_by_project(settings: OrgSettings, project_names: dict[str, str]) -> Callable[
         [IncidentState], timedelta | None]:
     """The org's `auto_resolve_after_minutes` per project (routing config), looked up by project id."""
-    raw = settings.get("routing")
+    raw = settings.routing
     config = load_routing(raw) if raw else None
 
     def after_for(state: IncidentState) -> timedelta | None:

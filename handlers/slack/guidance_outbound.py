@@ -38,7 +38,7 @@ class SlackGuidancePoster:
             return None
         text, blocks = sb.guidance_message(state.human_id, state.incident_id, guidance,
                                            str(payload.get("trigger", "command")))
-        batch, channel, thread = str(payload.get("batch_id")), str(room["room_id"]), room.get("message_id")
+        batch, channel, thread = str(payload.get("batch_id")), str(room.room_id), room.message_id
         sent = self.deliveries.once(org_id, f"guidance:{batch}:{PLATFORM}", f"guidance for {state.human_id}", lambda: {
             "ts": once.post_once(self.client, channel, once.GUIDANCE, {"incident_id": state.incident_id,
                                                                        "batch_id": batch},
