@@ -109,6 +109,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--store-only", type=int, default=2000, help="payloads sent in-process")
     parser.add_argument("--alerts", type=int, default=1, help="alerts per payload (an Alertmanager group)")
+    parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
     args = parser.parse_args()
     with scratch_database("revenant_ingest") as url:
         env = {**os.environ, "REVENANT_DATABASE_URL": url, "REVENANT_DATA_DIR": "/tmp/revenant-bench"}
@@ -116,9 +117,11 @@ def main() -> None:
                                  env=env, capture_output=True, text=True, check=True)
         token = json.loads(created.stdout)["webhook_token"]
         port = free_port()
-        server = subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "serve", "--host", "127.0.0.1",
-                                   "--port", str(port)], env=env, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL)
+        command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
+            [str(ROOT / ".venv/bin/revenant")]
+        env.update({"REVENANT_PROFILE": args.profile} if args.profile else {})
+        server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(port)
             bodies = [json.dumps(payload(i, args.fingerprints, args.alerts)).encode() for i in range(args.payloads)]
@@ -128,7 +131,7 @@ def main() -> None:
                                                       bodies, args.concurrency))
         finally:
             server.terminate()
-            server.wait(30)
+            server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
         say(f"store-only: {args.store_only} payloads through the same use case in-process …")
         store = store_only(url, args.store_only, args.fingerprints, args.payloads, args.alerts)
     http_rate = accepted / elapsed

@@ -21,6 +21,7 @@ from handlers.rate_limit import FailureLimiter
 from handlers.signals import SOURCES, SignalHandlerError, normalize
 from incident_core.errors import ConcurrencyConflict, IncidentError, StoreUnavailable
 from incident_core.ingest import IngestOutcome
+from incident_core.raw_payloads import referencing
 from incident_core.signals import Signal
 
 log = logging.getLogger("revenant.webhooks")
@@ -122,7 +123,8 @@ class WebhookEndpoint:
         return web.json_response(answer, status=202)
 
     def _record(self, source: str, payload: object, owner: TokenOwner, received: datetime) -> list[IngestOutcome]:
-        signals = normalize(source, payload, org_id=owner.org_id, project_id=owner.project_id, received_at=received)
+        signals = referencing(normalize(source, payload, org_id=owner.org_id, project_id=owner.project_id,
+                                        received_at=received), payload)
         if len(signals) > self.max_signals:
             raise _Reject(413, "too_many_signals", {
                 "error": f"this delivery carries {len(signals)} signals; the limit is {self.max_signals} per "

@@ -136,6 +136,8 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates,
     candidates = pool.for_signal(signal)
     decision = correlate(signal, candidates, now=now, window=policy.window, min_severity=policy.min_severity)
     data = signal.to_dict()
+    if signal.raw_ref is not None and signal.payload is not None:
+        tx.keep_payload(signal.raw_ref.payload, signal.payload)  # once per delivery and transaction
     base = _Envelope(org_id=signal.org_id, actor=who, occurred_at=now)
     if decision.action is CorrelationAction.IGNORE:
         stream = signal_stream(signal.org_id, signal.fingerprint)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,6 +101,10 @@ class SignalTransaction(IncidentTransaction, Protocol):
 
     def append_log(self, events: Sequence[Event], *, idempotency_key: str | None = None) -> None:
         """Append to a non-incident stream (a signal's decision log); no incident projection."""
+        ...
+
+    def keep_payload(self, payload_id: str, payload: Mapping[str, Any] | Sequence[Any]) -> None:
+        """Store a delivery's raw payload once (by its id) with the signals that reference it."""
         ...
 
 

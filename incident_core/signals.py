@@ -111,6 +111,14 @@ class Link:
 
 
 @dataclass(frozen=True)
+class RawRef:
+    """Where a signal's raw item is: a stored delivery payload (by id) and a JSON pointer into it."""
+
+    payload: str
+    pointer: str
+
+
+@dataclass(frozen=True)
 class MetricValue:
     """A named numeric value carried by the signal (a finite float)."""
 
@@ -140,6 +148,10 @@ class Signal:
     values: tuple[MetricValue, ...] = ()
     raw: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False, repr=False)
     delivery_key: str = ""
+    # The delivery's whole payload when `raw` lies inside it: stored once per delivery, `raw_ref` points into it
+    # and `to_dict` leaves `raw` out (incident_core/raw_payloads.py).
+    raw_ref: RawRef | None = None
+    payload: Any = field(default=None, hash=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if not self.org_id:
@@ -179,7 +191,8 @@ class Signal:
             "ends_at": self.ends_at.isoformat() if self.ends_at else None,
             "links": [{"title": link.title, "url": link.url} for link in self.links],
             "values": [{"name": v.name, "value": v.value} for v in self.values],
-            "raw": dict(self.raw),
+            **({"raw_ref": {"payload": self.raw_ref.payload, "pointer": self.raw_ref.pointer}} if self.raw_ref
+               else {"raw": dict(self.raw)}),
             "delivery_key": self.delivery_key,
         }
 
@@ -207,6 +220,7 @@ class Signal:
                 values=tuple(MetricValue(str(x["name"]), float(x["value"])) for x in data.get("values") or ()),
                 raw=dict(data.get("raw") or {}),
                 delivery_key=str(data.get("delivery_key") or ""),
+                raw_ref=RawRef(str(ref["payload"]), str(ref["pointer"])) if (ref := data.get("raw_ref")) else None,
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ValidationError(f"not a stored signal: {exc!r}") from None

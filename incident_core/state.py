@@ -178,8 +178,8 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     brief["at"] = e.occurred_at.isoformat()
     points = s.metric_points + tuple((seen, str(v["name"]), float(v["value"])) for v in sig.get("values", ()))
     logs = s.log_lines
-    if sig.get("kind") == "log":
-        line = (sig.get("title") or "")[:200]
+    line = log_line(sig)
+    if line is not None:
         logs = {**logs, line: logs.get(line, 0) + 1}
         if len(logs) > MAX_LOG_LINES:
             logs = dict(sorted(logs.items(), key=lambda kv: -kv[1])[:MAX_LOG_LINES])
@@ -203,6 +203,11 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
         "metric_points": points[-MAX_METRIC_POINTS:],
         "log_lines": logs,
     }
+
+
+def log_line(signal: dict[str, Any]) -> str | None:
+    """The line a log signal is counted under in `log_lines`; None for other kinds."""
+    return (signal.get("title") or "")[:200] if signal.get("kind") == "log" else None
 
 
 def _signal_resolved(s: IncidentState, e: ev.SignalResolved) -> dict[str, Any]:

@@ -13,6 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from incident_core.state import MAX_METRIC_POINTS, MAX_RECENT_SIGNALS
+from storage.raw_payloads import PAYLOADS
+from storage.signal_tail_tables import LogLineRow, MetricPointRow, RecentSignalRow
 from storage.tables import EventRow, IncidentKey, IncidentRow, OutboxRow, SignalRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -20,6 +23,9 @@ INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
 OUTBOX = OutboxRow.__table__  # type: ignore[attr-defined]
 KEYS = IncidentKey.__table__  # type: ignore[attr-defined]
 SIGNALS = SignalRow.__table__  # type: ignore[attr-defined]
+RECENT = RecentSignalRow.__table__  # type: ignore[attr-defined]
+POINTS = MetricPointRow.__table__  # type: ignore[attr-defined]
+LOGS = LogLineRow.__table__  # type: ignore[attr-defined]
 
 EVENT_COLUMNS = ("org_id", "project_id", "stream_id", "stream_version", "type", "data", "metadata",
                  "idempotency_key", "occurred_at", "recorded_at", "actor")
@@ -28,6 +34,11 @@ PROJECTION_COLUMNS = ("id", "org_id", "project_id", "number", "title", "status",
 KEY_COLUMNS = ("incident_id", "key", "org_id", "project_id", "last_seen_at")
 SIGNAL_COLUMNS = ("org_id", "fingerprint", "incident_id", "source", "title", "status", "severity", "service",
                   "first_seen_at", "last_seen_at", "deliveries", "last_decision")
+RECENT_COLUMNS = ("org_id", "incident_id", "seq", "source", "kind", "status", "severity", "title", "service",
+                  "fingerprint", "at")
+POINT_COLUMNS = ("org_id", "incident_id", "seq", "at", "name", "value")
+LOG_COLUMNS = ("org_id", "incident_id", "line", "count")
+PAYLOAD_COLUMNS = ("org_id", "id", "payload", "received_at")
 OUTBOX_COLUMNS = ("org_id", "topic", "key", "payload", "created_at", "available_at")
 
 
@@ -51,6 +62,37 @@ def signals_upsert(insert: Any) -> Any:
 def keys_trim(incident_id: Any, floor: Any) -> sa.Delete:
     """Drop an incident's keys last seen before `floor` (the state keeps MAX_KEYS, evicting by time)."""
     return KEYS.delete().where(KEYS.c.incident_id == incident_id, KEYS.c.last_seen_at < floor)
+
+
+def recent_resolve(incident_id: Any, fingerprints: Any) -> sa.Update:
+    """The incident's recent signals with a resolved fingerprint show it resolved (run before new rows go in)."""
+    return RECENT.update().where(RECENT.c.incident_id == incident_id,
+                                 RECENT.c.fingerprint.in_(fingerprints)).values(status="resolved")
+
+
+def trim_newest(table: sa.Table, incident_id: Any, keep: int) -> sa.Delete:
+    """Keep the incident's `keep` newest rows by seq (its recent signals, its metric points)."""
+    newest = (sa.select(table.c.seq).where(table.c.incident_id == incident_id)
+              .order_by(table.c.seq.desc()).offset(keep - 1).limit(1).scalar_subquery())
+    return table.delete().where(table.c.incident_id == incident_id, table.c.seq < newest)
+
+
+def trim_recent(incident_id: Any) -> sa.Delete:
+    return trim_newest(RECENT, incident_id, MAX_RECENT_SIGNALS)
+
+
+def trim_points(incident_id: Any) -> sa.Delete:
+    return trim_newest(POINTS, incident_id, MAX_METRIC_POINTS)
+
+
+def logs_upsert(insert: Any) -> Any:
+    """A log line's row carries its count after the append (the fold caps how many lines there are)."""
+    return insert.on_conflict_do_update(index_elements=["incident_id", "line"], set_={"count": insert.excluded.count})
+
+
+def payloads_insert(insert: Any) -> Any:
+    """A delivery's payload is written once: a redelivery (the same content) finds it there."""
+    return insert.on_conflict_do_nothing(index_elements=["org_id", "id"])
 
 
 def incident_update(incident_id: Any, org_id: Any, expected: Any, values: Any) -> sa.Update:
@@ -93,11 +135,18 @@ def append_function_sql() -> str:
     trim_keys = _sql(keys_trim(param("p_incident"), param("p_keys_before")))
     upsert_signal = _sql(signals_upsert(_from_record(SIGNALS, "s", SIGNAL_COLUMNS)))
     signal_rows = _sql(sa.select(*_recordset("p_signals", SIGNALS, SIGNAL_COLUMNS).c))
+    resolve_recent = _sql(recent_resolve(param("p_incident"), sa.select(
+        sa.func.jsonb_array_elements_text(param("p_resolved"))).scalar_subquery()))
+    insert_recent = _sql(_from_recordset(RECENT, "p_recent", RECENT_COLUMNS))
+    insert_points = _sql(_from_recordset(POINTS, "p_points", POINT_COLUMNS))
+    upsert_logs = _sql(logs_upsert(_from_recordset(LOGS, "p_logs", LOG_COLUMNS)))
+    insert_payloads = _sql(payloads_insert(_from_recordset(PAYLOADS, "p_payloads", PAYLOAD_COLUMNS)))
     outbox_rows = _recordset("p_outbox", OUTBOX, OUTBOX_COLUMNS)
     insert_outbox = _sql(postgresql.insert(OUTBOX).from_select(
         [*OUTBOX_COLUMNS, "attempts"], sa.select(*[outbox_rows.c[c] for c in OUTBOX_COLUMNS], sa.literal(0))))
     return f"""CREATE OR REPLACE FUNCTION revenant_append(p_org text, p_incident text, p_expected integer,
-    p_events jsonb, p_projection jsonb, p_outbox jsonb, p_keys jsonb, p_keys_before timestamptz, p_signals jsonb)
+    p_events jsonb, p_projection jsonb, p_outbox jsonb, p_keys jsonb, p_keys_before timestamptz, p_signals jsonb,
+    p_recent jsonb, p_resolved jsonb, p_points jsonb, p_logs jsonb, p_payloads jsonb)
 RETURNS void LANGUAGE plpgsql SECURITY INVOKER AS $$
 -- Generated by storage/append_rules.py (append_function_sql); do not edit here.
 DECLARE
@@ -105,6 +154,9 @@ DECLARE
   r incidents%ROWTYPE;
   s record;
 BEGIN
+  IF jsonb_array_length(p_payloads) > 0 THEN
+    {insert_payloads};
+  END IF;
   {insert_events};
   r := jsonb_populate_record(null::incidents, p_projection);
   IF p_expected = 0 THEN
@@ -127,6 +179,20 @@ BEGIN
   FOR s IN {signal_rows} LOOP
     {upsert_signal};
   END LOOP;
+  IF jsonb_array_length(p_resolved) > 0 THEN
+    {resolve_recent};
+  END IF;
+  IF jsonb_array_length(p_recent) > 0 THEN
+    {insert_recent};
+    {_sql(trim_recent(param("p_incident")))};
+  END IF;
+  IF jsonb_array_length(p_points) > 0 THEN
+    {insert_points};
+    {_sql(trim_points(param("p_incident")))};
+  END IF;
+  IF jsonb_array_length(p_logs) > 0 THEN
+    {upsert_logs};
+  END IF;
   IF jsonb_array_length(p_outbox) > 0 THEN
     {insert_outbox};
   END IF;
@@ -136,4 +202,10 @@ END $$"""
 def install_append_function(bind: Any) -> None:
     """Install the generated revenant_append (PostgreSQL only; SQLite runs the statements themselves)."""
     if bind.dialect.name == "postgresql":
+        for signature in _EARLIER_SIGNATURES:
+            bind.execute(sa.text(f"DROP FUNCTION IF EXISTS revenant_append({signature})"))
         bind.execute(sa.text(append_function_sql()))
+
+
+# Argument lists revenant_append had before (CREATE OR REPLACE cannot change them: drop, then create).
+_EARLIER_SIGNATURES = ("text, text, integer, jsonb, jsonb, jsonb, jsonb, timestamptz, jsonb",)

@@ -10,8 +10,8 @@ from sqlalchemy.engine import Engine
 
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
-from storage.records import row_state
 from storage.signal_projection import KEYS
+from storage.state_read import row_state, state_columns
 from storage.unit_of_work import INCIDENTS
 
 MAX_INCIDENTS = 20_000  # a year of a busy org; the report says how many it read
@@ -26,7 +26,7 @@ class SqlIncidentHistory:
     def opened_since(self, org_id: str, since: datetime, *, until: datetime | None = None,
                      project_id: str | None = None) -> list[IncidentState]:
         """Incidents opened in [since, until), oldest first (index ix_incidents_org_created)."""
-        stmt = sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id, INCIDENTS.c.created_at >= since)
+        stmt = sa.select(*state_columns()).where(INCIDENTS.c.org_id == org_id, INCIDENTS.c.created_at >= since)
         if until is not None:
             stmt = stmt.where(INCIDENTS.c.created_at < until)
         if project_id is not None:
@@ -44,7 +44,7 @@ class SqlIncidentHistory:
         holders = sa.select(KEYS.c.incident_id).where(
             KEYS.c.org_id == org_id, KEYS.c.key.in_([k[:300] for k in keys]),
             KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None)).distinct()
-        stmt = (sa.select(INCIDENTS.c.state)
+        stmt = (sa.select(*state_columns())
                 .where(INCIDENTS.c.org_id == org_id, INCIDENTS.c.created_at >= since,
                        INCIDENTS.c.id.in_(holders.scalar_subquery()))
                 .order_by(INCIDENTS.c.created_at).limit(MAX_INCIDENTS))

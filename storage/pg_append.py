@@ -14,16 +14,24 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
+
+from storage.signal_tail import SignalTail
+from storage.state_read import INCIDENTS, state_columns
 
 Statement = tuple[str, dict[str, Any]]
 
 _APPEND = ("SELECT revenant_append(%(org_id)s, %(id)s, %(expected)s, %(events)s::jsonb, %(projection)s::jsonb, "
-           "%(outbox)s::jsonb, %(keys)s::jsonb, %(keys_before)s::timestamptz, %(signals)s::jsonb)")
+           "%(outbox)s::jsonb, %(keys)s::jsonb, %(keys_before)s::timestamptz, %(signals)s::jsonb, %(recent)s::jsonb, "
+           "%(resolved)s::jsonb, %(points)s::jsonb, %(logs)s::jsonb, %(payloads)s::jsonb)")
 _BIND = "SELECT set_config('app.org_id', %(org_id)s, true); "
+_STATE = sa.select(*state_columns()).where(INCIDENTS.c.id == sa.literal_column("%(id)s"),
+                                           INCIDENTS.c.org_id == sa.literal_column("%(org)s"))
 _LOAD = ("SELECT set_config('app.org_id', %(org)s, true); "
-         "SELECT i.state FROM incidents AS i WHERE i.id = %(id)s AND i.org_id = %(org)s")
+         + str(_STATE.compile(dialect=postgresql.dialect())).replace("%%", "%"))  # psycopg's %(name)s, unescaped
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -32,16 +40,21 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
                      projection: dict[str, Any], outbox: list[dict[str, Any]], keys: list[dict[str, Any]],
-                     keys_before: datetime | None, signals: list[dict[str, Any]]) -> Statement:
+                     keys_before: datetime | None, signals: list[dict[str, Any]],
+                     tail: SignalTail, payloads: list[dict[str, Any]]) -> Statement:
     """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append.
 
-    `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py).
+    `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py),
+    `tail` the incident's signal tail rows (storage/signal_tail.py), `payloads` raw delivery payloads to keep.
     """
     return _APPEND, {
         "events": json.dumps([_plain(r) for r in events]), "outbox": json.dumps([_plain(r) for r in outbox]),
         "projection": json.dumps(_plain(projection)), "id": incident_id, "org_id": org_id,
         "expected": expected_version, "keys": json.dumps([_plain(r) for r in keys]),
         "keys_before": keys_before, "signals": json.dumps([_plain(r) for r in signals]),
+        "recent": json.dumps(list(tail.recent.values())), "resolved": json.dumps(tail.resolved),
+        "points": json.dumps(list(tail.points.values())), "logs": json.dumps(list(tail.logs.values())),
+        "payloads": json.dumps([_plain(r) for r in payloads]),
     }
 
 
@@ -65,6 +78,8 @@ class PendingAppend:
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys_before: datetime | None = None
     signals: list[dict[str, Any]] = field(default_factory=list)
+    tail: SignalTail = field(default_factory=SignalTail)
+    payloads: list[dict[str, Any]] = field(default_factory=list)
 
     def follows(self, other: PendingAppend) -> bool:
         """True when `self` continues `other`'s incident right after it."""
@@ -77,12 +92,15 @@ class PendingAppend:
         self.keys.update(later.keys)
         self.keys_before = later.keys_before or self.keys_before
         self.signals += later.signals
+        self.tail.absorb(later.tail)
+        self.payloads += later.payloads
 
     def statement(self) -> Statement:
         return append_statement(org_id=self.org_id, incident_id=self.incident_id,
                                 expected_version=self.expected_version, events=self.events,
                                 projection=self.projection, outbox=self.outbox, keys=list(self.keys.values()),
-                                keys_before=self.keys_before, signals=self.signals)
+                                keys_before=self.keys_before, signals=self.signals, tail=self.tail,
+                                payloads=self.payloads)
 
 
 def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:
@@ -119,7 +137,7 @@ def _simple_query(dbapi: Any, sql: str, params: dict[str, Any] | None, *, own_tr
     return cur
 
 
-def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> dict[str, Any] | None:
+def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> tuple[Any, ...] | None:
     """Bind the org and read one state in one round trip, as a read-only transaction of its own.
 
     Under READ COMMITTED this sees what the same read inside the caller's transaction would have
@@ -132,7 +150,7 @@ def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> dict[str, Any] |
         row = cur.fetchone()
     finally:
         cur.close()
-    return row[0] if row is not None else None
+    return tuple(row) if row is not None else None
 
 
 def _joined(dbapi: Any, statements: list[Statement]) -> str:

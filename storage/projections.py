@@ -10,9 +10,12 @@ from sqlalchemy.engine import Engine
 
 from incident_core.events import is_incident_stream
 from incident_core.state import IncidentState, apply
+from storage.append_rules import LOGS, POINTS, RECENT
 from storage.engine import scope_to_org
 from storage.records import incident_row, row_event
 from storage.signal_projection import KEYS, ROOMS, SIGNALS, keys_rows, project_rooms, project_signals
+from storage.signal_tail import SignalTail, tail_of
+from storage.signal_tail_writes import project_tail
 from storage.unit_of_work import EVENTS, INCIDENTS, ORGS
 
 
@@ -33,14 +36,20 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
     for org_id in org_ids:
         with engine.begin() as conn:
             scope_to_org(conn, org_id)
-            for table in (KEYS, SIGNALS, ROOMS, INCIDENTS):
+            for table in (KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS, INCIDENTS):
                 conn.execute(table.delete().where(table.c.org_id == org_id))
             states: dict[str, IncidentState] = {}
+            tails: dict[str, SignalTail] = {}  # each incident's tail, replayed append by append
             stmt = sa.select(EVENTS).where(EVENTS.c.org_id == org_id).order_by(EVENTS.c.position)
             for row in conn.execute(stmt.execution_options(yield_per=2000)):
                 event = row_event(row)
                 if is_incident_stream(event.incident_id):
-                    states[event.incident_id] = apply(states.get(event.incident_id), event)
+                    state = states[event.incident_id] = apply(states.get(event.incident_id), event)
+                    tail = tail_of(state, [event])
+                    if event.incident_id in tails:
+                        tails[event.incident_id].absorb(tail)
+                    else:
+                        tails[event.incident_id] = tail
                 project_signals(conn, [event])
                 project_rooms(conn, [event])
                 total_events += 1
@@ -51,6 +60,9 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
                 keys = [row for s in states.values() for row in keys_rows(s)]
                 if keys:
                     conn.execute(KEYS.insert(), keys)
+                for tail in tails.values():
+                    project_tail(conn, SignalTail(incident_id=tail.incident_id, recent=tail.recent,
+                                                  points=tail.points, logs=tail.logs))
             top = max((s.number for s in states.values()), default=0)
             conn.execute(ORGS.update().where(ORGS.c.id == org_id, ORGS.c.incident_seq < top)
                          .values(incident_seq=top))
@@ -65,7 +77,7 @@ def snapshot(engine: Engine, org_id: str) -> dict[str, list[dict]]:
     out = {}
     with engine.begin() as conn:
         scope_to_org(conn, org_id)
-        for table in (INCIDENTS, KEYS, SIGNALS, ROOMS):
+        for table in (INCIDENTS, KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS):
             rows = conn.execute(sa.select(table).where(table.c.org_id == org_id)
                                 .order_by(*table.primary_key.columns))
             out[table.name] = [dict(r._mapping) for r in rows]

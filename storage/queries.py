@@ -11,8 +11,9 @@ from incident_core.events import Event
 from incident_core.model import Status
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
-from storage.records import row_event, row_state
+from storage.records import row_event
 from storage.signal_projection import ROOMS
+from storage.state_read import row_state, state_columns
 from storage.unit_of_work import EVENTS, INCIDENTS
 
 _HUMAN_ID = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
@@ -31,11 +32,11 @@ class SqlIncidentQueries:
         cond = INCIDENTS.c.number == int(match.group(1)) if match else INCIDENTS.c.id == ref.strip()
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            row = conn.execute(sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id, cond)).first()
+            row = conn.execute(sa.select(*state_columns()).where(INCIDENTS.c.org_id == org_id, cond)).first()
         return row_state(row) if row else None
 
     def list_incidents(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
-        stmt = sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id)
+        stmt = sa.select(*state_columns()).where(INCIDENTS.c.org_id == org_id)
         if open_only:
             stmt = stmt.where(INCIDENTS.c.status.in_(_OPEN))
         stmt = stmt.order_by(INCIDENTS.c.number.desc()).limit(limit)
@@ -52,7 +53,7 @@ class SqlIncidentQueries:
 
     def by_room(self, org_id: str, platform: str, room_id: str) -> IncidentState | None:
         """The incident whose chat room this is, within this org only."""
-        stmt = (sa.select(INCIDENTS.c.state).join(ROOMS, ROOMS.c.incident_id == INCIDENTS.c.id)
+        stmt = (sa.select(*state_columns()).join(ROOMS, ROOMS.c.incident_id == INCIDENTS.c.id)
                 .where(ROOMS.c.org_id == org_id, ROOMS.c.platform == platform, ROOMS.c.room_id == room_id,
                        INCIDENTS.c.org_id == org_id))
         with self.engine.begin() as conn:

@@ -11,6 +11,11 @@ from incident_core.event_schema import FIRST_VERSION
 from incident_core.events import Event, event_from_record
 from incident_core.state import IncidentState
 
+# Parts of the state kept out of its document, in tables of their own (storage/state_read.py). The correlation
+# keys stay in it too (incident_keys mirrors them): joining ~200 key rows into every candidate's read cost more
+# than writing them (docs/benchmarks.md, ingest).
+TAIL_FIELDS = ("recent_signals", "metric_points", "log_lines")
+
 
 def utc(value: datetime) -> datetime:
     """SQLite hands back naive datetimes; everything we store is UTC."""
@@ -20,7 +25,7 @@ def utc(value: datetime) -> datetime:
 _UNSTORABLE = re.compile(r"\\u0000|\\ud[89a-f][0-9a-f]{2}", re.I)
 
 
-def json_safe(data: dict[str, Any]) -> dict[str, Any]:
+def json_safe(data: Any) -> Any:
     """Raw webhook payloads may hold U+0000 (PostgreSQL JSONB refuses it) or lone surrogates (no database
     can encode them as UTF-8). Replace both with U+FFFD; everything else is stored exactly as received."""
     if not _UNSTORABLE.search(json.dumps(data)):
@@ -80,9 +85,5 @@ def incident_row(state: IncidentState) -> dict[str, Any]:
         "version": state.version,
         "created_at": state.created_at,
         "updated_at": state.updated_at,
-        "state": state.to_dict(),
+        "state": {k: v for k, v in state.to_dict().items() if k not in TAIL_FIELDS},
     }
-
-
-def row_state(row: Any) -> IncidentState:
-    return IncidentState.from_dict(row.state)

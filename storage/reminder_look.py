@@ -15,10 +15,12 @@ the tick looked keeps the incident due).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import SimpleNamespace
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import sqlite
@@ -30,8 +32,9 @@ from incident_core.ports import OutboxMessage
 from incident_core.reminders import WATCHED_TYPES
 from incident_core.state import IncidentState
 from storage.engine import is_postgres
-from storage.records import row_event, row_state
+from storage.records import row_event
 from storage.reminder_tables import REMINDER_DUE
+from storage.state_read import assemble
 from storage.unit_of_work import EVENTS, INCIDENTS, OUTBOX
 
 RECENT = 50  # latest watched events read per incident
@@ -39,6 +42,14 @@ RECENT = 50  # latest watched events read per incident
 Decide = Callable[[IncidentState, list[Event]], tuple[list[OutboxMessage], datetime | None]]
 Look = tuple[str, dict[str, int], Decide]  # (org, {incident id: seq read from the index}, decide)
 Seen = list[tuple[IncidentState, list[Event]]]
+
+
+def document_state(document: Any) -> IncidentState:
+    """The state from its document alone: reminders, archives and auto-resolve never read the signal tail
+    (recent signals, metric points, log lines live in rows of their own; storage/state_read.py)."""
+    if isinstance(document, str):
+        document = json.loads(document)
+    return assemble(document, None, None, None)
 
 _PG_READ = sa.text("SELECT * FROM revenant_reminder_read(:looks, :types, :recent)").bindparams(
     sa.bindparam("looks", type_=JSONB), sa.bindparam("types", type_=ARRAY(sa.Text())))
@@ -79,7 +90,7 @@ def _read_pg(conn: Connection, batch: Sequence[Look]) -> list[Seen]:
     rows = conn.execute(_PG_READ, {"looks": looks, "types": list(WATCHED_TYPES), "recent": RECENT}).all()
     found: dict[str, dict[str, tuple[IncidentState, list[Event]]]] = {org_id: {} for org_id, _, _ in batch}
     for row in rows:
-        entry = found[row.r_org].setdefault(row.r_incident, (row_state(SimpleNamespace(state=row.r_state)), []))
+        entry = found[row.r_org].setdefault(row.r_incident, (document_state(row.r_state), []))
         if row.r_position is not None:
             entry[1].append(row_event(SimpleNamespace(
                 position=row.r_position, org_id=row.r_org, stream_id=row.r_incident, stream_version=row.r_version,
@@ -136,7 +147,7 @@ def _read(conn: Connection, batch: Sequence[Look]) -> list[Seen]:
     orgs = [org_id for org_id, _, _ in batch]
     ids = [incident_id for _, seqs, _ in batch for incident_id in seqs]
     asked = {(org_id, incident_id) for org_id, seqs, _ in batch for incident_id in seqs}
-    states = {(r.org_id, r.id): row_state(r) for r in conn.execute(_DUE_INCIDENTS, {"orgs": orgs, "ids": ids})
+    states = {(r.org_id, r.id): document_state(r.state) for r in conn.execute(_DUE_INCIDENTS, {"orgs": orgs, "ids": ids})
               if (r.org_id, r.id) in asked}
     recent: dict[tuple[str, str], list[Event]] = {pair: [] for pair in states}
     for r in conn.execute(_DUE_RECENT, {"orgs": orgs, "ids": ids, "types": list(WATCHED_TYPES), "limit": RECENT}):

@@ -6,10 +6,12 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 import psycopg.errors
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -19,7 +21,7 @@ from incident_core.events import Event
 from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
-from storage.append_rules import incident_update
+from storage.append_rules import incident_update, payloads_insert
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import (
@@ -30,7 +32,8 @@ from storage.pg_append import (
     write_and_commit,
     write_pending,
 )
-from storage.records import event_row, incident_row, row_event, row_state, utc
+from storage.raw_payloads import PAYLOADS
+from storage.records import event_row, incident_row, json_safe, row_event, utc
 from storage.signal_projection import (
     KEYS,
     key_rows,
@@ -40,7 +43,10 @@ from storage.signal_projection import (
     project_signals,
     signal_rows,
 )
+from storage.signal_tail import tail_of
+from storage.signal_tail_writes import project_tail
 from storage.state_cache import StateCache
+from storage.state_read import assemble, row_state, state_columns
 from storage.tables import EventRow, IncidentRow, Organization, OutboxRow
 
 EVENTS = EventRow.__table__  # type: ignore[attr-defined]
@@ -67,6 +73,8 @@ class SqlTransaction:
         # PostgreSQL: appends with nothing after them wait to be sent together, with the COMMIT (one round trip
         # for a chat command, and for a whole batch of signals).
         self._pending: list[PendingAppend] = []
+        self._payloads_kept: set[str] = set()  # raw payloads written (or queued) in this transaction
+        self._payloads: list[dict[str, Any]] = []  # PostgreSQL: queued, sent with the next append
 
     @property
     def conn(self) -> Connection:
@@ -91,10 +99,10 @@ class SqlTransaction:
         if not self._scoped and self._pg and not self._pending:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
-            state = IncidentState.from_dict(data) if data is not None else None
+            state = assemble(*data) if data is not None else None
         else:
             row = self.conn.execute(
-                sa.select(INCIDENTS.c.state).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
+                sa.select(*state_columns()).where(INCIDENTS.c.id == incident_id, INCIDENTS.c.org_id == self.org_id)
             ).first()
             state = row_state(row) if row else None
         if state is not None:
@@ -165,10 +173,11 @@ class SqlTransaction:
         try:
             if self._pg:
                 keys, keys_before = key_rows(state, events)
-                pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id,
+                pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id, payloads=self._take_payloads(),
                                         expected_version=expected_version, version=state.version, events=rows,
                                         projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
-                                        keys_before=keys_before, signals=signal_rows(events))
+                                        keys_before=keys_before, signals=signal_rows(events),
+                                        tail=tail_of(state, events))
                 if opens_rooms(events):
                     append_pg(self.conn, pending.statement())
                     project_rooms(self.conn, events)
@@ -185,6 +194,7 @@ class SqlTransaction:
                     raise ConcurrencyConflict(f"{state.human_id} changed while you were editing it")
             project_keys(self.conn, state, events)
             project_signals(self.conn, events)
+            project_tail(self.conn, tail_of(state, events))
             project_rooms(self.conn, events)
             if outbox_rows:
                 self.conn.execute(_INSERT_OUTBOX, [{**r, "attempts": 0} for r in outbox_rows])
@@ -222,7 +232,7 @@ class SqlTransaction:
         wanted = sorted({i for i in incident_ids if i not in self._read})
         if not wanted:
             return
-        rows = self.conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
+        rows = self.conn.execute(sa.select(INCIDENTS.c.id, *state_columns()).where(
             INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.id.in_(wanted)))
         for row in rows:
             self._read[row.id] = row_state(row)
@@ -232,7 +242,27 @@ class SqlTransaction:
             EVENTS.c.org_id == self.org_id, EVENTS.c.stream_id == stream_id)).scalar()
         return int(value or 0)
 
+    def keep_payload(self, payload_id: str, payload: Any) -> None:
+        if payload_id in self._payloads_kept:
+            return
+        self._payloads_kept.add(payload_id)
+        row = {"org_id": self.org_id, "id": payload_id, "payload": json_safe(payload), "received_at": datetime.now(UTC)}
+        if self._pg:
+            self._payloads.append(row)  # sent with the append that follows (revenant_append's p_payloads)
+        else:
+            self._insert_payloads([row])
+
+    def _take_payloads(self) -> list[dict[str, Any]]:
+        rows, self._payloads = self._payloads, []
+        return rows
+
+    def _insert_payloads(self, rows: list[dict[str, Any]]) -> None:
+        insert = (postgresql if self._pg else sqlite).insert(PAYLOADS)
+        self.conn.execute(payloads_insert(insert), rows)
+
     def append_log(self, events: Sequence[Event], *, idempotency_key: str | None = None) -> None:
+        if self._payloads:
+            self._insert_payloads(self._take_payloads())
         now = datetime.now(UTC)
         rows = [event_row(e, project_id=None, recorded_at=now, idempotency_key=idempotency_key if i == 0 else None,
                           meta={**e.meta, **({"batch": len(events)} if i == 0 and idempotency_key else {})})

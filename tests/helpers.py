@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.bootstrap import App
 from incident_core import usecases as uc
@@ -55,3 +59,14 @@ def in_processes(target: Callable[..., object], argument_lists: list[tuple[objec
         p.join(timeout=60)
     assert all(status == "ok" for status, _ in results), results
     return [value for _, value in results]
+
+
+def post_hook(base_url: str, token: str, source: str, body: Any, *, timeout: float = 30.0) -> int:
+    """POST one webhook delivery as a monitoring system would; its HTTP status (an error status too)."""
+    req = urllib.request.Request(f"{base_url}/hooks/{source}", data=json.dumps(body).encode(),
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as answer:
+            return int(answer.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from emulators.slack import renders
+from tests.helpers import post_hook
 from tests.security import oracle
 from tests.security.corpus import (
     ALL_IN_ONE,
@@ -38,14 +37,7 @@ def slack_overrides() -> dict[str, Any]:
 
 def hook(w: SlackWorld, source: str, body: dict[str, Any]) -> int:
     """POST one webhook as the monitoring system would (the token binds it to the org)."""
-    token = w.app.directory.issue_token(w.org_id)
-    req = urllib.request.Request(f"{w.sender.app_url}/hooks/{source}", data=json.dumps(body).encode(),
-                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as answer:
-            return int(answer.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
+    return post_hook(w.sender.app_url, w.app.directory.issue_token(w.org_id), source, body)
 
 
 def channels(w: SlackWorld) -> set[str]:

@@ -22,6 +22,8 @@ from storage.projections import snapshot
 from tests.conftest import make_app
 from tests.helpers import new_org
 from tests.storage.test_ingest_batch import alert, batch_of, delivery
+from tests.storage.test_signal_tail import alert as generic_alert
+from tests.storage.test_signal_tail import deliver, log, metric
 
 T0 = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 
@@ -60,6 +62,12 @@ def _scenario(app: App) -> tuple[str, dict[str, list[dict[str, Any]]]]:
     w = new_org(app, "parity")
     org = w.org.id
     step = app.deps.clock.step  # type: ignore[attr-defined]
+
+    def tail_org_signals(org: str) -> None:
+        for start in range(0, 40, 20):
+            deliver(app, org, [metric(n) for n in range(start, start + 20)])
+        deliver(app, org, [log(300 + n, 25) for n in range(40)] + [generic_alert(400), generic_alert(400, "resolved")])
+
     # 230 alerts of one service: more than MAX_KEYS (200) fingerprint keys, so the trim rule runs
     for start in range(0, 230, 10):
         step()
@@ -71,6 +79,8 @@ def _scenario(app: App) -> tuple[str, dict[str, list[dict[str, Any]]]]:
         {**alert(4, service="api", status="resolved"), "endsAt": "2026-12-06T08:30:00Z"},
         {**alert(501, service="cache"), "labels": {**alert(501, service="cache")["labels"], "severity": "info"}},
     ])))
+    step()  # the signal tail: metric points and log lines past their caps, a resolve of a recent signal
+    tail_org_signals(org)
     step()
     uc.change_status(deps=app.deps, org_id=org, incident_id="inc00000001", actor="u:alice", status=Status.MITIGATED)
     uc.add_note(deps=app.deps, org_id=org, incident_id="inc00000002", actor="u:bob", text="looking")
@@ -109,5 +119,7 @@ def test_sqlite_and_postgresql_project_the_same_events_identically(twin_apps: tu
     pg_org, pg_rows = _scenario(pg)
     assert len(lite_rows["incident_keys"]) < 230  # api was trimmed to its newest keys
     assert lite_rows["signals"] and lite_rows["incidents"]
+    assert len(lite_rows["incident_metric_points"]) == 60 and len(lite_rows["incident_log_lines"]) == 20
+    assert "resolved" in {r["status"] for r in lite_rows["incident_recent_signals"]}
     for table in lite_rows:
         assert _plain(lite_rows[table], lite_org) == _plain(pg_rows[table], pg_org), table
