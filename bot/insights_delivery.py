@@ -16,14 +16,14 @@ from handlers.teams.insights_cards import digest_card
 from handlers.teams.insights_cards import digest_text as teams_digest_text
 from handlers.teams.outbound import TeamsChat
 from incident_core.insights import Digest, DigestSchedule
+from incident_core.services.messages import Message
 from storage.delivery_steps import SqlDeliverySteps
-from storage.outbox import PendingMessage
 
 log = logging.getLogger("revenant.insights")
 POSTED = "posted"
 
 
-def _digest(app: App, msg: PendingMessage) -> tuple[Digest, DigestSchedule] | None:
+def _digest(app: App, msg: Message) -> tuple[Digest, DigestSchedule] | None:
     """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured."""
     try:
         return digest_for(app, msg.org_id, msg.payload.get("project_id"),
@@ -45,7 +45,7 @@ class SlackDigestPosting:
         self.chat_for = chat_for
         self.steps = SqlDeliverySteps(app.engine)
 
-    def __call__(self, msg: PendingMessage) -> None:
+    def __call__(self, msg: Message) -> None:
         if msg.payload.get("platform") != "slack":
             return
         chat = self.chat_for(msg.org_id)
@@ -72,7 +72,7 @@ class TeamsDigestPosting:
         self.chat_for = chat_for
         self.steps = SqlDeliverySteps(app.engine)
 
-    def __call__(self, msg: PendingMessage) -> None:
+    def __call__(self, msg: Message) -> None:
         if msg.payload.get("platform") != "teams":
             return
         if POSTED in self.steps.steps(msg.org_id, msg.key):

@@ -6,6 +6,8 @@ suites hold the real implementations to the same ports.
 
 from __future__ import annotations
 
+import builtins
+
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
@@ -108,7 +110,7 @@ class Queries:
     def list(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
         return [s for (o, _i), s in self.store.states.items() if o == org_id][:limit]
 
-    def timeline(self, org_id: str, incident_id: str) -> list[Event]:
+    def timeline(self, org_id: str, incident_id: str) -> builtins.list[Event]:
         return list(self.store.events.get((org_id, incident_id), []))
 
     def by_room(self, org_id: str, platform: str, room_id: str) -> IncidentState | None:
