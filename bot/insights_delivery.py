@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.bootstrap import App
-from bot.insights_wiring import digest_for
+from bot.insights_wiring import history, tracker_for
 from handlers.insights_chart import COMPACT, render_chart
 from handlers.slack.digest_upload import ChartPost, SlackDigestUploader
 from handlers.slack.insights_blocks import digest_blocks, digest_text
@@ -16,6 +16,7 @@ from handlers.teams.insights_cards import digest_card
 from handlers.teams.insights_cards import digest_text as teams_digest_text
 from handlers.teams.outbound import TeamsChat
 from incident_core.insights import Digest, DigestSchedule
+from incident_core.services.digests import digest_for
 from incident_core.services.messages import Message
 from storage.delivery_steps import SqlDeliverySteps
 
@@ -26,8 +27,9 @@ POSTED = "posted"
 def _digest(app: App, msg: Message) -> tuple[Digest, DigestSchedule] | None:
     """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured."""
     try:
-        return digest_for(app, msg.org_id, msg.payload.get("project_id"),
-                          datetime.fromisoformat(str(msg.payload["slot"])))
+        return digest_for(directory=app.directory, history=history(app), tracker=tracker_for(app)(msg.org_id),
+                          org_id=msg.org_id, project_id=msg.payload.get("project_id"),
+                          slot=datetime.fromisoformat(str(msg.payload["slot"])))
     except LookupError as exc:
         log.info("digest %s dropped: %s", msg.key, exc)
         return None

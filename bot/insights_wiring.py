@@ -14,8 +14,7 @@ from bot.bootstrap import App
 from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker
-from incident_core.insights import Digest, DigestSchedule, digest_week
-from incident_core.insights_usecases import due_digests, patterns_handler, weekly_digest
+from incident_core.insights_usecases import due_digests, patterns_handler
 from storage.insights_queries import SqlIncidentHistory
 from storage.reminder_ledger import SqlReminderLedger
 
@@ -62,17 +61,3 @@ def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: dic
             fired += 1
             log.info("weekly digest %s queued for org %s", message.key, org_id)
     return fired
-
-
-def digest_for(app: App, org_id: str, project_id: str | None, slot: datetime) -> tuple[Digest, DigestSchedule]:
-    """The digest a delivery posts, and the schedule (channels) it goes by."""
-    org = app.directory.require_org(org_id)
-    project = app.directory.project(org_id, project_id) if project_id else None
-    settings = project.settings if project else org.settings
-    schedule = DigestSchedule.from_settings((settings.get("insights") or {}).get("digest"))
-    if schedule is None:
-        raise LookupError("the digest is no longer configured")
-    scope = f"{org.name} / {project.name}" if project else org.name
-    digest = weekly_digest(history=history(app), tracker=tracker_for(app)(org_id), org_id=org_id, scope=scope,
-                           week=digest_week(slot), weeks=schedule.weeks, project_id=project_id)
-    return digest, schedule

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
 from bot.bootstrap import bootstrap
 from bot.delivery import named, ordering
@@ -24,8 +25,8 @@ BEFORE = {
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_slack_and_teams_register_the_same_way_and_keep_their_subscriber_names(db_url: str, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, database_url=db_url, slack_signing_secret="s" * 32,  # type: ignore[call-arg]
-                        slack_bot_token="xoxb-test", teams_allow_unauthenticated=True)
+    settings = Settings(data_dir=tmp_path, database_url=db_url, slack_signing_secret=SecretStr("s" * 32),  # type: ignore[call-arg]
+                        slack_bot_token=SecretStr("xoxb-test"), teams_allow_unauthenticated=True)
     app = bootstrap(settings, migrate=True)
     try:
         topics = named(subscribers(app))

@@ -7,7 +7,6 @@ suites hold the real implementations to the same ports.
 from __future__ import annotations
 
 import builtins
-
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
