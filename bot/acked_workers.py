@@ -36,7 +36,7 @@ def start_in_thread(app: App, *, once: bool = False) -> threading.Thread | None:
     with `once`, work what is claimable now and return None."""
 
     async def run() -> None:
-        loop = AckedLoop(acked_store(app), platform_workers(app))
+        loop = AckedLoop(acked_store(app), platform_workers(app), monitor=app.acked_monitor)
         if not loop.workers:
             return
         if once:
