@@ -18,7 +18,6 @@ from botbuilder.schema import (
     ChannelAccount,
     ConversationParameters,
     ConversationReference,
-    Mention,
 )
 from botbuilder.schema.teams import ChannelInfo, TeamsChannelData, TenantInfo
 from botframework.connector import Channels
@@ -28,7 +27,7 @@ from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
 from handlers.teams.guidance_cards import guidance_card, guidance_text
 from handlers.teams.ids import PLATFORM
-from handlers.teams.markdown import TeamsText, escape
+from handlers.teams.markdown import TeamsText
 from handlers.teams.references import ConversationStore
 from incident_core import richtext as rt
 from incident_core.delivery import Steps
@@ -41,7 +40,7 @@ from incident_core.warroom import WarRoom
 
 T = TypeVar("T")
 THREAD, LINKS, INVITED, ANNOUNCED = "thread", "links", "invited", "announced"
-MAX_MENTIONS = 20  # people @mentioned in the opening reply; a thread has no membership to add them to
+MAX_NAMED = 20  # people named in the opening reply; a thread has no membership to add them to
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
@@ -83,9 +82,10 @@ class TeamsChat:
         links = [rt.inline(f"{rt.one_line(title, 70)} ", rt.link(url)) for title, url in plan.links[:20] if rt.link(url)]
         if links:
             steps.once(LINKS, lambda: {"id": self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))})
-        people = [p.split(":", 1)[1] for p in plan.invitees if p.startswith(f"{PLATFORM}:")][:MAX_MENTIONS]
-        if people:  # Teams threads have no members: the plan's people are @mentioned, which notifies them
-            steps.once(INVITED, lambda: {"id": self._mention(thread_id, people), "users": people})
+        people = [p for p in plan.invitees if p.startswith(f"{PLATFORM}:")][:MAX_NAMED]
+        if people:  # a thread has no members to add: the plan's people are named in it (never `<at>`-mentioned)
+            steps.once(INVITED, lambda: {"id": self.post(thread_id, rt.doc(rt.para(
+                rt.emoji("bell"), " On this incident: ", rt.join([rt.mention(p) for p in people], ", "))))})
         if plan.announce_to:
             announce_to = plan.announce_to
             announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
@@ -111,24 +111,6 @@ class TeamsChat:
         """The notice as a reply in the incident's thread (the Bot Connector cannot read a thread back, so the
         claimed, recorded delivery is what keeps it to one)."""
         return {"id": self.post(room.room_id, content)}
-
-    def _mention(self, thread_id: str, people: list[str]) -> str:
-        """One reply @mentioning each person (by Entra object id), named as the directory knows them."""
-        names = self.names()
-        tags, entities = [], []
-        for person in people:
-            name = rt.one_line(names.get(f"{PLATFORM}:{person}") or "responder", 60)
-            tag = f"<at>{escape(name)}</at>"
-            tags.append(tag)
-            entities.append(Mention(mentioned=ChannelAccount(id=person, name=name), text=tag, type="mention"))
-        activity = Activity(type=ActivityTypes.message, text="Paging " + ", ".join(tags) + ": you are on this incident.",
-                            entities=entities)
-
-        async def send(client: ConnectorClient, conversation_id: str) -> str:
-            sent = await client.conversations.send_to_conversation(conversation_id, activity)
-            return str(sent.id or "")
-
-        return str(self.run(self._with_client(self._reference(thread_id), send)))
 
     def _found_thread(self, state: IncidentState) -> dict[str, Any] | None:
         """The incident's thread as an earlier attempt stored it (the conversation store remembers it)."""
