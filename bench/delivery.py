@@ -11,7 +11,8 @@ org-id tenth (lowest vs highest ids; alerts arrive in a shuffled order). With --
 that refuses connections; the report then gives the other orgs' waits, to compare with a run without.
 
 reminders: --orgs orgs, --open of them with an open SEV1 incident; times one tick with nothing due and
-one with every open incident due (each evaluated, a reminder fired).
+one with every open incident due (each evaluated, a reminder fired), and counts the SQL statements and
+transactions each tick sent (--profile: the tick's top functions by cumulative time as well).
 """
 
 from __future__ import annotations
@@ -112,6 +113,11 @@ def rooms(args: argparse.Namespace) -> None:
 
 
 def reminders(args: argparse.Namespace) -> None:
+    import cProfile
+    import pstats
+
+    from sqlalchemy import event
+
     from bot.reminders import tick
 
     class Clock:
@@ -127,12 +133,30 @@ def reminders(args: argparse.Namespace) -> None:
         for org in orgs[:args.open]:
             uc.declare_incident(deps=app.deps, org_id=org, actor="u", title="Checkout down", severity=Severity.SEV1)
         tick(app, use_leader=False)  # the first look at every new incident
+        sent = {"statements": 0, "transactions": 0}
+
+        def count(*_args: object) -> None:
+            sent["statements"] += 1
+
+        def begin(*_args: object) -> None:
+            sent["transactions"] += 1
+
+        event.listen(app.engine, "before_cursor_execute", count)
+        event.listen(app.engine, "begin", begin)
         for label, ahead in (("nothing due", timedelta(minutes=5)), ("every open incident due", timedelta(minutes=31))):
             clock.at = datetime.now(UTC) + ahead
+            sent.update(statements=0, transactions=0)
+            profile = cProfile.Profile() if args.profile else None
             started = time.perf_counter()
+            if profile:
+                profile.enable()
             fired = tick(app, use_leader=False)
-            say(f"tick at {args.orgs} orgs, {args.open} open incidents, {label}: {time.perf_counter() - started:.3f} s, "
-                f"{fired} reminder(s) fired")
+            took = time.perf_counter() - started
+            if profile:
+                profile.disable()
+                pstats.Stats(profile, stream=sys.stderr).sort_stats("cumulative").print_stats(25)
+            say(f"tick at {args.orgs} orgs, {args.open} open incidents, {label}: {took:.3f} s, "
+                f"{fired} reminder(s) fired, {sent['statements']} statements in {sent['transactions']} transactions")
 
 
 def main() -> None:
@@ -144,6 +168,7 @@ def main() -> None:
     parser.add_argument("--refusing", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=900)
     parser.add_argument("--postgres", action="store_true")
+    parser.add_argument("--profile", action="store_true", help="reminders: print the tick's profile")
     args = parser.parse_args()
     (rooms if args.mode == "rooms" else reminders)(args)
 

@@ -171,8 +171,7 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: A
                               "statement_timeout": settings.db_statement_timeout or None}
     engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role, **limits)
     reader = make_engine(url, app_role=settings.db_app_role, readonly=True) if settings.is_embedded else engine
-    owner_limits = {"timeout": settings.db_timeout}
-    directory = SqlDirectory(engine, admin=lambda: make_engine(url, app_role=None, **owner_limits))
+    directory = SqlDirectory(engine, admin=lambda: make_engine(url, app_role=None, timeout=settings.db_timeout))
     deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
                 clock=overrides.pop("clock", None) or SystemClock(),
                 ids=overrides.pop("ids", None) or UuidIds())

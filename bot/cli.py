@@ -279,7 +279,7 @@ def incidents() -> None:
 @pass_ctx
 def incidents_list(c: CliContext, org_ref: str, open_only: bool, as_json: bool) -> None:
     app = c.app()
-    items = app.queries.list(app.resolve_org(org_ref), open_only=open_only)
+    items = app.queries.list_incidents(app.resolve_org(org_ref), open_only=open_only)
     if as_json:
         click.echo(json.dumps([incident_summary(s) for s in items], indent=2))
         return

@@ -76,7 +76,7 @@ def _empty_store_warning(app: Any, org_id: str) -> str | None:
     """When a search found nothing although the org has documents recorded: which store has them."""
     if getattr(app, "directory", None) is None:
         return None
-    recorded = app.directory.require_org(org_id).settings.get("knowledge_store") or {}
+    recorded = app.directory.require_org(org_id).config.knowledge_store
     if not recorded.get("documents"):
         return None
     here = _store_name(app)

@@ -44,7 +44,7 @@ def show(ctx: click.Context, org_ref: str, ref: str, as_json: bool, out: str | N
     elif as_json:
         click.echo(json.dumps({"incident": state.human_id, "status": view.status, "sections": view.sections,
                                "action_items": view.action_items,
-                               "published": state.postmortem.get("published", {}),
+                               "published": state.postmortem.published,
                                "warnings": [f.__dict__ for f in view.findings]}, indent=2))
     else:
         click.echo(to_markdown(view.document), nl=False)

@@ -67,7 +67,7 @@ def list_sources(ctx: click.Context, org: str, as_json: bool) -> None:
     """The org's sources and their last sync."""
     with clear_errors():
         app = ctx.obj.app()
-        found = app.knowledge_sources.list(app.resolve_org(org))
+        found = app.knowledge_sources.list_sources(app.resolve_org(org))
     if as_json:
         click.echo(json.dumps([_as_json(s) for s in found]))
     elif not found:
@@ -105,7 +105,7 @@ def sync(ctx: click.Context, source_id: str | None, org: str) -> None:
     with clear_errors():
         app = ctx.obj.app()
         org_id = app.resolve_org(org)
-        ids = [source_id] if source_id else [s.source_id for s in app.knowledge_sources.list(org_id)]
+        ids = [source_id] if source_id else [s.source_id for s in app.knowledge_sources.list_sources(org_id)]
         if not ids:
             raise SourceError("this org has no sources")
         for sid in ids:

@@ -29,7 +29,7 @@ def run_demo(*, data_dir: str | None = None) -> None:
     started = time.monotonic()
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="revenant-demo-"))
     with postmortem_demo(root) as pm_demo, slack_demo() as sd:
-        settings = Settings(data_dir=root, database_url=None, **pm_demo.settings(),  # type: ignore[call-arg]
+        settings = Settings(data_dir=root, database_url=None, **pm_demo.settings(),
                             **sd.settings())
         app = bootstrap(settings, clock=pm_demo.clock, github_write_pause=0)
         try:
@@ -69,10 +69,10 @@ def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: Sla
     say("(bad sender)", f"HTTP {status} → {answer.get('field')}: {answer.get('message')}")
 
     inc = wait_for(lambda: (s := app.queries.get(org.id, "INC-1")) and "slack" in s.rooms and s, "INC-1's channel")
-    channel, war_room_ts = inc.rooms["slack"]["room_id"], inc.rooms["slack"]["message_id"]
-    say("revenant", f"opened #{inc.rooms['slack']['name']} for {inc.human_id}, pinned the war room, "
+    channel, war_room_ts = inc.rooms["slack"].room_id, inc.rooms["slack"].message_id
+    say("revenant", f"opened #{inc.rooms['slack'].name} for {inc.human_id}, pinned the war room, "
                     f"announced it in #general, and threaded suggestions under the war room")
-    click.echo(f"\nresponders work {inc.human_id} in #{inc.rooms['slack']['name']} (every line is a signed request):")
+    click.echo(f"\nresponders work {inc.human_id} in #{inc.rooms['slack'].name} (every line is a signed request):")
     pm_demo.clock.advance(2)
     sd.command("alice", channel, "status investigating acknowledged, looking")
     sd.command("alice", channel, f"role commander <@{sd.users['alice']}|alice>")
@@ -103,11 +103,11 @@ def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: Sla
     pm_demo.act(app, org.id, inc.incident_id, editor=f"slack:{sd.users['bob']}",
                 approver=f"slack:{sd.users['alice']}")
 
-    click.echo(f"\n#{inc.rooms['slack']['name']} as a person reads it in Slack:")
+    click.echo(f"\n#{inc.rooms['slack'].name} as a person reads it in Slack:")
     for line in sd.slack.render_channel(channel).splitlines():
         click.echo("  │ " + line)
     click.echo("\nincidents:")
-    for s in app.queries.list(org.id):
+    for s in app.queries.list_incidents(org.id):
         click.echo(f"  {s.human_id:<6} {s.severity.value}  {s.status.value:<10} {s.signal_count} signal(s)  {s.title}")
     final = app.queries.get(org.id, "INC-1")
     assert final is not None

@@ -26,7 +26,7 @@ def _suggestions(sd: SlackDemo, channel: str, war_room_ts: str, after: int) -> d
         found = [m for m in sd.bot_messages(channel, war_room_ts)[after:] if "Suggested next steps" in m.get("text", "")]
         return found[-1] if found else None
 
-    return wait_for(newest, "the suggestions thread")  # type: ignore[no-any-return]
+    return wait_for(newest, "the suggestions thread")
 
 
 def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:

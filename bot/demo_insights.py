@@ -50,10 +50,12 @@ def insights_act(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd
     say("alertmanager", f"HTTP {status} → {human}: {answer['signals'][0]['reason']}")
     state = wait_for(lambda: (s := app.queries.get(org_id, human)) and "slack" in s.rooms and s.recurrence and s,
                      f"{human}'s channel")
-    channel = state.rooms["slack"]["room_id"]
-    war_room = sd.slack.render_channel(channel).splitlines()
+    channel = state.rooms["slack"].room_id
+    # the recurrence is on the incident; the pinned war room shows it once its refresh is delivered
+    war_room = wait_for(lambda: (lines := sd.slack.render_channel(channel).splitlines())
+                        and any(" time in " in line for line in lines) and lines, f"{human}'s war room to show the recurrence")
     top = next(i for i, line in enumerate(war_room) if "📌 pinned" in line)
-    click.echo(f"\n#{state.rooms['slack']['name']}, the top of its pinned war room:")
+    click.echo(f"\n#{state.rooms['slack'].name}, the top of its pinned war room:")
     for line in war_room[top:top + 5]:
         click.echo("  │ " + line)
 

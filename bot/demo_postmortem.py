@@ -51,7 +51,7 @@ class PostmortemDemo:
     jira: JiraEmulator = field(default_factory=lambda: JiraEmulator(users={JIRA_USER: JIRA_TOKEN}))
     clock: DemoClock = field(default_factory=DemoClock)
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
         """The environment a real deployment would set, pointed at the emulators."""
         return {"github_token": GITHUB_TOKEN, "github_api_url": self.gh.base_url, "jira_url": self.jira.base_url,
                 "jira_user": JIRA_USER, "jira_token": JIRA_TOKEN}
@@ -74,7 +74,7 @@ class PostmortemDemo:
 
     def act(self, app: App, org_id: str, incident_id: str, *, editor: str, approver: str) -> Path:
         """Wait for the automatic draft, edit, submit, try and refuse, approve, publish; write the Markdown."""
-        state = _wait(app, org_id, incident_id, lambda s: bool(s.postmortem.get("sections")), "the draft")
+        state = _wait(app, org_id, incident_id, lambda s: bool(s.postmortem.sections), "the draft")
         view = pmu.view_of(state)
         click.echo(f"\npostmortem ({state.human_id} resolved → drafted from the timeline by the worker):")
         _say("revenant", f"drafted: {len(view.sections)} sections, every fact cited [ev N]; "
@@ -101,7 +101,7 @@ class PostmortemDemo:
         pmu.approve_postmortem(**base, queries=app.queries, actor=approver)
         _say(approver.split(":")[1], "Approve and publish")
         final = _wait(app, org_id, incident_id, lambda s: s.status is Status.CLOSED, "publication", timeout=25)
-        for target, url in final.postmortem.get("published", {}).items():
+        for target, url in final.postmortem.published.items():
             _say("revenant", f"published to {target}: {url}")
         keys = [i["key"] for i in self.jira.issues("OPS")]
         _say("revenant", f"Jira: {', '.join(keys)} (postmortem + action items, linked); {final.human_id} is "
@@ -123,7 +123,7 @@ def _wait(app: App, org_id: str, incident_id: str, done: object, what: str, time
         state = app.queries.get(org_id, incident_id)
         return state if state is not None and done(state) else None  # type: ignore[operator]
 
-    return wait_for(check, what, timeout)  # type: ignore[no-any-return]
+    return wait_for(check, what, timeout)
 
 
 @contextmanager

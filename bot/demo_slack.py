@@ -38,7 +38,7 @@ def say(who: str, text: str) -> None:
         click.echo(f"  {who if i == 0 else '':<12} {line}")
 
 
-def wait_for(check: Callable[[], Any], what: str, timeout: float = 20.0) -> Any:
+def wait_for(check: Callable[[], Any], what: str, timeout: float = 60.0) -> Any:
     """Poll while the app's lazy listeners and outbox do their work in the background."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -57,7 +57,7 @@ class SlackDemo:
     users: dict[str, str] = field(default_factory=dict)
     sender: SlackSender | None = None
 
-    def settings(self) -> dict[str, str]:
+    def settings(self) -> dict[str, Any]:
         """What a token-mode deployment sets, pointed at the emulator."""
         return {"slack_signing_secret": SIGNING_SECRET, "slack_bot_token": self.slack.bot_token,
                 "slack_api_url": self.slack.api_url}

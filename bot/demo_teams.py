@@ -39,7 +39,7 @@ def run_teams_demo(*, data_dir: str | None = None) -> None:
     started = time.monotonic()
     root = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="revenant-teams-demo-"))
     with BotConnectorEmulator(bot_name="Revenant") as connector:
-        settings = Settings(data_dir=root, database_url=None, microsoft_app_id=DEMO_APP_ID,  # type: ignore[call-arg]
+        settings = Settings(data_dir=root, database_url=None, microsoft_app_id=DEMO_APP_ID,
                             microsoft_app_password=SecretStr(DEMO_SECRET))
         app = bootstrap(settings, executor=SimulatedExecutor(delay_seconds=0.2),
                         teams_auth_settings=connector.bot_auth_settings(DEMO_APP_ID, DEMO_SECRET),
@@ -83,7 +83,7 @@ def _script(app: App, connector: BotConnectorEmulator, teams: TeamsSender) -> No
 
     def thread() -> str | None:
         state = app.queries.get(org.id, "INC-1")
-        return str(state.rooms["teams"]["room_id"]) if state and "teams" in state.rooms else None
+        return str(state.rooms["teams"].room_id) if state and "teams" in state.rooms else None
 
     room = str(_wait("the incident thread", thread))
     root = room.split(";messageid=", 1)[1]

@@ -15,6 +15,7 @@ from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker
 from incident_core.insights_usecases import due_digests, patterns_handler
+from incident_core.org_settings import OrgSettings
 from storage.insights_queries import SqlIncidentHistory
 from storage.reminder_ledger import SqlReminderLedger
 
@@ -34,7 +35,7 @@ def tracker_for(app: App) -> Callable[[str], ActionItemTracker | None]:
 
     def build(org_id: str) -> ActionItemTracker | None:
         org = app.directory.org(org_id)
-        jira = ((org.settings if org else {}).get("publishing") or {}).get("jira") or {}
+        jira = (org.config.publishing.get("jira") if org else None) or {}
         if not (isinstance(jira, dict) and jira.get("project") and s.jira_url and s.jira_token):
             return None
         from publishers.jira import JiraPublisher
@@ -52,9 +53,9 @@ def patterns_extra(app: App) -> dict[str, Callable[[Intent, ChatContext], Reply]
                                          tracker=tracker_for(app))}
 
 
-def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict[str, Any], now: datetime) -> int:
+def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: OrgSettings, now: datetime) -> int:
     """Write the digest deliveries due now for one org (each slot once, across processes); returns how many."""
-    projects = [(p.id, p.settings) for p in app.directory.projects(org_id)]
+    projects = [(p.id, p.config) for p in app.directory.projects(org_id)]
     fired = 0
     for message in due_digests(org_settings=settings, projects=projects, now=now):
         if ledger.fire(org_id, message):

@@ -62,3 +62,22 @@ class KnowledgeHealth:
             if failing:
                 detail["last_error"] = self.last_error[:300]
             return not failing, detail
+
+
+@dataclass
+class RecordedGuidance:
+    """A guidance source whose outcomes KnowledgeHealth records (`/revenant suggest`: its failure is also
+    shown to the person who asked, by the chat error handler)."""
+
+    source: Any
+    health: KnowledgeHealth
+
+    def guide(self, request: Any) -> Any:
+        """The source's guidance; a failure is recorded and raised."""
+        try:
+            guidance = self.source.guide(request)
+        except Exception as exc:
+            self.health.failed(exc)
+            raise
+        self.health.succeeded()
+        return guidance

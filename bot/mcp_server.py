@@ -33,7 +33,7 @@ def org_for_token(app: App, token: str) -> str:
 def _summary(state: Any) -> dict[str, Any]:
     return {"id": state.human_id, "uuid": state.incident_id, "title": state.title, "status": state.status.value,
             "severity": state.severity.value, "commander": state.commander, "services": list(state.services),
-            "created_at": state.created_at.isoformat(), "postmortem": state.postmortem.get("status")}
+            "created_at": state.created_at.isoformat(), "postmortem": state.postmortem.status}
 
 
 def build_mcp(app: App, org_id: str, **settings: Any) -> FastMCP:
@@ -57,7 +57,7 @@ def build_mcp(app: App, org_id: str, **settings: Any) -> FastMCP:
     @mcp.tool()
     def list_incidents(open_only: bool = False, limit: int = 20) -> dict[str, Any]:
         """This org's incidents, newest first (INC-n ids, title, status, severity, postmortem status)."""
-        items = app.queries.list(org_id, open_only=open_only, limit=max(1, min(int(limit), 200)))
+        items = app.queries.list_incidents(org_id, open_only=open_only, limit=max(1, min(int(limit), 200)))
         return {"incidents": [_summary(s) for s in items]}
 
     @mcp.tool()
@@ -74,7 +74,7 @@ def build_mcp(app: App, org_id: str, **settings: Any) -> FastMCP:
         state = incident(incident_ref)
         view = view_of(state)
         return {"incident": state.human_id, "status": view.status, "markdown": to_markdown(view.document),
-                "action_items": view.action_items, "published": state.postmortem.get("published", {}),
+                "action_items": view.action_items, "published": state.postmortem.published,
                 "blameless_warnings": [f"{f.section}: {f.phrase} — {f.suggestion}" for f in view.findings]}
 
     @mcp.tool()

@@ -40,7 +40,7 @@ CHAT_SECTIONS: dict[str, dict[str, type]] = {
 def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
     """Validate and store routing, chat, publishing, reminder and postmortem settings; returns a summary."""
     data = read_yaml(path)
-    extra = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
+    extra: dict[str, Any] = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
     chat = {key: _chat_section(key, data[key]) for key in CHAT_SECTIONS if key in data}
     lines = []
     if "routing" in data or not (extra or chat or "insights" in data):

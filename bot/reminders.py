@@ -21,13 +21,15 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.bootstrap import App
 from bot.insights_wiring import fire_digests
-from incident_core.auto_resolve import auto_resolve, delays_by_project
+from incident_core.all_clear import auto_resolve_at
+from incident_core.auto_resolve import AfterFor, auto_resolve, delays_by_project
 from incident_core.events import Event
+from incident_core.org_settings import OrgSettings
 from incident_core.ports import OutboxMessage
 from incident_core.postmortem_usecases import NOTICE
 from incident_core.reminders import ReminderPolicy, due_reminders, next_look
 from incident_core.richtext_json import to_json
-from incident_core.rooms import archive_after, rooms_to_archive
+from incident_core.rooms import rooms_to_archive
 from incident_core.state import IncidentState
 from storage.reminder_ledger import Decide, SqlReminderLedger
 
@@ -41,8 +43,9 @@ def tick(app: App, *, use_leader: bool = True) -> int:
     """Look at the incidents the reminder index says are due (not every org); returns how many messages fired.
 
     One read of the index across orgs; then the due incidents of up to LOOK_BATCH orgs per transaction
-    (re-scoped per org): their latest events, any reminder or room archive due now, each one's next look.
-    Weekly digests, and auto-resolve of all-clear incidents, are evaluated for the orgs that configured them.
+    (storage/reminder_look.py): their latest events, any reminder or room archive due now, each one's next
+    look. An all-clear incident whose project sets `auto_resolve_after_minutes` is looked at when that time
+    comes (its next look) and resolved then. Weekly digests are evaluated for the orgs that configured them.
     """
     ledger = SqlReminderLedger(app.engine)
     fired = 0
@@ -53,47 +56,59 @@ def tick(app: App, *, use_leader: bool = True) -> int:
         due: dict[str, dict[str, int]] = {}
         for org_id, incident_id, seq in ledger.due(now):
             due.setdefault(org_id, {})[incident_id] = seq
-        settings = dict(ledger.orgs())
-        batch = [(org_id, seqs, _decide(settings.get(org_id, {}), now)) for org_id, seqs in due.items()]
+        project_digests, org_digests = ledger.digest_orgs(), ledger.org_digest_orgs()
+        settings = {org_id: OrgSettings.from_dict(raw)  # not every org's: those with due incidents or a digest
+                    for org_id, raw in ledger.orgs(set(due) | project_digests | org_digests)}
+        resolving: dict[str, list[IncidentState]] = {}
+        delays = {org_id: _auto_resolve_delays(app, org_id, settings[org_id]) for org_id in due
+                  if org_id in settings and settings[org_id].auto_resolves}  # only orgs with something due
+        batch = [(org_id, seqs, _decide(settings.get(org_id) or OrgSettings(), now, delays.get(org_id),
+                                        resolving.setdefault(org_id, []))) for org_id, seqs in due.items()]
         for start in range(0, len(batch), LOOK_BATCH):
             for org_id, message in ledger.look(batch[start:start + LOOK_BATCH]):
                 fired += 1
                 log.info("%s queued (org %s)", message.key, org_id)
-        for org_id, org_settings in settings.items():
-            if _auto_resolves(org_settings):  # only orgs that configured it: their open incidents
-                fired += _auto_resolve(app, ledger, org_id, org_settings, now)
-        digest_orgs = ledger.digest_orgs() | {o for o, s in settings.items() if (s.get("insights") or {}).get("digest")}
+        for org_id, states in resolving.items():
+            if states:
+                fired += _auto_resolve(app, org_id, states, now, delays[org_id])
+        digest_orgs = project_digests | {o for o in org_digests if o in settings and settings[o].insights.get("digest")}
         for org_id in sorted(digest_orgs):
-            fired += fire_digests(app, ledger, org_id, settings.get(org_id, {}), now)
+            fired += fire_digests(app, ledger, org_id, settings.get(org_id) or OrgSettings(), now)
     return fired
 
 
-def _decide(settings: dict, now: datetime) -> Decide:
-    """For one org: what is due now for an incident (reminders, room archives), and its next look."""
-    policy = ReminderPolicy.from_settings(settings.get("reminders"))
-    after = archive_after(settings)
+def _decide(settings: OrgSettings, now: datetime, auto_resolve_after: AfterFor | None = None,
+            resolving: list[IncidentState] | None = None) -> Decide:
+    """For one org: what is due now for an incident (reminders, room archives), and its next look. With the
+    org's auto-resolve delays, an all-clear incident is also looked at when it may resolve itself, and added to
+    `resolving` once that time has come (it stays due until the resolution changes it)."""
+    policy = ReminderPolicy.from_settings(settings.reminders)
+    after = settings.archive_after
 
     def decide(state: IncidentState, recent: list[Event]) -> tuple[list[OutboxMessage], datetime | None]:
         messages = [OutboxMessage(topic=NOTICE, key=due.key, payload={
             "incident_id": state.incident_id, "content": to_json(due.content), "snooze": due.snooze,
             "reminder": due.kind}) for due in due_reminders(state, recent, now, policy)]
         messages += rooms_to_archive(state, now, after)
-        return messages, next_look(state, recent, now, policy, after)
+        look = next_look(state, recent, now, policy, after)
+        resolves = auto_resolve_at(state, auto_resolve_after(state)) if auto_resolve_after else None
+        if resolves is not None:
+            if resolves <= now and resolving is not None:
+                resolving.append(state)
+            look = resolves if look is None else min(look, resolves)
+        return messages, look
 
     return decide
 
 
-def _auto_resolves(settings: dict) -> bool:
-    """Whether any of the org's routed projects sets `auto_resolve_after_minutes`."""
-    return any("auto_resolve_after_minutes" in p for p in (settings.get("routing") or {}).get("projects") or ()
-               if isinstance(p, dict))
+def _auto_resolve_delays(app: App, org_id: str, settings: OrgSettings) -> AfterFor:
+    """The org's auto_resolve_after per incident (by its project's name)."""
+    return delays_by_project(settings, {p.id: p.name for p in app.directory.projects(org_id)})
 
 
-def _auto_resolve(app: App, ledger: SqlReminderLedger, org_id: str, settings: dict, now: datetime) -> int:
-    """Resolve incidents all clear for their project's `auto_resolve_after_minutes` (off unless set)."""
-    names = {p.id: p.name for p in app.directory.projects(org_id)}
-    done = auto_resolve(deps=app.deps, states=ledger.candidates(org_id), now=now,
-                        after_for=delays_by_project(settings, names))
+def _auto_resolve(app: App, org_id: str, states: list[IncidentState], now: datetime, after_for: AfterFor) -> int:
+    """Resolve the looked-at incidents all clear for their project's `auto_resolve_after_minutes`."""
+    done = auto_resolve(deps=app.deps, states=states, now=now, after_for=after_for)
     for human_id in done:
         log.info("auto-resolved %s (org %s): all clear for its project's auto_resolve_after", human_id, org_id)
     return len(done)

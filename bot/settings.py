@@ -127,7 +127,7 @@ class Settings(BaseSettings):
         return self.effective_database_url.startswith("sqlite")
 
 
-ALIASES = {name: str(f.validation_alias.choices[0]) for name, f in Settings.model_fields.items()  # type: ignore[union-attr]
+ALIASES = {name: str(f.validation_alias.choices[0]) for name, f in Settings.model_fields.items()
            if isinstance(f.validation_alias, AliasChoices)}
 
 

@@ -76,7 +76,8 @@ class TokenIdentity:
             if self.owner is None:
                 self._waiting()
                 try:
-                    answer = WebClient(token=self.token, base_url=self.api_url, timeout=self.timeout).auth_test()
+                    answer = WebClient(token=self.token, base_url=self.api_url,
+                                       timeout=self.timeout).auth_test()  # type: ignore[arg-type]  # slack_sdk annotates timeout as int; it takes seconds as a float
                 except (SlackApiError, SlackClientError, OSError) as exc:
                     raise self._failed(exc) from None
                 self._learn(answer.data)
@@ -89,7 +90,7 @@ class TokenIdentity:
             return self.owner
         self._waiting()
         try:
-            client = AsyncWebClient(token=self.token, base_url=self.api_url, timeout=self.timeout)
+            client = AsyncWebClient(token=self.token, base_url=self.api_url, timeout=self.timeout)  # type: ignore[arg-type]  # slack_sdk annotates timeout as int; it takes seconds as a float
             answer = await client.auth_test()
         except (SlackApiError, SlackClientError, OSError, TimeoutError) as exc:
             raise self._failed(exc) from None

@@ -110,6 +110,8 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
     s = app.settings
     assert s.slack_signing_secret is not None
     secret = s.slack_signing_secret.get_secret_value()
+    # slack_sdk annotates timeout as int; it takes seconds as a float.
+    client = AsyncWebClient(base_url=_api_url(app), timeout=2.5)  # type: ignore[arg-type]
     if slack_mode(app) == "oauth":
         assert s.slack_client_id is not None and s.slack_client_secret is not None
         flow = AsyncOAuthFlow(client=AsyncWebClient(base_url=_api_url(app), timeout=10), settings=AsyncOAuthSettings(
@@ -117,11 +119,10 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
             scopes=manifest_scopes(), installation_store=installation_store(app),
             state_store=SqlOAuthStateStore(app.engine),
             callback_options=CallbackOptions(success=_bind_installation(app), failure=_failure)))
-        bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=AsyncWebClient(base_url=_api_url(app),
-                                                                                      timeout=2.5),
+        bolt = AsyncApp(signing_secret=secret, oauth_flow=flow, client=client,
                         process_before_response=False, request_verification_enabled=False)
     else:  # token mode: exactly the token's workspace (bot/slack_identity.py)
-        bolt = AsyncApp(signing_secret=secret, client=AsyncWebClient(base_url=_api_url(app), timeout=2.5),
+        bolt = AsyncApp(signing_secret=secret, client=client,
                         authorize=app.slack_identity.authorizer(), user_facing_authorize_error_message=NOT_THIS_WORKSPACE,
                         process_before_response=False, request_verification_enabled=False)
     from bot.guidance_wiring import suggest_extra

@@ -30,7 +30,7 @@ def sync_all(app: App) -> int:
     """Sync every source of every org; failures are recorded on the source and logged. Sources synced."""
     synced = 0
     for org_id in app.knowledge_sources.orgs_with_sources():
-        for source in app.knowledge_sources.list(org_id):
+        for source in app.knowledge_sources.list_sources(org_id):
             try:
                 report = sync_one(app, org_id, source.source_id)
             except Exception:  # noqa: BLE001 - recorded on the source; the next tick retries

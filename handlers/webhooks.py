@@ -35,8 +35,11 @@ NO_SIGNAL = {
 
 
 class TokenOwner(Protocol):
-    org_id: str
-    project_id: str | None
+    @property
+    def org_id(self) -> str: ...
+
+    @property
+    def project_id(self) -> str | None: ...
 
 
 class WebhookMetrics(Protocol):

@@ -11,6 +11,7 @@ from typing import Any
 from incident_core import richtext as rt
 from incident_core.decisions import clean
 from incident_core.errors import ValidationError
+from incident_core.model import ActionGate
 from incident_core.risk import RiskLevel, assess, raise_only
 
 
@@ -140,11 +141,11 @@ class ActionPlan:
     source: str | None
     title: str = ""  # the policy's own one-line description (a suggestion's title in chat)
 
-    def awaiting(self, confirmed: bool) -> str:
-        """"approval" for high, "confirmation" for medium not yet confirmed, "" when it may run now."""
+    def awaiting(self, confirmed: bool) -> ActionGate | None:
+        """Approval for high, confirmation for medium not yet confirmed, None when it may run now."""
         if self.risk.needs_approval:
-            return "approval"
-        return "confirmation" if self.risk.needs_confirmation and not confirmed else ""
+            return ActionGate.APPROVAL
+        return ActionGate.CONFIRMATION if self.risk.needs_confirmation and not confirmed else None
 
 
 def parse_kind(action: str) -> ActionKind:

@@ -14,7 +14,6 @@ from typing import Any, Protocol
 
 from incident_core.actions import (
     RUNNABLE,
-    ActionStatus,
     ApproveAction,
     ConfirmAction,
     DenyAction,
@@ -29,6 +28,7 @@ from incident_core.errors import DuplicateRequest, NotFound, ValidationError
 from incident_core.events import Event
 from incident_core.rbac import Permission, allows, require
 from incident_core.state import IncidentState
+from incident_core.state_models import ActionStatus
 from incident_core.usecases import Deps, Result, apply_command, role_of
 
 
@@ -103,16 +103,16 @@ class ActionOutcome:
 def outcome_of(state: IncidentState, action_id: str, *, duplicate: bool = False) -> ActionOutcome:
     """Render the action `action_id` of `state` as an ActionOutcome."""
     entry = entry_of(state, action_id)
-    status = entry["status"]
+    status = entry.status
     shown = OutcomeStatus.RUNNING if status in RUNNABLE else OutcomeStatus(status)
-    undoable = (status in (ActionStatus.EXECUTED, ActionStatus.UNDO_FAILED) and bool(entry.get("undo"))
+    undoable = (status in (ActionStatus.EXECUTED, ActionStatus.UNDO_FAILED) and bool(entry.undo)
                 and state.status.is_open)
     return ActionOutcome(
-        action_id=action_id, status=shown, action=entry["action"], summary=entry.get("summary", entry["action"]),
-        risk=entry["risk"], reason=entry.get("reason", ""), command=entry.get("command"),
-        requested_by=entry["requested_by"], approver=entry.get("approver") or entry.get("denied_by"),
-        source=entry.get("source"), output=entry.get("output", ""), undo=entry.get("undo"),
-        undo_output=entry.get("undo_output", ""), can_undo=undoable, duplicate=duplicate, state=state,
+        action_id=action_id, status=shown, action=entry.action, summary=entry.name,
+        risk=entry.risk, reason=entry.reason, command=entry.command,
+        requested_by=entry.requested_by, approver=entry.approver or entry.denied_by,
+        source=entry.source, output=entry.output, undo=entry.undo,
+        undo_output=entry.undo_output, can_undo=undoable, duplicate=duplicate, state=state,
     )
 
 
@@ -225,7 +225,7 @@ def _approver_role(deps: Deps, org_id: str, actor: str) -> bool:
 
 def _continue(deps: Deps, executor: ActionExecutor, result: Result, actor: str) -> ActionOutcome:
     action_id = _action_id(result.events)
-    if result.duplicate or result.state.actions[action_id]["status"] not in RUNNABLE:
+    if result.duplicate or result.state.actions[action_id].status not in RUNNABLE:
         return outcome_of(result.state, action_id, duplicate=result.duplicate)
     return _run(deps, executor, result.state, action_id, actor, None)
 
@@ -252,8 +252,8 @@ def _execution_request(state: IncidentState, action_id: str) -> ExecutionRequest
     entry = entry_of(state, action_id)
     return ExecutionRequest(
         org_id=state.org_id, incident_id=state.incident_id, human_id=state.human_id, action_id=action_id,
-        action=entry["action"], command=entry.get("command") or "", params=dict(entry.get("params") or {}),
-        risk=entry["risk"], requested_by=entry["requested_by"], source=entry.get("source"), undo=entry.get("undo"),
+        action=entry.action, command=entry.command or "", params=dict(entry.params),
+        risk=entry.risk, requested_by=entry.requested_by, source=entry.source, undo=entry.undo,
     )
 
 

@@ -61,13 +61,19 @@ def line(state: IncidentState) -> str | None:
     return f"All clear since {at:%H:%M} UTC: {state.all_clear_reason}. Mitigated or Resolved moves it on."
 
 
-def auto_resolve_due(state: IncidentState, now: datetime, after: timedelta | None) -> cmd.ChangeStatus | None:
-    """The command that resolves an incident all clear for `after` (the project's auto_resolve_after)."""
+def auto_resolve_at(state: IncidentState, after: timedelta | None) -> datetime | None:
+    """When an all-clear incident resolves itself under `after` (the project's auto_resolve_after); None: never."""
     if after is None or not state.all_clear_at or state.status in _QUIET:
         return None
-    since = datetime.fromisoformat(state.all_clear_at)
-    if now < since + after:
+    return datetime.fromisoformat(state.all_clear_at) + after
+
+
+def auto_resolve_due(state: IncidentState, now: datetime, after: timedelta | None) -> cmd.ChangeStatus | None:
+    """The command that resolves an incident all clear for `after` (the project's auto_resolve_after)."""
+    at = auto_resolve_at(state, after)
+    if at is None or after is None or now < at:
         return None
+    since = at - after
     minutes = int(after.total_seconds() // 60)
     return cmd.ChangeStatus(org_id=state.org_id, incident_id=state.incident_id, actor="system:auto-resolve",
                             occurred_at=now, status=Status.RESOLVED,

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from incident_core.all_clear import auto_resolve_due
 from incident_core.errors import IncidentError
+from incident_core.org_settings import OrgSettings
 from incident_core.routing import load_routing
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, apply_command
 
+AfterFor = Callable[[IncidentState], timedelta | None]  # an incident's auto_resolve_after (None: off)
 
-def auto_resolve(*, deps: Deps, states: Iterable[IncidentState], now: datetime,
-                 after_for: Callable[[IncidentState], timedelta | None]) -> list[str]:
+
+def auto_resolve(*, deps: Deps, states: Iterable[IncidentState], now: datetime, after_for: AfterFor) -> list[str]:
     """Resolve every incident whose project's delay has passed since its all clear; their human ids.
 
     The idempotency key names the all-clear moment, so however many processes tick, it resolves once.
@@ -33,10 +34,9 @@ def auto_resolve(*, deps: Deps, states: Iterable[IncidentState], now: datetime,
     return done
 
 
-def delays_by_project(settings: dict[str, Any], project_names: dict[str, str]) -> Callable[
-        [IncidentState], timedelta | None]:
+def delays_by_project(settings: OrgSettings, project_names: dict[str, str]) -> AfterFor:
     """The org's `auto_resolve_after_minutes` per project (routing config), looked up by project id."""
-    raw = settings.get("routing")
+    raw = settings.routing
     config = load_routing(raw) if raw else None
 
     def after_for(state: IncidentState) -> timedelta | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypedDict
 
 from incident_core import postmortem_usecases as pmu
 from incident_core import richtext as rt
@@ -16,6 +17,16 @@ from incident_core.model import Severity
 from incident_core.ports import IncidentQueries
 from incident_core.state import IncidentState
 from incident_core.timeline import render
+
+
+class _CommandArgs(TypedDict):
+    """What every incident use case a chat command runs takes."""
+
+    deps: uc.Deps
+    org_id: str
+    incident_id: str
+    actor: str
+    idempotency_key: str | None
 
 
 @dataclass(frozen=True)
@@ -88,8 +99,8 @@ class ChatService:
 
     def _incident_command(self, intent: Intent, ctx: ChatContext, state: IncidentState,
                           key: str | None) -> Reply:
-        base = {"deps": self.deps, "org_id": ctx.org_id, "incident_id": state.incident_id, "actor": ctx.user,
-                "idempotency_key": key}
+        base = _CommandArgs(deps=self.deps, org_id=ctx.org_id, incident_id=state.incident_id, actor=ctx.user,
+                            idempotency_key=key)
         now = self.deps.clock.now()
         if intent.name == "status":
             assert intent.status is not None
@@ -133,15 +144,15 @@ class ChatService:
         return state
 
     def _list(self, ctx: ChatContext) -> rt.Rich:
-        items = self.queries.list(ctx.org_id, open_only=True)
+        items = self.queries.list_incidents(ctx.org_id, open_only=True)
         if not items:
             return rt.doc(rt.para("No open incidents. ", rt.emoji("tada")))
         now = self.deps.clock.now()
         rows = []
         for s in items:
-            room = s.rooms.get(ctx.platform) or {}
-            link = (" ", rt.Room(ctx.platform, str(room["room_id"]), str(room.get("room_name") or ""))) \
-                if ctx.platform == "slack" and room.get("room_id") else ()
+            room = s.rooms.get(ctx.platform)
+            link = (" ", rt.Room(ctx.platform, room.room_id, room.name)) \
+                if ctx.platform == "slack" and room and room.room_id else ()
             rows.append((rt.b(s.human_id), f" {s.severity.value} {s.status.value} — {s.title} "
                          f"({warroom.duration(s, now)})", link))
         return rt.doc(rt.para(rt.b("Open incidents")), rt.bullets(*rows))

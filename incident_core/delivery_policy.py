@@ -26,8 +26,9 @@ class RetryPolicy:
 
     def delay(self, attempts: int, rng: random.Random | None = None) -> timedelta:
         """The wait after `attempts` failed attempts (attempts ≥ 1)."""
-        full = min(self.cap, self.base * (2 ** min(max(attempts - 1, 0), 30)))
-        draw = (rng or random).uniform(1.0 - self.jitter, 1.0)
+        full = min(self.cap, self.base * (1 << min(max(attempts - 1, 0), 30)))
+        low = 1.0 - self.jitter
+        draw = rng.uniform(low, 1.0) if rng else random.uniform(low, 1.0)
         return full * draw
 
     def after_failure(self, attempts: int, now: datetime, rng: random.Random | None = None) -> datetime | None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
 
-from incident_core.model import IncidentRole, Severity, Status
+from incident_core.event_schema import FIRST_VERSION, current_version, upcast
+from incident_core.model import ActionGate, IncidentRole, Severity, Status
 
 EVENT_TYPES: dict[str, type[Event]] = {}
 
@@ -26,10 +28,12 @@ class Event:
     meta: dict[str, Any] = field(default_factory=dict, compare=False)
 
     type_name: ClassVar[str] = "Event"
+    schema_version: ClassVar[int] = FIRST_VERSION  # of the payload; see incident_core/event_schema.py
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.type_name = cls.__name__
+        cls.schema_version = current_version(cls.__name__)
         EVENT_TYPES[cls.__name__] = cls
 
     def payload(self) -> dict[str, Any]:
@@ -52,9 +56,11 @@ def event_from_record(
     occurred_at: datetime,
     actor: str,
     meta: dict[str, Any] | None = None,
+    schema_version: int = FIRST_VERSION,
 ) -> Event:
-    """Rebuild an event from a stored record; unknown types raise KeyError."""
+    """Rebuild an event from a stored record, upcast from its schema version; unknown types raise KeyError."""
     cls = EVENT_TYPES[type_name]
+    data = upcast(type_name, schema_version, data)
     kwargs: dict[str, Any] = {}
     for f in dataclasses.fields(cls):
         if f.name in ENVELOPE_FIELDS or f.name not in data:
@@ -79,8 +85,9 @@ def _to_json(value: Any) -> Any:
     return value
 
 
-_ENUMS = {"Status": Status, "Severity": Severity, "IncidentRole": IncidentRole,
-          "Status | None": Status, "Severity | None": Severity}
+_ENUMS: dict[str, type[Status] | type[Severity] | type[IncidentRole] | type[ActionGate]] = {
+    "Status": Status, "Severity": Severity, "IncidentRole": IncidentRole,
+    "Status | None": Status, "Severity | None": Severity, "ActionGate | None": ActionGate}
 
 
 def _from_json(annotation: Any, value: Any) -> Any:
@@ -291,7 +298,9 @@ class SuggestionFeedbackGiven(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ActionRequested(Event):
-    """Someone asked to run a playbook action; `awaiting` is "confirmation", "approval" or "" (runs now)."""
+    """Someone asked to run a playbook action; `awaiting` is the gate it waits behind, None when it runs now.
+
+    Schema v2 (v1 said "runs now" with an empty string; see incident_core/event_schema.py)."""
 
     action_id: str
     action: str
@@ -304,7 +313,7 @@ class ActionRequested(Event):
     reason: str = ""
     source: str | None = None
     confirmed: bool = False
-    awaiting: str = ""
+    awaiting: ActionGate | None = None
     suggestion_id: str | None = None
 
 
@@ -357,7 +366,7 @@ class PostmortemDrafted(Event):
     sections: dict[str, str]
     markdown: str
     title: str = ""
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()  # postmortem items (state_models.PostmortemItem)
     key_moments: tuple[int, ...] = ()
     source: str = "deterministic"
     notes: str = ""
@@ -369,7 +378,7 @@ class PostmortemEdited(Event):
 
     section: str
     text: str
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()  # postmortem items (state_models.PostmortemItem)
     key_moments: tuple[int, ...] = ()
 
 

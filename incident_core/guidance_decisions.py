@@ -13,6 +13,7 @@ from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, NotFound, ValidationError
 from incident_core.guidance import TRIGGERS, Question, SeenBefore, Suggestion, guidance_due
 from incident_core.state import IncidentState
+from incident_core.state_models import SuggestionRecord
 from incident_core.timeline import short_actor
 
 MAX_SUGGESTIONS = 8
@@ -43,9 +44,8 @@ class GiveSuggestionFeedback(Command):
     helpful: bool
 
 
-def _same_step(entry: dict[str, Any], s: Suggestion) -> bool:
-    return (entry.get("source"), entry.get("command"), entry.get("action"), entry.get("params") or {}) == (
-        s.source, s.command, s.action, s.params)
+def _same_step(entry: SuggestionRecord, s: Suggestion) -> bool:
+    return (entry.source, entry.command, entry.action, entry.params) == (s.source, s.command, s.action, s.params)
 
 
 def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
@@ -78,12 +78,12 @@ def _feedback(s: IncidentState, c: GiveSuggestionFeedback) -> list[ev.Event]:
     entry = s.suggestions.get(clean(c.suggestion_id, "the suggestion id", 100))
     if entry is None:
         raise NotFound(f"{s.human_id} has no suggestion {c.suggestion_id!r} on record any more")
-    if entry.get("votes", {}).get(c.actor) is c.helpful:
+    if entry.votes.get(c.actor) is c.helpful:
         mark = "helpful" if c.helpful else "not helpful"
         raise InvalidTransition(rt.doc(rt.para(rt.Mention(c.actor, short_actor(c.actor)),
-                                               f" already marked “{entry['title']}” as {mark}.")))
+                                               f" already marked “{entry.title}” as {mark}.")))
     return [ev.SuggestionFeedbackGiven(**envelope(s, c), suggestion_id=c.suggestion_id, helpful=c.helpful,
-                                       user=c.actor, source=str(entry.get("source", "")))]
+                                       user=c.actor, source=entry.source)]
 
 
 GUIDANCE_DECIDERS: dict[type, Callable[[Any, Any], list[Any]]] = {

@@ -131,14 +131,14 @@ def run_suggestion(*, deps: Deps, queries: IncidentQueries, executor: ActionExec
     entry = state.suggestions.get(suggestion_id) if state else None
     if state is None or entry is None:
         raise NotFound("that suggestion is not on this incident's record")
-    if not entry.get("action"):
-        raise ValidationError(f"“{entry['title']}” has no runnable action; do it by hand from {entry['source']}.")
-    runbook = entry["action"] == "runbook_command"
+    if not entry.action:
+        raise ValidationError(f"“{entry.title}” has no runnable action; do it by hand from {entry.source}.")
+    runbook = entry.action == "runbook_command"
     return request_action(
         deps=deps, executor=executor, org_id=org_id, incident_id=state.incident_id, actor=actor,
-        action=entry["action"], params=None if runbook else dict(entry.get("params") or {}),
-        command=entry.get("command") if runbook else None, source=entry.get("source"),
-        proposed_risk=entry.get("risk"), confirmed=confirmed, suggestion_id=suggestion_id,
+        action=entry.action, params=None if runbook else dict(entry.params),
+        command=entry.command if runbook else None, source=entry.source,
+        proposed_risk=entry.risk, confirmed=confirmed, suggestion_id=suggestion_id,
         action_id=action_id_for(suggestion_id), idempotency_key=idempotency_key)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import timedelta
-from typing import cast
+from datetime import datetime, timedelta
+from typing import TypedDict, cast
 
 from incident_core import all_clear
 from incident_core import commands as cmd
@@ -21,6 +21,14 @@ from incident_core.richtext import clip
 from incident_core.signals import GROUP_KEY, Signal, SignalSeverity
 from incident_core.state import apply_all
 from incident_core.usecases import MAX_ATTEMPTS, Deps, back_off, changed_message
+
+
+class _Envelope(TypedDict):
+    """The part of a signal's command that is the same whatever is decided."""
+
+    org_id: str
+    actor: str
+    occurred_at: datetime
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates,
     candidates = pool.for_signal(signal)
     decision = correlate(signal, candidates, now=now, window=policy.window, min_severity=policy.min_severity)
     data = signal.to_dict()
-    base = {"org_id": signal.org_id, "actor": who, "occurred_at": now}
+    base = _Envelope(org_id=signal.org_id, actor=who, occurred_at=now)
     if decision.action is CorrelationAction.IGNORE:
         stream = signal_stream(signal.org_id, signal.fingerprint)
         version = tx.stream_version(stream)

@@ -11,6 +11,7 @@ from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker, IncidentHistory
 from incident_core.insights import Digest, DigestSchedule, at_midnight, build_digest
+from incident_core.org_settings import OrgSettings, ProjectSettings
 from incident_core.patterns import PastIncident, PatternReport, find_patterns, past_incident, with_statuses
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.rbac import Permission, require
@@ -60,11 +61,11 @@ def digest_key(platform: str, project_id: str | None, slot: datetime) -> str:
     return f"digest:{platform}:{project_id or 'org'}:{slot.isoformat()}"
 
 
-def due_digests(*, org_settings: dict[str, Any], projects: Sequence[tuple[str, dict[str, Any]]],
+def due_digests(*, org_settings: OrgSettings, projects: Sequence[tuple[str, ProjectSettings]],
                 now: datetime) -> list[OutboxMessage]:
     """Digest deliveries due now for the org and each of its projects (keyed per slot: fire once)."""
-    scopes: list[tuple[str | None, Any]] = [(None, (org_settings.get("insights") or {}).get("digest"))]
-    scopes += [(pid, (settings.get("insights") or {}).get("digest")) for pid, settings in projects]
+    scopes: list[tuple[str | None, Any]] = [(None, org_settings.insights.get("digest"))]
+    scopes += [(pid, settings.insights.get("digest")) for pid, settings in projects]
     out = []
     for project_id, raw in scopes:
         schedule = DigestSchedule.from_settings(raw)

@@ -18,7 +18,7 @@ def routing_config(*, deps: Deps, org_id: str) -> RoutingConfig | None:
     org = deps.directory.org(org_id)
     if org is None:
         raise NotFound(f"no org {org_id!r}")
-    raw = org.settings.get("routing")
+    raw = org.config.routing
     return load_routing(raw) if raw else None
 
 

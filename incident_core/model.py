@@ -64,6 +64,13 @@ class IncidentRole(StrEnum):
             ) from None
 
 
+class ActionGate(StrEnum):
+    """What a requested action waits for before it may run (`ActionRequested.awaiting`)."""
+
+    CONFIRMATION = "confirmation"  # medium risk: the requester confirms
+    APPROVAL = "approval"  # high risk: a second person, a commander, approves
+
+
 class OrgRole(StrEnum):
     """RBAC roles a member holds in an org, weakest first."""
 

@@ -116,7 +116,7 @@ def postmortem_of(state: IncidentState) -> PostmortemRef | None:
         return None
     items = tuple(ActionItem(incident_id=state.incident_id, item_id=str(i.get("id") or f"ai-{n + 1}"),
                              title=str(i.get("title", "")), owner=str(i.get("owner") or ""))
-                  for n, i in enumerate(state.postmortem.get("action_items") or ()))
+                  for n, i in enumerate(state.postmortem.action_items))
     assert status is not None
     return PostmortemRef(incident_id=state.incident_id, human_id=state.human_id, status=status.value,
                          path=knowledge_path(state), action_items=items)

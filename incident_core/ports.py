@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from incident_core.correlation import OpenIncident
 from incident_core.events import Event
 from incident_core.model import OrgRole
+from incident_core.org_settings import OrgSettings, ProjectSettings
 from incident_core.state import IncidentState
 
 
@@ -28,7 +29,12 @@ class Org:
     id: str
     name: str
     default_role: OrgRole = OrgRole.RESPONDER
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the stored document; read it through `config`
+
+    @property
+    def config(self) -> OrgSettings:
+        """The settings, typed by section."""
+        return OrgSettings.from_dict(self.settings)
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,12 @@ class Project:
     id: str
     org_id: str
     name: str
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # the stored document; read it through `config`
+
+    @property
+    def config(self) -> ProjectSettings:
+        """The settings, typed."""
+        return ProjectSettings.from_dict(self.settings)
 
 
 class IncidentTransaction(Protocol):
@@ -104,7 +115,7 @@ class IncidentQueries(Protocol):
         """By id or human id (INC-42)."""
         ...
 
-    def list(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]: ...
+    def list_incidents(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]: ...
 
     def timeline(self, org_id: str, incident_id: str) -> list[Event]: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,13 +19,13 @@ from incident_core.postmortem_model import (
     MAX_SECTION,
     SECTION_TITLES,
     FieldError,
-    PostmortemStatus,
     check_complete,
     normalize_items,
     status_of,
 )
 from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState, apply_all
+from incident_core.state_models import PostmortemStatus
 from incident_core.timeline import short_actor
 
 # --- commands ---------------------------------------------------------------------------------
@@ -36,7 +36,7 @@ class DraftPostmortem(Command):
     title: str
     sections: dict[str, str]
     markdown: str
-    action_items: tuple[dict[str, Any], ...] = ()
+    action_items: tuple[Mapping[str, Any], ...] = ()
     key_moments: tuple[int, ...] = ()
     source: str = "deterministic"
     notes: str = ""
@@ -57,7 +57,7 @@ class EditPostmortemSection(Command):
 
 @dataclass(frozen=True, kw_only=True)
 class EditActionItems(Command):
-    action_items: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+    action_items: tuple[Mapping[str, Any], ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -65,7 +65,7 @@ class SavePostmortemEdits(Command):
     """Several edits saved at once (a modal's Save): one PostmortemEdited per changed section, atomically."""
 
     sections: dict[str, str] = field(default_factory=dict)
-    action_items: tuple[dict[str, Any], ...] | None = None
+    action_items: tuple[Mapping[str, Any], ...] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +97,7 @@ def _require_editable(s: IncidentState) -> PostmortemStatus:
                                                rt.cmd("postmortem"), " to draft it.")))
     if status in LOCKED:
         raise InvalidTransition(f"{s.human_id}'s postmortem was approved by "
-                                f"{short_actor(str(s.postmortem.get('approver')))}; it can no longer change.")
+                                f"{short_actor(str(s.postmortem.approver))}; it can no longer change.")
     return status
 
 
@@ -150,7 +150,7 @@ def _edit(s: IncidentState, c: EditPostmortemSection) -> list[ev.Event]:
     if len(text) > MAX_SECTION:
         raise FieldError(f"section.{c.section}", f"{SECTION_TITLES[c.section]} is {len(text)} characters; "
                                                  f"keep it under {MAX_SECTION}")
-    if text == s.postmortem.get("sections", {}).get(c.section, ""):
+    if text == s.postmortem.sections.get(c.section, ""):
         return []
     return [ev.PostmortemEdited(**envelope(s, c), section=c.section, text=text)]
 
@@ -158,7 +158,7 @@ def _edit(s: IncidentState, c: EditPostmortemSection) -> list[ev.Event]:
 def _edit_items(s: IncidentState, c: EditActionItems) -> list[ev.Event]:
     _require_editable(s)
     items = normalize_items(c.action_items)
-    if items == normalize_items(s.postmortem.get("action_items")):
+    if items == normalize_items(s.postmortem.action_items):
         return []
     return [ev.PostmortemEdited(**envelope(s, c), section="action_items", text=f"{len(items)} action items",
                                 action_items=tuple(items))]
@@ -213,10 +213,10 @@ def _publication(s: IncidentState, c: RecordPublication) -> list[ev.Event]:
     status = status_of(s)
     if status not in LOCKED:
         raise InvalidTransition(f"{s.human_id}'s postmortem is not approved; nothing is published before approval.")
-    targets = list(s.postmortem.get("targets", ()))
+    targets = list(s.postmortem.targets)
     if c.target not in targets:
         raise ValidationError(f"{c.target!r} is not one of the targets approved for {s.human_id}: {targets}")
-    published = dict(s.postmortem.get("published", {}))
+    published = dict(s.postmortem.published)
     if c.target in published:
         return []
     out: list[ev.Event] = [ev.PostmortemPublished(**envelope(s, c), target=c.target,

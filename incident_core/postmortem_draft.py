@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from incident_core import events as ev
 from incident_core.model import Status
@@ -13,6 +12,7 @@ from incident_core.postmortem_facts import Facts, clip, gather, quote, since
 from incident_core.postmortem_lessons import FOLLOW_UP, DraftPolicy, action_items, lessons
 from incident_core.richtext_safety import safe_url
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemItem
 from incident_core.timeline import short_actor
 
 MAX_MOMENTS = 40
@@ -24,7 +24,7 @@ class Draft:
 
     title: str
     sections: dict[str, str]
-    action_items: tuple[dict[str, Any], ...]
+    action_items: tuple[PostmortemItem, ...]
     key_moments: tuple[int, ...]
     source: str = "deterministic"
     notes: str = ""
@@ -122,8 +122,8 @@ def _response(f: Facts) -> list[str]:
         lines.append(f"- Reopened: {e.from_status.value} → {e.to_status.value} at {_t(f, e.occurred_at)} "
                      f"{cite(e.version)}")
     for a in f.actions:
-        entry = f.state.actions.get(getattr(a, "action_id", ""), {})
-        command = entry.get("command") if entry.get("action") == "runbook_command" else None
+        entry = f.state.actions.get(getattr(a, "action_id", ""))
+        command = entry.command if entry and entry.action == "runbook_command" else None
         lines.append(f"- Action: {short_actor(a.actor)} {_action_text(a, command)} {cite(a.version)}")
     if f.suggestions:
         helpful = f"; {len(f.helpful)} marked helpful" if f.helpful else ""
@@ -188,7 +188,8 @@ def _links(f: Facts) -> list[str]:
                 seen.add(url)
                 lines.append(f"- {clip(str(link.get('title') or 'signal'), 80)}: {url} {cite(e.version)}")
     for a in f.actions:
-        source = f.state.actions.get(getattr(a, "action_id", ""), {}).get("source")
+        entry = f.state.actions.get(getattr(a, "action_id", ""))
+        source = entry.source if entry else None
         if source and source not in seen:
             seen.add(source)
             lines.append(f"- Runbook used: {clip(source, 150)} {cite(a.version)}")

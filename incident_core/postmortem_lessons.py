@@ -12,6 +12,7 @@ from incident_core.model import Severity, Status
 from incident_core.postmortem_check import cite, prompt
 from incident_core.postmortem_facts import Facts, clip, quote, since
 from incident_core.postmortem_model import add_business_days
+from incident_core.state_models import PostmortemItem
 
 FOLLOW_UP = re.compile(r"^\s*(?:action|todo|follow[- ]?up|ai)\s*[:\-]\s*(?P<title>.+)$", re.IGNORECASE)
 
@@ -83,20 +84,20 @@ def lessons(f: Facts, policy: DraftPolicy) -> tuple[list[str], list[str], list[s
     return well, wrong, lucky
 
 
-def action_items(f: Facts, policy: DraftPolicy, now: datetime) -> list[dict[str, Any]]:
+def action_items(f: Facts, policy: DraftPolicy, now: datetime) -> list[PostmortemItem]:
     resolved = f.reached(Status.RESOLVED, last=True)
     base = (resolved.occurred_at if resolved else now).date()
     commander = f.commander()
     owner = commander[0] if commander else (f.declared.actor if ":" in f.declared.actor
                                             and not f.declared.actor.startswith("signal:") else "")
     priority = {Severity.SEV1: "P1", Severity.SEV2: "P2"}.get(f.state.severity, "P3")
-    items: list[dict[str, Any]] = []
+    items: list[PostmortemItem] = []
 
     def add(title: str, kind: str, cites: list[int], who: str = owner) -> None:
         if title.lower() not in {i["title"].lower() for i in items} and len(items) < 10:
             due = add_business_days(base, int(policy.due_business_days.get(priority, 20)))
-            items.append({"id": f"ai-{len(items) + 1}", "title": clip(title, 280), "owner": who,
-                          "priority": priority, "due": due.isoformat(), "kind": kind, "cites": sorted(cites)})
+            items.append(PostmortemItem(id=f"ai-{len(items) + 1}", title=clip(title, 280), owner=who,
+                                        priority=priority, due=due.isoformat(), kind=kind, cites=sorted(cites)))
 
     for n in f.notes:
         m = FOLLOW_UP.match(n.text)

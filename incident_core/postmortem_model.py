@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
-from enum import StrEnum
 from typing import Any
 
 from incident_core.errors import ValidationError
 from incident_core.richtext_safety import storable
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemItem, PostmortemRecord
+from incident_core.state_models import (
+    PostmortemStatus as PostmortemStatus,  # its home before the state was typed
+)
 
 SECTIONS: tuple[tuple[str, str], ...] = (
     ("summary", "Summary"),
@@ -28,17 +32,6 @@ MAX_ITEMS = 25
 MAX_KEY_MOMENTS = 200
 PRIORITIES = ("P1", "P2", "P3", "P4")
 KINDS = ("mitigate", "prevent", "detect", "process")
-
-
-class PostmortemStatus(StrEnum):
-    """Where the postmortem stands (`IncidentState.postmortem["status"]`)."""
-
-    REVIEWING = "reviewing"  # key moments reviewed, no draft yet
-    DRAFT = "draft"
-    SUBMITTED = "submitted"
-    APPROVED = "approved"
-    PUBLISHING = "publishing"
-    PUBLISHED = "published"
 
 
 EDITABLE = frozenset({PostmortemStatus.DRAFT, PostmortemStatus.SUBMITTED})
@@ -63,7 +56,7 @@ def add_business_days(start: date, days: int) -> date:
     return current
 
 
-def normalize_item(raw: dict[str, Any], index: int, *, complete: bool) -> dict[str, Any]:
+def normalize_item(raw: Mapping[str, Any], index: int, *, complete: bool) -> PostmortemItem:
     """One action item with a title, owner, priority (P1–P4), due date (YYYY-MM-DD) and kind."""
     where = f"action_items.{index}"
     title = storable(str(raw.get("title") or "").strip())
@@ -90,11 +83,11 @@ def normalize_item(raw: dict[str, Any], index: int, *, complete: bool) -> dict[s
             if not value:
                 raise FieldError(f"{where}.{name}", f"action item {index + 1} (“{title[:60]}”) needs a {name}")
     cites = sorted({int(v) for v in raw.get("cites") or () if str(v).isdigit()})
-    return {"id": str(raw.get("id") or f"ai-{index + 1}")[:40], "title": title, "owner": owner,
-            "priority": priority, "due": due, "kind": kind, "cites": cites}
+    return PostmortemItem(id=str(raw.get("id") or f"ai-{index + 1}")[:40], title=title, owner=owner,
+                          priority=priority, due=due, kind=kind, cites=cites)
 
 
-def normalize_items(items: Any, *, complete: bool = False) -> list[dict[str, Any]]:
+def normalize_items(items: Any, *, complete: bool = False) -> list[PostmortemItem]:
     """Validate a list of action items (at most MAX_ITEMS)."""
     items = list(items or ())
     if len(items) > MAX_ITEMS:
@@ -102,14 +95,13 @@ def normalize_items(items: Any, *, complete: bool = False) -> list[dict[str, Any
     return [normalize_item(dict(item), i, complete=complete) for i, item in enumerate(items)]
 
 
-def check_complete(pm: dict[str, Any], human_id: str) -> None:
+def check_complete(pm: PostmortemRecord, human_id: str) -> None:
     """What submission and approval require: a summary and complete action items."""
-    if not str(pm.get("sections", {}).get("summary", "")).strip():
+    if not pm.sections.get("summary", "").strip():
         raise FieldError("section.summary", f"{human_id}'s postmortem needs a summary before it can be submitted")
-    normalize_items(pm.get("action_items"), complete=True)
+    normalize_items(pm.action_items, complete=True)
 
 
 def status_of(s: IncidentState) -> PostmortemStatus | None:
     """The postmortem's status, None when nothing was drafted or reviewed yet."""
-    raw = s.postmortem.get("status")
-    return PostmortemStatus(raw) if raw else None
+    return s.postmortem.status

@@ -9,7 +9,7 @@ cannot add a heading, a link or a mention to the document (at most a code span, 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -127,7 +127,7 @@ def section_blocks(text: str) -> tuple[rt.Block, ...]:
     return tuple(blocks) or (rt.para(rt.em("Nothing recorded.")),)
 
 
-def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...],
+def items_table(items: Sequence[Mapping[str, Any]],
                 named: Any = lambda text: text) -> rt.Block:
     """Action items as a table (citations in the last column)."""
     if not items:
@@ -143,22 +143,22 @@ def items_table(items: list[dict[str, Any]] | tuple[dict[str, Any], ...],
 
 
 def render_document(state: IncidentState, *, sections: dict[str, str] | None = None,
-                    action_items: list[dict[str, Any]] | None = None, title: str | None = None,
+                    action_items: Sequence[Mapping[str, Any]] | None = None, title: str | None = None,
                     names: dict[str, str] | None = None) -> rt.Rich:
     """The postmortem document: metadata table, sections, lessons, action items, citation key."""
     named = (lambda text: with_names(text, names)) if names else (lambda text: text)
     pm = state.postmortem
-    sections = sections if sections is not None else dict(pm.get("sections", {}))
-    items = action_items if action_items is not None else list(pm.get("action_items", []))
-    status = STATUS_LABEL.get(str(pm.get("status", "draft")), "Draft")
-    if pm.get("approver"):
-        approver = named(short_actor(str(pm["approver"])))
+    sections = sections if sections is not None else dict(pm.sections)
+    items = action_items if action_items is not None else list(pm.action_items)
+    status = STATUS_LABEL.get(str(pm.status or "draft"), "Draft")
+    if pm.approver:
+        approver = named(short_actor(pm.approver))
         status = f"{status} by {approver}" if status == "Approved" else f"{status} (approved by {approver})"
     meta = (("Date", _date(state)), ("Severity", state.severity.value), ("Status", status),
             ("Commander", named(short_actor(state.commander or "")) or "—"))
     rows = [(rt.inline(k), rt.inline(v)) for k, v in meta]
     rows.append((rt.inline("Incident"), rt.inline(f"{state.human_id} (", rt.code(state.incident_id), ")")))
-    heading = title or pm.get("title") or f"{state.human_id} — {state.title}"
+    heading = title or pm.title or f"{state.human_id} — {state.title}"
     blocks: list[rt.Block] = [rt.Heading(rt.inline(f"Postmortem: {rt.one_line(str(heading), 300)}"), 1),
                               rt.Table(((), ()), tuple(rows))]
     for key, name in SECTIONS:
@@ -179,14 +179,14 @@ def document_of(state: IncidentState, names: dict[str, str] | None = None) -> Po
     """The approved postmortem as publishers receive it, people shown by their display names."""
     pm = state.postmortem
     named = (lambda text: with_names(text, names)) if names else (lambda text: text)
-    summary = named(str(pm.get("sections", {}).get("summary", "")).strip())
+    summary = named(pm.sections.get("summary", "").strip())
     return PostmortemDocument(
         org_id=state.org_id, incident_id=state.incident_id, human_id=state.human_id,
-        title=str(pm.get("title") or f"{state.human_id} — {state.title}"), severity=state.severity.value,
+        title=pm.title or f"{state.human_id} — {state.title}", severity=state.severity.value,
         date=_date(state), content=render_document(state, names=names), summary=summary,
         action_items=tuple({**i, "owner": named(str(i.get("owner") or ""))} if i.get("owner") else dict(i)
-                           for i in pm.get("action_items", [])),
-        approver=named(str(pm.get("approver") or "")))
+                           for i in pm.action_items),
+        approver=named(pm.approver or ""))
 
 
 def split_text(text: str, limit: int, at: Callable[[str, int], int] | None = None) -> list[str]:

@@ -18,12 +18,13 @@ from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.postmortem_check import verify_section
 from incident_core.postmortem_draft import Draft, build_draft
 from incident_core.postmortem_lessons import DraftPolicy
-from incident_core.postmortem_model import status_of
+from incident_core.postmortem_model import EDITABLE, LOCKED, status_of
 from incident_core.postmortem_render import render_document
 from incident_core.publishing import Narrator, targets_for
 from incident_core.rbac import Permission, allows, require
 from incident_core.richtext_json import from_json
 from incident_core.state import IncidentState
+from incident_core.state_models import PostmortemItem
 from incident_core.timeline import short_actor, with_names
 from incident_core.usecases import Deps, Result, apply_command, role_of, run_command
 
@@ -38,7 +39,7 @@ class PostmortemView:
     state: IncidentState
     status: str | None
     sections: dict[str, str]
-    action_items: list[dict[str, Any]]
+    action_items: list[PostmortemItem]
     findings: list[Finding]
     document: rt.Rich
 
@@ -46,15 +47,15 @@ class PostmortemView:
 def people_of(state: IncidentState) -> list[str]:
     """Everyone named on the incident (for the blameless checker's person-as-subject rule)."""
     people = [state.declared_by, *state.roles.values()]
-    people += [str(a.get("requested_by")) for a in state.actions.values() if a.get("requested_by")]
+    people += [a.requested_by for a in state.actions.values() if a.requested_by]
     return [p for p in dict.fromkeys(people) if p and not p.startswith("signal:") and p != SYSTEM]
 
 
 def view_of(state: IncidentState) -> PostmortemView:
     """Sections, action items, blameless findings and Markdown of the current postmortem."""
-    sections = dict(state.postmortem.get("sections", {}))
-    return PostmortemView(state=state, status=state.postmortem.get("status"), sections=sections,
-                          action_items=list(state.postmortem.get("action_items", [])),
+    sections = dict(state.postmortem.sections)
+    return PostmortemView(state=state, status=state.postmortem.status, sections=sections,
+                          action_items=list(state.postmortem.action_items),
                           findings=check_sections(sections, people=people_of(state)),
                           document=render_document(state) if sections else rt.Rich())
 
@@ -93,12 +94,12 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
     With `announce`, a chat notice leaves through the outbox in the same transaction as the draft.
     """
     state = _load(queries, org_id, incident_id)
-    if status_of(state) in pm.EDITABLE | pm.LOCKED and not replace_existing:
+    if status_of(state) in EDITABLE | LOCKED and not replace_existing:
         return view_of(state)
     events = queries.timeline(org_id, state.incident_id)
     org = deps.directory.org(org_id)
-    policy = DraftPolicy.from_settings((org.settings if org else {}).get("postmortem"))
-    reviewed = tuple(state.postmortem.get("key_moments", ())) if state.postmortem.get("reviewed_by") else None
+    policy = DraftPolicy.from_settings(org.config.postmortem if org else None)
+    reviewed = tuple(state.postmortem.key_moments) if state.postmortem.reviewed_by else None
     draft = build_draft(state, events, now=deps.clock.now(), key_moments=reviewed, policy=policy)
     if narrator is not None:
         known = {e.version for e in events}
@@ -120,7 +121,7 @@ def draft_postmortem(*, deps: Deps, queries: IncidentQueries, org_id: str, incid
                              outbox=_drafted_notice if announce else None)
     except InvalidTransition:
         latest = _load(queries, org_id, incident_id)
-        if status_of(latest) in pm.EDITABLE:
+        if status_of(latest) in EDITABLE:
             return view_of(latest)  # someone drafted it at the same moment
         raise
     return view_of(result.state)
@@ -130,7 +131,7 @@ def _drafted_notice(state: IncidentState, events: list[Event]) -> list[OutboxMes
     view = view_of(state)
     text = rt.doc(rt.para(
         rt.emoji("memo"), f" {state.human_id} is {state.status.value}: its postmortem is drafted from the timeline "
-        f"({state.postmortem.get('source', 'deterministic')}, {len(view.action_items)} action item(s), "
+        f"({state.postmortem.source}, {len(view.action_items)} action item(s), "
         f"{len(view.findings)} blameless warning(s)). Review it with ", rt.cmd("postmortem"), "."))
     return [notice_message(state.incident_id, text, f"pm-drafted:{state.incident_id}:{state.version}")]
 
@@ -229,7 +230,7 @@ def record_publication(*, deps: Deps, org_id: str, incident_id: str, target: str
 def summary_text(view: PostmortemView, *, limit: int = 6) -> rt.Rich:
     """A chat-sized summary of the postmortem: status, summary lines, action items, blameless warnings."""
     s = view.state
-    source = s.postmortem.get("source", "deterministic")
+    source = s.postmortem.source
     blocks: list[rt.Block] = [rt.para(
         rt.b(f"Postmortem for {s.human_id}"), f" — {view.status or 'not drafted'} ({source}), "
         f"{len(view.action_items)} action item(s), {len(view.findings)} blameless warning(s).")]
@@ -245,7 +246,7 @@ def summary_text(view: PostmortemView, *, limit: int = 6) -> rt.Rich:
         blocks.append(rt.Bullets(tuple(rows)))
     notes = [rt.inline(rt.emoji("warning"), f" {f.section.replace('_', ' ')}: “{f.phrase[:60]}” — {f.suggestion}")
              for f in view.findings[:limit]]
-    published = s.postmortem.get("published") or {}
+    published = s.postmortem.published
     notes += [rt.inline(rt.emoji("page_facing_up"), f" {target}: ", rt.link(str(url)) or str(url))
               for target, url in published.items()]
     if notes:

@@ -43,7 +43,7 @@ def signature(state: IncidentState) -> str:
 def recurrence_due(state: IncidentState) -> bool:
     """True when an open incident has pattern keys it was not yet checked for."""
     sig = signature(state)
-    return state.status.is_open and bool(sig) and state.recurrence.get("signature") != sig
+    return state.status.is_open and bool(sig) and (state.recurrence.signature if state.recurrence else "") != sig
 
 
 @dataclass(frozen=True)
@@ -110,4 +110,4 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
 
 def preferred_sources(state: IncidentState) -> tuple[str, ...]:
     """The knowledge documents guidance should rank first: the matched pattern's postmortems."""
-    return tuple(str(p["path"]) for p in state.recurrence.get("postmortems") or () if p.get("path"))
+    return tuple(p.path for p in state.recurrence.postmortems if p.path) if state.recurrence else ()

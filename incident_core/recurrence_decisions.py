@@ -33,7 +33,8 @@ def _note(s: IncidentState, c: NoteRecurrence) -> list[ev.Event]:
     fields = {"key": c.key, "window_days": c.window_days, "prior": list(c.prior),
               "postmortems": [dict(p) for p in c.postmortems], "items_open": c.items_open,
               "items_done": c.items_done, "items_unknown": c.items_unknown, "signature": c.signature}
-    if {k: s.recurrence.get(k) for k in fields} == fields:
+    current = s.recurrence.to_dict() if s.recurrence else {}
+    if {k: current.get(k) for k in fields} == fields:
         return []
     return [ev.RecurrenceNoted(**envelope(s, c), key=c.key, label=key_label(c.key), window_days=c.window_days,
                                prior=tuple(c.prior), postmortems=tuple(c.postmortems), items_open=c.items_open,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from incident_core.state_models import Recurrence
 
 SHOWN = 5  # earlier incidents named in the line; the rest are counted
 
@@ -13,17 +13,17 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def line(recurrence: dict[str, Any]) -> str:
+def line(recurrence: Recurrence | None) -> str:
     """`4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open`."""
-    prior = list(recurrence.get("prior") or ())
-    if not prior:
+    prior = list(recurrence.prior) if recurrence else []
+    if recurrence is None or not prior:
         return ""
     shown = prior[-SHOWN:]
     more = f" (+{len(prior) - len(shown)} earlier)" if len(prior) > len(shown) else ""
-    parts = [f"{ordinal(len(prior) + 1)} time in {recurrence.get('window_days', 30)} days: {', '.join(shown)}{more}"]
-    pms = [str(p.get("incident")) for p in recurrence.get("postmortems") or ()]
+    parts = [f"{ordinal(len(prior) + 1)} time in {recurrence.window_days or 30} days: {', '.join(shown)}{more}"]
+    pms = [p.incident for p in recurrence.postmortems]
     parts.append(f"postmortem{'s' if len(pms) > 1 else ''} of {', '.join(pms)}" if pms else "no postmortem yet")
-    opened, done, unknown = (int(recurrence.get(k) or 0) for k in ("items_open", "items_done", "items_unknown"))
+    opened, done, unknown = recurrence.items_open, recurrence.items_done, recurrence.items_unknown
     if opened:
         parts.append(f"{opened} action item{'s' if opened > 1 else ''} still open")
     elif done:

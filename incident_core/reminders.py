@@ -128,7 +128,7 @@ def postmortem_due(state: IncidentState, now: datetime, policy: ReminderPolicy) 
 def stale_draft(state: IncidentState, now: datetime, policy: ReminderPolicy) -> DueReminder | None:
     """A draft or submitted postmortem untouched for `stale_draft_days`: a nudge per idle period."""
     status = status_of(state)
-    last = state.postmortem.get("last_activity_at")
+    last = state.postmortem.last_activity_at
     if status not in EDITABLE or not last:
         return None
     every = timedelta(days=policy.stale_draft_days)
@@ -163,7 +163,7 @@ def next_look(state: IncidentState, recent: list[ev.Event], now: datetime, polic
     """
     if state.status is Status.CLOSED:
         closed = state.status_times.get(Status.CLOSED.value)
-        if not closed or not any(room.get("room_id") for room in state.rooms.values()):
+        if not closed or not any(room.room_id for room in state.rooms.values()):
             return None
         at = datetime.fromisoformat(closed) + archive_after
         return at if at > now else None  # archived by this tick's rooms_to_archive
@@ -178,7 +178,7 @@ def next_look(state: IncidentState, recent: list[ev.Event], now: datetime, polic
         at = datetime.fromisoformat(resolved)
         due = datetime.combine(add_business_days(at.date(), policy.postmortem_due_business_days), at.timetz())
         times.append(due if due > now else datetime.combine(now.date() + timedelta(days=1), time(0, tzinfo=UTC)))
-    last_activity = state.postmortem.get("last_activity_at")
+    last_activity = state.postmortem.last_activity_at
     if status_of(state) in EDITABLE and last_activity:
         every = timedelta(days=policy.stale_draft_days)
         times.append(_after(datetime.fromisoformat(last_activity) + every, every, now))

@@ -104,20 +104,13 @@ def refresh_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, org
     """Re-render the war-room message from the current state; False when there is no room."""
     state = queries.get(org_id, incident_id)
     room = state.rooms.get(chat.platform) if state else None
-    if state is None or not room or not room.get("message_id"):
+    if state is None or not room or not room.message_id:
         return False
-    chat.refresh(room["room_id"], room["message_id"], warroom.build(state, deps.clock.now()))
+    chat.refresh(room.room_id, room.message_id, warroom.build(state, deps.clock.now()))
     return True
 
 
 ARCHIVE_TOPIC = "room.archive"
-DEFAULT_ARCHIVE_AFTER = timedelta(hours=24)
-
-
-def archive_after(settings: dict) -> timedelta:
-    """The org's `rooms.archive_after_hours` (default 24 h; 0 archives at the next tick)."""
-    hours = (settings.get("rooms") or {}).get("archive_after_hours")
-    return DEFAULT_ARCHIVE_AFTER if hours is None else timedelta(hours=max(0.0, float(hours)))
 
 
 def rooms_to_archive(state: IncidentState, now: datetime, after: timedelta) -> list[OutboxMessage]:
@@ -130,5 +123,5 @@ def rooms_to_archive(state: IncidentState, now: datetime, after: timedelta) -> l
         return []
     return [OutboxMessage(topic=ARCHIVE_TOPIC, key=f"archive:{platform}:{state.incident_id}",
                           payload={"incident_id": state.incident_id, "platform": platform,
-                                   "room_id": room["room_id"]})
-            for platform, room in state.rooms.items() if room.get("room_id")]
+                                   "room_id": room.room_id})
+            for platform, room in state.rooms.items() if room.room_id]

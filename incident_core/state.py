@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from typing import Any
 
 from incident_core import events as ev
-from incident_core.model import Severity, Status
+from incident_core.model import ActionGate, Severity, Status
+from incident_core.state_models import (
+    ActionRecord,
+    ActionStatus,
+    PostmortemItem,
+    PostmortemRecord,
+    PostmortemStatus,
+    PriorPostmortem,
+    Recurrence,
+    Room,
+    SuggestionRecord,
+    postmortem_item,
+)
 
 MAX_KEYS = 200
 MAX_RECENT_SIGNALS = 10
@@ -44,16 +57,16 @@ class IncidentState:
     recent_signals: tuple[dict[str, Any], ...] = ()
     metric_points: tuple[tuple[str, str, float], ...] = ()
     log_lines: dict[str, int] = field(default_factory=dict)
-    actions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    actions: dict[str, ActionRecord] = field(default_factory=dict)
     suggestion_count: int = 0
-    suggestions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    suggestions: dict[str, SuggestionRecord] = field(default_factory=dict)
     guidance_keys: tuple[str, ...] = ()
     key_moments: tuple[str, ...] = ()
     notes_count: int = 0
     messages_count: int = 0
-    rooms: dict[str, dict[str, Any]] = field(default_factory=dict)
-    postmortem: dict[str, Any] = field(default_factory=dict)
-    recurrence: dict[str, Any] = field(default_factory=dict)
+    rooms: dict[str, Room] = field(default_factory=dict)  # platform → room
+    postmortem: PostmortemRecord = field(default_factory=PostmortemRecord)
+    recurrence: Recurrence | None = None
     firing: tuple[str, ...] = ()  # fingerprints of the alert and metric signals still firing
     fired: int = 0  # distinct signals that have fired (and not been counted again while still firing)
     all_clear_at: str | None = None
@@ -68,7 +81,7 @@ class IncidentState:
         return self.roles.get("commander")
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form stored in the projection (shallow: nested values are already plain)."""
+        """JSON-friendly form stored in the projection; the same shape as before the parts were typed."""
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["status"] = self.status.value
         out["severity"] = self.severity.value
@@ -80,12 +93,17 @@ class IncidentState:
         out["key_moments"] = list(self.key_moments)
         out["guidance_keys"] = list(self.guidance_keys)
         out["firing"] = list(self.firing)
+        out["rooms"] = {platform: room.to_dict() for platform, room in self.rooms.items()}
+        out["actions"] = {action_id: a.to_dict() for action_id, a in self.actions.items()}
+        out["suggestions"] = {sid: s.to_dict() for sid, s in self.suggestions.items()}
+        out["postmortem"] = self.postmortem.to_dict()
+        out["recurrence"] = self.recurrence.to_dict() if self.recurrence else {}
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> IncidentState:
-        """Inverse of to_dict."""
-        d = dict(data)
+        """Inverse of to_dict; reads every older stored shape (missing keys take their defaults)."""
+        d = {k: v for k, v in data.items() if k in _FIELDS}
         d["status"] = Status(d["status"])
         d["severity"] = Severity(d["severity"])
         d["created_at"] = datetime.fromisoformat(d["created_at"])
@@ -96,6 +114,11 @@ class IncidentState:
         d["key_moments"] = tuple(d.get("key_moments", ()))
         d["guidance_keys"] = tuple(d.get("guidance_keys", ()))
         d["firing"] = tuple(d.get("firing", ()))
+        d["rooms"] = {str(p): Room.from_dict(r) for p, r in (d.get("rooms") or {}).items()}
+        d["actions"] = {str(i): ActionRecord.from_dict(a) for i, a in (d.get("actions") or {}).items()}
+        d["suggestions"] = {str(i): SuggestionRecord.from_dict(x) for i, x in (d.get("suggestions") or {}).items()}
+        d["postmortem"] = PostmortemRecord.from_dict(d.get("postmortem"))
+        d["recurrence"] = Recurrence.from_dict(d.get("recurrence"))
         return cls(**d)
 
 
@@ -202,14 +225,17 @@ def _reaction_removed(s: IncidentState, e: ev.ReactionRemoved) -> dict[str, Any]
 
 
 def _action(s: IncidentState, action_id: str, **changes: Any) -> dict[str, Any]:
-    current = dict(s.actions.get(action_id, {}))
-    current.update(changes)
+    current = replace(s.actions.get(action_id) or ActionRecord(), **changes)
     return {"actions": {**s.actions, action_id: current}}
+
+
+_WAITING_FOR = {ActionGate.CONFIRMATION: ActionStatus.AWAITING_CONFIRMATION,
+                ActionGate.APPROVAL: ActionStatus.AWAITING_APPROVAL}
 
 
 def _action_requested(s: IncidentState, e: ev.ActionRequested) -> dict[str, Any]:
     # "requested" means ready to run; medium/high wait in "awaiting_confirmation"/"awaiting_approval".
-    status = f"awaiting_{e.awaiting}" if e.awaiting else "requested"
+    status = _WAITING_FOR[e.awaiting] if e.awaiting else ActionStatus.REQUESTED
     return _action(s, e.action_id, action=e.action, risk=e.risk, command=e.command, status=status,
                    requested_by=e.actor, requested_at=e.occurred_at.isoformat(), reversible=e.reversible,
                    undo=e.undo, params=dict(e.params), summary=e.summary or e.action, reason=e.reason,
@@ -218,24 +244,25 @@ def _action_requested(s: IncidentState, e: ev.ActionRequested) -> dict[str, Any]
 
 def _action_approved(s: IncidentState, e: ev.ActionApproved) -> dict[str, Any]:
     if e.confirmation:
-        return _action(s, e.action_id, status="confirmed", confirmed_by=e.approver)
-    return _action(s, e.action_id, status="approved", approver=e.approver)
+        return _action(s, e.action_id, status=ActionStatus.CONFIRMED, confirmed_by=e.approver)
+    return _action(s, e.action_id, status=ActionStatus.APPROVED, approver=e.approver)
 
 
 def _action_executed(s: IncidentState, e: ev.ActionExecuted) -> dict[str, Any]:
-    return _action(s, e.action_id, status="executed" if e.succeeded else "failed", output=e.output[:2000],
+    status = ActionStatus.EXECUTED if e.succeeded else ActionStatus.FAILED
+    return _action(s, e.action_id, status=status, output=e.output[:2000],
                    executed_by=e.actor, executed_at=e.occurred_at.isoformat())
 
 
 def _action_undone(s: IncidentState, e: ev.ActionUndone) -> dict[str, Any]:
-    return _action(s, e.action_id, status="undone" if e.succeeded else "undo_failed",
+    return _action(s, e.action_id, status=ActionStatus.UNDONE if e.succeeded else ActionStatus.UNDO_FAILED,
                    undo_output=e.output[:2000], undone_by=e.actor, undone_at=e.occurred_at.isoformat())
 
 
 def _suggestion_posted(s: IncidentState, e: ev.SuggestionPosted) -> dict[str, Any]:
-    entry = {"title": e.title, "why": e.why, "source": e.source, "risk": e.risk, "risk_reason": e.risk_reason,
-             "command": e.command, "action": e.action, "params": dict(e.params), "reversible": e.reversible,
-             "undo": e.undo, "confidence": e.confidence, "batch_id": e.batch_id, "votes": {}}
+    entry = SuggestionRecord(title=e.title, why=e.why, source=e.source, risk=e.risk, risk_reason=e.risk_reason,
+                             command=e.command, action=e.action, params=dict(e.params), reversible=e.reversible,
+                             undo=e.undo, confidence=e.confidence, batch_id=e.batch_id)
     kept = dict(list(s.suggestions.items())[-(MAX_SUGGESTIONS - 1):])
     return {"suggestion_count": s.suggestion_count + 1, "suggestions": {**kept, e.suggestion_id: entry}}
 
@@ -243,19 +270,23 @@ def _suggestion_posted(s: IncidentState, e: ev.SuggestionPosted) -> dict[str, An
 def _suggestion_feedback(s: IncidentState, e: ev.SuggestionFeedbackGiven) -> dict[str, Any]:
     if e.suggestion_id not in s.suggestions:
         return {}
-    entry = dict(s.suggestions[e.suggestion_id])
-    entry["votes"] = {**entry.get("votes", {}), e.user: e.helpful}
+    entry = s.suggestions[e.suggestion_id]
+    entry = replace(entry, votes={**entry.votes, e.user: e.helpful})
     return {"suggestions": {**s.suggestions, e.suggestion_id: entry}}
 
 
 def _postmortem(s: IncidentState, **changes: Any) -> dict[str, Any]:
-    return {"postmortem": {**s.postmortem, **changes}}
+    return {"postmortem": replace(s.postmortem, **changes)}
+
+
+def _items(items: tuple[Mapping[str, Any], ...]) -> tuple[PostmortemItem, ...]:
+    return tuple(postmortem_item(i, n) for n, i in enumerate(items))
 
 
 def _pm_drafted(s: IncidentState, e: ev.PostmortemDrafted) -> dict[str, Any]:
-    return _postmortem(s, status="draft", sections=dict(e.sections), title=e.title,
-                       action_items=[dict(i) for i in e.action_items], source=e.source, notes=e.notes,
-                       key_moments=list(e.key_moments),
+    return _postmortem(s, status=PostmortemStatus.DRAFT, sections=dict(e.sections), title=e.title,
+                       action_items=_items(e.action_items), source=e.source, notes=e.notes,
+                       key_moments=tuple(e.key_moments),
                        drafted_at=e.occurred_at.isoformat(), drafted_by=e.actor,
                        last_activity_at=e.occurred_at.isoformat())
 
@@ -263,21 +294,36 @@ def _pm_drafted(s: IncidentState, e: ev.PostmortemDrafted) -> dict[str, Any]:
 def _pm_edited(s: IncidentState, e: ev.PostmortemEdited) -> dict[str, Any]:
     at = e.occurred_at.isoformat()
     if e.section == "key_moments":
-        return _postmortem(s, key_moments=list(e.key_moments), reviewed_by=e.actor,
-                           status=s.postmortem.get("status", "reviewing"), last_activity_at=at)
+        return _postmortem(s, key_moments=tuple(e.key_moments), reviewed_by=e.actor,
+                           status=s.postmortem.status or PostmortemStatus.REVIEWING, last_activity_at=at)
     if e.section == "action_items":
-        return _postmortem(s, action_items=[dict(i) for i in e.action_items], status="draft", last_activity_at=at)
-    sections = {**s.postmortem.get("sections", {}), e.section: e.text}
-    return _postmortem(s, sections=sections, status="draft", last_activity_at=at)
+        return _postmortem(s, action_items=_items(e.action_items), status=PostmortemStatus.DRAFT,
+                           last_activity_at=at)
+    sections = {**s.postmortem.sections, e.section: e.text}
+    return _postmortem(s, sections=sections, status=PostmortemStatus.DRAFT, last_activity_at=at)
 
 
 def _pm_published(s: IncidentState, e: ev.PostmortemPublished) -> dict[str, Any]:
-    published = {**s.postmortem.get("published", {}), e.target: e.url}
-    done = set(s.postmortem.get("targets", ())) <= set(published)
-    return _postmortem(s, published=published, status="published" if done else "publishing")
+    published = {**s.postmortem.published, e.target: e.url}
+    done = set(s.postmortem.targets) <= set(published)
+    return _postmortem(s, published=published,
+                       status=PostmortemStatus.PUBLISHED if done else PostmortemStatus.PUBLISHING)
 
 
-_APPLIERS: dict[type, Any] = {
+def _room_opened(s: IncidentState, e: ev.ChatRoomOpened) -> dict[str, Any]:
+    return {"rooms": {**s.rooms, e.platform: Room(room_id=e.room_id, name=e.room_name, message_id=e.message_id)}}
+
+
+def _recurrence(s: IncidentState, e: ev.RecurrenceNoted) -> dict[str, Any]:
+    return {"recurrence": Recurrence(
+        key=e.key, label=e.label, window_days=e.window_days, prior=tuple(e.prior),
+        postmortems=tuple(PriorPostmortem(incident=str(p.get("incident")), path=str(p.get("path") or ""))
+                          for p in e.postmortems),
+        items_open=e.items_open, items_done=e.items_done, items_unknown=e.items_unknown, signature=e.signature,
+        noted_at=e.occurred_at.isoformat())}
+
+
+_APPLIERS: dict[type[ev.Event], Callable[[IncidentState, Any], dict[str, Any]]] = {
     ev.StatusChanged: _status,
     ev.SeverityChanged: lambda s, e: {"severity": e.to_severity},
     ev.RoleAssigned: _role,
@@ -289,27 +335,23 @@ _APPLIERS: dict[type, Any] = {
     ev.ChatMessageCaptured: lambda s, e: {"messages_count": s.messages_count + 1},
     ev.ReactionAdded: _reaction,
     ev.ReactionRemoved: _reaction_removed,
-    ev.ChatRoomOpened: lambda s, e: {
-        "rooms": {**s.rooms, e.platform: {"room_id": e.room_id, "name": e.room_name, "message_id": e.message_id}}
-    },
+    ev.ChatRoomOpened: _room_opened,
     ev.GuidanceOffered: lambda s, e: {"guidance_keys": tuple(dict.fromkeys((*s.guidance_keys, *e.covers)))},
     ev.SuggestionPosted: _suggestion_posted,
     ev.SuggestionFeedbackGiven: _suggestion_feedback,
     ev.ActionRequested: _action_requested,
     ev.ActionApproved: _action_approved,
-    ev.ActionDenied: lambda s, e: _action(s, e.action_id, status="denied", denied_by=e.approver,
+    ev.ActionDenied: lambda s, e: _action(s, e.action_id, status=ActionStatus.DENIED, denied_by=e.approver,
                                           deny_reason=e.reason),
     ev.ActionExecuted: _action_executed,
     ev.ActionUndone: _action_undone,
     ev.PostmortemDrafted: _pm_drafted,
     ev.PostmortemEdited: _pm_edited,
-    ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status="submitted", submitted_by=e.actor,
+    ev.PostmortemSubmitted: lambda s, e: _postmortem(s, status=PostmortemStatus.SUBMITTED, submitted_by=e.actor,
                                                      last_activity_at=e.occurred_at.isoformat()),
-    ev.PostmortemApproved: lambda s, e: _postmortem(s, status="approved", approver=e.approver,
-                                                    targets=list(e.targets), approved_at=e.occurred_at.isoformat()),
+    ev.PostmortemApproved: lambda s, e: _postmortem(s, status=PostmortemStatus.APPROVED, approver=e.approver,
+                                                    targets=tuple(e.targets), approved_at=e.occurred_at.isoformat()),
     ev.PostmortemPublished: _pm_published,
-    ev.RecurrenceNoted: lambda s, e: {"recurrence": {
-        "key": e.key, "label": e.label, "window_days": e.window_days, "prior": list(e.prior),
-        "postmortems": [dict(p) for p in e.postmortems], "items_open": e.items_open, "items_done": e.items_done,
-        "items_unknown": e.items_unknown, "signature": e.signature, "noted_at": e.occurred_at.isoformat()}},
+    ev.RecurrenceNoted: _recurrence,
 }
+_FIELDS = frozenset(f.name for f in fields(IncidentState))

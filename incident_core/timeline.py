@@ -96,7 +96,7 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.SuggestionFeedbackGiven: lambda e: f"marked suggestion {'helpful' if e.helpful else 'not helpful'}",
     ev.ActionRequested: lambda e: f"requested {e.summary or e.action} [{e.risk}]"
     + {"confirmation": ", awaiting the requester's confirmation",
-       "approval": ", awaiting a commander's approval"}.get(e.awaiting, "")
+       "approval": ", awaiting a commander's approval"}.get(e.awaiting or "", "")
     + (f" (from {e.source})" if e.source else ""),
     ev.ActionApproved: lambda e: f"confirmed {e.summary or e.action_id} [{e.risk}]" if e.confirmation
     else f"approved by {short_actor(e.approver)}: {e.summary or e.action_id} [{e.risk}]",

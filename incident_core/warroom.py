@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from incident_core import richtext as rt
 from incident_core.aggregate import LIFECYCLE
@@ -12,6 +11,7 @@ from incident_core.all_clear import line as all_clear_line
 from incident_core.model import Severity, Status
 from incident_core.recurrence_text import line as recurrence_line
 from incident_core.state import IncidentState
+from incident_core.state_models import ActionRecord
 
 SPARK = "▁▂▃▄▅▆▇█"
 STATUS_EMOJI = {Status.TRIGGERED: "🔴", Status.INVESTIGATING: "🟠", Status.IDENTIFIED: "🟡",
@@ -103,39 +103,39 @@ def _person(user: object) -> rt.Inline:
     return rt.Mention(raw, _short(raw)) if ":" in raw else rt.Text(raw or "?")
 
 
-def action_status(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
+def action_status(action: ActionRecord) -> tuple[rt.Inline, ...]:
     """The status of one action as a person says it ("awaiting a commander's approval", "denied by dave")."""
-    status = str(action.get("status", "requested"))
+    status = action.status
     fixed = {"requested": "running", "awaiting_approval": "awaiting a commander's approval",
              "confirmed": "confirmed, running", "approved": "approved, running", "executed": "done",
              "failed": "failed", "undo_failed": "undo failed"}
     if status in fixed:
         return rt.inline(fixed[status])
     if status == "awaiting_confirmation":
-        return rt.inline("awaiting ", _person(action.get("requested_by")), "'s confirmation")
+        return rt.inline("awaiting ", _person(action.requested_by), "'s confirmation")
     if status == "denied":
-        reason = f" ({action['deny_reason']})" if action.get("deny_reason") else ""
-        return rt.inline("denied by ", _person(action.get("denied_by")), reason)
+        reason = f" ({action.deny_reason})" if action.deny_reason else ""
+        return rt.inline("denied by ", _person(action.denied_by), reason)
     if status == "undone":
-        return rt.inline("undone by ", _person(action.get("undone_by")))
+        return rt.inline("undone by ", _person(action.undone_by))
     return rt.inline(status.replace("_", " "))
 
 
-def action_name(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
+def action_name(action: ActionRecord) -> tuple[rt.Inline, ...]:
     """The action's own summary ("restart deployment checkout in shop"), a runbook command in code."""
-    summary = str(action.get("summary") or action.get("action") or "action")
-    command = action.get("command")
-    if action.get("action") == "runbook_command" and command:
+    summary = action.name or "action"
+    command = action.command
+    if action.action == "runbook_command" and command:
         return rt.inline("run ", rt.code(rt.clip(str(command), 80)))
     return rt.inline(summary)
 
 
-def action_line(action: dict[str, Any]) -> tuple[rt.Inline, ...]:
+def action_line(action: ActionRecord) -> tuple[rt.Inline, ...]:
     """`🔴 roll back deployment checkout [high] — approved, running (by bob, approved by alice)`."""
-    risk = str(action.get("risk", ""))
-    approver = (", approved by ", _person(action["approver"])) if action.get("approver") else ()
+    risk = action.risk
+    approver = (", approved by ", _person(action.approver)) if action.approver else ()
     return rt.inline(f"{RISK_EMOJI.get(risk, '⚪')} ", action_name(action), f" [{risk}] — ", action_status(action),
-                     " (by ", _person(action.get("requested_by")), approver, ")")
+                     " (by ", _person(action.requested_by), approver, ")")
 
 
 def build(state: IncidentState, now: datetime) -> WarRoom:
@@ -167,7 +167,7 @@ def catchup(state: IncidentState, notes: list[str], now: datetime) -> rt.Rich:
         rows.append(rt.inline(f"Most frequent error: “{top}” ({count}×)."))
     if notes:
         rows.append(rt.inline("Latest notes: " + " · ".join(notes[-3:])))
-    done = [a for a in state.actions.values() if a.get("status") == "executed"]
+    done = [a for a in state.actions.values() if a.status == "executed"]
     if done:
         rows.append(rt.inline("Actions taken: ", rt.join([action_name(a) for a in done], "; ")))
     return rt.doc(rt.lines(*rows))
@@ -176,9 +176,9 @@ def catchup(state: IncidentState, notes: list[str], now: datetime) -> rt.Rich:
 def status_update(state: IncidentState, notes: list[str], now: datetime) -> rt.Rich:
     """A draft update in Conditions / Actions / Needs form for the commander to post."""
     services = ", ".join(state.services) or "the affected service"
-    done = [action_name(a) for a in state.actions.values() if a.get("status") == "executed"]
+    done = [action_name(a) for a in state.actions.values() if a.status == "executed"]
     pending = [(*action_name(a), rt.Text(" ("), *action_status(a), rt.Text(")")) for a in state.actions.values()
-               if a.get("status") in PENDING]
+               if a.status in PENDING]
     actions = [*done, *pending, *(rt.inline(n) for n in notes[-2:])]
     needs = rt.inline("Nothing right now.") if state.commander else \
         rt.inline("An incident commander: ", rt.cmd("role commander @someone"), ".")

@@ -25,7 +25,7 @@ def _plain(text: str) -> str:
 
 def resolution(state: IncidentState, events: Sequence[ev.Event]) -> str:
     """What resolved it: executed actions, then the notes given when it was mitigated or resolved."""
-    done = [a.get("summary") or a.get("action") for a in state.actions.values() if a.get("status") == "executed"]
+    done = [a.name for a in state.actions.values() if a.status == "executed"]
     notes = [e.note for e in events if isinstance(e, ev.StatusChanged) and e.note
              and e.to_status.value in ("identified", "mitigated", "resolved")]
     parts = [str(p) for p in [*done, *notes] if p]

@@ -114,7 +114,8 @@ class KnowledgeBase:
                                            project=project)
         if counts["added"] or counts["updated"] or counts["removed"] or counts["renamed"]:
             self._refresh_lexical(org_id)
-        return SyncReport(commit=snapshot.commit, **counts)
+        return SyncReport(commit=snapshot.commit, added=counts["added"], updated=counts["updated"],
+                          removed=counts["removed"], renamed=counts["renamed"], unchanged=counts.get("unchanged", 0))
 
     def remove_root(self, org_id: str, root: str, *, project: str | None = None) -> int:
         """Delete the org's documents under root (a removed source); how many."""

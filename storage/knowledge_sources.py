@@ -38,7 +38,7 @@ class KnowledgeSourceRow(SQLModel, table=True):
 SOURCES = KnowledgeSourceRow.__table__  # type: ignore[attr-defined]
 
 
-def _source(row: sa.Row) -> KnowledgeSource:  # type: ignore[type-arg]
+def _source(row: sa.Row) -> KnowledgeSource:
     return KnowledgeSource(
         org_id=row.org_id, source_id=row.source_id, kind=row.kind, location=row.location, path=row.path,
         ref=row.ref, secret=row.secret, project=row.project or None, last_commit=row.last_commit,
@@ -73,7 +73,7 @@ class SqlKnowledgeSources:
                                                         SOURCES.c.source_id == values["source_id"])).one()
             return _source(row)
 
-    def list(self, org_id: str) -> list[KnowledgeSource]:
+    def list_sources(self, org_id: str) -> list[KnowledgeSource]:
         """The org's sources, oldest first."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)

@@ -34,7 +34,7 @@ class SqlIncidentQueries:
             row = conn.execute(sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id, cond)).first()
         return row_state(row) if row else None
 
-    def list(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
+    def list_incidents(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
         stmt = sa.select(INCIDENTS.c.state).where(INCIDENTS.c.org_id == org_id)
         if open_only:
             stmt = stmt.where(INCIDENTS.c.status.in_(_OPEN))

@@ -7,6 +7,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from incident_core.event_schema import FIRST_VERSION
 from incident_core.events import Event, event_from_record
 from incident_core.state import IncidentState
 
@@ -46,7 +47,7 @@ def event_row(event: Event, *, project_id: str | None, recorded_at: datetime,
         "stream_version": event.version,
         "type": event.type_name,
         "data": json_safe(event.payload()),
-        "metadata": meta,
+        "metadata": {**meta, "schema_version": event.schema_version},
         "idempotency_key": idempotency_key,
         "occurred_at": event.occurred_at,
         "recorded_at": recorded_at,
@@ -55,11 +56,14 @@ def event_row(event: Event, *, project_id: str | None, recorded_at: datetime,
 
 
 def row_event(row: Any) -> Event:
+    """The stored event in today's shape: rows without a schema version predate versions (v1)."""
     meta = dict(row.metadata or {})
+    schema_version = int(meta.pop("schema_version", FIRST_VERSION))
     meta["position"] = row.position
     return event_from_record(
         type_name=row.type, data=row.data, org_id=row.org_id, incident_id=row.stream_id,
         version=row.stream_version, occurred_at=utc(row.occurred_at), actor=row.actor, meta=meta,
+        schema_version=schema_version,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -19,20 +19,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.events import Event
-from incident_core.model import Status
 from incident_core.ports import OutboxMessage
-from incident_core.reminders import WATCHED_TYPES
-from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.records import row_event, row_state
+from storage.reminder_look import Decide, Look, look_batch, recent_events
 from storage.reminder_tables import REMINDER_DUE
 from storage.tables import ProjectRow
-from storage.unit_of_work import EVENTS, INCIDENTS, ORGS, OUTBOX
+from storage.unit_of_work import ORGS, OUTBOX
 
 log = logging.getLogger("revenant.reminders")
 PROJECTS = ProjectRow.__table__  # type: ignore[attr-defined]
-# (state, its latest watched events) -> (messages due now, the next look or None)
-Decide = Callable[[IncidentState, list[Event]], tuple[list[OutboxMessage], datetime | None]]
+__all__ = ["Decide", "SqlReminderLedger"]
 
 
 class SqlReminderLedger:
@@ -41,18 +37,26 @@ class SqlReminderLedger:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def orgs(self) -> list[tuple[str, dict]]:
-        """Every org with its settings (directory table: readable without an org scope)."""
+    def orgs(self, ids: Collection[str] | None = None) -> list[tuple[str, dict]]:
+        """The given orgs (None: every org) with their settings (directory table: readable without an org scope)."""
+        stmt = sa.select(ORGS.c.id, ORGS.c.settings)
+        if ids is not None and not ids:
+            return []
         with self.engine.begin() as conn:
-            return [(r.id, dict(r.settings or {})) for r in conn.execute(sa.select(ORGS.c.id, ORGS.c.settings))]
+            if ids is None:
+                return [(r.id, dict(r.settings or {})) for r in conn.execute(stmt)]
+            wanted = sorted(ids)
+            return [(r.id, dict(r.settings or {})) for start in range(0, len(wanted), 1000)
+                    for r in conn.execute(stmt.where(ORGS.c.id.in_(wanted[start:start + 1000])))]
 
-    def candidates(self, org_id: str) -> list[IncidentState]:
-        """The org's incidents not yet closed."""
+    def org_digest_orgs(self) -> set[str]:
+        """Orgs whose own settings name a weekly digest (ids only; the tick reads their settings to be sure)."""
         with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            rows = conn.execute(sa.select(INCIDENTS.c.state).where(
-                INCIDENTS.c.org_id == org_id, INCIDENTS.c.status != Status.CLOSED.value))
-            return [row_state(r) for r in rows]
+            if is_postgres(conn):
+                where = "jsonb_typeof(settings -> 'insights' -> 'digest') NOT IN ('null')"
+            else:
+                where = "json_type(settings, '$.insights.digest') NOT IN ('null')"
+            return set(conn.execute(sa.text(f"SELECT id FROM organizations WHERE {where}")).scalars())
 
     def due(self, now: datetime, limit: int = 5000) -> list[tuple[str, str, int]]:
         """(org, incident, seq) of incidents the tick must look at now, from the reminder index, oldest first.
@@ -77,16 +81,17 @@ class SqlReminderLedger:
             rows = conn.execute(sa.select(PROJECTS.c.org_id, PROJECTS.c.settings))
             return {r.org_id for r in rows if ((r.settings or {}).get("insights") or {}).get("digest")}
 
-    def look(self, batch: Sequence[tuple[str, dict[str, int], Decide]]) -> list[tuple[str, OutboxMessage]]:
-        """Look at due incidents of several orgs in one transaction (re-scoped per org): read each with its
-        latest events, write what `decide` says is due (each slot once), and move it to its next look (None:
-        out of the index) unless it changed since the index was read. Returns the (org, message) written.
+    def look(self, batch: Sequence[Look]) -> list[tuple[str, OutboxMessage]]:
+        """Look at due incidents of several orgs in one transaction (re-scoped per org; storage/reminder_look.py):
+        read each with its latest events, write what `decide` says is due (each slot once), and move it to its
+        next look (None: out of the index) unless it changed since the index was read. Returns the (org,
+        message) written.
 
         Should one org's look fail, the batch is redone one org per transaction, so the others go through.
         """
         try:
             with self.engine.begin() as conn:
-                return [w for org_id, seqs, decide in batch for w in _look(conn, org_id, seqs, decide)]
+                return look_batch(conn, batch)
         except Exception:
             if len(batch) == 1:
                 raise
@@ -102,7 +107,7 @@ class SqlReminderLedger:
         """The incident's latest events of the given types, oldest first."""
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            return _recent(conn, org_id, incident_id, types, limit)
+            return recent_events(conn, org_id, incident_id, types, limit)
 
     def fire(self, org_id: str, message: OutboxMessage) -> bool:
         """Write the message unless its key was written before; True when written now."""
@@ -128,13 +133,6 @@ class SqlReminderLedger:
                     conn.commit()
 
 
-def _recent(conn: Connection, org_id: str, incident_id: str, types: Sequence[str], limit: int = 50) -> list[Event]:
-    stmt = (sa.select(EVENTS).where(EVENTS.c.org_id == org_id, EVENTS.c.stream_id == incident_id,
-                                    EVENTS.c.type.in_(list(types)))
-            .order_by(EVENTS.c.stream_version.desc()).limit(limit))
-    return [row_event(r) for r in reversed(conn.execute(stmt).all())]
-
-
 def _fire(conn: Connection, org_id: str, message: OutboxMessage) -> bool:
     now = datetime.now(UTC)
     row = {"org_id": org_id, "topic": message.topic, "key": message.key, "payload": message.payload,
@@ -143,22 +141,3 @@ def _fire(conn: Connection, org_id: str, message: OutboxMessage) -> bool:
     done = conn.execute(insert.values(row).on_conflict_do_nothing(index_elements=["org_id", "key"])
                         .returning(OUTBOX.c.id))
     return done.first() is not None  # RETURNING, not rowcount: drivers disagree on skipped rows
-
-
-def _look(conn: Connection, org_id: str, seqs: dict[str, int], decide: Decide) -> list[tuple[str, OutboxMessage]]:
-    scope_to_org(conn, org_id)
-    rows = conn.execute(sa.select(INCIDENTS.c.id, INCIDENTS.c.state).where(
-        INCIDENTS.c.org_id == org_id, INCIDENTS.c.id.in_(list(seqs)))).all()
-    looks: dict[str, datetime | None] = dict.fromkeys(seqs)
-    written: list[tuple[str, OutboxMessage]] = []
-    for row in rows:
-        messages, looks[row.id] = decide(row_state(row), _recent(conn, org_id, row.id, WATCHED_TYPES))
-        written += [(org_id, m) for m in messages if _fire(conn, org_id, m)]
-    for incident_id, at in looks.items():
-        match = (REMINDER_DUE.c.org_id == org_id, REMINDER_DUE.c.incident_id == incident_id,
-                 REMINDER_DUE.c.seq == seqs[incident_id])
-        if at is None:
-            conn.execute(REMINDER_DUE.delete().where(*match))
-        else:
-            conn.execute(REMINDER_DUE.update().where(*match).values(due_at=at))
-    return written

@@ -253,7 +253,7 @@ def candidates_statement(org_id: str, keys: Sequence[str], *, project_id: str | 
                          since: datetime | None = None) -> sa.Select:
     """Open incidents holding any of `keys`, with the keys they matched: an index lookup on
     ix_incident_keys_lookup (org_id, key), one probe per key, never a scan of the org's keys."""
-    matched = (KEYS.c.org_id == org_id, KEYS.c.key.in_([k[:300] for k in keys]),
+    matched: tuple[sa.ColumnElement[bool], ...] = (KEYS.c.org_id == org_id, KEYS.c.key.in_([k[:300] for k in keys]),
                KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None))
     if since is not None:
         matched = (*matched, KEYS.c.last_seen_at >= since)

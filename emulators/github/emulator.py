@@ -310,7 +310,7 @@ class GitHubEmulator(EmulatorServer):
     ) -> Repo:
         """A repository with one initial commit (a README unless `files` are given)."""
         with self.lock:
-            initial = {p: c.encode() for p, c in (files or {"README.md": f"# {name}\n"}).items()}
+            initial: dict[str, bytes | None] = {p: c.encode() for p, c in (files or {"README.md": f"# {name}\n"}).items()}
             commit = self.state.commit(None, initial, "Initial commit")
             repo = Repo(
                 id=self.state.next_id(),

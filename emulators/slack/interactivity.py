@@ -29,8 +29,11 @@ class SlackInteractivity:
 
     # Provided by the class this is mixed into (SlackEmulator): the server's root URL and its
     # channel lookup by id or name.
-    base_url: str
     channel: Callable[..., Channel]
+
+    @property
+    def base_url(self) -> str:
+        raise NotImplementedError  # EmulatorServer's, which comes first in SlackEmulator's bases
 
     def issue_trigger_id(
         self, user_id: str, *, team_id: str | None = None, view_id: str | None = None

@@ -130,7 +130,7 @@ class UploadedFile:
     title: str = ""
     data: bytes | None = None
     completed: bool = False
-    shares: dict[str, list[str]] = field(default_factory=dict)  # channel id → message ts
+    shares: dict[str, str] = field(default_factory=dict)  # channel id → message ts
 
 
 @dataclass

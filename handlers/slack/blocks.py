@@ -73,8 +73,8 @@ def home(items: list[IncidentState], rooms: bool = True) -> dict[str, Any]:
         blocks.append(section(say.inline(rt.inline("No open incidents. ", rt.emoji("tada"), " ",
                                                    rt.cmd("declare <title>"), " opens one."))))
     for s in items[:95]:
-        room = s.rooms.get("slack") or {}
-        link = (" ", rt.Room("slack", str(room["room_id"]))) if rooms and room.get("room_id") else ()
+        room = s.rooms.get("slack")
+        link = (" ", rt.Room("slack", room.room_id)) if rooms and room and room.room_id else ()
         line = say.inline(rt.inline(f"{STATUS_EMOJI[s.status]} ", rt.b(s.human_id),
                                     f" {s.severity.value} · {s.status.value} — {rt.one_line(s.title, 500)}", link))
         blocks.append(section(cut(line, SECTION_LIMIT)))

@@ -198,7 +198,7 @@ class SlackChat:
             for channel in page["channels"]:
                 if channel["name"] == name:
                     return channel
-            cursor = page.get("response_metadata", {}).get("next_cursor")
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
 

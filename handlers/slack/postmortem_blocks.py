@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from handlers.slack.ids import InputId, PostmortemId
@@ -63,7 +64,7 @@ def review_modal(human_id: str, meta: ModalMeta, candidates: list[tuple[int, str
                   submit=_plain("Draft it", 24), private_metadata=meta.to_json())
 
 
-def _row(row: int, item: dict[str, Any]) -> list[dict[str, Any]]:
+def _row(row: int, item: Mapping[str, Any]) -> list[dict[str, Any]]:
     title_input = {"type": "plain_text_input", "action_id": InputId.VALUE, "max_length": 300,
                    "placeholder": _plain("What will change (a system change, not a person's duty)")}
     if item.get("title"):
@@ -101,7 +102,7 @@ def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool
     """Sections split across inputs (≤ 3000 characters each), action item rows, warnings and the decision."""
     state = view.state
     head: list[dict[str, Any]] = [{"type": "context", "elements": [context(cut(SlackText().inline(rt.inline(
-        rt.b(view.status or "draft"), f" ({state.postmortem.get('source', 'deterministic')}) · "
+        rt.b(view.status or "draft"), f" ({state.postmortem.source}) · "
         f"{state.severity.value} · {len(view.action_items)} action item(s) · ", rt.code("[ev N]"),
         " cites event N of the timeline")), 3000))]}]
     if view.findings:
@@ -132,7 +133,8 @@ def editor_modal(view: PostmortemView, *, channel: str | None, can_approve: bool
     room = MAX_BLOCKS - len(head) - len(inputs) - 2
     rows: list[dict[str, Any]] = []
     count = 0
-    for row, item in enumerate([*items, {}, {}][:MAX_ITEMS]):
+    blank: Mapping[str, Any] = {}
+    for row, item in enumerate([*items, blank, blank][:MAX_ITEMS]):
         made = _row(row, item)
         if len(rows) + len(made) > room:
             break

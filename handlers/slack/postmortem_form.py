@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -82,7 +83,7 @@ def _value(values: dict[str, Any], block: str, action: str = InputId.VALUE) -> s
     return str(option.get("value") or "").strip()
 
 
-def read_form(values: dict[str, Any], meta: ModalMeta, previous: list[dict[str, Any]]) -> FormInput:
+def read_form(values: dict[str, Any], meta: ModalMeta, previous: Sequence[Mapping[str, Any]]) -> FormInput:
     """Sections joined from their inputs; action item rows from their title, owner, priority and due date."""
     sections = {}
     for key, parts in meta.sections:
@@ -120,7 +121,8 @@ def _new_id(used: set[str]) -> str:
     return f"ai-{n}"
 
 
-def validate(form: FormInput, meta: ModalMeta, *, today: date, previous: list[dict[str, Any]]) -> dict[str, str]:
+def validate(form: FormInput, meta: ModalMeta, *, today: date,
+             previous: Sequence[Mapping[str, Any]]) -> dict[str, str]:
     """Inline errors keyed by block id (Slack's `response_action: errors`); a changed due date must be ahead."""
     errors: dict[str, str] = {}
     for key, _parts in meta.sections:

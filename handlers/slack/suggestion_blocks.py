@@ -12,6 +12,7 @@ from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.errors import ValidationError
 from incident_core.guidance import RISK_BADGE, Guidance, Suggestion, cited_at, quoted
+from incident_core.state_models import ActionRecord
 from incident_core.warroom import action_name
 
 SECTION_LIMIT = 2900
@@ -146,21 +147,21 @@ def _action_buttons(outcome: ActionOutcome, incident_id: str) -> list[dict[str, 
 
 def outcome_name(o: ActionOutcome) -> tuple[rt.Inline, ...]:
     """The action's name (a runbook command in code)."""
-    return action_name({"action": o.action, "command": o.command, "summary": o.summary})
+    return action_name(ActionRecord(action=o.action, command=o.command, summary=o.summary))
 
 
 def outcome_text(outcome: ActionOutcome) -> rt.Rich:
     """Who asked for what, at which risk, who approved, and what happened."""
     o = outcome
     what, risk = rt.b(*outcome_name(o)), badge(o.risk)
-    entry = o.state.actions.get(o.action_id, {}) if o.state else {}
+    entry = (o.state.actions.get(o.action_id) if o.state else None) or ActionRecord()
     approver = (" · approved by ", who(o.approver)) if o.approver and o.status is not OutcomeStatus.DENIED else ()
     asked = rt.inline("requested by ", who(o.requested_by), f" · risk {risk}", approver)
     source = rt.para("Source: ", rt.code(o.source)) if o.source else None
     output = rt.CodeBlock(_cut(o.output.strip(), 2000)) if o.output.strip() else None
     undo = rt.CodeBlock(_cut(o.undo_output.strip(), 1500)) if o.undo_output.strip() else None
-    denied_by = who(entry.get("denied_by") or o.approver)
-    reason = f": {entry['deny_reason']}" if entry.get("deny_reason") else ""
+    denied_by = who(entry.denied_by or o.approver)
+    reason = f": {entry.deny_reason}" if entry.deny_reason else ""
     blocks: dict[OutcomeStatus, tuple[rt.Block | None, ...]] = {
         OutcomeStatus.EXECUTED: (rt.para("✅ Simulated run of ", what, " — ", asked), source, output),
         OutcomeStatus.FAILED: (rt.para("❌ ", what, " failed — ", asked), output),
@@ -170,7 +171,7 @@ def outcome_text(outcome: ActionOutcome) -> rt.Rich:
         OutcomeStatus.AWAITING_CONFIRMATION: (rt.lines((f"{risk}: ", who(o.requested_by), ", confirm ", what, "?"),
                                                        o.reason),),
         OutcomeStatus.DENIED: (rt.para("🚫 ", what, " was denied by ", denied_by, reason, " — it will not run."),),
-        OutcomeStatus.UNDONE: (rt.para("↩️ Undid ", what, " (simulated) — by ", who(entry.get("undone_by"))), undo),
+        OutcomeStatus.UNDONE: (rt.para("↩️ Undid ", what, " (simulated) — by ", who(entry.undone_by)), undo),
         OutcomeStatus.UNDO_FAILED: (rt.para("❌ Undoing ", what, f" failed: {_cut(o.undo_output, 500)}"),),
         OutcomeStatus.RUNNING: (rt.para("⏳ ", what, " is cleared to run — ", asked),),
     }

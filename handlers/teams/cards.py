@@ -12,6 +12,7 @@ from handlers.teams.markdown import TeamsText, cut, escape
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.model import Severity
+from incident_core.state_models import ActionRecord
 from incident_core.warroom import STATUS_EMOJI, WarRoom, action_name
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -117,8 +118,8 @@ def status_text(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str
 
 def outcome_name(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
     """The action's name as markdown (a runbook command in code)."""
-    return TeamsText(names or {}).inline(action_name({"action": o.action, "command": o.command,
-                                                      "summary": o.summary}))
+    return TeamsText(names or {}).inline(action_name(ActionRecord(action=o.action, command=o.command,
+                                                                   summary=o.summary)))
 
 
 def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:

@@ -36,15 +36,13 @@ class TeamsServices:
     def incident_channel(self, org_id: str) -> str | None:
         """The org's default incident channel (`teams.incident_channel` in its settings), if set."""
         org = self.deps.directory.org(org_id)
-        teams = org.settings.get("teams") if org else None
-        found = teams.get("incident_channel") if isinstance(teams, dict) else None
-        return str(found) if found else None
+        return org.config.teams.incident_channel if org else None
 
     def project_for_channel(self, org_id: str, channel_id: str | None) -> str | None:
         """The project whose incident channel (`teams_channel` setting) this is, if any."""
         if not channel_id:
             return None
         for project in self.deps.directory.projects(org_id):
-            if project.settings.get("teams_channel") == channel_id:
+            if project.config.teams_channel == channel_id:
                 return project.id
         return None

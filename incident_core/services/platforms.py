@@ -33,10 +33,9 @@ class RoomRef:
 def room_of(state: IncidentState | None, platform: str) -> RoomRef | None:
     """The incident's room on a platform, or None when it has none (yet)."""
     room = state.rooms.get(platform) if state is not None else None
-    if not room or not room.get("room_id"):
+    if room is None or not room.room_id:
         return None
-    message_id = room.get("message_id")
-    return RoomRef(str(room["room_id"]), str(message_id) if message_id else None)
+    return RoomRef(room.room_id, room.message_id or None)
 
 
 class ChatPlatform(ChatPort, Protocol):

@@ -66,7 +66,7 @@ class PostmortemPublishing:
     def __call__(self, msg: Message) -> None:
         incident_id, target = incident_of(msg), str(msg.payload["target"])
         state = self.queries.get(msg.org_id, incident_id)
-        if state is None or target in state.postmortem.get("published", {}) or status_of(state) not in LOCKED:
+        if state is None or target in state.postmortem.published or status_of(state) not in LOCKED:
             return
         config = pmu.publish_targets(deps=self.deps, state=state).get(target)
         try:

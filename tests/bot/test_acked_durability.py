@@ -124,7 +124,7 @@ def test_slack_commands_acknowledged_before_a_kill_9_are_applied_once(
         sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
         assert sender.command(alice, general.id, "declare Kill drill sev2")[0].status == 200
         channel = eventually(lambda: (s := app.queries.get(org.id, "INC-1")) and "slack" in s.rooms
-                             and s.rooms["slack"]["room_id"], timeout=60, what="the incident channel")
+                             and s.rooms["slack"].room_id, timeout=60, what="the incident channel")
 
         slack.inject("/response_url/*", delay=1.0, times=10 * NOTES)  # each answer, after its note, takes 1 s
         with ThreadPoolExecutor(max_workers=20) as pool:
@@ -165,7 +165,7 @@ def test_teams_messages_recorded_before_a_kill_9_are_applied_once_by_the_worker(
         sender = TeamsSender(app_url=f"http://127.0.0.1:{port}", connector=connector, app_id="", timeout=60)
         assert sender.command(alice, team.channels["General"], "declare Kill drill sev2")[0].status == 201
         thread = eventually(lambda: (s := app.queries.get(org.id, "INC-1")) and "teams" in s.rooms
-                            and s.rooms["teams"]["room_id"], timeout=60, what="the incident thread")
+                            and s.rooms["teams"].room_id, timeout=60, what="the incident thread")
 
         connector.inject("*activities*", delay=1.0, times=10 * NOTES)  # each answer, after its note, takes 1 s
         answered: dict[int, int] = {}

@@ -92,7 +92,7 @@ def assert_one_slack_room(slack: SlackEmulator, state: Any, general: str) -> str
     channels = channels_of(slack, state)
     assert len(channels) == 1, f"{state.human_id}: channels {channels}"
     channel = channels[0]
-    assert state.rooms["slack"]["room_id"] == channel
+    assert state.rooms["slack"].room_id == channel
     assert len(top_level_bot_posts(slack, channel)) == 1, f"{state.human_id}: war-room messages"
     assert pins(slack, channel) == 1, f"{state.human_id}: pins"
     assert len(top_level_bot_posts(slack, general, f" {state.human_id} ")) == 1, f"{state.human_id}: announcements"
@@ -123,7 +123,7 @@ def test_a_worker_killed_while_opening_a_room_is_resumed_once_by_the_next_worker
         time.sleep(7)  # the killed worker's pins.add, still in flight at the emulator, lands (as already_pinned)
         log = procs.log("worker-2")
     assert_one_slack_room(slack, opened, general.id)
-    assert opened.rooms["slack"]["message_id"] == top_level_bot_posts(slack, channel)[0]["ts"]
+    assert opened.rooms["slack"].message_id == top_level_bot_posts(slack, channel)[0]["ts"]
     assert "taking over delivery room:slack:" in log
 
 
@@ -144,7 +144,7 @@ def alert(n: int, variant: str) -> dict[str, Any]:
 
 def progress(app: App, org_id: str) -> str:
     """What a storm that did not settle left: incidents, rooms, and the outbox's last errors."""
-    states = app.queries.list(org_id, limit=500)
+    states = app.queries.list_incidents(org_id, limit=500)
     with app.engine.begin() as conn:
         scope_to_org(conn, org_id)
         errors = conn.execute(sa.text("SELECT topic, attempts, last_error FROM outbox WHERE org_id = :o AND "
@@ -203,7 +203,7 @@ def test_an_alert_storm_through_two_servers_and_a_worker_opens_each_room_once(
             assert statuses == [202] * (2 * STORM)
 
             def settled() -> bool:
-                states = pg.queries.list(org_id, limit=500)
+                states = pg.queries.list_incidents(org_id, limit=500)
                 return (len(states) == STORM and all({"slack", "teams"} <= set(s.rooms) for s in states)
                         and undelivered(pg, org_id) == 0)
 
@@ -212,7 +212,7 @@ def test_an_alert_storm_through_two_servers_and_a_worker_opens_each_room_once(
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{progress(pg, org_id)}\n" + "\n".join(
                     f"--- {name}\n{procs.log(name)}" for name in ("serve-a", "serve-b", "worker"))) from None
-        states = pg.queries.list(org_id, limit=500)
+        states = pg.queries.list_incidents(org_id, limit=500)
         threads = connector.threads(team.channels["incidents"])
         for state in states:
             channel = assert_one_slack_room(slack, state, general.id)
@@ -221,7 +221,7 @@ def test_an_alert_storm_through_two_servers_and_a_worker_opens_each_room_once(
             assert len(roots) == 1, f"{state.human_id}: Teams threads {roots}"
             offers = [e for e in pg.queries.timeline(org_id, state.incident_id) if e.type_name == "GuidanceOffered"]
             assert len(offers) == 1, f"{state.human_id}: guidance offers"
-            replies = [m for m in slack.thread(channel, state.rooms["slack"]["message_id"])[1:]
+            replies = [m for m in slack.thread(channel, state.rooms["slack"].message_id)[1:]
                        if "Suggested next steps" in m.get("text", "")]
             assert len(replies) == 1, f"{state.human_id}: Slack guidance replies"
             cards = [a for a in connector.activities(roots[0])[1:] if a.get("attachments")]

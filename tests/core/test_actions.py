@@ -54,7 +54,7 @@ def request(state: IncidentState, action: str, params: dict[str, Any] | None = N
 
 
 def status(state: IncidentState, action_id: str = "a1") -> str:
-    return str(state.actions[action_id]["status"])
+    return str(state.actions[action_id].status)
 
 
 def executed(state: IncidentState, action_id: str = "a1", ok: bool = True) -> IncidentState:
@@ -65,8 +65,8 @@ def executed(state: IncidentState, action_id: str = "a1", ok: bool = True) -> In
 # --- catalog and risk ---------------------------------------------------------------------------
 
 CATALOG_TABLE = [
-    ("restart_deployment", RESTART, RiskLevel.LOW, "", False),
-    ("scale_deployment", {"deployment": "checkout", "replicas": 6, "current_replicas": 3}, RiskLevel.LOW, "", True),
+    ("restart_deployment", RESTART, RiskLevel.LOW, None, False),
+    ("scale_deployment", {"deployment": "checkout", "replicas": 6, "current_replicas": 3}, RiskLevel.LOW, None, True),
     ("scale_deployment", {"deployment": "checkout", "replicas": 1, "current_replicas": 3}, RiskLevel.MEDIUM,
      "confirmation", True),
     ("scale_deployment", {"deployment": "checkout", "replicas": 0, "current_replicas": 3}, RiskLevel.HIGH,
@@ -74,7 +74,7 @@ CATALOG_TABLE = [
     ("rollback_deployment", ROLLBACK, RiskLevel.HIGH, "approval", True),
     ("rollback_deployment", {"deployment": "checkout"}, RiskLevel.HIGH, "approval", False),
     ("flush_cache", FLUSH, RiskLevel.MEDIUM, "confirmation", False),
-    ("toggle_feature_flag", {"flag": "new-pricing", "value": "off"}, RiskLevel.LOW, "", True),
+    ("toggle_feature_flag", {"flag": "new-pricing", "value": "off"}, RiskLevel.LOW, None, True),
     ("failover_database", FAILOVER, RiskLevel.HIGH, "approval", False),
     ("failover_region", {"service": "checkout", "from_region": "us-east-1", "to_region": "us-west-2"},
      RiskLevel.HIGH, "approval", False),
@@ -83,7 +83,7 @@ CATALOG_TABLE = [
 
 @pytest.mark.parametrize("action,params,level,awaiting,undoable", CATALOG_TABLE)
 def test_catalog_risk_comes_from_the_policy(action: str, params: dict[str, Any], level: RiskLevel,
-                                            awaiting: str, undoable: bool) -> None:
+                                            awaiting: str | None, undoable: bool) -> None:
     plan = plan_action(action, params)
     assert plan.risk is level is assess(action, plan.command).level
     assert plan.awaiting(confirmed=False) == awaiting
@@ -155,7 +155,7 @@ def test_low_risk_is_cleared_to_run_on_request() -> None:
                                                       params=RESTART, source=SOURCE, suggestion_id="s1"))
     e = events[0]
     assert (e.type_name, e.risk, e.awaiting, e.source, e.suggestion_id) == (  # type: ignore[attr-defined]
-        "ActionRequested", "low", "", SOURCE, "s1")
+        "ActionRequested", "low", None, SOURCE, "s1")
     assert status(state) == act.ActionStatus.REQUESTED
     assert describe(e) == ("requested restart deployment checkout in shop [low] "
                            "(from runbooks/api-latency.md#mitigation)")
@@ -195,7 +195,7 @@ def test_high_needs_another_commander_even_when_confirmed() -> None:
     with pytest.raises(PermissionDenied, match="high-risk actions need a commander"):
         run(state, act.ApproveAction(**env("u:bob"), action_id="a1", org_commander=False))
     approved, events = run(state, act.ApproveAction(**env("u:dave"), action_id="a1", org_commander=True))
-    assert status(approved) == "approved" and approved.actions["a1"]["approver"] == "u:dave"
+    assert status(approved) == "approved" and approved.actions["a1"].approver == "u:dave"
     assert describe(events[0]) == "approved by dave: fail over database orders-db to orders-db-2 [high]"
     with pytest.raises(InvalidTransition, match="already approved by dave"):
         run(approved, act.ApproveAction(**env("u:ic"), action_id="a1"))
@@ -236,7 +236,7 @@ def test_a_denied_action_never_runs() -> None:
 def test_the_requester_may_withdraw_a_waiting_request() -> None:
     state = request(incident(), "flush_cache", FLUSH)
     withdrawn, _ = run(state, act.DenyAction(**env(), action_id="a1", reason="not needed"))
-    assert status(withdrawn) == "denied" and withdrawn.actions["a1"]["denied_by"] == "u:alice"
+    assert status(withdrawn) == "denied" and withdrawn.actions["a1"].denied_by == "u:alice"
 
 
 # --- duplicates and results -------------------------------------------------------------------------
@@ -252,7 +252,7 @@ def test_the_same_action_id_is_a_duplicate_and_another_action_cannot_reuse_it() 
 
 def test_a_result_is_recorded_once() -> None:
     state = executed(request(incident(), "restart_deployment", RESTART))
-    assert state.actions["a1"]["output"] == "deployment.apps/checkout scaled"
+    assert state.actions["a1"].output == "deployment.apps/checkout scaled"
     with pytest.raises(InvalidTransition, match="already ran .status executed.; an action runs once"):
         executed(state)
     failed = executed(request(incident(), "restart_deployment", RESTART), ok=False)
@@ -282,7 +282,7 @@ def test_a_reversible_action_is_undone_once() -> None:
     undone, events = run(state, act.UndoAction(**env("u:bob"), action_id="a1", output="deployment.apps/checkout scaled"))
     e = events[0]
     assert e.undo == "kubectl scale deployment/checkout -n shop --replicas=3 --current-replicas=6"  # type: ignore[attr-defined]
-    assert status(undone) == "undone" and undone.actions["a1"]["undone_by"] == "u:bob"
+    assert status(undone) == "undone" and undone.actions["a1"].undone_by == "u:bob"
     assert describe(e) == "undid scale deployment checkout in shop from 3 to 6 replicas: deployment.apps/checkout scaled"
     with pytest.raises(InvalidTransition, match="already undone by bob"):
         run(undone, act.UndoAction(**env(), action_id="a1"))
@@ -384,4 +384,4 @@ def test_action_events_round_trip_and_replay_to_the_same_state() -> None:
     assert rebuilt == history
     assert apply_all(incident(), rebuilt) == state
     assert IncidentState.from_dict(state.to_dict()) == state
-    assert state.actions["a1"]["approver"] == "u:dave" and state.actions["a1"]["undo_output"] == "rolled forward"
+    assert state.actions["a1"].approver == "u:dave" and state.actions["a1"].undo_output == "rolled forward"

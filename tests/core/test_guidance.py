@@ -15,6 +15,7 @@ from incident_core.guidance import Guidance, Suggestion, covers, guidance_due, r
 from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
 from incident_core.richtext_plain import inline_plain
 from incident_core.state import IncidentState, apply_all
+from incident_core.state_models import ActionRecord
 from incident_core.timeline import describe
 from incident_core.warroom import action_line
 
@@ -57,7 +58,7 @@ def test_guidance_is_due_when_the_room_opens_and_again_for_a_new_kind_of_signal(
     assert guidance_due(state) == "room_opened"
     state, events = offer(state, "room_opened", step("s1"))
     assert [e.type_name for e in events] == ["GuidanceOffered", "SuggestionPosted"]
-    assert guidance_due(state) is None and state.suggestions["s1"]["command"] == "kubectl -n shop get pods"
+    assert guidance_due(state) is None and state.suggestions["s1"].command == "kubectl -n shop get pods"
     state, _ = run(state, signal("HighErrorRate", "checkout"))
     assert guidance_due(state) == "new_signal"
     state, _ = offer(state, "new_signal", step("s2"), step("s3", "kubectl -n shop get endpoints checkout"))
@@ -85,7 +86,7 @@ def test_feedback_needs_a_known_suggestion_and_records_its_source_once_per_vote(
     with pytest.raises(InvalidTransition, match="already marked"):
         run(state, GiveSuggestionFeedback(**ENV, actor="u:bob", suggestion_id="s1", helpful=True))
     state, _ = run(state, GiveSuggestionFeedback(**ENV, actor="u:bob", suggestion_id="s1", helpful=False))
-    assert state.suggestions["s1"]["votes"] == {"u:bob": False}
+    assert state.suggestions["s1"].votes == {"u:bob": False}
     assert IncidentState.from_dict(state.to_dict()) == state
 
 
@@ -111,4 +112,4 @@ def test_render_lines_show_badges_and_citations() -> None:
      "🔵 scale [low] — undone by b (by a)"),
 ])
 def test_war_room_action_lines_understand_every_status(entry: dict[str, Any], expected: str) -> None:
-    assert inline_plain(action_line(entry)) == expected
+    assert inline_plain(action_line(ActionRecord.from_dict(entry))) == expected

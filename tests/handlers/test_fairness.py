@@ -106,7 +106,7 @@ async def test_a_noisy_org_gets_its_share_and_a_quiet_org_is_admitted_at_once(fa
         assert finished.index("quiet") <= share, finished
     statuses = await asyncio.gather(*flood)
     assert all(status == 202 for status in statuses), statuses
-    assert len(fair.app.queries.list(noisy_id)) >= 1 and len(fair.app.queries.list(quiet_id)) >= 1
+    assert len(fair.app.queries.list_incidents(noisy_id)) >= 1 and len(fair.app.queries.list_incidents(quiet_id)) >= 1
 
 
 async def test_slow_clients_are_cut_off_and_others_are_served_meanwhile(fair: Fair) -> None:

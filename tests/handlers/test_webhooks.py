@@ -64,7 +64,7 @@ async def test_changed_annotations_keep_the_fingerprint(server: Server) -> None:
     assert [s["fingerprint"] for s in body["signals"]] == ["5f0b5c7e2a1d9c33", "a41e77c09b3f2d18"]
     assert body["incident_ids"] == ["INC-1"]
     assert all("same fingerprint" in s["reason"] for s in body["signals"] if not s["duplicate"])
-    assert len(server.app.queries.list(org_id)) == 1
+    assert len(server.app.queries.list_incidents(org_id)) == 1
 
 
 async def test_grouping_window_decides_attach_or_open(server: Server) -> None:
@@ -92,7 +92,7 @@ async def test_resolved_updates_and_never_opens(server: Server) -> None:
         alert["labels"]["service"] = "never-fired"
     status, body = await server.post("alertmanager", unseen, token)
     assert status == 202 and body["incident_ids"] == [] and body["signals"][0]["action"] == "ignore"
-    assert server.app.queries.list(org_id) == []
+    assert server.app.queries.list_incidents(org_id) == []
     await server.post("alertmanager", fixture("alertmanager/firing_group"), token)
     server.clock.advance(hours=3)
     _, body = await server.post("alertmanager", fixture("alertmanager/resolved"), token)
@@ -118,7 +118,7 @@ async def test_twenty_concurrent_deliveries_create_exactly_one_incident(server: 
     payload = fixture("alertmanager/firing_group")
     results = await asyncio.gather(*(server.post("alertmanager", payload, token) for _ in range(20)))
     assert all(status == 202 for status, _ in results), results
-    assert len(server.app.queries.list(org_id)) == 1
+    assert len(server.app.queries.list_incidents(org_id)) == 1
     incident = server.app.queries.get(org_id, "INC-1")
     assert incident is not None and incident.signal_count == 2
     assert sum(not s["duplicate"] for _, body in results for s in body["signals"]) == 2

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from incident_core.model import Severity, Status
 from incident_core.recurrence import preferred_sources
+from incident_core.state_models import PriorPostmortem, Recurrence
 from incident_core.state import IncidentState
 from knowledge.guidance_seen import seen_before
 from knowledge.models import Hit
@@ -29,8 +30,8 @@ def test_the_patterns_postmortems_come_first() -> None:
     weights = {"checkout": 1.0, "errors": 1.0}
     plain = seen_before(STATE, [same_alert, pattern_pm], weights, 0.4)
     assert [s.source.split("#")[0] for s in plain][:1] == ["postmortems/2025-12-01-inc-2.md"]
-    recurring = replace(STATE, recurrence={"prior": ["INC-7"], "postmortems": [
-        {"incident": "INC-7", "path": "postmortems/2025-12-20-inc-7.md"}]})
+    recurring = replace(STATE, recurrence=Recurrence(key="alertname=HighErrorRate", prior=("INC-7",), postmortems=(
+        PriorPostmortem(incident="INC-7", path="postmortems/2025-12-20-inc-7.md"),)))
     prefer = preferred_sources(recurring)
     assert prefer == ("postmortems/2025-12-20-inc-7.md",)
     ranked = seen_before(recurring, [same_alert, pattern_pm], weights, 0.4, prefer=prefer)

@@ -12,9 +12,11 @@ from incident_core.errors import ValidationError
 from incident_core.insights import DigestSchedule, parse_period, weekly_series
 from incident_core.insights_usecases import due_digests
 from incident_core.model import Severity
+from incident_core.org_settings import OrgSettings, ProjectSettings
 from incident_core.patterns import PastIncident, alert_keys, find_patterns, key_label
 from incident_core.recurrence import best_match
 from incident_core.recurrence_text import line, ordinal
+from incident_core.state_models import Recurrence
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
 
@@ -63,18 +65,20 @@ def test_best_match_prefers_an_alert_over_the_service_and_ignores_later_incident
 def test_war_room_line() -> None:
     assert [ordinal(n) for n in (1, 2, 3, 4, 11, 12, 13, 21, 22, 101)] == [
         "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "101st"]
-    rec = {"prior": ["INC-3", "INC-7", "INC-9"], "window_days": 30, "postmortems": [{"incident": "INC-7"}],
-           "items_open": 2, "items_done": 1}
+    rec = Recurrence.from_dict({"key": "k", "prior": ["INC-3", "INC-7", "INC-9"], "window_days": 30,
+                                "postmortems": [{"incident": "INC-7"}], "items_open": 2, "items_done": 1})
     assert line(rec) == "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open"
-    many = {"prior": [f"INC-{n}" for n in range(1, 9)], "window_days": 90}
+    many = Recurrence.from_dict({"key": "k", "prior": [f"INC-{n}" for n in range(1, 9)], "window_days": 90})
     assert line(many) == "9th time in 90 days: INC-4, INC-5, INC-6, INC-7, INC-8 (+3 earlier) · no postmortem yet"
-    assert line({"prior": ["INC-1"], "postmortems": [{"incident": "INC-1"}], "items_done": 2}).endswith(
+    assert line(Recurrence.from_dict({"key": "k", "prior": ["INC-1"], "postmortems": [{"incident": "INC-1"}],
+                                      "items_done": 2})).endswith(
         "all 2 action items done")
-    assert line({}) == ""
+    assert line(Recurrence.from_dict({})) == "" and line(None) == ""
 
 
 def test_digest_slots_fire_once_per_week_within_a_day() -> None:
-    settings = {"insights": {"digest": {"slack_channel": "C1", "teams_channel": "19:x", "weekday": "mon", "hour": 9}}}
+    settings = OrgSettings.from_dict(
+        {"insights": {"digest": {"slack_channel": "C1", "teams_channel": "19:x", "weekday": "mon", "hour": 9}}})
     at_nine = due_digests(org_settings=settings, projects=[], now=T0)
     assert [(m.payload["platform"], m.key) for m in at_nine] == [
         ("slack", "digest:slack:org:2026-03-02T09:00:00+00:00"), ("teams", "digest:teams:org:2026-03-02T09:00:00+00:00")]
@@ -82,8 +86,8 @@ def test_digest_slots_fire_once_per_week_within_a_day() -> None:
     assert [m.key for m in later] == [m.key for m in at_nine]  # the same slot: the outbox key makes it fire once
     assert due_digests(org_settings=settings, projects=[], now=T0 + timedelta(days=2)) == []  # missed: next week
     assert due_digests(org_settings=settings, projects=[], now=T0 - timedelta(minutes=1)) == []
-    project = due_digests(org_settings={}, projects=[("p1", {"insights": {"digest": {"slack_channel": "C2"}}})],
-                          now=T0)
+    project = due_digests(org_settings=OrgSettings(), projects=[
+        ("p1", ProjectSettings.from_dict({"insights": {"digest": {"slack_channel": "C2"}}}))], now=T0)
     assert [m.key for m in project] == ["digest:slack:p1:2026-03-02T09:00:00+00:00"]
 
 

@@ -4,6 +4,7 @@ recurrence line; Jira unreachable leaves the status unknown instead of guessing.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def test_done_in_jira_is_done_in_patterns_and_in_the_war_room_line(app: App) -> 
     down = JiraActionItems(JiraPublisher(url, USER, TOKEN, timeout=2), "OPS")
     ref = postmortem_of(first)
     assert ref is not None and down.statuses(org.id, [ref]) == {}
-    assert line({**noted.recurrence, "items_open": 0, "items_unknown": 2}).endswith("2 action items with unknown status")
+    assert line(replace(noted.recurrence, items_open=0, items_unknown=2)).endswith("2 action items with unknown status")
 
 
 def test_a_project_key_that_is_not_one_is_refused() -> None:

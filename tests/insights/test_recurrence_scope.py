@@ -42,8 +42,8 @@ def test_only_the_same_project_and_org_count(clocked: tuple[App, StepClock]) -> 
                              incident_id=current)
     assert result is not None
     state = app.queries.get(org.id, current)
-    assert state is not None and state.recurrence["prior"] == ["INC-1", "INC-4"]  # web's, in 30 days
-    assert state.recurrence["key"] == "alertname+service=HighLatency/checkout"
+    assert state is not None and state.recurrence is not None and state.recurrence.prior == ("INC-1", "INC-4")  # web's, in 30 days
+    assert state.recurrence is not None and state.recurrence.key == "alertname+service=HighLatency/checkout"
     again = note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org.id,
                             incident_id=current)
     assert again is None  # nothing changed: nothing recorded twice

@@ -42,7 +42,7 @@ def test_recurring_incident_war_room_line_and_patterns_command(slack_world: Slac
     channel = w.channel_of("INC-3")
     # The recurrence is noted, and the pinned war room refreshed, by the outbox after the room opened.
     state = eventually(lambda: (s := w.incident("INC-3")) and s.recurrence and s, what="INC-3's recurrence")
-    assert state.recurrence["prior"] == ["INC-1", "INC-2"]
+    assert state.recurrence.prior == ("INC-1", "INC-2")
     line = "3rd time in 30 days: INC-1, INC-2 · postmortem of INC-1 · 2 action items still open"
     eventually(lambda: any(line in str(b) for b in w.slack.messages(channel)[0]["blocks"]),
                what="the recurrence line in the war room")

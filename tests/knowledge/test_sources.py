@@ -127,7 +127,7 @@ def test_sources_stay_inside_their_org(world: App) -> None:
     a, b = _org(world), _org(world)
     src = world.knowledge_sources.add(a, kind="github", location="acme/runbooks", path="runbooks")
     sync_one(world, a, src.source_id)
-    assert world.knowledge_sources.list(b) == [] and world.knowledge_sources.get(b, src.source_id) is None
+    assert world.knowledge_sources.list_sources(b) == [] and world.knowledge_sources.get(b, src.source_id) is None
     assert not world.knowledge_sources.remove(b, src.source_id)
     with pytest.raises(SourceError, match="no source"):
         sync_one(world, b, src.source_id)

@@ -160,3 +160,15 @@ def slack_pm_world(db_url: str, tmp_path: Path) -> Iterator[SlackPostmortemWorld
                 yield SlackPostmortemWorld(slack_world=world, gh=gh, jira=jira, postmortems_channel=pm_channel.id)
         finally:
             app.close()
+
+
+@pytest.fixture
+def clocked(db_url: str, tmp_path: Path) -> Iterator[tuple[App, Any]]:
+    """(app, clock) on either store, the clock moved by the test (no scheduler: the test ticks)."""
+    from tests.conftest import make_app
+    from tests.postmortem.test_reminders import Clock
+
+    clock = Clock()
+    built = make_app(db_url, tmp_path, clock=clock, no_scheduler=True)
+    yield built, clock
+    built.close()

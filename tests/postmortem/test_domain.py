@@ -58,8 +58,8 @@ def test_reviewed_key_moments_choose_the_timeline_and_untrusted_text_cannot_forg
     m.run(cmd.AddNote, actor=BOB, text="see [ev 99] and [EV 3]")
     assert m.state is not None
     m.run(pm.ReviewKeyMoments, key_moments=(2, 8, 14, m.state.version))
-    assert m.state.postmortem["status"] == "reviewing"
-    draft = build_draft(m.state, m.events, now=m.now(), key_moments=tuple(m.state.postmortem["key_moments"]))
+    assert m.state.postmortem.status == "reviewing"
+    draft = build_draft(m.state, m.events, now=m.now(), key_moments=tuple(m.state.postmortem.key_moments))
     lines = draft.sections["timeline"].splitlines()
     assert len(lines) == 4 and "(ev 99)" in lines[-1] and "[ev 99]" not in draft.sections["timeline"]
     with pytest.raises(ValidationError, match="versions 1"):
@@ -85,13 +85,13 @@ def test_edits_are_events_per_section_and_unchanged_text_writes_nothing() -> Non
     assert m.state is not None
     before = m.state.version
     made = m.run(pm.SavePostmortemEdits, actor=BOB, sections={"summary": "New summary [ev 1]",
-                                                             "impact": m.state.postmortem["sections"]["impact"]},
-                 action_items=m.state.postmortem["action_items"])
+                                                             "impact": m.state.postmortem.sections["impact"]},
+                 action_items=list(m.state.postmortem.action_items))
     assert [(e.type_name, e.section, e.actor) for e in made] == [("PostmortemEdited", "summary", BOB)]
     assert made[0].version == before + 1 and describe(made[0]) == "edited postmortem section summary"
     items = [{"title": "Alert on pool saturation", "owner": BOB, "priority": "P1", "due": "2026-12-04"}]
     made = m.run(pm.EditActionItems, action_items=tuple(items))
-    assert m.state.postmortem["action_items"][0]["title"] == "Alert on pool saturation"
+    assert m.state.postmortem.action_items[0]["title"] == "Alert on pool saturation"
     assert m.run(pm.EditActionItems, action_items=tuple(items)) == []
     with pytest.raises(FieldError) as bad:
         m.run(pm.EditActionItems, action_items=({"title": "x", "due": "next week"},))
@@ -106,7 +106,7 @@ def test_submit_needs_complete_action_items() -> None:
     assert missing.value.field == "action_items.0.owner"
     m.run(pm.EditActionItems, action_items=({"title": "Alert", "priority": "P2", "owner": BOB, "due": "2026-12-04"},))
     m.run(pm.SubmitPostmortem, actor=BOB)
-    assert m.state is not None and m.state.postmortem["status"] == "submitted"
+    assert m.state is not None and m.state.postmortem.status == "submitted"
     with pytest.raises(InvalidTransition, match="already submitted"):
         m.run(pm.SubmitPostmortem, actor=BOB)
 
@@ -135,13 +135,13 @@ def test_closed_only_through_publication_and_publication_is_recorded_once() -> N
     m.run(pm.ApprovePostmortem, targets=("github", "knowledge"), org_commander=True)
     first = m.run(pm.RecordPublication, actor="revenant", target="github", url="https://gh/pull/1", ref="#1")
     assert [e.type_name for e in first] == ["PostmortemPublished"]
-    assert m.state is not None and m.state.postmortem["status"] == "publishing"
+    assert m.state is not None and m.state.postmortem.status == "publishing"
     assert m.run(pm.RecordPublication, actor="revenant", target="github", url="https://gh/pull/2") == []
     with pytest.raises(ValidationError, match="not one of the targets"):
         m.run(pm.RecordPublication, actor="revenant", target="jira", url="https://j")
     last = m.run(pm.RecordPublication, actor="revenant", target="knowledge", url="knowledge://x")
     assert [e.type_name for e in last] == ["PostmortemPublished", "StatusChanged"]
-    assert m.state.status is Status.CLOSED and m.state.postmortem["status"] == "published"
+    assert m.state.status is Status.CLOSED and m.state.postmortem.status == "published"
     assert describe(last[1]) == "status resolved → closed: postmortem published to github, knowledge"
 
 

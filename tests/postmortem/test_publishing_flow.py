@@ -41,18 +41,18 @@ def one_pass(world: PublishWorld) -> None:
 def drafted(world: PublishWorld) -> None:
     resolved(world)
     deliver_all(world)  # incident.changed → the automatic draft
-    assert world.state().postmortem["status"] == "draft"
+    assert world.state().postmortem.status == "draft"
 
 
 def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(publish_world: PublishWorld) -> None:
     w = publish_world
     drafted(w)
     s = w.state()
-    assert s.postmortem["drafted_by"] == pmu.SYSTEM and s.postmortem["source"] == "deterministic"
+    assert s.postmortem.drafted_by == pmu.SYSTEM and s.postmortem.source == "deterministic"
     notices = [pmu.notice_content(r.payload).plain() for r in outbox_rows(w.app, w.org_id, "pm-drafted:")]
     assert len(notices) == 1 and "/revenant postmortem" in notices[0]
     pmu.save_edits(deps=w.deps, org_id=w.org_id, incident_id=s.incident_id, actor=BOB,
-                   sections={"summary": s.postmortem["sections"]["summary"] + "\nThe rollback restored service. [ev 8]"})
+                   sections={"summary": s.postmortem.sections["summary"] + "\nThe rollback restored service. [ev 8]"})
     with pytest.raises(PermissionDenied, match="viewer"):
         pmu.save_edits(deps=w.deps, org_id=w.org_id, incident_id=s.incident_id, actor=VIC, sections={"summary": "x"})
     with pytest.raises(PermissionDenied, match="commander or above may approve"):
@@ -63,12 +63,12 @@ def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(pu
     assert sorted(r.payload["target"] for r in publishes) == ["github", "jira", "knowledge"]
     deliver_all(w)
     s = w.state()
-    assert s.status is Status.CLOSED and s.postmortem["status"] == "published"
-    assert set(s.postmortem["published"]) == {"github", "jira", "knowledge"}
+    assert s.status is Status.CLOSED and s.postmortem.status == "published"
+    assert set(s.postmortem.published) == {"github", "jira", "knowledge"}
     types = w.types()
     assert types.count("PostmortemPublished") == 3 and types[-1] == "StatusChanged"
     prs = w.gh.pull_requests("acme", "postmortems")
-    assert len(prs) == 1 and prs[0]["html_url"] == s.postmortem["published"]["github"]
+    assert len(prs) == 1 and prs[0]["html_url"] == s.postmortem.published["github"]
     path = f"postmortems/{s.status_times['resolved'][:10]}-inc-1.md"
     markdown = w.gh.file("acme", "postmortems", prs[0]["head"]["ref"], path)
     assert markdown is not None and "The rollback restored service. \\[ev 8]" in markdown  # `[` escaped: no link
@@ -79,7 +79,7 @@ def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(pu
     assert all(CITATION.search(line) or is_guidance(line) or line.startswith("|") for line in body.splitlines())
     issues = w.jira.issues("OPS")
     assert [i["fields"]["summary"] for i in issues].count(f"Postmortem: INC-1 — {s.title}") == 1
-    assert len(issues) == 1 + len(s.postmortem["action_items"]) and len(w.jira.links()) == len(issues) - 1
+    assert len(issues) == 1 + len(s.postmortem.action_items) and len(w.jira.links()) == len(issues) - 1
     assert (w.org_id, "postmortems/" + path.split("/")[1]) in w.knowledge.documents
     requests_before = len(w.gh.requests.all()) + len(w.jira.requests.all())
     publishing = subscribers(w.app)[pmu.PUBLISH][0]
@@ -111,7 +111,7 @@ def test_5xx_and_timeouts_are_retried_without_duplicates(publish_world: PublishW
     assert w.gh.requests.count("POST /repos/acme/postmortems/pulls") == 1
     created = [r for r in w.jira.requests.filter("POST /rest/api/2/issue") if r.status == 201]
     summaries = [i["fields"]["summary"] for i in w.jira.issues("OPS")]
-    assert len(created) == len(summaries) == len(set(summaries)) == 1 + len(w.state().postmortem["action_items"])
+    assert len(created) == len(summaries) == len(set(summaries)) == 1 + len(w.state().postmortem.action_items)
     row = next(r for r in outbox_rows(w.app, w.org_id, "pm:") if r.payload["target"] == "github")
     assert row.attempts == 3 and row.delivered_at is not None
     assert w.state().status is Status.CLOSED
@@ -135,8 +135,8 @@ def test_a_crash_between_sending_and_recording_does_not_publish_twice(publish_wo
     deliver_all(w)
     assert sorted(crashed) == ["github", "jira", "knowledge"]
     assert len(w.gh.pull_requests("acme", "postmortems")) == 1
-    assert len(w.jira.issues("OPS")) == 1 + len(w.state().postmortem["action_items"])
-    assert len(w.jira.links()) == len(w.state().postmortem["action_items"])
+    assert len(w.jira.issues("OPS")) == 1 + len(w.state().postmortem.action_items)
+    assert len(w.jira.links()) == len(w.state().postmortem.action_items)
     assert w.types().count("PostmortemPublished") == 3 and w.state().status is Status.CLOSED
 
 
@@ -149,4 +149,4 @@ def test_a_misconfigured_target_keeps_retrying_and_says_what_to_fix(publish_worl
         deliver_all(w, rounds=3)
     row = next(r for r in outbox_rows(w.app, w.org_id, "pm:") if r.payload["target"] == "github")
     assert row.attempts == 3 and "acme/missing was not found" in row.last_error
-    assert w.state().status is Status.RESOLVED and "knowledge" in w.state().postmortem["published"]
+    assert w.state().status is Status.RESOLVED and "knowledge" in w.state().postmortem.published

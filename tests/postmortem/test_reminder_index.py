@@ -26,9 +26,9 @@ def test_the_tick_looks_only_at_due_incidents_and_only_in_their_orgs(db_url: str
         incidents = {org: uc.declare_incident(deps=app.deps, org_id=org, actor="u:a", title="Checkout down",
                                               severity=Severity.SEV1).state.incident_id for org in orgs}
         scoped: list[str] = []
-        real_scope = reminder_ledger.scope_to_org
-        monkeypatch.setattr(reminder_ledger, "scope_to_org", lambda conn, org: (scoped.append(org),
-                                                                                real_scope(conn, org)))
+        real_look = reminder_ledger.look_batch
+        monkeypatch.setattr(reminder_ledger, "look_batch", lambda conn, batch: (
+            scoped.extend(org for org, _seqs, _decide in batch), real_look(conn, batch))[1])
 
         def looked() -> set[str]:
             mine = {o for o in scoped if o in incidents}

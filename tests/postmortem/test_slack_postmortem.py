@@ -78,9 +78,9 @@ def test_review_edit_validate_submit_approve_and_publish(slack_pm_world: SlackPo
     assert w.sender.submit_view(w.alice, review, moments).status == 200
     editor = modal(w, w.alice, PostmortemId.EDIT_CALLBACK)
     state = w.incident()
-    assert state.postmortem["reviewed_by"] == f"slack:{w.alice}"
-    assert state.postmortem["key_moments"] == sorted(int(o["value"]) for o in keep)
-    assert len(state.postmortem["sections"]["timeline"].splitlines()) == len(keep)
+    assert state.postmortem.reviewed_by == f"slack:{w.alice}"
+    assert list(state.postmortem.key_moments) == sorted(int(o["value"]) for o in keep)
+    assert len(state.postmortem.sections["timeline"].splitlines()) == len(keep)
     assert len(editor["blocks"]) <= 100 and len(editor["private_metadata"]) <= 3000
     inputs = [b["element"] for b in editor["blocks"] if b["type"] == "input"]
     assert all(len(e.get("initial_value", "")) <= e.get("max_length", 3000) <= 3000 for e in inputs)
@@ -93,16 +93,16 @@ def test_review_edit_validate_submit_approve_and_publish(slack_pm_world: SlackPo
     assert forged.json()["response_action"] == "errors"
     assert "org commander or admin" in forged.json()["errors"][PostmortemId.DECISION_BLOCK]
     bad = values_of(bobs, **{"pm_section:summary:0": {"value": ""}, PostmortemId.DECISION_BLOCK: choose("submit")})
-    new_row = f"{PostmortemId.ITEM_TITLE_BLOCK}:{len(state.postmortem['action_items'])}"
+    new_row = f"{PostmortemId.ITEM_TITLE_BLOCK}:{len(state.postmortem.action_items)}"
     bad[new_row] = {"value": {"type": "plain_text_input", "value": "Alert on pool saturation in staging"}}
     errors = w.sender.submit_view(w.bob, bobs, bad).json()["errors"]
     assert set(errors) == {"pm_section:summary:0", new_row} and "needs owner, priority, due" in errors[new_row]
     assert w.events().count("PostmortemEdited") == 1  # only the key-moment review: refused forms wrote nothing
 
-    summary = state.postmortem["sections"]["summary"] + "\nThe rollback restored checkout. [ev 1]"
+    summary = state.postmortem.sections["summary"] + "\nThe rollback restored checkout. [ev 1]"
     edit = values_of(bobs, **{"pm_section:summary:0": {"value": summary}, PostmortemId.DECISION_BLOCK: choose("submit")})
     assert w.sender.submit_view(w.bob, bobs, edit).status == 200
-    eventually(lambda: w.incident().postmortem.get("status") == "submitted", what="submitted")
+    eventually(lambda: w.incident().postmortem.status == "submitted", what="submitted")
     timeline = w.app.queries.timeline(w.org_id, state.incident_id)
     edits = [(e.section, e.actor) for e in timeline if e.type_name == "PostmortemEdited"]
     assert edits == [("key_moments", f"slack:{w.alice}"), ("summary", f"slack:{w.bob}")]
@@ -113,9 +113,9 @@ def test_review_edit_validate_submit_approve_and_publish(slack_pm_world: SlackPo
     assert w.sender.submit_view(w.alice, approve, values_of(
         approve, **{PostmortemId.DECISION_BLOCK: choose("approve")})).status == 200
     closed = eventually(lambda: (s := w.incident()).status.value == "closed" and s, timeout=20, what="closed")
-    assert set(closed.postmortem["published"]) == {"github", "jira", "slack", "knowledge"}
+    assert set(closed.postmortem.published) == {"github", "jira", "slack", "knowledge"}
     assert len(world.gh.pull_requests("acme", "postmortems")) == 1
-    assert len(world.jira.issues("OPS")) == 1 + len(closed.postmortem["action_items"])
+    assert len(world.jira.issues("OPS")) == 1 + len(closed.postmortem.action_items)
     summary_posts = w.slack.messages(world.postmortems_channel)
     assert len(summary_posts) == 1 and "Postmortem: INC-1" in json.dumps(summary_posts[0]["blocks"])
     def texts() -> list[str]:

@@ -39,13 +39,13 @@ def test_hostile_postmortem_publishes_quietly_with_commands_verbatim(publish_wor
     uc.change_status(**base, actor=ALICE, status=Status.IDENTIFIED, note=ALL_IN_ONE[:1900])
     uc.change_status(**base, actor=ALICE, status=Status.RESOLVED, note=HOSTILE[17])
     deliver_all(w)  # the automatic draft
-    summary = w.state().postmortem["sections"]["summary"] + "\n" + "\n".join(h[:200] for h in SHORT)
+    summary = w.state().postmortem.sections["summary"] + "\n" + "\n".join(h[:200] for h in SHORT)
     pmu.save_edits(**base, actor=BOB, sections={"summary": summary, "lucky": f"- {HOSTILE[14]} [ev 1]"})
     pmu.submit_postmortem(**base, queries=w.app.queries, actor=BOB)
     pmu.approve_postmortem(**base, queries=w.app.queries, actor=ALICE)
     deliver_all(w)
     state = w.state()
-    assert set(state.postmortem["published"]) >= {"github", "jira"}
+    assert set(state.postmortem.published) >= {"github", "jira"}
 
     pulls = w.gh.pull_requests("acme", "postmortems")
     path = f"postmortems/{state.status_times['resolved'][:10]}-inc-1.md"

@@ -49,7 +49,7 @@ def hook(w: SlackWorld, source: str, body: dict[str, Any]) -> int:
 
 
 def channels(w: SlackWorld) -> set[str]:
-    return {str(s.rooms["slack"]["room_id"]) for s in w.app.queries.list(w.org_id) if "slack" in s.rooms}
+    return {str(s.rooms["slack"].room_id) for s in w.app.queries.list_incidents(w.org_id) if "slack" in s.rooms}
 
 
 def quiet(w: SlackWorld, *, users: set[str] | None = None, extra: list[tuple[str, str, str]] | None = None) -> None:
@@ -137,7 +137,7 @@ def test_hostile_runbook_guidance_pings_nobody(slack_world: SlackWorld, tmp_path
     assert hook(w, "generic", {"title": "checkout 5xx <!channel>", "service": "checkout", "severity": "critical",
                                "status": "firing", "description": "checkout pods 5xx", "links": [GOOD_LINK]}) == 202
     channel = w.channel_of()
-    root = eventually(lambda: w.incident().rooms["slack"].get("message_id"), what="war room")
+    root = eventually(lambda: w.incident().rooms["slack"].message_id, what="war room")
     thread = eventually(lambda: [m for m in w.slack.thread(channel, root)[1:] if "Suggested" in m.get("text", "")],
                         what="guidance in the thread", timeout=30)
     assert "kubectl -n shop" in json.dumps(thread)  # the commands are shown, verbatim, in code
@@ -182,7 +182,7 @@ def test_hostile_model_answer_pings_nobody(slack_world: SlackWorld, tmp_path: Pa
             base, OpenAI(base_url=emu.api_base, api_key="sk-test", max_retries=0, timeout=10), "gpt-4o-mini")
         _, url = w.sender.command(w.alice, channel, "suggest")
         eventually(lambda: w.slack.responses(url), what="suggest answer", timeout=30)
-        root = w.incident().rooms["slack"]["message_id"]
+        root = w.incident().rooms["slack"].message_id
         posts = eventually(lambda: [m for m in w.slack.thread(channel, root)[1:] if "llm:" in json.dumps(m)],
                            what="the model's guidance in the thread", timeout=30)
     assert "&lt;!channel&gt;" in json.dumps(posts)  # the model's words are shown, as text

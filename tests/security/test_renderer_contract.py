@@ -41,6 +41,7 @@ from incident_core.postmortem_model import SECTIONS
 from incident_core.postmortem_render import document_of
 from incident_core.postmortem_usecases import summary_text, view_of
 from incident_core.state import IncidentState
+from incident_core.state_models import ActionRecord, PostmortemRecord, Room
 from publishers import jira_markup, markdown
 from tests.security import oracle
 from tests.security.corpus import GOOD_LINK, SHORT
@@ -81,8 +82,9 @@ def hostile_state(t: str) -> IncidentState:
         declared_by=ALICE, roles={"commander": ALICE, "scribe": BOB}, services=(t[:60],), signal_count=1,
         recent_signals=({"title": t, "source": t[:20], "severity": "critical", "status": "firing"},),
         metric_points=((NOW.isoformat(), t[:40] or "m", 1.0), (NOW.isoformat(), t[:40] or "m", 2.0)),
-        log_lines={t[:200]: 3}, actions=actions,
-        rooms={"slack": {"room_id": "CROOM0001", "room_name": t[:20], "message_id": "1.1"}}, postmortem=postmortem)
+        log_lines={t[:200]: 3}, actions={k: ActionRecord.from_dict(a) for k, a in actions.items()},
+        rooms={"slack": Room(room_id="CROOM0001", name=t[:20], message_id="1.1")},
+        postmortem=PostmortemRecord.from_dict(postmortem))
 
 
 def hostile_guidance(t: str) -> Guidance:

@@ -53,7 +53,7 @@ class SlackWorld:
     def channel_of(self, ref: str = "INC-1", timeout: float = 30.0) -> str:
         state = eventually(lambda: (s := self.incident(ref)) and "slack" in s.rooms and s, what=f"{ref} channel",
                            timeout=timeout)
-        return state.rooms["slack"]["room_id"]
+        return state.rooms["slack"].room_id
 
     def events(self, ref: str = "INC-1") -> list[str]:
         state = self.incident(ref)

@@ -56,7 +56,7 @@ def test_install_binds_the_workspace_and_commands_use_its_token(db_url: str, tmp
                 _, url = sender.command(user, general.id, "declare Globex checkout down sev2")
                 eventually(lambda: slack.responses(url), what="answer through the installed token")
                 state_ = eventually(lambda: (s := app.queries.get(org_id, "INC-1")) and "slack" in s.rooms and s)
-                assert slack.channel(state_.rooms["slack"]["room_id"]).name.startswith("inc-")
+                assert slack.channel(state_.rooms["slack"].room_id).name.startswith("inc-")
                 owner = make_engine(db_url, app_role=None)  # what a database dump or backup would show
                 with owner.connect() as conn:
                     stored = conn.execute(sa.text("SELECT bot_token FROM slack_bots UNION ALL "

@@ -69,7 +69,7 @@ def assert_opened_once(w: SlackWorld, channel: str) -> None:
     assert len(bot_posts(w.slack, w.general, "Join")) == 1
     assert len(tagged(w.slack, w.general, once.ANNOUNCEMENT)) == 1
     state = w.incident()
-    assert state.rooms["slack"]["message_id"] == tagged(w.slack, channel, once.WAR_ROOM)[0]["ts"]
+    assert state.rooms["slack"].message_id == tagged(w.slack, channel, once.WAR_ROOM)[0]["ts"]
 
 
 def test_pins_add_failing_past_the_client_retries_pins_the_first_message_on_the_retry(slack_world: SlackWorld) -> None:

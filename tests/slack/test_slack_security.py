@@ -52,7 +52,7 @@ def test_replayed_request_is_401(slack_world: SlackWorld) -> None:
     again = w.sender.replay(headers, body)
     assert again.status == 401 and "replayed" in again.body
     time.sleep(0.3)
-    assert len(w.app.queries.list(w.org_id)) == 1
+    assert len(w.app.queries.list_incidents(w.org_id)) == 1
 
 
 def test_tampered_body_with_valid_old_signature_is_401(slack_world: SlackWorld) -> None:
@@ -96,7 +96,7 @@ def test_channel_id_from_another_workspace_is_ignored(slack_world: SlackWorld) -
                     "item": {"type": "message", "channel": channel_id, "ts": "999.1"}}, team_id="T0OTHER")
     time.sleep(0.5)
     assert event_rows(w) == before
-    assert w.app.queries.list(other.id) == []
+    assert w.app.queries.list_incidents(other.id) == []
 
 
 def test_a_429_storm_loses_nothing(slack_world: SlackWorld) -> None:
@@ -113,7 +113,7 @@ def test_a_429_storm_loses_nothing(slack_world: SlackWorld) -> None:
     eventually(lambda: w.slack.responses(url))
     eventually(lambda: any("SEV1" in json.dumps(c.get("blocks", "")) for c in w.slack.calls("chat.update")),
                timeout=30, what="war room updated after 429s")
-    assert len(w.app.queries.list(w.org_id)) == 1
+    assert len(w.app.queries.list_incidents(w.org_id)) == 1
 
 
 def test_malformed_button_values_get_a_clear_answer_never_a_crash(slack_world: SlackWorld) -> None:

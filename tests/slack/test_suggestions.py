@@ -36,7 +36,7 @@ def hook(w: SlackWorld, token: str, body: dict[str, Any]) -> int:
 
 
 def thread(w: SlackWorld, channel: str) -> list[dict[str, Any]]:
-    root = w.incident().rooms["slack"]["message_id"]
+    root = w.incident().rooms["slack"].message_id
     return w.slack.thread(channel, root)[1:]
 
 
@@ -87,7 +87,7 @@ def runnable(w: SlackWorld, post: dict[str, Any], risk: str) -> dict[str, Any]:
     """The Run button of the first runnable suggestion of this risk in a guidance post."""
     suggestions = w.incident().suggestions
     return next(b for b in buttons(post) if b["action_id"] == "revenant_suggestion_run"
-                and suggestions[b["block_id"].removeprefix("suggestion_")]["risk"] == risk)
+                and suggestions[b["block_id"].removeprefix("suggestion_")].risk == risk)
 
 
 def test_alert_room_gets_cited_suggestions_and_more_for_a_new_kind_of_signal(slack_world: SlackWorld) -> None:
@@ -99,8 +99,8 @@ def test_alert_room_gets_cited_suggestions_and_more_for_a_new_kind_of_signal(sla
     assert "from runbooks and past incidents" in text
     assert "Source: `runbooks/checkout-5xx.md#" in text and "🟢" in text and "🔴" in text
     assert "Run (simulated)" in text and "👍" in text and "Seen before" in text
-    rollback = next(s for s in w.incident().suggestions.values() if s["action"] == "rollback_deployment")
-    assert rollback["params"]["deployment"] == "checkout" and rollback["params"]["namespace"] == "shop"
+    rollback = next(s for s in w.incident().suggestions.values() if s.action == "rollback_deployment")
+    assert rollback.params["deployment"] == "checkout" and rollback.params["namespace"] == "shop"
     assert w.events().count("GuidanceOffered") == 1
     latency = {**payload, "alerts": [{**a, "labels": {**a["labels"], "alertname": "HighLatency"},
                                       "fingerprint": "99" + a["fingerprint"][2:],
@@ -120,7 +120,7 @@ def test_suggest_posts_a_thread_with_badges_and_sources(slack_world: SlackWorld)
     channel = open_incident(w)
     post = suggest(w, channel)
     blocks = dump(post["blocks"])
-    assert post["thread_ts"] == w.incident().rooms["slack"]["message_id"]
+    assert post["thread_ts"] == w.incident().rooms["slack"].message_id
     assert "as asked" in blocks and "Source: `runbooks/checkout-5xx.md#" in blocks and PODS in blocks
     for badge in ("🟢", "🟠", "🔴"):
         assert badge in blocks
@@ -147,8 +147,8 @@ def test_run_low_risk_executes_once_and_medium_runs_after_its_dialog(slack_world
     assert w.events().count("ActionExecuted") == 1 and len(replies(w, channel, "✅")) == 1
     w.sender.click(w.bob, channel, post["ts"], runnable(w, post, "medium"))
     eventually(lambda: len(replies(w, channel, "✅ Simulated run of")) == 2, what="medium ran after its dialog")
-    medium = next(a for a in w.incident().actions.values() if a["risk"] == "medium")
-    assert medium["status"] == "executed" and medium["requested_by"] == f"slack:{w.bob}"
+    medium = next(a for a in w.incident().actions.values() if a.risk == "medium")
+    assert medium.status == "executed" and medium.requested_by == f"slack:{w.bob}"
     eventually(lambda: any("done (by" in dump(c.get("blocks", "")) for c in w.slack.calls("chat.update")),
                what="war room lists the actions")
     w.sender.click(w.carol, channel, post["ts"], runnable(w, post, "read-only"))
@@ -180,8 +180,8 @@ def test_high_risk_needs_another_commander(slack_world: SlackWorld) -> None:
     assert "🔴 high" in done["text"] and "kubectl rollout undo deployment/checkout -n shop" in dump(done["blocks"])
     eventually(lambda: not buttons(w.slack.thread(channel, card["ts"])[0]), what="approval card closed")
     action = next(iter(w.incident().actions.values()))
-    assert action["status"] == "executed" and action["approver"] == f"slack:{dave}"
-    assert action["action"] == "rollback_deployment"
+    assert action.status == "executed" and action.approver == f"slack:{dave}"
+    assert action.action == "rollback_deployment"
 
 
 def test_feedback_is_recorded_and_changes_the_ranking(slack_world: SlackWorld) -> None:
@@ -198,9 +198,9 @@ def test_feedback_is_recorded_and_changes_the_ranking(slack_world: SlackWorld) -
     ephemeral(w, channel, w.bob, "already marked")
     assert w.events().count("SuggestionFeedbackGiven") == 3
     again = suggest(w, channel)
-    order = [w.incident().suggestions[b["block_id"].removeprefix("suggestion_")]["source"]
+    order = [w.incident().suggestions[b["block_id"].removeprefix("suggestion_")].source
              for b in buttons(again) if b["action_id"] == "revenant_suggestion_down"]
-    assert order[0] != top["source"]
+    assert order[0] != top.source
 
 
 def test_a_knowledge_outage_does_not_hold_back_the_war_room(slack_world: SlackWorld,

@@ -90,7 +90,7 @@ def test_low_risk_runs_on_click_and_lands_on_the_timeline(world: World) -> None:
         "requested restart deployment checkout in shop [low] (from runbooks/checkout.md#restart)",
         "executed restart deployment checkout in shop [low]: deployment.apps/checkout restarted"]
     stored = world.app.queries.get(world.org.id, inc)
-    assert stored is not None and stored.actions[out.action_id]["status"] == "executed"
+    assert stored is not None and stored.actions[out.action_id].status == "executed"
 
 
 def test_medium_needs_the_requesters_confirmation(world: World) -> None:
@@ -267,7 +267,7 @@ def test_rebuilt_projections_keep_the_actions(world: World, app: App) -> None:
     rebuild(app.engine, org_ids=[world.org.id])
     assert snapshot(app.engine, world.org.id) == before
     state = app.queries.get(world.org.id, inc)
-    assert state is not None and sorted(a["status"] for a in state.actions.values()) == [
+    assert state is not None and sorted(a.status for a in state.actions.values()) == [
         "awaiting_approval", "executed"]
 
 

@@ -154,7 +154,7 @@ def test_a_frozen_database_answers_503_on_every_path_and_recovers_by_itself(worl
     assert_recovered(world)
     status, _, body = world.http("POST", "/hooks/generic", SIGNAL, world.token)  # the first delivery again
     assert status == 202 and body["signals"][0]["duplicate"] is True  # recorded once, never half
-    assert [s.title for s in world.app.queries.list(world.org_id)] == ["checkout 5xx above 5%"]
+    assert [s.title for s in world.app.queries.list_incidents(world.org_id)] == ["checkout 5xx above 5%"]
 
 
 def test_a_stopped_database_answers_503_on_every_path_and_recovers_after_a_restart(world: World,

@@ -83,7 +83,7 @@ def test_declare_with_idempotency_key_opens_one_incident(app: App) -> None:
     results = [uc.declare_incident(deps=w.deps, org_id=w.org.id, actor="u", title="x",
                                    idempotency_key="am:group-1") for _ in range(3)]
     assert len({r.state.incident_id for r in results}) == 1
-    assert len(app.queries.list(w.org.id)) == 1
+    assert len(app.queries.list_incidents(w.org.id)) == 1
 
 
 def test_events_projection_and_outbox_commit_together(app: App) -> None:

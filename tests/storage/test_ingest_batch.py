@@ -153,7 +153,7 @@ def test_two_processes_sharing_keys_open_one_incident_per_key(app: App, db_url: 
     assert sum(dup for _, _, dup in outcomes) == 30 * 2
     assert set(signal_events(app, w.org.id).values()) == {1}
     assert sum(signal_events(app, w.org.id).values()) == 30 * (4 * 2 + 2)
-    for state in app.queries.list(w.org.id, limit=10):
+    for state in app.queries.list_incidents(w.org.id, limit=10):
         assert state.signal_count == state.version - 1
 
 

@@ -129,7 +129,7 @@ def test_random_operations_on_three_orgs_never_leak(app: App, ops: list[tuple[st
         except IncidentError:
             assert w is not other or op == "status"
     for w in worlds:
-        listed = {s.incident_id for s in app.queries.list(w.org.id)}
+        listed = {s.incident_id for s in app.queries.list_incidents(w.org.id)}
         assert listed == set(owned[w.org.id])
         for incident in listed:
             assert all(e.org_id == w.org.id for e in app.queries.timeline(w.org.id, incident))

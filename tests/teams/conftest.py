@@ -70,7 +70,7 @@ class TeamsWorld:
     def thread_of(self, ref: str = "INC-1") -> str:
         def room() -> str | None:
             state = self.incident(ref)
-            return str(state.rooms["teams"]["room_id"]) if state is not None and "teams" in state.rooms else None
+            return str(state.rooms["teams"].room_id) if state is not None and "teams" in state.rooms else None
 
         return str(eventually(room, what=f"{ref} thread"))
 

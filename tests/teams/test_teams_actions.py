@@ -37,7 +37,7 @@ def test_high_risk_needs_a_second_commander_and_self_approval_is_refused(teams_w
     assert "second person" in own["value"]["message"]
     responder = click(w, w.bob, thread, approve["verb"], approve["data"])
     assert responder["statusCode"] == 403 and "commander" in responder["value"]["message"]
-    assert w.incident().actions[approve["data"]["action_id"]]["status"] == "awaiting_approval"
+    assert w.incident().actions[approve["data"]["action_id"]].status == "awaiting_approval"
     done = click(w, w.dave, thread, approve["verb"], approve["data"])
     assert done["statusCode"] == 200
     facts = {f["title"]: f["value"] for b in done["value"]["body"] if b["type"] == "FactSet" for f in b["facts"]}

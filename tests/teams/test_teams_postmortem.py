@@ -36,7 +36,7 @@ def test_review_edit_submit_and_approval_permissions(teams_world: TeamsWorld) ->
     saved, _ = w.sender.execute(w.bob, thread, message_id, verbs["Save draft"]["verb"], data)
     assert saved.status == 200 and saved.json()["type"] == CARD
     assert "PostmortemEdited" in w.events()
-    assert w.incident().postmortem["sections"]["lucky"].startswith("- The slowdown started outside peak hours")
+    assert w.incident().postmortem.sections["lucky"].startswith("- The slowdown started outside peak hours")
     viewer, _ = w.sender.execute(w.carol, thread, message_id, verbs["Save draft"]["verb"],
                                  {**data, "pm_lucky": "vandalized"})
     assert viewer.json()["statusCode"] == 403
@@ -49,4 +49,4 @@ def test_review_edit_submit_and_approval_permissions(teams_world: TeamsWorld) ->
     approved, _ = w.sender.execute(w.alice, thread, message_id, verbs["Approve and publish"]["verb"],
                                    verbs["Approve and publish"]["data"])
     assert approved.json()["statusCode"] == 200 and "PostmortemApproved" in w.events()
-    assert w.incident().postmortem["sections"]["lucky"] != "vandalized"
+    assert w.incident().postmortem.sections["lucky"] != "vandalized"

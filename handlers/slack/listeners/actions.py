@@ -32,9 +32,9 @@ DECISIONS = (ActionId.ACTION_CONFIRM, ActionId.ACTION_APPROVE, ActionId.ACTION_D
 
 def thread_of(state: IncidentState, body: dict[str, Any]) -> tuple[str, str | None]:
     """(channel, thread ts): the war-room message's thread, else the clicked message's own thread."""
-    room = state.rooms.get(PLATFORM) or {}
-    if room.get("room_id"):
-        return str(room["room_id"]), room.get("message_id")
+    room = state.rooms.get(PLATFORM)
+    if room and room.room_id:
+        return room.room_id, room.message_id
     message = body.get("message") or {}
     return str((body.get("channel") or {}).get("id")), message.get("thread_ts") or message.get("ts")
 
@@ -52,10 +52,10 @@ def click(services: SlackServices, org_id: str, user: str, action: dict[str, Any
     base: dict[str, Any] = {"deps": services.deps, "org_id": org_id, "incident_id": incident.incident_id, "actor": actor,
             "idempotency_key": key}
     if kind is ActionId.SUGGESTION_RUN:
-        entry = incident.suggestions.get(ref.suggestion_id or "") or {}
+        entry = incident.suggestions.get(ref.suggestion_id or "")
         # a medium-risk Run button carries Slack's confirm dialog, so its click is the confirmation
         return run_suggestion(**base, queries=services.queries, executor=services.executor,
-                              suggestion_id=ref.suggestion_id or "", confirmed=entry.get("risk") == "medium"), incident
+                              suggestion_id=ref.suggestion_id or "", confirmed=bool(entry and entry.risk == "medium")), incident
     if not ref.action_id:
         raise ValidationError("that button names no action")
     if kind is ActionId.ACTION_CONFIRM:

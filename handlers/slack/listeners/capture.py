@@ -7,6 +7,7 @@ arrive after 3 s even while the first delivery is still running) are absorbed by
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
@@ -28,7 +29,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
             return
         if subtype == "message_changed":
             msg = event.get("message", {})
-            build = lambda base: cmd.CaptureEdit(**base, platform=PLATFORM, channel=event["channel"],  # noqa: E731
+            build: Callable[[dict[str, Any]], cmd.Command] = lambda base: cmd.CaptureEdit(**base, platform=PLATFORM, channel=event["channel"],  # noqa: E731
                                                  message_id=msg.get("ts", ""), text=plain_text(msg.get("text")))
             user = msg.get("user") or ""
         elif subtype == "message_deleted":
@@ -68,7 +69,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
 
 
 async def _capture(services: SlackServices, org_id: str, channel: str | None, user: str, body: dict[str, Any],
-                   build: Any) -> None:
+                   build: Callable[[dict[str, Any]], cmd.Command]) -> None:
     if not channel or not user:
         return
 

@@ -16,7 +16,7 @@ def register(app: AsyncApp, services: SlackServices) -> None:
     async def on_home(event: dict[str, Any], context: AsyncBoltContext, client: AsyncWebClient) -> None:
         if event.get("tab", "home") != "home":
             return
-        items = await asyncio.to_thread(services.queries.list, context["org_id"], open_only=True)
+        items = await asyncio.to_thread(services.queries.list_incidents, context["org_id"], open_only=True)
         await client.views_publish(user_id=event["user"], view=blocks.home(items))
 
     async def ack_event(ack: AsyncAck) -> None:

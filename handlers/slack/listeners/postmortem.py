@@ -71,7 +71,7 @@ def check_submission(services: SlackServices, org_id: str, actor: str, meta: Mod
     state = services.queries.get(org_id, meta.incident_id)
     if state is None:
         raise NotFound("that incident is not in this workspace's org")
-    previous = list(state.postmortem.get("action_items", []))
+    previous = list(state.postmortem.action_items)
     form = read_form(values, meta, previous)
     errors = validate(form, meta, today=services.deps.clock.now().date(), previous=previous)
     role = uc.role_of(deps=services.deps, org_id=org_id, actor=actor)
@@ -84,7 +84,7 @@ def check_submission(services: SlackServices, org_id: str, actor: str, meta: Mod
         errors[decision] = "Only an org commander or admin can approve. Choose Submit for approval instead."
     elif form.decision == "approve" and state.status is not Status.RESOLVED:
         errors[decision] = f"{state.human_id} is {state.status.value}: resolve it before approving the postmortem."
-    current = state.postmortem.get("sections", {})
+    current = state.postmortem.sections
     for key, _parts in meta.sections:
         mine = fingerprint(form.sections.get(key, "")) != meta.hashes.get(key)
         theirs = fingerprint(current.get(key, "")) != meta.hashes.get(key)

@@ -27,10 +27,11 @@ def feedback(services: SlackServices, org_id: str, user: str, action: dict[str, 
     result = give_feedback(deps=services.deps, org_id=org_id, incident_id=incident.incident_id,
                            actor=f"{PLATFORM}:{user}", suggestion_id=ref.suggestion_id, helpful=helpful,
                            idempotency_key=f"slack:click:{action.get('action_ts')}:{user}")
-    entry = result.state.suggestions.get(ref.suggestion_id, {})
+    entry = result.state.suggestions.get(ref.suggestion_id)
     mark, direction = ("👍", "higher") if helpful else ("👎", "lower")
-    return rt.doc(rt.para(f"{mark} Thanks — noted for “{entry.get('title', 'this step')}”. Suggestions for this org "
-                          "now rank ", rt.code(str(entry.get("source", "its source"))), f" {direction}."))
+    title, source = (entry.title, entry.source) if entry else ("this step", "its source")
+    return rt.doc(rt.para(f"{mark} Thanks — noted for “{title}”. Suggestions for this org "
+                          "now rank ", rt.code(source), f" {direction}."))
 
 
 def register(app: AsyncApp, services: SlackServices) -> None:

@@ -25,7 +25,7 @@ def _value(view: dict[str, Any], block: str) -> Any:
 
 def _errors(view: dict[str, Any]) -> dict[str, str]:
     title = (_value(view, BlockId.DECLARE_TITLE) or "").strip()
-    errors = {}
+    errors: dict[str, str] = {}
     if not title:
         errors[BlockId.DECLARE_TITLE] = "Give the incident a short title."
     elif len(title) > 150:
