@@ -43,7 +43,7 @@ def subscribers(app: App) -> Subscribers:
     chat platforms, plus test overrides. Ordering between them is declared by the services (`after`)."""
     from bot.platforms import chat_platforms
 
-    subs: Subscribers = {topic: list(fns) for topic, fns in  # type: ignore[misc]
+    subs: Subscribers = {topic: list(fns) for topic, fns in
                          subscriptions(collaborators(app), chat_platforms(app)).items()}
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)

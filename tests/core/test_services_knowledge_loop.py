@@ -85,7 +85,7 @@ def test_every_postmortem_is_published_into_the_knowledge() -> None:
     ((doc_id, markdown, _project, _service),) = index.postmortems
     assert doc_id.startswith("postmortems/") and doc_id.endswith("-inc-1.md") and "Checkout 5xx" in markdown
     state = w.state(incident)
-    assert KNOWLEDGE in state.postmortem["published"] and state.status is Status.CLOSED
+    assert KNOWLEDGE in state.postmortem.published and state.status is Status.CLOSED
     assert any("published to knowledge" in text for _room, text in slack.posts)  # the notice reached the room
 
 
