@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
+from bot.guidance_source import build_executor, build_guidance
 from bot.settings import Settings
 from incident_core.group_commit import GroupCommit
 from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
@@ -78,9 +79,7 @@ class App:
         """The playbook action executor (the simulator; override `executor`, or its delay `executor_delay`)."""
         if "executor" in self.overrides:
             return self.overrides["executor"]
-        from bot.guidance_wiring import build_executor
-
-        return build_executor(self)
+        return build_executor(self.deps.clock, float(self.overrides.get("executor_delay", 1.0)))
 
     @cached_property
     def knowledge_sources(self) -> Any:
@@ -127,9 +126,7 @@ class App:
         """The guidance source (retrieval, ranked and phrased by a model when OPENAI_API_KEY is set)."""
         if "guidance" in self.overrides:
             return self.overrides["guidance"]
-        from bot.guidance_wiring import build_guidance
-
-        return build_guidance(self)
+        return build_guidance(self.settings, self.knowledge)
 
     @cached_property
     def deliveries(self) -> Any:

@@ -29,13 +29,6 @@ from storage.outbox import LEASE, Outcome, PendingMessage, SqlOutbox
 log = logging.getLogger("revenant.delivery")
 Subscriber = Callable[[PendingMessage], None]
 Subscribers = dict[str, list[Subscriber]]
-# Ordering between subscribers of one topic: the recurrence line goes into the room's first message, and
-# guidance is offered once the rooms exist. Nothing else waits on anything.
-AFTER: dict[str, tuple[str, ...]] = {
-    "SlackRoomKeeper": ("RecurrenceWatcher",),
-    "TeamsRoomKeeper": ("RecurrenceWatcher",),
-    "GuidanceOfferer": ("SlackRoomKeeper", "TeamsRoomKeeper"),
-}
 PER_ORG_PER_PASS = 50  # a pass ends; the next one starts again from the org waiting longest
 
 
@@ -47,6 +40,13 @@ def subscriber_name(fn: Subscriber) -> str:
     if isinstance(fn, FunctionType | MethodType):
         return fn.__qualname__[-80:]
     return type(fn).__name__[:80]
+
+
+def ordering(topics: Mapping[str, Sequence[tuple[str, Subscriber]]]) -> dict[str, tuple[str, ...]]:
+    """Who waits for whom, as the subscribers declare it (`after`: names of the same topic they run after;
+    the application services say rooms wait for the recurrence watcher and guidance for the rooms)."""
+    return {name: tuple(str(dep) for dep in getattr(fn, "after", ()) or ())
+            for fns in topics.values() for name, fn in fns if getattr(fn, "after", None)}
 
 
 def named(subs: Mapping[str, Sequence[Subscriber]]) -> dict[str, list[tuple[str, Subscriber]]]:
@@ -72,6 +72,7 @@ class Deliverer:
                  before_each: Callable[[], None] | None = None, monitor: object | None = None) -> None:
         self.outbox = outbox
         self.topics = named(subs)
+        self.after = ordering(self.topics)
         self.threads = max(1, threads)
         self.policy = policy or RetryPolicy()
         self.lease = lease
@@ -177,13 +178,13 @@ class Deliverer:
         with self._lock:
             self._inflight[msg.id] = msg.org_id
         try:
-            step = plan(names, AFTER, states, datetime.now(UTC))
+            step = plan(names, self.after, states, datetime.now(UTC))
             outcomes: list[Outcome] = []
             while step.run and not self._stop.is_set():
                 outcomes = [self._outcome(msg, name, states.get(name, SubscriberState()), result, errors)
                             for name, result in self._run(msg, [(n, subs[n]) for n in step.run])]
                 states.update({o.subscriber: SubscriberState(o.state, o.attempts, o.available_at) for o in outcomes})
-                step = plan(names, AFTER, states, datetime.now(UTC))
+                step = plan(names, self.after, states, datetime.now(UTC))
                 if step.run:  # more to run: make these outcomes durable first (a crash must not repeat them)
                     self.outbox.record(msg, outcomes)
                     outcomes = []

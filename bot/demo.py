@@ -3,19 +3,16 @@ recurring, and the weekly digest with its chart."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import click
 
 from bot.bootstrap import App, bootstrap
 from bot.demo_guidance import slack_guidance
+from bot.demo_http import payload, post
 from bot.demo_insights import insights_act
 from bot.demo_postmortem import PostmortemDemo, postmortem_demo
 from bot.demo_slack import SlackDemo, say, slack_demo, wait_for
@@ -43,22 +40,6 @@ def run_demo(*, data_dir: str | None = None) -> None:
             app.close()
     click.echo(f"\ndemo data kept in {root} ({time.monotonic() - started:.1f} s); try\n"
                f"  REVENANT_DATA_DIR={root} .venv/bin/revenant incidents timeline --org acme-demo INC-1")
-
-
-def payload(name: str) -> dict[str, Any]:
-    """A shipped sample webhook body."""
-    return json.loads(resources.files("bot").joinpath(f"demo_data/payloads/{name}.json").read_text())
-
-
-def post(url: str, token: str, body: object) -> tuple[int, dict[str, Any]]:
-    """POST a JSON webhook through real HTTP, as an alert sender would."""
-    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST", headers={
-        "Authorization": f"Bearer {token}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, json.loads(r.read())
-    except urllib.error.HTTPError as e:
-        return e.code, json.loads(e.read())
 
 
 def _script(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: SlackDemo) -> None:

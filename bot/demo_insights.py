@@ -34,7 +34,7 @@ def _again(body: dict[str, Any], at: str) -> dict[str, Any]:
 def insights_act(app: App, server: BackgroundServer, pm_demo: PostmortemDemo, sd: SlackDemo, org_id: str,
                  token: str, root: Path) -> Path:
     """Recurrence in the war room, then the weekly digest; returns the chart file."""
-    from bot.demo import payload, post
+    from bot.demo_http import payload, post
 
     items = sorted((i for i in pm_demo.jira.issues("OPS") if any(label.startswith("revenant-ai-")
                                                                   for label in i["fields"]["labels"])),

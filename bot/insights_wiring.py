@@ -1,27 +1,24 @@
 """Wires insights: the incident history, the action item tracker (Jira when configured), `/revenant patterns`,
-the recurrence watcher, and the weekly digest (fired once per slot through the outbox, posted per platform).
+and the weekly digest (fired once per slot through the outbox, posted per platform: bot/insights_delivery.py).
+The recurrence watcher is an application service (incident_core/services/recurrence.py).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from bot.bootstrap import App
 from incident_core.chat_commands import Intent
 from incident_core.chat_service import ChatContext, Reply
 from incident_core.history import ActionItemTracker
-from incident_core.insights import Digest, DigestSchedule, digest_week
-from incident_core.insights_usecases import DIGEST_TOPIC, due_digests, patterns_handler, weekly_digest
+from incident_core.insights_usecases import due_digests, patterns_handler
 from incident_core.org_settings import OrgSettings
-from incident_core.recurrence import DEFAULT_WINDOW, note_recurrence
 from storage.insights_queries import SqlIncidentHistory
-from storage.outbox import PendingMessage
 from storage.reminder_ledger import SqlReminderLedger
 
 log = logging.getLogger("revenant.insights")
-Subscribers = dict[str, list[Callable[[PendingMessage], None]]]
 
 
 def history(app: App) -> SqlIncidentHistory:
@@ -55,32 +52,6 @@ def patterns_extra(app: App) -> dict[str, Callable[[Intent, ChatContext], Reply]
                                          tracker=tracker_for(app))}
 
 
-def recurrence_window(app: App, org_id: str) -> timedelta:
-    """`insights: recurrence_days:` of the org (default 30)."""
-    org = app.directory.org(org_id)
-    return (org.config.recurrence_window if org else None) or DEFAULT_WINDOW
-
-
-class RecurrenceWatcher:
-    """incident.changed → when an open incident's pattern keys change, look for its pattern and record a match."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.history = history(app)
-        self.tracker = tracker_for(app)
-
-    def __call__(self, msg: PendingMessage) -> None:
-        # Best effort, like guidance: a failure must not hold back the room refresh; the next change retries.
-        try:
-            note_recurrence(deps=self.app.deps, queries=self.app.queries, history=self.history,
-                            tracker=self.tracker(msg.org_id), org_id=msg.org_id,
-                            incident_id=str(msg.payload.get("incident_id", "")),
-                            window=recurrence_window(self.app, msg.org_id))
-        except Exception:  # noqa: BLE001
-            log.exception("recurrence check of incident %s (org %s) failed", msg.payload.get("incident_id"),
-                          msg.org_id)
-
-
 def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: OrgSettings, now: datetime) -> int:
     """Write the digest deliveries due now for one org (each slot once, across processes); returns how many."""
     projects = [(p.id, p.config) for p in app.directory.projects(org_id)]
@@ -90,30 +61,3 @@ def fire_digests(app: App, ledger: SqlReminderLedger, org_id: str, settings: Org
             fired += 1
             log.info("weekly digest %s queued for org %s", message.key, org_id)
     return fired
-
-
-def digest_for(app: App, org_id: str, project_id: str | None, slot: datetime) -> tuple[Digest, DigestSchedule]:
-    """The digest a delivery posts, and the schedule (channels) it goes by."""
-    org = app.directory.require_org(org_id)
-    project = app.directory.project(org_id, project_id) if project_id else None
-    insights = project.config.insights if project else org.config.insights
-    schedule = DigestSchedule.from_settings(insights.get("digest"))
-    if schedule is None:
-        raise LookupError("the digest is no longer configured")
-    scope = f"{org.name} / {project.name}" if project else org.name
-    digest = weekly_digest(history=history(app), tracker=tracker_for(app)(org_id), org_id=org_id, scope=scope,
-                           week=digest_week(slot), weeks=schedule.weeks, project_id=project_id)
-    return digest, schedule
-
-
-def add_insights_subscribers(app: App, subs: Subscribers) -> None:
-    """The recurrence watcher first (rooms then open with the line), and the digest posters per platform."""
-    from bot.insights_delivery import SlackDigestPosting, TeamsDigestPosting
-    from bot.slack_wiring import slack_enabled
-    from bot.teams_wiring import teams_enabled
-
-    subs.setdefault("incident.changed", []).insert(0, RecurrenceWatcher(app))
-    if slack_enabled(app):
-        subs.setdefault(DIGEST_TOPIC, []).append(SlackDigestPosting(app))
-    if teams_enabled(app):
-        subs.setdefault(DIGEST_TOPIC, []).append(TeamsDigestPosting(app))

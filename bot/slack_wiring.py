@@ -1,4 +1,4 @@
-"""Builds the Bolt AsyncApp, its HTTP route with signature and replay checks, and the Slack room keeper."""
+"""Builds the Bolt AsyncApp, its HTTP route with signature and replay checks, and the outbound Slack client per org."""
 
 from __future__ import annotations
 
@@ -31,9 +31,7 @@ from handlers.slack.register import register
 from handlers.slack.services import SlackServices
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
-from incident_core.rooms import ensure_room, plan_for, refresh_room
 from storage.acked_work import AckedItem, AckedWork, Arrival
-from storage.outbox import PendingMessage
 from storage.secret_box import SecretBox
 from storage.slack_installations import SqlInstallationStore, SqlOAuthStateStore
 
@@ -224,50 +222,6 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
         return SlackChat(make_client(token, _api_url(app), timeout=s.slack_timeout)) if token else None
 
     return factory
-
-
-class SlackRoomKeeper:
-    """Outbox subscriber: opens incident channels and keeps their war-room message current."""
-
-    def __init__(self, app: App) -> None:
-        self.app = app
-        self.chat_for = slack_chat_for(app)
-
-    def __call__(self, msg: PendingMessage) -> None:
-        chat = self.chat_for(msg.org_id)
-        if chat is None:
-            return
-        incident_id = msg.payload["incident_id"]
-        state = self.app.queries.get(msg.org_id, incident_id)
-        if state is None:
-            return
-        if "slack" in state.rooms:
-            refresh_room(deps=self.app.deps, queries=self.app.queries, chat=chat, org_id=msg.org_id,
-                         incident_id=incident_id)
-            return
-        org = self.app.directory.require_org(msg.org_id)
-        slack_settings = org.config.slack
-        project = self.app.directory.project(msg.org_id, state.project_id) if state.project_id else None
-        auto = project.config.auto_channel if project else bool(slack_settings.auto_channel)
-        if state.source == "chat" or auto:
-            responders = [f"slack:{u}" for u in (project.config.responders if project else ())]
-            plan = plan_for(state, responders=responders, announce_to=slack_settings.announce_channel)
-            ensure_room(deps=self.app.deps, queries=self.app.queries, chat=chat, deliveries=self.app.deliveries,
-                        org_id=msg.org_id, incident_id=incident_id, plan=plan)
-
-
-class SlackRoomArchiver:
-    """Outbox subscriber for `room.archive`: archives a closed incident's channel."""
-
-    def __init__(self, app: App) -> None:
-        self.chat_for = slack_chat_for(app)
-
-    def __call__(self, msg: PendingMessage) -> None:
-        if msg.payload.get("platform") != "slack":
-            return
-        chat = self.chat_for(msg.org_id)
-        if chat is not None:
-            chat.archive(str(msg.payload["room_id"]))
 
 
 def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]],

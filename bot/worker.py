@@ -8,34 +8,43 @@ import signal
 import threading
 from collections.abc import Callable
 
-from bot.acked_loop import start_in_thread as start_acked
+from bot.acked_workers import start_in_thread as start_acked
 from bot.bootstrap import App
 from bot.delivery import STOP_GRACE, Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
 from incident_core.delivery_policy import RetryPolicy
+from incident_core.services.knowledge_loop import KnowledgeIndex
+from incident_core.services.subscriptions import Collaborators, subscriptions
 from storage.outbox import LEASE
 
 log = logging.getLogger("revenant.worker")
 
 
-def subscribers(app: App) -> Subscribers:
-    """Who consumes each outbox topic (built once per process; ordering between them is bot/delivery.AFTER)."""
-    from bot.guidance_wiring import add_guidance_subscribers
-    from bot.insights_wiring import add_insights_subscribers
-    from bot.postmortem_wiring import add_subscribers as add_postmortem_subscribers
-    from bot.slack_wiring import SlackRoomArchiver, SlackRoomKeeper, slack_enabled
-    from bot.teams_rooms import add_teams_subscribers
-    from incident_core.rooms import ARCHIVE_TOPIC
+def collaborators(app: App) -> Collaborators:
+    """What the application services run on, built from the app (the slow ones on first use)."""
+    from bot.guidance_wiring import feedback_stats
+    from bot.insights_wiring import history, tracker_for
+    from bot.postmortem_wiring import make_narrator, publisher_for
 
-    subs: Subscribers = {}
-    if slack_enabled(app):
-        subs.setdefault("incident.changed", []).append(SlackRoomKeeper(app))
-        subs.setdefault(ARCHIVE_TOPIC, []).append(SlackRoomArchiver(app))
-    add_teams_subscribers(app, subs)
-    add_guidance_subscribers(app, subs)  # runs after the room keepers (bot/delivery.AFTER)
-    add_postmortem_subscribers(app, subs)
-    add_insights_subscribers(app, subs)  # the recurrence watcher: rooms wait for it (bot/delivery.AFTER)
+    def knowledge() -> KnowledgeIndex:
+        from knowledge.learning import KnowledgeLoopIndex
+
+        return KnowledgeLoopIndex(app.knowledge)
+
+    return Collaborators(deps=app.deps, queries=app.queries, deliveries=app.deliveries, guidance=lambda: app.guidance,
+                         knowledge=knowledge, feedback=feedback_stats(app), health=app.knowledge_health,
+                         publisher_for=lambda target: publisher_for(app, target), narrator=make_narrator(app),
+                         history=history(app), tracker_for=tracker_for(app))
+
+
+def subscribers(app: App) -> Subscribers:
+    """Who consumes each outbox topic (built once per process): the application services over the registered
+    chat platforms, plus test overrides. Ordering between them is declared by the services (`after`)."""
+    from bot.platforms import chat_platforms
+
+    subs: Subscribers = {topic: list(fns) for topic, fns in
+                         subscriptions(collaborators(app), chat_platforms(app)).items()}
     for topic, fn in app.overrides.get("subscribers", {}).items():
         subs.setdefault(topic, []).append(fn)
     return subs

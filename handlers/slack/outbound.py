@@ -11,10 +11,14 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
 from handlers.slack import blocks, once
+from handlers.slack import suggestion_blocks as sb
 from handlers.slack.mrkdwn import SlackText, cut, escape_plain
+from handlers.slack.postmortem_blocks import notice_blocks
 from incident_core import richtext as rt
 from incident_core.delivery import Steps
+from incident_core.guidance import Guidance
 from incident_core.rooms import OpenedRoom, RoomPlan
+from incident_core.services.platforms import Posted, RoomRef
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
@@ -54,7 +58,7 @@ def marker(state: IncidentState) -> str:
 
 
 class SlackChat:
-    """ChatPort for Slack: a channel per incident with a pinned, live war-room message."""
+    """ChatPlatform for Slack: a channel per incident with a pinned, live war-room message."""
 
     platform = "slack"
 
@@ -102,6 +106,26 @@ class SlackChat:
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         return str(self.client.chat_postMessage(channel=room_id, thread_ts=thread_id,
                                                 **SlackText().message(content))["ts"])
+
+    def cannot_open(self, state: IncidentState) -> str | None:
+        """Slack can always create a channel (the bot's scopes permitting)."""
+        return None
+
+    def post_guidance(self, state: IncidentState, room: RoomRef, guidance: Guidance, *, trigger: str,
+                      batch_id: str) -> Posted:
+        """The suggestions as a thread reply under the war-room message; an earlier copy is found by its metadata."""
+        text, content = sb.guidance_message(state.human_id, state.incident_id, guidance, trigger)
+        return {"ts": once.post_once(self.client, room.room_id, once.GUIDANCE,
+                                     {"incident_id": state.incident_id, "batch_id": batch_id},
+                                     thread_ts=room.message_id, text=text, blocks=content)}
+
+    def post_notice(self, state: IncidentState, room: RoomRef, content: rt.Rich, *, key: str,
+                    snooze: str | None) -> Posted:
+        """The notice in the channel (with a snooze button for reminders); found by its metadata first."""
+        return {"ts": once.post_once(self.client, room.room_id, once.NOTICE,
+                                     {"incident_id": state.incident_id, "key": key},
+                                     text=SlackText().message(content)["text"],
+                                     blocks=notice_blocks(content, state.incident_id, snooze))}
 
     def archive(self, room_id: str) -> None:
         try:

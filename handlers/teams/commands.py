@@ -19,7 +19,7 @@ from handlers.teams.activity import (
     tenant_in,
 )
 from handlers.teams.errors import explain
-from handlers.teams.ids import PLATFORM
+from handlers.teams.ids import PLATFORM, PM_VERBS
 from handlers.teams.insights_cards import patterns_card
 from handlers.teams.markdown import TeamsText
 from handlers.teams.services import TeamsServices
@@ -86,7 +86,6 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
 async def _postmortem(services: TeamsServices, context: TurnContext, org_id: str, actor: str,
                       names: dict[str, str]) -> None:
     """`@Revenant postmortem` in an incident thread: draft it if needed and post the review form."""
-    from handlers.teams.invokes import PM_VERBS
     from handlers.teams.postmortem_card import review_card
     from incident_core import postmortem_usecases as pmu
 

@@ -27,6 +27,10 @@ class Verb(StrEnum):
     POSTMORTEM_APPROVE = "postmortem.approve"
 
 
+# The postmortem review card's buttons: step → verb (commands.py posts the card, invokes.py answers it).
+PM_VERBS = {"save": Verb.POSTMORTEM_SAVE.value, "submit": Verb.POSTMORTEM_SUBMIT.value,
+            "approve": Verb.POSTMORTEM_APPROVE.value}
+
 class InputId(StrEnum):
     """Input ids of the declare form (Action.Execute merges them into the action's data)."""
 

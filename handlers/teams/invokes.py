@@ -21,7 +21,7 @@ from handlers.teams.activity import activity_key, actor_of, channel_of, kind_of,
 from handlers.teams.commands import handle as handle_intent
 from handlers.teams.commands import reply
 from handlers.teams.errors import invoke_error
-from handlers.teams.ids import InputId, Verb
+from handlers.teams.ids import PM_VERBS, InputId, Verb
 from handlers.teams.markdown import TeamsText
 from handlers.teams.postmortem_card import edited_sections, review_card
 from handlers.teams.services import TeamsServices
@@ -201,10 +201,6 @@ def _on_action(fn: Callable[..., au.ActionOutcome], *, runs: bool) -> Callable[[
         return _action(services, _with_incident(click, state), outcome)
 
     return run
-
-
-PM_VERBS = {"save": Verb.POSTMORTEM_SAVE.value, "submit": Verb.POSTMORTEM_SUBMIT.value,
-            "approve": Verb.POSTMORTEM_APPROVE.value}
 
 
 def _postmortem(step: str) -> Callable[[TeamsServices, Click], Answer]:

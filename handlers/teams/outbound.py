@@ -25,18 +25,22 @@ from botframework.connector.aio import ConnectorClient
 
 from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
+from handlers.teams.guidance_cards import guidance_card, guidance_text
 from handlers.teams.ids import PLATFORM
 from handlers.teams.markdown import TeamsText
 from handlers.teams.references import ConversationStore
 from incident_core import richtext as rt
 from incident_core.delivery import Steps
 from incident_core.errors import NotFound
+from incident_core.guidance import Guidance
 from incident_core.rooms import OpenedRoom, RoomPlan
+from incident_core.services.platforms import Posted, RoomRef
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
 T = TypeVar("T")
-THREAD, LINKS, ANNOUNCED = "thread", "links", "announced"
+THREAD, LINKS, INVITED, ANNOUNCED = "thread", "links", "invited", "announced"
+MAX_NAMED = 20  # people named in the opening reply; a thread has no membership to add them to
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
 
 
@@ -54,7 +58,7 @@ def _markdown_activity(markdown: str) -> Activity:
 
 
 class TeamsChat:
-    """ChatPort for Teams, for one org: opens threads, updates the war-room card in place, posts replies."""
+    """ChatPlatform for Teams, for one org: opens threads, updates the war-room card in place, posts replies."""
 
     platform = PLATFORM
 
@@ -78,6 +82,10 @@ class TeamsChat:
         links = [rt.inline(f"{rt.one_line(title, 70)} ", rt.link(url)) for title, url in plan.links[:20] if rt.link(url)]
         if links:
             steps.once(LINKS, lambda: {"id": self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))})
+        people = [p for p in plan.invitees if p.startswith(f"{PLATFORM}:")][:MAX_NAMED]
+        if people:  # a thread has no members to add: the plan's people are named in it (never `<at>`-mentioned)
+            steps.once(INVITED, lambda: {"id": self.post(thread_id, rt.doc(rt.para(
+                rt.emoji("bell"), " On this incident: ", rt.join([rt.mention(p) for p in people], ", "))))})
         if plan.announce_to:
             announce_to = plan.announce_to
             announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
@@ -85,6 +93,24 @@ class TeamsChat:
                 f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel."))))
             steps.once(ANNOUNCED, lambda: {"id": self.run(self._new_thread(announce_to, announcement))[1] or ""})
         return OpenedRoom(room_id=thread_id, name=name, message_id=str(thread.get("message_id") or thread_root(thread_id)))
+
+    def cannot_open(self, state: IncidentState) -> str | None:
+        """A thread needs an incident channel (docs/teams.md, Rooms)."""
+        if self.channel_for(state) is None:
+            return f"{state.human_id} has no Teams incident channel yet; `revenant teams channel` sets one"
+        return None
+
+    def post_guidance(self, state: IncidentState, room: RoomRef, guidance: Guidance, *, trigger: str,
+                      batch_id: str) -> Posted:
+        """The suggestions card as a reply in the incident's thread."""
+        card = guidance_card(state.human_id, state.incident_id, guidance, trigger)
+        return {"id": self.post_card(room.room_id, card, guidance_text(state.human_id, guidance))}
+
+    def post_notice(self, state: IncidentState, room: RoomRef, content: rt.Rich, *, key: str,
+                    snooze: str | None) -> Posted:
+        """The notice as a reply in the incident's thread (the Bot Connector cannot read a thread back, so the
+        claimed, recorded delivery is what keeps it to one)."""
+        return {"id": self.post(room.room_id, content)}
 
     def _found_thread(self, state: IncidentState) -> dict[str, Any] | None:
         """The incident's thread as an earlier attempt stored it (the conversation store remembers it)."""

@@ -48,10 +48,13 @@ async def test_metrics_is_prometheus_text(base_url: str) -> None:
 
 async def test_a_guidance_failure_shows_in_metrics_and_readyz_until_guidance_works_again(
         base_url: str, app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.guidance_wiring import GuidanceOfferer
+    from bot.worker import collaborators
+    from incident_core.services.guidance import GuidanceOfferer
     from storage.outbox import PendingMessage
 
-    offerer = GuidanceOfferer(app)
+    c = collaborators(app)
+    offerer = GuidanceOfferer(deps=c.deps, queries=c.queries, source=c.guidance, index=c.knowledge,
+                              feedback=c.feedback, health=c.health)
     msg = PendingMessage(id=1, org_id="org-x", topic="incident.changed", key="k", payload={"incident_id": "INC-1"},
                          attempts=0)
 

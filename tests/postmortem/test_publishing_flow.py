@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from bot import postmortem_wiring
-from bot.worker import deliver_once
+from bot.worker import deliver_once, subscribers
 from incident_core import postmortem_usecases as pmu
 from incident_core.errors import PermissionDenied
 from incident_core.model import Status
 from incident_core.postmortem_check import CITATION, citations, is_guidance
+from incident_core.services import postmortems
 from publishers.github import GitHubPublisher
 from publishers.jira import JiraPublisher
 from tests.postmortem.conftest import (
@@ -82,9 +82,9 @@ def test_resolution_drafts_and_approval_publishes_everywhere_once_then_closes(pu
     assert len(issues) == 1 + len(s.postmortem.action_items) and len(w.jira.links()) == len(issues) - 1
     assert (w.org_id, "postmortems/" + path.split("/")[1]) in w.knowledge.documents
     requests_before = len(w.gh.requests.all()) + len(w.jira.requests.all())
+    publishing = subscribers(w.app)[pmu.PUBLISH][0]
     for row in publishes:  # redelivering an old publish message is a no-op
-        postmortem_wiring.PostmortemPublishing(w.app, postmortem_wiring.ChatNotices(w.app))(
-            type("Msg", (), {"org_id": w.org_id, "payload": row.payload, "attempts": 0})())
+        publishing(type("Msg", (), {"org_id": w.org_id, "key": row.key, "payload": row.payload, "attempts": 0})())
     assert len(w.gh.requests.all()) + len(w.jira.requests.all()) == requests_before
 
 
@@ -130,7 +130,7 @@ def test_a_crash_between_sending_and_recording_does_not_publish_twice(publish_wo
             raise ConnectionError("worker died before recording")
         return real(**kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(postmortem_wiring.pmu, "record_publication", crash_once)
+    monkeypatch.setattr(postmortems.pmu, "record_publication", crash_once)
     approve(w)
     deliver_all(w)
     assert sorted(crashed) == ["github", "jira", "knowledge"]

@@ -37,12 +37,15 @@ def named(name: str, fn):  # type: ignore[no-untyped-def]
 class Recorder:
     """Subscribers that record (org, key) per name, thread-safely; `fail` names raise."""
 
-    def __init__(self, *names: str, fail: set[str] | None = None) -> None:
+    def __init__(self, *names: str, fail: set[str] | None = None,
+                 after: dict[str, tuple[str, ...]] | None = None) -> None:
         self.calls: Counter[tuple[str, str, str]] = Counter()
         self.order: list[tuple[str, str]] = []
         self.fail = fail or set()
         self.lock = threading.Lock()
         self.subs = [named(n, self._sub(n)) for n in names]
+        for fn in self.subs:  # the ordering a subscriber declares (as the application services do)
+            fn.after = (after or {}).get(fn.subscriber_name, ())
 
     def _sub(self, name: str):  # type: ignore[no-untyped-def]
         def call(msg: PendingMessage) -> None:
@@ -217,7 +220,8 @@ def test_a_dependent_waits_for_its_room_while_unrelated_subscribers_go_on(app: A
     w = new_org(app)
     put(app, w.org.id, "changed:INC:0", topic="incident.changed", incident_id="INC")
     rec = Recorder("RecurrenceWatcher", "SlackRoomKeeper", "GuidanceOfferer", "AutoDrafter",
-                   fail={"SlackRoomKeeper"})
+                   fail={"SlackRoomKeeper"}, after={"SlackRoomKeeper": ("RecurrenceWatcher",),
+                                                    "GuidanceOfferer": ("SlackRoomKeeper", "TeamsRoomKeeper")})
     d = Deliverer(app.outbox, {"incident.changed": rec.subs})
     d.run_pass()
     assert rec.count("RecurrenceWatcher", w.org.id) == 1 and rec.count("AutoDrafter", w.org.id) == 1
