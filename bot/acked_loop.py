@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 
+from bot.acked_monitor import AckedMonitor
 from bot.bootstrap import App
 from handlers.priority import AckPriority
 from incident_core.errors import StoreUnavailable
@@ -34,8 +35,10 @@ class AckedLoop:
     """Claims recorded requests and hands each to the worker of its platform, once."""
 
     def __init__(self, store: AckedWork, workers: dict[str, Worker], *, interval: float = 1.0,
-                 concurrency: int = DEFAULT_CONCURRENCY, priority: AckPriority | None = None) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY, priority: AckPriority | None = None,
+                 monitor: AckedMonitor | None = None) -> None:
         self.store = store
+        self.monitor = monitor
         self.workers = workers
         self.interval = interval
         self.concurrency = max(1, concurrency)
@@ -99,6 +102,8 @@ class AckedLoop:
                     task = asyncio.create_task(self._work(item))
                     self._running[item.id] = task
                     task.add_done_callback(self._finished(item.id))
+                if self.monitor is not None:
+                    await asyncio.to_thread(self.monitor.refresh)  # reads the database every few seconds only
                 if items and len(items) == free:
                     continue  # there may be more: claim again as soon as a slot frees
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -136,9 +141,16 @@ class AckedLoop:
             log.warning("acknowledged %s request %s failed (attempt %d): %s", item.platform, item.id,
                         item.attempts, exc)
             try:
-                await asyncio.to_thread(self.store.retry_later, item.id, item.attempts, f"{type(exc).__name__}: {exc}")
+                retried = await asyncio.to_thread(self.store.retry_later, item.id, item.attempts,
+                                                  f"{type(exc).__name__}: {exc}")
             except Exception:  # noqa: BLE001 — the lease runs out and the row is claimed again
                 log.exception("could not record the failure of request %s", item.id)
+                retried = True
+            if not retried:
+                log.error("gave up on acknowledged %s request %s after %d attempts: %s", item.platform, item.id,
+                          item.attempts, exc)
+            if self.monitor is not None:
+                self.monitor.failed(item.platform, given_up=not retried)
             return
         try:
             await asyncio.to_thread(self.store.finish, item.id)
@@ -170,7 +182,7 @@ def start_in_thread(app: App, *, once: bool = False) -> threading.Thread | None:
     with `once`, work what is claimable now and return None."""
 
     async def run() -> None:
-        loop = AckedLoop(acked_store(app), platform_workers(app))
+        loop = AckedLoop(acked_store(app), platform_workers(app), monitor=app.acked_monitor)
         if not loop.workers:
             return
         if once:

@@ -115,6 +115,14 @@ class App:
                                lag_threshold=self.settings.outbox_lag_alert)
 
     @cached_property
+    def acked_monitor(self) -> Any:
+        """Acknowledged chat requests waiting to be worked, for /metrics and /healthz."""
+        from bot.acked_monitor import AckedMonitor
+        from storage.acked_work import AckedWork
+
+        return AckedMonitor(self.registry, AckedWork(self.engine))
+
+    @cached_property
     def guidance(self) -> Any:
         """The guidance source (retrieval, ranked and phrased by a model when OPENAI_API_KEY is set)."""
         if "guidance" in self.overrides:

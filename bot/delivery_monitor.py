@@ -11,7 +11,6 @@ the database.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from bot.throttled_read import ThrottledRead
 from storage.outbox import PendingMessage
 from storage.outbox_admin import DeliveryCount, SqlOutboxAdmin
 
@@ -51,11 +51,8 @@ class DeliveryMonitor(Collector):
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.admin = admin
         self.lag_threshold = lag_threshold
-        self.refresh_seconds = refresh_seconds
-        self.clock = clock
-        self.snapshot = Snapshot()
-        self._refreshed: float | None = None
-        self._lock = threading.Lock()
+        self._snapshot = ThrottledRead(lambda: Snapshot(admin.counts(), datetime.now(UTC)), Snapshot(),
+                                       every=refresh_seconds, what="delivery counts", log=log, clock=clock)
         labels = ["org", "subscriber"]
         self.done = Counter("revenant_outbox_delivered_total", "Deliveries completed, per org and subscriber",
                             labels, registry=registry)
@@ -82,18 +79,13 @@ class DeliveryMonitor(Collector):
             self.lag.observe(max((datetime.now(UTC) - msg.created_at).total_seconds(), 0.0))
 
     # --- the backlog picture ------------------------------------------------------------------------
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot.value
+
     def refresh(self, *, force: bool = False) -> Snapshot:
         """Re-read the counts when the last read is older than `refresh_seconds` (or always with force)."""
-        now = self.clock()
-        with self._lock:
-            if not force and self._refreshed is not None and now - self._refreshed < self.refresh_seconds:
-                return self.snapshot
-            self._refreshed = now
-        try:
-            self.snapshot = Snapshot(self.admin.counts(), datetime.now(UTC))
-        except Exception as exc:  # noqa: BLE001 — keep the last picture; /readyz reports the database
-            log.warning("could not read delivery counts: %s", exc)
-        return self.snapshot
+        return self._snapshot.refresh(force=force)
 
     def health(self) -> tuple[bool, list[str]]:
         """(healthy, reasons) from the last snapshot only: never touches the database."""

@@ -10,7 +10,7 @@ import threading
 from aiohttp import web
 
 from bot.bootstrap import App
-from bot.server import SHUTDOWN_GRACE_S, build_web_app
+from bot.server import build_web_app
 
 log = logging.getLogger("revenant.server")
 CLEANUP_WAIT_S = 30.0

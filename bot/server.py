@@ -45,9 +45,12 @@ async def healthz(request: web.Request) -> web.Response:
     """Liveness: the process serves HTTP. It never waits on the database (that is /readyz).
 
     Always 200 (restarting would not help); `degraded` with reasons when deliveries are dead or the
-    oldest due message waited past the threshold, from the delivery loop's last picture in memory.
+    oldest due message waited past the threshold, or an acknowledged chat request waits too long, from the
+    loops' last pictures in memory.
     """
-    healthy, reasons = request.app[APP_KEY].delivery_monitor.health()
+    app = request.app[APP_KEY]
+    reasons = [*app.delivery_monitor.health()[1], *app.acked_monitor.health()[1]]
+    healthy = not reasons
     return web.json_response({"status": "ok"} if healthy else {"status": "degraded", "reasons": reasons})
 
 
@@ -64,6 +67,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     web_app[METRICS_KEY] = metrics_ = Metrics.create(app.registry)
     _ = app.knowledge_health  # its metrics show from the start, at zero
     _ = app.delivery_monitor
+    _ = app.acked_monitor
     readiness = Readiness(app, timeout=max(app.settings.db_timeout, 1.0) + 0.5)
     web_app.router.add_get("/healthz", healthz)
     web_app.router.add_get("/readyz", readiness.handle)
@@ -86,7 +90,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     web_app.on_cleanup.append(lambda _web_app: _close(bulkhead))
     priority = AckPriority()  # acknowledgements first; lazy work and outbox deliveries yield to them
     loop = OutboxLoop(app, priority=priority)
-    web_app[ACKED_KEY] = acked = AckedLoop(acked_store(app), {}, priority=priority)
+    web_app[ACKED_KEY] = acked = AckedLoop(acked_store(app), {}, priority=priority, monitor=app.acked_monitor)
     slack_wiring.mount(web_app, app, loop.nudge, priority=priority, acked=acked)
     teams_wiring.mount(web_app, app, loop.nudge, acked=acked)
     web_app.on_startup.append(loop.start)

@@ -34,6 +34,7 @@ from handlers.teams.commands import reply
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
 from handlers.teams.services import TeamsServices
+from handlers.teams.takeover import show_answer
 from incident_core.chat_service import ChatService
 from incident_core.errors import StoreUnavailable
 from storage.acked_work import AckedItem, Arrival
@@ -144,7 +145,8 @@ def teams_worker(app: App, adapter: CloudAdapter, bot: RevenantTeamsBot) -> Call
 
     async def work(item: AckedItem) -> None:
         activity = Activity().deserialize(json.loads(item.body))
-        await adapter.process_activity(trusted_turn(adapter, app_id, activity), activity, bot.on_turn)
+        response = await adapter.process_activity(trusted_turn(adapter, app_id, activity), activity, bot.on_turn)
+        await show_answer(adapter, app_id, activity, response)  # the clicker's request died with its process
 
     return work
 
@@ -232,5 +234,5 @@ def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awa
     keys = SigningKeys(metadata_url(auth_settings(app))) if app.settings.microsoft_app_id else None
     if acked is not None:
         acked.workers["teams"] = teams_worker(app, adapter, bot)
-    loop = acked if acked is not None else AckedLoop(acked_store(app), {})
+    loop = acked if acked is not None else AckedLoop(acked_store(app), {}, monitor=app.acked_monitor)
     web_app.router.add_post("/api/messages", messages_route(adapter, bot, loop, keys))

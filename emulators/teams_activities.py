@@ -108,11 +108,17 @@ class TeamsSender:
     def execute(self, member: Member, conversation_id: str, message_id: str, verb: str,
                 data: dict[str, Any] | None = None, *, tenant_id: str | None = None) -> tuple[Delivery, dict[str, Any]]:
         """An Action.Execute click (`adaptiveCard/action` invoke) on the card `message_id`."""
+        activity = self.execute_activity(member, conversation_id, message_id, verb, data, tenant_id=tenant_id)
+        return self.post(activity), activity
+
+    def execute_activity(self, member: Member, conversation_id: str, message_id: str, verb: str,
+                         data: dict[str, Any] | None = None, *, tenant_id: str | None = None) -> dict[str, Any]:
+        """The invoke activity Teams sends for an Action.Execute click, not sent."""
         activity = self._event(member, conversation_id, "invoke")
         activity.update({"name": "adaptiveCard/action", "replyToId": message_id, "value": {
             "action": {"type": "Action.Execute", "verb": verb, "data": dict(data or {})}, "trigger": "manual"}})
         _retenant(activity, tenant_id)
-        return self.post(activity), activity
+        return activity
 
     def install(self, member: Member, conversation_id: str) -> Delivery:
         """The app installed in a team (conversationUpdate adding the bot), as Teams sends it on install."""

@@ -175,9 +175,21 @@ class AckedWork:
             return int(conn.execute(sa.select(sa.func.count()).select_from(ACKED)
                                     .where(ACKED.c.done_at.is_(None))).scalar_one())
 
+    def backlog(self) -> list[tuple[str, int, datetime | None]]:
+        """(platform, requests not worked yet, when the oldest arrived) for every platform with any waiting."""
+        query = (sa.select(ACKED.c.platform, sa.func.count(), sa.func.min(ACKED.c.received_at))
+                 .where(ACKED.c.done_at.is_(None)).group_by(ACKED.c.platform))
+        with self.engine.begin() as conn:
+            return [(str(p), int(n), _utc(oldest)) for p, n, oldest in conn.execute(query)]
+
     def purge(self) -> int:
         """Drop worked rows older than a day and replay-check entries older than their window."""
         with self.engine.begin() as conn:
             gone = conn.execute(ACKED.delete().where(ACKED.c.done_at < datetime.now(UTC) - KEEP_DONE)).rowcount
         ReplayGuard(self.engine).purge()
         return int(gone)
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """SQLite hands timestamps back naive (they were stored in UTC)."""
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value

@@ -37,6 +37,11 @@ TRACE_LABELS = ("trace_id", "traceId", "trace.id", "traceid")
 CLUSTER_LABELS = ("cluster", "k8s.cluster.name", "kube_cluster_name", "cluster_name")
 NAMESPACE_LABELS = ("namespace", "k8s.namespace.name", "kube_namespace", "exported_namespace")
 WORKLOAD_LABELS = ("pod", "k8s.pod.name", "deployment", "statefulset", "daemonset", "job_name", "instance")
+# Cluster exporters report on other objects: on their series, Prometheus Operator's target labels
+# (`service`, `job`, and for kube-state-metrics also `pod`/`container`) name the exporter, not the subject,
+# e.g. service="prometheus-kube-state-metrics" on every namespace's KubePodCrashLooping.
+EXPORTERS = ("kube-state-metrics", "node-exporter", "kubelet", "cadvisor", "blackbox-exporter")
+_SCRAPE_TARGET_LABELS = ("service", "pod", "container")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
@@ -204,6 +209,17 @@ def first_label(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
     return next((labels[n] for n in names if labels.get(n)), None)
 
 
+def subject_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
+    """The labels that describe what the alert is about: when a cluster exporter was scraped (its name in
+    `job` or `service`), its own service, pod and container labels are left out."""
+    def exporter(value: str) -> bool:
+        return any(name in value for name in EXPORTERS)
+
+    if not (exporter(labels.get("job", "")) or exporter(labels.get("service", ""))):
+        return labels
+    return {k: v for k, v in labels.items() if not (k in _SCRAPE_TARGET_LABELS and exporter(v))}
+
+
 def alert_title(alertname: str | None, summary: str | None, labels: Mapping[str, str], fallback: str) -> str:
     """`KubePodCrashLooping — Pod is crash looping (shop/checkout-7d9f)`: the alert name, then the summary
     (one trailing period dropped), then the scoping labels (namespace / workload), each only when it adds."""
@@ -215,7 +231,8 @@ def alert_title(alertname: str | None, summary: str | None, labels: Mapping[str,
         text = f"{name} — {summary}"
     else:
         text = name or summary or fallback
-    scope = "/".join(v for v in (first_label(labels, NAMESPACE_LABELS), first_label(labels, WORKLOAD_LABELS)) if v)
+    subject = subject_labels(labels)
+    scope = "/".join(v for v in (first_label(subject, NAMESPACE_LABELS), first_label(subject, WORKLOAD_LABELS)) if v)
     if scope and scope not in text:
         text = f"{text} ({scope})"
     return text
@@ -231,7 +248,7 @@ def build(
 ) -> Signal:
     """Assemble a Signal: limits, fingerprint fallback, correlation keys and delivery key in one place."""
     kept = {clean(k)[:256]: truncate(clean(v), LABEL_VALUE_LIMIT) for k, v in sorted(labels.items())[:MAX_LABELS]}
-    service = service or first_label(kept, SERVICE_LABELS)
+    service = service or first_label(subject_labels(kept), SERVICE_LABELS)
     alertname = alertname or kept.get("alertname")
     trace_id = (trace_id or first_label(kept, TRACE_LABELS) or "").lower() or None
     fingerprint = clean(fingerprint or "") or derive_fingerprint(source, kept if identity is None else identity)

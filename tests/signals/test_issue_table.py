@@ -95,6 +95,20 @@ async def test_crash_looping_in_two_namespaces_is_two_incidents(server: Server) 
     assert billing.title == "KubePodCrashLooping — Pod is crash looping (billing/invoicer-5c6d)"
 
 
+async def test_the_exporters_service_label_does_not_merge_namespaces(server: Server) -> None:
+    """kube-state-metrics series carry the exporter's own `service` label in every namespace."""
+    org_id, token = server.org()
+    for name in ("crashloop_shop", "crashloop_billing"):
+        body = payload("alertmanager", name)
+        body.pop("groupKey")
+        body["alerts"][0]["labels"].update(service="kube-prometheus-stack-kube-state-metrics", endpoint="http")
+        status, answer = await server.post("alertmanager", body, token)
+        assert status == 202 and answer["signals"][0]["action"] == "open", answer
+    billing = server.app.queries.get(org_id, "INC-2")
+    assert billing is not None and billing.title == "KubePodCrashLooping — Pod is crash looping (billing/invoicer-5c6d)"
+    assert not billing.services
+
+
 async def test_a_second_pod_in_the_same_namespace_joins_and_the_reason_names_the_scope(server: Server) -> None:
     _, token = server.org()
     await server.post("alertmanager", payload("alertmanager", "crashloop_shop"), token)

@@ -39,6 +39,8 @@ def check(source: str, signal: Signal, expect: dict, all_signals: list[Signal]) 
     for field in ("title", "fingerprint"):
         if field in expect:
             assert getattr(signal, field) == expect[field], field
+    if "service" in expect:
+        assert signal.service == expect["service"], "service"
     if "values" in expect:
         assert {v.name: v.value for v in signal.values} == expect["values"]
     if "labels" in expect:
