@@ -20,6 +20,7 @@ from typing import Any
 
 from incident_core import richtext as rt
 from incident_core.postmortem_render import split_text
+from incident_core.richtext_markup import MarkupWriter
 from incident_core.richtext_plain import inline_plain, to_plain
 
 ZWSP = "\u200b"
@@ -78,7 +79,7 @@ def _url(url: str) -> str:
 
 
 @dataclass(frozen=True)
-class SlackText:
+class SlackText(MarkupWriter):
     """Renders rich text as Slack mrkdwn, Block Kit sections and plain text."""
 
     def user(self, user: str, name: str = "") -> str:
@@ -88,52 +89,56 @@ class SlackText:
             return f"<@{bare}>"
         return escape(name or (bare or platform))
 
-    def inline(self, parts: Sequence[rt.Inline]) -> str:
-        """Inline parts as mrkdwn."""
-        return "".join(self._part(p) for p in parts)
+    # --- how each rich-text node looks in mrkdwn (incident_core/richtext_markup.py walks them) ---------
+    def text(self, text: str) -> str:
+        return escape(text)
 
-    def _part(self, part: rt.Inline) -> str:
-        if isinstance(part, rt.Text):
-            return escape(part.text)
-        if isinstance(part, rt.Strong):
-            return f"*{self.inline(part.parts)}*"
-        if isinstance(part, rt.Emph):
-            return f"_{self.inline(part.parts)}_"
-        if isinstance(part, rt.Code):
-            return code_span(part.text)
-        if isinstance(part, rt.Link):
-            safe = rt.safe_url(part.url)
-            return f"<{_url(safe)}|{escape_plain(rt.host_of(safe))}>" if safe else ""
-        if isinstance(part, rt.Mention):
-            return self.user(part.user, part.name)
-        if isinstance(part, rt.Emoji):
-            return f":{part.name}:" if part.name in rt.EMOJI else ""
-        if isinstance(part, rt.Command):
-            return code_span(f"{COMMAND} {part.text}".rstrip())
-        if isinstance(part, rt.Room):
-            if part.platform == "slack" and _CHANNEL_ID.match(part.room_id):
-                return f"<#{part.room_id}>"
-            return escape(f"#{part.name or part.room_id}")
-        if isinstance(part, rt.Term):
-            return rt.TERMS[part.key]["slack"]
+    def strong(self, inner: str) -> str:
+        return f"*{inner}*"
+
+    def emph(self, inner: str) -> str:
+        return f"_{inner}_"
+
+    def code(self, text: str) -> str:
+        return code_span(text)
+
+    def link(self, safe_url: str) -> str:
+        return f"<{_url(safe_url)}|{escape_plain(rt.host_of(safe_url))}>"
+
+    def mention(self, user: str, name: str) -> str:
+        return self.user(user, name)
+
+    def emoji(self, name: str) -> str:
+        return f":{name}:" if name in rt.EMOJI else ""
+
+    def command(self, text: str) -> str:
+        return code_span(f"{COMMAND} {text}".rstrip())
+
+    def room(self, room: rt.Room) -> str:
+        if room.platform == "slack" and _CHANNEL_ID.match(room.room_id):
+            return f"<#{room.room_id}>"
+        return escape(f"#{room.name or room.room_id}")
+
+    def term(self, key: str) -> str:
+        return rt.TERMS[key]["slack"]
+
+    def line_break(self) -> str:
         return "\n"
 
-    def block(self, block: rt.Block) -> str:
-        """One block as mrkdwn."""
-        if isinstance(block, rt.Paragraph):
-            return self.inline(block.parts)
-        if isinstance(block, rt.Bullets):
-            return "\n".join("• " + self.inline(item) for item in block.items)
-        if isinstance(block, rt.Quote):
-            return "\n".join("> " + line for line in self.inline(block.parts).split("\n"))
-        if isinstance(block, rt.CodeBlock):
-            return code_block(block.text)
-        if isinstance(block, rt.Heading):
-            return f"*{self.inline(block.parts)}*"
-        if isinstance(block, rt.Table):
-            rows = [block.header, *block.rows] if block.header else list(block.rows)
-            return "\n".join("• " + " · ".join(self.inline(cell) for cell in row) for row in rows)
-        return "———"
+    def paragraph(self, inner: str) -> str:
+        return inner
+
+    def bullets(self, items: list[str]) -> str:
+        return "\n".join("• " + item for item in items)
+
+    def quote(self, inner: str) -> str:
+        return "\n".join("> " + line for line in inner.split("\n"))
+
+    def code_block(self, text: str) -> str:
+        return code_block(text)
+
+    def heading(self, inner: str) -> str:
+        return f"*{inner}*"
 
     def mrkdwn(self, content: rt.Rich) -> str:
         """The document as mrkdwn, one block per line group."""

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from handlers.teams.ids import BOT_NAME
 from incident_core import richtext as rt
+from incident_core.richtext_markup import MarkupWriter
 from incident_core.richtext_plain import Voice, inline_plain, to_plain
 
 _SPECIAL = frozenset("\\`*_[]()~#|!{}")
@@ -92,7 +93,7 @@ def code_block(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class TeamsText:
+class TeamsText(MarkupWriter):
     """Renders rich text for Teams; `names` maps person ids to display names (people are never `<at>` tags)."""
 
     names: Mapping[str, str] = field(default_factory=dict)
@@ -101,52 +102,54 @@ class TeamsText:
         """A person's display name (escaped), else the name given, else the short id."""
         return escape(self.names.get(user) or name or user.split(":", 1)[-1])
 
-    def inline(self, parts: Sequence[rt.Inline]) -> str:
-        """Inline parts as Teams markdown."""
-        return "".join(self._part(p) for p in parts)
+    # --- how each rich-text node looks in Teams markdown (incident_core/richtext_markup.py walks them) --
+    def text(self, text: str) -> str:
+        return escape(text).replace("\n", "\n\n")
 
-    def _part(self, part: rt.Inline) -> str:
-        if isinstance(part, rt.Text):
-            return escape(part.text).replace("\n", "\n\n")
-        if isinstance(part, rt.Strong):
-            return f"**{self.inline(part.parts)}**"
-        if isinstance(part, rt.Emph):
-            return f"_{self.inline(part.parts)}_"
-        if isinstance(part, rt.Code):
-            return code_span(part.text)
-        if isinstance(part, rt.Link):
-            safe = rt.safe_url(part.url)
-            if not safe:
-                return ""
-            return f"[{escape(rt.host_of(safe))}]({safe.replace('(', '%28').replace(')', '%29')})"
-        if isinstance(part, rt.Mention):
-            return self.person(part.user, part.name)
-        if isinstance(part, rt.Emoji):
-            return rt.EMOJI.get(part.name, "")
-        if isinstance(part, rt.Command):
-            return code_span(f"@{BOT_NAME} {part.text}".rstrip())
-        if isinstance(part, rt.Room):
-            return escape(part.name or "the incident thread")
-        if isinstance(part, rt.Term):
-            return rt.TERMS[part.key]["teams"]
+    def strong(self, inner: str) -> str:
+        return f"**{inner}**"
+
+    def emph(self, inner: str) -> str:
+        return f"_{inner}_"
+
+    def code(self, text: str) -> str:
+        return code_span(text)
+
+    def link(self, safe_url: str) -> str:
+        return f"[{escape(rt.host_of(safe_url))}]({safe_url.replace('(', '%28').replace(')', '%29')})"
+
+    def mention(self, user: str, name: str) -> str:
+        return self.person(user, name)
+
+    def emoji(self, name: str) -> str:
+        return rt.EMOJI.get(name, "")
+
+    def command(self, text: str) -> str:
+        return code_span(f"@{BOT_NAME} {text}".rstrip())
+
+    def room(self, room: rt.Room) -> str:
+        return escape(room.name or "the incident thread")
+
+    def term(self, key: str) -> str:
+        return rt.TERMS[key]["teams"]
+
+    def line_break(self) -> str:
         return "\n\n"
 
-    def block(self, block: rt.Block) -> str:
-        """One block as Teams markdown."""
-        if isinstance(block, rt.Paragraph):
-            return _line_starts(self.inline(block.parts))
-        if isinstance(block, rt.Bullets):
-            return "\n".join("- " + self.inline(item).replace("\n\n", " ") for item in block.items)
-        if isinstance(block, rt.Quote):
-            return "\n".join("> " + line for line in _line_starts(self.inline(block.parts)).split("\n\n"))
-        if isinstance(block, rt.CodeBlock):
-            return code_block(block.text)
-        if isinstance(block, rt.Heading):
-            return f"**{self.inline(block.parts)}**"
-        if isinstance(block, rt.Table):
-            rows = [block.header, *block.rows] if block.header else list(block.rows)
-            return "\n".join("- " + " · ".join(self.inline(cell) for cell in row) for row in rows)
-        return "———"
+    def paragraph(self, inner: str) -> str:
+        return _line_starts(inner)
+
+    def bullets(self, items: list[str]) -> str:
+        return "\n".join("- " + item.replace("\n\n", " ") for item in items)
+
+    def quote(self, inner: str) -> str:
+        return "\n".join("> " + line for line in _line_starts(inner).split("\n\n"))
+
+    def code_block(self, text: str) -> str:
+        return code_block(text)
+
+    def heading(self, inner: str) -> str:
+        return f"**{inner}**"
 
     def markdown(self, content: rt.Rich) -> str:
         """The document, blocks as paragraphs."""
