@@ -74,5 +74,14 @@ def spell_identifiers(line: str) -> str:
 
 def spell_devices(line: str) -> str:
     """Kernel device names say what they are: 'eth0' → 'eth0 network interface', 'sdb1' → 'sdb1 disk'."""
-    line = _NETWORK_DEVICE.sub(lambda m: f"{m.group(0).rstrip(':')} network interface{':' if m.group(0).endswith(':') else ''}", line)
-    return _DISK_DEVICE.sub(lambda m: f"{m.group(0).rstrip(':')} disk{':' if m.group(0).endswith(':') else ''}", line)
+    return _name_after(_DISK_DEVICE, "disk", _name_after(_NETWORK_DEVICE, "network interface", line))
+
+
+def _name_after(pattern: re.Pattern[str], what: str, line: str) -> str:
+    """Each match of pattern followed by what it is, before its colon if it has one ('eth0:' → 'eth0 X:')."""
+    def name(match: re.Match[str]) -> str:
+        found = match.group(0)
+        colon = ":" if found.endswith(":") else ""
+        return f"{found.rstrip(':')} {what}{colon}"
+
+    return pattern.sub(name, line)
