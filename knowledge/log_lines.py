@@ -17,7 +17,9 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
 # "May  3 12:30:00 node-2 kernel: [99812.4] eth0: …" → "kernel: eth0: …" (the host is dropped, the program kept)
 _SYSLOG = re.compile(rf"^\s*{_MONTH}\s+\d{{1,2}}\s+\d{{2}}:\d{{2}}:\d{{2}}\s+\S+\s+([\w./-]+?)(?:\[\d+\])?:\s*")
 _DMESG_CLOCK = re.compile(r"^\s*\[\s*\d+\.\d+\]\s*")
-_LOGFMT_PAIR = re.compile(r'([A-Za-z_][\w.-]*)=("(?:[^"\\]|\\.)*"|\S*)')
+# keys start a token and are short, quoted values bounded: no quadratic backtracking on long untrusted lines
+_LOGFMT_PAIR = re.compile(r'(?<![\w.-])([A-Za-z_][\w.-]{0,63})=("(?:[^"\\]|\\.){0,2000}"|\S*)')
+_MAX_LINE = 2000
 _LOGFMT_MESSAGE = ("msg", "message", "err", "error")
 _LOGFMT_NOISE = frozenset({"ts", "time", "t", "level", "lvl", "caller", "source", "logger", "func", "trace_id", "traceid",
                            "span_id", "request_id", "req_id", "pid", "host", "hostname", "instance", "pod"})
@@ -30,7 +32,8 @@ _POSTGRES_FIELD = re.compile(r"\b(?:LOG|DETAIL|HINT|STATEMENT|CONTEXT|QUERY|PANI
 
 
 def normalize_line(line: str) -> str:
-    """One raw log line with its shape's noise removed and its identifiers spelled out."""
+    """One raw log line (its first 2,000 characters) with its shape's noise removed and its identifiers spelled out."""
+    line = line[:_MAX_LINE]
     line = _DMESG_CLOCK.sub("", _SYSLOG.sub(r"\1: ", line.replace('\\"', '"')))
     line = _DMESG_CLOCK.sub("", re.sub(r"^(\S+:\s*)\[\s*\d+\.\d+\]\s*", r"\1", line))
     fields = logfmt_fields(line)
