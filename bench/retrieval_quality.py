@@ -162,7 +162,8 @@ def main() -> None:
     parser.add_argument("--tune", action="store_true", help="tune fusion and threshold on dev first")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--ablate", default="", help="comma list: vocabulary (no runbook vocabulary indexed), "
-                        "logs (log lines searched as plain text), documents (fusion over sections)")
+                        "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
+                        "documents (fusion over sections)")
     parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
@@ -175,6 +176,10 @@ def main() -> None:
 
         knowledge.query.is_log_record = lambda record: False  # type: ignore[assignment]
         knowledge.query.looks_like_log = lambda text: False  # type: ignore[assignment]
+    if "shapes" in ablate:
+        import knowledge.query
+
+        knowledge.query.normalize_line = lambda line: line  # type: ignore[assignment]
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
         kb = build_kb(work, args.embedder, args.mode)

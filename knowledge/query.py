@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from knowledge.log_lines import normalize_line
 from knowledge.markdown import split_camel
 
 _TEXT_KEYS = (
@@ -56,7 +57,10 @@ _RECORD_MESSAGE = ("msg", "message", "err", "error", "error.message", "exception
 _RECORD_TIME = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp"})
 _RECORD_NOISE = frozenset({"level", "lvl", "severity", "ts", "time", "timestamp", "@timestamp", "caller", "logger",
                            "source", "thread", "pid", "trace_id", "span_id", "request_id", "host", "hostname"})
-_LOG_HINT = re.compile(r"^\s+at\s+[\w$./<>]+\(|\bException in thread\b|\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} ")
+# kubectl describe events: "Warning  FailedMount  3m (x4 over 10m)  kubelet  MountVolume.SetUp failed …"
+_KUBE_EVENT = r"^\s*(?:Normal|Warning)\s+[A-Z][A-Za-z]+\s"
+_LOG_HINT = re.compile(r"^\s+at\s+[\w$./<>]+\(|\bException in thread\b|\d{2}:\d{2}:\d{2}|\b(?:INFO|WARN|WARNING|ERROR|FATAL|DEBUG)\b|level=|\bE\d{4} |"
+                       + _KUBE_EVENT)
 _MAX_CHARS = 4000
 
 
@@ -109,7 +113,7 @@ def from_log(text: str) -> str:
     for raw in text.split("\n"):
         if _STACK_FRAME.match(raw):
             continue
-        line = _LOG_NOISE.sub(" ", _SOURCE_LOCATION.sub(" ", _KLOG_PREFIX.sub(" ", raw)))
+        line = _LOG_NOISE.sub(" ", _SOURCE_LOCATION.sub(" ", normalize_line(_KLOG_PREFIX.sub(" ", raw))))
         cleaned = _POD_SUFFIX.sub(r"\1", _KV_NOISE.sub(" ", line))
         for pattern in (_TIMESTAMP, _UUID, _HEX, _IP, _LONG_NUMBER, _LEVEL, _PID):
             cleaned = pattern.sub(" ", cleaned)
