@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import reminders, slack_wiring, source_sync, teams_wiring
+from bot import reminders, shutdown_guard, slack_wiring, source_sync, teams_wiring
 from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
 from bot.metrics import Metrics
@@ -138,5 +138,6 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
     _warm(app)
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
+    shutdown_guard.attach(web_app)
     web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,
                 keepalive_timeout=app.settings.http_read_timeout, shutdown_timeout=SHUTDOWN_GRACE_S)
