@@ -74,4 +74,4 @@ def attach_socket_mode(web_app: web.Application, app: App, acked: AckedWork) -> 
             await handler.close_async()
 
     web_app.on_startup.append(connect)
-    web_app.on_cleanup.append(close)
+    web_app.on_shutdown.insert(0, close)  # first: nothing else in the stop may leave its reader running
