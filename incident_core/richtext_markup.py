@@ -6,13 +6,14 @@ receive already-rendered inner text, so escaping stays where each format defines
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 from incident_core import richtext as rt
 
 
-class MarkupWriter:
-    """Renders inline parts and blocks by calling the format's hooks (all of them must be implemented)."""
+class MarkupWriter(ABC):
+    """Renders inline parts and blocks by calling the format's hooks (a format implements every one)."""
 
     def inline(self, parts: Sequence[rt.Inline]) -> str:
         """Inline parts in this format."""
@@ -61,53 +62,69 @@ class MarkupWriter:
         return self.rule()
 
     # --- the format's hooks ----------------------------------------------------------------------------
+    @abstractmethod
     def text(self, text: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def strong(self, inner: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def emph(self, inner: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def code(self, text: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def link(self, safe_url: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def mention(self, user: str, name: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def emoji(self, name: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def command(self, text: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def room(self, room: rt.Room) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def term(self, key: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def line_break(self) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def paragraph(self, inner: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def bullets(self, items: list[str]) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def quote(self, inner: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def code_block(self, text: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
+    @abstractmethod
     def heading(self, inner: str) -> str:
-        raise NotImplementedError
+        """How this node looks in the format."""
 
     def rule(self) -> str:
         return "———"
