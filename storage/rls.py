@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -72,3 +72,13 @@ def disable_rls(conn: Connection, tables: Iterable[str]) -> None:
         conn.execute(sa.text(f"DROP POLICY IF EXISTS tenant_isolation ON {table}"))
         conn.execute(sa.text(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY"))
         conn.execute(sa.text(f"ALTER TABLE {table} DISABLE ROW LEVEL SECURITY"))
+
+
+def install_directory_functions(conn: Connection, functions: Mapping[str, str], app_role: str) -> None:
+    """Create SECURITY DEFINER functions (signature -> CREATE statement) owned by the directory role and
+    executable by the app role only."""
+    for signature, body in functions.items():
+        conn.execute(sa.text(body))
+        conn.execute(sa.text(f"ALTER FUNCTION {signature} OWNER TO {DIRECTORY_ROLE}"))
+        conn.execute(sa.text(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"))
+        conn.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {app_role}"))

@@ -27,7 +27,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.rls import DIRECTORY_ROLE, restrict_app_role
+from storage.rls import DIRECTORY_ROLE, install_directory_functions, restrict_app_role
 
 revision = "0008_i13"
 down_revision = "0007"
@@ -101,11 +101,7 @@ def upgrade() -> None:
         f"CREATE POLICY outbox_due_scan ON outbox FOR SELECT TO {DIRECTORY_ROLE} USING (true)",
     ):
         bind.execute(sa.text(statement))
-    for signature, body in _FUNCTIONS.items():
-        bind.execute(sa.text(body))
-        bind.execute(sa.text(f"ALTER FUNCTION {signature} OWNER TO {DIRECTORY_ROLE}"))
-        bind.execute(sa.text(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"))
-        bind.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {app_role}"))
+    install_directory_functions(bind, _FUNCTIONS, app_role)
     restrict_app_role(bind, app_role)
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from storage.rls import DIRECTORY_ROLE, enable_rls
+from storage.rls import DIRECTORY_ROLE, enable_rls, install_directory_functions
 
 revision = "0009_i15o"
 down_revision = "0008_i13"
@@ -81,11 +81,7 @@ def upgrade() -> None:
         f"CREATE POLICY deliveries_stats_scan ON outbox_deliveries FOR SELECT TO {DIRECTORY_ROLE} USING (true)",
     ):
         bind.execute(sa.text(statement))
-    for signature, body in _FUNCTIONS.items():
-        bind.execute(sa.text(body))
-        bind.execute(sa.text(f"ALTER FUNCTION {signature} OWNER TO {DIRECTORY_ROLE}"))
-        bind.execute(sa.text(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"))
-        bind.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {role}"))
+    install_directory_functions(bind, _FUNCTIONS, role)
 
 
 def downgrade() -> None:
