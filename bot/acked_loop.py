@@ -106,9 +106,9 @@ class AckedLoop:
                     await asyncio.to_thread(self.monitor.refresh)  # reads the database every few seconds only
                 if items and len(items) == free:
                     continue  # there may be more: claim again as soon as a slot frees
-                # Not asyncio.wait_for: on Python 3.11 it returns normally when a cancellation lands as the wake-up
-                # does (a request's nudge and stop() in one loop iteration), and the loop then claimed on and
-                # stop() waited for it forever: `serve` hung in its stop until the guard ended it.
+                # Not asyncio.wait_for: on Python 3.11 it returns normally when a cancellation lands as the
+                # wake-up does (a request's nudge and stop() in one loop iteration); the loop then claimed on
+                # and stop() waited for it forever: `serve` hung in its stop until the guard ended it.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self.interval):
                         await self._wake.wait()

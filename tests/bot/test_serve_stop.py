@@ -11,7 +11,6 @@ import socket
 import subprocess
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,13 +18,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.bootstrap import bootstrap
-from bot.settings import Settings
 from emulators.faults import FaultPlan
 from emulators.slack import SlackEmulator
 from emulators.slack_events import Delivery, SlackSender
-from incident_core.model import OrgRole
-from tests.bot.test_acked_durability import free_port, notes, start, stop, unworked
+from tests.bot.test_acked_durability import notes, serve_an_incident, start, stop, unworked
 from tests.slack.conftest import SECRET, eventually
 
 NOTES = 120
@@ -45,6 +41,7 @@ async def send_all(port: int, requests: list[tuple[int, dict[str, str], bytes]],
     """Send the notes from CLIENTS keep-alive connections; SIGTERM the server once `stop_after` are
     acknowledged, and keep sending through the stop. Returns the acknowledged notes and how many of them
     were answered after the signal (requests that were in flight when it came)."""
+    url = f"http://127.0.0.1:{port}/slack/events"
     acked: set[int] = set()
     after_signal = [0]
     signalled = threading.Event()
@@ -61,7 +58,7 @@ async def send_all(port: int, requests: list[tuple[int, dict[str, str], bytes]],
                 while queue:
                     number, headers, body = queue.pop()
                     try:
-                        async with session.post(f"http://127.0.0.1:{port}/slack/events", data=body, headers=headers) as answer:
+                        async with session.post(url, data=body, headers=headers) as answer:
                             await answer.read()
                             if answer.status != 200:
                                 continue
@@ -93,30 +90,13 @@ def started() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_sigterm_with_requests_in_flight_stops_cleanly_and_loses_nothing_acknowledged(
         db_url: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]) -> None:
     with SlackEmulator() as slack:
-        app = bootstrap(Settings(data_dir=tmp_path, database_url=db_url),  # type: ignore[call-arg]
-                        migrate=db_url.startswith("sqlite"))
-        org = app.directory.create_org(f"stop-{uuid.uuid4().hex[:8]}")
-        app.directory.bind("slack", slack.team_id, org.id, move=True)
-        alice = slack.create_user("alice").id
-        app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
-        general = slack.channel_by_name("general")
-        assert general is not None
-        port = free_port()
-        env = {"REVENANT_DATA_DIR": str(tmp_path), "REVENANT_DATABASE_URL": db_url, "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url}
-        log = tmp_path / "serve.log"
-        first = start(["serve", "--port", str(port)], env, log, port)
-        started.append(first)
-        sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
-        assert sender.command(alice, general.id, "declare Stop drill sev2")[0].status == 200
-        channel = eventually(lambda: (s := app.queries.get(org.id, "INC-1")) and "slack" in s.rooms
-                             and s.rooms["slack"].room_id, timeout=60, what="the incident channel")
-
-        slack.inject("/response_url/*", delay=0.5, times=10 * NOTES)  # the lazy work is busy when the stop comes
-        signing = Signing(app_url=sender.app_url, signing_secret=SECRET, slack=slack)
+        w = serve_an_incident(slack, db_url, tmp_path, started, "stop")
+        app, port, first, log = w.app, w.port, w.first, w.log
+        slack.inject("/response_url/*", delay=0.5, times=10 * NOTES)  # lazy work is busy when the stop comes
+        signing = Signing(app_url=w.sender.app_url, signing_secret=SECRET, slack=slack)
         requests = []
         for i in range(NOTES):
-            signing.command(alice, channel, f"note step {i}")
+            signing.command(w.alice, w.channel, f"note step {i}")
             requests.append((i, *signing.sent[-1]))
         acked, in_flight = asyncio.run(send_all(port, requests, NOTES // 4, first))
         first.wait(timeout=60)
@@ -128,10 +108,10 @@ def test_sigterm_with_requests_in_flight_stops_cleanly_and_loses_nothing_acknowl
         print(f"{len(acked)} acknowledged, {in_flight} of them answered after SIGTERM")
 
         slack.faults = FaultPlan()
-        started.append(start(["serve", "--port", str(port)], env, log, port))
-        eventually(lambda: unworked(app, "slack") == 0, timeout=120, what="the next process working what was left")
+        started.append(start(["serve", "--port", str(port)], w.env, log, port))
+        eventually(lambda: unworked(app, "slack") == 0, timeout=120, what="the next process working the rest")
         time.sleep(0.5)  # anything applied twice would show now
-        applied = notes(app, org.id)
+        applied = notes(app, w.org.id)
         assert {f"step {i}" for i in acked} <= set(applied), sorted(acked)
         assert set(applied.values()) == {1}, Counter(applied.values())
         app.close()
