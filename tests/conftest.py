@@ -67,9 +67,8 @@ def _note_chroma_stores_left_open(request: pytest.FixtureRequest) -> Iterator[No
         CHROMA_LEFT_OPEN[request.node.nodeid] = left
 
 
-def fresh_postgres(name: str) -> Iterator[str]:
-    """A fresh, migrated database, dropped afterwards (skips, or fails under REVENANT_REQUIRE_POSTGRES=1,
-    when the server is unreachable)."""
+def require_postgres() -> None:
+    """Skip the test, or fail it under REVENANT_REQUIRE_POSTGRES=1, when the server is unreachable."""
     try:
         with admin_engine(ADMIN_URL).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -77,6 +76,11 @@ def fresh_postgres(name: str) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (REVENANT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
+
+
+def fresh_postgres(name: str) -> Iterator[str]:
+    """A fresh, migrated database, dropped afterwards (see require_postgres when the server is unreachable)."""
+    require_postgres()
     with scratch_database(ADMIN_URL, f"{name}_{os.getpid()}") as url:
         yield url
 
