@@ -167,7 +167,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--ablate", default="", help="comma list: vocabulary (no runbook vocabulary indexed), "
                         "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
-                        "documents (fusion over sections), rrf (reciprocal-rank fusion instead of the convex one)")
+                        "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
     parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
     args = parser.parse_args()

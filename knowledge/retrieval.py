@@ -25,11 +25,13 @@ SPARE = 3  # candidates fetched beyond k, in case some were deleted since the le
 
 @dataclass(frozen=True)
 class FusionParams:
-    """How the vector and lexical candidates are fused, over documents when one section per document is asked for.
+    """How the vector and lexical candidates are fused.
 
-    "convex" (the default): alpha * cosine + (1 - alpha) * BM25, each min-max normalised over the query's candidates
-    (a candidate that one side did not return scores 0 there), so the side that separates the candidates decides.
-    "rrf": weighted reciprocal rank, w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical); ranks only.
+    "convex" (the default) when one section per document is asked for (and document_ranks): per document,
+    alpha * cosine + (1 - alpha) * BM25, each normalised over the query's candidates (a candidate that one side did
+    not return scores 0 there), so the side that separates the candidates decides. Otherwise (sections, as
+    guidance's step search asks for, or method "rrf"): weighted reciprocal rank, w_vector / (k + rank_vector) +
+    w_lexical / (k + rank_lexical), over document ranks when one section per document is asked for.
     Defaults chosen on the dev split of the responder set (docs/benchmarks.md)."""
 
     k: float = 30.0
@@ -154,9 +156,9 @@ class HybridSearcher:
                     found.append(node_id)
                 lists.append((self.params.w_lexical, found))
             by_document = per_document == 1 and self.params.document_ranks
-            if self.params.method == "convex":
-                fuse_convex(pool, alpha=self.params.alpha, by_document=by_document)
-            else:
+            if self.params.method == "convex" and by_document:
+                fuse_convex(pool, alpha=self.params.alpha)
+            else:  # sections (guidance's steps) keep reciprocal ranks: the convex fusion was chosen over documents
                 self._fuse(pool, lists, by_document=by_document)
             ranked = sorted(pool.values(), key=lambda c: -c.score)
             chosen = _collapse(ranked, limit=k + SPARE, per_document=per_document)
@@ -209,31 +211,26 @@ class HybridSearcher:
                 cand.similarity = float(np.dot(np.asarray(embeddings[j], dtype=np.float32), vector))
 
 
-def fuse_convex(pool: dict[str, _Candidate], *, alpha: float, by_document: bool) -> None:
-    """Score the pool by alpha * cosine + (1 - alpha) * BM25: the cosine min-max normalised over the candidates
-    that have one, BM25 divided by its best (its floor is 0); a candidate one side did not return gets 0 there.
-    Over documents, each side scores a document by its best section, whichever section that is; a section's own
-    score only orders the sections of one document (as the document ranks of RRF do)."""
+def fuse_convex(pool: dict[str, _Candidate], *, alpha: float) -> None:
+    """Score the pool's documents by alpha * cosine + (1 - alpha) * BM25: the cosine min-max normalised over the
+    candidates that have one, BM25 divided by its best (its floor is 0); a candidate one side did not return gets 0
+    there. Each side scores a document by its best section, whichever section that is; a section's own score only
+    orders the sections of one document (as the document ranks of RRF do)."""
     sims = [c.similarity for c in pool.values() if c.similarity is not None]
     lo, hi = (min(sims), max(sims)) if sims else (0.0, 0.0)
     top = max((c.lexical for c in pool.values() if c.lexical is not None), default=0.0)
     own: dict[str, tuple[float, float]] = {}
+    best: dict[str, tuple[float, float]] = {}
     for node_id, c in pool.items():
         vec = 0.0 if c.similarity is None else (c.similarity - lo) / (hi - lo) if hi > lo else 1.0
         lex = c.lexical / top if c.lexical is not None and top > 0 else 0.0
         own[node_id] = (vec, lex)
-    if not by_document:
-        for node_id, c in pool.items():
-            c.score = alpha * own[node_id][0] + (1 - alpha) * own[node_id][1]
-        return
-    best: dict[str, tuple[float, float]] = {}
+        doc_vec, doc_lex = best.get(c.doc, (0.0, 0.0))
+        best[c.doc] = (max(doc_vec, vec), max(doc_lex, lex))
     for node_id, c in pool.items():
-        vec, lex = best.get(c.doc, (0.0, 0.0))
-        best[c.doc] = (max(vec, own[node_id][0]), max(lex, own[node_id][1]))
-    for node_id, c in pool.items():
-        vec, lex = best[c.doc]
+        doc_vec, doc_lex = best[c.doc]
         section = alpha * own[node_id][0] + (1 - alpha) * own[node_id][1]
-        c.score = alpha * vec + (1 - alpha) * lex + 1e-6 * section
+        c.score = alpha * doc_vec + (1 - alpha) * doc_lex + 1e-6 * section
 
 
 def _collapse(ranked: Sequence[_Candidate], *, limit: int, per_document: int) -> list[_Candidate]:
