@@ -19,19 +19,34 @@ from knowledge.models import Hit
 from knowledge.store import ChromaStore
 
 MODES = ("hybrid", "vector", "bm25")
+FUSIONS = ("convex", "rrf")
 SPARE = 3  # candidates fetched beyond k, in case some were deleted since the lexical index was saved
 
 
 @dataclass(frozen=True)
 class FusionParams:
-    """Weighted RRF: score = w_vector / (k + rank_vector) + w_lexical / (k + rank_lexical), over document ranks
-    when one section per document is asked for. Defaults chosen on the dev split (docs/benchmarks.md)."""
+    """How the vector and lexical candidates are fused.
+
+    "convex" (the default) when one section per document is asked for (and document_ranks): per document,
+    alpha * cosine + (1 - alpha) * BM25, each normalised over the query's candidates (a candidate that one side did
+    not return scores 0 there), so the side that separates the candidates decides. Otherwise (sections, as
+    guidance's step search asks for, or method "rrf"): weighted reciprocal rank, w_vector / (k + rank_vector) +
+    w_lexical / (k + rank_lexical), over document ranks when one section per document is asked for.
+    Defaults chosen on the dev split of the responder set (docs/benchmarks.md)."""
 
     k: float = 30.0
     w_vector: float = 1.0
     w_lexical: float = 1.0
     candidates: int = 40
     document_ranks: bool = True
+    method: str = "convex"
+    alpha: float = 0.45
+
+    def __post_init__(self) -> None:
+        if self.method not in FUSIONS:
+            raise ValueError(f"fusion method must be one of {', '.join(FUSIONS)}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError("fusion alpha must be between 0 and 1")
 
 
 @dataclass
@@ -39,6 +54,7 @@ class _Candidate:
     node_id: str
     score: float = 0.0
     similarity: float | None = None
+    lexical: float | None = None
     text: str | None = None
     meta: dict[str, Any] | None = None
 
@@ -134,11 +150,16 @@ class HybridSearcher:
             if self._mode != "bm25":
                 lists.append((self.params.w_vector, self._vector(col, vectors[row], n, where, pool)))
             if lexical is not None:
-                found = [node_id for node_id, _ in lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed)]
-                for node_id in found:
-                    pool.setdefault(node_id, _Candidate(node_id))
+                found = []
+                for node_id, bm25 in lexical.top(self._lexical.analyzer.tokens(texts[i]), n, allowed):
+                    pool.setdefault(node_id, _Candidate(node_id)).lexical = bm25
+                    found.append(node_id)
                 lists.append((self.params.w_lexical, found))
-            self._fuse(pool, lists, by_document=per_document == 1 and self.params.document_ranks)
+            by_document = per_document == 1 and self.params.document_ranks
+            if self.params.method == "convex" and by_document:
+                fuse_convex(pool, alpha=self.params.alpha)
+            else:  # sections (guidance's steps) keep reciprocal ranks: the convex fusion was chosen over documents
+                self._fuse(pool, lists, by_document=by_document)
             ranked = sorted(pool.values(), key=lambda c: -c.score)
             chosen = _collapse(ranked, limit=k + SPARE, per_document=per_document)
             self._materialize(col, vectors[row], chosen)
@@ -188,6 +209,28 @@ class HybridSearcher:
             cand.meta = dict((got.get("metadatas") or [])[j] or {})
             if cand.similarity is None and embeddings is not None and len(embeddings) > j:
                 cand.similarity = float(np.dot(np.asarray(embeddings[j], dtype=np.float32), vector))
+
+
+def fuse_convex(pool: dict[str, _Candidate], *, alpha: float) -> None:
+    """Score the pool's documents by alpha * cosine + (1 - alpha) * BM25: the cosine min-max normalised over the
+    candidates that have one, BM25 divided by its best (its floor is 0); a candidate one side did not return gets 0
+    there. Each side scores a document by its best section, whichever section that is; a section's own score only
+    orders the sections of one document (as the document ranks of RRF do)."""
+    sims = [c.similarity for c in pool.values() if c.similarity is not None]
+    lo, hi = (min(sims), max(sims)) if sims else (0.0, 0.0)
+    top = max((c.lexical for c in pool.values() if c.lexical is not None), default=0.0)
+    own: dict[str, tuple[float, float]] = {}
+    best: dict[str, tuple[float, float]] = {}
+    for node_id, c in pool.items():
+        vec = 0.0 if c.similarity is None else (c.similarity - lo) / (hi - lo) if hi > lo else 1.0
+        lex = c.lexical / top if c.lexical is not None and top > 0 else 0.0
+        own[node_id] = (vec, lex)
+        doc_vec, doc_lex = best.get(c.doc, (0.0, 0.0))
+        best[c.doc] = (max(doc_vec, vec), max(doc_lex, lex))
+    for node_id, c in pool.items():
+        doc_vec, doc_lex = best[c.doc]
+        section = alpha * own[node_id][0] + (1 - alpha) * own[node_id][1]
+        c.score = alpha * doc_vec + (1 - alpha) * doc_lex + 1e-6 * section
 
 
 def _collapse(ranked: Sequence[_Candidate], *, limit: int, per_document: int) -> list[_Candidate]:
