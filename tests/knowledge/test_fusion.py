@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -82,10 +83,10 @@ RUNBOOKS = {
 
 
 @pytest.mark.parametrize("method", ["convex", "rrf"])
-def test_both_fusions_search_a_real_index(tmp_path: Path, method: str) -> None:
+def test_both_fusions_search_a_real_index(tmp_path: Path, open_kb: Callable[..., KnowledgeBase], method: str) -> None:
     for rel, text in RUNBOOKS.items():
         write(tmp_path / "runbooks", rel, text)
-    kb = KnowledgeBase(data_dir=tmp_path / "data", fusion=FusionParams(method=method))
+    kb = open_kb(data_dir=tmp_path / "data", fusion=FusionParams(method=method))
     kb.ingest(tmp_path / "runbooks", "org-1")
     hits = kb.search("org-1", "ERR_QBL_4471 keeps showing up", k=3)
     assert [h.path for h in hits][0] == "queue.md"
@@ -97,11 +98,11 @@ def test_both_fusions_search_a_real_index(tmp_path: Path, method: str) -> None:
     assert sections[0].path == "disk.md"
 
 
-def test_sections_keep_reciprocal_ranks(tmp_path: Path) -> None:
+def test_sections_keep_reciprocal_ranks(tmp_path: Path, open_kb: Callable[..., KnowledgeBase]) -> None:
     # guidance's step search asks for sections (per_document=0): the convex fusion, chosen over documents, is not used
     for rel, text in RUNBOOKS.items():
         write(tmp_path / "runbooks", rel, text)
-    kb = KnowledgeBase(data_dir=tmp_path / "data")
+    kb = open_kb(data_dir=tmp_path / "data")
     kb.ingest(tmp_path / "runbooks", "org-1")
     hits = kb.search("org-1", "ERR_QBL_4471 keeps showing up", k=3, per_document=0)
     assert hits and all(h.score <= 2 / 31 + 1e-5 for h in hits)  # RRF: at most 1/(30 + 1) from each list
