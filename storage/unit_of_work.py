@@ -170,8 +170,9 @@ class SqlTransaction:
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
-        before = self._read.get(state.incident_id) if expected_version else None
-        patterns = patterns_changed(before, state)  # the pattern-key index (storage/pattern_index.py)
+        before = self.cached(state.incident_id) if expected_version else None
+        # the pattern-key index (storage/pattern_index.py): rows rewritten only when the pattern keys change
+        patterns = patterns_changed(before if before and before.version == expected_version else None, state)
         self._read[state.incident_id] = state  # a later load in this transaction (a batch) sees this append
         try:
             if self._pg:
