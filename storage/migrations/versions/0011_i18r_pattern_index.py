@@ -18,6 +18,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from storage.engine import scope_to_org
 from storage.pattern_index import PATTERN_TENANT_TABLES, PATTERNS, pattern_rows
 from storage.rls import enable_rls
 from storage.state_read import INCIDENTS, row_state, state_columns
@@ -48,17 +49,13 @@ def upgrade() -> None:
 
 
 def _index_existing(bind: sa.Connection) -> None:
-    pg = bind.dialect.name == "postgresql"
-    orgs = [r[0] for r in bind.execute(sa.text("SELECT id FROM organizations ORDER BY id"))]
-    for org_id in orgs:
-        if pg:
-            bind.execute(sa.text("SELECT set_config('app.org_id', :org, true)"), {"org": org_id})
+    for org_id in bind.execute(sa.text("SELECT id FROM organizations ORDER BY id")).scalars().all():
+        scope_to_org(bind, org_id)  # transaction-local; FORCEd RLS shows an owner the org's rows only inside it
         states = [row_state(r) for r in bind.execute(sa.select(*state_columns()).where(INCIDENTS.c.org_id == org_id))]
         rows = [row for state in states for row in pattern_rows(state)]
         if rows:
             bind.execute(PATTERNS.insert(), rows)
-    if pg:
-        bind.execute(sa.text("SELECT set_config('app.org_id', '', true)"))
+    scope_to_org(bind, "")
 
 
 def downgrade() -> None:
