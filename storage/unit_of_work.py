@@ -24,6 +24,7 @@ from incident_core.state import IncidentState
 from storage.append_rules import incident_update, payloads_insert
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
+from storage.pattern_index import patterns_changed, pg_statements, project_patterns
 from storage.pg_append import (
     PendingAppend,
     append_pg,
@@ -32,7 +33,6 @@ from storage.pg_append import (
     write_and_commit,
     write_pending,
 )
-from storage.pattern_index import patterns_changed, pg_statements, project_patterns
 from storage.raw_payloads import PAYLOADS
 from storage.records import event_row, incident_row, json_safe, row_event, utc
 from storage.signal_projection import (
