@@ -23,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -197,13 +198,13 @@ def main() -> None:
         port = free_port()
         command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
             [str(ROOT / ".venv/bin/revenant")]
-        env.update({"REVENANT_PROFILE": args.profile} if args.profile else {})
+        env.update({"REVENANT_PROFILE": args.profile, "REVENANT_DB_TIMEOUT": "10"} if args.profile else {})
         server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         accepted: dict[str, tuple[float, str | None]] = {}
         latencies: list[float] = []
         try:
-            wait_for_port(port)
+            wait_for_port(port, timeout=600 if args.profile else 120)  # imports under yappi are slow
             backends = BackendCpu(url)
             backends.start()
             cpu0 = {"server": cpu_seconds(server.pid), "load": cpu_seconds(os.getpid())}
@@ -216,6 +217,11 @@ def main() -> None:
             backends.stop()
             cpu["postgres"] = backends.total()
         finally:
+            if args.profile:
+                server.send_signal(signal.SIGUSR1)  # bench/profiled.py writes the profile
+                deadline = time.monotonic() + 120
+                while not Path(args.profile + ".txt").exists() and time.monotonic() < deadline:
+                    time.sleep(1)
             server.terminate()
             server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
         updates = reflected(war_room_updates(slack), where, rooms)
