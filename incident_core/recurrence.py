@@ -3,7 +3,9 @@
 The match is computed outside any transaction (history and tracker reads), then recorded as a
 `RecurrenceNoted` event; the war room, on every platform, renders it from the incident's state:
 "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open".
-It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service).
+It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service), and only then:
+the history's pattern-key index remembers the keys last checked and counts earlier incidents per key, so a
+check loads no state but the incident's own and those of the pattern it matched (docs/insights.md).
 """
 
 from __future__ import annotations
