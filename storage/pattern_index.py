@@ -50,6 +50,9 @@ class IncidentPatternRow(SQLModel, table=True):
 
 
 PATTERNS = IncidentPatternRow.__table__  # type: ignore[attr-defined]
+# What a replay recomputes: every column but `checked`, the recurrence watcher's own bookkeeping (a rebuild
+# keeps it where the keys are unchanged, and the watcher may set it at any time, so snapshots leave it out).
+REPLAYED = [c for c in PATTERNS.c if c.name != "checked"]
 
 
 def pattern_rows(state: IncidentState) -> list[dict[str, Any]]:
@@ -59,6 +62,19 @@ def pattern_rows(state: IncidentState) -> list[dict[str, Any]]:
     unique = dict.fromkeys(k[:KEY_LENGTH] for k in keys)
     return [{"incident_id": state.incident_id, "key": k, "org_id": state.org_id, "project_id": state.project_id,
              "opened_at": state.created_at, "resolved_at": resolved, "signature": sig} for k in unique]
+
+
+def checked_marks(conn: Connection, org_id: str) -> dict[str, str]:
+    """Incident → the signature its keys were last checked for (read before a rebuild deletes the rows)."""
+    return {r.incident_id: r.checked for r in conn.execute(
+        sa.select(PATTERNS.c.incident_id, PATTERNS.c.checked).where(
+            PATTERNS.c.org_id == org_id, PATTERNS.c.checked.is_not(None)).distinct())}
+
+
+def rebuilt_rows(states: Sequence[IncidentState], marks: dict[str, str]) -> list[dict[str, Any]]:
+    """The index rows of replayed states, each keeping its `checked` mark when its keys are the same."""
+    return [{**row, "checked": row["signature"] if marks.get(row["incident_id"]) == row["signature"] else None}
+            for state in states for row in pattern_rows(state)]
 
 
 def patterns_changed(before: IncidentState | None, after: IncidentState) -> bool:
