@@ -2,6 +2,7 @@
 incident's war room kept on the Slack emulator by a real `revenant serve`.
 
     .venv/bin/python bench/storm.py [--alerts 5000] [--seconds 60] [--orgs 20] [--group 5] [--services 10]
+                                    [--profile FILE]   (the server under yappi: bench/profiled.py)
 
 Every org is a Slack workspace of its own (an OAuth installation on the emulator, which runs in this
 process) with automatic incident channels. Alertmanager groups of --group alerts go to the orgs in turn,
@@ -22,6 +23,7 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -164,7 +166,7 @@ def ordinals(app: Any, orgs: list[tuple[str, str]]) -> tuple[dict[str, tuple[str
         for state in app.queries.list_incidents(org_id, limit=10_000):
             incidents += 1
             if "slack" in state.rooms:
-                rooms[state.human_id + "@" + org_id] = state.rooms["slack"]["room_id"]
+                rooms[state.human_id + "@" + org_id] = state.rooms["slack"].room_id
             n = 0
             for e in app.queries.timeline(org_id, state.incident_id):
                 if isinstance(e, ev.SignalAttached):
@@ -181,6 +183,7 @@ def main() -> None:
     parser.add_argument("--group", type=int, default=5, help="alerts per Alertmanager delivery")
     parser.add_argument("--services", type=int, default=10, help="services (so incidents) per org")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for the war rooms after the load")
+    parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
     args = parser.parse_args()
     from emulators.slack import SlackEmulator
 
@@ -193,12 +196,15 @@ def main() -> None:
                "SLACK_CLIENT_ID": slack.client_id, "SLACK_CLIENT_SECRET": slack.client_secret,
                "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url, "REVENANT_ENCRYPTION_KEY": KEY}
         port = free_port()
-        server = subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "serve", "--host", "127.0.0.1", "--port",
-                                   str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
+            [str(ROOT / ".venv/bin/revenant")]
+        env.update({"REVENANT_PROFILE": args.profile, "REVENANT_DB_TIMEOUT": "10"} if args.profile else {})
+        server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         accepted: dict[str, tuple[float, str | None]] = {}
         latencies: list[float] = []
         try:
-            wait_for_port(port)
+            wait_for_port(port, timeout=600 if args.profile else 120)  # imports under yappi are slow
             backends = BackendCpu(url)
             backends.start()
             cpu0 = {"server": cpu_seconds(server.pid), "load": cpu_seconds(os.getpid())}
@@ -211,8 +217,13 @@ def main() -> None:
             backends.stop()
             cpu["postgres"] = backends.total()
         finally:
+            if args.profile:
+                server.send_signal(signal.SIGUSR1)  # bench/profiled.py writes the profile
+                deadline = time.monotonic() + 120
+                while not Path(args.profile + ".txt").exists() and time.monotonic() < deadline:
+                    time.sleep(1)
             server.terminate()
-            server.wait(30)
+            server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
         updates = reflected(war_room_updates(slack), where, rooms)
         waits, missing = [], 0
         for fp, (at, _) in accepted.items():

@@ -26,6 +26,21 @@ class IncidentHistory(Protocol):
         """Incidents of exactly this project (None: no project) holding any of `keys`, opened since `since`."""
         ...
 
+    # The pattern-key index (written with the events): recurrence checks without loading states.
+    def recurrence_unchecked(self, org_id: str, incident_id: str) -> bool:
+        """False only when the incident's current pattern keys were already checked."""
+        ...
+
+    def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
+                       resolved_by: datetime, exclude: str) -> dict[str, int]:
+        """Per key, the incidents of exactly this project other than `exclude`, opened since `since` and
+        resolved by `resolved_by`, holding it as a pattern key (keys without any are absent)."""
+        ...
+
+    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str) -> None:
+        """Remember that the incident's pattern keys with this signature were checked."""
+        ...
+
 
 class ActionItemTracker(Protocol):
     """Where action items are tracked (Jira); items it cannot read are simply absent from the answer."""

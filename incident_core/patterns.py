@@ -9,6 +9,7 @@ scoped) one stands for it, so an alert groups only with the same alert in the sa
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -122,6 +123,11 @@ def postmortem_of(state: IncidentState) -> PostmortemRef | None:
                          path=knowledge_path(state), action_items=items)
 
 
+def resolved_at(state: IncidentState) -> datetime | None:
+    """When the incident was first resolved (or closed); None while it never was."""
+    return _first_time(state, [Status.RESOLVED, Status.CLOSED])
+
+
 def past_incident(state: IncidentState) -> PastIncident:
     """The facts of one incident, from its state alone."""
     acked = None
@@ -130,13 +136,28 @@ def past_incident(state: IncidentState) -> PastIncident:
     return PastIncident(
         incident_id=state.incident_id, human_id=state.human_id, project_id=state.project_id, title=state.title,
         severity=state.severity, opened_at=state.created_at, acknowledged_at=acked,
-        resolved_at=_first_time(state, [Status.RESOLVED, Status.CLOSED]), services=tuple(state.services),
+        resolved_at=resolved_at(state), services=tuple(state.services),
         alert_keys=alert_keys(state.correlation_keys), postmortem=postmortem_of(state))
+
+
+def _keys(alerts: Iterable[str], services: Iterable[str]) -> tuple[str, ...]:
+    return (*alerts, *(f"{SERVICE_KIND}={s}" for s in services))
 
 
 def pattern_keys(incident: PastIncident) -> tuple[str, ...]:
     """The keys an incident groups by: its alert keys, then one `service=` key per service."""
-    return (*incident.alert_keys, *(f"{SERVICE_KIND}={s}" for s in incident.services))
+    return _keys(incident.alert_keys, incident.services)
+
+
+def keys_signature(keys: Iterable[str]) -> str:
+    """A short digest of a set of pattern keys; empty for none (what a recurrence check was done for)."""
+    ordered = sorted(keys)
+    return hashlib.sha256("|".join(ordered).encode()).hexdigest()[:16] if ordered else ""
+
+
+def state_pattern_keys(state: IncidentState) -> tuple[str, ...]:
+    """`pattern_keys(past_incident(state))`, without building the rest of the facts (the index writes it)."""
+    return _keys(alert_keys(state.correlation_keys), state.services)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

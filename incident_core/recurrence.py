@@ -3,13 +3,14 @@
 The match is computed outside any transaction (history and tracker reads), then recorded as a
 `RecurrenceNoted` event; the war room, on every platform, renders it from the incident's state:
 "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open".
-It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service).
+It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service), and only then:
+the history's pattern-key index remembers the keys last checked and counts earlier incidents per key, so a
+check loads no state but the incident's own and those of the pattern it matched (docs/insights.md).
 """
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -21,8 +22,10 @@ from incident_core.patterns import (
     ITEM_UNKNOWN,
     SERVICE_KIND,
     PastIncident,
+    keys_signature,
     past_incident,
     pattern_keys,
+    state_pattern_keys,
     with_statuses,
 )
 from incident_core.ports import IncidentQueries
@@ -36,8 +39,7 @@ SYSTEM = "revenant"
 
 def signature(state: IncidentState) -> str:
     """A short digest of the keys the incident groups by; empty when it has none."""
-    keys = pattern_keys(past_incident(state))
-    return hashlib.sha256("|".join(sorted(keys)).encode()).hexdigest()[:16] if keys else ""
+    return keys_signature(state_pattern_keys(state))
 
 
 def recurrence_due(state: IncidentState) -> bool:
@@ -54,39 +56,52 @@ class Match:
     prior: tuple[PastIncident, ...]  # oldest first
 
 
-def best_match(current: PastIncident, history: Sequence[PastIncident]) -> Match | None:
+def best_key(counts: Mapping[str, int], keys: Sequence[str]) -> str | None:
+    """Of `keys` (in order), the one with the most earlier incidents (`counts`): alert keys before services,
+    then the larger count, then the smaller key."""
+    best: tuple[int, int, str] | None = None
+    for key in keys:
+        n = counts.get(key, 0)
+        if not n:
+            continue
+        rank = (0 if key.startswith(f"{SERVICE_KIND}=") else 1, n)
+        if best is None or rank > best[:2] or (rank == best[:2] and key < best[2]):
+            best = (*rank, key)
+    return None if best is None else best[2]
+
+
+def best_match(current: PastIncident, history: Sequence[PastIncident],
+               keys: Sequence[str] | None = None) -> Match | None:
     """The pattern with the most earlier incidents: alert keys first (they are stronger), then services.
 
     Only incidents resolved before this one opened count: one still open alongside it is the same trouble
-    going on, not a recurrence.
+    going on, not a recurrence. `keys` limits the candidates (default: all of the incident's pattern keys).
     """
     earlier = [h for h in history if h.incident_id != current.incident_id and h.resolved_at is not None
                and h.resolved_at <= current.opened_at]
-    best: tuple[int, int, str, Match] | None = None
-    for key in pattern_keys(current):
-        prior = tuple(sorted((h for h in earlier if key in pattern_keys(h)), key=lambda h: (h.opened_at, h.human_id)))
-        if not prior:
-            continue
-        rank = (0 if key.startswith(f"{SERVICE_KIND}=") else 1, len(prior), key)
-        if best is None or rank[:2] > best[:2] or (rank[:2] == best[:2] and key < best[2]):
-            best = (*rank, Match(key, prior))
-    return None if best is None else best[3]
+    priors = {key: tuple(sorted((h for h in earlier if key in pattern_keys(h)), key=lambda h: (h.opened_at, h.human_id)))
+              for key in (pattern_keys(current) if keys is None else keys)}
+    key = best_key({k: len(p) for k, p in priors.items()}, list(priors))
+    return None if key is None else Match(key, priors[key])
 
 
 def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                     tracker: ActionItemTracker | None, org_id: str, incident_id: str,
                     window: timedelta = DEFAULT_WINDOW) -> Result | None:
     """Check an incident against its project's history and record the match (None when nothing to record)."""
+    if not history.recurrence_unchecked(org_id, incident_id):
+        return None  # the index says these pattern keys were checked already
     state = queries.get(org_id, incident_id)
     if state is None:
         raise NotFound(f"no incident {incident_id} in this org")
+    sig = signature(state)
     if not recurrence_due(state):
+        if state.status.is_open:  # these keys' match is recorded (a closed incident is checked on reopening)
+            history.mark_recurrence_checked(org_id, incident_id, sig)
         return None
-    current = past_incident(state)
-    found = history.sharing_keys(org_id, pattern_keys(current), project_id=state.project_id,
-                                 since=state.created_at - window)
-    match = best_match(current, [past_incident(s) for s in found])
+    match = _find_match(history, state, window)
     if match is None:
+        history.mark_recurrence_checked(org_id, incident_id, sig)
         return None
     prior = list(match.prior)
     refs = [i.postmortem for i in prior if i.postmortem is not None]
@@ -97,15 +112,30 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
     tracked = tracker is not None and bool(refs)
     counts = {s: sum(1 for a in items if a.status == s) for s in known}
     unknown = sum(1 for a in items if tracked and a.status == ITEM_OPEN and not a.tracker_ref)
-    sig = signature(state)
     command = NoteRecurrence(
         org_id=org_id, incident_id=state.incident_id, actor=SYSTEM, occurred_at=deps.clock.now(), key=match.key,
         window_days=round(window.total_seconds() / 86400), prior=tuple(i.human_id for i in prior),
         postmortems=tuple({"incident": i.human_id, "path": i.postmortem.path} for i in prior if i.postmortem),
         items_open=counts.get(ITEM_OPEN, 0) - unknown, items_done=counts.get(ITEM_DONE, 0),
         items_unknown=unknown + counts.get(ITEM_UNKNOWN, 0), signature=sig)
-    return apply_command(deps=deps, command=command, check_role=False,
-                         idempotency_key=f"recurrence:{state.incident_id}:{sig}:{match.key}"[:200])
+    result = apply_command(deps=deps, command=command, check_role=False,
+                           idempotency_key=f"recurrence:{state.incident_id}:{sig}:{match.key}"[:200])
+    history.mark_recurrence_checked(org_id, incident_id, sig)
+    return result
+
+
+def _find_match(history: IncidentHistory, state: IncidentState, window: timedelta) -> Match | None:
+    """The best key from the pattern index's counts, then only that key's earlier incidents loaded."""
+    current = past_incident(state)
+    keys = pattern_keys(current)
+    since = state.created_at - window
+    counts = history.pattern_counts(state.org_id, keys, project_id=state.project_id, since=since,
+                                    resolved_by=state.created_at, exclude=state.incident_id)
+    key = best_key(counts, keys)
+    if key is None:
+        return None
+    found = history.sharing_keys(state.org_id, [key], project_id=state.project_id, since=since)
+    return best_match(current, [past_incident(s) for s in found], keys=(key,))
 
 
 def preferred_sources(state: IncidentState) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
+from storage.pattern_index import SqlPatternIndex
 from storage.signal_projection import KEYS
 from storage.state_read import row_state, state_columns
 from storage.unit_of_work import INCIDENTS
@@ -17,11 +18,12 @@ from storage.unit_of_work import INCIDENTS
 MAX_INCIDENTS = 20_000  # a year of a busy org; the report says how many it read
 
 
-class SqlIncidentHistory:
-    """IncidentHistory over the incident projection; every statement filters on org_id (RLS is the second wall)."""
+class SqlIncidentHistory(SqlPatternIndex):
+    """IncidentHistory over the incident projection and the pattern-key index (storage/pattern_index.py);
+    every statement filters on org_id (RLS is the second wall)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        super().__init__(engine)
 
     def opened_since(self, org_id: str, since: datetime, *, until: datetime | None = None,
                      project_id: str | None = None) -> list[IncidentState]:

@@ -80,6 +80,9 @@ class PendingAppend:
     signals: list[dict[str, Any]] = field(default_factory=list)
     tail: SignalTail = field(default_factory=SignalTail)
     payloads: list[dict[str, Any]] = field(default_factory=list)
+    # Statements sent right after the call, in the same message: the pattern-key index's replacement
+    # (storage/pattern_index.py). A merged append keeps the latest one, written from the latest state.
+    after: list[Statement] = field(default_factory=list)
 
     def follows(self, other: PendingAppend) -> bool:
         """True when `self` continues `other`'s incident right after it."""
@@ -94,6 +97,7 @@ class PendingAppend:
         self.signals += later.signals
         self.tail.absorb(later.tail)
         self.payloads += later.payloads
+        self.after = later.after or self.after
 
     def statement(self) -> Statement:
         return append_statement(org_id=self.org_id, incident_id=self.incident_id,
@@ -101,6 +105,10 @@ class PendingAppend:
                                 projection=self.projection, outbox=self.outbox, keys=list(self.keys.values()),
                                 keys_before=self.keys_before, signals=self.signals, tail=self.tail,
                                 payloads=self.payloads)
+
+    def statements(self) -> list[Statement]:
+        """The call, then the statements that follow it."""
+        return [self.statement(), *self.after]
 
 
 def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:
@@ -164,7 +172,8 @@ def _joined(dbapi: Any, statements: list[Statement]) -> str:
 
 def write_pending(dbapi: Any, pending: list[PendingAppend]) -> None:
     """Send deferred appends now, in one message, inside the caller's open transaction."""
-    _simple_query(dbapi, _joined(dbapi, [a.statement() for a in pending]), None, own_transaction=False).close()
+    _simple_query(dbapi, _joined(dbapi, [s for a in pending for s in a.statements()]), None,
+                  own_transaction=False).close()
 
 
 def write_and_commit(dbapi: Any, pending: list[PendingAppend]) -> None:
@@ -174,7 +183,7 @@ def write_and_commit(dbapi: Any, pending: list[PendingAppend]) -> None:
     transaction of their own; otherwise the calls and COMMIT go as one message. Either way a failing
     call (a stale version, a unique clash) commits nothing and raises here.
     """
-    statements = [a.statement() for a in pending]
+    statements = [s for a in pending for s in a.statements()]
     idle = dbapi.info.transaction_status == TransactionStatus.IDLE
     if idle:
         bind = (_BIND.strip().rstrip(";"), {"org_id": statements[0][1]["org_id"]})

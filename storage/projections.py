@@ -12,6 +12,7 @@ from incident_core.events import is_incident_stream
 from incident_core.state import IncidentState, apply
 from storage.append_rules import LOGS, POINTS, RECENT
 from storage.engine import scope_to_org
+from storage.pattern_index import PATTERNS, REPLAYED, checked_marks, rebuilt_rows
 from storage.records import incident_row, row_event
 from storage.signal_projection import KEYS, ROOMS, SIGNALS, keys_rows, project_rooms, project_signals
 from storage.signal_tail import SignalTail, tail_of
@@ -36,7 +37,8 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
     for org_id in org_ids:
         with engine.begin() as conn:
             scope_to_org(conn, org_id)
-            for table in (KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS, INCIDENTS):
+            marks = checked_marks(conn, org_id)  # the recurrence watcher's marks survive unchanged keys
+            for table in (KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS, PATTERNS, INCIDENTS):
                 conn.execute(table.delete().where(table.c.org_id == org_id))
             states: dict[str, IncidentState] = {}
             tails: dict[str, SignalTail] = {}  # each incident's tail, replayed append by append
@@ -60,6 +62,9 @@ def rebuild(engine: Engine, *, org_ids: list[str] | None = None,
                 keys = [row for s in states.values() for row in keys_rows(s)]
                 if keys:
                     conn.execute(KEYS.insert(), keys)
+                patterns = rebuilt_rows(list(states.values()), marks)
+                if patterns:
+                    conn.execute(PATTERNS.insert(), patterns)
                 for tail in tails.values():
                     project_tail(conn, SignalTail(incident_id=tail.incident_id, recent=tail.recent,
                                                   points=tail.points, logs=tail.logs))
@@ -77,8 +82,9 @@ def snapshot(engine: Engine, org_id: str) -> dict[str, list[dict]]:
     out = {}
     with engine.begin() as conn:
         scope_to_org(conn, org_id)
-        for table in (INCIDENTS, KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS):
-            rows = conn.execute(sa.select(table).where(table.c.org_id == org_id)
+        for table in (INCIDENTS, KEYS, SIGNALS, ROOMS, RECENT, POINTS, LOGS, PATTERNS):
+            columns = REPLAYED if table is PATTERNS else list(table.c)  # not the watcher's `checked` mark
+            rows = conn.execute(sa.select(*columns).where(table.c.org_id == org_id)
                                 .order_by(*table.primary_key.columns))
             out[table.name] = [dict(r._mapping) for r in rows]
     return out

@@ -24,6 +24,7 @@ from incident_core.state import IncidentState
 from storage.append_rules import incident_update, payloads_insert
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
+from storage.pattern_index import patterns_changed, pg_statements, project_patterns
 from storage.pg_append import (
     PendingAppend,
     append_pg,
@@ -169,6 +170,9 @@ class SqlTransaction:
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
+        before = self.cached(state.incident_id) if expected_version else None
+        # the pattern-key index (storage/pattern_index.py): rows rewritten only when the pattern keys change
+        patterns = patterns_changed(before if before and before.version == expected_version else None, state)
         self._read[state.incident_id] = state  # a later load in this transaction (a batch) sees this append
         try:
             if self._pg:
@@ -177,9 +181,11 @@ class SqlTransaction:
                                         expected_version=expected_version, version=state.version, events=rows,
                                         projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
                                         keys_before=keys_before, signals=signal_rows(events),
-                                        tail=tail_of(state, events))
+                                        tail=tail_of(state, events),
+                                        after=pg_statements(state) if patterns else [])
                 if opens_rooms(events):
-                    append_pg(self.conn, pending.statement())
+                    for statement in pending.statements():
+                        append_pg(self.conn, statement)
                     project_rooms(self.conn, events)
                     return
                 queue_append(self._pending, pending)  # sent with the COMMIT, or before the next statement
@@ -196,6 +202,8 @@ class SqlTransaction:
             project_signals(self.conn, events)
             project_tail(self.conn, tail_of(state, events))
             project_rooms(self.conn, events)
+            if patterns:
+                project_patterns(self.conn, state)
             if outbox_rows:
                 self.conn.execute(_INSERT_OUTBOX, [{**r, "attempts": 0} for r in outbox_rows])
         except IntegrityError as exc:

@@ -1,0 +1,158 @@
+"""The pattern-key index: each incident's recurrence pattern keys by org and key, written with its events.
+
+A recurrence check asks "which earlier incidents of this project, resolved before this one opened, share
+each of its pattern keys?". Loading every incident that shares a key and walking its correlation keys
+cost ~50 ms per outbox message in an alert storm; this table answers it with one probe per key of
+`ix_incident_patterns_lookup` (org, key, opened_at), bounded by the window, never a scan of the org.
+
+Rows are the incident's `state_pattern_keys` (incident_core/patterns.py), rewritten in the append's
+transaction only when those keys, the project or the first resolution change (`patterns_changed`), so a
+signal that repeats known alerts writes nothing here. `checked` is the signature the recurrence watcher
+last checked; rewriting the rows clears it, so the next change of keys is checked again. A projection
+rebuild recomputes the rows from the replayed states (storage/projections.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import Field, SQLModel
+
+from incident_core.patterns import ALERT_KIND, keys_signature, resolved_at, state_pattern_keys
+from incident_core.state import IncidentState
+from storage.engine import scope_to_org
+from storage.tables import TZ
+
+PATTERN_TENANT_TABLES = ("incident_patterns",)
+KEY_LENGTH = 300
+
+Statement = tuple[str, dict[str, Any]]
+
+
+class IncidentPatternRow(SQLModel, table=True):
+    """Projection: one pattern key of an incident, with what a recurrence check filters on."""
+
+    __tablename__ = "incident_patterns"
+    __table_args__ = (sa.Index("ix_incident_patterns_lookup", "org_id", "key", "opened_at"),)
+    incident_id: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=KEY_LENGTH)
+    org_id: str = Field(foreign_key="organizations.id", max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    opened_at: datetime = Field(sa_type=TZ)
+    resolved_at: datetime | None = Field(default=None, sa_type=TZ)
+    signature: str = Field(max_length=16)
+    checked: str | None = Field(default=None, max_length=16)
+
+
+PATTERNS = IncidentPatternRow.__table__  # type: ignore[attr-defined]
+# What a replay recomputes: every column but `checked`, the recurrence watcher's own bookkeeping (a rebuild
+# keeps it where the keys are unchanged, and the watcher may set it at any time, so snapshots leave it out).
+REPLAYED = [c for c in PATTERNS.c if c.name != "checked"]
+
+
+def pattern_rows(state: IncidentState) -> list[dict[str, Any]]:
+    """The index rows of one state (none when it has no pattern keys)."""
+    keys = state_pattern_keys(state)
+    sig, resolved = keys_signature(keys), resolved_at(state)
+    unique = dict.fromkeys(k[:KEY_LENGTH] for k in keys)
+    return [{"incident_id": state.incident_id, "key": k, "org_id": state.org_id, "project_id": state.project_id,
+             "opened_at": state.created_at, "resolved_at": resolved, "signature": sig} for k in unique]
+
+
+def checked_marks(conn: Connection, org_id: str) -> dict[str, str]:
+    """Incident → the signature its keys were last checked for (read before a rebuild deletes the rows)."""
+    return {r.incident_id: r.checked for r in conn.execute(
+        sa.select(PATTERNS.c.incident_id, PATTERNS.c.checked).where(
+            PATTERNS.c.org_id == org_id, PATTERNS.c.checked.is_not(None)).distinct())}
+
+
+def rebuilt_rows(states: Sequence[IncidentState], marks: dict[str, str]) -> list[dict[str, Any]]:
+    """The index rows of replayed states, each keeping its `checked` mark when its keys are the same."""
+    return [{**row, "checked": row["signature"] if marks.get(row["incident_id"]) == row["signature"] else None}
+            for state in states for row in pattern_rows(state)]
+
+
+def patterns_changed(before: IncidentState | None, after: IncidentState) -> bool:
+    """True when an append may change the incident's index rows (always when the state before is unknown)."""
+    if before is None:
+        return True
+    if (before.project_id != after.project_id or before.services != after.services
+            or resolved_at(before) != resolved_at(after) or before.created_at != after.created_at):
+        return True
+    moved = before.correlation_keys.keys() ^ after.correlation_keys.keys()  # each new alert adds its fingerprint key
+    return any(k.partition("=")[0].startswith(ALERT_KIND) for k in moved) and \
+        state_pattern_keys(before) != state_pattern_keys(after)
+
+
+def _delete(org_id: str, incident_id: str) -> Any:
+    return PATTERNS.delete().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id)
+
+
+def project_patterns(conn: Connection, state: IncidentState) -> None:
+    """Replace the incident's index rows inside the caller's transaction (SQLite appends)."""
+    conn.execute(_delete(state.org_id, state.incident_id))
+    rows = pattern_rows(state)
+    if rows:
+        conn.execute(PATTERNS.insert(), rows)
+
+
+_PG_DELETE = "DELETE FROM incident_patterns WHERE org_id = %(org_id)s AND incident_id = %(incident_id)s"
+_PG_INSERT = ("INSERT INTO incident_patterns (incident_id, key, org_id, project_id, opened_at, resolved_at, signature) "
+              "SELECT r.incident_id, r.key, r.org_id, r.project_id, r.opened_at, r.resolved_at, r.signature "
+              "FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(incident_id text, key text, org_id text, project_id text, "
+              "opened_at timestamptz, resolved_at timestamptz, signature text)")
+
+
+def pg_statements(state: IncidentState) -> list[Statement]:
+    """The same replacement as SQL for PostgreSQL's deferred appends (sent in the append's message)."""
+    owner = {"org_id": state.org_id, "incident_id": state.incident_id}
+    rows = [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()} for r in pattern_rows(state)]
+    out: list[Statement] = [(_PG_DELETE, owner)]
+    if rows:
+        out.append((_PG_INSERT, {"rows": json.dumps(rows)}))
+    return out
+
+
+class SqlPatternIndex:
+    """The recurrence queries over the index; every statement filters on org_id (RLS is the second wall)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def recurrence_unchecked(self, org_id: str, incident_id: str) -> bool:
+        """False only when the index holds the incident's keys and they were already checked."""
+        stmt = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
+                .where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id).limit(1))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            row = conn.execute(stmt).first()
+        return row is None or row.checked != row.signature
+
+    def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
+                       resolved_by: datetime, exclude: str) -> dict[str, int]:
+        """Per key, how many other incidents of exactly this project opened since `since` hold it and were
+        resolved by `resolved_by` (keys as given; one index probe per key)."""
+        if not keys:
+            return {}
+        short = {k[:KEY_LENGTH]: k for k in keys}
+        c = PATTERNS.c
+        stmt = (sa.select(c.key, sa.func.count()).where(
+            c.org_id == org_id, c.key.in_(list(short)), c.opened_at >= since,
+            c.project_id == project_id if project_id else c.project_id.is_(None),
+            c.resolved_at.is_not(None), c.resolved_at <= resolved_by, c.incident_id != exclude).group_by(c.key))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            return {short[key]: int(n) for key, n in conn.execute(stmt)}
+
+    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str) -> None:
+        """Record that the incident's keys with this signature were checked (no-op once they changed)."""
+        stmt = (PATTERNS.update().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id,
+                                        PATTERNS.c.signature == signature).values(checked=signature))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(stmt)
