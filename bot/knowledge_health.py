@@ -72,6 +72,15 @@ class RecordedGuidance:
     source: Any
     health: KnowledgeHealth
 
+    def has_knowledge(self, org_id: str) -> bool:
+        """The source's answer; a failure is recorded and raised, as guide()'s is."""
+        try:
+            known = bool(self.source.has_knowledge(org_id))
+        except Exception as exc:
+            self.health.failed(exc)
+            raise
+        return known
+
     def guide(self, request: Any) -> Any:
         """The source's guidance; a failure is recorded and raised."""
         try:

@@ -128,6 +128,10 @@ class GuidanceSource(Protocol):
 
     def guide(self, request: GuidanceRequest) -> Guidance: ...
 
+    def has_knowledge(self, org_id: str) -> bool:
+        """Whether guide() could retrieve anything for the org at all (cheap: no query is built, nothing searched)."""
+        ...
+
 
 class FeedbackStats(Protocol):
     """The org's suggestion feedback: net votes per cited source (last vote per person and suggestion)."""

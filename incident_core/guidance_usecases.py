@@ -57,6 +57,10 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
         require(role_of(deps=deps, org_id=org_id, actor=actor), Permission.READ, actor=actor)
     elif guidance_due(state) is None:
         return Offer(state, None, recorded=False)
+    elif not source.has_knowledge(org_id):
+        # An org with nothing indexed: an offer would find nothing and record nothing, so it stays due and every
+        # change of every incident would build its query (walking the signals' payloads) to find nothing again.
+        return Offer(state, None, recorded=False, quiet=True)
     project = deps.directory.project(org_id, state.project_id) if state.project_id else None
     request = GuidanceRequest(org_id=org_id, state=state, events=queries.timeline(org_id, state.incident_id),
                               trigger=trigger, feedback=feedback.net_votes(org_id) if feedback else {},

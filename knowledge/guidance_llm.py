@@ -65,6 +65,10 @@ class ModelGuidance:
         self.client = client
         self.model = model
 
+    def has_knowledge(self, org_id: str) -> bool:
+        """The retrieval's answer: a model is never asked without retrieved sections."""
+        return self.base.has_knowledge(org_id)
+
     def guide(self, request: GuidanceRequest) -> Guidance:
         """Deterministic guidance, improved by the model when its answer is grounded; never worse."""
         found = self.base.retrieve(request)

@@ -247,9 +247,15 @@ class Msg:
 class NoGuidance:
     """A guidance source that finds nothing to suggest (`retrieved`: sections its search returned)."""
 
-    def __init__(self, retrieved: int = 0) -> None:
+    def __init__(self, retrieved: int = 0, *, knows: bool = True) -> None:
         self.requests: list[GuidanceRequest] = []
         self.retrieved = retrieved
+        self.knows = knows  # False: the org has nothing indexed
+        self.asked: list[str] = []
+
+    def has_knowledge(self, org_id: str) -> bool:
+        self.asked.append(org_id)
+        return self.knows
 
     def guide(self, request: GuidanceRequest) -> Guidance:
         self.requests.append(request)

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from incident_core import postmortem_usecases as pmu
 from incident_core import richtext as rt
 from incident_core import usecases as uc
+from incident_core.guidance import guidance_due
+from incident_core.guidance_usecases import offer_guidance
 from incident_core.model import Status
 from incident_core.notices import notice_message
 from incident_core.postmortem_render import PostmortemDocument
@@ -24,9 +26,9 @@ class Failing:
 
 
 def wired(w: World, index: Index, chats: list[FakeChat], *, publishers: dict[str, Publisher] | None = None,
-          retrieved: int = 0) -> tuple[Callable[[], int], NoGuidance, Health]:
+          retrieved: int = 0, knows: bool = True) -> tuple[Callable[[], int], NoGuidance, Health]:
     """The subscription table over fakes, and a drain that delivers the outbox until it is empty."""
-    source, health = NoGuidance(retrieved), Health()
+    source, health = NoGuidance(retrieved, knows=knows), Health()
 
     def publisher_for(target: str) -> Publisher:
         if target == KNOWLEDGE:
@@ -68,6 +70,22 @@ def test_a_resolved_incident_is_learned_from() -> None:
     drain()
     assert index.incidents and index.incidents[0] == ("INC-1", "checkout")
     assert not health.failures
+
+
+def test_an_org_with_nothing_indexed_is_not_searched_on_every_change_but_a_command_still_asks() -> None:
+    w = World()
+    drain, source, _health = wired(w, Index(), [FakeChat("slack")], knows=False)
+    incident = uc.declare_incident(deps=w.deps, org_id=w.org_id, actor="slack:U1", title="Checkout 5xx",
+                                   check_role=False).state.incident_id
+    drain()
+    uc.add_note(deps=w.deps, org_id=w.org_id, incident_id=incident, actor="slack:U1", text="db looks fine")
+    drain()
+    assert len(source.asked) >= 2 and set(source.asked) == {w.org_id}  # asked at each change, for this org only
+    assert source.requests == []  # no query built, nothing searched: the offer stays due for when runbooks arrive
+    assert guidance_due(w.queries.get(w.org_id, incident)) == "room_opened"  # type: ignore[arg-type]
+    offer_guidance(deps=w.deps, queries=w.queries, source=source, org_id=w.org_id, incident_id=incident,
+                   actor="slack:U1", trigger="command")
+    assert len(source.requests) == 1  # `/revenant suggest` always searches, and says what it found
 
 
 def test_every_postmortem_is_published_into_the_knowledge() -> None:

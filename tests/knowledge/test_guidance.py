@@ -263,3 +263,17 @@ def test_query_uses_titles_services_labels_logs_and_notes_but_not_noise() -> Non
     assert "10.0.0.7" not in query.text and "x2x7q" not in query.text
     assert query.labels["namespace"] == "shop" and query.labels["service"] == "db"
     assert {"checkout", "diskfull", "pool"} <= query.terms
+
+
+def test_knowledge_is_known_per_org_once_something_is_indexed(open_kb: Callable[..., KnowledgeBase],
+                                                              tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "checkout-5xx.md").write_text(POISONED)
+    kb = open_kb(data_dir=tmp_path / "kb")
+    source = RetrievalGuidance(kb)
+    org, other = (f"org-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    assert not source.has_knowledge(org)  # nothing yet: signal-driven offers skip the search
+    kb.ingest(tmp_path / "runbooks", org)
+    assert source.has_knowledge(org) and not source.has_knowledge(other)  # another org's runbooks are not its own
+    kb.delete_org(org)
+    assert not source.has_knowledge(org)

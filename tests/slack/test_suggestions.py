@@ -208,6 +208,9 @@ def test_a_knowledge_outage_does_not_hold_back_the_war_room(slack_world: SlackWo
     w = slack_world
 
     class Broken:
+        def has_knowledge(self, org_id: str) -> bool:
+            raise ConnectionError("chroma is down")
+
         def guide(self, request: object) -> None:
             raise ConnectionError("chroma is down")
 

@@ -19,6 +19,9 @@ STEP = Suggestion(title="Check pods", why="w", source="runbooks/a.md#diagnosis",
 
 
 class OneStep:
+    def has_knowledge(self, org_id: str) -> bool:
+        return True
+
     def guide(self, request: GuidanceRequest) -> Guidance:
         return Guidance(suggestions=(STEP, STEP.__class__(**{**STEP.to_dict(), "source": "runbooks/b.md#x"})),
                         retrieved=2)
