@@ -18,7 +18,7 @@ from incident_core.correlation import CorrelationAction
 from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
 from incident_core.usecases import Deps
 from storage.engine import scope_to_org
-from storage.unit_of_work import candidates_statement
+from storage.unit_of_work import candidates_statement, driver_sql
 from tests.conftest import make_app
 from tests.helpers import in_processes, new_org
 
@@ -167,11 +167,12 @@ def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
         conn.execute(sa.text("INSERT INTO incident_keys (incident_id, key, org_id, project_id, last_seen_at) "
                              "SELECT 'i' || (n / 50), 'instance=pod-' || n, :o, NULL, now() "
                              "FROM generate_series(1, 20000) AS n"), {"o": w.org.id})
-    stmt = candidates_statement(w.org.id, ["service=svc-3", "alertname=HighLatency0"], project_id=None, pg=True)
-    compiled = stmt.compile(dialect=pg_app.engine.dialect, compile_kwargs={"literal_binds": True})
+    # the statement as ingest runs it: rendered once, bound on the server
+    sql = driver_sql(candidates_statement(pg=True, project=False, since=False))
+    params = {"org": w.org.id, "keys": ["service=svc-3", "alertname=HighLatency0"], "open": ["triggered"]}
     with pg_app.engine.begin() as conn:
         scope_to_org(conn, w.org.id)
-        plan = "\n".join(r[0] for r in conn.execute(sa.text(f"EXPLAIN {compiled}")))
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
     assert "ix_incident_keys_lookup" in plan, plan
     assert "Seq Scan on incident_keys" not in plan, plan
 
