@@ -35,14 +35,9 @@ class BatchCandidates:
         return found
 
     def for_signal(self, signal: Signal) -> list[OpenIncident]:
-        """Open incidents sharing a key with `signal`, each with the keys it matched."""
-        keys = set(signal.correlation_keys)
-        out = []
-        for c in self._project(signal.project_id).values():
-            shared = c.correlation_keys & keys
-            if shared:
-                out.append(replace(c, correlation_keys=frozenset(shared)))
-        return out
+        """Open incidents sharing a key with `signal` (correlation itself picks the strongest shared key)."""
+        keys = signal.correlation_keys
+        return [c for c in self._project(signal.project_id).values() if not c.correlation_keys.isdisjoint(keys)]
 
     def recorded(self, signal: Signal, state: IncidentState, *, attached: bool, at: datetime) -> None:
         """Keep the candidates current after `signal` opened, joined or resolved into `state`."""

@@ -105,11 +105,12 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
     outcomes = []
     pool = BatchCandidates(tx, [signal for signal, _ in batch])
     # The states of the incidents the signals will join, read in one go (the transaction answers from its
-    # cache those it holds at the version just read): the first decisions, before the batch moves them.
+    # cache those it holds at the version just read): the decisions as the batch starts, before it moves them.
+    # The first signal's stands (nothing has moved yet); the others are decided again in turn.
     now = deps.clock.now()
-    tx.prefetch([d.incident_id for d in (_decision(pool, signal, policy, now) for signal, policy in batch)
-                 if d.incident_id is not None])
-    for signal, policy in batch:
+    planned = [_decision(pool, signal, policy, now) for signal, policy in batch]
+    tx.prefetch([d.incident_id for d in planned if d.incident_id is not None])
+    for index, (signal, policy) in enumerate(batch):
         key = f"signal:{signal.delivery_key}"
         if key in seen:
             first = seen[key]
@@ -121,7 +122,8 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
             incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
             outcome = _duplicate(signal, prior, incident.human_id if incident else None)
         else:
-            outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}")
+            outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}",
+                                         planned=(now, planned[0]) if index == 0 else None)
         seen[key] = outcome
         outcomes.append(outcome)
     return outcomes
@@ -152,9 +154,12 @@ def _decision(pool: BatchCandidates, signal: Signal, policy: GroupingPolicy, now
 
 
 def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates, signal: Signal,
-                       policy: GroupingPolicy, key: str, who: str) -> IngestOutcome:
-    now = deps.clock.now()
-    decision = _decision(pool, signal, policy, now)
+                       policy: GroupingPolicy, key: str, who: str,
+                       planned: tuple[datetime, CorrelationDecision] | None) -> IngestOutcome:
+    if planned is None:
+        now = deps.clock.now()
+        planned = now, _decision(pool, signal, policy, now)
+    now, decision = planned
     signal = _as_policy_sees(signal, policy)
     data = signal.to_dict()
     if signal.raw_ref is not None and signal.payload is not None:

@@ -346,7 +346,7 @@ def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
 
 
 @functools.cache
-def driver_sql(statement: sa.Executable) -> str:
+def driver_sql(statement: sa.ClauseElement) -> str:
     """A statement built once, rendered once for psycopg (%(name)s placeholders): run on the DBAPI connection
     it costs no SQLAlchemy compilation, caching or result processing per call."""
     return str(statement.compile(dialect=_PSYCOPG))
