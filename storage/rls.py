@@ -76,9 +76,16 @@ def disable_rls(conn: Connection, tables: Iterable[str]) -> None:
 
 def install_directory_functions(conn: Connection, functions: Mapping[str, str], app_role: str) -> None:
     """Create SECURITY DEFINER functions (signature -> CREATE statement) owned by the directory role and
-    executable by the app role only."""
+    executable by the app role only.
+
+    PostgreSQL lets a function change owner only to a role with CREATE on its schema. A superuser skips
+    that check; the documented owner (a CREATEROLE login owning the database, docs/configuration.md) does
+    not, and since PostgreSQL 15 nobody but the database owner has CREATE on `public`. The directory role
+    gets CREATE for the hand-over and loses it right after, so it never holds it outside a migration."""
+    conn.execute(sa.text(f"GRANT CREATE ON SCHEMA public TO {DIRECTORY_ROLE}"))
     for signature, body in functions.items():
         conn.execute(sa.text(body))
         conn.execute(sa.text(f"ALTER FUNCTION {signature} OWNER TO {DIRECTORY_ROLE}"))
         conn.execute(sa.text(f"REVOKE ALL ON FUNCTION {signature} FROM PUBLIC"))
         conn.execute(sa.text(f"GRANT EXECUTE ON FUNCTION {signature} TO {app_role}"))
+    conn.execute(sa.text(f"REVOKE CREATE ON SCHEMA public FROM {DIRECTORY_ROLE}"))

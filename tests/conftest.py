@@ -21,9 +21,8 @@ ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://p
 REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
 
 
-def fresh_postgres(name: str) -> Iterator[str]:
-    """A fresh, migrated database, dropped afterwards (skips, or fails under REVENANT_REQUIRE_POSTGRES=1,
-    when the server is unreachable)."""
+def require_postgres() -> None:
+    """Skip the test, or fail it under REVENANT_REQUIRE_POSTGRES=1, when the server is unreachable."""
     try:
         with admin_engine(ADMIN_URL).connect() as conn:
             conn.execute(sa.text("SELECT 1"))
@@ -31,6 +30,11 @@ def fresh_postgres(name: str) -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail(f"PostgreSQL is required (REVENANT_REQUIRE_POSTGRES=1) but unreachable: {exc}")
         pytest.skip(f"PostgreSQL unreachable: {exc}")
+
+
+def fresh_postgres(name: str) -> Iterator[str]:
+    """A fresh, migrated database, dropped afterwards (see require_postgres when the server is unreachable)."""
+    require_postgres()
     with scratch_database(ADMIN_URL, f"{name}_{os.getpid()}") as url:
         yield url
 

@@ -24,6 +24,7 @@ from alembic import op
 
 from incident_core.state import IncidentState
 from storage.append_rules import install_append_function
+from storage.engine import scope_to_org
 from storage.raw_payloads import RAW_PAYLOAD_TENANT_TABLES
 from storage.records import TAIL_FIELDS
 from storage.rls import enable_rls, grant_app_role
@@ -74,7 +75,18 @@ def _move_tails_out(bind: Any) -> None:
         ("incident_recent_signals", ("incident_id", "org_id", "seq", *BRIEF_FIELDS)),
         ("incident_metric_points", ("incident_id", "org_id", "seq", "at", "name", "value")),
         ("incident_log_lines", ("incident_id", "org_id", "line", "count")))}
-    rows = bind.execute(sa.select(_INCIDENTS.c.id, _INCIDENTS.c.org_id, _INCIDENTS.c.state)).all()
+    for org in bind.execute(sa.text("SELECT id FROM organizations ORDER BY id")).scalars().all():
+        # Row-level security is FORCEd on incidents: an owner that is not a superuser sees an org's rows only
+        # inside its scope (an unscoped read saw none and moved nothing). The scope is transaction-local.
+        scope_to_org(bind, org)
+        _move_org_tails_out(bind, tables, org)
+    scope_to_org(bind, "")
+
+
+def _move_org_tails_out(bind: Any, tables: dict[str, sa.TableClause], org: str) -> None:
+    """One org's documents (see _move_tails_out)."""
+    rows = bind.execute(sa.select(_INCIDENTS.c.id, _INCIDENTS.c.org_id, _INCIDENTS.c.state)
+                        .where(_INCIDENTS.c.org_id == org)).all()
     for incident_id, org_id, doc in rows:
         if not any(f in doc for f in TAIL_FIELDS):
             continue

@@ -21,7 +21,8 @@ row read or written exactly as it does to the application's own statements.
 
 Auto-resolve now reads the index too (an all-clear incident is looked at when its project's
 auto_resolve_after passes), so every open incident must be in it. 0009_i15ob's seed ran as the schema owner,
-whom row-level security shows no rows on PostgreSQL; this seeds again, one org at a time under its scope.
+whom row-level security shows no rows on PostgreSQL unless it is a superuser; this seeds again what that seed
+meant to (open incidents, and closed ones whose rooms may still be archived), one org at a time under its scope.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ BEGIN
   FOR v_org IN SELECT id FROM organizations LOOP
     PERFORM set_config('app.org_id', v_org, true);
     INSERT INTO reminder_due (org_id, incident_id, due_at)
-      SELECT org_id, id, updated_at FROM incidents WHERE org_id = v_org AND status <> 'closed'
+      SELECT org_id, id, updated_at FROM incidents WHERE org_id = v_org
+        AND (status <> 'closed' OR updated_at >= now() - interval '31 days')  -- 0009_i15ob's SEED_CLOSED_DAYS
       ON CONFLICT (org_id, incident_id) DO NOTHING;
   END LOOP;
   PERFORM set_config('app.org_id', '', true);
