@@ -13,6 +13,7 @@ import io
 import os
 import pstats
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -20,7 +21,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import yappi  # noqa: E402
 
 
+_dumping = threading.Lock()
+_dumped: list[str] = []
+
+
 def _dump(path: str) -> None:
+    with _dumping:  # a second caller waits for the first one's file, then finds it written
+        if not _dumped:
+            _write(path)
+            _dumped.append(path)
+
+
+def _write(path: str) -> None:
     yappi.stop()
     yappi.get_func_stats().save(path, type="pstat")
     out = io.StringIO()
@@ -35,6 +47,17 @@ def main() -> None:
     yappi.set_clock_type("cpu")
     yappi.start(builtins=False, profile_threads=True)
     atexit.register(_dump, path)
+    # serve's bounded stop (bot/shutdown_guard.py) ends a slow clean-up with os._exit, which skips atexit:
+    # write the profile before that exit too (a profiled server's clean-up is slow under load).
+    from bot import shutdown_guard
+
+    bounded_exit = shutdown_guard._exit_if_still_running
+
+    def exit_after_dump(limit: float) -> None:
+        _dump(path)
+        bounded_exit(limit)
+
+    shutdown_guard._exit_if_still_running = exit_after_dump
     from bot.cli import main as revenant
 
     revenant(sys.argv[1:])
