@@ -151,6 +151,9 @@ class App:
         return TokenIdentity(s.slack_bot_token.get_secret_value(), url if url.endswith("/") else url + "/")
 
     def close(self) -> None:
+        """Release what the app opened: the knowledge base's Chroma client (when built here), the engines."""
+        if "knowledge" in self.__dict__ and "knowledge" not in self.overrides:  # built, and owned by the app
+            self.__dict__["knowledge"].close()
         self.directory.close()
         self.engine.dispose()
         self.queries.engine.dispose()

@@ -41,6 +41,12 @@ class CliContext:
             self._app = bootstrap(self.settings())
         return self._app
 
+    def close(self) -> None:
+        """Release the app built for this command (an in-process run would keep its Chroma store open)."""
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+
 
 pass_ctx = click.make_pass_decorator(CliContext)
 
@@ -49,7 +55,9 @@ pass_ctx = click.make_pass_decorator(CliContext)
 @click.version_option(package_name="runbook-revenant")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
-    ctx.obj = ctx.obj or CliContext()
+    if ctx.obj is None:  # a context handed in (tests) belongs to the caller
+        ctx.obj = CliContext()
+        ctx.call_on_close(ctx.obj.close)
 
 
 def incident_summary(state: IncidentState) -> dict[str, Any]:

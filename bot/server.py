@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import NoReturn
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -95,8 +96,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     teams_wiring.mount(web_app, app, loop.nudge, acked=acked)
     web_app.on_startup.append(loop.start)
     web_app.on_startup.append(acked.start)  # the start-up sweep: what a killed process left behind
-    web_app.on_shutdown.append(acked.stop)
-    web_app.on_cleanup.append(loop.stop)
+    web_app.on_shutdown.append(lambda web_app_: _stop_background(web_app_, acked, loop))
     reminders.attach(web_app, app)
     source_sync.attach(web_app, app)
     if socket_mode:
@@ -104,6 +104,13 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
 
         attach_socket_mode(web_app, app, acked.store)
     return web_app
+
+
+async def _stop_background(web_app: web.Application, acked: AckedLoop, outbox: OutboxLoop) -> None:
+    """Stop the background loops together, as soon as the listening socket is closed and before in-flight
+    requests are drained: acknowledged work and deliveries still running get their grace at the same
+    time (at most 5 s), not one after the other behind the drain. What they leave stays leased."""
+    await asyncio.gather(acked.stop(web_app), outbox.stop(web_app))
 
 
 async def _bigger_default_pool(_web_app: web.Application) -> None:
@@ -131,8 +138,9 @@ def _warm(app: App) -> None:
         log.warning("guidance unavailable until its problem is fixed: %s", exc)
 
 
-def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> None:
-    """Serve until interrupted; with socket_mode Slack traffic arrives over Socket Mode instead of HTTP."""
+def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> NoReturn:
+    """Serve until interrupted, then end the process; with socket_mode Slack traffic arrives over Socket Mode
+    instead of HTTP."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     web_app = build_web_app(app, socket_mode=socket_mode)
     _warm(app)
@@ -141,3 +149,4 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
     shutdown_guard.attach(web_app)
     web.run_app(web_app, host=host, port=port, print=None, access_log_format=ACCESS_LOG_FORMAT,
                 keepalive_timeout=app.settings.http_read_timeout, shutdown_timeout=SHUTDOWN_GRACE_S)
+    shutdown_guard.end_process()  # stopped: skip the interpreter's teardown (see there)

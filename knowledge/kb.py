@@ -50,6 +50,16 @@ class KnowledgeBase:
         """Open the Chroma client now (it is otherwise opened by the first search or ingest)."""
         _ = self._store.client
 
+    def close(self) -> None:
+        """Close the Chroma client (its threads and files); a later call opens it again."""
+        self._store.close()
+
+    def __enter__(self) -> KnowledgeBase:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def holds_documents(self, org_id: str) -> bool:
         """True when this store has anything indexed for the org."""
         col = self._store.collection(org_id)

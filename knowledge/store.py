@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import chromadb
 from chromadb.api import ClientAPI
+from chromadb.api.client import Client as ChromaClient
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings
 from chromadb.errors import NotFoundError
@@ -84,6 +85,16 @@ class ChromaStore:
             if self._client is None:
                 self._client = make_client(self._data_dir, self._chroma_url, max_open_collections=self._max_open)
             return self._client
+
+    def close(self) -> None:
+        """Release the Chroma client: an embedded store's Rust runtime (its tokio and sqlx threads, open files)
+        stops once the last client of its path closes. Chroma keeps every embedded store open for the life of
+        the process otherwise (its systems are cached by path), whether or not the client is still referenced.
+        Idempotent; the next use opens a new client."""
+        with self._lock:
+            client, self._client = self._client, None
+        if isinstance(client, ChromaClient):  # what PersistentClient and HttpClient return; ClientAPI has no close
+            client.close()
 
     @property
     def embedder_id(self) -> str:

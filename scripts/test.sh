@@ -5,4 +5,6 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$root/scripts/setup.sh"
 cd "$root"
 .venv/bin/lint-imports --config pyproject.toml
-exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+# Both cores by default (pytest-xdist; each worker has its own scratch PostgreSQL database). Set
+# REVENANT_TEST_WORKERS=0 to run in one process, e.g. under a debugger.
+exec .venv/bin/python -m pytest -q -p no:cacheprovider -n "${REVENANT_TEST_WORKERS:-2}" "$@"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,6 +21,50 @@ from storage.scratch import admin_engine, scratch_database
 os.environ.setdefault("REVENANT_EMBEDDINGS", "hashing")
 ADMIN_URL = os.environ.get("REVENANT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REQUIRE_PG = os.environ.get("REVENANT_REQUIRE_POSTGRES") == "1"
+CHROMA_LEFT_OPEN: dict[str, set[str]] = {}  # test id -> Chroma stores it opened and left open
+
+
+def open_chroma_stores() -> set[str]:
+    """The Chroma stores (embedded paths, HTTP client ids) running in this process: each holds a Rust
+    runtime's threads or a connection pool until its last client closes (KnowledgeBase.close, App.close).
+    Chroma's cache also keeps entries of stopped systems (an HTTP client's admin client): not counted."""
+    shared = sys.modules.get("chromadb.api.shared_system_client")  # not imported: nothing open
+    systems = dict(shared.SharedSystemClient._identifier_to_system) if shared else {}
+    return {identifier for identifier, system in systems.items() if system._running}
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _chroma_stores_closed() -> Iterator[None]:
+    """Fails the run (at its last teardown) when a test left a Chroma store open: ~800 runtime threads
+    piled up in the test process before every knowledge base was closed."""
+    yield
+    still = {test: ids & open_chroma_stores() for test, ids in CHROMA_LEFT_OPEN.items()}
+    still = {test: ids for test, ids in still.items() if ids}
+    assert not still, f"Chroma stores left open (close the KnowledgeBase or App): {still}"
+
+
+@pytest.fixture
+def open_kb() -> Iterator[Callable[..., Any]]:
+    """Opens knowledge bases (KnowledgeBase's arguments) that are closed when the test ends."""
+    from knowledge.kb import KnowledgeBase
+
+    opened: list[KnowledgeBase] = []
+
+    def open_one(**kwargs: Any) -> KnowledgeBase:
+        opened.append(KnowledgeBase(**kwargs))
+        return opened[-1]
+
+    yield open_one
+    for kb in opened:
+        kb.close()
+
+
+@pytest.fixture(autouse=True)
+def _note_chroma_stores_left_open(request: pytest.FixtureRequest) -> Iterator[None]:
+    before = open_chroma_stores()
+    yield
+    if left := open_chroma_stores() - before:  # a session fixture's store is closed by the session's end
+        CHROMA_LEFT_OPEN[request.node.nodeid] = left
 
 
 def require_postgres() -> None:

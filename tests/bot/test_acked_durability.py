@@ -21,6 +21,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ from emulators.slack_events import SlackSender
 from emulators.teams_activities import TeamsSender
 from incident_core.events import NoteAdded
 from incident_core.model import OrgRole
+from incident_core.ports import Org
 from storage.acked_work import ACKED
 from tests.slack.conftest import SECRET, eventually
 
@@ -104,27 +106,51 @@ def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
         stop(proc)
 
 
+@dataclass
+class SlackServe:
+    """A `serve` process on Slack (the emulator) whose org has INC-1 open with its channel."""
+
+    app: App
+    org: Org
+    alice: str
+    channel: str
+    port: int
+    env: dict[str, str]
+    log: Path
+    first: subprocess.Popen[bytes]
+    sender: SlackSender
+
+
+def serve_an_incident(slack: SlackEmulator, db_url: str, tmp_path: Path, processes: list[subprocess.Popen[bytes]],
+                      name: str) -> SlackServe:
+    """Start `serve` for a new org bound to the emulator's workspace and declare INC-1 from #general."""
+    app = bootstrap(Settings(data_dir=tmp_path, database_url=db_url),  # type: ignore[call-arg]
+                    migrate=db_url.startswith("sqlite"))
+    org = app.directory.create_org(f"{name}-{uuid.uuid4().hex[:8]}")
+    app.directory.bind("slack", slack.team_id, org.id, move=True)
+    alice = slack.create_user("alice").id
+    app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
+    general = slack.channel_by_name("general")
+    assert general is not None
+    port = free_port()
+    env = {"REVENANT_DATA_DIR": str(tmp_path), "REVENANT_DATABASE_URL": db_url, "SLACK_SIGNING_SECRET": SECRET,
+           "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url}
+    log = tmp_path / "serve.log"
+    first = start(["serve", "--port", str(port)], env, log, port)
+    processes.append(first)
+    sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
+    assert sender.command(alice, general.id, f"declare {name.title()} drill sev2")[0].status == 200
+    channel = eventually(lambda: (s := app.queries.get(org.id, "INC-1")) and "slack" in s.rooms
+                         and s.rooms["slack"].room_id, timeout=60, what="the incident channel")
+    return SlackServe(app, org, alice, channel, port, env, log, first, sender)
+
+
 def test_slack_commands_acknowledged_before_a_kill_9_are_applied_once(
         db_url: str, tmp_path: Path, processes: list[subprocess.Popen[bytes]]) -> None:
     with SlackEmulator() as slack:
-        app = bootstrap(Settings(data_dir=tmp_path, database_url=db_url),  # type: ignore[call-arg]
-                        migrate=db_url.startswith("sqlite"))
-        org = app.directory.create_org(f"kill-{uuid.uuid4().hex[:8]}")
-        app.directory.bind("slack", slack.team_id, org.id, move=True)
-        alice = slack.create_user("alice").id
-        app.directory.set_role(org.id, f"slack:{alice}", OrgRole.COMMANDER)
-        general = slack.channel_by_name("general")
-        assert general is not None
-        port = free_port()
-        env = {"REVENANT_DATA_DIR": str(tmp_path), "REVENANT_DATABASE_URL": db_url, "SLACK_SIGNING_SECRET": SECRET,
-               "SLACK_BOT_TOKEN": slack.bot_token, "SLACK_API_URL": slack.api_url}
-        log = tmp_path / "serve.log"
-        first = start(["serve", "--port", str(port)], env, log, port)
-        processes.append(first)
-        sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
-        assert sender.command(alice, general.id, "declare Kill drill sev2")[0].status == 200
-        channel = eventually(lambda: (s := app.queries.get(org.id, "INC-1")) and "slack" in s.rooms
-                             and s.rooms["slack"].room_id, timeout=60, what="the incident channel")
+        w = serve_an_incident(slack, db_url, tmp_path, processes, "kill")
+        app, org, alice, channel, port, env, log, first, sender = (
+            w.app, w.org, w.alice, w.channel, w.port, w.env, w.log, w.first, w.sender)
 
         slack.inject("/response_url/*", delay=1.0, times=10 * NOTES)  # each answer, after its note, takes 1 s
         with ThreadPoolExecutor(max_workers=20) as pool:

@@ -3,6 +3,7 @@ offer (tests/bot/test_server.py) or `/revenant suggest`, here against a real Chr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,8 +20,9 @@ from tests.bot.processes import free_port
 from tests.conftest import make_app
 
 
-def test_a_failing_suggest_is_counted_in_metrics_and_makes_readiness_fail(tmp_path: Path) -> None:
-    gone = KnowledgeBase(data_dir=tmp_path / "kb", chroma_url=f"http://127.0.0.1:{free_port()}",
+def test_a_failing_suggest_is_counted_in_metrics_and_makes_readiness_fail(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    gone = open_kb(data_dir=tmp_path / "kb", chroma_url=f"http://127.0.0.1:{free_port()}",
                          embedder=make_embedder("hashing"))  # nothing listens there
     app = make_app(f"sqlite:///{tmp_path / 'revenant.db'}", tmp_path, knowledge=gone)
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +14,18 @@ DEMO_ORG = "org-demo"
 
 
 @pytest.fixture(scope="session")
-def demo_kb(tmp_path_factory: pytest.TempPathFactory) -> KnowledgeBase:
+def demo_kb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KnowledgeBase]:
     """A knowledge base (own temp data dir) holding the shipped runbooks and postmortems for DEMO_ORG."""
-    kb = KnowledgeBase(data_dir=tmp_path_factory.mktemp("demo-kb"))
-    kb.ingest(DEMO_DATA, DEMO_ORG)
-    return kb
+    with KnowledgeBase(data_dir=tmp_path_factory.mktemp("demo-kb")) as kb:
+        kb.ingest(DEMO_DATA, DEMO_ORG)
+        yield kb
 
 
 @pytest.fixture
-def kb(tmp_path: Path) -> KnowledgeBase:
+def kb(tmp_path: Path) -> Iterator[KnowledgeBase]:
     """An empty knowledge base under this test's tmp_path."""
-    return KnowledgeBase(data_dir=tmp_path / "data")
+    with KnowledgeBase(data_dir=tmp_path / "data") as kb:
+        yield kb
 
 
 def write(root: Path, rel: str, text: str) -> Path:

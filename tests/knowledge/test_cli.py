@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -85,8 +86,8 @@ def test_eval_prints_recall_and_mrr(demo_kb: KnowledgeBase) -> None:
     assert float(lines["recall@3"]) >= 0.9 and int(lines["queries"]) >= 40
 
 
-def test_ingest_reports_a_one_line_summary(tmp_path: Path) -> None:
-    kb = KnowledgeBase(data_dir=tmp_path / "data")
+def test_ingest_reports_a_one_line_summary(open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    kb = open_kb(data_dir=tmp_path / "data")
     write(tmp_path / "rb", "a.md", "# A\n\nDisk is full.\n")
     first = _invoke(kb, ["ingest", str(tmp_path / "rb"), "--org", "acme"])
     assert first.exit_code == 0, first.output
@@ -118,14 +119,15 @@ def test_bad_batch_line_is_reported_with_its_number(demo_kb: KnowledgeBase, tmp_
     assert result.exit_code == 1 and "bad.jsonl:2: not JSON" in result.output
 
 
-def test_changing_the_embedder_is_explained_and_reindex_re_embeds_with_progress(tmp_path: Path) -> None:
+def test_changing_the_embedder_is_explained_and_reindex_re_embeds_with_progress(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     from knowledge.embeddings import HashingEmbedding
 
     docs = tmp_path / "docs"
     write(docs, "runbooks/disk.md", "# Disk filling up\n\n## Mitigation\n\n1. Delete old logs:\n\n```bash\ndu -sh /var/log\n```\n")
     write(docs, "runbooks/crash.md", "# Pod crash loop\n\nA container starts, exits and is restarted with a back-off.\n")
-    KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding()).ingest(docs, DEMO_ORG)
-    semantic = KnowledgeBase(data_dir=tmp_path / "data")
+    open_kb(data_dir=tmp_path / "data", embedder=HashingEmbedding()).ingest(docs, DEMO_ORG)
+    semantic = open_kb(data_dir=tmp_path / "data")
     refused = _invoke(semantic, ["search", "--org", "demo", "--json", "pods keep restarting"])
     assert refused.exit_code != 0
     assert "reindex --org" in refused.output and "RevenantHashingEmbedding" in refused.output
@@ -156,10 +158,11 @@ def test_batch_hits_say_whether_they_are_relevant_so_a_client_can_abstain(demo_k
     assert not any(h["relevant"] for h in lines["off"])
 
 
-def test_an_uncalibrated_embedder_leaves_relevance_unknown(tmp_path: Path) -> None:
+def test_an_uncalibrated_embedder_leaves_relevance_unknown(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     from knowledge.embeddings import HashingEmbedding
 
-    kb = KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding())
+    kb = open_kb(data_dir=tmp_path / "data", embedder=HashingEmbedding())
     write(tmp_path / "rb", "disk.md", "# Disk full\n\nThe volume ran out of space.\n")
     kb.ingest(tmp_path / "rb", DEMO_ORG)
     hits = json.loads(_invoke(kb, ["search", "--org", "demo", "--json", "disk full"]).output)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -83,15 +84,17 @@ def test_openai_embedder_talks_to_a_compatible_endpoint() -> None:
         server.shutdown()
 
 
-def test_a_different_embedder_on_existing_data_is_refused(tmp_path: Path) -> None:
-    KnowledgeBase(data_dir=tmp_path).index_document("acme", "a", "A", "# A\n\ndisk full", kind="incident")
-    other = KnowledgeBase(data_dir=tmp_path, embedder=HashingEmbedding(dim=256))
+def test_a_different_embedder_on_existing_data_is_refused(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    open_kb(data_dir=tmp_path).index_document("acme", "a", "A", "# A\n\ndisk full", kind="incident")
+    other = open_kb(data_dir=tmp_path, embedder=HashingEmbedding(dim=256))
     with pytest.raises(KnowledgeError, match="indexed with embedder"):
         other.search("acme", "disk full")
 
 
-def test_another_process_sees_new_content_without_restarting(tmp_path: Path) -> None:
-    writer, reader = KnowledgeBase(data_dir=tmp_path), KnowledgeBase(data_dir=tmp_path)
+def test_another_process_sees_new_content_without_restarting(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    writer, reader = open_kb(data_dir=tmp_path), open_kb(data_dir=tmp_path)
     writer.index_document("acme", "first", "First", "# First\n\nredis evictions rising", kind="incident")
     assert [h.path for h in reader.search("acme", "redis evictions")] == ["first"]
     writer.index_document("acme", "second", "Second", "# Second\n\nkafka consumer lag", kind="incident")

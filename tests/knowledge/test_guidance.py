@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -195,12 +196,13 @@ The checkout service returns HTTP 500 errors; HighErrorRate fires.
 """
 
 
-def test_titles_are_the_policys_words_and_the_runbooks_words_are_only_quoted(tmp_path: Path) -> None:
+def test_titles_are_the_policys_words_and_the_runbooks_words_are_only_quoted(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     from handlers.slack.suggestion_blocks import guidance_message
 
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "checkout-5xx.md").write_text(POISONED)
-    kb = KnowledgeBase(data_dir=tmp_path / "kb")
+    kb = open_kb(data_dir=tmp_path / "kb")
     org = f"org-{uuid.uuid4().hex[:8]}"
     kb.ingest(tmp_path / "runbooks", org)
     guidance = RetrievalGuidance(kb).guide(Incident("Checkout 5xx errors", org=org).alert().request())
@@ -227,8 +229,9 @@ def test_feedback_moves_a_source_down_for_that_org(engine: RetrievalGuidance) ->
     assert boosted.suggestions[0].source == before.suggestions[-1].source
 
 
-def test_resolved_incidents_feed_seen_before_without_their_text_becoming_commands(tmp_path: Path) -> None:
-    kb = KnowledgeBase(data_dir=tmp_path / "kb")
+def test_resolved_incidents_feed_seen_before_without_their_text_becoming_commands(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
+    kb = open_kb(data_dir=tmp_path / "kb")
     org = f"org-{uuid.uuid4().hex[:8]}"
     kb.ingest(DEMO_DATA / "runbooks", org)
     past = (Incident("Checkout returns 500s", org=org, number=3).alert()

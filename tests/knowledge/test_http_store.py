@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,9 +47,10 @@ def chroma_server(tmp_path: Path) -> Iterator[str]:
         server.wait(timeout=10)
 
 
-def test_processes_share_knowledge_through_a_chroma_server(chroma_server: str, tmp_path: Path) -> None:
-    writer = KnowledgeBase(data_dir=tmp_path / "a", chroma_url=chroma_server)
-    reader = KnowledgeBase(data_dir=tmp_path / "b", chroma_url=chroma_server.removeprefix("http://"))
+def test_processes_share_knowledge_through_a_chroma_server(
+        open_kb: Callable[..., KnowledgeBase], chroma_server: str, tmp_path: Path) -> None:
+    writer = open_kb(data_dir=tmp_path / "a", chroma_url=chroma_server)
+    reader = open_kb(data_dir=tmp_path / "b", chroma_url=chroma_server.removeprefix("http://"))
     write(tmp_path / "rb", "disk.md", "# Disk full\n\n## Mitigation\n\nExpand the volume claim.\n")
     assert writer.ingest(tmp_path / "rb", "acme").added == 1
     assert [h.source for h in reader.search("acme", "expand volume claim")] == ["disk.md#mitigation"]

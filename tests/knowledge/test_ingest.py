@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -103,14 +104,15 @@ def test_bad_inputs_raise_clear_errors(kb: KnowledgeBase, tmp_path: Path) -> Non
     assert kb.search("org-without-knowledge", "anything") == []
 
 
-def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_process(tmp_path: Path) -> None:
+def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_process(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     from knowledge.store import collection_name
 
     docs = tmp_path / "docs"
     write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
-    first = KnowledgeBase(data_dir=tmp_path / "data")
+    first = open_kb(data_dir=tmp_path / "data")
     first.ingest(docs, "org-lex")
-    second = KnowledgeBase(data_dir=tmp_path / "data")  # a fresh process: nothing in memory
+    second = open_kb(data_dir=tmp_path / "data")  # a fresh process: nothing in memory
     col = second._store.collection("org-lex")  # noqa: SLF001 - the test inspects the saved index
     assert col is not None
     saved = second._lexical.get(col.name, second._store.version(col))  # noqa: SLF001
@@ -122,16 +124,17 @@ def test_the_lexical_index_is_saved_at_ingest_and_loaded_not_rebuilt_by_another_
     assert second._lexical.get(collection_name("org-lex"), second._store.version(col)) is None  # old version gone  # noqa: SLF001
 
 
-def test_a_missing_lexical_index_is_rebuilt_in_the_background_never_on_the_request_path(tmp_path: Path) -> None:
+def test_a_missing_lexical_index_is_rebuilt_in_the_background_never_on_the_request_path(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     import shutil
     import time
 
     docs = tmp_path / "docs"
     write(docs, "a.md", "# Kafka consumer lag\n\nThe consumer group falls behind the partition offsets.\n")
     write(docs, "b.md", "# Disk filling up\n\nThe volume is almost full.\n")
-    KnowledgeBase(data_dir=tmp_path / "data").ingest(docs, "org-bg")
+    open_kb(data_dir=tmp_path / "data").ingest(docs, "org-bg")
     shutil.rmtree(tmp_path / "data" / "lexical")  # as on a host that did not ingest (shared Chroma server)
-    kb = KnowledgeBase(data_dir=tmp_path / "data")
+    kb = open_kb(data_dir=tmp_path / "data")
     col = kb._store.collection("org-bg")  # noqa: SLF001 - the test inspects the saved index
     assert col is not None
     first = kb.search("org-bg", "partition offsets", k=2)  # answered from the vectors alone

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -19,9 +20,10 @@ org_docs = st.lists(word_lists, min_size=1, max_size=4)
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(docs=st.lists(org_docs, min_size=2, max_size=3), query=word_lists, project=st.sampled_from([None, "p1"]))
-def test_an_org_only_ever_sees_its_own_documents(tmp_path: Path, docs: list[list[list[str]]], query: list[str],
-                                                 project: str | None) -> None:
-    kb = KnowledgeBase(data_dir=tmp_path / "data")
+def test_an_org_only_ever_sees_its_own_documents(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path, docs: list[list[list[str]]], query: list[str],
+        project: str | None) -> None:
+    kb = open_kb(data_dir=tmp_path / "data")
     run = uuid.uuid4().hex[:8]
     owned: dict[str, set[str]] = {}
     for number, documents in enumerate(docs):

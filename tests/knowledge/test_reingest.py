@@ -143,13 +143,14 @@ def test_an_ingest_stopped_before_its_cleanup_is_finished_by_the_next_one(
     assert {s for s in sources if s.startswith("rabbitmq.md#step-")} == {"rabbitmq.md#step-0", "rabbitmq.md#step-1"}
 
 
-def test_a_free_running_searcher_never_misses_a_document_being_reingested(tmp_path: Path) -> None:
+def test_a_free_running_searcher_never_misses_a_document_being_reingested(
+        open_kb: Callable[..., KnowledgeBase], tmp_path: Path) -> None:
     from knowledge.embeddings import HashingEmbedding
 
     root = tmp_path / "runbooks"
     write(root, "rabbitmq.md", _runbook(1, 150))
     write(root, "disk.md", "# Disk full\n\nRun `df -h` to find the volume that ran out of space.\n")
-    kb = KnowledgeBase(data_dir=tmp_path / "data", embedder=HashingEmbedding())
+    kb = open_kb(data_dir=tmp_path / "data", embedder=HashingEmbedding())
     kb.ingest(root, ORG)
     stop = threading.Event()
     seen: list[bool] = []

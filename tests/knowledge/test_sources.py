@@ -8,7 +8,7 @@ import hmac
 import json
 import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import aiohttp
@@ -42,14 +42,14 @@ def gh() -> Iterator[GitHubEmulator]:
 
 
 @pytest.fixture
-def world(db_url: str, tmp_path: Path, gh: GitHubEmulator) -> Iterator[App]:
+def world(db_url: str, tmp_path: Path, gh: GitHubEmulator, open_kb: Callable[..., KnowledgeBase]) -> Iterator[App]:
     from bot.bootstrap import bootstrap
     from bot.settings import Settings
 
     settings = Settings(data_dir=tmp_path, database_url=db_url, github_api_url=gh.base_url,  # type: ignore[call-arg]
                         github_token="ghp-test")
     app = bootstrap(settings, migrate=db_url.startswith("sqlite"),
-                    knowledge=KnowledgeBase(data_dir=tmp_path / "kb", embedder=HashingEmbedding(dim=256)),
+                    knowledge=open_kb(data_dir=tmp_path / "kb", embedder=HashingEmbedding(dim=256)),
                     no_scheduler=True)
     yield app
     app.close()
