@@ -15,6 +15,7 @@ import pstats
 import sys
 import threading
 from pathlib import Path
+from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -48,7 +49,7 @@ def main() -> None:
     yappi.start(builtins=False, profile_threads=True)
     atexit.register(_dump, path)
     # serve's bounded stop (bot/shutdown_guard.py) ends a slow clean-up with os._exit, which skips atexit:
-    # write the profile before that exit too (a profiled server's clean-up is slow under load).
+    # write the profile before that exit too.
     from bot import shutdown_guard
 
     bounded_exit = shutdown_guard._exit_if_still_running
@@ -58,6 +59,14 @@ def main() -> None:
         bounded_exit(limit)
 
     shutdown_guard._exit_if_still_running = exit_after_dump
+    # and a stop that finished ends the process with os._exit too (shutdown_guard.end_process)
+    end_process = shutdown_guard.end_process
+
+    def end_after_dump(code: int = 0) -> NoReturn:
+        _dump(path)
+        end_process(code)
+
+    shutdown_guard.end_process = end_after_dump
     from bot.cli import main as revenant
 
     revenant(sys.argv[1:])
