@@ -14,16 +14,27 @@ import os
 import pstats
 import signal
 import sys
+import threading
 from pathlib import Path
+from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yappi  # noqa: E402
 
 
+_dumping = threading.Lock()
+_dumped: list[str] = []
+
+
 def _dump(path: str) -> None:
-    if not yappi.is_running():
-        return
+    with _dumping:  # a second caller waits for the first one's file, then finds it written
+        if not _dumped and yappi.is_running():
+            _write(path)
+            _dumped.append(path)
+
+
+def _write(path: str) -> None:
     yappi.stop()
     yappi.get_func_stats().save(path, type="pstat")
     out = io.StringIO()
@@ -38,8 +49,27 @@ def main() -> None:
     yappi.set_clock_type("cpu")
     yappi.start(builtins=False, profile_threads=True)
     atexit.register(_dump, path)
-    # SIGUSR1 writes the profile now: a server whose shutdown overruns its guard ends with os._exit (no atexit)
+    # SIGUSR1 writes the profile now (bench/storm.py --profile sends it before stopping the server)
     signal.signal(signal.SIGUSR1, lambda *_: _dump(path))
+    # serve's bounded stop (bot/shutdown_guard.py) ends a slow clean-up with os._exit, which skips atexit:
+    # write the profile before that exit too.
+    from bot import shutdown_guard
+
+    bounded_exit = shutdown_guard._exit_if_still_running
+
+    def exit_after_dump(limit: float) -> None:
+        _dump(path)
+        bounded_exit(limit)
+
+    shutdown_guard._exit_if_still_running = exit_after_dump
+    # and a stop that finished ends the process with os._exit too (shutdown_guard.end_process)
+    end_process = shutdown_guard.end_process
+
+    def end_after_dump(code: int = 0) -> NoReturn:
+        _dump(path)
+        end_process(code)
+
+    shutdown_guard.end_process = end_after_dump
     from bot.cli import main as revenant
 
     revenant(sys.argv[1:])

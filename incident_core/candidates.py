@@ -1,5 +1,8 @@
 """Correlation candidates of one batch: read once per project, then kept current in memory as the batch's
-signals open and attach, so each signal costs no lookup of its own."""
+signals open and attach, so each signal costs no lookup of its own.
+
+A candidate is what correlation needs to decide (its matched keys, last signal, version), never its state: a
+common key (an alertname) matches many incidents, and only the ones correlation picks are loaded."""
 
 from __future__ import annotations
 
@@ -11,9 +14,6 @@ from incident_core.correlation import OpenIncident
 from incident_core.ports import SignalTransaction
 from incident_core.signals import Signal
 from incident_core.state import IncidentState
-
-PREFETCH_LIMIT = 200  # candidates whose states are read up front; past it (a very common key), read on use
-
 
 class BatchCandidates:
     """Open incidents holding any key of the batch, by project; read inside the batch's transaction, after
@@ -31,20 +31,13 @@ class BatchCandidates:
         if found is None:
             keys = sorted(self._keys.get(project_id, ()))
             found = {c.incident_id: c for c in self._tx.open_incidents(keys, project_id=project_id, since=None)}
-            if len(found) <= PREFETCH_LIMIT:
-                self._tx.prefetch(list(found))  # one read instead of one per signal
             self._open[project_id] = found
         return found
 
     def for_signal(self, signal: Signal) -> list[OpenIncident]:
-        """Open incidents sharing a key with `signal`, each with the keys it matched."""
-        keys = set(signal.correlation_keys)
-        out = []
-        for c in self._project(signal.project_id).values():
-            shared = c.correlation_keys & keys
-            if shared:
-                out.append(replace(c, correlation_keys=frozenset(shared)))
-        return out
+        """Open incidents sharing a key with `signal` (correlation itself picks the strongest shared key)."""
+        keys = signal.correlation_keys
+        return [c for c in self._project(signal.project_id).values() if not c.correlation_keys.isdisjoint(keys)]
 
     def recorded(self, signal: Signal, state: IncidentState, *, attached: bool, at: datetime) -> None:
         """Keep the candidates current after `signal` opened, joined or resolved into `state`."""

@@ -80,8 +80,9 @@ def _best_match(
 ) -> tuple[OpenIncident, str] | None:
     """The incident sharing the strongest key with the signal; ties go to the most recent signal."""
     best: tuple[int, datetime, str, OpenIncident, str] | None = None
+    keys = frozenset(signal.correlation_keys)
     for incident in incidents:
-        shared = set(signal.correlation_keys) & set(incident.correlation_keys)
+        shared = keys.intersection(incident.correlation_keys)
         if not shared:
             continue
         key = max(shared, key=lambda k: (key_strength(k), k))

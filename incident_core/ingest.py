@@ -13,7 +13,13 @@ from incident_core import commands as cmd
 from incident_core import events as ev
 from incident_core.aggregate import MAX_TITLE, decide
 from incident_core.candidates import BatchCandidates
-from incident_core.correlation import DEFAULT_MIN_SEVERITY, DEFAULT_WINDOW, CorrelationAction, correlate
+from incident_core.correlation import (
+    DEFAULT_MIN_SEVERITY,
+    DEFAULT_WINDOW,
+    CorrelationAction,
+    CorrelationDecision,
+    correlate,
+)
 from incident_core.errors import ConcurrencyConflict
 from incident_core.model import Status
 from incident_core.ports import SignalTransaction
@@ -98,7 +104,13 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
     seen: dict[str, IngestOutcome] = {}
     outcomes = []
     pool = BatchCandidates(tx, [signal for signal, _ in batch])
-    for signal, policy in batch:
+    # The states of the incidents the signals will join, read in one go (the transaction answers from its
+    # cache those it holds at the version just read): the decisions as the batch starts, before it moves them.
+    # The first signal's stands (nothing has moved yet); the others are decided again in turn.
+    now = deps.clock.now()
+    planned = [_decision(pool, signal, policy, now) for signal, policy in batch]
+    tx.prefetch([d.incident_id for d in planned if d.incident_id is not None])
+    for index, (signal, policy) in enumerate(batch):
         key = f"signal:{signal.delivery_key}"
         if key in seen:
             first = seen[key]
@@ -110,7 +122,8 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
             incident = tx.load(prior[0].incident_id) if ev.is_incident_stream(prior[0].incident_id) else None
             outcome = _duplicate(signal, prior, incident.human_id if incident else None)
         else:
-            outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}")
+            outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}",
+                                         planned=(now, planned[0]) if index == 0 else None)
         seen[key] = outcome
         outcomes.append(outcome)
     return outcomes
@@ -125,16 +138,29 @@ def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> I
                          reason=f"duplicate delivery absorbed (first: {reason})", duplicate=True)
 
 
-def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates, signal: Signal,
-                       policy: GroupingPolicy, key: str, who: str) -> IngestOutcome:
-    now = deps.clock.now()
-    if not policy.sender_groups:  # the batch locked these keys too: harmless, and never fewer than needed
-        signal = replace(signal, correlation_keys=tuple(
-            k for k in signal.correlation_keys if not k.startswith(f"{GROUP_KEY}=")))
+def _as_policy_sees(signal: Signal, policy: GroupingPolicy) -> Signal:
+    if policy.sender_groups:
+        return signal
+    # the batch locked the sender-group keys too: harmless, and never fewer than needed
+    return replace(signal, correlation_keys=tuple(k for k in signal.correlation_keys
+                                                  if not k.startswith(f"{GROUP_KEY}=")))
+
+
+def _decision(pool: BatchCandidates, signal: Signal, policy: GroupingPolicy, now: datetime) -> CorrelationDecision:
     # Every open incident holding a key is a candidate; the policy applies the window itself so its
     # reason can say "INC-4 shares service=api but its last signal is older than 30 min".
-    candidates = pool.for_signal(signal)
-    decision = correlate(signal, candidates, now=now, window=policy.window, min_severity=policy.min_severity)
+    signal = _as_policy_sees(signal, policy)
+    return correlate(signal, pool.for_signal(signal), now=now, window=policy.window, min_severity=policy.min_severity)
+
+
+def _decide_and_record(deps: Deps, tx: SignalTransaction, pool: BatchCandidates, signal: Signal,
+                       policy: GroupingPolicy, key: str, who: str,
+                       planned: tuple[datetime, CorrelationDecision] | None) -> IngestOutcome:
+    if planned is None:
+        now = deps.clock.now()
+        planned = now, _decision(pool, signal, policy, now)
+    now, decision = planned
+    signal = _as_policy_sees(signal, policy)
     data = signal.to_dict()
     if signal.raw_ref is not None and signal.payload is not None:
         tx.keep_payload(signal.raw_ref.payload, signal.payload)  # once per delivery and transaction

@@ -34,8 +34,15 @@ _LOAD = ("SELECT set_config('app.org_id', %(org)s, true); "
          + str(_STATE.compile(dialect=postgresql.dialect())).replace("%%", "%"))  # psycopg's %(name)s, unescaped
 
 
-def _plain(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+def _iso(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def _json(rows: Any) -> str:
+    """Rows as JSON, their datetimes in ISO form (encoded in the same pass: no copy of each row)."""
+    return json.dumps(rows, default=_iso)
 
 
 def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
@@ -48,13 +55,13 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
     `tail` the incident's signal tail rows (storage/signal_tail.py), `payloads` raw delivery payloads to keep.
     """
     return _APPEND, {
-        "events": json.dumps([_plain(r) for r in events]), "outbox": json.dumps([_plain(r) for r in outbox]),
-        "projection": json.dumps(_plain(projection)), "id": incident_id, "org_id": org_id,
-        "expected": expected_version, "keys": json.dumps([_plain(r) for r in keys]),
-        "keys_before": keys_before, "signals": json.dumps([_plain(r) for r in signals]),
+        "events": _json(events), "outbox": _json(outbox),
+        "projection": _json(projection), "id": incident_id, "org_id": org_id,
+        "expected": expected_version, "keys": _json(keys),
+        "keys_before": keys_before, "signals": _json(signals),
         "recent": json.dumps(list(tail.recent.values())), "resolved": json.dumps(tail.resolved),
         "points": json.dumps(list(tail.points.values())), "logs": json.dumps(list(tail.logs.values())),
-        "payloads": json.dumps([_plain(r) for r in payloads]),
+        "payloads": _json(payloads),
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,6 +13,7 @@ import psycopg
 import psycopg.errors
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -70,6 +72,9 @@ class SqlTransaction:
         self._scoped = False
         self._cache = cache
         self._read: dict[str, IncidentState] = {}  # states already read in this transaction
+        # Versions of candidate incidents, read with the candidates (after the keys were locked): a cached state
+        # at that version is the stored state, so it answers a load without reading the row.
+        self._versions: dict[str, int] = {}
         self.written: list[IncidentState] = []  # states appended, for the cache once committed
         # PostgreSQL: appends with nothing after them wait to be sent together, with the COMMIT (one round trip
         # for a chat command, and for a whole batch of signals).
@@ -94,9 +99,19 @@ class SqlTransaction:
             statements, self._pending = self._pending, []
             write_pending(self.conn.connection.dbapi_connection, statements)
 
+    def _known(self, incident_id: str) -> IncidentState | None:
+        """A state this transaction read, or the cached one at the version the candidate lookup saw."""
+        state = self._read.get(incident_id)
+        if state is None and self._cache is not None and incident_id in self._versions:
+            cached = self._cache.get(self.org_id, incident_id)
+            if cached is not None and cached.version == self._versions[incident_id]:
+                self._read[incident_id] = state = cached
+        return state
+
     def load(self, incident_id: str) -> IncidentState | None:
-        if incident_id in self._read:
-            return self._read[incident_id]
+        known = self._known(incident_id)
+        if known is not None:
+            return known
         if not self._scoped and self._pg and not self._pending:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
@@ -218,30 +233,46 @@ class SqlTransaction:
             return  # SQLite: BEGIN IMMEDIATE already serializes writers
         params = {"keys": sorted({f"{self.org_id}:{k}" for k in keys}), "org": self.org_id}
         if self._scoped or self._pending:
-            self.conn.execute(_LOCK_KEYS, params)
+            self._driver(_LOCK_KEYS, params).close()
         else:  # the usual first statement of signal ingest: bind the org in the same round trip
-            self._conn.execute(_SCOPE_AND_LOCK_KEYS, params)
+            self._driver(_SCOPE_AND_LOCK_KEYS, params).close()
             self._scoped = True
+
+    def _driver(self, sql: str, params: dict[str, Any]) -> Any:
+        """PostgreSQL: run pre-rendered SQL (`driver_sql`) on the DBAPI connection, bound server-side."""
+        self._flush()
+        cur = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cur.execute(sql, params)
+        return cur
 
     def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
                        since: datetime | None) -> list[OpenIncident]:
         if not keys:
             return []
-        stmt = candidates_statement(self.org_id, keys, project_id=project_id, pg=self._pg, since=since)
+        stmt = candidates_statement(pg=self._pg, project=project_id is not None, since=since is not None)
+        params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
+                  "open": _OPEN_STATUSES}
+        if self._pg:
+            if not self._scoped:
+                scope_to_org(self._conn, self.org_id)
+                self._scoped = True
+            with self._driver(driver_sql(stmt), params) as cur:
+                rows = cur.fetchall()
+        else:
+            rows = [(r[0], json.loads(r[1]), *r[2:]) for r in self.conn.execute(stmt, params)]
         found = []
-        for row in self.conn.execute(stmt):
-            matched_keys = row.hit_keys if self._pg else json.loads(row.hit_keys)
-            found.append(OpenIncident(incident_id=row.incident_id, human_id=f"INC-{row.number}",
-                                      correlation_keys=frozenset(matched_keys), last_signal_at=utc(row.last),
-                                      opened_at=utc(row.created_at)))
+        for incident_id, matched_keys, last, number, created_at, version in rows:
+            self._versions[incident_id] = version
+            found.append(OpenIncident(incident_id=incident_id, human_id=f"INC-{number}",
+                                      correlation_keys=frozenset(matched_keys), last_signal_at=utc(last),
+                                      opened_at=utc(created_at)))
         return found
 
     def prefetch(self, incident_ids: Sequence[str]) -> None:
-        wanted = sorted({i for i in incident_ids if i not in self._read})
+        wanted = sorted({i for i in incident_ids if self._known(i) is None})
         if not wanted:
             return
-        rows = self.conn.execute(sa.select(INCIDENTS.c.id, *state_columns()).where(
-            INCIDENTS.c.org_id == self.org_id, INCIDENTS.c.id.in_(wanted)))
+        rows = self.conn.execute(_PREFETCH, {"org": self.org_id, "ids": wanted})
         for row in rows:
             self._read[row.id] = row_state(row)
 
@@ -287,27 +318,56 @@ class SqlTransaction:
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
 
 
-def candidates_statement(org_id: str, keys: Sequence[str], *, project_id: str | None, pg: bool,
-                         since: datetime | None = None) -> sa.Select:
-    """Open incidents holding any of `keys`, with the keys they matched: an index lookup on
-    ix_incident_keys_lookup (org_id, key), one probe per key, never a scan of the org's keys."""
-    matched: tuple[sa.ColumnElement[bool], ...] = (KEYS.c.org_id == org_id, KEYS.c.key.in_([k[:300] for k in keys]),
-               KEYS.c.project_id == project_id if project_id else KEYS.c.project_id.is_(None))
-    if since is not None:
-        matched = (*matched, KEYS.c.last_seen_at >= since)
+_ORG = sa.bindparam("org", type_=sa.String)
+_PREFETCH = sa.select(INCIDENTS.c.id, *state_columns()).where(
+    INCIDENTS.c.org_id == _ORG, INCIDENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
+
+
+@functools.cache
+def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
+    """Open incidents holding any of the keys bound as `keys` (org `org`, project `project` or none, keys seen
+    since `since` if given), with the keys they matched and their versions: an index lookup on
+    ix_incident_keys_lookup (org_id, key), one probe per key, never a scan of the org's keys.
+
+    Built once per form and executed with bound parameters (no statement construction per call)."""
+    def listed(column: sa.ColumnElement[str], name: str) -> sa.ColumnElement[bool]:
+        # PostgreSQL: one array parameter (one plan whatever the count); SQLite: an expanding IN list
+        if pg:
+            return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+        return column.in_(sa.bindparam(name, expanding=True))
+
+
+    matched: tuple[sa.ColumnElement[bool], ...] = (
+        KEYS.c.org_id == _ORG, listed(KEYS.c.key, "keys"),
+        KEYS.c.project_id == sa.bindparam("project", type_=sa.String) if project else KEYS.c.project_id.is_(None))
+    if since:
+        matched = (*matched, KEYS.c.last_seen_at >= sa.bindparam("since", type_=KEYS.c.last_seen_at.type))
     agg = sa.func.array_agg(KEYS.c.key) if pg else sa.func.json_group_array(KEYS.c.key)
     hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
             .where(*matched).group_by(KEYS.c.incident_id).subquery())
     # No states here: a common key (an alertname) can match every open incident, and only the one
-    # correlation picks is loaded.
-    return (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at)
+    # correlation picks is loaded (or taken from the cache, when it holds the version read here).
+    return (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at,
+                      INCIDENTS.c.version)
             .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
-            .where(INCIDENTS.c.org_id == org_id, INCIDENTS.c.status.in_(_OPEN_STATUSES)))
+            .where(INCIDENTS.c.org_id == _ORG, listed(INCIDENTS.c.status, "open")))
+
+
+@functools.cache
+def driver_sql(statement: sa.ClauseElement) -> str:
+    """A statement built once, rendered once for psycopg (%(name)s placeholders): run on the DBAPI connection
+    it costs no SQLAlchemy compilation, caching or result processing per call."""
+    return str(statement.compile(dialect=_PSYCOPG))
+
+
+_PSYCOPG = psycopg_dialect.dialect()
+
+
 _LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
              "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered")
-_LOCK_KEYS = sa.text(f"SELECT {_LOCK_SQL}")
+_LOCK_KEYS = driver_sql(sa.text(f"SELECT {_LOCK_SQL}"))
 # set_config comes first in the target list; advisory locks read no tenant rows either way.
-_SCOPE_AND_LOCK_KEYS = sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}")
+_SCOPE_AND_LOCK_KEYS = driver_sql(sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}"))
 
 # Unique constraints whose violation means "someone else appended first": reload and decide again.
 _CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -191,6 +192,7 @@ def number(value: object, at: str) -> float:
     return result
 
 
+@functools.lru_cache(maxsize=4096)  # a sender repeats its few URLs (externalURL, generatorURL) in every alert
 def safe_link(title: str, url: str | None) -> Link | None:
     """A Link if `url` is an absolute http(s) URL to a real host without credentials; others are dropped."""
     safe = safe_url(url)

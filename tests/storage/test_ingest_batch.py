@@ -18,7 +18,7 @@ from incident_core.correlation import CorrelationAction
 from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
 from incident_core.usecases import Deps
 from storage.engine import scope_to_org
-from storage.unit_of_work import candidates_statement
+from storage.unit_of_work import candidates_statement, driver_sql
 from tests.conftest import make_app
 from tests.helpers import in_processes, new_org
 
@@ -167,11 +167,12 @@ def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
         conn.execute(sa.text("INSERT INTO incident_keys (incident_id, key, org_id, project_id, last_seen_at) "
                              "SELECT 'i' || (n / 50), 'instance=pod-' || n, :o, NULL, now() "
                              "FROM generate_series(1, 20000) AS n"), {"o": w.org.id})
-    stmt = candidates_statement(w.org.id, ["service=svc-3", "alertname=HighLatency0"], project_id=None, pg=True)
-    compiled = stmt.compile(dialect=pg_app.engine.dialect, compile_kwargs={"literal_binds": True})
+    # the statement as ingest runs it: rendered once, bound on the server
+    sql = driver_sql(candidates_statement(pg=True, project=False, since=False))
+    params = {"org": w.org.id, "keys": ["service=svc-3", "alertname=HighLatency0"], "open": ["triggered"]}
     with pg_app.engine.begin() as conn:
         scope_to_org(conn, w.org.id)
-        plan = "\n".join(r[0] for r in conn.execute(sa.text(f"EXPLAIN {compiled}")))
+        plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
     assert "ix_incident_keys_lookup" in plan, plan
     assert "Seq Scan on incident_keys" not in plan, plan
 
@@ -183,3 +184,88 @@ def test_an_ignored_signal_in_a_batch_leaves_the_others_alone(app: App) -> None:
     outcomes = ingest_batch(deps=app.deps, org_id=w.org.id, batch=batch_of(w.org.id, payload))
     assert [o.action for o in outcomes] == [CorrelationAction.OPEN, CorrelationAction.IGNORE]
     assert numbers(app, w.org.id) == [1]
+
+
+class Frozen:
+    """A clock that stays where it is put."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def now(self) -> datetime:
+        return self.at
+
+
+class WatchedUow(CountingUow):
+    """Counting, and keeping each transaction's states (read or written) once it ends."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(inner)
+        self.states: list[list[str]] = []
+
+    @contextmanager
+    def __call__(self, org_id: str) -> Iterator[Any]:
+        self.opened += 1
+        with self.inner(org_id) as tx:
+            try:
+                yield tx
+            finally:
+                self.states.append([s.human_id for s in tx.states])
+
+
+def test_only_the_incident_correlation_picks_is_read(app: App, tmp_path: Path) -> None:
+    """A signal sharing a common key with several open incidents reads the state of the one it joins only."""
+    w = new_org(app)
+    clock = Frozen(T0)
+    deps = replace(app.deps, clock=clock)
+
+    def send(i: int, service: str) -> IngestOutcome:
+        [outcome] = ingest_batch(deps=deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery(
+            [alert(i, service=service)])))
+        return outcome
+
+    # three open incidents sharing alertname=HighLatency0, each opened once the one before was past the window
+    for n, service in enumerate(("api", "db", "web")):
+        clock.at = T0 + timedelta(minutes=31 * n)
+        assert send(3 * n, service).opened
+    cold = make_app(str(app.engine.url.render_as_string(hide_password=False)), tmp_path / "cold")
+    try:  # a process that has cached nothing
+        watched = WatchedUow(cold.deps.uow)
+        clock.at += timedelta(minutes=1)
+        [joined] = ingest_batch(deps=replace(cold.deps, uow=watched, clock=clock), org_id=w.org.id,
+                                batch=batch_of(w.org.id, delivery([alert(9, service="web")])))
+    finally:
+        cold.close()
+    assert joined.action is CorrelationAction.ATTACH and joined.human_id == "INC-3"
+    # INC-1 and INC-2 share alertname=HighLatency0 and were candidates; only INC-3 was read (then written)
+    assert watched.states == [["INC-3", "INC-3"]]
+
+
+def test_a_cached_state_answers_only_at_the_version_the_candidates_show(app: App, tmp_path: Path) -> None:
+    """The process cache answers a load only at the version the candidate lookup (after the key locks) read;
+    after another process appended, the row is read and the batch attaches without a retry."""
+    w = new_org(app)
+    other = make_app(str(app.engine.url.render_as_string(hide_password=False)), tmp_path / "other")
+    try:
+        [opened] = ingest_batch(deps=app.deps, org_id=w.org.id,
+                                batch=batch_of(w.org.id, delivery([alert(1, service="api")])))
+        cached = app.deps.uow.cache.get(w.org.id, opened.incident_id)  # type: ignore[attr-defined]
+        assert cached is not None
+
+        def candidates_then_load() -> Any:
+            with app.deps.uow(w.org.id) as tx:
+                tx.lock_keys(["service=api"])
+                [candidate] = tx.open_incidents(["service=api"], project_id=None, since=None)
+                assert candidate.incident_id == opened.incident_id
+                return tx.load(opened.incident_id)
+
+        assert candidates_then_load() is cached  # the same version: no read
+        ingest_batch(deps=other.deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery([alert(2, service="api")])))
+        fresh = candidates_then_load()
+        assert (fresh.version, fresh.signal_count) == (cached.version + 1, 2)
+        deps, uow = counting(app)
+        [third] = ingest_batch(deps=deps, org_id=w.org.id, batch=batch_of(w.org.id, delivery([alert(3, service="api")])))
+        assert (third.incident_id, uow.opened) == (opened.incident_id, 1)  # decided from the fresh state: no retry
+        assert app.queries.get(w.org.id, opened.incident_id).signal_count == 3  # type: ignore[union-attr]
+    finally:
+        other.close()
