@@ -17,7 +17,7 @@ from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from incident_core.correlation import key_strength
+from incident_core.correlation import KEY_STRENGTH
 from incident_core.model import Severity, Status
 from incident_core.postmortem_model import LOCKED, status_of
 from incident_core.postmortem_render import knowledge_path
@@ -84,15 +84,23 @@ def alert_name(key: str) -> str:
 
 
 def alert_keys(correlation_keys: Iterable[str]) -> tuple[str, ...]:
-    """The strongest alert key per alert name among an incident's correlation keys, sorted."""
-    best: dict[str, str] = {}
+    """The strongest alert key per alert name among an incident's correlation keys, sorted.
+
+    Runs for the states before and after every append that moves an alert key (storage/pattern_index.py), over
+    up to 200 keys each: one partition per key. A key starts with ALERT_KIND exactly when its kind (the part
+    before the first "=") does, since ALERT_KIND holds no "="."""
+    best: dict[str, tuple[int, str]] = {}
     for key in correlation_keys:
-        if not key.partition("=")[0].startswith(ALERT_KIND):
+        if not key.startswith(ALERT_KIND):
             continue
-        name = alert_name(key)
-        if name and (name not in best or (key_strength(key), key) > (key_strength(best[name]), best[name])):
-            best[name] = key
-    return tuple(sorted(best.values()))
+        kind, _, value = key.partition("=")
+        name = value.split("/", 1)[0]  # alert_name(key)
+        if not name:
+            continue
+        rank = (KEY_STRENGTH.get(kind, 0), key)  # (key_strength(key), key)
+        if name not in best or rank > best[name]:
+            best[name] = rank
+    return tuple(sorted(key for _, key in best.values()))
 
 
 def key_label(key: str) -> str:

@@ -7,7 +7,10 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from incident_core.correlation import key_strength
 from incident_core.errors import ValidationError
 from incident_core.insights import DigestSchedule, parse_period, weekly_series
 from incident_core.insights_usecases import due_digests
@@ -38,6 +41,24 @@ def test_the_strongest_key_stands_for_an_alert() -> None:
                                 "alertname=Ping")
     assert key_label("alertname+service=HighLatency/checkout") == "HighLatency (service checkout)"
     assert key_label("service=checkout") == "service checkout" and key_label("alertname=Foo") == "Foo"
+
+
+KIND = st.sampled_from(["alertname", "alertname+service", "alertname+scope", "alertname+instance", "alertnamex",
+                        "service", "fingerprint", "namespace", "alert"])
+PART = st.text(alphabet="ab/=", max_size=4)
+
+
+@given(st.lists(st.builds(lambda k, n, s: f"{k}={n}/{s}" if s else f"{k}={n}", KIND, PART, PART), max_size=30))
+def test_each_alert_name_is_stood_for_by_its_strongest_key_then_the_greatest(keys: list[str]) -> None:
+    chosen = alert_keys(keys)
+    names = {k.partition("=")[2].split("/", 1)[0] for k in keys if k.partition("=")[0].startswith("alertname")}
+    names.discard("")
+    assert len(chosen) == len(names) and list(chosen) == sorted(chosen)
+    for key in chosen:
+        name = key.partition("=")[2].split("/", 1)[0]
+        rivals = [k for k in keys if k.partition("=")[0].startswith("alertname")
+                  and k.partition("=")[2].split("/", 1)[0] == name]
+        assert (key_strength(key), key) == max((key_strength(k), k) for k in rivals)
 
 
 def test_the_same_alert_in_another_scope_is_another_pattern() -> None:
