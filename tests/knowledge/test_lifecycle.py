@@ -16,9 +16,20 @@ from knowledge.kb import KnowledgeBase
 ORG = "org-lifecycle"
 
 
+CHROMA_THREADS = ("tokio-", "sqlx-")  # the names Chroma's Rust runtime gives its threads (/proc/<pid>/task/*/comm)
+
+
 def native_threads() -> int:
-    """Every thread of this process, the Rust runtime's included (threading.enumerate sees Python's only)."""
-    return len(os.listdir(f"/proc/{os.getpid()}/task"))
+    """This process's threads of Chroma's Rust runtime (threading.enumerate sees Python's only). Other threads
+    (another test's server winding down in the same worker, onnxruntime's pool) are not counted."""
+    count = 0
+    for tid in os.listdir(f"/proc/{os.getpid()}/task"):
+        try:
+            name = Path(f"/proc/{os.getpid()}/task/{tid}/comm").read_text().strip()
+        except (FileNotFoundError, ProcessLookupError):  # the thread ended while we looked
+            continue
+        count += name.startswith(CHROMA_THREADS)
+    return count
 
 
 def use(kb: KnowledgeBase) -> None:
