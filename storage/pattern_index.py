@@ -14,7 +14,6 @@ rebuild recomputes the rows from the replayed states (storage/projections.py).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,12 +25,11 @@ from sqlmodel import Field, SQLModel
 from incident_core.patterns import ALERT_KIND, keys_signature, resolved_at, state_pattern_keys
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
+from storage.pg_append import Statement, json_rows
 from storage.tables import TZ
 
 PATTERN_TENANT_TABLES = ("incident_patterns",)
 KEY_LENGTH = 300
-
-Statement = tuple[str, dict[str, Any]]
 
 
 class IncidentPatternRow(SQLModel, table=True):
@@ -85,7 +83,7 @@ def patterns_changed(before: IncidentState | None, after: IncidentState) -> bool
             or resolved_at(before) != resolved_at(after) or before.created_at != after.created_at):
         return True
     moved = before.correlation_keys.keys() ^ after.correlation_keys.keys()  # each new alert adds its fingerprint key
-    return any(k.partition("=")[0].startswith(ALERT_KIND) for k in moved) and \
+    return any(k.startswith(ALERT_KIND) for k in moved) and \
         state_pattern_keys(before) != state_pattern_keys(after)
 
 
@@ -111,10 +109,10 @@ _PG_INSERT = ("INSERT INTO incident_patterns (incident_id, key, org_id, project_
 def pg_statements(state: IncidentState) -> list[Statement]:
     """The same replacement as SQL for PostgreSQL's deferred appends (sent in the append's message)."""
     owner = {"org_id": state.org_id, "incident_id": state.incident_id}
-    rows = [{k: v.isoformat() if isinstance(v, datetime) else v for k, v in r.items()} for r in pattern_rows(state)]
+    rows = pattern_rows(state)
     out: list[Statement] = [(_PG_DELETE, owner)]
     if rows:
-        out.append((_PG_INSERT, {"rows": json.dumps(rows)}))
+        out.append((_PG_INSERT, {"rows": json_rows(rows)}))
     return out
 
 

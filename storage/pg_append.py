@@ -40,7 +40,7 @@ def _iso(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-def _json(rows: Any) -> str:
+def json_rows(rows: Any) -> str:
     """Rows as JSON, their datetimes in ISO form (encoded in the same pass: no copy of each row)."""
     return json.dumps(rows, default=_iso)
 
@@ -55,13 +55,13 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
     `tail` the incident's signal tail rows (storage/signal_tail.py), `payloads` raw delivery payloads to keep.
     """
     return _APPEND, {
-        "events": _json(events), "outbox": _json(outbox),
-        "projection": _json(projection), "id": incident_id, "org_id": org_id,
-        "expected": expected_version, "keys": _json(keys),
-        "keys_before": keys_before, "signals": _json(signals),
+        "events": json_rows(events), "outbox": json_rows(outbox),
+        "projection": json_rows(projection), "id": incident_id, "org_id": org_id,
+        "expected": expected_version, "keys": json_rows(keys),
+        "keys_before": keys_before, "signals": json_rows(signals),
         "recent": json.dumps(list(tail.recent.values())), "resolved": json.dumps(tail.resolved),
         "points": json.dumps(list(tail.points.values())), "logs": json.dumps(list(tail.logs.values())),
-        "payloads": _json(payloads),
+        "payloads": json_rows(payloads),
     }
 
 

@@ -336,7 +336,6 @@ def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
             return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
         return column.in_(sa.bindparam(name, expanding=True))
 
-
     matched: tuple[sa.ColumnElement[bool], ...] = (
         KEYS.c.org_id == _ORG, listed(KEYS.c.key, "keys"),
         KEYS.c.project_id == sa.bindparam("project", type_=sa.String) if project else KEYS.c.project_id.is_(None))
