@@ -25,7 +25,11 @@ POSTED = "posted"
 
 
 def _digest(app: App, msg: Message) -> tuple[Digest, DigestSchedule] | None:
-    """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured."""
+    """The digest a delivery posts, or None (logged) when its scope no longer has a digest configured.
+
+    The org's settings are read afresh: the tick that queued the digest read them from the database, and a
+    copy this process remembered from before another process configured the digest would drop it for good."""
+    app.directory.forget_org(msg.org_id)
     try:
         return digest_for(directory=app.directory, history=history(app), tracker=tracker_for(app)(msg.org_id),
                           org_id=msg.org_id, project_id=msg.payload.get("project_id"),

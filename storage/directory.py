@@ -94,6 +94,10 @@ class SqlDirectory:
             self._orgs.put(org.id, org)
         return org
 
+    def forget_org(self, org_id: str) -> None:
+        """Drop the remembered copy of the org: the next read sees what another process changed."""
+        self._orgs.pop(org_id)
+
     def require_org(self, name_or_id: str) -> Org:
         org = self.org(name_or_id)
         if org is None:
@@ -106,7 +110,7 @@ class SqlDirectory:
 
     def update_org_settings(self, org_id: str, settings: dict[str, Any]) -> None:
         """Replace the org's settings; its indexed incidents are due a reminder look at once (their times may move)."""
-        self._orgs.pop(org_id)
+        self.forget_org(org_id)
         with self.engine.begin() as conn:
             conn.execute(ORGS.update().where(ORGS.c.id == org_id).values(settings=settings))
             scope_to_org(conn, org_id)
