@@ -32,6 +32,7 @@ from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
 from knowledge.models import Hit  # noqa: E402
+from knowledge.rerank import SIGNALS, Reranker, RerankParams  # noqa: E402
 from knowledge.retrieval import FusionParams  # noqa: E402
 
 DEMO = ROOT / "bot" / "demo_data"
@@ -170,6 +171,11 @@ def main() -> None:
                         "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
     parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
+    parser.add_argument("--rerank", choices=SIGNALS, default=None,
+                        help="re-score the fused top documents' best sections (knowledge/rerank.py)")
+    parser.add_argument("--rerank-top", type=int, default=RerankParams().top)
+    parser.add_argument("--rerank-weight", type=float, default=RerankParams().weight)
+    parser.add_argument("--rerank-normalise", action="store_true", help="min-max the signal over the re-scored")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
     if "vocabulary" in ablate:
@@ -192,6 +198,11 @@ def main() -> None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
                 alpha=args.alpha if args.alpha is not None else FusionParams().alpha)
+        if args.rerank:
+            kb._searcher.reranker = Reranker(  # noqa: SLF001
+                RerankParams(signal=args.rerank, top=args.rerank_top, weight=args.rerank_weight,
+                             normalise=args.rerank_normalise),
+                embedder=kb.embedder, analyzer=kb._searcher._lexical.analyzer)  # noqa: SLF001
         if args.tune:
             say("tuning on dev ...")
             kb._searcher.params = tune_fusion(kb, labelled("dev"))  # noqa: SLF001
