@@ -6,7 +6,8 @@ session), so the signals use what the project already has:
 - "sentences": the best cosine between the query and any single sentence or line of the section, embedded with
   the org's embedder at query time (a symptom usually matches one sentence of a long, generic section);
 - "coverage": the share of the query's distinct terms (the BM25 analyzer's) found in the section, each weighted
-  by how rare it is among the candidates.
+  by how rare it is among the candidates;
+- "card": the same share over the document's title, aliases and alert vocabulary instead of the section.
 
 The new score is fused + weight * signal (the signal's raw value, 0..1, or min-max normalised over the re-scored
 candidates); only the first `top` candidates are re-scored, so the rest keep their places. HybridSearcher applies a
@@ -19,13 +20,14 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-SIGNALS = ("sentences", "coverage")
+SIGNALS = ("sentences", "coverage", "card")
+CARD_KEYS = ("title", "aliases", "vocabulary")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
@@ -74,15 +76,20 @@ class Reranker:
         self._embedder = embedder
         self._analyzer = analyzer
 
-    def rescore(self, query: str, vector: np.ndarray, candidates: Sequence[tuple[str, float]]) -> list[float]:
-        """New scores for (section text, fused score) pairs, best first as fused; only the first `top` change."""
-        scores = [score for _, score in candidates]
+    def rescore(self, query: str, vector: np.ndarray,
+                candidates: Sequence[tuple[str, Mapping[str, Any], float]]) -> list[float]:
+        """New scores for (section text, section metadata, fused score), best first as fused; only the first `top`
+        change."""
+        scores = [score for _, _, score in candidates]
         n = min(self.params.top, len(candidates))
         if n < 2 or self.params.weight == 0:
             return scores
-        texts = [text for text, _ in candidates[:n]]
+        texts = [text for text, _, _ in candidates[:n]]
         if self.params.signal == "sentences":
             signal = self._sentences(vector, texts)
+        elif self.params.signal == "card":
+            cards = ["\n".join(str(meta.get(key) or "") for key in CARD_KEYS) for _, meta, _ in candidates[:n]]
+            signal = self._coverage(query, cards)
         else:
             signal = self._coverage(query, texts)
         lo, hi = (min(signal), max(signal)) if self.params.normalise else (0.0, 1.0)

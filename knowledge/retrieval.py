@@ -167,7 +167,8 @@ class HybridSearcher:
             self._materialize(col, vectors[row], chosen)
             if self.reranker is not None and by_document:
                 chosen = [c for c in chosen if c.meta is not None]
-                rescored = self.reranker.rescore(texts[i], vectors[row], [(c.text or "", c.score) for c in chosen])
+                rescored = self.reranker.rescore(
+                    texts[i], vectors[row], [(c.text or "", c.meta or {}, c.score) for c in chosen])
                 for cand, score in zip(chosen, rescored, strict=True):
                     cand.score = score
                 chosen.sort(key=lambda c: -c.score)

@@ -33,7 +33,17 @@ def test_each_signal_puts_the_relevant_passage_first(signal: str) -> None:
     reranker = Reranker(RerankParams(signal=signal, top=2, weight=1.0), embedder=embedder, analyzer=Analyzer())
     vector = np.asarray(embedder.get_query_embedding(QUERY), dtype=np.float32)
     # fused order says the irrelevant passage first, by a small margin
-    scores = reranker.rescore(QUERY, vector, [(IRRELEVANT, 0.60), (RELEVANT, 0.55)])
+    scores = reranker.rescore(QUERY, vector, [(IRRELEVANT, {}, 0.60), (RELEVANT, {}, 0.55)])
+    assert scores[1] > scores[0]
+
+
+def test_the_card_signal_reads_title_aliases_and_vocabulary() -> None:
+    reranker = Reranker(RerankParams(signal="card", top=2, weight=1.0), embedder=OnnxMiniLMEmbedding(),
+                        analyzer=Analyzer())
+    tls = {"title": "Certificate expiry", "aliases": "tls cert", "vocabulary": "x509 expires"}
+    db = {"title": "Postgres", "aliases": "database", "vocabulary": "too many clients connections"}
+    # the same section text for both: only the card tells them apart
+    scores = reranker.rescore(QUERY, np.zeros(384, dtype=np.float32), [(IRRELEVANT, tls, 0.6), (IRRELEVANT, db, 0.55)])
     assert scores[1] > scores[0]
 
 
@@ -41,7 +51,7 @@ def test_only_the_top_candidates_are_rescored_and_weight_zero_changes_nothing() 
     reranker = Reranker(RerankParams(signal="coverage", top=2, weight=1.0), embedder=OnnxMiniLMEmbedding(),
                         analyzer=Analyzer())
     vector = np.zeros(384, dtype=np.float32)
-    cands = [(IRRELEVANT, 0.9), (RELEVANT, 0.8), (RELEVANT, 0.1)]
+    cands = [(IRRELEVANT, {}, 0.9), (RELEVANT, {}, 0.8), (RELEVANT, {}, 0.1)]
     scores = reranker.rescore(QUERY, vector, cands)
     assert scores[2] == 0.1 and scores[1] > 0.8
     idle = Reranker(RerankParams(signal="coverage", top=2, weight=0.0), embedder=OnnxMiniLMEmbedding(),
