@@ -51,7 +51,7 @@ def test_only_the_top_candidates_are_rescored_and_weight_zero_changes_nothing() 
     reranker = Reranker(RerankParams(signal="coverage", top=2, weight=1.0), embedder=OnnxMiniLMEmbedding(),
                         analyzer=Analyzer())
     vector = np.zeros(384, dtype=np.float32)
-    cands = [(IRRELEVANT, {}, 0.9), (RELEVANT, {}, 0.8), (RELEVANT, {}, 0.1)]
+    cands: list[tuple[str, dict[str, str], float]] = [(IRRELEVANT, {}, 0.9), (RELEVANT, {}, 0.8), (RELEVANT, {}, 0.1)]
     scores = reranker.rescore(QUERY, vector, cands)
     assert scores[2] == 0.1 and scores[1] > 0.8
     idle = Reranker(RerankParams(signal="coverage", top=2, weight=0.0), embedder=OnnxMiniLMEmbedding(),
