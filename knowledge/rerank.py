@@ -12,7 +12,7 @@ session), so the signals use what the project already has:
 The new score is fused + weight * signal (the signal's raw value, 0..1, or min-max normalised over the re-scored
 candidates); only the first `top` candidates are re-scored, so the rest keep their places. HybridSearcher applies a
 Reranker only when one is given to it; nothing in the product does: on the dev split every signal and weight tried
-only lost (docs/benchmarks.md), so this stage is for the benchmark (bench/retrieval_quality.py --rerank) and the
+tied or lost (docs/benchmarks.md), so this stage is for the benchmark (bench/retrieval_quality.py --rerank) and the
 place where a shipped cross-encoder would go.
 """
 
