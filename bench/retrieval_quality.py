@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retrieval import copy_corpus  # noqa: E402
 
+from knowledge.embedder_onnx import OnnxMiniLMEmbedding  # noqa: E402
 from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
@@ -70,14 +71,14 @@ def off_topic(split: str) -> list[str]:
     return [r["query"] for r in load(OFF_TOPIC) if split == "all" or r["split"] == split]
 
 
+def exported_model(model_dir: Path) -> OnnxMiniLMEmbedding:
+    """The offline embedder running another exported model (scripts/export_embedding_model.py --target)."""
+    return OnnxMiniLMEmbedding(model_dir=model_dir, model_name=f"bench:{model_dir.resolve().name}")
+
+
 def build_kb(work: Path, embedder: str, mode: str, model_dir: Path | None = None) -> KnowledgeBase:
     """A knowledge base with both corpora ingested into one org (the offline embedder from model_dir if given)."""
-    if model_dir is not None:
-        from knowledge.embedder_onnx import OnnxMiniLMEmbedding
-
-        model = OnnxMiniLMEmbedding(model_dir=model_dir, model_name=f"bench:{model_dir.resolve().name}")
-    else:
-        model = make_embedder(embedder)
+    model = exported_model(model_dir) if model_dir else make_embedder(embedder)
     kb = KnowledgeBase(data_dir=work / f"kb-{embedder}-{mode}", embedder=model, retrieval=mode)
     kb.ingest(DEMO, ORG)
     kb.ingest(copy_corpus(work / "prometheus-runbooks"), ORG)
