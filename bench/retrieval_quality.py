@@ -2,7 +2,7 @@
 top-suggestion precision and abstention on off-topic questions, and ablations.
 
     .venv/bin/python bench/retrieval_quality.py [--embedder offline|hashing] [--mode hybrid|vector|bm25]
-                                                [--split test|dev|all] [--tune] [--json]
+                                                [--split test|dev|all] [--tune] [--json] [--variant SPEC]
 
 The index holds the 108 prometheus-operator runbooks (bench/corpora/prometheus-runbooks, Apache-2.0) and the
 shipped runbooks and postmortems (bot/demo_data). Fusion weights and the abstention threshold are tuned
@@ -169,6 +169,8 @@ def main() -> None:
                         "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
                         "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
+    parser.add_argument("--variant", default="", help="a vocabulary variant measured and not adopted: field:W, "
+                        "prf:BETA:TERMS, assoc:BETA:TERMS, prefix:TEXT, card-vector:N (bench/retrieval_variants.py)")
     parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
@@ -188,6 +190,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
         kb = build_kb(work, args.embedder, args.mode)
+        if args.variant:
+            from retrieval_variants import apply
+
+            apply(kb, ORG, args.variant)
         if "documents" in ablate or "rrf" in ablate or args.alpha is not None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
