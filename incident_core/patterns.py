@@ -122,17 +122,18 @@ def state_alert_keys(state: IncidentState) -> tuple[str, ...]:
 
 
 def next_alert_keys(before: IncidentState, after: IncidentState) -> tuple[str, ...]:
-    """`after`'s alert keys, from `before`'s and the keys the change added when it only added keys (what an
-    attached signal does until the incident holds MAX_KEYS; an eviction walks every key again). Remembered
-    on `after`, which is the state before the next append: an append walks its new keys, not ~200."""
+    """`after`'s alert keys, from `before`'s and the keys the change added and evicted: an alert name's
+    strongest key stays unless an added key beats it or it was evicted itself (then every key is walked
+    again). Remembered on `after`, which is the state before the next append: an append walks its new
+    and evicted keys, not the incident's ~200."""
     known: tuple[str, ...] | None = after.__dict__.get(_ALERT_KEYS)
     if known is not None:
         return known
     old, new = before.correlation_keys, after.correlation_keys
-    added = new.keys() - old.keys()
-    if len(new) != len(old) + len(added):  # some key was evicted
-        return state_alert_keys(after)
     known = state_alert_keys(before)
+    added = new.keys() - old.keys()
+    if len(new) != len(old) + len(added) and not (old.keys() - new.keys()).isdisjoint(known):
+        return state_alert_keys(after)  # a strongest key was evicted: the next strongest is unknown here
     if any(k.startswith(ALERT_KIND) for k in added):
         best = {alert_name(k): (KEY_STRENGTH.get(k.partition("=")[0], 0), k) for k in known}
         _strongest(best, added)
