@@ -62,6 +62,16 @@ def backends_delta(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
 
 
+def signals_per_transaction(url: str) -> float:
+    """Signals attached per committing transaction so far (rows inserted by one transaction share an xmin)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT xmin::text) FROM events "
+                           "WHERE type = 'SignalAttached'").fetchone()
+    return row[0] / row[1] if row and row[1] else float("nan")
+
+
 def payload(i: int, fingerprints: int, alerts: int = 1) -> dict:
     """Payload `i`: an Alertmanager notification carrying `alerts` alerts (signals i*alerts … i*alerts+alerts-1)."""
     first = _notification(i * alerts, fingerprints)
@@ -172,6 +182,7 @@ def main() -> None:
             elapsed, lat, accepted = asyncio.run(load(hook, token, bodies[warm:], args.concurrency))
             server_ms = (cpu_seconds(server.pid) - server_cpu) * 1000 / accepted
             pg_ms = backends_delta(pg_cpu, backends_cpu(url)) * 1000 / accepted
+            per_tx = signals_per_transaction(url)
         finally:
             server.terminate()
             server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
@@ -187,6 +198,7 @@ def main() -> None:
     print(f"| payloads / accepted signals (alerts per payload), after the warm-up | {len(lat)} / {accepted} "
           f"({args.alerts}) | |")
     print(f"| CPU per signal over HTTP, server / PostgreSQL backends, ms | {server_ms:.2f} / {pg_ms:.2f} | |")
+    print(f"| signals per transaction over HTTP (group commit) | {per_tx:.1f} | |")
     print(f"| CPU per signal in-process, process / PostgreSQL backends, ms | {store_ms:.2f} / {store_pg_ms:.2f} | |")
     print(f"| load average at the end | {Path('/proc/loadavg').read_text().split()[0]} | |")
 
