@@ -181,7 +181,6 @@ class SqlTransaction:
                 meta["batch"] = len(events)
             rows.append(event_row(e, project_id=state.project_id, recorded_at=now,
                                   idempotency_key=idempotency_key if i == 0 else None, meta=meta))
-        projection = incident_row(state)
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
@@ -193,11 +192,10 @@ class SqlTransaction:
             if self._pg:
                 keys, keys_before = key_rows(state, events)
                 pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id, payloads=self._take_payloads(),
-                                        expected_version=expected_version, version=state.version, events=rows,
-                                        projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
+                                        expected_version=expected_version, state=state, events=rows,
+                                        outbox=outbox_rows, keys={k["key"]: k for k in keys},
                                         keys_before=keys_before, signals=signal_rows(events),
-                                        tail=tail_of(state, events),
-                                        after=pg_statements(state) if patterns else [])
+                                        tail=tail_of(state, events), after=pg_statements if patterns else None)
                 if opens_rooms(events):
                     for statement in pending.statements():
                         append_pg(self.conn, statement)
@@ -206,6 +204,7 @@ class SqlTransaction:
                 queue_append(self._pending, pending)  # sent with the COMMIT, or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
+            projection = incident_row(state)
             if expected_version == 0:
                 self.conn.execute(_INSERT_INCIDENT, projection)
             else:
