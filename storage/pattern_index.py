@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
-from incident_core.patterns import keys_signature, next_alert_keys, resolved_at, state_alert_keys, state_pattern_keys
+from incident_core.patterns import (
+    keys_signature,
+    next_alert_keys,
+    resolved_at,
+    state_alert_keys,
+    state_pattern_keys,
+)
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
 from storage.pg_append import Statement, json_rows
