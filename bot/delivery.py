@@ -30,6 +30,9 @@ log = logging.getLogger("revenant.delivery")
 Subscriber = Callable[[PendingMessage], None]
 Subscribers = dict[str, list[Subscriber]]
 PER_ORG_PER_PASS = 50  # a pass ends; the next one starts again from the org waiting longest
+# A running process lets an incident's refresh settle this long before delivering it, folding the changes
+# that follow into one delivery (storage/outbox.py `claim`); a one-off pass (`deliver_once`) does not wait.
+SETTLE = timedelta(seconds=0.5)
 
 
 def subscriber_name(fn: Subscriber) -> str:
@@ -69,8 +72,11 @@ class Deliverer:
 
     def __init__(self, outbox: SqlOutbox, subs: Mapping[str, Sequence[Subscriber]], *, threads: int = 4,
                  policy: RetryPolicy | None = None, lease: timedelta = LEASE,
-                 before_each: Callable[[], None] | None = None, monitor: object | None = None) -> None:
+                 before_each: Callable[[], None] | None = None, monitor: object | None = None,
+                 settle: timedelta = timedelta(0)) -> None:
         self.outbox = outbox
+        self.settle = settle
+        self.settling = False  # the last pass left some org's messages to settle: look again after `settle`
         self.topics = named(subs)
         self.after = ordering(self.topics)
         self.threads = max(1, threads)
@@ -89,6 +95,7 @@ class Deliverer:
     def run_pass(self) -> int:
         """Deliver what is due now across every org, fairly; returns how many messages were completed."""
         self._start_heartbeat()
+        self.settling = False
         orgs = deque(self.outbox.due_orgs())
         if not orgs:
             return 0
@@ -102,11 +109,13 @@ class Deliverer:
                         return
                     org_id = orgs.popleft()
                 try:
-                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease)
+                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease, settle=self.settle)
                 except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
                     log.exception("claiming a message of org %s failed", org_id)
                     continue
                 if msg is None:
+                    if self.settle:  # due but nothing claimed: settling (or held by another process)
+                        self.settling = True
                     continue
                 if self.before_each is not None:
                     self.before_each()

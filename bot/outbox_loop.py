@@ -31,7 +31,7 @@ class OutboxLoop:
         self._subs = subscribers(app)
         self.enabled = bool(self._subs) and not app.overrides.get("no_outbox_loop")
         self._deliverer: Deliverer = deliverer(
-            app, self._subs, before_each=priority.wait_quiet_blocking if priority is not None else None)
+            app, self._subs, before_each=priority.wait_quiet_blocking if priority is not None else None, running=True)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -71,5 +71,6 @@ class OutboxLoop:
                 log.warning("outbox delivery paused: %s", exc)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
-            self._wake.wait(self.interval)
+            settling = self._deliverer.settling  # refreshes left to settle: back when they are due, not a poll later
+            self._wake.wait(min(self.interval, self._deliverer.settle.total_seconds()) if settling else self.interval)
             self._wake.clear()

@@ -60,9 +60,15 @@ class SqlOutbox:
         self.engine = engine
 
     # --- claiming and leases ------------------------------------------------------------------
-    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True) -> PendingMessage | None:
+    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True,
+              settle: timedelta = timedelta(0)) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
-        its incident are marked delivered by it (its subscribers render the incident as it is now)."""
+        its incident are marked delivered by it (its subscribers render the incident as it is now).
+
+        With `settle`, a refresh that became due less than `settle` ago is left to settle (None, and the org's
+        later messages wait behind it, in order): the changes that follow it within the window are folded into
+        its one delivery, so a burst of signals costs one render, guidance and recurrence check per incident
+        per window instead of one per change."""
         now = datetime.now(UTC)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
@@ -72,6 +78,9 @@ class SqlOutbox:
                 stmt = stmt.with_for_update(skip_locked=True)
             row = conn.execute(stmt).first()
             if row is None:
+                return None
+            if (settle and coalesce and row.topic == COALESCED_TOPIC and row.attempts == 0
+                    and row.lease_owner is None and utc(row.available_at) > now - settle):
                 return None
             conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
                          .values(available_at=now + lease, lease_owner=owner))

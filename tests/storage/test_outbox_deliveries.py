@@ -216,6 +216,28 @@ def test_refreshes_of_one_incident_coalesce_into_one_delivery(app: App) -> None:
     assert app.outbox.pending(w.org.id) == 0
 
 
+def test_a_running_deliverer_lets_an_incidents_refreshes_settle_into_one_delivery(app: App) -> None:
+    w = new_org(app)
+    put(app, w.org.id, "changed:INC:0", topic="incident.changed", incident_id="INC")
+    put(app, w.org.id, "note:0")  # behind the refresh: waits in order
+    rec = Recorder("keeper")
+    d = Deliverer(app.outbox, {"incident.changed": rec.subs, TOPIC: rec.subs}, threads=2,
+                  settle=timedelta(seconds=0.5))
+    d.run_pass()
+    assert [k for org, k in rec.order if org == w.org.id] == [] and d.settling  # too fresh: left to settle
+    for i in range(1, 4):  # more changes of the incident within the window
+        put(app, w.org.id, f"changed:INC:{i}", topic="incident.changed", incident_id="INC")
+    time.sleep(0.55)
+    d.run_pass()
+    d.stop()
+    assert [k for org, k in rec.order if org == w.org.id] == ["changed:INC:0", "note:0"]  # one render, nothing lost
+    assert app.outbox.pending(w.org.id) == 0
+    once = Deliverer(app.outbox, {"incident.changed": rec.subs}, threads=1)  # a one-off pass does not wait
+    put(app, w.org.id, "changed:INC:4", topic="incident.changed", incident_id="INC")
+    once.run_pass()
+    assert [k for org, k in rec.order if org == w.org.id][-1] == "changed:INC:4"
+
+
 def test_a_dependent_waits_for_its_room_while_unrelated_subscribers_go_on(app: App) -> None:
     w = new_org(app)
     put(app, w.org.id, "changed:INC:0", topic="incident.changed", incident_id="INC")
