@@ -71,6 +71,5 @@ class OutboxLoop:
                 log.warning("outbox delivery paused: %s", exc)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
-            settling = self._deliverer.settling  # refreshes left to settle: back when they are due, not a poll later
-            self._wake.wait(min(self.interval, self._deliverer.settle.total_seconds()) if settling else self.interval)
+            self._wake.wait(self._deliverer.next_wait(self.interval))  # a deferred refresh: back when it is due
             self._wake.clear()

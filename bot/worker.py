@@ -102,7 +102,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
                 log.info("delivered %d outbox message(s)", delivered)
             if once:
                 return
-            stop.wait(min(interval, d.settle.total_seconds()) if d.settling else interval)
+            stop.wait(d.next_wait(interval))
     finally:
         d.stop()
         d.join(STOP_GRACE)  # a delivery still running after that is abandoned; its lease lapses
