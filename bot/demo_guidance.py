@@ -9,6 +9,8 @@ from typing import Any
 from bot.demo_slack import SlackDemo, button_where, say, wait_for
 from handlers.slack.ids import ActionId
 
+_OUTCOME = "Simulated run of"
+
 
 def _text(message: dict[str, Any]) -> list[str]:
     """The visible text of a bot message's blocks, line by line."""
@@ -29,6 +31,16 @@ def _suggestions(sd: SlackDemo, channel: str, war_room_ts: str, after: int) -> d
     return wait_for(newest, "the suggestions thread")
 
 
+def _outcome(sd: SlackDemo, channel: str, war_room_ts: str, after: int, what: str) -> str:
+    """The first line of the run's outcome posted in the thread after the first `after` bot messages: not
+    whatever else lands there meanwhile (the automatic offer of suggestions can arrive at the same moment)."""
+    def posted() -> list[dict[str, Any]]:
+        return [m for m in sd.bot_messages(channel, war_room_ts)[after:] if _OUTCOME in m.get("text", "")]
+
+    done = wait_for(posted, what)[0]
+    return (_text(done) or [done.get("text", "")])[0][:160]
+
+
 def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:
     """`/revenant suggest`, run a read-only step, and take a high-risk step through two-person approval."""
     before = len(sd.bot_messages(channel, war_room_ts))
@@ -41,8 +53,7 @@ def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:
     if low is not None:
         count = len(sd.bot_messages(channel, war_room_ts))
         sd.click("bob", channel, message, low)
-        done = wait_for(lambda: sd.bot_messages(channel, war_room_ts)[count:], "the simulated run")
-        say("revenant", _text(done[-1])[0][:160] if _text(done[-1]) else done[-1].get("text", "")[:160])
+        say("revenant", _outcome(sd, channel, war_room_ts, count, "the simulated run"))
     high = next((b for b in sd.buttons(message) if b["action_id"] == ActionId.SUGGESTION_RUN
                  and b.get("style") == "danger"), None)
     if high is None:
@@ -60,5 +71,4 @@ def slack_guidance(sd: SlackDemo, channel: str, war_room_ts: str) -> None:
     say("revenant", f"(to bob only) {refusal[:150]}")
     count = len(sd.bot_messages(channel, war_room_ts))
     sd.click("alice", channel, approval, approve)
-    done = wait_for(lambda: sd.bot_messages(channel, war_room_ts)[count:], "the approved rollback")
-    say("revenant", (_text(done[-1]) or [done[-1].get("text", "")])[0][:160])
+    say("revenant", _outcome(sd, channel, war_room_ts, count, "the approved rollback"))

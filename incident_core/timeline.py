@@ -8,6 +8,8 @@ from typing import Any
 
 from incident_core import events as ev
 
+_ACTOR_WIDTH = 18  # the actor column; longer names are cut to keep every description in one column
+
 
 def describe(event: ev.Event) -> str:
     """One line, present tense, no timestamp."""
@@ -27,8 +29,11 @@ def render(events: Iterable[ev.Event], names: dict[str, str] | None = None) -> l
         if multi_day and e.occurred_at.date() != day:
             day = e.occurred_at.date()
             lines.append(f"— {e.occurred_at:%a %d %b %Y} (UTC) —")
-        line = f"{e.occurred_at:%H:%M:%S}  {short_actor(e.actor):<18} {describe(e)}"
-        lines.append(with_names(line, names) if names else line)
+        actor, what = short_actor(e.actor), describe(e)
+        if names:  # named before padding, so the column stays aligned whatever the name's length
+            actor, what = with_names(actor, names), with_names(what, names)
+        actor = actor if len(actor) <= _ACTOR_WIDTH else actor[:_ACTOR_WIDTH - 1] + "…"
+        lines.append(f"{e.occurred_at:%H:%M:%S}  {actor:<{_ACTOR_WIDTH}} {what}")
     return lines
 
 

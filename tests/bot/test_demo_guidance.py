@@ -16,7 +16,9 @@ def test_demo_shows_cited_suggestions_and_an_approval(tmp_path: Path, capsys: py
     assert "knowledge ingest bot/demo_data" in out and "/revenant suggest" in out
     assert "🟢 *1." in out and "🔴 *2." in out and "Source: `runbooks/checkout-5xx.md#diagnosis`" in out
     assert "*Seen before*" in out and "Postmortem: checkout outage after pool size change" in out
-    assert "clicks [Run (simulated)]" in out and "Simulated run of *run `kubectl -n shop get pods" in out
+    # each click is followed by its own outcome, whatever else the thread receives meanwhile
+    assert "clicks [Run (simulated)]\n  revenant     ✅ Simulated run of *run `kubectl -n shop get pods" in out
+    assert "alice        clicks [Approve]\n  revenant     ✅ Simulated run of *roll back deployment checkout" in out
     assert "(to bob only) :warning: you requested roll back deployment checkout" in out
     assert "approved by @alice" in out
     assert "approved by alice: roll back deployment checkout in shop" in out  # and it is on the timeline
