@@ -67,7 +67,7 @@ class DurableLazyRunner(AsyncLazyListenerRunner):
             else:
                 self.wake()  # the request is recorded already; some process's drain loop works it
 
-        listeners._start_lazy_function = start_lazy_function  # type: ignore[method-assign]
+        listeners._start_lazy_function = start_lazy_function  # type: ignore[method-assign, assignment]
 
     async def work(self, bolt: AsyncApp, *, body: str, headers: dict[str, Any], mode: str = "http") -> int:
         """Run the lazy work of one recorded request; returns how many lazy functions ran."""
