@@ -7,6 +7,11 @@ Each payload is an Alertmanager v4 notification carrying one firing alert; finge
 into an existing incident (about 50 services, so about 50 incidents). With --alerts N each payload is an
 Alertmanager group of N alerts (N consecutive signals). Prints accepted signals/s,
 p50/p99 latency, and the store-only rate (the same ingestion use case called in-process, no HTTP).
+
+CPU per accepted signal is measured after a warm-up (the first 10 % of the payloads, and of the store-only
+ones): the server process's (or the in-process run's) and that of the scratch database's PostgreSQL backends,
+from /proc/<pid>/stat, so other work on a shared machine does not enter it. The server's column includes
+what its background delivery threads do for those signals.
 """
 
 from __future__ import annotations
@@ -28,6 +33,43 @@ import aiohttp  # noqa: E402
 from bench.common import free_port, pct, say, scratch_database, wait_for_port  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def backends_cpu(url: str) -> dict[int, float]:
+    """CPU so far of each PostgreSQL backend connected to this database (a bench's pool keeps them open)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                           "AND pid <> pg_backend_pid()")]
+    return {pid: cpu_seconds(pid) for pid in pids}
+
+
+def backends_delta(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the backends spent between two readings (a backend that came up in between counts whole)."""
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items())
+
+
+def signals_per_transaction(url: str) -> float:
+    """Signals attached per committing transaction so far (rows inserted by one transaction share an xmin)."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*), count(DISTINCT xmin::text) FROM events "
+                           "WHERE type = 'SignalAttached'").fetchone()
+    return row[0] / row[1] if row and row[1] else float("nan")
 
 
 def payload(i: int, fingerprints: int, alerts: int = 1) -> dict:
@@ -83,8 +125,9 @@ async def load(url: str, token: str, bodies: list[bytes], concurrency: int) -> t
     return time.perf_counter() - started, latencies, accepted
 
 
-def store_only(url: str, n: int, fingerprints: int, offset: int, alerts: int = 1) -> float:
-    """The same normalize + intake path in-process, no HTTP: signals/s."""
+def store_only(url: str, n: int, fingerprints: int, offset: int, alerts: int = 1) -> tuple[float, float, float]:
+    """The same normalize + intake path in-process, no HTTP: signals/s, then the process's and the PostgreSQL
+    backends' CPU per signal (ms) after the first 10 % of the payloads."""
     from bot.bootstrap import bootstrap
     from bot.settings import Settings
     from handlers.signals import normalize
@@ -92,14 +135,19 @@ def store_only(url: str, n: int, fingerprints: int, offset: int, alerts: int = 1
 
     app = bootstrap(Settings(data_dir=Path("/tmp/revenant-bench"), database_url=url), migrate=False)  # type: ignore[call-arg]
     org = app.directory.create_org("bench-store")
+    warm = n // 10
     started = time.perf_counter()
     for i in range(n):
+        if i == warm:
+            cpu, pg = time.process_time(), backends_cpu(url)
         signals = normalize("alertmanager", payload(offset + i, fingerprints, alerts), org_id=org.id,
                             project_id=None, received_at=datetime.now(UTC))
         intake_signals(deps=app.deps, org_id=org.id, signals=signals)
     rate = n * alerts / (time.perf_counter() - started)
+    measured = (n - warm) * alerts
+    own, pg_ms = time.process_time() - cpu, backends_delta(pg, backends_cpu(url))
     app.close()
-    return rate
+    return rate, own * 1000 / measured, pg_ms * 1000 / measured
 
 
 def main() -> None:
@@ -127,13 +175,19 @@ def main() -> None:
             bodies = [json.dumps(payload(i, args.fingerprints, args.alerts)).encode() for i in range(args.payloads)]
             say(f"posting {args.payloads} payloads ({args.fingerprints} fingerprints), "
                 f"concurrency {args.concurrency} …")
-            elapsed, lat, accepted = asyncio.run(load(f"http://127.0.0.1:{port}/hooks/alertmanager", token,
-                                                      bodies, args.concurrency))
+            hook = f"http://127.0.0.1:{port}/hooks/alertmanager"
+            warm = len(bodies) // 10
+            asyncio.run(load(hook, token, bodies[:warm], args.concurrency))
+            server_cpu, pg_cpu = cpu_seconds(server.pid), backends_cpu(url)
+            elapsed, lat, accepted = asyncio.run(load(hook, token, bodies[warm:], args.concurrency))
+            server_ms = (cpu_seconds(server.pid) - server_cpu) * 1000 / accepted
+            pg_ms = backends_delta(pg_cpu, backends_cpu(url)) * 1000 / accepted
+            per_tx = signals_per_transaction(url)
         finally:
             server.terminate()
             server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
         say(f"store-only: {args.store_only} payloads through the same use case in-process …")
-        store = store_only(url, args.store_only, args.fingerprints, args.payloads, args.alerts)
+        store, store_ms, store_pg_ms = store_only(url, args.store_only, args.fingerprints, args.payloads, args.alerts)
     http_rate = accepted / elapsed
     print("\n| measure | value | target |\n|---|---|---|")
     print(f"| accepted signals/s over HTTP | {http_rate:,.0f} | ≥ 2,000 |")
@@ -141,7 +195,12 @@ def main() -> None:
     print(f"| latency p99 ms | {pct(lat, 99):.1f} | < 50 |")
     print(f"| store-only signals/s (in-process, 1 thread) | {store:,.0f} | |")
     print(f"| ratio HTTP / store-only | {http_rate / store:.2f} | |")
-    print(f"| payloads / accepted signals (alerts per payload) | {len(lat)} / {accepted} ({args.alerts}) | |")
+    print(f"| payloads / accepted signals (alerts per payload), after the warm-up | {len(lat)} / {accepted} "
+          f"({args.alerts}) | |")
+    print(f"| CPU per signal over HTTP, server / PostgreSQL backends, ms | {server_ms:.2f} / {pg_ms:.2f} | |")
+    print(f"| signals per transaction over HTTP (group commit) | {per_tx:.1f} | |")
+    print(f"| CPU per signal in-process, process / PostgreSQL backends, ms | {store_ms:.2f} / {store_pg_ms:.2f} | |")
+    print(f"| load average at the end | {Path('/proc/loadavg').read_text().split()[0]} | |")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,11 @@ top-suggestion precision and abstention on off-topic questions, and ablations.
 
     .venv/bin/python bench/retrieval_quality.py [--embedder offline|hashing] [--mode hybrid|vector|bm25]
                                                 [--split test|dev|all] [--tune] [--json]
+                                                [--model-dir DIR] [--sweep [FROM:TO:STEP]]
+
+--model-dir runs the offline embedder on another exported model (model.onnx, tokenizer.json, SHA256SUMS, as
+scripts/export_embedding_model.py --target writes them) instead of the shipped all-MiniLM-L6-v2; its cosines are
+calibrated differently, so give --threshold, or --tune / --sweep for the floor.
 
 The index holds the 108 prometheus-operator runbooks (bench/corpora/prometheus-runbooks, Apache-2.0) and the
 shipped runbooks and postmortems (bot/demo_data). Fusion weights and the abstention threshold are tuned
@@ -28,6 +33,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from retrieval import copy_corpus  # noqa: E402
 
+from knowledge.embedder_onnx import OnnxMiniLMEmbedding  # noqa: E402
 from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
@@ -65,9 +71,15 @@ def off_topic(split: str) -> list[str]:
     return [r["query"] for r in load(OFF_TOPIC) if split == "all" or r["split"] == split]
 
 
-def build_kb(work: Path, embedder: str, mode: str) -> KnowledgeBase:
-    """A knowledge base with both corpora ingested into one org."""
-    kb = KnowledgeBase(data_dir=work / f"kb-{embedder}-{mode}", embedder=make_embedder(embedder), retrieval=mode)
+def exported_model(model_dir: Path) -> OnnxMiniLMEmbedding:
+    """The offline embedder running another exported model (scripts/export_embedding_model.py --target)."""
+    return OnnxMiniLMEmbedding(model_dir=model_dir, model_name=f"bench:{model_dir.resolve().name}")
+
+
+def build_kb(work: Path, embedder: str, mode: str, model_dir: Path | None = None) -> KnowledgeBase:
+    """A knowledge base with both corpora ingested into one org (the offline embedder from model_dir if given)."""
+    model = exported_model(model_dir) if model_dir else make_embedder(embedder)
+    kb = KnowledgeBase(data_dir=work / f"kb-{embedder}-{mode}", embedder=model, retrieval=mode)
     kb.ingest(DEMO, ORG)
     kb.ingest(copy_corpus(work / "prometheus-runbooks"), ORG)
     return kb
@@ -169,7 +181,9 @@ def main() -> None:
                         "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
                         "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
-    parser.add_argument("--sweep", action="store_true", help="precision/abstention at thresholds 0.20-0.47")
+    parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
+                        help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
+    parser.add_argument("--model-dir", type=Path, help="an exported ONNX model directory for the offline embedder")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
     if "vocabulary" in ablate:
@@ -187,7 +201,7 @@ def main() -> None:
         knowledge.query.normalize_line = lambda line: line  # type: ignore[assignment]
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
-        kb = build_kb(work, args.embedder, args.mode)
+        kb = build_kb(work, args.embedder, args.mode, args.model_dir)
         if "documents" in ablate or "rrf" in ablate or args.alpha is not None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
@@ -202,9 +216,10 @@ def main() -> None:
             say(f"floor chosen on dev: {threshold:.2f}")
         rep = report(kb, labelled(args.split), off_topic(args.split), threshold)
         if args.sweep:
-            for step in range(26, 48, 3):
-                r = report(kb, labelled(args.split), off_topic(args.split), step / 100)
-                print(f"| {step / 100:.2f} | {r['precision']:.3f} | {r['answered']:.3f} | {r['abstention']:.3f} |")
+            start, stop, step = (round(float(x) * 100) for x in args.sweep.split(":"))
+            for floor in range(start, stop + 1, step):
+                r = report(kb, labelled(args.split), off_topic(args.split), floor / 100)
+                print(f"| {floor / 100:.2f} | {r['precision']:.3f} | {r['answered']:.3f} | {r['abstention']:.3f} |")
         if args.json:
             print(json.dumps(rep, indent=2))
         else:

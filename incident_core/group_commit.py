@@ -5,8 +5,11 @@ outcomes, in its own order. While a batch of the org is being written, the next 
 it: its leader waits for the in-flight transaction to end (bounded by the database's statement
 timeout) and takes everyone queued meanwhile, up to `max_items` items (the rest form the batch
 after). So one process writes an org's batches one after another, and they never wait on each
-other's key locks. A caller that finds nothing in flight waits at most `linger` seconds for others
-(default 0: it goes at once; a few milliseconds let the first deliveries of a burst share a commit).
+other's key locks. Once nothing of the org is in flight, the leader waits at most `linger` seconds more
+for others, or until `max_items` are queued (default 0: it goes at once). A few milliseconds let the
+first deliveries of a burst share a commit, and under load the callers the last commit answered come
+back in time for the next one (docs/benchmarks.md, "Issue 18, seventh session (batch)": at concurrency
+32, 5 ms took single alerts from 4.0 to 6.5–6.8 signals per transaction).
 When a coalesced transaction fails, every caller runs its own items alone, so one delivery's error
 (or a bad payload's) never becomes another's.
 """

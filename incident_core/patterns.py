@@ -84,13 +84,18 @@ def alert_name(key: str) -> str:
 
 
 def alert_keys(correlation_keys: Iterable[str]) -> tuple[str, ...]:
-    """The strongest alert key per alert name among an incident's correlation keys, sorted.
-
-    Runs for the states before and after every append that moves an alert key (storage/pattern_index.py), over
-    up to 200 keys each: one partition per key. A key starts with ALERT_KIND exactly when its kind (the part
-    before the first "=") does, since ALERT_KIND holds no "="."""
+    """The strongest alert key per alert name among an incident's correlation keys, sorted."""
     best: dict[str, tuple[int, str]] = {}
-    for key in correlation_keys:
+    _strongest(best, correlation_keys)
+    return tuple(sorted(key for _, key in best.values()))
+
+
+def _strongest(best: dict[str, tuple[int, str]], keys: Iterable[str]) -> None:
+    """Fold `keys` into `best` (alert name → (strength, key) of its strongest key so far).
+
+    One partition per key: a key starts with ALERT_KIND exactly when its kind (the part before the first "=")
+    does, since ALERT_KIND holds no "="."""
+    for key in keys:
         if not key.startswith(ALERT_KIND):
             continue
         kind, _, value = key.partition("=")
@@ -100,7 +105,41 @@ def alert_keys(correlation_keys: Iterable[str]) -> tuple[str, ...]:
         rank = (KEY_STRENGTH.get(kind, 0), key)  # (key_strength(key), key)
         if name not in best or rank > best[name]:
             best[name] = rank
-    return tuple(sorted(key for _, key in best.values()))
+
+
+# A state's alert keys are remembered on the state object itself: a pure function of a frozen state, so the
+# memo is exactly as trustworthy as the object. A state computed in a transaction that rolls back is never
+# put in the process's state cache (storage/unit_of_work.py fills it after commit), so its memo dies with it.
+_ALERT_KEYS = "_alert_keys"
+
+
+def state_alert_keys(state: IncidentState) -> tuple[str, ...]:
+    """`alert_keys(state.correlation_keys)`, computed once per state object."""
+    known: tuple[str, ...] | None = state.__dict__.get(_ALERT_KEYS)
+    if known is None:
+        known = state.__dict__[_ALERT_KEYS] = alert_keys(state.correlation_keys)
+    return known
+
+
+def next_alert_keys(before: IncidentState, after: IncidentState) -> tuple[str, ...]:
+    """`after`'s alert keys, from `before`'s and the keys the change added and evicted: an alert name's
+    strongest key stays unless an added key beats it or it was evicted itself (then every key is walked
+    again). Remembered on `after`, which is the state before the next append: an append walks its new
+    and evicted keys, not the incident's ~200."""
+    known: tuple[str, ...] | None = after.__dict__.get(_ALERT_KEYS)
+    if known is not None:
+        return known
+    old, new = before.correlation_keys, after.correlation_keys
+    known = state_alert_keys(before)
+    added = new.keys() - old.keys()
+    if len(new) != len(old) + len(added) and not (old.keys() - new.keys()).isdisjoint(known):
+        return state_alert_keys(after)  # a strongest key was evicted: the next strongest is unknown here
+    if any(k.startswith(ALERT_KIND) for k in added):
+        best = {alert_name(k): (KEY_STRENGTH.get(k.partition("=")[0], 0), k) for k in known}
+        _strongest(best, added)
+        known = tuple(sorted(key for _, key in best.values()))
+    after.__dict__[_ALERT_KEYS] = known
+    return known
 
 
 def key_label(key: str) -> str:
@@ -165,7 +204,7 @@ def keys_signature(keys: Iterable[str]) -> str:
 
 def state_pattern_keys(state: IncidentState) -> tuple[str, ...]:
     """`pattern_keys(past_incident(state))`, without building the rest of the facts (the index writes it)."""
-    return _keys(alert_keys(state.correlation_keys), state.services)
+    return _keys(state_alert_keys(state), state.services)
 
 
 def _mean(values: Iterable[float | None]) -> float | None:

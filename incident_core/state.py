@@ -162,10 +162,10 @@ def _role(s: IncidentState, e: ev.RoleAssigned) -> dict[str, Any]:
 
 def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     sig = e.signal
-    seen = sig.get("starts_at") or e.occurred_at.isoformat()
+    occurred = e.occurred_at.isoformat()
+    seen = sig.get("starts_at") or occurred
     keys = dict(s.correlation_keys)
-    for key in sig.get("correlation_keys", ()):
-        keys[key] = e.occurred_at.isoformat()
+    keys.update(dict.fromkeys(sig.get("correlation_keys", ()), occurred))
     if len(keys) > MAX_KEYS:
         # Evict by time only (keep every key seen at or after the MAX_KEYS-th newest moment) so the
         # incident_keys projection can mirror it with one range delete.
@@ -175,7 +175,7 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     if sig.get("service") and sig["service"] not in services:
         services = (*services, sig["service"])
     brief = {k: sig.get(k) for k in ("source", "kind", "status", "severity", "title", "service", "fingerprint")}
-    brief["at"] = e.occurred_at.isoformat()
+    brief["at"] = occurred
     points = s.metric_points + tuple((seen, str(v["name"]), float(v["value"])) for v in sig.get("values", ()))
     logs = s.log_lines
     line = log_line(sig)
@@ -197,7 +197,7 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
         "signal_count": s.signal_count + 1,
         "correlation_keys": keys,
         "services": services,
-        "last_signal_at": e.occurred_at.isoformat(),
+        "last_signal_at": occurred,
         "first_signal_at": s.first_signal_at or seen,
         "recent_signals": (s.recent_signals + (brief,))[-MAX_RECENT_SIGNALS:],
         "metric_points": points[-MAX_METRIC_POINTS:],

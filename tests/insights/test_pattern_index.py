@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from storage.insights_queries import SqlIncidentHistory
 from storage.pattern_index import PATTERNS, pattern_rows
 from storage.projections import rebuild, snapshot
 from tests.conftest import make_app
+from tests.helpers import in_processes
 from tests.insights.history import StepClock, open_incident, seed, signal
 
 MIGRATION = Path(__file__).parents[2] / "storage/migrations/versions/0011_i18r_pattern_index.py"
@@ -181,3 +184,49 @@ def test_the_index_is_behind_the_tenant_wall(pg_app: App) -> None:
     with pytest.raises(DBAPIError, match="row-level security"), pg_app.engine.begin() as conn:
         scope_to_org(conn, a)
         conn.execute(sa.text("UPDATE incident_patterns SET org_id = :b"), {"b": b})
+
+
+def _signal_from_another_process(url: str, data_dir: str, org_id: str, at: datetime, alert: str) -> str:
+    app = make_app(url, Path(data_dir), clock=StepClock(at))
+    try:
+        return str(intake_signals(deps=app.deps, org_id=org_id, signals=[signal(org_id, 0, at, alert=alert)])[0]
+                   .incident_id)
+    finally:
+        app.close()
+
+
+def test_a_rolled_back_append_leaves_no_keys_another_process_commits_differently(
+        clocked: tuple[App, StepClock], tmp_path: Path) -> None:
+    # The alert keys a state's append computed are remembered on that state (incident_core/patterns.py), and
+    # only committed states reach a process's state cache. Process A computes version 4 with QueueDepth and
+    # rolls back; process B commits version 4 with DiskFull; A then adds QueueDepth on top of B's version 4:
+    # its rows must be rewritten. Had A remembered QueueDepth for (org, incident, 4), A would find nothing
+    # changed and the index would miss QueueDepth.
+    app, clock = clocked
+    org = app.directory.create_org("index-rollback").id
+    incident = open_incident(app, clock, org, 0, clock.at, ack_minutes=1, resolve_minutes=None)
+    assert app.queries.get(org, incident) is not None  # process A holds version 3 (opened, acknowledged)
+
+    @contextmanager
+    def rolled_back(org_id: str) -> Iterator[object]:
+        with app.deps.uow(org_id) as tx:
+            yield tx
+            tx.conn  # noqa: B018 — PostgreSQL: the deferred append is sent, then rolled back
+            raise RuntimeError("rolled back after the append")
+
+    clock.at += timedelta(minutes=5)
+    with pytest.raises(RuntimeError, match="rolled back"):
+        intake_signals(deps=replace(app.deps, uow=rolled_back), org_id=org,
+                       signals=[signal(org, 0, clock.at, alert="QueueDepth")])
+    clock.at += timedelta(minutes=5)
+    url = app.engine.url.render_as_string(hide_password=False)
+    assert in_processes(_signal_from_another_process,
+                        [(url, str(tmp_path / "b"), org, clock.at, "DiskFull")]) == [incident]
+    clock.at += timedelta(minutes=5)
+    by_a = intake_signals(deps=app.deps, org_id=org, signals=[signal(org, 0, clock.at, alert="QueueDepth")])[0]
+    assert by_a.incident_id == incident
+    state = app.queries.get(org, incident)
+    assert state is not None and state.version == 5
+    keys = pattern_keys(past_incident(state))
+    assert {"alertname+service=QueueDepth/checkout", "alertname+service=DiskFull/checkout"} <= set(keys)
+    assert _same(_index(app, org), _expected([state]))
