@@ -2,7 +2,7 @@
 top-suggestion precision and abstention on off-topic questions, and ablations.
 
     .venv/bin/python bench/retrieval_quality.py [--embedder offline|hashing] [--mode hybrid|vector|bm25]
-                                                [--split test|dev|all] [--tune] [--json]
+                                                [--split test|dev|all] [--tune] [--json] [--variant SPEC]
                                                 [--model-dir DIR] [--sweep [FROM:TO:STEP]]
 
 --model-dir runs the offline embedder on another exported model (model.onnx, tokenizer.json, SHA256SUMS, as
@@ -181,6 +181,8 @@ def main() -> None:
                         "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
                         "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
+    parser.add_argument("--variant", default="", help="a vocabulary variant measured and not adopted: field:W, "
+                        "prf:BETA:TERMS, assoc:BETA:TERMS, prefix:TEXT, card-vector:N (bench/retrieval_variants.py)")
     parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
                         help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
     parser.add_argument("--model-dir", type=Path, help="an exported ONNX model directory for the offline embedder")
@@ -202,6 +204,10 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
         kb = build_kb(work, args.embedder, args.mode, args.model_dir)
+        if args.variant:
+            from retrieval_variants import apply
+
+            apply(kb, ORG, args.variant)
         if "documents" in ablate or "rrf" in ablate or args.alpha is not None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
