@@ -38,6 +38,7 @@ from knowledge.embeddings import make_embedder  # noqa: E402
 from knowledge.evaluation import EvalQuery, first_relevant_rank  # noqa: E402
 from knowledge.kb import KnowledgeBase  # noqa: E402
 from knowledge.models import Hit  # noqa: E402
+from knowledge.rerank import SIGNALS, Reranker, RerankParams  # noqa: E402
 from knowledge.retrieval import FusionParams  # noqa: E402
 
 DEMO = ROOT / "bot" / "demo_data"
@@ -186,6 +187,11 @@ def main() -> None:
     parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
                         help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
     parser.add_argument("--model-dir", type=Path, help="an exported ONNX model directory for the offline embedder")
+    parser.add_argument("--rerank", choices=SIGNALS, default=None,
+                        help="re-score the fused top documents' best sections (knowledge/rerank.py)")
+    parser.add_argument("--rerank-top", type=int, default=RerankParams().top)
+    parser.add_argument("--rerank-weight", type=float, default=RerankParams().weight)
+    parser.add_argument("--rerank-normalise", action="store_true", help="min-max the signal over the re-scored")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
     if "vocabulary" in ablate:
@@ -212,6 +218,11 @@ def main() -> None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
                 alpha=args.alpha if args.alpha is not None else FusionParams().alpha)
+        if args.rerank:
+            kb._searcher.reranker = Reranker(  # noqa: SLF001
+                RerankParams(signal=args.rerank, top=args.rerank_top, weight=args.rerank_weight,
+                             normalise=args.rerank_normalise),
+                embedder=kb.embedder, analyzer=kb._searcher._lexical.analyzer)  # noqa: SLF001
         if args.tune:
             say("tuning on dev ...")
             kb._searcher.params = tune_fusion(kb, labelled("dev"))  # noqa: SLF001

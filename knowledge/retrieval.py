@@ -16,6 +16,7 @@ from llama_index.core.vector_stores.utils import metadata_dict_to_node
 from knowledge.chunks import service_flag
 from knowledge.lexical import LexicalIndex, LexicalStore, build_index, filter_meta
 from knowledge.models import Hit
+from knowledge.rerank import Reranker
 from knowledge.store import ChromaStore
 
 MODES = ("hybrid", "vector", "bm25")
@@ -95,7 +96,7 @@ class HybridSearcher:
 
     def __init__(
         self, store: ChromaStore, embedder: BaseEmbedding, lexical: LexicalStore, mode: str = "hybrid",
-        params: FusionParams | None = None,
+        params: FusionParams | None = None, reranker: Reranker | None = None,
     ) -> None:
         if mode not in MODES:
             raise ValueError(f"retrieval mode must be one of {', '.join(MODES)}")
@@ -104,6 +105,7 @@ class HybridSearcher:
         self._embedder = embedder
         self._lexical = lexical
         self.params = params or FusionParams()
+        self.reranker = reranker  # None: the fused order is final
 
     def lexical_index(self, col: Collection) -> LexicalIndex | None:
         """The org's lexical index at the collection's version; if absent, a rebuild starts in the background."""
@@ -163,6 +165,13 @@ class HybridSearcher:
             ranked = sorted(pool.values(), key=lambda c: -c.score)
             chosen = _collapse(ranked, limit=k + SPARE, per_document=per_document)
             self._materialize(col, vectors[row], chosen)
+            if self.reranker is not None and by_document:
+                chosen = [c for c in chosen if c.meta is not None]
+                rescored = self.reranker.rescore(
+                    texts[i], vectors[row], [(c.text or "", c.meta or {}, c.score) for c in chosen])
+                for cand, score in zip(chosen, rescored, strict=True):
+                    cand.score = score
+                chosen.sort(key=lambda c: -c.score)
             results[i] = to_hits([c for c in chosen if c.meta is not None], k=k, per_document=per_document)
         return results
 
