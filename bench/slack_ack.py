@@ -59,6 +59,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pause", type=float, default=0.0, help="seconds between rounds")
+    parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
     args = parser.parse_args()
     with scratch_database("revenant_slack") as url, SlackEmulator() as slack:
         env = {**os.environ, "REVENANT_DATABASE_URL": url, "REVENANT_DATA_DIR": "/tmp/revenant-bench",
@@ -71,8 +72,11 @@ def main() -> None:
         for u in users:
             run("org", "member", "bench", f"slack:{u}", "commander")
         port = free_port()
-        server = subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "serve", "--host", "127.0.0.1", "--port",
-                                   str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
+            [str(ROOT / ".venv/bin/revenant")]
+        server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)],
+                                  env={**env, **({"REVENANT_PROFILE": args.profile} if args.profile else {})},
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             wait_for_port(port)
             sender = SlackSender(app_url=f"http://127.0.0.1:{port}", signing_secret=SECRET, slack=slack)
@@ -120,7 +124,7 @@ def main() -> None:
             stopping = time.perf_counter()
             server.terminate()
             try:
-                code: int | str = server.wait(30)
+                code: int | str = server.wait(180 if args.profile else 30)  # a profiled server writes its profile
             except subprocess.TimeoutExpired:
                 server.kill()
                 code = f"still running at 30 s (killed; exit {server.wait()})"

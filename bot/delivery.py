@@ -24,12 +24,16 @@ from datetime import UTC, datetime, timedelta
 from types import FunctionType, MethodType
 
 from incident_core.delivery_policy import DONE, RetryPolicy, SubscriberState, plan
-from storage.outbox import LEASE, Outcome, PendingMessage, SqlOutbox
+from storage.outbox import COALESCED_TOPIC, LEASE, Outcome, PendingMessage, SqlOutbox
 
 log = logging.getLogger("revenant.delivery")
 Subscriber = Callable[[PendingMessage], None]
 Subscribers = dict[str, list[Subscriber]]
 PER_ORG_PER_PASS = 50  # a pass ends; the next one starts again from the org waiting longest
+# A running process renders an incident's refreshes at most once per this window: the first change of a quiet
+# incident goes at once; one arriving sooner after the last render waits out the window (`SqlOutbox.defer`), and
+# the changes that come meanwhile fold into it (claim's coalescing). A one-off pass (`deliver_once`) never waits.
+SETTLE = timedelta(seconds=1)
 
 
 def subscriber_name(fn: Subscriber) -> str:
@@ -69,8 +73,12 @@ class Deliverer:
 
     def __init__(self, outbox: SqlOutbox, subs: Mapping[str, Sequence[Subscriber]], *, threads: int = 4,
                  policy: RetryPolicy | None = None, lease: timedelta = LEASE,
-                 before_each: Callable[[], None] | None = None, monitor: object | None = None) -> None:
+                 before_each: Callable[[], None] | None = None, monitor: object | None = None,
+                 settle: timedelta = timedelta(0)) -> None:
         self.outbox = outbox
+        self.settle = settle
+        self.settles_at: float | None = None  # monotonic time the earliest refresh this pass deferred is due
+        self._rendered: dict[tuple[str, str], float] = {}  # (org, incident) -> when its last refresh started
         self.topics = named(subs)
         self.after = ordering(self.topics)
         self.threads = max(1, threads)
@@ -89,6 +97,7 @@ class Deliverer:
     def run_pass(self) -> int:
         """Deliver what is due now across every org, fairly; returns how many messages were completed."""
         self._start_heartbeat()
+        self.settles_at = None
         orgs = deque(self.outbox.due_orgs())
         if not orgs:
             return 0
@@ -108,10 +117,13 @@ class Deliverer:
                     continue
                 if msg is None:
                     continue
-                if self.before_each is not None:
-                    self.before_each()
                 try:
-                    completed = self.deliver(msg)
+                    if self._defer_if_settling(msg):
+                        completed = False  # back when its window ends; the org's other messages go on
+                    else:
+                        if self.before_each is not None:
+                            self.before_each()
+                        completed = self.deliver(msg)
                 except Exception:  # noqa: BLE001 — bookkeeping failed (database): the lease lapses, it comes back
                     log.exception("delivering message %s of org %s failed; it is retried after its lease",
                                   msg.id, org_id)
@@ -131,6 +143,12 @@ class Deliverer:
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)
         return done[0]
+
+    def next_wait(self, interval: float) -> float:
+        """Seconds until the next pass: `interval`, or sooner when a refresh this pass deferred falls due."""
+        if self.settles_at is None:
+            return interval
+        return min(interval, max(0.0, self.settles_at - time.monotonic()) + 0.01)
 
     def stop(self) -> None:
         """Stop claiming; subscriber calls still running finish or are abandoned (their leases lapse)."""
@@ -166,6 +184,24 @@ class Deliverer:
         return self._stop.is_set()
 
     # --- one message -----------------------------------------------------------------------------
+    def _defer_if_settling(self, msg: PendingMessage) -> bool:
+        """Within `settle` of the incident's last render, give a fresh refresh back, due when the window ends
+        (True: deferred, nothing delivered). Otherwise note the render about to start (False)."""
+        if not self.settle or msg.topic != COALESCED_TOPIC or msg.deliveries:
+            return False
+        key, now, window = (msg.org_id, str(msg.payload.get("incident_id", ""))), time.monotonic(), self.settle.total_seconds()
+        with self._lock:
+            last = self._rendered.get(key)
+            if last is None or now - last >= window:
+                if len(self._rendered) >= 10_000:  # forget incidents rendered longer ago than the window
+                    self._rendered = {k: t for k, t in self._rendered.items() if now - t < window}
+                self._rendered[key] = now
+                return False
+            due = last + window
+            self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
+        self.outbox.defer(msg, owner=self.owner, until=datetime.now(UTC) + timedelta(seconds=due - now))
+        return True
+
     def deliver(self, msg: PendingMessage) -> bool:
         """Run the message's due subscribers (dependencies first), record each outcome, release the lease.
 

@@ -31,7 +31,7 @@ class OutboxLoop:
         self._subs = subscribers(app)
         self.enabled = bool(self._subs) and not app.overrides.get("no_outbox_loop")
         self._deliverer: Deliverer = deliverer(
-            app, self._subs, before_each=priority.wait_quiet_blocking if priority is not None else None)
+            app, self._subs, before_each=priority.wait_quiet_blocking if priority is not None else None, running=True)
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -71,5 +71,5 @@ class OutboxLoop:
                 log.warning("outbox delivery paused: %s", exc)
             except Exception:  # noqa: BLE001 — keep delivering; the message stays pending and retries
                 log.exception("outbox delivery pass failed")
-            self._wake.wait(self.interval)
+            self._wake.wait(self._deliverer.next_wait(self.interval))  # a deferred refresh: back when it is due
             self._wake.clear()

@@ -80,6 +80,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     group = app.signal_writer
     WebhookEndpoint(
         authenticate=app.directory.authenticate_token,
+        authenticate_cached=app.directory.cached_token,
         intake=lambda org_id, signals, project_id: intake_signals(
             deps=app.deps, org_id=org_id, signals=signals, token_project_id=project_id, write=group.submit),
         metrics=metrics_,

@@ -137,7 +137,7 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
                              incident_changed=incident_changed, executor=app.executor)
     register(bolt, services)
     # Lazy work runs from the durable record of acknowledged requests (handlers/slack/durable_runner.py).
-    bolt.listener_runner.lazy_listener_runner = DurableLazyRunner(logging.getLogger("revenant.slack.lazy"), wake)
+    DurableLazyRunner(logging.getLogger("revenant.slack.lazy"), wake).install(bolt)
     return bolt
 
 

@@ -7,10 +7,11 @@ import logging
 import signal
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 
 from bot.acked_workers import start_in_thread as start_acked
 from bot.bootstrap import App
-from bot.delivery import STOP_GRACE, Deliverer, Subscribers
+from bot.delivery import SETTLE, STOP_GRACE, Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
 from incident_core.delivery_policy import RetryPolicy
@@ -51,13 +52,16 @@ def subscribers(app: App) -> Subscribers:
 
 
 def deliverer(app: App, subs: Subscribers | None = None, *,
-              before_each: Callable[[], None] | None = None) -> Deliverer:
-    """The process's deliverer: its threads, retry policy and lease come from the app (overrides for tests)."""
+              before_each: Callable[[], None] | None = None, running: bool = False) -> Deliverer:
+    """The process's deliverer: its threads, retry policy and lease come from the app (overrides for tests).
+
+    A `running` process's deliverer lets refreshes settle (bot/delivery.py SETTLE); a one-off pass does not."""
     return Deliverer(app.outbox, subs if subs is not None else subscribers(app),
                      threads=int(app.overrides.get("outbox_threads", app.settings.outbox_threads)),
                      policy=app.overrides.get("delivery_policy") or RetryPolicy(),
                      lease=app.overrides.get("outbox_lease") or LEASE, before_each=before_each,
-                     monitor=app.delivery_monitor)
+                     monitor=app.delivery_monitor,
+                     settle=app.overrides.get("outbox_settle", SETTLE) if running else timedelta(0))
 
 
 def deliver_once(app: App, subs: Subscribers | None = None, *,
@@ -85,7 +89,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
         sync_all(app)
     else:
         start_source_sync(app)
-    d = deliverer(app, subs)
+    d = deliverer(app, subs, running=not once)
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():  # stop between passes, never mid-wait
         for signum in (signal.SIGTERM, signal.SIGINT):
@@ -98,7 +102,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
                 log.info("delivered %d outbox message(s)", delivered)
             if once:
                 return
-            stop.wait(interval)
+            stop.wait(d.next_wait(interval))
     finally:
         d.stop()
         d.join(STOP_GRACE)  # a delivery still running after that is abandoned; its lease lapses

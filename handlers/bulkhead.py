@@ -45,7 +45,7 @@ class Bulkhead:
         self.threads, self.per_key, self.queue_per_key = threads, per_key, queue_per_key
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
         self._lanes: dict[str, _Lane] = {}
-        self.admitted: list[str] = []  # keys in the order their jobs started (the last 1000; for tests and metrics)
+        self.admitted: deque[str] = deque(maxlen=1000)  # keys in the order their jobs started (for tests and metrics)
 
     def load(self, key: str) -> tuple[int, int]:
         """(running, waiting) for one key."""
@@ -70,7 +70,7 @@ class Bulkhead:
                 raise
         else:
             lane.running += 1
-        self.admitted = [*self.admitted[-999:], key]
+        self.admitted.append(key)
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:

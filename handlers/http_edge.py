@@ -57,6 +57,15 @@ async def read_body(request: web.Request, *, limit: int) -> bytes:
     """The whole body, at most `limit` bytes (413 beyond), by the request's deadline (408 after it)."""
     if request.content_length is not None and request.content_length > limit:
         raise BodyError(413, f"body is {request.content_length} bytes; the limit is {limit} bytes")
+    content = request.content
+    if content.is_eof() and not content.exception():  # all of it arrived with the head: no deadline to keep
+        try:
+            body = content.read_nowait()
+        except Exception as exc:  # noqa: BLE001 — as below: the sender's mistake
+            raise BodyError(400, f"the body could not be read: {type(exc).__name__}") from None
+        if len(body) > limit:
+            raise BodyError(413, f"body exceeds the limit of {limit} bytes")
+        return body
     deadline = request.get(DEADLINE_KEY)
     chunks, size = [], 0
     try:

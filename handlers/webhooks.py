@@ -59,6 +59,8 @@ class WebhookEndpoint:
     intake: Callable[[str, list[Signal], str | None], list[IngestOutcome]]
     metrics: WebhookMetrics
     now: Callable[[], datetime]
+    # The owner when a cache holds the token (no database read: it runs on the event loop), else None.
+    authenticate_cached: Callable[[str], TokenOwner | None] = lambda _token: None
     bulkhead: Bulkhead = field(default_factory=Bulkhead)
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     max_signals: int = MAX_SIGNALS
@@ -145,8 +147,9 @@ class WebhookEndpoint:
             raise _Reject(401, "unauthenticated", {"error": "missing bearer token: send "
                                                    "`Authorization: Bearer <org webhook token>`"},
                           {"WWW-Authenticate": "Bearer"})
+        token = token.strip()
         try:
-            owner = await asyncio.to_thread(self.authenticate, token.strip())
+            owner = self.authenticate_cached(token) or await asyncio.to_thread(self.authenticate, token)
         except StoreUnavailable as exc:
             raise _unavailable(exc) from None
         except Exception:

@@ -47,6 +47,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _well_formed(token: str) -> bool:
+    """`rvn_<32-character org id>_<secret>`: anything else is refused without a lookup."""
+    parts = token.split("_", 2)
+    return len(parts) == 3 and parts[0] == TOKEN_PREFIX and len(parts[1]) == 32 and parts[1].isalnum()
+
+
 def _org(row: Any) -> Org:
     return Org(id=row.id, name=row.name, default_role=OrgRole(row.default_role), settings=dict(row.settings or {}))
 
@@ -265,12 +271,23 @@ class SqlDirectory:
             ).values(expires_at=ends))
         return self.issue_token(org_id, project_id=project_id)
 
+    def cached_token(self, token: str) -> TokenOwner | None:
+        """The owner of a token this process verified within `cache_seconds` and that has not expired since;
+        None when the cache cannot say (never reads the database: safe on an event loop). A token rotated
+        here is forgotten at once; one expired or replaced by another process stops working within
+        `cache_seconds`, as with `authenticate_token`."""
+        if not _well_formed(token):
+            return None
+        cached = self._tokens.get(hash_token(token))
+        if cached is not None and (cached[1] is None or cached[1] > datetime.now(UTC)):
+            return cached[0]
+        return None
+
     def authenticate_token(self, token: str) -> TokenOwner | None:
         """The owner of a valid, unexpired token, compared in constant time; None otherwise."""
-        parts = token.split("_", 2)
-        if len(parts) != 3 or parts[0] != TOKEN_PREFIX or len(parts[1]) != 32 or not parts[1].isalnum():
+        if not _well_formed(token):
             return None
-        org_id, digest, now = parts[1], hash_token(token), datetime.now(UTC)
+        org_id, digest, now = token.split("_", 2)[1], hash_token(token), datetime.now(UTC)
         cached = self._tokens.get(digest)
         if cached is not None and (cached[1] is None or cached[1] > now):
             return cached[0]

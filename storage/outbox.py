@@ -94,6 +94,17 @@ class SqlOutbox:
                 OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(message_ids), OUTBOX.c.lease_owner == owner,
                 OUTBOX.c.delivered_at.is_(None)).values(available_at=datetime.now(UTC) + lease)).rowcount or 0)
 
+    def defer(self, msg: PendingMessage, *, owner: str, until: datetime) -> bool:
+        """Give the lease back untouched, due again at `until` (no attempt counted); False if the lease was lost.
+
+        A refresh of an incident rendered moments ago waits out its window this way; the changes that arrive
+        meanwhile are folded into it when it is claimed again."""
+        with self.engine.begin() as conn:
+            scope_to_org(conn, msg.org_id)
+            return bool(conn.execute(OUTBOX.update().where(
+                OUTBOX.c.org_id == msg.org_id, OUTBOX.c.id == msg.id, OUTBOX.c.lease_owner == owner,
+                OUTBOX.c.delivered_at.is_(None)).values(available_at=until, lease_owner=None)).rowcount)
+
     def record(self, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
         """Write subscribers' outcomes for one message (delivered, pending again at a time, dead)."""
         with self.engine.begin() as conn:
@@ -183,8 +194,8 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
 def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
     """Mark other not-yet-started refreshes of the same incident delivered by this one (across processes).
 
-    Only messages no subscriber has touched and no one holds: the claimed message's subscribers read the
-    incident after this commit, so they show every change those messages announced.
+    Only messages no subscriber has touched and no one holds (due now or deferred, `defer`): the claimed
+    message's subscribers read the incident after this commit, so they show every change those messages announced.
     """
     incident = (row.payload or {}).get("incident_id")
     if incident is None:
@@ -192,7 +203,7 @@ def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
     started = sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
     stmt = sa.select(OUTBOX.c.id).where(
         OUTBOX.c.org_id == org_id, OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.delivered_at.is_(None),
-        OUTBOX.c.id != row.id, OUTBOX.c.available_at <= now, OUTBOX.c.lease_owner.is_(None),
+        OUTBOX.c.id != row.id, OUTBOX.c.lease_owner.is_(None),  # due now, or deferred to its window's end
         OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started)
     if is_postgres(conn):
         stmt = stmt.with_for_update(skip_locked=True)

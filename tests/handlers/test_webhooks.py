@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -200,3 +201,36 @@ async def test_non_standard_json_constants_are_400(server: Server, constant: byt
                                     raw=b'{"title": "x", "severity": "error", "value": ' + constant + b"}")
     assert got == 400 and "not valid JSON" in answer["error"]
     assert event_count(server, org_id) == 0
+
+
+async def test_a_remembered_token_is_checked_without_a_thread_and_revocation_still_applies(
+        server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    org_id, token = server.org()
+    lookups: list[object] = []
+    to_thread = asyncio.to_thread
+
+    async def counting(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if getattr(fn, "__name__", "") == "authenticate_token":
+            lookups.append(args)
+        return await to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counting)
+    body = fixture("alertmanager/firing_group")
+    assert (await server.post("alertmanager", body, token))[0] == 202
+    assert len(lookups) == 1  # verified once against the database, then remembered
+    assert (await server.post("alertmanager", body, token))[0] == 202
+    assert len(lookups) == 1  # answered from the cache on the event loop
+    server.app.directory.rotate_token(org_id, grace=timedelta(0))  # revoked: the old token expires now
+    status, answer = await server.post("alertmanager", body, token)
+    assert status == 401 and "invalid or expired" in answer["error"]
+
+
+async def test_a_remembered_token_stops_working_when_its_grace_period_ends(server: Server) -> None:
+    org_id, old = server.org()
+    server.app.directory.rotate_token(org_id, grace=timedelta(seconds=1))
+    body = fixture("alertmanager/firing_group")
+    assert (await server.post("alertmanager", body, old))[0] == 202  # remembered now, with its expiry
+    assert server.app.directory.cached_token(old) is not None
+    await asyncio.sleep(1.1)
+    assert server.app.directory.cached_token(old) is None
+    assert (await server.post("alertmanager", body, old))[0] == 401

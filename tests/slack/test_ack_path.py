@@ -21,7 +21,7 @@ from handlers.replay_batch import BatchedFirstSight
 from storage.acked_work import AckedItem, AckedWork, Arrival
 from storage.replay_guard import SEEN, ReplayGuard
 from tests.conftest import make_app
-from tests.slack.conftest import SlackWorld
+from tests.slack.conftest import SlackWorld, eventually
 
 
 @pytest.fixture
@@ -206,3 +206,26 @@ def test_a_record_worked_in_its_request_keeps_its_lease_while_it_runs(guard_app:
     assert asyncio.run(scenario()) == []
     time.sleep(0.8)  # no longer held: its lease runs out and another process may take it over
     assert [i.id for i in other.claim(10, [platform])] == [held]
+
+
+def test_a_live_request_is_not_copied_for_its_lazy_work_and_the_work_still_runs(
+        slack_world: SlackWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    import slack_bolt.listener.asyncio_runner as bolt_runner
+
+    from handlers.slack.durable_runner import WORK_HEADER
+    from tests.slack.test_slack_flow import responses
+
+    copies: list[str] = []
+    copy = bolt_runner.create_copy
+
+    def counting(original):  # type: ignore[no-untyped-def]
+        copies.append("work" if original.headers.get(WORK_HEADER) else "live")
+        return copy(original)
+
+    monkeypatch.setattr(bolt_runner, "create_copy", counting)
+    w = slack_world
+    delivery, url = w.sender.command(w.alice, w.general, "help")
+    assert delivery.status == 200
+    assert eventually(lambda: responses(w, url), what="help answered by the lazy work")
+    assert "live" not in copies  # the acknowledgement made no copy of the request
+    assert "work" in copies  # the drain loop's dispatch of the recorded request is copied and collected as before

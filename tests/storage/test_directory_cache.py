@@ -30,3 +30,17 @@ def test_settings_changed_here_are_seen_at_once_and_elsewhere_within_the_cache_t
     assert here.org(w.org.name).settings == {"routing": {"default": "checkout"}}  # type: ignore[union-attr]
     time.sleep(0.35)
     assert here.org(w.org.id).settings == {"routing": {"default": "checkout"}}  # type: ignore[union-attr]
+
+
+def test_the_cache_peek_never_reads_and_forgets_a_token_another_process_revoked(app: App) -> None:
+    w = new_org(app)
+    token = app.directory.issue_token(w.org.id)
+    here = SqlDirectory(app.engine, cache_seconds=0.3)
+    assert here.cached_token(token) is None  # not verified yet: the peek cannot say
+    assert here.authenticate_token(token) is not None
+    assert here.cached_token(token) is not None
+    assert here.cached_token(token + "x") is None and here.cached_token("not-a-token") is None
+    SqlDirectory(app.engine).rotate_token(w.org.id, grace=timedelta(0))  # another process revokes it
+    time.sleep(0.35)
+    assert here.cached_token(token) is None
+    assert here.authenticate_token(token) is None

@@ -216,6 +216,34 @@ def test_refreshes_of_one_incident_coalesce_into_one_delivery(app: App) -> None:
     assert app.outbox.pending(w.org.id) == 0
 
 
+def test_a_running_deliverer_renders_an_incident_once_per_window_and_loses_no_change(app: App) -> None:
+    w = new_org(app)
+    rec = Recorder("keeper")
+    d = Deliverer(app.outbox, {"incident.changed": rec.subs, TOPIC: rec.subs}, threads=1,
+                  settle=timedelta(seconds=0.6))
+    mine = lambda: [k for org, k in rec.order if org == w.org.id]  # noqa: E731
+    put(app, w.org.id, "changed:INC:0", topic="incident.changed", incident_id="INC")
+    d.run_pass()
+    assert mine() == ["changed:INC:0"] and d.next_wait(1.0) == 1.0  # a quiet incident's first change goes at once
+    put(app, w.org.id, "changed:INC:1", topic="incident.changed", incident_id="INC")
+    put(app, w.org.id, "note:0")  # another topic is not held back by the incident's window
+    put(app, w.org.id, "changed:OTHER:0", topic="incident.changed", incident_id="OTHER")
+    d.run_pass()
+    assert mine() == ["changed:INC:0", "note:0", "changed:OTHER:0"]  # INC:1 waits out INC's window
+    assert 0 < d.next_wait(5.0) <= 0.62
+    for i in range(2, 5):  # more changes of INC within the window
+        put(app, w.org.id, f"changed:INC:{i}", topic="incident.changed", incident_id="INC")
+    time.sleep(d.next_wait(5.0))
+    d.run_pass()
+    d.stop()
+    assert mine()[3:] == ["changed:INC:1"]  # one render for changes 1–4: nothing lost, the last state wins
+    assert app.outbox.pending(w.org.id) == 0
+    once = Deliverer(app.outbox, {"incident.changed": rec.subs}, threads=1)  # a one-off pass never waits
+    put(app, w.org.id, "changed:INC:5", topic="incident.changed", incident_id="INC")
+    once.run_pass()
+    assert mine()[-1] == "changed:INC:5"
+
+
 def test_a_dependent_waits_for_its_room_while_unrelated_subscribers_go_on(app: App) -> None:
     w = new_org(app)
     put(app, w.org.id, "changed:INC:0", topic="incident.changed", incident_id="INC")
