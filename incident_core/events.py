@@ -38,12 +38,14 @@ class Event:
 
     def payload(self) -> dict[str, Any]:
         """The event's own fields (no envelope), JSON-friendly."""
-        out: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ENVELOPE_FIELDS:
-                continue
-            out[f.name] = _to_json(getattr(self, f.name))
-        return out
+        names = _PAYLOAD_FIELDS.get(type(self))
+        if names is None:  # once per event type: `dataclasses.fields` per call was ~5 % of grouped ingest
+            names = _PAYLOAD_FIELDS[type(self)] = tuple(
+                f.name for f in dataclasses.fields(self) if f.name not in ENVELOPE_FIELDS)
+        return {name: _to_json(getattr(self, name)) for name in names}
+
+
+_PAYLOAD_FIELDS: dict[type[Event], tuple[str, ...]] = {}  # event type -> its payload's field names, in order
 
 
 def event_from_record(
