@@ -45,8 +45,10 @@ def test_opening_and_closing_a_knowledge_base_leaves_the_thread_count_flat(tmp_p
             opened = native_threads()
         counts.append(native_threads())
         assert counts[-1] < opened  # closing ended the store's threads
-    # Each store left open would add its runtime's threads (6+); a stray thread elsewhere may come and go.
-    assert counts[-1] <= counts[0] + 2, counts
+    # Each store left open would add its runtime's threads (6+), 30+ over the five stores after the first. Another
+    # store open in this worker (a fixture of another test) can grow or shrink its blocking pool meanwhile, a
+    # few threads either way, so the bound sits well below a leak and above that noise.
+    assert counts[-1] <= counts[0] + 8, counts
 
 
 def test_a_closed_knowledge_base_opens_again_on_use(tmp_path: Path) -> None:
@@ -61,6 +63,9 @@ def test_a_closed_knowledge_base_opens_again_on_use(tmp_path: Path) -> None:
 def test_closing_the_app_closes_the_knowledge_base_it_built(sqlite_app: App) -> None:
     before = native_threads()
     sqlite_app.knowledge.connect()
-    assert native_threads() > before
+    opened = native_threads()
+    assert opened > before
     sqlite_app.close()
-    assert native_threads() <= before + 1
+    # the store's own threads ended: at most half of what opening added may remain (another store's blocking
+    # pool in this worker can add a thread or two meanwhile; a store left open keeps all of its own)
+    assert native_threads() - before <= (opened - before) // 2, (before, opened, native_threads())
