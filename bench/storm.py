@@ -184,6 +184,8 @@ def main() -> None:
     parser.add_argument("--services", type=int, default=10, help="services (so incidents) per org")
     parser.add_argument("--settle", type=float, default=120.0, help="seconds to wait for the war rooms after the load")
     parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="also run this many `revenant worker` processes (Procfile's worker: outbox delivery)")
     args = parser.parse_args()
     from emulators.slack import SlackEmulator
 
@@ -201,19 +203,23 @@ def main() -> None:
         env.update({"REVENANT_PROFILE": args.profile, "REVENANT_DB_TIMEOUT": "10"} if args.profile else {})
         server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        workers = [subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "worker"], env=env, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for _ in range(args.workers)]
         accepted: dict[str, tuple[float, str | None]] = {}
         latencies: list[float] = []
         try:
             wait_for_port(port, timeout=600 if args.profile else 120)  # imports under yappi are slow
             backends = BackendCpu(url)
             backends.start()
-            cpu0 = {"server": cpu_seconds(server.pid), "load": cpu_seconds(os.getpid())}
+            cpu0 = {"server": cpu_seconds(server.pid), "load": cpu_seconds(os.getpid()),
+                    "workers": sum(cpu_seconds(w.pid) for w in workers)}
             say(f"storm: {args.alerts} alerts in {deliveries} deliveries over {args.seconds:.0f} s, {args.orgs} orgs …")
             elapsed = asyncio.run(load(f"http://127.0.0.1:{port}", orgs, bodies, args.seconds, accepted, latencies))
             say(f"load done in {elapsed:.1f} s; waiting up to {args.settle:.0f} s for the war rooms …")
             where, rooms, incidents = settle(app, slack, orgs, args.settle)
             cpu = {"server": cpu_seconds(server.pid) - cpu0["server"],
-                   "load": cpu_seconds(os.getpid()) - cpu0["load"]}
+                   "load": cpu_seconds(os.getpid()) - cpu0["load"],
+                   "workers": sum(cpu_seconds(w.pid) for w in workers) - cpu0["workers"]}
             backends.stop()
             cpu["postgres"] = backends.total()
         finally:
@@ -224,6 +230,9 @@ def main() -> None:
                     time.sleep(1)
             server.terminate()
             server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
+            for worker in workers:
+                worker.terminate()
+                worker.wait(30)
         updates = reflected(war_room_updates(slack), where, rooms)
         waits, missing = [], 0
         for fp, (at, _) in accepted.items():
@@ -247,9 +256,11 @@ def main() -> None:
     print(f"| alerts whose update never came (within --settle) | {missing} | 0 |")
     print(f"| raw batched INSERT of the same {raw.rows:,} rows | {raw.seconds:.2f} s wall, {raw.cpu:.2f} CPU s "
           f"(client + backend) | |")
-    print(f"| CPU s, storm / raw INSERT (server + PostgreSQL backends) | {cpu['server'] + cpu['postgres']:.1f} / "
-          f"{raw.cpu:.2f} = {(cpu['server'] + cpu['postgres']) / max(raw.cpu, 1e-9):.0f}× | |")
-    for name, label in (("server", "revenant serve"), ("postgres", "PostgreSQL backends of the storm's database"),
+    storm_cpu = cpu["server"] + cpu["workers"] + cpu["postgres"]
+    print(f"| CPU s, storm / raw INSERT (server, workers + PostgreSQL backends) | {storm_cpu:.1f} / "
+          f"{raw.cpu:.2f} = {storm_cpu / max(raw.cpu, 1e-9):.0f}× | |")
+    for name, label in (("server", "revenant serve"), ("workers", f"{args.workers} revenant worker process(es)"),
+                        ("postgres", "PostgreSQL backends of the storm's database"),
                         ("load", "load generator + Slack emulator (this process)")):
         print(f"| CPU {label} | {cpu[name]:.1f} s ({cpu[name] / total:.0%}) | |")
     print(f"| load average at the end | {' '.join(open('/proc/loadavg').read().split()[:3])} | |")
