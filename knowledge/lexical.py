@@ -7,6 +7,7 @@ the lexical side while a background thread rebuilds it from Chroma.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import shutil
@@ -26,6 +27,7 @@ from knowledge.embeddings import tokenize
 
 log = logging.getLogger(__name__)
 _FILTER_KEYS = ("project", "service", "kind", "doc_key")
+_SWAP_ATTEMPTS = 5  # an index folder swapped into place while other writers swap theirs
 
 
 class Analyzer:
@@ -102,6 +104,7 @@ class LexicalStore:
         self._loaded: OrderedDict[str, LexicalIndex] = OrderedDict()
         self._lock = threading.Lock()
         self._building: set[str] = set()
+        self._saving: dict[str, threading.Lock] = {}  # key -> the lock its writers swap the folder under
         self.analyzer = Analyzer()
 
     def _dir(self, key: str) -> Path:
@@ -118,12 +121,26 @@ class LexicalStore:
         (tmp / "nodes.json").write_text(
             json.dumps({"version": index.version, "ids": index.ids, "meta": index.meta}), encoding="utf-8"
         )
-        old = target.parent / f".{key}.old.{uuid.uuid4().hex}"
-        if target.exists():
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-        self._remember(key, index)
+        with self._lock:
+            saving = self._saving.setdefault(key, threading.Lock())
+        olds = []
+        with saving:  # one writer per key in this process; another process may still swap it meanwhile
+            for attempt in range(_SWAP_ATTEMPTS):
+                old = target.parent / f".{key}.old.{uuid.uuid4().hex}"
+                try:
+                    target.rename(old)
+                    olds.append(old)
+                except FileNotFoundError:
+                    pass  # nothing there yet (or another writer just moved it aside)
+                try:
+                    tmp.rename(target)
+                    break
+                except OSError as exc:  # another process put its copy in place between the two renames
+                    if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST) or attempt == _SWAP_ATTEMPTS - 1:
+                        raise
+        for old in olds:
+            shutil.rmtree(old, ignore_errors=True)
+        self._remember(key, index)  # readers check the version, so the last writer winning is safe either way
 
     def get(self, key: str, version: str) -> LexicalIndex | None:
         """The index of key at version: from memory, else from disk (memory-mapped); None when absent/stale."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from typing import Any
@@ -26,6 +27,8 @@ MAX_NAME = 80
 CHANNEL, TOPIC, PURPOSE, INVITED, BOOKMARKS = "channel", "topic", "purpose", "invited", "bookmarks"
 MESSAGE, PIN, ANNOUNCED = "message", "pin", "announced"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
+
+log = logging.getLogger("revenant.slack")
 
 
 def make_client(token: str, base_url: str | None = None, *, timeout: int = 15) -> WebClient:
@@ -95,9 +98,18 @@ class SlackChat:
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
         """Update the war-room message; set the topic only when it changed (conversations.setTopic is Tier 2
-        and leaves a "set the channel topic" line in the channel each time; conversations.info is Tier 3)."""
-        self.client.chat_update(channel=room_id, ts=message_id, text=blocks.fallback_text(view),
-                                blocks=blocks.war_room(view))
+        and leaves a "set the channel topic" line in the channel each time; conversations.info is Tier 3).
+
+        An archived channel's messages cannot change (`is_archived`): its war room keeps the state it was
+        archived with, and the refresh is done rather than retried."""
+        try:
+            self.client.chat_update(channel=room_id, ts=message_id, text=blocks.fallback_text(view),
+                                    blocks=blocks.war_room(view))
+        except SlackApiError as exc:
+            if exc.response.get("error") == "is_archived":
+                log.info("war room of %s not refreshed: channel %s is archived", view.human_id, room_id)
+                return
+            raise
         topic = self._topic(view)
         current = (self.client.conversations_info(channel=room_id).get("channel") or {}).get("topic") or {}
         if current.get("value") != topic:
