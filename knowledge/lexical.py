@@ -7,6 +7,7 @@ the lexical side while a background thread rebuilds it from Chroma.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import logging
@@ -127,11 +128,9 @@ class LexicalStore:
         with saving:  # one writer per key in this process; another process may still swap it meanwhile
             for attempt in range(_SWAP_ATTEMPTS):
                 old = target.parent / f".{key}.old.{uuid.uuid4().hex}"
-                try:
+                with contextlib.suppress(FileNotFoundError):  # nothing there yet, or another writer moved it aside
                     target.rename(old)
                     olds.append(old)
-                except FileNotFoundError:
-                    pass  # nothing there yet (or another writer just moved it aside)
                 try:
                     tmp.rename(target)
                     break
