@@ -135,7 +135,8 @@ def next_alert_keys(before: IncidentState, after: IncidentState) -> tuple[str, .
     if len(new) != len(old) + len(added) and not (old.keys() - new.keys()).isdisjoint(known):
         return state_alert_keys(after)  # a strongest key was evicted: the next strongest is unknown here
     if any(k.startswith(ALERT_KIND) for k in added):
-        best = {alert_name(k): (KEY_STRENGTH.get(k.partition("=")[0], 0), k) for k in known}
+        best: dict[str, tuple[int, str]] = {}
+        _strongest(best, known)  # each already the strongest of its name
         _strongest(best, added)
         known = tuple(sorted(key for _, key in best.values()))
     after.__dict__[_ALERT_KEYS] = known

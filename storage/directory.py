@@ -287,10 +287,10 @@ class SqlDirectory:
         """The owner of a valid, unexpired token, compared in constant time; None otherwise."""
         if not _well_formed(token):
             return None
+        cached = self.cached_token(token)
+        if cached is not None:
+            return cached
         org_id, digest, now = token.split("_", 2)[1], hash_token(token), datetime.now(UTC)
-        cached = self._tokens.get(digest)
-        if cached is not None and (cached[1] is None or cached[1] > now):
-            return cached[0]
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             rows = conn.execute(sa.select(TOKENS).where(TOKENS.c.org_id == org_id)).all()
