@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from incident_core import events as ev
@@ -12,11 +13,14 @@ from incident_core.commands import Command
 from incident_core.decisions import clean, envelope
 from incident_core.errors import InvalidTransition, NotFound, ValidationError
 from incident_core.guidance import TRIGGERS, Question, SeenBefore, Suggestion, guidance_due
-from incident_core.state import IncidentState
+from incident_core.state import IncidentState, offer_digest
 from incident_core.state_models import SuggestionRecord
 from incident_core.timeline import short_actor
 
 MAX_SUGGESTIONS = 8
+# An offer asked for within this long of the last one, saying exactly what it said, posts nothing: the message is
+# right above in the thread. Asked again later it is posted again (the thread may have scrolled it away).
+REPEAT_WINDOW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,12 +62,15 @@ def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
         fresh = [g for g in fresh if not any(_same_step(e, g) for e in s.suggestions.values())]
     if any(not g.suggestion_id for g in fresh):
         raise ValidationError("every suggestion needs an id")
-    events: list[ev.Event] = [ev.GuidanceOffered(
+    offered = ev.GuidanceOffered(
         **envelope(s, c), batch_id=c.batch_id, trigger=c.trigger, covers=tuple(c.covers),
         suggestion_ids=tuple(g.suggestion_id for g in fresh), nothing_found=c.nothing_found,
         message=c.message[:1000], query=c.query[:1000], engine=c.engine[:200],
         questions=tuple(asdict(q) for q in c.questions[:MAX_SUGGESTIONS]),
-        seen_before=tuple(asdict(b) for b in c.seen_before[:MAX_SUGGESTIONS]), retrieved=c.retrieved)]
+        seen_before=tuple(asdict(b) for b in c.seen_before[:MAX_SUGGESTIONS]), retrieved=c.retrieved)
+    if c.trigger == "command" and repeats_last_offer(s, offered, fresh):
+        return []  # the same message was posted moments ago (the room's own offer, or a double command)
+    events: list[ev.Event] = [offered]
     for offset, g in enumerate(fresh, start=2):
         events.append(ev.SuggestionPosted(
             **envelope(s, c, offset), suggestion_id=g.suggestion_id, title=g.title[:300], why=g.why[:1000],
@@ -72,6 +79,16 @@ def _offer(s: IncidentState, c: OfferGuidance) -> list[ev.Event]:
             reversible=g.reversible, undo=g.undo, quote=g.quote[:500], quote_by=g.quote_by,
             source_url=g.source_url[:500]))
     return events
+
+
+def repeats_last_offer(s: IncidentState, offered: ev.GuidanceOffered, steps: list[Suggestion]) -> bool:
+    """Whether an offer would say what the incident's last offer said, in the same order, within REPEAT_WINDOW."""
+    last = s.last_offer
+    if last is None or offered.occurred_at - datetime.fromisoformat(last.at) >= REPEAT_WINDOW:
+        return False
+    before = [s.suggestions[i] for i in last.suggestion_ids if i in s.suggestions]
+    return (offer_digest(offered) == last.digest and len(before) == len(steps)
+            and all(_same_step(e, g) for e, g in zip(before, steps, strict=True)))
 
 
 def _feedback(s: IncidentState, c: GiveSuggestionFeedback) -> list[ev.Event]:

@@ -44,6 +44,7 @@ class Offer:
     guidance: Guidance | None
     recorded: bool
     quiet: bool = False
+    current: bool = False  # asked for, but the last offer said the same moments ago: nothing recorded or posted
 
 
 def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSource, org_id: str,
@@ -92,6 +93,8 @@ def offer_guidance(*, deps: Deps, queries: IncidentQueries, source: GuidanceSour
                          idempotency_key=idempotency_key, check_role=False)
     kept = shown.get("guidance")
     recorded = bool(result.events) and not result.duplicate and kept is not None
+    if trigger == "command" and not result.events:  # the decider found it repeats the last offer
+        return Offer(result.state, guidance, recorded=False, quiet=True, current=True)
     return Offer(result.state, kept if recorded else None, recorded=recorded,
                  quiet=_quiet(trigger, kept) if kept else True)
 
@@ -159,6 +162,10 @@ def suggest_handler(*, deps: Deps, queries: IncidentQueries, source: Callable[[]
         guidance = offer.guidance or Guidance(nothing_found=True, message="No guidance was recorded; try again.")
         if ctx.platform not in offer.state.rooms:
             return Reply(guidance_text(guidance), incident=offer.state)
+        if offer.current:
+            return Reply(rt.doc(f"The suggestions for {offer.state.human_id} just posted in the thread under the "
+                                "war-room message are still current (nothing new since); ask again in a minute "
+                                "to post them again."), incident=offer.state)
         if guidance.nothing_found:
             return Reply(rt.doc(guidance.message + " (also posted in the war-room thread)"), incident=offer.state)
         count = len(guidance.suggestions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -12,6 +14,7 @@ from incident_core.model import ActionGate, Severity, Status
 from incident_core.state_models import (
     ActionRecord,
     ActionStatus,
+    LastOffer,
     PostmortemItem,
     PostmortemRecord,
     PostmortemStatus,
@@ -61,6 +64,7 @@ class IncidentState:
     suggestion_count: int = 0
     suggestions: dict[str, SuggestionRecord] = field(default_factory=dict)
     guidance_keys: tuple[str, ...] = ()
+    last_offer: LastOffer | None = None
     key_moments: tuple[str, ...] = ()
     notes_count: int = 0
     messages_count: int = 0
@@ -98,6 +102,7 @@ class IncidentState:
         out["suggestions"] = {sid: s.to_dict() for sid, s in self.suggestions.items()}
         out["postmortem"] = self.postmortem.to_dict()
         out["recurrence"] = self.recurrence.to_dict() if self.recurrence else {}
+        out["last_offer"] = self.last_offer.to_dict() if self.last_offer else {}
         return out
 
     @classmethod
@@ -119,6 +124,7 @@ class IncidentState:
         d["suggestions"] = {str(i): SuggestionRecord.from_dict(x) for i, x in (d.get("suggestions") or {}).items()}
         d["postmortem"] = PostmortemRecord.from_dict(d.get("postmortem"))
         d["recurrence"] = Recurrence.from_dict(d.get("recurrence"))
+        d["last_offer"] = LastOffer.from_dict(d.get("last_offer"))
         return cls(**d)
 
 
@@ -264,6 +270,18 @@ def _action_undone(s: IncidentState, e: ev.ActionUndone) -> dict[str, Any]:
                    undo_output=e.output[:2000], undone_by=e.actor, undone_at=e.occurred_at.isoformat())
 
 
+def offer_digest(e: ev.GuidanceOffered) -> str:
+    """What an offer said besides its steps (questions, "seen before", nothing-found message), as a short digest."""
+    said = [e.nothing_found, e.message, list(e.questions), list(e.seen_before)]
+    return hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _guidance_offered(s: IncidentState, e: ev.GuidanceOffered) -> dict[str, Any]:
+    return {"guidance_keys": tuple(dict.fromkeys((*s.guidance_keys, *e.covers))),
+            "last_offer": LastOffer(batch_id=e.batch_id, at=e.occurred_at.isoformat(), digest=offer_digest(e),
+                                    suggestion_ids=tuple(e.suggestion_ids))}
+
+
 def _suggestion_posted(s: IncidentState, e: ev.SuggestionPosted) -> dict[str, Any]:
     entry = SuggestionRecord(title=e.title, why=e.why, source=e.source, risk=e.risk, risk_reason=e.risk_reason,
                              command=e.command, action=e.action, params=dict(e.params), reversible=e.reversible,
@@ -341,7 +359,7 @@ _APPLIERS: dict[type[ev.Event], Callable[[IncidentState, Any], dict[str, Any]]] 
     ev.ReactionAdded: _reaction,
     ev.ReactionRemoved: _reaction_removed,
     ev.ChatRoomOpened: _room_opened,
-    ev.GuidanceOffered: lambda s, e: {"guidance_keys": tuple(dict.fromkeys((*s.guidance_keys, *e.covers)))},
+    ev.GuidanceOffered: _guidance_offered,
     ev.SuggestionPosted: _suggestion_posted,
     ev.SuggestionFeedbackGiven: _suggestion_feedback,
     ev.ActionRequested: _action_requested,

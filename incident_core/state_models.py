@@ -85,6 +85,28 @@ class Room:
 
 
 @dataclass(frozen=True)
+class LastOffer:
+    """The incident's latest guidance offer: its batch, when it was made, and a digest of what it said besides its steps."""
+
+    batch_id: str
+    at: str  # ISO time of the offer
+    digest: str = ""
+    suggestion_ids: tuple[str, ...] = ()  # its steps in the order shown (PostgreSQL's jsonb keeps no key order)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**dataclasses.asdict(self), "suggestion_ids": list(self.suggestion_ids)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> LastOffer | None:
+        """None for the empty mapping older rows (and incidents never offered guidance) hold."""
+        if not data or not data.get("batch_id"):
+            return None
+        d = known_fields(cls, data)
+        d["suggestion_ids"] = tuple(str(i) for i in d.get("suggestion_ids") or ())
+        return cls(**d)
+
+
+@dataclass(frozen=True)
 class ActionRecord:
     """One playbook action of the incident and how far it got."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from incident_core import commands as cmd
 from incident_core.aggregate import decide
 from incident_core.errors import InvalidTransition, NotFound
 from incident_core.events import Event
-from incident_core.guidance import Guidance, Suggestion, covers, guidance_due, render_lines
+from incident_core.guidance import Guidance, Question, Suggestion, covers, guidance_due, render_lines
 from incident_core.guidance_decisions import GiveSuggestionFeedback, OfferGuidance
 from incident_core.richtext_plain import inline_plain
 from incident_core.state import IncidentState, apply_all
@@ -69,12 +69,36 @@ def test_guidance_is_due_when_the_room_opens_and_again_for_a_new_kind_of_signal(
     assert guidance_due(state) == "new_signal"
 
 
-def test_an_offer_that_is_no_longer_due_records_nothing_but_a_command_always_does() -> None:
+def at(when: datetime) -> dict[str, Any]:
+    return {**ENV, "occurred_at": when}
+
+
+def test_an_offer_that_is_no_longer_due_records_nothing_but_a_command_does_when_it_says_something_new() -> None:
     state, _ = offer(incident_with_room(), "room_opened", step("s1"))
     assert offer(state, "room_opened", step("s2"))[1] == []
-    state, events = offer(state, "command", step("s2"))
+    state, events = offer(state, "command", step("s2", "kubectl -n shop get endpoints checkout"))
     assert [e.type_name for e in events] == ["GuidanceOffered", "SuggestionPosted"]
     assert "offered guidance (command): 1 step(s)" in describe(events[0])
+
+
+def test_a_command_repeating_the_last_offer_moments_later_records_nothing_but_later_it_posts_again() -> None:
+    state, _ = offer(incident_with_room(), "room_opened", step("s1"), step("s2", "kubectl get events"))
+    assert state.last_offer is not None and state.last_offer.suggestion_ids == ("s1", "s2")
+
+    def ask(when: datetime, *steps: Suggestion) -> list[Event]:
+        return decide(state, OfferGuidance(**at(when), actor="u:bob", batch_id="b-cmd", trigger="command",
+                                           covers=covers(state), suggestions=steps))
+
+    same = (step("s3"), step("s4", "kubectl get events"))
+    assert ask(T0 + timedelta(seconds=30), *same) == []  # the same message is right above in the thread
+    assert ask(T0 + timedelta(seconds=30), *reversed(same)) != []  # re-ranked (feedback, a note): posted
+    assert ask(T0 + timedelta(seconds=30), same[0]) != []
+    assert ask(T0 + timedelta(minutes=2), *same) != []  # asked again later: a refresh, posted again
+    moved = OfferGuidance(**at(T0 + timedelta(seconds=30)), actor="u:bob", batch_id="b-cmd", trigger="command",
+                          covers=covers(state), suggestions=same, message="", questions=(
+                              Question(text="Is the provider down?", source="runbooks/a.md#diagnosis"),))
+    assert decide(state, moved) != []  # it asks something the last offer did not
+    assert IncidentState.from_dict(state.to_dict()) == state
 
 
 def test_feedback_needs_a_known_suggestion_and_records_its_source_once_per_vote() -> None:
