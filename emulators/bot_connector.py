@@ -322,6 +322,11 @@ class BotConnectorEmulator(EmulatorServer):
                 self.state.teams[team_id].members.append(member.id)
             return member
 
+    def delete_channel(self, channel_id: str) -> None:
+        """Delete a channel as a team owner would: it and its threads answer 404 ConversationNotFound from now on."""
+        with self.lock:
+            self.state.deleted_channels.add(channel_id)
+
     def personal_conversation(self, member_id: str) -> str:
         """The 1:1 conversation id between the bot and a member."""
         with self.lock:

@@ -79,6 +79,7 @@ class ConnectorState:
         self.teams: dict[str, Team] = {}
         self.members: dict[str, Member] = {}
         self.conversations: dict[str, Conversation] = {}
+        self.deleted_channels: set[str] = set()  # their conversations answer 404 ConversationNotFound
         self._last_activity = 0
 
     def new_activity_id(self) -> str:
@@ -128,10 +129,12 @@ class ConnectorState:
 
     def conversation(self, conversation_id: str, *, create: bool) -> Conversation | None:
         """A known conversation; threads of known channels and (when `create`) unknown ids are created."""
+        channel_id = conversation_id.split(THREAD_MARK, 1)[0]
+        if channel_id in self.deleted_channels:
+            return None
         found = self.conversations.get(conversation_id)
         if found is not None:
             return found
-        channel_id = conversation_id.split(THREAD_MARK, 1)[0]
         parent = self.conversations.get(channel_id)
         if parent is not None or create:
             kind = "channel" if conversation_id.startswith("19:") else "personal"

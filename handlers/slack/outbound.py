@@ -19,7 +19,7 @@ from incident_core import richtext as rt
 from incident_core.delivery import Steps
 from incident_core.guidance import Guidance
 from incident_core.rooms import OpenedRoom, RoomPlan
-from incident_core.services.platforms import Posted, RoomRef
+from incident_core.services.platforms import Posted, RoomGone, RoomRef
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
@@ -29,6 +29,20 @@ MESSAGE, PIN, ANNOUNCED = "message", "pin", "announced"
 _NOT_ALLOWED = re.compile(r"[^a-z0-9_-]+")
 
 log = logging.getLogger("revenant.slack")
+
+# Slack's answers meaning the channel takes no more posts from the bot; a retry minutes later gets the same answer.
+# (With chat:write.public the bot posts to public channels it is not in, so not_in_channel means a private channel
+# it was removed from, and channel_not_found one deleted, or private without the bot.)
+ROOM_GONE = {
+    "is_archived": "the channel is archived",
+    "channel_not_found": "the channel is gone (deleted, or private without the bot in it)",
+    "not_in_channel": "the bot is no longer in the channel (invite it back to post there)",
+}
+
+
+def gone_reason(exc: SlackApiError) -> str | None:
+    """Why the channel takes no more posts, when Slack's error says so; None for any other error."""
+    return ROOM_GONE.get(str(exc.response.get("error")))
 
 
 def make_client(token: str, base_url: str | None = None, *, timeout: int = 15) -> WebClient:
@@ -101,13 +115,14 @@ class SlackChat:
         and leaves a "set the channel topic" line in the channel each time; conversations.info is Tier 3).
 
         An archived channel's messages cannot change (`is_archived`): its war room keeps the state it was
-        archived with, and the refresh is done rather than retried."""
+        archived with, and the refresh is done rather than retried (so too for a channel that is gone)."""
         try:
             self.client.chat_update(channel=room_id, ts=message_id, text=blocks.fallback_text(view),
                                     blocks=blocks.war_room(view))
         except SlackApiError as exc:
-            if exc.response.get("error") == "is_archived":
-                log.info("war room of %s not refreshed: channel %s is archived", view.human_id, room_id)
+            reason = gone_reason(exc)
+            if reason:
+                log.info("war room of %s not refreshed: %s (channel %s)", view.human_id, reason, room_id)
                 return
             raise
         topic = self._topic(view)
@@ -127,17 +142,25 @@ class SlackChat:
                       batch_id: str) -> Posted:
         """The suggestions as a thread reply under the war-room message; an earlier copy is found by its metadata."""
         text, content = sb.guidance_message(state.human_id, state.incident_id, guidance, trigger)
-        return {"ts": once.post_once(self.client, room.room_id, once.GUIDANCE,
-                                     {"incident_id": state.incident_id, "batch_id": batch_id},
-                                     thread_ts=room.message_id, text=text, blocks=content)}
+        return {"ts": self._post_once(room.room_id, once.GUIDANCE, {"incident_id": state.incident_id,
+                                      "batch_id": batch_id}, thread_ts=room.message_id, text=text, blocks=content)}
 
     def post_notice(self, state: IncidentState, room: RoomRef, content: rt.Rich, *, key: str,
                     snooze: str | None) -> Posted:
         """The notice in the channel (with a snooze button for reminders); found by its metadata first."""
-        return {"ts": once.post_once(self.client, room.room_id, once.NOTICE,
-                                     {"incident_id": state.incident_id, "key": key},
-                                     text=SlackText().message(content)["text"],
-                                     blocks=notice_blocks(content, state.incident_id, snooze))}
+        return {"ts": self._post_once(room.room_id, once.NOTICE, {"incident_id": state.incident_id, "key": key},
+                                      text=SlackText().message(content)["text"],
+                                      blocks=notice_blocks(content, state.incident_id, snooze))}
+
+    def _post_once(self, channel: str, event_type: str, whose: dict[str, str], **message: Any) -> str:
+        """once.post_once, with RoomGone when the channel takes no more posts (archived, deleted, bot removed)."""
+        try:
+            return once.post_once(self.client, channel, event_type, whose, **message)
+        except SlackApiError as exc:
+            reason = gone_reason(exc)
+            if reason:
+                raise RoomGone(reason) from exc
+            raise
 
     def archive(self, room_id: str) -> None:
         try:

@@ -8,6 +8,7 @@ A failed connector call raises, and the outbox retries the message with backoff.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -22,6 +23,7 @@ from botbuilder.schema import (
 from botbuilder.schema.teams import ChannelInfo, TeamsChannelData, TenantInfo
 from botframework.connector import Channels
 from botframework.connector.aio import ConnectorClient
+from botframework.connector.models import ErrorResponseException
 
 from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
@@ -34,14 +36,37 @@ from incident_core.delivery import Steps
 from incident_core.errors import NotFound
 from incident_core.guidance import Guidance
 from incident_core.rooms import OpenedRoom, RoomPlan
-from incident_core.services.platforms import Posted, RoomRef
+from incident_core.services.platforms import Posted, RoomGone, RoomRef
 from incident_core.state import IncidentState
 from incident_core.warroom import WarRoom
 
 T = TypeVar("T")
+log = logging.getLogger("revenant.teams")
 THREAD, LINKS, INVITED, ANNOUNCED = "thread", "links", "invited", "announced"
 MAX_NAMED = 20  # people named in the opening reply; a thread has no membership to add them to
 Runner = Callable[[Coroutine[Any, Any, Any]], Any]
+# The Bot Connector's answers meaning the thread takes no more posts from the bot; a retry gets the same answer.
+ROOM_GONE = {
+    "ConversationNotFound": "the conversation is gone (its channel was deleted)",
+    "BotNotInConversationRoster": "the bot is no longer in the team (install the app there again to post)",
+}
+
+
+def gone_reason(exc: ErrorResponseException) -> str | None:
+    """Why the conversation takes no more posts, when the connector's error code says so; else None."""
+    error = getattr(getattr(exc, "error", None), "error", None)
+    return ROOM_GONE.get(str(getattr(error, "code", "")))
+
+
+def unless_gone(post: Callable[[], str]) -> str:
+    """`post()`, with RoomGone when the conversation takes no more posts (deleted, the bot removed)."""
+    try:
+        return post()
+    except ErrorResponseException as exc:
+        reason = gone_reason(exc)
+        if reason:
+            raise RoomGone(reason) from exc
+        raise
 
 
 def card_activity(view: WarRoom, names: Mapping[str, str] | None = None) -> Activity:
@@ -104,13 +129,13 @@ class TeamsChat:
                       batch_id: str) -> Posted:
         """The suggestions card as a reply in the incident's thread."""
         card = guidance_card(state.human_id, state.incident_id, guidance, trigger)
-        return {"id": self.post_card(room.room_id, card, guidance_text(state.human_id, guidance))}
+        return {"id": unless_gone(lambda: self.post_card(room.room_id, card, guidance_text(state.human_id, guidance)))}
 
     def post_notice(self, state: IncidentState, room: RoomRef, content: rt.Rich, *, key: str,
                     snooze: str | None) -> Posted:
         """The notice as a reply in the incident's thread (the Bot Connector cannot read a thread back, so the
         claimed, recorded delivery is what keeps it to one)."""
-        return {"id": self.post(room.room_id, content)}
+        return {"id": unless_gone(lambda: self.post(room.room_id, content))}
 
     def _found_thread(self, state: IncidentState) -> dict[str, Any] | None:
         """The incident's thread as an earlier attempt stored it (the conversation store remembers it)."""
@@ -132,14 +157,18 @@ class TeamsChat:
         return {"id": thread_id, "message_id": message_id or thread_root(thread_id)}
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
-        """Replace the war-room card in place."""
+        """Replace the war-room card in place; a conversation that is gone keeps its last card (done, not retried)."""
         activity = card_activity(view, self.names())
         activity.id = message_id
 
-        async def update(client: ConnectorClient, conversation_id: str) -> None:
+        async def update(client: ConnectorClient, conversation_id: str) -> str:
             await client.conversations.update_activity(conversation_id, message_id, activity)
+            return message_id
 
-        self.run(self._with_client(self._reference(room_id), update))
+        try:
+            unless_gone(lambda: str(self.run(self._with_client(self._reference(room_id), update))))
+        except RoomGone as gone:
+            log.info("war room of %s not refreshed: %s (conversation %s)", view.human_id, gone, room_id)
 
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing)."""

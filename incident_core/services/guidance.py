@@ -14,7 +14,7 @@ from incident_core.guidance_usecases import guidance_of, offer_guidance
 from incident_core.ports import IncidentQueries
 from incident_core.services.knowledge_loop import KnowledgeIndex, learn_from_incident, learns_from
 from incident_core.services.messages import Message, incident_of
-from incident_core.services.platforms import PlatformPlugin, room_of
+from incident_core.services.platforms import PlatformPlugin, room_of, skip_if_gone
 from incident_core.usecases import Deps
 
 log = logging.getLogger("revenant.guidance")
@@ -93,5 +93,6 @@ class GuidancePosting:
         if guidance is None:
             return
         trigger = str(msg.payload.get("trigger", "command"))
-        self.deliveries.once(msg.org_id, f"guidance:{batch}:{self.plugin.name}", f"guidance for {state.human_id}",
-                             lambda: chat.post_guidance(state, room, guidance, trigger=trigger, batch_id=batch))
+        what = f"guidance for {state.human_id}"
+        self.deliveries.once(msg.org_id, f"guidance:{batch}:{self.plugin.name}", what, skip_if_gone(
+            what, room, lambda: chat.post_guidance(state, room, guidance, trigger=trigger, batch_id=batch)))

@@ -10,7 +10,7 @@ from incident_core import richtext as rt
 from incident_core.delivery import Deliveries
 from incident_core.ports import IncidentQueries
 from incident_core.services.messages import Message, incident_of
-from incident_core.services.platforms import PlatformPlugin, room_of
+from incident_core.services.platforms import PlatformPlugin, room_of, skip_if_gone
 
 log = logging.getLogger("revenant.notices")
 
@@ -31,8 +31,9 @@ class NoticePosting:
         if state is None or room is None or chat is None:
             log.info("notice for %s (no %s room): %s", incident_id, self.plugin.name, content.plain())
             return False
-        self.deliveries.once(org_id, f"notice:{self.plugin.name}:{key}", f"a notice for {state.human_id}",
-                             lambda: chat.post_notice(state, room, content, key=key, snooze=snooze))
+        what = f"a notice for {state.human_id}"
+        self.deliveries.once(org_id, f"notice:{self.plugin.name}:{key}", what, skip_if_gone(
+            what, room, lambda: chat.post_notice(state, room, content, key=key, snooze=snooze)))
         return True
 
     def __call__(self, msg: Message) -> None:

@@ -9,6 +9,7 @@ registration only (docs/architecture.md, "Adding a chat platform").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -20,6 +21,28 @@ from incident_core.services.messages import Subscriber
 from incident_core.state import IncidentState
 
 Posted = dict[str, Any]  # what a post left: the ids a retry needs (recorded as the delivery's step)
+
+log = logging.getLogger("revenant.rooms")
+
+
+class RoomGone(Exception):
+    """The room takes no more posts (archived, deleted, the bot removed from it): retrying cannot succeed.
+
+    Adapters raise it with the reason in words; the posting services record the post as skipped."""
+
+
+def skip_if_gone(what: str, room: RoomRef, post: Callable[[], Posted]) -> Callable[[], Posted]:
+    """`post`, except that a room that is gone ends the delivery as skipped: logged, and recorded as the
+    delivery's outcome (`{"skipped": why}`), instead of being retried until it is a dead letter."""
+
+    def attempt() -> Posted:
+        try:
+            return post()
+        except RoomGone as gone:
+            log.warning("%s skipped: %s (room %s)", what, gone, room.room_id)
+            return {"skipped": str(gone)}
+
+    return attempt
 
 
 @dataclass(frozen=True)
