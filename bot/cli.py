@@ -92,9 +92,13 @@ def serve(c: CliContext, port: int, host: str, socket_mode: bool) -> None:
 @click.option("--once", is_flag=True, help="Deliver what is due once and exit.")
 @pass_ctx
 def worker(c: CliContext, once: bool) -> None:
+    from bot.shutdown_guard import end_process
     from bot.worker import run_worker
 
     run_worker(c.app(), once=once)
+    if not once:  # stopped by a signal: close the engines, flush the logs and skip the interpreter's teardown
+        c.close()
+        end_process(0)
 
 
 @cli.command(help="Run a scripted incident offline on the embedded defaults.")

@@ -216,18 +216,23 @@ class Deliverer:
         try:
             step = plan(names, self.after, states, datetime.now(UTC))
             outcomes: list[Outcome] = []
+            abandoned = False  # a stop left a subscriber call running
             while step.run and not self._stop.is_set():
+                results = self._run(msg, [(n, subs[n]) for n in step.run])
+                abandoned = len(results) < len(step.run)
                 outcomes = [self._outcome(msg, name, states.get(name, SubscriberState()), result, errors)
-                            for name, result in self._run(msg, [(n, subs[n]) for n in step.run])]
+                            for name, result in results]
                 states.update({o.subscriber: SubscriberState(o.state, o.attempts, o.available_at) for o in outcomes})
                 step = plan(names, self.after, states, datetime.now(UTC))
                 if step.run:  # more to run: make these outcomes durable first (a crash must not repeat them)
                     self.outbox.record(msg, outcomes)
                     outcomes = []
-            if self._stop.is_set():
+            if abandoned:
                 if outcomes:
                     self.outbox.record(msg, outcomes)
-                return False  # the lease lapses; another pass (or process) finishes the message
+                return False  # the lease keeps other processes off the call still running until it lapses
+            # Stopping between calls, too: the outcomes and the lease are given back and the subscribers not run
+            # yet are due again at once for another process (left to lapse, the lease held it back for nothing).
             next_at = _next_time(names, states, step.waiting, self.policy)
             self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None,
                                 outcomes=outcomes)  # the last outcomes and the release: one transaction
@@ -250,8 +255,13 @@ class Deliverer:
         threads = [threading.Thread(target=one, args=call, daemon=True, name=f"revenant-sub-{call[0][:20]}")
                    for call in calls]
         self._start_all(threads)
+        stopped_by: float | None = None
         for t in threads:
-            while t.is_alive() and not self._stop.is_set():
+            while t.is_alive():
+                if self._stop.is_set():  # a stop gives the calls running STOP_GRACE to end, then leaves them
+                    stopped_by = stopped_by or time.monotonic() + STOP_GRACE
+                    if time.monotonic() >= stopped_by:
+                        break
                 t.join(0.2)
         return [(name, results[name]) for name, _ in calls if name in results]
 

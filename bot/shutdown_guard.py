@@ -32,10 +32,10 @@ def _exit_if_still_running(limit: float) -> None:
 
 
 def end_process(code: int = 0) -> NoReturn:
-    """End `serve` once its stop has finished, without the interpreter's teardown.
+    """End `serve` (or `worker`) once its stop has finished, without the interpreter's teardown.
 
-    By then the web server, the background loops and every request have stopped, and what was left is
-    leased or recorded. The teardown would free every object of the knowledge stack one by one (a final
+    By then the web server, the background loops and every request (the worker: its deliveries, schedules
+    and acknowledged requests) have stopped, and what was left is leased or recorded. The teardown would free every object of the knowledge stack one by one (a final
     garbage collection, C extensions' destructors, Chroma's Rust runtime): pure CPU, which took 2-11 s of
     a 0.1 s stop at load 10-16 here (docs/architecture.md, "Stopping serve"), and which this guard cannot
     bound: its timer thread never runs again once the interpreter finalizes. The kernel frees memory,

@@ -9,6 +9,7 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
+from bot.acked_workers import STOP_GRACE as ACKED_GRACE
 from bot.acked_workers import start_in_thread as start_acked
 from bot.bootstrap import App
 from bot.delivery import SETTLE, STOP_GRACE, Deliverer, Subscribers
@@ -80,20 +81,29 @@ def deliver_once(app: App, subs: Subscribers | None = None, *,
 
 
 def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
+    """Deliver, work acknowledged requests and run the schedules until SIGTERM/SIGINT (or one pass with `once`).
+
+    A stop is bounded: the pass under way stops claiming, deliveries still running get STOP_GRACE and
+    acknowledged requests being worked ACKED_GRACE; what is left is given back or its lease lapses."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     log.info("revenant worker started (database: %s)", app.engine.dialect.name)
     subs = subscribers(app)
-    start_acked(app, once=once)  # acknowledged Slack and Teams requests no process finished
-    start_reminders(app, once=once)
+    acked = start_acked(app, once=once)  # acknowledged Slack and Teams requests no process finished
+    reminders = start_reminders(app, once=once)
     if once:
         sync_all(app)
-    else:
-        start_source_sync(app)
+    sources = None if once else start_source_sync(app)
     d = deliverer(app, subs, running=not once)
     stop = threading.Event()
-    if threading.current_thread() is threading.main_thread():  # stop between passes, never mid-wait
+
+    def stopping(signum: int, _frame: object) -> None:
+        log.info("%s received: stopping", signal.Signals(signum).name)
+        stop.set()
+        d.stop()  # the pass under way claims nothing more
+
+    if threading.current_thread() is threading.main_thread():
         for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: stop.set())
+            signal.signal(signum, stopping)
     try:
         while not stop.is_set():
             delivered = d.run_pass()
@@ -104,6 +114,12 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
                 return
             stop.wait(d.next_wait(interval))
     finally:
+        if reminders is not None:
+            reminders.stop()
+        if sources is not None:
+            sources.stop()
         d.stop()
         d.join(STOP_GRACE)  # a delivery still running after that is abandoned; its lease lapses
+        if acked is not None:
+            acked.stop(ACKED_GRACE)
     log.info("revenant worker stopped")
