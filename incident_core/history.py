@@ -27,8 +27,8 @@ class IncidentHistory(Protocol):
         ...
 
     # The pattern-key index (written with the events): recurrence checks without loading states.
-    def recurrence_unchecked(self, org_id: str, incident_id: str) -> bool:
-        """False only when the incident's current pattern keys were already checked."""
+    def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = 30) -> bool:
+        """False only when the incident's current pattern keys were already checked with this window."""
         ...
 
     def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
@@ -37,8 +37,8 @@ class IncidentHistory(Protocol):
         resolved by `resolved_by`, holding it as a pattern key (keys without any are absent)."""
         ...
 
-    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str) -> None:
-        """Remember that the incident's pattern keys with this signature were checked."""
+    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str, window_days: int = 30) -> None:
+        """Remember that the incident's pattern keys with this signature were checked with this window."""
         ...
 
 

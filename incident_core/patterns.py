@@ -203,6 +203,17 @@ def keys_signature(keys: Iterable[str]) -> str:
     return hashlib.sha256("|".join(ordered).encode()).hexdigest()[:16] if ordered else ""
 
 
+DEFAULT_WINDOW_DAYS = 30
+
+
+def check_mark(signature: str, window_days: int = DEFAULT_WINDOW_DAYS) -> str:
+    """What a recurrence check of keys with this signature is remembered as: the signature itself for the
+    default window, else a digest of both (an org that changes `recurrence_days` has its incidents checked again)."""
+    if not signature or window_days == DEFAULT_WINDOW_DAYS:
+        return signature
+    return keys_signature((signature, f"window={window_days}"))
+
+
 def state_pattern_keys(state: IncidentState) -> tuple[str, ...]:
     """`pattern_keys(past_incident(state))`, without building the rest of the facts (the index writes it)."""
     return _keys(state_alert_keys(state), state.services)

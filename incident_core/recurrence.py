@@ -17,11 +17,13 @@ from datetime import timedelta
 from incident_core.errors import NotFound
 from incident_core.history import ActionItemTracker, IncidentHistory
 from incident_core.patterns import (
+    DEFAULT_WINDOW_DAYS,
     ITEM_DONE,
     ITEM_OPEN,
     ITEM_UNKNOWN,
     SERVICE_KIND,
     PastIncident,
+    check_mark,
     keys_signature,
     past_incident,
     pattern_keys,
@@ -33,7 +35,7 @@ from incident_core.recurrence_decisions import NoteRecurrence
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, Result, apply_command
 
-DEFAULT_WINDOW = timedelta(days=30)
+DEFAULT_WINDOW = timedelta(days=DEFAULT_WINDOW_DAYS)
 SYSTEM = "revenant"
 
 
@@ -42,10 +44,13 @@ def signature(state: IncidentState) -> str:
     return keys_signature(state_pattern_keys(state))
 
 
-def recurrence_due(state: IncidentState) -> bool:
-    """True when an open incident has pattern keys it was not yet checked for."""
-    sig = signature(state)
-    return state.status.is_open and bool(sig) and (state.recurrence.signature if state.recurrence else "") != sig
+def recurrence_due(state: IncidentState, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
+    """True when an open incident has pattern keys it was not yet checked for, or its recorded match was found
+    with another window (the org changed `recurrence_days`)."""
+    sig, noted = signature(state), state.recurrence
+    if not state.status.is_open or not sig:
+        return False
+    return noted is None or noted.signature != sig or noted.window_days != window_days
 
 
 @dataclass(frozen=True)
@@ -89,19 +94,20 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
                     tracker: ActionItemTracker | None, org_id: str, incident_id: str,
                     window: timedelta = DEFAULT_WINDOW) -> Result | None:
     """Check an incident against its project's history and record the match (None when nothing to record)."""
-    if not history.recurrence_unchecked(org_id, incident_id):
-        return None  # the index says these pattern keys were checked already
+    days = round(window.total_seconds() / 86400)
+    if not history.recurrence_unchecked(org_id, incident_id, days):
+        return None  # the index says these pattern keys were checked already, with this window
     state = queries.get(org_id, incident_id)
     if state is None:
         raise NotFound(f"no incident {incident_id} in this org")
     sig = signature(state)
-    if not recurrence_due(state):
+    if not recurrence_due(state, days):
         if state.status.is_open:  # these keys' match is recorded (a closed incident is checked on reopening)
-            history.mark_recurrence_checked(org_id, incident_id, sig)
+            history.mark_recurrence_checked(org_id, incident_id, sig, days)
         return None
     match = _find_match(history, state, window)
     if match is None:
-        history.mark_recurrence_checked(org_id, incident_id, sig)
+        history.mark_recurrence_checked(org_id, incident_id, sig, days)
         return None
     prior = list(match.prior)
     refs = [i.postmortem for i in prior if i.postmortem is not None]
@@ -114,13 +120,13 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
     unknown = sum(1 for a in items if tracked and a.status == ITEM_OPEN and not a.tracker_ref)
     command = NoteRecurrence(
         org_id=org_id, incident_id=state.incident_id, actor=SYSTEM, occurred_at=deps.clock.now(), key=match.key,
-        window_days=round(window.total_seconds() / 86400), prior=tuple(i.human_id for i in prior),
+        window_days=days, prior=tuple(i.human_id for i in prior),
         postmortems=tuple({"incident": i.human_id, "path": i.postmortem.path} for i in prior if i.postmortem),
         items_open=counts.get(ITEM_OPEN, 0) - unknown, items_done=counts.get(ITEM_DONE, 0),
         items_unknown=unknown + counts.get(ITEM_UNKNOWN, 0), signature=sig)
     result = apply_command(deps=deps, command=command, check_role=False,
-                           idempotency_key=f"recurrence:{state.incident_id}:{sig}:{match.key}"[:200])
-    history.mark_recurrence_checked(org_id, incident_id, sig)
+                           idempotency_key=f"recurrence:{state.incident_id}:{check_mark(sig, days)}:{match.key}"[:200])
+    history.mark_recurrence_checked(org_id, incident_id, sig, days)
     return result
 
 

@@ -23,6 +23,8 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
 from incident_core.patterns import (
+    DEFAULT_WINDOW_DAYS,
+    check_mark,
     keys_signature,
     next_alert_keys,
     resolved_at,
@@ -129,14 +131,14 @@ class SqlPatternIndex:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def recurrence_unchecked(self, org_id: str, incident_id: str) -> bool:
-        """False only when the index holds the incident's keys and they were already checked."""
+    def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
+        """False only when the index holds the incident's keys and they were already checked with this window."""
         stmt = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
                 .where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id).limit(1))
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             row = conn.execute(stmt).first()
-        return row is None or row.checked != row.signature
+        return row is None or row.checked != check_mark(row.signature, window_days)
 
     def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
                        resolved_by: datetime, exclude: str) -> dict[str, int]:
@@ -154,10 +156,13 @@ class SqlPatternIndex:
             scope_to_org(conn, org_id)
             return {short[key]: int(n) for key, n in conn.execute(stmt)}
 
-    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str) -> None:
-        """Record that the incident's keys with this signature were checked (no-op once they changed)."""
+    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str,
+                                window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+        """Record that the incident's keys with this signature were checked with this window (no-op once the
+        keys changed)."""
         stmt = (PATTERNS.update().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id,
-                                        PATTERNS.c.signature == signature).values(checked=signature))
+                                        PATTERNS.c.signature == signature)
+                .values(checked=check_mark(signature, window_days)))
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             conn.execute(stmt)
