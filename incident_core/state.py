@@ -285,8 +285,10 @@ def _guidance_offered(s: IncidentState, e: ev.GuidanceOffered) -> dict[str, Any]
 def _suggestion_posted(s: IncidentState, e: ev.SuggestionPosted) -> dict[str, Any]:
     entry = SuggestionRecord(title=e.title, why=e.why, source=e.source, risk=e.risk, risk_reason=e.risk_reason,
                              command=e.command, action=e.action, params=dict(e.params), reversible=e.reversible,
-                             undo=e.undo, confidence=e.confidence, batch_id=e.batch_id)
-    kept = dict(list(s.suggestions.items())[-(MAX_SUGGESTIONS - 1):])
+                             undo=e.undo, confidence=e.confidence, batch_id=e.batch_id, seq=s.suggestion_count + 1)
+    # The newest by number, not by the mapping's order: PostgreSQL's jsonb keeps no key order (older records
+    # without a number count as oldest).
+    kept = dict(sorted(s.suggestions.items(), key=lambda item: item[1].seq)[-(MAX_SUGGESTIONS - 1):])
     return {"suggestion_count": s.suggestion_count + 1, "suggestions": {**kept, e.suggestion_id: entry}}
 
 

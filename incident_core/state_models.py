@@ -169,6 +169,7 @@ class SuggestionRecord:
     confidence: float = 0.0
     batch_id: str = ""
     votes: dict[str, bool] = field(default_factory=dict)
+    seq: int = 0  # its number on the incident (1, 2, …): which are the newest, whatever order a store keeps
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
