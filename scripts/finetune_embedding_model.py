@@ -143,8 +143,8 @@ def train(args: argparse.Namespace) -> None:
     from transformers import AutoModel, AutoTokenizer
 
     source = Path(args.source) if args.source else base_model_dir()
-    random.seed(SEED)
-    torch.manual_seed(SEED)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     pairs = [json.loads(line) for line in args.pairs.read_text(encoding="utf-8").splitlines() if line.strip()]
     tokenizer = AutoTokenizer.from_pretrained(str(source))
@@ -153,7 +153,7 @@ def train(args: argparse.Namespace) -> None:
     for layer in model.encoder.layer[: args.frozen_layers]:
         layer.requires_grad_(False)  # and the lower layers: cheaper on 2 CPU cores, less drift from the base
     model.train()
-    rng = random.Random(SEED)
+    rng = random.Random(args.seed)
     plan = [batches(pairs, args.batch, rng) for _ in range(args.epochs)]
     steps = sum(len(p) for p in plan)
     trained = [p for p in model.parameters() if p.requires_grad]
@@ -229,6 +229,7 @@ def main() -> None:
     t.add_argument("--lr", type=float, default=2e-5)
     t.add_argument("--max-length", type=int, default=96, help="positives' tokens (anchors: 48)")
     t.add_argument("--threads", type=int, default=2)
+    t.add_argument("--seed", type=int, default=SEED, help="batch order (the pairs are fixed by `pairs`)")
     t.add_argument("--frozen-layers", type=int, default=3, help="lower encoder layers left as they are")
     h = sub.add_parser("heldout")
     h.add_argument("--pairs", type=Path, required=True)
