@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -178,6 +179,8 @@ def main() -> None:
             hook = f"http://127.0.0.1:{port}/hooks/alertmanager"
             warm = len(bodies) // 10
             asyncio.run(load(hook, token, bodies[:warm], args.concurrency))
+            if args.profile:
+                server.send_signal(signal.SIGUSR2)  # profile the measured part only (bench/profiled.py)
             server_cpu, pg_cpu = cpu_seconds(server.pid), backends_cpu(url)
             elapsed, lat, accepted = asyncio.run(load(hook, token, bodies[warm:], args.concurrency))
             server_ms = (cpu_seconds(server.pid) - server_cpu) * 1000 / accepted

@@ -51,6 +51,9 @@ def main() -> None:
     atexit.register(_dump, path)
     # SIGUSR1 writes the profile now (bench/storm.py --profile sends it before stopping the server)
     signal.signal(signal.SIGUSR1, lambda *_: _dump(path))
+    # SIGUSR2 forgets what was profiled so far (bench/ingest.py --profile sends it after its warm-up), so the
+    # profile holds the measured requests, not start-up imports and the first requests' one-off work
+    signal.signal(signal.SIGUSR2, lambda *_: yappi.clear_stats())
     # serve's bounded stop (bot/shutdown_guard.py) ends a slow clean-up with os._exit, which skips atexit:
     # write the profile before that exit too.
     from bot import shutdown_guard

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 
 from incident_core import richtext as rt
 from incident_core.errors import NotFound
@@ -48,7 +47,8 @@ def intake_signals(*, deps: Deps, org_id: str, signals: list[Signal], token_proj
                 raise NotFound(rt.doc(rt.para(f"routing names project {name!r}, which does not exist in this org; "
                                               "load the routing config again with ", rt.code("revenant org config"))))
             project_id = project.id
-        routed = replace(signal, org_id=org_id, project_id=project_id)
+        same = signal.org_id == org_id and signal.project_id == project_id  # as the webhook normalized it
+        routed = signal if same else signal.placed(org_id=org_id, project_id=project_id)
         batch.append((routed, GroupingPolicy(window=policy.grouping_window, min_severity=policy.min_severity,
                                              sender_groups=policy.sender_groups)))
     if write is not None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from typing import Any
 
 from incident_core.signals import RawRef, Signal
@@ -41,7 +40,7 @@ def referencing(signals: Sequence[Signal], payload: Any) -> list[Signal]:
     where: dict[int, str] = {}
     _pointers(payload, "", where)
     pid = payload_id(payload) if any(id(s.raw) in where for s in signals) else ""
-    return [replace(s, raw_ref=RawRef(pid, where[id(s.raw)]), payload=payload) if id(s.raw) in where else s
+    return [s.placed(raw_ref=RawRef(pid, where[id(s.raw)]), payload=payload) if id(s.raw) in where else s
             for s in signals]
 
 

@@ -172,6 +172,22 @@ class Signal:
             key = delivery_key_for(self.source, self.fingerprint, self.status, self.starts_at, self.ends_at)
             object.__setattr__(self, "delivery_key", key)
 
+    def placed(self, *, org_id: str | None = None, project_id: str | None = None, raw_ref: RawRef | None = None,
+               payload: Any = None) -> Signal:
+        """This signal with its org and project, or the reference to its raw item, set: what intake and the
+        webhook change on every signal, copied without rebuilding it (`replace` would run `__post_init__`'s
+        checks and conversions again on fields that do not change; these four need none beyond the org's)."""
+        if org_id is not None and not org_id:
+            raise ValidationError("a signal needs an org_id")
+        copy = object.__new__(Signal)
+        fields = copy.__dict__
+        fields.update(self.__dict__)
+        if org_id is not None:
+            fields["org_id"], fields["project_id"] = org_id, project_id
+        if raw_ref is not None:
+            fields["raw_ref"], fields["payload"] = raw_ref, payload
+        return copy
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-friendly dict (datetimes as ISO-8601), the inverse of `Signal.from_dict`."""
         return {

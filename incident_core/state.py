@@ -130,7 +130,18 @@ def apply(state: IncidentState | None, event: ev.Event) -> IncidentState:
         raise ValueError(f"{event.type_name} before IncidentDeclared in stream {event.incident_id}")
     handler = _APPLIERS.get(type(event))
     changes = handler(state, event) if handler else {}
-    return replace(state, version=event.version, updated_at=event.occurred_at, **changes)
+    return _evolve(state, {**changes, "version": event.version, "updated_at": event.occurred_at})
+
+
+def _evolve(state: IncidentState, changes: dict[str, Any]) -> IncidentState:
+    """`replace(state, **changes)` without its per-field calls (IncidentState has no __post_init__ to run):
+    the fields are copied, never what is remembered on the object (patterns' alert keys belong to `state`)."""
+    if not changes.keys() <= _FIELDS:
+        raise TypeError(f"IncidentState has no field {sorted(changes.keys() - _FIELDS)[0]!r}")
+    current = state.__dict__
+    copy = object.__new__(IncidentState)
+    copy.__dict__.update({name: current[name] for name in _FIELD_NAMES}, **changes)
+    return copy
 
 
 def apply_all(state: IncidentState | None, events: list[ev.Event]) -> IncidentState | None:

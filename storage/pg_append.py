@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import orjson
 import psycopg
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
@@ -37,6 +38,9 @@ _LOAD = ("SELECT set_config('app.org_id', %(org)s, true); "
          + str(_STATE.compile(dialect=postgresql.dialect())).replace("%%", "%"))  # psycopg's %(name)s, unescaped
 
 
+_ORJSON = orjson.OPT_NON_STR_KEYS  # integer keys become strings, as json.dumps makes them
+
+
 def _iso(value: Any) -> str:
     if isinstance(value, datetime):
         return value.isoformat()
@@ -44,8 +48,16 @@ def _iso(value: Any) -> str:
 
 
 def json_rows(rows: Any) -> str:
-    """Rows as JSON, their datetimes in ISO form (encoded in the same pass: no copy of each row)."""
-    return json.dumps(rows, default=_iso)
+    """Rows as JSON, their datetimes in ISO form (encoded in the same pass: no copy of each row).
+
+    orjson writes the same JSON values as json.dumps (datetimes as `isoformat()` gives them) about five times
+    faster, which is most of an append's Python outside deciding. What it refuses (a lone surrogate, an
+    integer past 64 bits) goes through json.dumps, which passes or fails on it as before.
+    """
+    try:
+        return orjson.dumps(rows, option=_ORJSON).decode()
+    except TypeError:
+        return json.dumps(rows, default=_iso)
 
 
 def append_statement(*, org_id: str, incident_id: str, expected_version: int, events: list[dict[str, Any]],
@@ -62,8 +74,8 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
         "projection": json_rows(projection), "id": incident_id, "org_id": org_id,
         "expected": expected_version, "keys": json_rows(keys),
         "keys_before": keys_before, "signals": json_rows(signals),
-        "recent": json.dumps(list(tail.recent.values())), "resolved": json.dumps(tail.resolved),
-        "points": json.dumps(list(tail.points.values())), "logs": json.dumps(list(tail.logs.values())),
+        "recent": json_rows(list(tail.recent.values())), "resolved": json_rows(tail.resolved),
+        "points": json_rows(list(tail.points.values())), "logs": json_rows(list(tail.logs.values())),
         "payloads": json_rows(payloads),
     }
 

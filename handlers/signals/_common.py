@@ -72,6 +72,8 @@ def join(at: str, key: str | int) -> str:
 def clean(text: str) -> str:
     """Drop NUL characters and lone surrogates, which no database or chat platform accepts (removed, not
     replaced: "a\ud800b" and "a\udfffb" must not both become "a?b" and share a fingerprint)."""
+    if text.isascii():  # the usual label or name: no surrogate can be in it, only NUL needs looking for
+        return text.replace("\x00", "") if "\x00" in text else text
     if "\x00" in text:
         text = text.replace("\x00", "")
     try:
