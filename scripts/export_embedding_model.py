@@ -158,10 +158,12 @@ def agreement(source: Path, int8: Path) -> float:
     return float(np.min(np.sum(reference * quantized, axis=1)))
 
 
-def write_sums(target: Path = TARGET, upstream: str = UPSTREAM_SHA256) -> None:
-    """SHA256SUMS of the exported files and of the original weights."""
+def write_sums(target: Path = TARGET, upstream: str = UPSTREAM_SHA256, fine_tuned: str | None = None) -> None:
+    """SHA256SUMS of the exported files, of the original weights and of our fine-tuned weights if any."""
     sums = [f"{sha256(target / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
     sums.append(f"{upstream}  upstream/model.safetensors")
+    if fine_tuned:
+        sums.append(f"{fine_tuned}  finetuned/model.safetensors")
     (target / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
     print("\n".join(sums))
 
@@ -175,6 +177,9 @@ def main() -> None:
                         help="where to write model.onnx, tokenizer.json and SHA256SUMS (default: the shipped model)")
     parser.add_argument("--source-sha256", default=UPSTREAM_SHA256,
                         help="expected SHA-256 of the source's model.safetensors (only with a --target elsewhere)")
+    parser.add_argument("--fine-tuned", action="store_true",
+                        help="the source is our fine-tune of all-MiniLM-L6-v2 (scripts/finetune_embedding_model.py): "
+                             "its hash is recorded, not checked; the upstream hash is recorded as its base")
     parser.add_argument("--shift-shipped", action="store_true",
                         help="only store the shipped model's int8 weights as uint8 (needs onnx, not torch)")
     args = parser.parse_args()
@@ -187,6 +192,8 @@ def main() -> None:
         sys.exit("the shipped model is all-MiniLM-L6-v2 only: export other weights with --target SCRATCH_DIR")
     source = source_dir(args.source)
     found = sha256(source / "model.safetensors")
+    if args.fine_tuned:
+        args.source_sha256 = found
     if found != args.source_sha256:
         sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the expected {args.source_sha256}")
     if args.check_only:
@@ -198,7 +205,7 @@ def main() -> None:
         export(source, fp32)
         quantize(fp32, target / "model.onnx")
     shutil.copyfile(source / "tokenizer.json", target / "tokenizer.json")
-    write_sums(target, found)
+    write_sums(target, UPSTREAM_SHA256, found) if args.fine_tuned else write_sums(target, found)
     print(f"size: {(target / 'model.onnx').stat().st_size / 1e6:.1f} MB")
     print(f"lowest cosine float vs int8: {agreement(source, target / 'model.onnx'):.4f}")
 
