@@ -173,7 +173,7 @@ def score(rows: list[dict], results: dict[str, list[dict]]) -> dict:
             on_cut = sum(1 for s in sims_on if s is None or s < t)
             on_kept_hit = sum(
                 1
-                for r, s in zip(on, sims_on)
+                for r, s in zip(on, sims_on, strict=True)
                 if s is not None and s >= t and first_hit_rank(results[r["id"]], r["expected"], 5) is not None
             )
             sweep.append({"t": t, "offtopic_suppressed": off_cut, "ontopic_suppressed": on_cut, "ontopic_R@5_kept": on_kept_hit})

@@ -22,7 +22,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import yappi  # noqa: E402
 
-
 _dumping = threading.Lock()
 _dumped: list[str] = []
 

@@ -15,6 +15,7 @@ from incident_core.ports import SignalTransaction
 from incident_core.signals import Signal
 from incident_core.state import IncidentState
 
+
 class BatchCandidates:
     """Open incidents holding any key of the batch, by project; read inside the batch's transaction, after
     its keys are locked, so no other writer can add an incident on those keys meanwhile."""

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from incident_core import events as ev
 from incident_core.timeline import render
 
-AT = datetime(2026, 1, 15, 9, 56, tzinfo=timezone.utc)
+AT = datetime(2026, 1, 15, 9, 56, tzinfo=UTC)
 
 
 def _note(version: int, actor: str, text: str) -> ev.NoteAdded:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 from incident_core.model import Severity, Status
 from incident_core.recurrence import preferred_sources
-from incident_core.state_models import PriorPostmortem, Recurrence
 from incident_core.state import IncidentState
+from incident_core.state_models import PriorPostmortem, Recurrence
 from knowledge.guidance_seen import seen_before
 from knowledge.models import Hit
 
