@@ -2,9 +2,10 @@
 
 A message is claimed alone (never a batch), so a process that dies holds at most the message it was
 working on, and only until its lease runs out; the holder extends the lease while it works
-(`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL, where claim, record and release are
-one round trip each (outbox_pg.py; SQLite writers queue on BEGIN IMMEDIATE). Each subscriber's outcome is written as soon as it is known
-(`outbox_deliveries`), so a retry or another process runs only the subscribers not yet done.
+(`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL, where claim, record and
+release are one round trip each (outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
+subscriber's outcome is written as soon as it is known (`outbox_deliveries`), so a retry or another
+process runs only the subscribers not yet done.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from incident_core.delivery_policy import RetryPolicy, SubscriberState
 from storage import outbox_pg as pg
 from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
+from storage.pg_scoped import scoped_rows
 from storage.records import utc
 from storage.unit_of_work import OUTBOX
 
@@ -90,10 +92,8 @@ class SqlOutbox:
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
                   coalesce: bool) -> PendingMessage | None:
-        with self.engine.begin() as conn:
-            rows = pg.run(conn.connection.dbapi_connection, pg.CLAIM, {
-                "org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce,
-                "topic": COALESCED_TOPIC})
+        rows = scoped_rows(self.engine, pg.CLAIM, {"org": org_id, "owner": owner, "now": now, "until": until,
+                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC})
         if not rows:
             return None
         message_id, topic, key, payload, attempts, created_at, states, coalesced = rows[0]
@@ -126,9 +126,8 @@ class SqlOutbox:
         """Write subscribers' outcomes for one message (delivered, pending again at a time, dead)."""
         if self._pg:
             if outcomes:
-                with self.engine.begin() as conn:
-                    pg.run(conn.connection.dbapi_connection, pg.RECORD, {
-                        "org": msg.org_id, "id": msg.id, "now": datetime.now(UTC), "outcomes": pg.outcome_rows(outcomes)})
+                scoped_rows(self.engine, pg.RECORD, {"org": msg.org_id, "id": msg.id, "now": datetime.now(UTC),
+                                                     "outcomes": pg.outcome_rows(outcomes)})
             return
         with self.engine.begin() as conn:
             scope_to_org(conn, msg.org_id)
@@ -140,10 +139,9 @@ class SqlOutbox:
         again at next_at. False if the lease was lost (the outcomes are written all the same)."""
         now = datetime.now(UTC)
         if self._pg:
-            with self.engine.begin() as conn:
-                return bool(pg.run(conn.connection.dbapi_connection, pg.RELEASE, pg.release_params(
-                    org_id=msg.org_id, message_id=msg.id, owner=owner, attempts=msg.attempts + 1,
-                    error=error[:2000] if error else None, next_at=next_at, now=now, outcomes=outcomes)))
+            return bool(scoped_rows(self.engine, pg.RELEASE, pg.release_params(
+                org_id=msg.org_id, message_id=msg.id, owner=owner, attempts=msg.attempts + 1,
+                error=error[:2000] if error else None, next_at=next_at, now=now, outcomes=outcomes)))
         values: dict[str, Any] = {"lease_owner": None, "attempts": msg.attempts + 1,
                                   "last_error": error[:2000] if error else None}
         if next_at is None:

@@ -1,9 +1,9 @@
-"""The outbox's hot statements on PostgreSQL, each one round trip: the org bound and the work done in one message.
+"""The outbox's hot statements on PostgreSQL, each one round trip (storage/pg_scoped.py): org bound, work done.
 
 Claiming a message used to be eight round trips (BEGIN, bind the org, pick with SKIP LOCKED, lease, read its
 subscribers' states, find the refreshes to fold, mark them, COMMIT), each statement built by SQLAlchemy per call.
-Here the org is bound and one statement does the rest, sent as one simple-query message that PostgreSQL runs as
-one implicit transaction (as storage/pg_append.py sends appends); the text is fixed, values bound on the client.
+Here one statement does the rest, sent with the org's binding as one message (one implicit transaction); the
+text is fixed, values bound on the client.
 The rules are those of storage/outbox.py's SQLite path, which the tests run side by side with this one.
 """
 
@@ -12,15 +12,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.pg_append import _simple_query, json_rows
-
-_BIND = "SELECT set_config('app.org_id', %(org)s, true); "
+from storage.pg_append import json_rows
 
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
 # (not held by anyone, no subscriber started) into it. Every sub-statement sees the same snapshot; the two
 # updates touch different rows.
-CLAIM = _BIND + """
+CLAIM = """
 WITH picked AS (
     SELECT id FROM outbox
     WHERE org_id = %(org)s AND delivered_at IS NULL AND available_at <= %(now)s
@@ -61,11 +59,11 @@ ON CONFLICT (org_id, message_id, subscriber) DO UPDATE SET
     state = excluded.state, attempts = excluded.attempts, available_at = excluded.available_at,
     updated_at = excluded.updated_at, last_error = excluded.last_error"""
 
-RECORD = _BIND + _OUTCOMES
+RECORD = _OUTCOMES
 
 # The last outcomes, then the lease given back (delivered, or due again at next_at) if `owner` still holds it.
 # A data-modifying WITH runs to completion whatever the main statement finds: the outcomes are written anyway.
-RELEASE = _BIND + "WITH written AS (" + _OUTCOMES + """
+RELEASE = "WITH written AS (" + _OUTCOMES + """
     RETURNING 1
 )
 UPDATE outbox SET lease_owner = NULL, attempts = %(attempts)s, last_error = %(error)s,
@@ -73,17 +71,6 @@ UPDATE outbox SET lease_owner = NULL, attempts = %(attempts)s, last_error = %(er
     available_at = coalesce(%(next_at)s, available_at)
 WHERE org_id = %(org)s AND id = %(id)s AND lease_owner = %(owner)s AND delivered_at IS NULL
 RETURNING id"""
-
-
-def run(dbapi: Any, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
-    """Send `sql` (the org bound first) as one implicit transaction; the rows of its last statement."""
-    cur = _simple_query(dbapi, sql, params, own_transaction=True)
-    try:
-        while cur.nextset():
-            pass
-        return list(cur.fetchall()) if cur.description is not None else []
-    finally:
-        cur.close()
 
 
 def outcome_rows(outcomes: Any) -> str:
