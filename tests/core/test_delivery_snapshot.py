@@ -5,6 +5,7 @@ snapshot answers only for the org it was read for."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from incident_core import commands as cmd
 from incident_core import usecases as uc
@@ -25,6 +26,9 @@ class Counting(Queries):
         self.reads += 1
         return super().get(org_id, ref)
 
+    def list_incidents(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:
+        return self.list(org_id, open_only=open_only, limit=limit)
+
 
 def world() -> tuple[World, Counting, str]:
     w = World()
@@ -39,7 +43,7 @@ def sev1(w: World, incident: str) -> None:
         org_id=w.org_id, incident_id=incident, actor="slack:U1", occurred_at=w.clock.now(), severity=Severity.SEV1))
 
 
-def written(w: World):  # type: ignore[no-untyped-def]
+def written(w: World) -> Callable[[str, str], int | None]:
     """`newest` as bot/bootstrap.py builds it, here from the fake store (every write is this process's)."""
     def newest(org_id: str, incident_id: str) -> int | None:
         state = w.store.states.get((org_id, incident_id))

@@ -66,7 +66,11 @@ def test_a_change_from_another_process_during_a_delivery_is_rendered_by_its_own_
     try:
         alert(app, org, 1)
         shown = len(war_room(slack, channel))
-        store.after_read = lambda: alert(other, org, 2)  # lands right after this delivery's snapshot is read
+
+        def another_process_changes_it() -> None:  # right after this delivery's snapshot is read
+            alert(other, org, 2)
+
+        store.after_read = another_process_changes_it
         drain(app, org)
         renders = war_room(slack, channel)[shown:]
         assert len(renders) == 2 and shows(renders[0], 1)  # the delivery rendered its snapshot, and the change

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from bot.bootstrap import App
 from storage.engine import scope_to_org
-from storage.outbox import COALESCED_TOPIC, Outcome
+from storage.outbox import COALESCED_TOPIC, Outcome, PendingMessage
 from storage.unit_of_work import OUTBOX
 from tests.helpers import new_org
 from tests.storage.test_outbox_deliveries import deliveries, put
@@ -98,7 +98,7 @@ def test_a_claim_skips_rows_another_transaction_holds_instead_of_waiting(pg_app:
         ids = list(held.execute(sa.select(OUTBOX.c.id).where(OUTBOX.c.org_id == org).order_by(OUTBOX.c.id)).scalars())
         held.execute(sa.select(OUTBOX.c.id).where(OUTBOX.c.org_id == org, OUTBOX.c.id.in_([ids[0], ids[2]]))
                      .with_for_update())  # another process is claiming INC:0, and folding INC:2
-        got: list[object] = []
+        got: list[PendingMessage | None] = []
         t = threading.Thread(target=lambda: got.append(pg_app.outbox.claim(org, owner="p1")), daemon=True)
         t.start()
         t.join(20)
