@@ -12,6 +12,7 @@ from incident_core.model import Status
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import load_state
+from storage.pg_scoped import driver_errors
 from storage.records import row_event
 from storage.signal_projection import ROOMS
 from storage.state_read import assemble, row_state, state_columns
@@ -38,7 +39,7 @@ class SqlIncidentQueries:
         ref = ref.strip()
         match = _HUMAN_ID.match(ref)
         if match is None and self._pg:  # by id, the delivery path: bind the org and read in one round trip
-            with self.engine.begin() as conn:
+            with driver_errors(), self.engine.begin() as conn:
                 data = load_state(conn.connection.dbapi_connection, org_id=org_id, incident_id=ref)
             return assemble(*data) if data is not None else None
         stmt, params = (_BY_NUMBER, {"org": org_id, "number": int(match.group(1))}) if match else \
