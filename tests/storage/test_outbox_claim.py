@@ -5,8 +5,10 @@ subscribers' states it hands back, a lost lease, another org's rows, and SKIP LO
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import App
@@ -30,14 +32,35 @@ def rows(app: App, org_id: str) -> dict[str, tuple[bool, str | None]]:
     return {r.key: (r.delivered_at is not None, r.last_error) for r in found}
 
 
+@pytest.fixture(autouse=True)
+def leave_nothing_due() -> Iterator[None]:
+    """The PostgreSQL database is shared with other tests, whose deliverers serve every due org: mark what these
+    tests leave behind delivered, so no other test's subscriber is called with it."""
+    yield
+    for app, org_id in _orgs:
+        with app.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None))
+                         .values(delivered_at=datetime.now(UTC), lease_owner=None))
+    _orgs.clear()
+
+
+_orgs: list[tuple[App, str]] = []
+
+
+def org_of(app: App) -> str:
+    org_id = new_org(app).org.id
+    _orgs.append((app, org_id))
+    return org_id
+
+
 def test_a_claim_folds_only_its_incidents_untouched_unheld_refreshes(app: App) -> None:
-    w, other = new_org(app), new_org(app)
-    org = w.org.id
+    org, other_org = org_of(app), org_of(app)
     for n in range(3):
         refresh(app, org, "INC", n)
     refresh(app, org, "ELSE", 0)
     put(app, org, "note")  # another topic
-    refresh(app, other.org.id, "INC", 0)  # the same incident id in another org
+    refresh(app, other_org, "INC", 0)  # the same incident id in another org
     started = app.outbox.claim(org, owner="p1", coalesce=False)  # INC:0, held by p1: not folded by anyone
     assert started is not None and started.key == "changed:INC:0" and started.coalesced == 0
     past = datetime.now(UTC) - timedelta(seconds=1)
@@ -54,12 +77,12 @@ def test_a_claim_folds_only_its_incidents_untouched_unheld_refreshes(app: App) -
     state = rows(app, org)
     assert state["changed:INC:2"] == (True, f"coalesced into message {first.id}")
     assert not state["changed:ELSE:0"][0] and not state["note"][0]
-    assert not rows(app, other.org.id)["changed:INC:0"][0]
-    assert app.outbox.pending(other.org.id) == 1
+    assert not rows(app, other_org)["changed:INC:0"][0]
+    assert app.outbox.pending(other_org) == 1
 
 
 def test_a_lost_lease_is_reported_and_the_outcomes_are_written_anyway(app: App) -> None:
-    org = new_org(app).org.id
+    org = org_of(app)
     put(app, org, "k")
     msg = app.outbox.claim(org, owner="p1", lease=timedelta(seconds=-1))  # lapses at once
     assert msg is not None
@@ -73,7 +96,7 @@ def test_a_lost_lease_is_reported_and_the_outcomes_are_written_anyway(app: App) 
 
 
 def test_a_release_with_a_next_time_brings_the_message_back_then(app: App) -> None:
-    org = new_org(app).org.id
+    org = org_of(app)
     put(app, org, "k")
     msg = app.outbox.claim(org, owner="p1")
     assert msg is not None
@@ -88,7 +111,7 @@ def test_a_release_with_a_next_time_brings_the_message_back_then(app: App) -> No
 
 
 def test_a_claim_skips_rows_another_transaction_holds_instead_of_waiting(pg_app: App) -> None:
-    org = new_org(pg_app).org.id
+    org = org_of(pg_app)
     for n in range(3):
         refresh(pg_app, org, "INC", n)
     held = pg_app.engine.connect()
