@@ -3,6 +3,7 @@ incident's war room kept on the Slack emulator by a real `revenant serve`.
 
     .venv/bin/python bench/storm.py [--alerts 5000] [--seconds 60] [--orgs 20] [--group 5] [--services 10]
                                     [--profile FILE]   (the server under yappi: bench/profiled.py)
+                                    [--workers N] [--server-tree DIR]   (serve and workers from another tree)
 
 Every org is a Slack workspace of its own (an OAuth installation on the emulator, which runs in this
 process) with automatic incident channels. Alertmanager groups of --group alerts go to the orgs in turn,
@@ -13,7 +14,11 @@ evenly paced; every alert has its own fingerprint and one of --services services
 - the same rows written by a raw batched INSERT (events, incidents, projections, outbox), its time and
   the ratio of CPU seconds (server + PostgreSQL backends of the storm / client + backend of the INSERT);
 - the CPU split between the server, the PostgreSQL backends of the scratch database and this process
-  (load generator + Slack emulator), from /proc/<pid>/stat utime+stime.
+  (load generator + Slack emulator), from /proc/<pid>/stat utime+stime;
+- the `incident.changed` messages delivered by a claim of their own (not folded into another), and the server's
+  and workers' CPU per such message (ingest included: the storm's delivery share moves it).
+`--server-tree /tmp/base` runs the server and workers from another checkout (its `.venv`, PYTHONPATH=that tree)
+while this process (load, emulator, the figures) stays the same: a base measured by the same bench.
 """
 
 from __future__ import annotations
@@ -186,6 +191,8 @@ def main() -> None:
     parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
     parser.add_argument("--workers", type=int, default=0,
                         help="also run this many `revenant worker` processes (Procfile's worker: outbox delivery)")
+    parser.add_argument("--server-tree", type=Path, default=ROOT,
+                        help="run serve and workers from this tree (its .venv, PYTHONPATH=tree): a base alongside")
     args = parser.parse_args()
     from emulators.slack import SlackEmulator
 
@@ -198,12 +205,15 @@ def main() -> None:
                "SLACK_CLIENT_ID": slack.client_id, "SLACK_CLIENT_SECRET": slack.client_secret,
                "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": slack.api_url, "REVENANT_ENCRYPTION_KEY": KEY}
         port = free_port()
+        tree = args.server_tree.resolve()
+        if tree != ROOT:
+            env["PYTHONPATH"] = str(tree)
         command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
-            [str(ROOT / ".venv/bin/revenant")]
+            [str(tree / ".venv/bin/revenant")]
         env.update({"REVENANT_PROFILE": args.profile, "REVENANT_DB_TIMEOUT": "10"} if args.profile else {})
         server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        workers = [subprocess.Popen([str(ROOT / ".venv/bin/revenant"), "worker"], env=env, stdout=subprocess.DEVNULL,
+        workers = [subprocess.Popen([str(tree / ".venv/bin/revenant"), "worker"], env=env, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.DEVNULL) for _ in range(args.workers)]
         accepted: dict[str, tuple[float, str | None]] = {}
         latencies: list[float] = []
@@ -217,6 +227,7 @@ def main() -> None:
             elapsed = asyncio.run(load(f"http://127.0.0.1:{port}", orgs, bodies, args.seconds, accepted, latencies))
             say(f"load done in {elapsed:.1f} s; waiting up to {args.settle:.0f} s for the war rooms …")
             where, rooms, incidents = settle(app, slack, orgs, args.settle)
+            messages = delivered_messages(app, orgs)
             cpu = {"server": cpu_seconds(server.pid) - cpu0["server"],
                    "load": cpu_seconds(os.getpid()) - cpu0["load"],
                    "workers": sum(cpu_seconds(w.pid) for w in workers) - cpu0["workers"]}
@@ -254,6 +265,9 @@ def main() -> None:
     print(f"| alert accepted → war-room update delivered, p50 / p95 / max s | {pct(waits, 50):.2f} / "
           f"**{pct(waits, 95):.2f}** / {max(waits, default=float('nan')):.2f} | p95 ≤ 5 s |")
     print(f"| alerts whose update never came (within --settle) | {missing} | 0 |")
+    print(f"| `incident.changed` messages delivered (not folded into another) | {messages} | |")
+    print(f"| CPU ms per delivered message, server + workers (ingest included) | "
+          f"{1000 * (cpu['server'] + cpu['workers']) / max(messages, 1):.1f} | |")
     print(f"| raw batched INSERT of the same {raw.rows:,} rows | {raw.seconds:.2f} s wall, {raw.cpu:.2f} CPU s "
           f"(client + backend) | |")
     storm_cpu = cpu["server"] + cpu["workers"] + cpu["postgres"]
@@ -264,6 +278,23 @@ def main() -> None:
                         ("load", "load generator + Slack emulator (this process)")):
         print(f"| CPU {label} | {cpu[name]:.1f} s ({cpu[name] / total:.0%}) | |")
     print(f"| load average at the end | {' '.join(open('/proc/loadavg').read().split()[:3])} | |")
+
+
+def delivered_messages(app: Any, orgs: list[tuple[str, str]]) -> int:
+    """The storm's `incident.changed` messages delivered by their own claim (not folded into another)."""
+    import sqlalchemy as sa
+
+    from storage.engine import scope_to_org
+    from storage.unit_of_work import OUTBOX
+
+    total = 0
+    with app.engine.begin() as conn:
+        for org_id, _ in orgs:
+            scope_to_org(conn, org_id)
+            total += int(conn.execute(sa.select(sa.func.count()).select_from(OUTBOX).where(
+                OUTBOX.c.org_id == org_id, OUTBOX.c.topic == "incident.changed", OUTBOX.c.delivered_at.is_not(None),
+                sa.or_(OUTBOX.c.last_error.is_(None), ~OUTBOX.c.last_error.startswith("coalesced")))).scalar() or 0)
+    return total
 
 
 def settle(app: Any, slack: Any, orgs: list[tuple[str, str]], timeout: float) -> tuple[Any, Any, int]:

@@ -138,6 +138,19 @@ class App:
         return Deliveries(SqlDeliverySteps(self.engine), claims)
 
     @cached_property
+    def delivery_states(self) -> Any:
+        """The outbox subscribers' incident reads: once per delivered message, again after this process wrote."""
+        from incident_core.delivery_snapshot import StateSnapshots
+
+        cache = getattr(self.deps.uow, "cache", None)  # SqlUnitOfWork's: states this process committed
+
+        def newest(org_id: str, incident_id: str) -> int | None:
+            state = cache.get(org_id, incident_id) if cache is not None else None
+            return state.version if state is not None else None
+
+        return StateSnapshots(self.queries, newest)
+
+    @cached_property
     def slack_identity(self) -> Any:
         """Which workspace SLACK_BOT_TOKEN belongs to (token mode), or None without a bot token."""
         s = self.settings

@@ -24,6 +24,7 @@ from datetime import UTC, datetime, timedelta
 from types import FunctionType, MethodType
 
 from incident_core.delivery_policy import DONE, RetryPolicy, SubscriberState, plan
+from incident_core.delivery_snapshot import Snapshot, StateSnapshots
 from storage.outbox import COALESCED_TOPIC, LEASE, Outcome, PendingMessage, SqlOutbox
 
 log = logging.getLogger("revenant.delivery")
@@ -74,8 +75,9 @@ class Deliverer:
     def __init__(self, outbox: SqlOutbox, subs: Mapping[str, Sequence[Subscriber]], *, threads: int = 4,
                  policy: RetryPolicy | None = None, lease: timedelta = LEASE,
                  before_each: Callable[[], None] | None = None, monitor: object | None = None,
-                 settle: timedelta = timedelta(0)) -> None:
+                 settle: timedelta = timedelta(0), snapshots: StateSnapshots | None = None) -> None:
         self.outbox = outbox
+        self.snapshots = snapshots  # the subscribers' state reads, answered once per message (delivery_snapshot.py)
         self.settle = settle
         self.settles_at: float | None = None  # monotonic time the earliest refresh this pass deferred is due
         self._rendered: dict[tuple[str, str], float] = {}  # (org, incident) -> when its last refresh started
@@ -211,6 +213,7 @@ class Deliverer:
         names = list(subs)
         states: dict[str, SubscriberState] = dict(msg.deliveries)
         errors: list[str] = []
+        snapshot = Snapshot()  # every subscriber of this message, in every round, reads the incident once
         with self._lock:
             self._inflight[msg.id] = msg.org_id
         try:
@@ -218,7 +221,7 @@ class Deliverer:
             outcomes: list[Outcome] = []
             abandoned = False  # a stop left a subscriber call running
             while step.run and not self._stop.is_set():
-                results = self._run(msg, [(n, subs[n]) for n in step.run])
+                results = self._run(msg, [(n, subs[n]) for n in step.run], snapshot)
                 abandoned = len(results) < len(step.run)
                 outcomes = [self._outcome(msg, name, states.get(name, SubscriberState()), result, errors)
                             for name, result in results]
@@ -243,14 +246,15 @@ class Deliverer:
             with self._lock:
                 self._inflight.pop(msg.id, None)
 
-    def _run(self, msg: PendingMessage, calls: list[tuple[str, Subscriber]]) -> list[tuple[str, BaseException | None]]:
+    def _run(self, msg: PendingMessage, calls: list[tuple[str, Subscriber]],
+             snapshot: Snapshot) -> list[tuple[str, BaseException | None]]:
         """Call each subscriber; several at once on daemon threads of their own."""
         if len(calls) == 1:
-            return [(calls[0][0], _call(calls[0][1], msg))]
+            return [(calls[0][0], self._call(calls[0][1], msg, snapshot))]
         results: dict[str, BaseException | None] = {}
 
         def one(name: str, fn: Subscriber) -> None:
-            results[name] = _call(fn, msg)
+            results[name] = self._call(fn, msg, snapshot)
 
         threads = [threading.Thread(target=one, args=call, daemon=True, name=f"revenant-sub-{call[0][:20]}")
                    for call in calls]
@@ -288,6 +292,13 @@ class Deliverer:
         if self.monitor is not None:
             self.monitor.failed(msg, name, dead=next_at is None)  # type: ignore[attr-defined]
         return Outcome(name, "pending" if next_at is not None else "dead", attempts, next_at, error)
+
+    def _call(self, fn: Subscriber, msg: PendingMessage, snapshot: Snapshot) -> BaseException | None:
+        """One subscriber call, its state reads answered from the message's snapshot."""
+        if self.snapshots is None:
+            return _call(fn, msg)
+        with self.snapshots.delivering(snapshot):
+            return _call(fn, msg)
 
     # --- leases ----------------------------------------------------------------------------------
     def _start_heartbeat(self) -> None:

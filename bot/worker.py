@@ -34,7 +34,7 @@ def collaborators(app: App) -> Collaborators:
 
         return KnowledgeLoopIndex(app.knowledge)
 
-    return Collaborators(deps=app.deps, queries=app.queries, deliveries=app.deliveries, guidance=lambda: app.guidance,
+    return Collaborators(deps=app.deps, queries=app.delivery_states, deliveries=app.deliveries, guidance=lambda: app.guidance,
                          knowledge=knowledge, feedback=feedback_stats(app), health=app.knowledge_health,
                          publisher_for=lambda target: publisher_for(app, target), narrator=make_narrator(app),
                          history=history(app), tracker_for=tracker_for(app))
@@ -61,7 +61,7 @@ def deliverer(app: App, subs: Subscribers | None = None, *,
                      threads=int(app.overrides.get("outbox_threads", app.settings.outbox_threads)),
                      policy=app.overrides.get("delivery_policy") or RetryPolicy(),
                      lease=app.overrides.get("outbox_lease") or LEASE, before_each=before_each,
-                     monitor=app.delivery_monitor,
+                     monitor=app.delivery_monitor, snapshots=app.delivery_states,
                      settle=app.overrides.get("outbox_settle", SETTLE) if running else timedelta(0))
 
 

@@ -11,6 +11,7 @@ from incident_core import richtext as rt
 from incident_core import usecases as uc
 from incident_core import warroom
 from incident_core.delivery import Deliveries, Steps
+from incident_core.delivery_snapshot import fresh_reads
 from incident_core.errors import NotFound
 from incident_core.ports import IncidentQueries, OutboxMessage
 from incident_core.state import IncidentState
@@ -83,7 +84,8 @@ def ensure_room(*, deps: uc.Deps, queries: IncidentQueries, chat: ChatPort, deli
         return state
     with deliveries.run(org_id, room_key(chat.platform, incident_id), f"the {chat.platform} room of "
                         f"{state.human_id}") as steps:
-        state = queries.get(org_id, incident_id) or state  # the claim's last holder may have finished it
+        with fresh_reads():  # the claim's last holder may have finished it: not the delivery's snapshot
+            state = queries.get(org_id, incident_id) or state
         if chat.platform in state.rooms:
             return state
         opened = chat.open_room(state, warroom.build(state, deps.clock.now()), plan, steps)

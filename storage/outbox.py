@@ -2,9 +2,10 @@
 
 A message is claimed alone (never a batch), so a process that dies holds at most the message it was
 working on, and only until its lease runs out; the holder extends the lease while it works
-(`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL (SQLite writers queue
-on BEGIN IMMEDIATE). Each subscriber's outcome is written as soon as it is known
-(`outbox_deliveries`), so a retry or another process runs only the subscribers not yet done.
+(`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL, where claim, record and
+release are one round trip each (outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
+subscriber's outcome is written as soon as it is known (`outbox_deliveries`), so a retry or another
+process runs only the subscribers not yet done.
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.delivery_policy import RetryPolicy, SubscriberState
+from storage import outbox_pg as pg
 from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
+from storage.pg_scoped import scoped_rows
 from storage.records import utc
 from storage.unit_of_work import OUTBOX
 
@@ -58,18 +61,19 @@ class SqlOutbox:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._pg = is_postgres(engine)  # PostgreSQL: claim, record and release in one round trip each (outbox_pg.py)
 
     # --- claiming and leases ------------------------------------------------------------------
     def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
         its incident are marked delivered by it (its subscribers render the incident as it is now)."""
         now = datetime.now(UTC)
+        if self._pg:
+            return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
                                             OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
-            if is_postgres(conn):
-                stmt = stmt.with_for_update(skip_locked=True)
             row = conn.execute(stmt).first()
             if row is None:
                 return None
@@ -85,6 +89,19 @@ class SqlOutbox:
         return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
                               attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
                               coalesced=coalesced)
+
+    def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
+                  coalesce: bool) -> PendingMessage | None:
+        rows = scoped_rows(self.engine, pg.CLAIM, {"org": org_id, "owner": owner, "now": now, "until": until,
+                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC})
+        if not rows:
+            return None
+        message_id, topic, key, payload, attempts, created_at, states, coalesced = rows[0]
+        deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
+                      for name, state, n, at in states or ()}
+        return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
+                              attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
+                              coalesced=int(coalesced))
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
@@ -107,6 +124,11 @@ class SqlOutbox:
 
     def record(self, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
         """Write subscribers' outcomes for one message (delivered, pending again at a time, dead)."""
+        if self._pg:
+            if outcomes:
+                scoped_rows(self.engine, pg.RECORD, {"org": msg.org_id, "id": msg.id, "now": datetime.now(UTC),
+                                                     "outcomes": pg.outcome_rows(outcomes)})
+            return
         with self.engine.begin() as conn:
             scope_to_org(conn, msg.org_id)
             _write_outcomes(conn, msg, outcomes)
@@ -116,6 +138,10 @@ class SqlOutbox:
         """Write the last outcomes and give the lease back in one transaction: delivered (next_at None) or due
         again at next_at. False if the lease was lost (the outcomes are written all the same)."""
         now = datetime.now(UTC)
+        if self._pg:
+            return bool(scoped_rows(self.engine, pg.RELEASE, pg.release_params(
+                org_id=msg.org_id, message_id=msg.id, owner=owner, attempts=msg.attempts + 1,
+                error=error[:2000] if error else None, next_at=next_at, now=now, outcomes=outcomes)))
         values: dict[str, Any] = {"lease_owner": None, "attempts": msg.attempts + 1,
                                   "last_error": error[:2000] if error else None}
         if next_at is None:
@@ -183,7 +209,7 @@ class SqlOutbox:
 
 def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Outcome]) -> None:
     now = datetime.now(UTC)
-    insert = postgresql.insert(DELIVERIES) if is_postgres(conn) else sqlite.insert(DELIVERIES)
+    insert = sqlite.insert(DELIVERIES)  # SQLite's path (PostgreSQL's: outbox_pg.py)
     for o in outcomes:
         values = {"state": o.state, "attempts": o.attempts, "available_at": o.available_at or now, "updated_at": now,
                   "last_error": o.error[:2000] if o.error else None}
@@ -205,8 +231,6 @@ def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
         OUTBOX.c.org_id == org_id, OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.delivered_at.is_(None),
         OUTBOX.c.id != row.id, OUTBOX.c.lease_owner.is_(None),  # due now, or deferred to its window's end
         OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started)
-    if is_postgres(conn):
-        stmt = stmt.with_for_update(skip_locked=True)
     ids = list(conn.execute(stmt).scalars())
     if ids:
         conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(ids))

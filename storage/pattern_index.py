@@ -32,8 +32,9 @@ from incident_core.patterns import (
     state_pattern_keys,
 )
 from incident_core.state import IncidentState
-from storage.engine import scope_to_org
+from storage.engine import is_postgres, scope_to_org
 from storage.pg_append import Statement, json_rows
+from storage.pg_scoped import scoped_rows
 from storage.tables import TZ
 
 PATTERN_TENANT_TABLES = ("incident_patterns",)
@@ -125,20 +126,28 @@ def pg_statements(state: IncidentState) -> list[Statement]:
     return out
 
 
+_UNCHECKED = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
+              .where(PATTERNS.c.org_id == sa.bindparam("org"), PATTERNS.c.incident_id == sa.bindparam("id")).limit(1))
+_PG_UNCHECKED = "SELECT signature, checked FROM incident_patterns WHERE org_id = %(org)s AND incident_id = %(id)s LIMIT 1"
+
+
 class SqlPatternIndex:
     """The recurrence queries over the index; every statement filters on org_id (RLS is the second wall)."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._pg = is_postgres(engine)
 
     def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
         """False only when the index holds the incident's keys and they were already checked with this window."""
-        stmt = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
-                .where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id).limit(1))
-        with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            row = conn.execute(stmt).first()
-        return row is None or row.checked != check_mark(row.signature, window_days)
+        params = {"org": org_id, "id": incident_id}
+        if self._pg:  # asked for every delivered refresh: one round trip, no statement built
+            found = scoped_rows(self.engine, _PG_UNCHECKED, params)
+        else:
+            with self.engine.begin() as conn:
+                scope_to_org(conn, org_id)
+                found = list(conn.execute(_UNCHECKED, params))
+        return not found or found[0][1] != check_mark(found[0][0], window_days)
 
     def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
                        resolved_by: datetime, exclude: str) -> dict[str, int]:

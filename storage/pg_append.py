@@ -152,7 +152,7 @@ def append_pg(conn: Connection, statement: Statement) -> None:
     conn.exec_driver_sql(sql, params)
 
 
-def _simple_query(dbapi: Any, sql: str, params: dict[str, Any] | None, *, own_transaction: bool) -> psycopg.ClientCursor:
+def simple_query(dbapi: Any, sql: str, params: dict[str, Any] | None, *, own_transaction: bool) -> psycopg.ClientCursor:
     """Send several statements as one message (simple query protocol, psycopg's client-side binding).
 
     With own_transaction the connection must be idle: PostgreSQL runs the statements of one simple
@@ -178,7 +178,7 @@ def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> tuple[Any, ...] 
     seen, and any write decided from it is checked against its version. Row-level security reads
     app.org_id, set by the first statement of the same implicit transaction.
     """
-    cur = _simple_query(dbapi, _LOAD, {"org": org_id, "id": incident_id}, own_transaction=True)
+    cur = simple_query(dbapi, _LOAD, {"org": org_id, "id": incident_id}, own_transaction=True)
     try:
         cur.nextset()
         row = cur.fetchone()
@@ -198,7 +198,7 @@ def _joined(dbapi: Any, statements: list[Statement]) -> str:
 
 def write_pending(dbapi: Any, pending: list[PendingAppend]) -> None:
     """Send deferred appends now, in one message, inside the caller's open transaction."""
-    _simple_query(dbapi, _joined(dbapi, [s for a in pending for s in a.statements()]), None,
+    simple_query(dbapi, _joined(dbapi, [s for a in pending for s in a.statements()]), None,
                   own_transaction=False).close()
 
 
@@ -213,6 +213,6 @@ def write_and_commit(dbapi: Any, pending: list[PendingAppend]) -> None:
     idle = dbapi.info.transaction_status == TransactionStatus.IDLE
     if idle:
         bind = (_BIND.strip().rstrip(";"), {"org_id": statements[0][1]["org_id"]})
-        _simple_query(dbapi, _joined(dbapi, [bind, *statements]), None, own_transaction=True).close()
+        simple_query(dbapi, _joined(dbapi, [bind, *statements]), None, own_transaction=True).close()
     else:
-        _simple_query(dbapi, _joined(dbapi, statements) + "; COMMIT", None, own_transaction=False).close()
+        simple_query(dbapi, _joined(dbapi, statements) + "; COMMIT", None, own_transaction=False).close()

@@ -10,14 +10,21 @@ from sqlalchemy.engine import Engine
 from incident_core.events import Event
 from incident_core.model import Status
 from incident_core.state import IncidentState
-from storage.engine import scope_to_org
+from storage.engine import is_postgres, scope_to_org
+from storage.pg_append import load_state
+from storage.pg_scoped import driver_errors
 from storage.records import row_event
 from storage.signal_projection import ROOMS
-from storage.state_read import row_state, state_columns
+from storage.state_read import assemble, row_state, state_columns
 from storage.unit_of_work import EVENTS, INCIDENTS
 
 _HUMAN_ID = re.compile(r"^(?:inc-?)?(\d+)$", re.IGNORECASE)
 _OPEN = [s.value for s in Status if s.is_open]
+# Built once (not per read): the state with its signal tail, by id or by number.
+_BY_ID = sa.select(*state_columns()).where(INCIDENTS.c.org_id == sa.bindparam("org"),
+                                           INCIDENTS.c.id == sa.bindparam("id"))
+_BY_NUMBER = sa.select(*state_columns()).where(INCIDENTS.c.org_id == sa.bindparam("org"),
+                                               INCIDENTS.c.number == sa.bindparam("number"))
 
 
 class SqlIncidentQueries:
@@ -25,14 +32,21 @@ class SqlIncidentQueries:
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._pg = is_postgres(engine)
 
     def get(self, org_id: str, ref: str) -> IncidentState | None:
         """By id, INC-42, inc42 or 42."""
-        match = _HUMAN_ID.match(ref.strip())
-        cond = INCIDENTS.c.number == int(match.group(1)) if match else INCIDENTS.c.id == ref.strip()
+        ref = ref.strip()
+        match = _HUMAN_ID.match(ref)
+        if match is None and self._pg:  # by id, the delivery path: bind the org and read in one round trip
+            with driver_errors(), self.engine.begin() as conn:
+                data = load_state(conn.connection.dbapi_connection, org_id=org_id, incident_id=ref)
+            return assemble(*data) if data is not None else None
+        stmt, params = (_BY_NUMBER, {"org": org_id, "number": int(match.group(1))}) if match else \
+            (_BY_ID, {"org": org_id, "id": ref})
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
-            row = conn.execute(sa.select(*state_columns()).where(INCIDENTS.c.org_id == org_id, cond)).first()
+            row = conn.execute(stmt, params).first()
         return row_state(row) if row else None
 
     def list_incidents(self, org_id: str, *, open_only: bool = False, limit: int = 100) -> list[IncidentState]:

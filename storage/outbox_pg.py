@@ -1,0 +1,87 @@
+"""The outbox's hot statements on PostgreSQL, each one round trip (storage/pg_scoped.py): org bound, work done.
+
+Claiming a message used to be eight round trips (BEGIN, bind the org, pick with SKIP LOCKED, lease, read its
+subscribers' states, find the refreshes to fold, mark them, COMMIT), each statement built by SQLAlchemy per call.
+Here one statement does the rest, sent with the org's binding as one message (one implicit transaction); the
+text is fixed, values bound on the client.
+The rules are those of storage/outbox.py's SQLite path, which the tests run side by side with this one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from storage.pg_append import json_rows
+
+# Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
+# states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
+# (not held by anyone, no subscriber started) into it. Every sub-statement sees the same snapshot; the two
+# updates touch different rows.
+CLAIM = """
+WITH picked AS (
+    SELECT id FROM outbox
+    WHERE org_id = %(org)s AND delivered_at IS NULL AND available_at <= %(now)s
+    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE outbox AS o SET available_at = %(until)s, lease_owner = %(owner)s
+    FROM picked WHERE o.org_id = %(org)s AND o.id = picked.id
+    RETURNING o.id, o.topic, o.key, o.payload, o.attempts, o.created_at
+), states AS (
+    SELECT json_agg(json_build_array(d.subscriber, d.state, d.attempts, d.available_at)) AS rows,
+           coalesce(bool_or(d.state = 'delivered'), false) AS started
+    FROM outbox_deliveries AS d JOIN leased AS l ON d.message_id = l.id
+    WHERE d.org_id = %(org)s
+), folded AS (
+    SELECT o.id FROM outbox AS o, leased AS l, states AS s
+    WHERE %(coalesce)s AND l.topic = %(topic)s AND NOT s.started
+      AND o.org_id = %(org)s AND o.topic = %(topic)s AND o.delivered_at IS NULL AND o.id <> l.id
+      AND o.lease_owner IS NULL AND o.payload ->> 'incident_id' = l.payload ->> 'incident_id'
+      AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = o.id)
+    FOR UPDATE OF o SKIP LOCKED
+), marked AS (
+    UPDATE outbox AS o SET delivered_at = %(now)s, last_error = 'coalesced into message ' || l.id
+    FROM folded AS f, leased AS l WHERE o.org_id = %(org)s AND o.id = f.id
+    RETURNING o.id
+)
+SELECT l.id, l.topic, l.key, l.payload, l.attempts, l.created_at, (SELECT rows FROM states),
+       (SELECT count(*) FROM marked)
+FROM leased AS l"""
+
+# Each subscriber's outcome (rows of json_rows: subscriber, state, attempts, available_at, last_error).
+_OUTCOMES = """
+INSERT INTO outbox_deliveries AS d (org_id, message_id, subscriber, state, attempts, available_at, updated_at,
+                                    last_error)
+SELECT %(org)s, %(id)s, r.subscriber, r.state, r.attempts, coalesce(r.available_at, %(now)s), %(now)s, r.last_error
+FROM jsonb_to_recordset(%(outcomes)s::jsonb)
+     AS r(subscriber text, state text, attempts int, available_at timestamptz, last_error text)
+ON CONFLICT (org_id, message_id, subscriber) DO UPDATE SET
+    state = excluded.state, attempts = excluded.attempts, available_at = excluded.available_at,
+    updated_at = excluded.updated_at, last_error = excluded.last_error"""
+
+RECORD = _OUTCOMES
+
+# The last outcomes, then the lease given back (delivered, or due again at next_at) if `owner` still holds it.
+# A data-modifying WITH runs to completion whatever the main statement finds: the outcomes are written anyway.
+RELEASE = "WITH written AS (" + _OUTCOMES + """
+    RETURNING 1
+)
+UPDATE outbox SET lease_owner = NULL, attempts = %(attempts)s, last_error = %(error)s,
+    delivered_at = CASE WHEN %(delivered)s THEN %(now)s ELSE delivered_at END,
+    available_at = coalesce(%(next_at)s, available_at)
+WHERE org_id = %(org)s AND id = %(id)s AND lease_owner = %(owner)s AND delivered_at IS NULL
+RETURNING id"""
+
+
+def outcome_rows(outcomes: Any) -> str:
+    """Outcomes as the JSON rows `_OUTCOMES` reads."""
+    return json_rows([{"subscriber": o.subscriber, "state": o.state, "attempts": o.attempts,
+                       "available_at": o.available_at, "last_error": o.error[:2000] if o.error else None}
+                      for o in outcomes])
+
+
+def release_params(*, org_id: str, message_id: int, owner: str, attempts: int, error: str | None,
+                   next_at: datetime | None, now: datetime, outcomes: Any) -> dict[str, Any]:
+    """The parameters of RELEASE."""
+    return {"org": org_id, "id": message_id, "owner": owner, "attempts": attempts, "error": error,
+            "delivered": next_at is None, "next_at": next_at, "now": now, "outcomes": outcome_rows(outcomes)}
