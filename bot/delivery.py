@@ -237,6 +237,8 @@ class Deliverer:
             # Stopping between calls, too: the outcomes and the lease are given back and the subscribers not run
             # yet are due again at once for another process (left to lapse, the lease held it back for nothing).
             next_at = _next_time(names, states, step.waiting, self.policy)
+            if step.run and self._stop.is_set():  # not the retry backoff: nothing failed, they just did not run
+                next_at = datetime.now(UTC)
             self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None,
                                 outcomes=outcomes)  # the last outcomes and the release: one transaction
             if next_at is None and self.monitor is not None:

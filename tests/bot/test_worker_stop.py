@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -36,6 +37,21 @@ def leased(app: App, org_ids: list[str]) -> int:
 
 def pending(app: App, org_ids: list[str]) -> int:
     return sum(app.outbox.pending(org_id) for org_id in org_ids)
+
+
+def not_due(app: App, org_ids: list[str]) -> int:
+    """Undelivered messages of these orgs, or subscriber deliveries of them, that are not due yet."""
+    now = datetime.now(UTC)
+    with app.engine.begin() as conn:
+        total = 0
+        for org_id in org_ids:
+            scope_to_org(conn, org_id)
+            total += int(conn.execute(sa.select(sa.func.count()).select_from(OUTBOX).where(
+                OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at > now)).scalar_one())
+            total += int(conn.execute(sa.text(
+                "SELECT count(*) FROM outbox_deliveries WHERE org_id = :o AND state = 'pending' AND available_at > :now"),
+                {"o": org_id, "now": now}).scalar_one())
+        return total
 
 
 def delivered(app: App, org_ids: list[str]) -> int:
@@ -73,6 +89,7 @@ def test_sigterm_mid_delivery_exits_0_and_leaves_nothing_leased(app: App, tmp_pa
         assert "Traceback" not in log, log
         assert pending(app, orgs) > 0, "the worker finished everything before the signal: nothing was tested"
         assert leased(app, orgs) == 0
+        assert not_due(app, orgs) == 0  # what the stop gave back is due at once, not after a retry's backoff
         procs.running.pop("worker")
         assert procs.start("worker-2", "worker", "--once").wait(120) == 0, procs.log("worker-2")
         assert pending(app, orgs) == 0, procs.log("worker-2")  # nothing lost: the next worker delivers the rest
