@@ -41,6 +41,10 @@ class IncidentHistory(Protocol):
         """Remember that the incident's pattern keys with this signature were checked with this window."""
         ...
 
+    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100) -> list[str]:
+        """Open incidents (ids) other than this one holding any of its pattern keys, at most `limit`."""
+        ...
+
 
 class ActionItemTracker(Protocol):
     """Where action items are tracked (Jira); items it cannot read are simply absent from the answer."""

@@ -10,6 +10,7 @@ check loads no state but the incident's own and those of the pattern it matched 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from incident_core.patterns import (
     keys_signature,
     past_incident,
     pattern_keys,
+    postmortem_of,
     state_pattern_keys,
     with_statuses,
 )
@@ -92,16 +94,19 @@ def best_match(current: PastIncident, history: Sequence[PastIncident],
 
 def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                     tracker: ActionItemTracker | None, org_id: str, incident_id: str,
-                    window: timedelta = DEFAULT_WINDOW) -> Result | None:
-    """Check an incident against its project's history and record the match (None when nothing to record)."""
+                    window: timedelta = DEFAULT_WINDOW, recheck: bool = False) -> Result | None:
+    """Check an incident against its project's history and record the match (None when nothing to record).
+
+    `recheck`: look again although these keys were checked (an earlier incident of the match has changed since,
+    e.g. its postmortem was approved); the match is recorded again only when what it says differs."""
     days = round(window.total_seconds() / 86400)
-    if not history.recurrence_unchecked(org_id, incident_id, days):
+    if not recheck and not history.recurrence_unchecked(org_id, incident_id, days):
         return None  # the index says these pattern keys were checked already, with this window
     state = queries.get(org_id, incident_id)
     if state is None:
         raise NotFound(f"no incident {incident_id} in this org")
     sig = signature(state)
-    if not recurrence_due(state, days):
+    if not recurrence_due(state, days) and not (recheck and state.status.is_open and sig):
         if state.status.is_open:  # these keys' match is recorded (a closed incident is checked on reopening)
             history.mark_recurrence_checked(org_id, incident_id, sig, days)
         return None
@@ -124,10 +129,33 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
         postmortems=tuple({"incident": i.human_id, "path": i.postmortem.path} for i in prior if i.postmortem),
         items_open=counts.get(ITEM_OPEN, 0) - unknown, items_done=counts.get(ITEM_DONE, 0),
         items_unknown=unknown + counts.get(ITEM_UNKNOWN, 0), signature=sig)
+    said = hashlib.sha256(repr((command.prior, command.postmortems, command.items_open, command.items_done,
+                                command.items_unknown)).encode()).hexdigest()[:12]  # a recheck that says more
     result = apply_command(deps=deps, command=command, check_role=False,
-                           idempotency_key=f"recurrence:{state.incident_id}:{check_mark(sig, days)}:{match.key}"[:200])
+                           idempotency_key=f"recurrence:{state.incident_id}:{check_mark(sig, days)}:{said}:{match.key}"[:200])
     history.mark_recurrence_checked(org_id, incident_id, sig, days)
     return result
+
+
+def recheck_later_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
+                            tracker: ActionItemTracker | None, org_id: str, incident_id: str,
+                            window: timedelta = DEFAULT_WINDOW) -> int:
+    """When a resolved incident has an approved postmortem, record it on the open incidents whose recurrence
+    match names this incident but not yet its postmortem; returns how many were recorded again."""
+    state = queries.get(org_id, incident_id)
+    if state is None or state.status.is_open or postmortem_of(state) is None:
+        return 0
+    again = 0
+    for other_id in history.open_sharing(org_id, incident_id):
+        other = queries.get(org_id, other_id)
+        noted = other.recurrence if other is not None else None
+        if noted is None or state.human_id not in noted.prior or \
+                state.human_id in {p.incident for p in noted.postmortems}:
+            continue
+        if note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
+                           incident_id=other_id, window=window, recheck=True) is not None:
+            again += 1
+    return again
 
 
 def _find_match(history: IncidentHistory, state: IncidentState, window: timedelta) -> Match | None:

@@ -165,6 +165,17 @@ class SqlPatternIndex:
             scope_to_org(conn, org_id)
             return {short[key]: int(n) for key, n in conn.execute(stmt)}
 
+    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100) -> list[str]:
+        """Open incidents (ids) other than this one holding any of its pattern keys (index probes by key)."""
+        mine = sa.select(PATTERNS.c.key).where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id)
+        stmt = (sa.select(PATTERNS.c.incident_id).distinct()
+                .where(PATTERNS.c.org_id == org_id, PATTERNS.c.key.in_(mine.scalar_subquery()),
+                       PATTERNS.c.resolved_at.is_(None), PATTERNS.c.incident_id != incident_id)
+                .order_by(PATTERNS.c.incident_id).limit(limit))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            return [str(r[0]) for r in conn.execute(stmt)]
+
     def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str,
                                 window_days: int = DEFAULT_WINDOW_DAYS) -> None:
         """Record that the incident's keys with this signature were checked with this window (no-op once the

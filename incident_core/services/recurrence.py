@@ -10,7 +10,7 @@ from typing import Any
 
 from incident_core.history import ActionItemTracker, IncidentHistory
 from incident_core.ports import IncidentQueries
-from incident_core.recurrence import DEFAULT_WINDOW, note_recurrence
+from incident_core.recurrence import DEFAULT_WINDOW, note_recurrence, recheck_later_incidents
 from incident_core.services.messages import Message, incident_of
 from incident_core.services.rooms import RECURRENCE_WATCHER
 from incident_core.usecases import Deps
@@ -36,9 +36,12 @@ class RecurrenceWatcher:
     def __call__(self, msg: Message) -> None:
         try:
             org = self.deps.directory.org(msg.org_id)
-            note_recurrence(deps=self.deps, queries=self.queries, history=self.history,
-                            tracker=self.tracker_for(msg.org_id), org_id=msg.org_id, incident_id=incident_of(msg),
-                            window=recurrence_window(org.settings if org else None))
+            tracker, window = self.tracker_for(msg.org_id), recurrence_window(org.settings if org else None)
+            note_recurrence(deps=self.deps, queries=self.queries, history=self.history, tracker=tracker,
+                            org_id=msg.org_id, incident_id=incident_of(msg), window=window)
+            # a resolved incident's approved postmortem reaches the open incidents whose match names it
+            recheck_later_incidents(deps=self.deps, queries=self.queries, history=self.history, tracker=tracker,
+                                    org_id=msg.org_id, incident_id=incident_of(msg), window=window)
         except Exception:  # noqa: BLE001 — must not hold back the room refresh
             log.exception("recurrence check of incident %s (org %s) failed", msg.payload.get("incident_id"),
                           msg.org_id)

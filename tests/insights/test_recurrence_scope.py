@@ -11,7 +11,7 @@ import pytest
 from bot.bootstrap import App
 from incident_core import usecases as uc
 from incident_core.model import OrgRole
-from incident_core.recurrence import note_recurrence
+from incident_core.recurrence import note_recurrence, recheck_later_incidents
 from storage.insights_queries import SqlIncidentHistory
 from tests.conftest import make_app
 from tests.insights.history import StepClock, approve_postmortem, open_incident
@@ -74,9 +74,6 @@ def test_an_org_that_widens_its_window_has_its_open_incidents_checked_again(cloc
     assert check(90) is None  # checked for these keys and this window: nothing recorded twice
 
 
-@pytest.mark.xfail(strict=True, reason="a gap, not fixed: the recurrence of an open incident is checked when its "
-                   "own keys or the window change; a postmortem approved afterwards for one of its prior incidents "
-                   "does not clear its check mark, so its war room keeps saying there is no postmortem")
 def test_a_postmortem_approved_after_the_check_reaches_the_open_incident(clocked: tuple[App, StepClock]) -> None:
     app, clock = clocked
     now = clock.at
@@ -96,9 +93,21 @@ def test_a_postmortem_approved_after_the_check_reaches_the_open_incident(clocked
     state = app.queries.get(org.id, current)
     assert state is not None and state.recurrence is not None and state.recurrence.postmortems == ()
     clock.at = now + timedelta(minutes=5)
-    approve_postmortem(app, clock, org.id, prior, [{"title": "Autoscale checkout", "owner": "x"}], commander="u:cmd")
     uc.add_note(deps=app.deps, org_id=org.id, incident_id=current, actor="u:cmd", text="still slow")
-    check()  # what the watcher does on the incident's next change
+    assert check() is None  # its keys did not change: checked already, nothing new to say
+
+    def recheck(incident_id: str) -> int:  # what the watcher does on the prior's change
+        return recheck_later_incidents(deps=app.deps, queries=app.queries, history=history, tracker=None,
+                                       org_id=org.id, incident_id=incident_id)
+
+    assert recheck(prior) == 0  # no approved postmortem yet
+    approve_postmortem(app, clock, org.id, prior, [{"title": "Autoscale checkout", "owner": "x"}], commander="u:cmd")
+    assert recheck(current) == 0  # an open incident is nobody's prior
+    assert recheck(prior) == 1
     state = app.queries.get(org.id, current)
     assert state is not None and state.recurrence is not None
     assert [p.incident for p in state.recurrence.postmortems] == ["INC-1"]
+    assert state.recurrence.items_open == 1
+    assert recheck(prior) == 0  # said once: the open incident's match already names the postmortem
+    other = app.directory.create_org("scope-postmortem-other")  # another org's incidents are never touched
+    assert history.open_sharing(other.id, prior) == [] and history.open_sharing(org.id, prior) == [current]
