@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import signal
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from bot.bootstrap import App
+from bot.delivery import SETTLE
 from incident_core import usecases as uc
 from incident_core.model import OrgRole, Severity, Status
 from storage.engine import scope_to_org
@@ -40,16 +41,20 @@ def pending(app: App, org_ids: list[str]) -> int:
 
 
 def not_due(app: App, org_ids: list[str]) -> int:
-    """Undelivered messages of these orgs, or subscriber deliveries of them, that are not due yet."""
-    now = datetime.now(UTC)
+    """Undelivered messages of these orgs, or subscriber deliveries of them, due only after the refresh window
+    with no failure behind it (a refresh of an incident rendered less than SETTLE ago is deferred to the window's
+    end, and a failed call waits for its retry: those are fine)."""
+    now = datetime.now(UTC) + SETTLE + timedelta(seconds=0.2)
     with app.engine.begin() as conn:
         total = 0
         for org_id in org_ids:
             scope_to_org(conn, org_id)
             total += int(conn.execute(sa.select(sa.func.count()).select_from(OUTBOX).where(
-                OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at > now)).scalar_one())
+                OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.last_error.is_(None),
+                OUTBOX.c.available_at > now)).scalar_one())
             total += int(conn.execute(sa.text(
-                "SELECT count(*) FROM outbox_deliveries WHERE org_id = :o AND state = 'pending' AND available_at > :now"),
+                "SELECT count(*) FROM outbox_deliveries WHERE org_id = :o AND state = 'pending' AND last_error IS NULL "
+                "AND available_at > :now"),
                 {"o": org_id, "now": now}).scalar_one())
         return total
 
@@ -89,7 +94,7 @@ def test_sigterm_mid_delivery_exits_0_and_leaves_nothing_leased(app: App, tmp_pa
         assert "Traceback" not in log, log
         assert pending(app, orgs) > 0, "the worker finished everything before the signal: nothing was tested"
         assert leased(app, orgs) == 0
-        assert not_due(app, orgs) == 0  # what the stop gave back is due at once, not after a retry's backoff
+        assert not_due(app, orgs) == 0  # what the stop gave back is due at once, not after a retry's backoff (2 s)
         procs.running.pop("worker")
         assert procs.start("worker-2", "worker", "--once").wait(120) == 0, procs.log("worker-2")
         assert pending(app, orgs) == 0, procs.log("worker-2")  # nothing lost: the next worker delivers the rest
