@@ -1,5 +1,5 @@
-"""Migration 0013_pgcost: the documents an ingest writes past the TOAST threshold are compressed with lz4 on a
-PostgreSQL built with it (pglz otherwise), and read back whole (the columns' setting covers the raw payloads and
+"""Migration 0013_pgcost: the state document is json, and the documents an ingest writes past the TOAST threshold
+are compressed with lz4 on a PostgreSQL built with it (pglz otherwise), and read back whole (the columns' setting covers the raw payloads and
 event data too)."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def _expected(conn: sa.Connection) -> str:
     return "lz4" if has_lz4 else "pglz"
 
 
-def test_the_state_document_is_written_with_lz4_and_read_back(pg_app: App) -> None:
+def test_the_state_document_is_json_written_with_lz4_and_read_back(pg_app: App) -> None:
     world = new_org(pg_app)
     signals = normalize("alertmanager", _group(60), org_id=world.org.id, project_id=None, received_at=T0)
     outcomes = intake_signals(deps=world.deps, org_id=world.org.id, signals=signals)
@@ -51,10 +51,13 @@ def test_the_state_document_is_written_with_lz4_and_read_back(pg_app: App) -> No
         state_size, state_method = conn.execute(sa.text(
             "SELECT octet_length(state::text), pg_column_compression(state) FROM incidents WHERE id = :id"),
             {"id": incident_id}).one()
+        state_type = conn.execute(sa.text("SELECT data_type FROM information_schema.columns "
+                                          "WHERE table_name = 'incidents' AND column_name = 'state'")).scalar()
         columns = dict(conn.execute(sa.text(
             "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a "
             "JOIN pg_class c ON c.oid = a.attrelid WHERE (c.relname, a.attname) IN "
             "(('incidents', 'state'), ('raw_payloads', 'payload'), ('events', 'data'))")).all())
+    assert state_type == "json"  # stored as sent: no jsonb parse per append, no rendering per read
     assert state_size > 4096  # past the TOAST threshold: PostgreSQL compresses it
     assert state_method == expected
     assert columns == dict.fromkeys(("incidents.state", "raw_payloads.payload", "events.data"),
