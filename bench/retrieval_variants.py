@@ -1,4 +1,5 @@
-"""Vocabulary variants measured on the dev split of the responder set (issue 16, seventh session), none adopted.
+"""Retrieval variants measured on the dev split of the responder set (issue 16, seventh and ninth sessions), none
+adopted (docs/benchmarks.md).
 
 `bench/retrieval_quality.py --variant SPEC` applies one to the benchmark's knowledge base after ingest, so each
 can be measured again (say, once a reranking stage lands). Each patches the process, not the product; every
@@ -13,6 +14,8 @@ word they add comes from the indexed runbooks or the query, never from a synonym
 - `prefix:TEXT`: the query is embedded as TEXT + query (the BM25 side is unchanged);
 - `card-vector:N`: each runbook's card is embedded alone; the N cards nearest to the query join the vector side's
   candidates (as their document's first section, with the card's cosine when it is the higher).
+
+The ninth session's (`rm3`, `clauses`, `center`, `bigram`) are described at apply_ninth; restore() undoes any of them.
 """
 
 from __future__ import annotations
