@@ -61,10 +61,12 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def labelled(split: str) -> list[Labelled]:
-    """Responder queries of one split ('all' for both)."""
-    rows = [r for r in load(RESPONDER) if split == "all" or r["split"] == split]
-    return [Labelled(EvalQuery(r["id"], r["query"], tuple(r["expected"])), r["type"], r["split"]) for r in rows]
+def labelled(split: str, path: Path = RESPONDER) -> list[Labelled]:
+    """Responder queries of one split ('all' for both); another set (path) has no splits: all of it, typed by its
+    "type" or "style" field."""
+    rows = [r for r in load(path) if split == "all" or r.get("split", split) == split]
+    return [Labelled(EvalQuery(r["id"], r["query"], tuple(r["expected"])), r.get("type") or r.get("style", "other"),
+                     r.get("split", split)) for r in rows]
 
 
 def off_topic(split: str) -> list[str]:
@@ -169,12 +171,12 @@ def print_report(name: str, rep: dict[str, Any]) -> None:
     print(f"misses@3: {' '.join(rep['misses'])}")
 
 
-def compare(kb: KnowledgeBase, variants: list[str], split: str, threshold: float) -> None:
+def compare(kb: KnowledgeBase, variants: list[str], split: str, threshold: float, path: Path = RESPONDER) -> None:
     """The default and each variant on one index, one markdown row each: R@1/R@3/R@5/MRR, R@3 per type,
     precision/answered/abstention at the floor, process CPU per query, and the queries each gains and loses at 3."""
     from retrieval_variants import apply, restore
 
-    queries, off = labelled(split), off_topic(split)
+    queries, off = labelled(split, path), off_topic(split) if path == RESPONDER else []
     embedder = kb._searcher._embedder  # noqa: SLF001
     base: set[str] | None = None
     print("| variant | R@1 / R@3 / R@5 / MRR | symptom | vague | log | alert | precision / answered / abstention "
@@ -216,6 +218,9 @@ def main() -> None:
                         "once, each is measured in turn on one index against the default, one summary row each")
     parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
                         help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
+    parser.add_argument("--queries", type=Path, default=RESPONDER, help="with --variant given more than once: "
+                        "another labelled set instead of the responder set (no off-topic questions), e.g. "
+                        "bench/queries/prometheus-runbooks.jsonl")
     parser.add_argument("--model-dir", type=Path, help="an exported ONNX model directory for the offline embedder")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
@@ -236,7 +241,7 @@ def main() -> None:
     try:
         kb = build_kb(work, args.embedder, args.mode, args.model_dir)
         if len(args.variant) > 1:
-            compare(kb, args.variant, args.split, args.threshold or kb.relevance_floor or 0.38)
+            compare(kb, args.variant, args.split, args.threshold or kb.relevance_floor or 0.38, args.queries)
             return
         if args.variant:
             from retrieval_variants import apply
