@@ -153,6 +153,13 @@ class App:
         return StateSnapshots(self.queries, newest)
 
     @cached_property
+    def slack_connections(self) -> Any:
+        """Kept-alive connections to the Slack Web API, shared by every org's outbound client."""
+        from bot.slack_transport import SlackConnections
+
+        return SlackConnections()
+
+    @cached_property
     def slack_identity(self) -> Any:
         """Which workspace SLACK_BOT_TOKEN belongs to (token mode), or None without a bot token."""
         s = self.settings
@@ -169,6 +176,8 @@ class App:
         """Release what the app opened: the knowledge base's Chroma client (when built here), the engines."""
         if "knowledge" in self.__dict__ and "knowledge" not in self.overrides:  # built, and owned by the app
             self.__dict__["knowledge"].close()
+        if "slack_connections" in self.__dict__:
+            self.__dict__["slack_connections"].close()
         self.directory.close()
         self.engine.dispose()
         self.queries.engine.dispose()

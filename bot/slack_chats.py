@@ -1,6 +1,7 @@
 """The outbound Slack adapter per org, built once and kept (bot/chat_cache.py) rather than rebuilt for every
 delivered message: the org's bound workspaces, its bot token (opened from the sealed installation) and the
-WebClient are read and made once per entry.
+WebClient are read and made once per entry. Every org's client sends over the same kept-alive connections
+(bot/slack_transport.py) instead of a new connection per call.
 
 The client tells the cache when Slack refuses its token (`invalid_auth`, `token_revoked`, …): the org's entry
 is dropped at once, so the next delivery reads the installation again (a reinstall's new token) instead of
@@ -10,8 +11,10 @@ retrying with the refused one until the entry expires. Tokens are never logged.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Any
+from urllib.request import Request
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,6 +22,7 @@ from slack_sdk.web import SlackResponse
 
 from bot.bootstrap import App
 from bot.chat_cache import ChatCache
+from bot.slack_transport import KeptAliveTransport
 from bot.slack_wiring import api_url, installation_store, slack_mode
 from handlers.slack.outbound import SlackChat, make_client
 
@@ -29,14 +33,22 @@ TOKEN_REFUSED = frozenset({"invalid_auth", "not_authed", "token_revoked", "token
                            "org_login_required"})
 
 
-class RefusalWatchingClient(WebClient):
-    """A WebClient configured as `made` (make_client's retry policy and timeout) that calls `refused()` when
-    Slack refuses its token, then raises as before."""
+class OrgSlackClient(WebClient):
+    """A WebClient configured as `made` (make_client's retry policy and timeout) that sends over kept-alive
+    connections and calls `refused()` when Slack refuses its token, then raises as before."""
 
-    def __init__(self, made: WebClient, refused: Callable[[], None]) -> None:
+    def __init__(self, made: WebClient, refused: Callable[[], None], transport: KeptAliveTransport) -> None:
         super().__init__(token=made.token, base_url=made.base_url, timeout=made.timeout,
                          retry_handlers=made.retry_handlers)
         self._refused = refused
+        self._transport = transport
+
+    def _perform_urllib_http_request_internal(self, url: str, req: Request) -> dict[str, Any]:
+        """slack_sdk's one place that opens a connection and reads the answer: here over a kept connection."""
+        if self.proxy is not None or not url.lower().startswith(("http://", "https://")):
+            return super()._perform_urllib_http_request_internal(url, req)
+        context = self.ssl if isinstance(self.ssl, ssl.SSLContext) else None
+        return self._transport.send(url, req, timeout=self.timeout, context=context)
 
     def api_call(self, *args: Any, **kwargs: Any) -> SlackResponse:
         try:
@@ -56,6 +68,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
     token_client = make_client(s.slack_bot_token.get_secret_value(), base_url, timeout=s.slack_timeout) if (
         mode == "token" and s.slack_bot_token) else None
     store = installation_store(app) if mode == "oauth" else None
+    transport = KeptAliveTransport(app.slack_connections)
 
     def build(org_id: str) -> SlackChat | None:
         teams = app.directory.bindings(org_id, "slack") if mode else []
@@ -68,12 +81,12 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
                             "Slack rooms for it (several workspaces need OAuth installs)", org_id,
                             ", ".join(teams), owner.team_id)
                 return None
-            return SlackChat(RefusalWatchingClient(token_client, lambda: chats.drop(org_id)))
+            return SlackChat(OrgSlackClient(token_client, lambda: chats.drop(org_id), transport))
         token = store.bot_token(teams[0]) if store else None
         if not token:
             return None
         made = make_client(token, base_url, timeout=s.slack_timeout)
-        return SlackChat(RefusalWatchingClient(made, lambda: chats.drop(org_id)))
+        return SlackChat(OrgSlackClient(made, lambda: chats.drop(org_id), transport))
 
     chats: ChatCache[SlackChat] = ChatCache(build, app.chat_changes, **app.overrides.get("chat_cache", {}))
     return chats.get
