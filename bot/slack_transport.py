@@ -103,7 +103,7 @@ class KeptAliveTransport:
                 raise URLError(exc) from exc
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         try:
-            conn.request(req.get_method(), path or "/", body=req.data,  # type: ignore[arg-type]
+            conn.request(req.get_method(), path or "/", body=req.data,
                          headers=dict(req.header_items()))
             resp = conn.getresponse()
             body = resp.read()
