@@ -5,7 +5,6 @@ dropped call never sent again by the transport."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
@@ -17,6 +16,7 @@ from bot.slack_chats import OrgSlackClient
 from bot.slack_transport import KeptAliveTransport, SlackConnections
 from emulators.slack import SlackEmulator
 from handlers.slack.outbound import make_client
+from tests.handlers.test_fail_fast_clients import Hangup
 
 
 def client(token: str, url: str, connections: SlackConnections, refused: list[str] | None = None) -> WebClient:
@@ -60,42 +60,32 @@ def test_a_429_is_waited_out_and_errors_raise_as_before() -> None:
     connections.close()
 
 
-class OneAnswerServer:
+class OneAnswerServer(Hangup):
     """Answers one request per connection with HTTP/1.1 keep-alive headers, then closes the connection anyway
     (as a server closes an idle connection); or, with `answer=False`, closes without answering."""
 
     def __init__(self, answer: bool = True) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.answer, self.accepted, self.requests = answer, 0, 0
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.answer, self.requests = answer, 0
+        super().__init__()
 
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                           if line.lower().startswith(b"content-length:")), 0)
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.requests += 1
-            if self.answer:
-                reply = b'{"ok":true,"ts":"1.2"}'
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
-                             + str(len(reply)).encode() + b"\r\n\r\n" + reply)
-            conn.close()
+    def handle(self, conn: socket.socket) -> None:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
+                       if line.lower().startswith(b"content-length:")), 0)
+        while len(body) < length:
+            body += conn.recv(65536)
+        self.requests += 1
+        if self.answer:
+            reply = b'{"ok":true,"ts":"1.2"}'
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                         + str(len(reply)).encode() + b"\r\n\r\n" + reply)
+        conn.close()
 
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/api/"
@@ -114,7 +104,7 @@ def test_a_connection_the_server_closed_is_replaced(one_answer: OneAnswerServer)
     for _ in range(3):
         assert c.chat_postMessage(channel="C1", text="hi")["ts"] == "1.2"
         time.sleep(0.2)  # the server's close reaches the idle connection
-    assert one_answer.accepted == 3 and one_answer.requests == 3
+    assert one_answer.count == 3 and one_answer.requests == 3
     connections.close()
 
 
@@ -124,6 +114,6 @@ def test_a_call_whose_answer_never_came_is_not_sent_again() -> None:
         c = client("xoxb-test", server.url(), SlackConnections())
         with pytest.raises(Exception):  # noqa: B017 — the connection error as http.client raises it
             c.chat_postMessage(channel="C1", text="hi")
-        assert server.requests == 1 and server.accepted == 1  # the outbox's retry looks for what it made
+        assert server.requests == 1 and server.count == 1  # the outbox's retry looks for what it made
     finally:
         server.sock.close()
