@@ -3,7 +3,9 @@
 The match is computed outside any transaction (history and tracker reads), then recorded as a
 `RecurrenceNoted` event; the war room, on every platform, renders it from the incident's state:
 "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open".
-It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service), and only then:
+It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service) or the org's window
+changes, and only then; a match a narrower window no longer supports is withdrawn (`RecurrenceWithdrawn`: the
+timeline says why, the war room says it no longer applies), never dropped silently.
 the history's pattern-key index remembers the keys last checked and counts earlier incidents per key, so a
 check loads no state but the incident's own and those of the pattern it matched (docs/insights.md).
 """
@@ -33,7 +35,7 @@ from incident_core.patterns import (
     with_statuses,
 )
 from incident_core.ports import IncidentQueries
-from incident_core.recurrence_decisions import NoteRecurrence
+from incident_core.recurrence_decisions import NoteRecurrence, WithdrawRecurrence
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, Result, apply_command
 
@@ -112,8 +114,16 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
         return None
     match = _find_match(history, state, window)
     if match is None:
+        noted = state.recurrence
+        withdrawn = None
+        if noted is not None and noted.prior and noted.window_days > days:  # the org narrowed its window
+            withdrawn = apply_command(
+                deps=deps, check_role=False,
+                command=WithdrawRecurrence(org_id=org_id, incident_id=state.incident_id, actor=SYSTEM,
+                                           occurred_at=deps.clock.now(), window_days=days, signature=sig),
+                idempotency_key=f"recurrence-withdrawn:{state.incident_id}:v{state.version}")
         history.mark_recurrence_checked(org_id, incident_id, sig, days)
-        return None
+        return withdrawn
     prior = list(match.prior)
     refs = [i.postmortem for i in prior if i.postmortem is not None]
     if tracker is not None and refs:
@@ -132,7 +142,8 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
     said = hashlib.sha256(repr((command.prior, command.postmortems, command.items_open, command.items_done,
                                 command.items_unknown)).encode()).hexdigest()[:12]  # a recheck that says more
     result = apply_command(deps=deps, command=command, check_role=False,
-                           idempotency_key=f"recurrence:{state.incident_id}:{check_mark(sig, days)}:{said}:{match.key}"[:200])
+                           idempotency_key=f"recurrence:{state.incident_id}:v{state.version}:{check_mark(sig, days)}:{said}:"
+                           f"{match.key}"[:200])
     history.mark_recurrence_checked(org_id, incident_id, sig, days)
     return result
 

@@ -1,0 +1,88 @@
+"""Recurrence matches kept current after the check: a match a narrower window no longer supports is withdrawn,
+visibly (the timeline says why, the war room's line says it no longer applies), and a key a resolved incident gains
+later reaches the open incidents sharing it (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.bootstrap import App
+from incident_core import events as ev
+from incident_core import usecases as uc
+from incident_core.recurrence import note_recurrence, preferred_sources
+from incident_core.timeline import describe
+from incident_core.warroom import build
+from storage.insights_queries import SqlIncidentHistory
+from tests.conftest import make_app
+from tests.insights.history import RESPONDER, StepClock, open_incident
+
+
+@pytest.fixture
+def clocked(db_url: str, tmp_path: Path) -> Iterator[tuple[App, StepClock]]:
+    clock = StepClock(datetime.now(UTC))
+    app = make_app(db_url, tmp_path, clock=clock)
+    yield app, clock
+    app.close()
+
+
+def test_a_narrowed_window_withdraws_a_match_now_outside_it(clocked: tuple[App, StepClock]) -> None:
+    app, clock = clocked
+    now = clock.at
+    org = app.directory.create_org("withdraw-window")
+    open_incident(app, clock, org.id, 0, now - timedelta(days=20), ack_minutes=1, resolve_minutes=30, project_id=None)
+    current = open_incident(app, clock, org.id, 0, now, ack_minutes=1, resolve_minutes=None, project_id=None)
+    clock.at = now + timedelta(minutes=2)
+    history = SqlIncidentHistory(app.engine)
+
+    def check(days: int) -> object:
+        return note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org.id,
+                               incident_id=current, window=timedelta(days=days))
+
+    assert check(30) is not None
+    state = app.queries.get(org.id, current)
+    assert state is not None and state.recurrence is not None and state.recurrence.prior == ("INC-1",)
+    uc.add_note(deps=app.deps, org_id=org.id, incident_id=current, actor=RESPONDER,
+                text="same as INC-1: following its runbook")  # a responder acted on the match
+    clock.at = now + timedelta(minutes=5)
+    assert check(7) is not None  # the org lowered recurrence_days to 7: INC-1 (20 days ago) no longer counts
+    state = app.queries.get(org.id, current)
+    assert state is not None and state.recurrence is not None
+    assert state.recurrence.prior == () and state.recurrence.withdrawn == ("INC-1",)
+    assert state.recurrence.window_days == 7 and preferred_sources(state) == ()
+    line = build(state, clock.at).recurrence
+    assert line == "no longer applies: INC-1 is outside the 7-day window (recurrence_days changed from 30)"
+    withdrawn = [e for e in app.queries.timeline(org.id, current) if isinstance(e, ev.RecurrenceWithdrawn)]
+    assert len(withdrawn) == 1 and withdrawn[0].prior == ("INC-1",) and withdrawn[0].previous_window_days == 30
+    assert describe(withdrawn[0]).startswith("no longer recurring: ") and "outside the 7-day window" in \
+        describe(withdrawn[0])
+    reloaded = app.queries.get(org.id, current)  # the projection keeps it (a fresh read, not the cached state)
+    assert reloaded is not None and reloaded.recurrence == state.recurrence
+    assert check(7) is None  # checked with 7 days: nothing recorded twice
+    clock.at = now + timedelta(minutes=8)
+    assert check(30) is not None  # widened again: the match is back (not taken for the first one's repeat)
+    state = app.queries.get(org.id, current)
+    assert state is not None and state.recurrence is not None
+    assert state.recurrence.prior == ("INC-1",) and state.recurrence.withdrawn == ()
+    assert (build(state, clock.at).recurrence or "").startswith("2nd time in 30 days: INC-1")
+
+
+def test_a_window_narrowed_but_still_holding_the_match_keeps_it(clocked: tuple[App, StepClock]) -> None:
+    app, clock = clocked
+    now = clock.at
+    org = app.directory.create_org("withdraw-kept")
+    open_incident(app, clock, org.id, 0, now - timedelta(days=20), ack_minutes=1, resolve_minutes=30, project_id=None)
+    open_incident(app, clock, org.id, 0, now - timedelta(days=3), ack_minutes=1, resolve_minutes=30, project_id=None)
+    current = open_incident(app, clock, org.id, 0, now, ack_minutes=1, resolve_minutes=None, project_id=None)
+    clock.at = now + timedelta(minutes=2)
+    history = SqlIncidentHistory(app.engine)
+    for days in (30, 7):
+        note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org.id,
+                        incident_id=current, window=timedelta(days=days))
+    state = app.queries.get(org.id, current)
+    assert state is not None and state.recurrence is not None
+    assert state.recurrence.prior == ("INC-2",) and state.recurrence.window_days == 7
+    assert not any(isinstance(e, ev.RecurrenceWithdrawn) for e in app.queries.timeline(org.id, current))
