@@ -6,6 +6,8 @@ The match is computed outside any transaction (history and tracker reads), then 
 It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service) or the org's window
 changes, and only then; a match a narrower window no longer supports is withdrawn (`RecurrenceWithdrawn`: the
 timeline says why, the war room says it no longer applies), never dropped silently.
+A resolved incident whose keys change later (a late signal) has the open incidents sharing them checked again
+(`recheck_later_incidents`), as one whose postmortem is approved after their check.
 the history's pattern-key index remembers the keys last checked and counts earlier incidents per key, so a
 check loads no state but the incident's own and those of the pattern it matched (docs/insights.md).
 """
@@ -31,6 +33,7 @@ from incident_core.patterns import (
     past_incident,
     pattern_keys,
     postmortem_of,
+    resolved_at,
     state_pattern_keys,
     with_statuses,
 )
@@ -151,21 +154,36 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
 def recheck_later_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                             tracker: ActionItemTracker | None, org_id: str, incident_id: str,
                             window: timedelta = DEFAULT_WINDOW) -> int:
-    """When a resolved incident has an approved postmortem, record it on the open incidents whose recurrence
-    match names this incident but not yet its postmortem; returns how many were recorded again."""
+    """When a resolved incident changes in a way an open incident's match depends on, check those open incidents
+    again; returns how many were recorded again.
+
+    Two changes count: its pattern keys changed since the open incidents sharing them were last told (a late
+    signal or service gave it a key an open incident holds: that one may now match it), and its approved
+    postmortem is not yet named by a match that names the incident. At most `open_sharing`'s 100 open incidents,
+    found by the org's index."""
     state = queries.get(org_id, incident_id)
-    if state is None or state.status.is_open or postmortem_of(state) is None:
+    if state is None or state.status.is_open:
+        return 0
+    days = round(window.total_seconds() / 86400)
+    sig, has_postmortem = signature(state), postmortem_of(state) is not None
+    untold = bool(sig) and history.later_untold(org_id, incident_id, days)
+    if not untold and not has_postmortem:
         return 0
     again = 0
-    for other_id in history.open_sharing(org_id, incident_id):
+    for other_id in history.open_sharing(org_id, incident_id, opened_since=resolved_at(state)):
         other = queries.get(org_id, other_id)
         noted = other.recurrence if other is not None else None
-        if noted is None or state.human_id not in noted.prior or \
-                state.human_id in {p.incident for p in noted.postmortems}:
-            continue
-        if note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
-                           incident_id=other_id, window=window, recheck=True) is not None:
-            again += 1
+        named = noted is not None and state.human_id in noted.prior
+        if noted is not None and named and (
+                not has_postmortem or state.human_id in {p.incident for p in noted.postmortems}):
+            continue  # its match already says all this incident adds
+        if not named and not untold:
+            continue  # only the postmortem is news, and the match does not name this incident
+        result = note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
+                                 incident_id=other_id, window=window, recheck=True)
+        again += bool(result is not None and result.events)
+    if untold:
+        history.mark_later_told(org_id, incident_id, sig, days)
     return again
 
 
