@@ -4,12 +4,8 @@ later reaches the open incidents sharing it (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
+from datetime import timedelta
 
 from bot.bootstrap import App
 from incident_core import events as ev
@@ -20,30 +16,14 @@ from incident_core.services.recurrence import RecurrenceWatcher
 from incident_core.timeline import describe
 from incident_core.warroom import build
 from storage.insights_queries import SqlIncidentHistory
-from tests.conftest import make_app
-from tests.insights.history import RESPONDER, StepClock, open_incident, signal
-
-
-@pytest.fixture
-def clocked(db_url: str, tmp_path: Path) -> Iterator[tuple[App, StepClock]]:
-    clock = StepClock(datetime.now(UTC))
-    app = make_app(db_url, tmp_path, clock=clock)
-    yield app, clock
-    app.close()
+from tests.insights.history import RESPONDER, StepClock, open_incident, prior_and_open, signal
 
 
 def test_a_narrowed_window_withdraws_a_match_now_outside_it(clocked: tuple[App, StepClock]) -> None:
     app, clock = clocked
     now = clock.at
     org = app.directory.create_org("withdraw-window")
-    open_incident(app, clock, org.id, 0, now - timedelta(days=20), ack_minutes=1, resolve_minutes=30, project_id=None)
-    current = open_incident(app, clock, org.id, 0, now, ack_minutes=1, resolve_minutes=None, project_id=None)
-    clock.at = now + timedelta(minutes=2)
-    history = SqlIncidentHistory(app.engine)
-
-    def check(days: int) -> object:
-        return note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org.id,
-                               incident_id=current, window=timedelta(days=days))
+    current, check = prior_and_open(app, clock, org.id, days_ago=20)
 
     assert check(30) is not None
     state = app.queries.get(org.id, current)
@@ -62,8 +42,6 @@ def test_a_narrowed_window_withdraws_a_match_now_outside_it(clocked: tuple[App, 
     assert len(withdrawn) == 1 and withdrawn[0].prior == ("INC-1",) and withdrawn[0].previous_window_days == 30
     assert describe(withdrawn[0]).startswith("no longer recurring: ") and "outside the 7-day window" in \
         describe(withdrawn[0])
-    reloaded = app.queries.get(org.id, current)  # the projection keeps it (a fresh read, not the cached state)
-    assert reloaded is not None and reloaded.recurrence == state.recurrence
     assert check(7) is None  # checked with 7 days: nothing recorded twice
     clock.at = now + timedelta(minutes=8)
     assert check(30) is not None  # widened again: the match is back (not taken for the first one's repeat)
