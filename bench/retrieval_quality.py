@@ -22,6 +22,7 @@ import json
 import shutil
 import sys
 import tempfile
+import time
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,10 +61,12 @@ def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def labelled(split: str) -> list[Labelled]:
-    """Responder queries of one split ('all' for both)."""
-    rows = [r for r in load(RESPONDER) if split == "all" or r["split"] == split]
-    return [Labelled(EvalQuery(r["id"], r["query"], tuple(r["expected"])), r["type"], r["split"]) for r in rows]
+def labelled(split: str, path: Path = RESPONDER) -> list[Labelled]:
+    """Responder queries of one split ('all' for both); another set (path) has no splits: all of it, typed by its
+    "type" or "style" field."""
+    rows = [r for r in load(path) if split == "all" or r.get("split", split) == split]
+    return [Labelled(EvalQuery(r["id"], r["query"], tuple(r["expected"])), r.get("type") or r.get("style", "other"),
+                     r.get("split", split)) for r in rows]
 
 
 def off_topic(split: str) -> list[str]:
@@ -168,6 +171,34 @@ def print_report(name: str, rep: dict[str, Any]) -> None:
     print(f"misses@3: {' '.join(rep['misses'])}")
 
 
+def compare(kb: KnowledgeBase, variants: list[str], split: str, threshold: float, path: Path = RESPONDER) -> None:
+    """The default and each variant on one index, one markdown row each: R@1/R@3/R@5/MRR, R@3 per type,
+    precision/answered/abstention at the floor, process CPU per query, and the queries each gains and loses at 3."""
+    from retrieval_variants import apply, restore
+
+    queries, off = labelled(split, path), off_topic(split) if path == RESPONDER else []
+    embedder = kb._searcher._embedder  # noqa: SLF001
+    base: set[str] | None = None
+    print("| variant | R@1 / R@3 / R@5 / MRR | symptom | vague | log | alert | precision / answered / abstention "
+          "| CPU ms per query | gains / losses at 3 |\n|---|---|---|---|---|---|---|---|---|")
+    for spec in ["default", *variants]:
+        if spec != "default":
+            apply(kb, ORG, spec)
+        kb.search_batch(ORG, [queries[0].query.query], 5)  # warm: caches a variant builds on first use
+        cpu = time.process_time()
+        rep = report(kb, queries, off, threshold)
+        cpu = (time.process_time() - cpu) * 1000 / (len(queries) + len(off))
+        restore(kb, embedder)
+        misses = set(rep["misses"])
+        base = misses if base is None else base
+        t = rep["types"]
+        row = " / ".join(f"{t['all'][m]:.3f}" for m in ("r@1", "r@3", "r@5", "mrr"))
+        per = " | ".join(f"{t[n]['r@3']:.3f}" if n in t else "-" for n in ("symptom", "vague", "log", "alert"))
+        moved = f"+{' '.join(sorted(base - misses)) or '0'} / -{' '.join(sorted(misses - base)) or '0'}"
+        print(f"| `{spec}` | {row} | {per} | {rep['precision']:.3f} / {rep['answered']:.3f} / {rep['abstention']:.3f} "
+              f"| {cpu:.1f} | {moved} |", flush=True)
+
+
 def main() -> None:
     """Build the index, optionally tune on dev, report on the chosen split."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -181,10 +212,15 @@ def main() -> None:
                         "logs (log lines searched as plain text), shapes (log lines cleaned without knowledge/log_lines.py), "
                         "documents (fusion over sections: reciprocal ranks), rrf (reciprocal-rank fusion instead of the convex one)")
     parser.add_argument("--alpha", type=float, default=None, help="weight of the vector side in the convex fusion")
-    parser.add_argument("--variant", default="", help="a vocabulary variant measured and not adopted: field:W, "
-                        "prf:BETA:TERMS, assoc:BETA:TERMS, prefix:TEXT, card-vector:N (bench/retrieval_variants.py)")
+    parser.add_argument("--variant", action="append", default=[], help="a variant measured and not adopted: field:W, "
+                        "prf:BETA:TERMS, assoc:BETA:TERMS, prefix:TEXT, card-vector:N, rm3:BETA:TERMS:DOCS[:GAP[:idf]], "
+                        "clauses:WORDS:max|mean, center:GAMMA, bigram:W (bench/retrieval_variants.py); given more than "
+                        "once, each is measured in turn on one index against the default, one summary row each")
     parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
                         help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
+    parser.add_argument("--queries", type=Path, default=RESPONDER, help="with --variant given more than once: "
+                        "another labelled set instead of the responder set (no off-topic questions), e.g. "
+                        "bench/queries/prometheus-runbooks.jsonl")
     parser.add_argument("--model-dir", type=Path, help="an exported ONNX model directory for the offline embedder")
     args = parser.parse_args()
     ablate = {a for a in args.ablate.split(",") if a}
@@ -204,10 +240,13 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
         kb = build_kb(work, args.embedder, args.mode, args.model_dir)
+        if len(args.variant) > 1:
+            compare(kb, args.variant, args.split, args.threshold or kb.relevance_floor or 0.38, args.queries)
+            return
         if args.variant:
             from retrieval_variants import apply
 
-            apply(kb, ORG, args.variant)
+            apply(kb, ORG, args.variant[0])
         if "documents" in ablate or "rrf" in ablate or args.alpha is not None:
             kb._searcher.params = FusionParams(  # noqa: SLF001
                 document_ranks="documents" not in ablate, method="rrf" if "rrf" in ablate else "convex",
