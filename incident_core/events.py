@@ -425,6 +425,19 @@ class RecurrenceNoted(Event):
     signature: str = ""  # the pattern keys this was computed for (see incident_core/recurrence.py)
 
 
+@dataclass(frozen=True, kw_only=True)
+class RecurrenceWithdrawn(Event):
+    """The recorded match no longer holds (the org narrowed its window): `prior` no longer count, and why."""
+
+    key: str
+    label: str
+    window_days: int  # the window of the check that withdrew it
+    previous_window_days: int  # the window the match was recorded with
+    prior: tuple[str, ...] = ()  # the earlier incidents the withdrawn match named
+    reason: str = ""
+    signature: str = ""
+
+
 SIGNAL_STREAM_PREFIX = "sig-"
 
 

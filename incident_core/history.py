@@ -41,8 +41,19 @@ class IncidentHistory(Protocol):
         """Remember that the incident's pattern keys with this signature were checked with this window."""
         ...
 
-    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100) -> list[str]:
-        """Open incidents (ids) other than this one holding any of its pattern keys, at most `limit`."""
+    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100, *,
+                     opened_since: datetime | None = None) -> list[str]:
+        """Open incidents (ids) other than this one holding any of its pattern keys, at most `limit` (with
+        `opened_since`, only those opened since then)."""
+        ...
+
+    def later_untold(self, org_id: str, incident_id: str, window_days: int = 30) -> bool:
+        """True when the open incidents sharing this (resolved) incident's current pattern keys were not yet
+        rechecked for them with this window."""
+        ...
+
+    def mark_later_told(self, org_id: str, incident_id: str, signature: str, window_days: int = 30) -> None:
+        """Remember that the open incidents sharing the incident's keys with this signature were rechecked."""
         ...
 
 

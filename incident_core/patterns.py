@@ -214,6 +214,12 @@ def check_mark(signature: str, window_days: int = DEFAULT_WINDOW_DAYS) -> str:
     return keys_signature((signature, f"window={window_days}"))
 
 
+def told_mark(signature: str, window_days: int = DEFAULT_WINDOW_DAYS) -> str:
+    """What a resolved incident's keys are remembered as once the open incidents sharing them were rechecked
+    (never equal to `check_mark`: a reopened incident is still checked for its own match)."""
+    return keys_signature((check_mark(signature, window_days), "told later incidents")) if signature else ""
+
+
 def state_pattern_keys(state: IncidentState) -> tuple[str, ...]:
     """`pattern_keys(past_incident(state))`, without building the rest of the facts (the index writes it)."""
     return _keys(state_alert_keys(state), state.services)

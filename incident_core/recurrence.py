@@ -3,7 +3,11 @@
 The match is computed outside any transaction (history and tracker reads), then recorded as a
 `RecurrenceNoted` event; the war room, on every platform, renders it from the incident's state:
 "4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open".
-It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service), and only then:
+It is re-evaluated whenever the incident's pattern keys change (a new alert, a new service) or the org's window
+changes, and only then; a match a narrower window no longer supports is withdrawn (`RecurrenceWithdrawn`: the
+timeline says why, the war room says it no longer applies), never dropped silently.
+A resolved incident whose keys change later (a late signal) has the open incidents sharing them checked again
+(`recheck_later_incidents`), as one whose postmortem is approved after their check.
 the history's pattern-key index remembers the keys last checked and counts earlier incidents per key, so a
 check loads no state but the incident's own and those of the pattern it matched (docs/insights.md).
 """
@@ -29,11 +33,12 @@ from incident_core.patterns import (
     past_incident,
     pattern_keys,
     postmortem_of,
+    resolved_at,
     state_pattern_keys,
     with_statuses,
 )
 from incident_core.ports import IncidentQueries
-from incident_core.recurrence_decisions import NoteRecurrence
+from incident_core.recurrence_decisions import NoteRecurrence, WithdrawRecurrence
 from incident_core.state import IncidentState
 from incident_core.usecases import Deps, Result, apply_command
 
@@ -112,8 +117,16 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
         return None
     match = _find_match(history, state, window)
     if match is None:
+        noted = state.recurrence
+        withdrawn = None
+        if noted is not None and noted.prior and noted.window_days > days:  # the org narrowed its window
+            withdrawn = apply_command(
+                deps=deps, check_role=False,
+                command=WithdrawRecurrence(org_id=org_id, incident_id=state.incident_id, actor=SYSTEM,
+                                           occurred_at=deps.clock.now(), window_days=days, signature=sig),
+                idempotency_key=f"recurrence-withdrawn:{state.incident_id}:v{state.version}")
         history.mark_recurrence_checked(org_id, incident_id, sig, days)
-        return None
+        return withdrawn
     prior = list(match.prior)
     refs = [i.postmortem for i in prior if i.postmortem is not None]
     if tracker is not None and refs:
@@ -132,7 +145,8 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
     said = hashlib.sha256(repr((command.prior, command.postmortems, command.items_open, command.items_done,
                                 command.items_unknown)).encode()).hexdigest()[:12]  # a recheck that says more
     result = apply_command(deps=deps, command=command, check_role=False,
-                           idempotency_key=f"recurrence:{state.incident_id}:{check_mark(sig, days)}:{said}:{match.key}"[:200])
+                           idempotency_key=f"recurrence:{state.incident_id}:v{state.version}:{check_mark(sig, days)}:{said}:"
+                           f"{match.key}"[:200])
     history.mark_recurrence_checked(org_id, incident_id, sig, days)
     return result
 
@@ -140,21 +154,36 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
 def recheck_later_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                             tracker: ActionItemTracker | None, org_id: str, incident_id: str,
                             window: timedelta = DEFAULT_WINDOW) -> int:
-    """When a resolved incident has an approved postmortem, record it on the open incidents whose recurrence
-    match names this incident but not yet its postmortem; returns how many were recorded again."""
+    """When a resolved incident changes in a way an open incident's match depends on, check those open incidents
+    again; returns how many were recorded again.
+
+    Two changes count: its pattern keys changed since the open incidents sharing them were last told (a late
+    signal or service gave it a key an open incident holds: that one may now match it), and its approved
+    postmortem is not yet named by a match that names the incident. At most `open_sharing`'s 100 open incidents,
+    found by the org's index."""
     state = queries.get(org_id, incident_id)
-    if state is None or state.status.is_open or postmortem_of(state) is None:
+    if state is None or state.status.is_open:
+        return 0
+    days = round(window.total_seconds() / 86400)
+    sig, has_postmortem = signature(state), postmortem_of(state) is not None
+    untold = bool(sig) and history.later_untold(org_id, incident_id, days)
+    if not untold and not has_postmortem:
         return 0
     again = 0
-    for other_id in history.open_sharing(org_id, incident_id):
+    for other_id in history.open_sharing(org_id, incident_id, opened_since=resolved_at(state)):
         other = queries.get(org_id, other_id)
         noted = other.recurrence if other is not None else None
-        if noted is None or state.human_id not in noted.prior or \
-                state.human_id in {p.incident for p in noted.postmortems}:
-            continue
-        if note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
-                           incident_id=other_id, window=window, recheck=True) is not None:
-            again += 1
+        named = noted is not None and state.human_id in noted.prior
+        if noted is not None and named and (
+                not has_postmortem or state.human_id in {p.incident for p in noted.postmortems}):
+            continue  # its match already says all this incident adds
+        if not named and not untold:
+            continue  # only the postmortem is news, and the match does not name this incident
+        result = note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
+                                 incident_id=other_id, window=window, recheck=True)
+        again += bool(result is not None and result.events)
+    if untold:
+        history.mark_later_told(org_id, incident_id, sig, days)
     return again
 
 

@@ -27,6 +27,32 @@ class NoteRecurrence(Command):
     signature: str = ""
 
 
+@dataclass(frozen=True, kw_only=True)
+class WithdrawRecurrence(Command):
+    """Withdraw the recorded match: a check with the org's (narrower) window found none (a no-op when none is
+    recorded)."""
+
+    window_days: int
+    signature: str = ""
+
+
+def withdrawal_reason(prior: tuple[str, ...], window_days: int, previous_days: int) -> str:
+    """`INC-3, INC-7 are outside the 7-day window (recurrence_days changed from 30)` (our own ids and counts)."""
+    verb = "is" if len(prior) == 1 else "are"
+    return (f"{', '.join(prior)} {verb} outside the {window_days}-day window "
+            f"(recurrence_days changed from {previous_days})")
+
+
+def _withdraw(s: IncidentState, c: WithdrawRecurrence) -> list[ev.Event]:
+    noted = s.recurrence
+    if not s.status.is_open or noted is None or not noted.prior:
+        return []
+    return [ev.RecurrenceWithdrawn(**envelope(s, c), key=noted.key, label=noted.label or key_label(noted.key),
+                                   window_days=c.window_days, previous_window_days=noted.window_days,
+                                   prior=noted.prior, signature=c.signature,
+                                   reason=withdrawal_reason(noted.prior, c.window_days, noted.window_days))]
+
+
 def _note(s: IncidentState, c: NoteRecurrence) -> list[ev.Event]:
     if not s.status.is_open or not c.prior:
         return []
@@ -41,4 +67,5 @@ def _note(s: IncidentState, c: NoteRecurrence) -> list[ev.Event]:
                                items_done=c.items_done, items_unknown=c.items_unknown, signature=c.signature)]
 
 
-RECURRENCE_DECIDERS: dict[type, Callable[[Any, Any], list[Any]]] = {NoteRecurrence: _note}
+RECURRENCE_DECIDERS: dict[type, Callable[[Any, Any], list[Any]]] = {NoteRecurrence: _note,
+                                                                     WithdrawRecurrence: _withdraw}

@@ -14,8 +14,11 @@ def ordinal(n: int) -> str:
 
 
 def line(recurrence: Recurrence | None) -> str:
-    """`4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open`."""
+    """`4th time in 30 days: INC-3, INC-7, INC-9 · postmortem of INC-7 · 2 action items still open`; for a
+    withdrawn match, `no longer applies: INC-3 is outside the 7-day window (recurrence_days changed from 30)`."""
     prior = list(recurrence.prior) if recurrence else []
+    if recurrence is not None and not prior and recurrence.withdrawn:
+        return f"no longer applies: {recurrence.withdrawn_reason or 'the earlier incidents no longer count'}"
     if recurrence is None or not prior:
         return ""
     shown = prior[-SHOWN:]

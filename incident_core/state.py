@@ -359,6 +359,12 @@ def _recurrence(s: IncidentState, e: ev.RecurrenceNoted) -> dict[str, Any]:
         noted_at=e.occurred_at.isoformat())}
 
 
+def _recurrence_withdrawn(s: IncidentState, e: ev.RecurrenceWithdrawn) -> dict[str, Any]:
+    return {"recurrence": Recurrence(key=e.key, label=e.label, window_days=e.window_days, signature=e.signature,
+                                     noted_at=e.occurred_at.isoformat(), withdrawn=tuple(e.prior),
+                                     withdrawn_reason=e.reason)}
+
+
 _APPLIERS: dict[type[ev.Event], Callable[[IncidentState, Any], dict[str, Any]]] = {
     ev.StatusChanged: _status,
     ev.SeverityChanged: lambda s, e: {"severity": e.to_severity},
@@ -389,6 +395,7 @@ _APPLIERS: dict[type[ev.Event], Callable[[IncidentState, Any], dict[str, Any]]] 
                                                     targets=tuple(e.targets), approved_at=e.occurred_at.isoformat()),
     ev.PostmortemPublished: _pm_published,
     ev.RecurrenceNoted: _recurrence,
+    ev.RecurrenceWithdrawn: _recurrence_withdrawn,
 }
 _FIELD_NAMES = tuple(f.name for f in fields(IncidentState))  # in declaration order (dataclasses.fields is slow)
 _FIELDS = frozenset(_FIELD_NAMES)

@@ -253,10 +253,13 @@ class Recurrence:
     items_unknown: int = 0
     signature: str = ""
     noted_at: str | None = None
+    withdrawn: tuple[str, ...] = ()  # a withdrawn match: the earlier incidents it named (prior is then empty)
+    withdrawn_reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
         out["prior"] = list(self.prior)
+        out["withdrawn"] = list(self.withdrawn)
         out["postmortems"] = [dataclasses.asdict(p) for p in self.postmortems]
         return out
 
@@ -267,6 +270,7 @@ class Recurrence:
             return None
         d = known_fields(cls, data)
         d["prior"] = tuple(str(p) for p in d.get("prior") or ())
+        d["withdrawn"] = tuple(str(p) for p in d.get("withdrawn") or ())
         d["postmortems"] = tuple(PriorPostmortem(**known_fields(PriorPostmortem, p))
                                  for p in d.get("postmortems") or () if p.get("incident"))
         return cls(**d)

@@ -123,4 +123,5 @@ _DESCRIBERS: dict[type, Callable[[Any], str]] = {
     ev.PostmortemPublished: lambda e: f"published the postmortem to {e.target}: {e.url}",
     ev.RecurrenceNoted: lambda e: f"recurring: {e.label}, {len(e.prior) + 1} times in {e.window_days} days "
     f"(before: {', '.join(e.prior[-5:])})",
+    ev.RecurrenceWithdrawn: lambda e: f"no longer recurring: {e.label} ({e.reason})",
 }

@@ -30,6 +30,7 @@ from incident_core.patterns import (
     resolved_at,
     state_alert_keys,
     state_pattern_keys,
+    told_mark,
 )
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
@@ -140,14 +141,23 @@ class SqlPatternIndex:
 
     def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
         """False only when the index holds the incident's keys and they were already checked with this window."""
+        found = self._marks(org_id, incident_id)
+        return not found or found[0][1] != check_mark(found[0][0], window_days)
+
+    def later_untold(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
+        """True when a (resolved) incident has pattern keys the open incidents sharing them were not yet rechecked
+        for, with this window (`mark_later_told`)."""
+        found = self._marks(org_id, incident_id)
+        return bool(found) and bool(found[0][0]) and found[0][1] != told_mark(found[0][0], window_days)
+
+    def _marks(self, org_id: str, incident_id: str) -> list[Any]:
+        """The incident's (signature, checked) from one of its index rows (none when it has no keys)."""
         params = {"org": org_id, "id": incident_id}
         if self._pg:  # asked for every delivered refresh: one round trip, no statement built
-            found = scoped_rows(self.engine, _PG_UNCHECKED, params)
-        else:
-            with self.engine.begin() as conn:
-                scope_to_org(conn, org_id)
-                found = list(conn.execute(_UNCHECKED, params))
-        return not found or found[0][1] != check_mark(found[0][0], window_days)
+            return list(scoped_rows(self.engine, _PG_UNCHECKED, params))
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            return list(conn.execute(_UNCHECKED, params))
 
     def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
                        resolved_by: datetime, exclude: str) -> dict[str, int]:
@@ -165,12 +175,15 @@ class SqlPatternIndex:
             scope_to_org(conn, org_id)
             return {short[key]: int(n) for key, n in conn.execute(stmt)}
 
-    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100) -> list[str]:
-        """Open incidents (ids) other than this one holding any of its pattern keys (index probes by key)."""
+    def open_sharing(self, org_id: str, incident_id: str, limit: int = 100, *,
+                     opened_since: datetime | None = None) -> list[str]:
+        """Open incidents (ids) other than this one holding any of its pattern keys (index probes by key);
+        with `opened_since`, only those opened since then."""
         mine = sa.select(PATTERNS.c.key).where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id)
         stmt = (sa.select(PATTERNS.c.incident_id).distinct()
                 .where(PATTERNS.c.org_id == org_id, PATTERNS.c.key.in_(mine.scalar_subquery()),
-                       PATTERNS.c.resolved_at.is_(None), PATTERNS.c.incident_id != incident_id)
+                       PATTERNS.c.resolved_at.is_(None), PATTERNS.c.incident_id != incident_id,
+                       *([PATTERNS.c.opened_at >= opened_since] if opened_since is not None else []))
                 .order_by(PATTERNS.c.incident_id).limit(limit))
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
@@ -180,9 +193,17 @@ class SqlPatternIndex:
                                 window_days: int = DEFAULT_WINDOW_DAYS) -> None:
         """Record that the incident's keys with this signature were checked with this window (no-op once the
         keys changed)."""
+        self._mark(org_id, incident_id, signature, check_mark(signature, window_days))
+
+    def mark_later_told(self, org_id: str, incident_id: str, signature: str,
+                        window_days: int = DEFAULT_WINDOW_DAYS) -> None:
+        """Record that the open incidents sharing the (resolved) incident's keys with this signature were
+        rechecked with this window (no-op once the keys changed)."""
+        self._mark(org_id, incident_id, signature, told_mark(signature, window_days))
+
+    def _mark(self, org_id: str, incident_id: str, signature: str, mark: str) -> None:
         stmt = (PATTERNS.update().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id,
-                                        PATTERNS.c.signature == signature)
-                .values(checked=check_mark(signature, window_days)))
+                                        PATTERNS.c.signature == signature).values(checked=mark))
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             conn.execute(stmt)

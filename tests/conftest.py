@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from bot.bootstrap import App, bootstrap
 from bot.settings import Settings
 from storage.scratch import admin_engine, scratch_database
+from tests.outbox_guard import last_outbox_id, left_since, owner_engine, retire_left, retiring
 
 # App-level tests exercise chat, storage and wiring, not semantics: they keep the fast hashing embedder.
 # Knowledge tests build KnowledgeBase() directly and so get the shipped semantic model.
@@ -85,10 +86,39 @@ def fresh_postgres(name: str) -> Iterator[str]:
         yield url
 
 
+STRICT_OUTBOX = os.environ.get("REVENANT_OUTBOX_GUARD") == "strict"
+SHARED_PG: dict[str, sa.Engine] = {}  # "owner": the run's shared database, as its owner (tests/outbox_guard.py)
+
+
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated database for this run; dropped at the end."""
-    yield from fresh_postgres("revenant_test")
+    for url in fresh_postgres("revenant_test"):
+        SHARED_PG["owner"] = owner_engine(url)
+        try:
+            yield url
+        finally:
+            SHARED_PG.pop("owner").dispose()
+
+
+@pytest.fixture(autouse=True)
+def _no_outbox_messages_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Retires the undelivered outbox messages a test leaves in the shared PostgreSQL database (after its
+    fixtures' teardowns: this fixture is set up first), so no later test's deliverer claims them. Under
+    REVENANT_OUTBOX_GUARD=strict a test that leaves any also fails, naming them (tests/outbox_guard.py)."""
+    owner = SHARED_PG.get("owner")
+    start = last_outbox_id(owner) if owner is not None else 0  # the first test on PostgreSQL starts from none
+    yield
+    owner = SHARED_PG.get("owner")
+    if owner is None:
+        return
+    left = left_since(owner, start)
+    if left:
+        retire_left(owner, start)
+        if STRICT_OUTBOX:
+            pytest.fail(f"{request.node.nodeid} left undelivered outbox messages in the shared PostgreSQL "
+                        f"database {dict(left)}: retire them in its fixture's teardown (tests/outbox_guard.retiring)",
+                        pytrace=False)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -122,9 +152,10 @@ def make_app(url: str, data_dir: Path, **overrides: object) -> App:
 
 @pytest.fixture
 def app(db_url: str, tmp_path: Path) -> Iterator[App]:
-    built = make_app(db_url, tmp_path)
-    yield built
-    built.close()
+    with retiring(db_url):
+        built = make_app(db_url, tmp_path)
+        yield built
+        built.close()
 
 
 @pytest.fixture
@@ -136,9 +167,10 @@ def sqlite_app(tmp_path: Path) -> Iterator[App]:
 
 @pytest.fixture
 def pg_app(postgres_url: str, tmp_path: Path) -> Iterator[App]:
-    built = make_app(postgres_url, tmp_path)
-    yield built
-    built.close()
+    with retiring(postgres_url):
+        built = make_app(postgres_url, tmp_path)
+        yield built
+        built.close()
 
 
 def unique(prefix: str = "org") -> str:

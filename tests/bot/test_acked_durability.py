@@ -39,6 +39,7 @@ from incident_core.events import NoteAdded
 from incident_core.model import OrgRole
 from incident_core.ports import Org
 from storage.acked_work import ACKED
+from tests.outbox_guard import retiring
 from tests.slack.conftest import SECRET, eventually
 
 REVENANT = str(Path(sys.executable).parent / "revenant")
@@ -96,6 +97,13 @@ def notes(app: App, org_id: str, ref: str = "INC-1") -> Counter[str]:
     state = app.queries.get(org_id, ref)
     assert state is not None
     return Counter(e.text for e in app.queries.timeline(org_id, state.incident_id) if isinstance(e, NoteAdded))
+
+
+@pytest.fixture(autouse=True)
+def _retired(db_url: str) -> Iterator[None]:
+    """The serve processes are stopped (after a kill -9) with refreshes still owed to emulators that are gone."""
+    with retiring(db_url):
+        yield
 
 
 @pytest.fixture

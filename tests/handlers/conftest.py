@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.bootstrap import App
 from bot.server import build_web_app
 from tests.conftest import make_app
+from tests.outbox_guard import retiring
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "payloads"
 
@@ -68,9 +69,10 @@ class Server:
 @pytest.fixture
 def clocked_app(db_url: str, tmp_path: Path) -> Iterator[tuple[App, FakeClock]]:
     clock = FakeClock()
-    built = make_app(db_url, tmp_path, clock=clock)
-    yield built, clock
-    built.close()
+    with retiring(db_url):  # a web-only app: its refreshes have no deliverer once the test ends
+        built = make_app(db_url, tmp_path, clock=clock)
+        yield built, clock
+        built.close()
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from bot.settings import Settings
 from handlers.bulkhead import Bulkhead
 from handlers.webhooks import MAX_SIGNALS
 from tests.handlers.test_webhooks import event_count
+from tests.outbox_guard import retiring
 
 
 def signals(n: int, prefix: str) -> list[dict[str, Any]]:
@@ -62,17 +63,18 @@ def read_timeout() -> float:
 async def fair(db_url: str, tmp_path: Path, read_timeout: float) -> AsyncIterator[Fair]:
     settings = Settings(data_dir=tmp_path, database_url=db_url,  # type: ignore[call-arg]
                         http_read_timeout=read_timeout)
-    app = bootstrap(settings, migrate=db_url.startswith("sqlite"))
-    web_app = build_web_app(app)
-    runner = web.AppRunner(web_app, keepalive_timeout=app.settings.http_read_timeout)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    async with aiohttp.ClientSession() as session:
-        yield Fair(app, f"http://127.0.0.1:{port}", port, web_app[BULKHEAD_KEY], session)
-    await runner.cleanup()
-    app.close()
+    with retiring(db_url):  # a web-only app: its refreshes have no deliverer once the test ends
+        app = bootstrap(settings, migrate=db_url.startswith("sqlite"))
+        web_app = build_web_app(app)
+        runner = web.AppRunner(web_app, keepalive_timeout=app.settings.http_read_timeout)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        async with aiohttp.ClientSession() as session:
+            yield Fair(app, f"http://127.0.0.1:{port}", port, web_app[BULKHEAD_KEY], session)
+        await runner.cleanup()
+        app.close()
 
 
 async def test_a_delivery_over_the_cap_is_413_naming_the_limit_and_writes_nothing(fair: Fair) -> None:

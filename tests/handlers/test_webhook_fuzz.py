@@ -20,6 +20,7 @@ from bot.server import build_web_app
 from storage.engine import scope_to_org
 from storage.unit_of_work import EVENTS
 from tests.conftest import make_app
+from tests.outbox_guard import retiring
 
 ROUTES = ["alertmanager", "grafana", "datadog", "pagerduty", "generic"]
 
@@ -38,6 +39,7 @@ keyed = st.fixed_dictionaries({}, optional={
 
 class LiveServer:
     def __init__(self, tmp: Path, url: str) -> None:
+        self.url = url
         self.app = make_app(url, tmp)
         import uuid
 
@@ -90,6 +92,13 @@ def live(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     server = LiveServer(tmp, url)
     yield server
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _retired(live: LiveServer) -> Iterator[None]:
+    """The module's server outlives each test; what a test's bodies left undelivered is retired at its end."""
+    with retiring(live.url):
+        yield
 
 
 def check(live: LiveServer, route: str, data: bytes) -> None:

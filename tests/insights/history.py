@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,9 @@ from incident_core import postmortem_usecases as pmu
 from incident_core import usecases as uc
 from incident_core.intake import intake_signals
 from incident_core.model import Status
+from incident_core.recurrence import note_recurrence
 from incident_core.signals import Signal, SignalKind, SignalSeverity, SignalStatus, correlation_keys_for
+from storage.insights_queries import SqlIncidentHistory
 
 NOW = datetime(2026, 6, 1, 0, 0, tzinfo=UTC)  # a Monday
 SERVICES = ("checkout", "payments", "search", "auth")
@@ -99,3 +102,20 @@ def recurring(app: App, org_id: str, commander: str, other_org: str,
                        commander=commander)
     open_incident(clocked, clock, org_id, 8, second_at, ack_minutes=4, resolve_minutes=20)
     open_incident(clocked, clock, other_org, 16, second_at, ack_minutes=1, resolve_minutes=10)
+
+
+def prior_and_open(app: App, clock: StepClock, org_id: str, days_ago: int) -> tuple[str, Callable[[int], object]]:
+    """INC-1 (resolved, opened `days_ago` days before the clock) and INC-2 (open now), both HighLatency on checkout;
+    the clock moves 2 minutes on. Returns INC-2's id and its recurrence check with a window of N days."""
+    now = clock.at
+    open_incident(app, clock, org_id, 0, now - timedelta(days=days_ago), ack_minutes=1, resolve_minutes=30,
+                  project_id=None)
+    current = open_incident(app, clock, org_id, 0, now, ack_minutes=1, resolve_minutes=None, project_id=None)
+    clock.at = now + timedelta(minutes=2)
+    history = SqlIncidentHistory(app.engine)
+
+    def check(days: int) -> object:
+        return note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org_id,
+                               incident_id=current, window=timedelta(days=days))
+
+    return current, check

@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-
-import pytest
+from datetime import timedelta
 
 from bot.bootstrap import App
 from incident_core import usecases as uc
 from incident_core.model import OrgRole
 from incident_core.recurrence import note_recurrence, recheck_later_incidents
 from storage.insights_queries import SqlIncidentHistory
-from tests.conftest import make_app
-from tests.insights.history import StepClock, approve_postmortem, open_incident
-
-
-@pytest.fixture
-def clocked(db_url: str, tmp_path: Path) -> Iterator[tuple[App, StepClock]]:
-    clock = StepClock(datetime.now(UTC))
-    app = make_app(db_url, tmp_path, clock=clock)
-    yield app, clock
-    app.close()
+from tests.insights.history import StepClock, approve_postmortem, open_incident, prior_and_open
 
 
 def test_only_the_same_project_and_org_count(clocked: tuple[App, StepClock]) -> None:
@@ -55,16 +42,8 @@ def test_an_org_that_widens_its_window_has_its_open_incidents_checked_again(cloc
     """The check mark is bound to the window: before, an incident checked with 30 days (no match) stayed checked
     when the org set `recurrence_days: 90`, and its keys never changing, it was never matched."""
     app, clock = clocked
-    now = clock.at
     org = app.directory.create_org("scope-window")
-    open_incident(app, clock, org.id, 0, now - timedelta(days=40), ack_minutes=1, resolve_minutes=30, project_id=None)
-    current = open_incident(app, clock, org.id, 0, now, ack_minutes=1, resolve_minutes=None, project_id=None)
-    clock.at = now + timedelta(minutes=2)
-    history = SqlIncidentHistory(app.engine)
-
-    def check(days: int) -> object:
-        return note_recurrence(deps=app.deps, queries=app.queries, history=history, tracker=None, org_id=org.id,
-                               incident_id=current, window=timedelta(days=days))
+    current, check = prior_and_open(app, clock, org.id, days_ago=40)
 
     assert check(30) is None  # 40 days ago is outside the window
     assert check(90) is not None  # the org widened it: the same keys are checked again, and match

@@ -1,0 +1,63 @@
+"""Outbox messages a test leaves undelivered in the run's shared PostgreSQL database.
+
+Every test on PostgreSQL shares one database per run (and per xdist worker). A message a test's app did not
+deliver before the test ended (a web-only app, a server process killed mid-storm) stays due, and the next test
+whose deliverer asks for due orgs (`revenant_due_orgs_oldest`, across orgs) claims it: a delivery to an emulator
+that is gone, in the middle of someone else's test. Tests retire what they leave (`retire_left`, in their
+fixture's teardown); the guard in tests/conftest.py fails a test that leaves any, and retires them itself so one
+failure does not spread.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
+RETIRED = "left undelivered by a test: retired at its end (tests/outbox_guard.py)"
+
+
+def last_outbox_id(engine: sa.Engine) -> int:
+    """The newest outbox message id (0 when none): what a test's own messages come after."""
+    with engine.connect() as conn:
+        return int(conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM outbox")).scalar() or 0)
+
+
+def left_since(engine: sa.Engine, after_id: int) -> list[tuple[str, int]]:
+    """(topic, count) of the messages after `after_id` no subscriber has finished (due now or later)."""
+    with engine.connect() as conn:
+        return [(str(t), int(n)) for t, n in conn.execute(sa.text(
+            "SELECT topic, count(*) FROM outbox WHERE id > :after AND delivered_at IS NULL GROUP BY topic "
+            "ORDER BY topic"), {"after": after_id})]
+
+
+def retire_left(engine: sa.Engine, after_id: int) -> int:
+    """Mark the messages after `after_id` that are still undelivered as delivered, so no later test's deliverer
+    claims them; returns how many. `engine` connects as the database's owner (row-level security would hide other
+    orgs' rows from the app role)."""
+    with engine.begin() as conn:
+        return int(conn.execute(sa.text(
+            "UPDATE outbox SET delivered_at = now(), lease_owner = NULL, last_error = :why "
+            "WHERE id > :after AND delivered_at IS NULL"), {"after": after_id, "why": RETIRED}).rowcount or 0)
+
+
+def owner_engine(url: str) -> sa.Engine:
+    """An engine on the test database as its owner, holding no connection between uses."""
+    return sa.create_engine(url, poolclass=sa.pool.NullPool)
+
+
+@contextmanager
+def retiring(url: str) -> Iterator[None]:
+    """Around a test's app on `url`: the messages it leaves undelivered are retired at the end (nothing on
+    SQLite, whose database is the test's own)."""
+    if url.startswith("sqlite"):
+        yield
+        return
+    owner = owner_engine(url)
+    try:
+        start = last_outbox_id(owner)
+        yield
+        retire_left(owner, start)
+    finally:
+        owner.dispose()
