@@ -166,7 +166,9 @@ def parse_time(value: object, at: str, *, epoch_unit: str | None = None) -> date
             text = value.strip()
             if _ZERO_TIME.match(text):
                 return None
-            text = _FRACTION.sub(r"\1", text.replace("z", "Z").replace(" ", "T", 1))
+            text = text.replace("z", "Z").replace(" ", "T", 1)
+            if "." in text:  # only a fraction can be longer than the microseconds datetime keeps
+                text = _FRACTION.sub(r"\1", text)
             return as_utc(datetime.fromisoformat(text))
     except (ValueError, OverflowError, ArithmeticError):
         raise fail(at, f"is not a valid timestamp: {str(value)[:60]!r}") from None

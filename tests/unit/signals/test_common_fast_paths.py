@@ -1,10 +1,12 @@
-"""str_map: a plain ASCII map is taken in one step; anything else gets the same checks and cleaning as before."""
+"""The normalizers' shared helpers: fast paths for the usual input give what the full checks give."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
-from handlers.signals._common import first_label, str_map, subject_labels
+from handlers.signals._common import first_label, parse_time, str_map, subject_labels
 from handlers.signals.errors import PayloadError
 
 
@@ -51,3 +53,20 @@ def test_an_exporters_own_labels_are_left_out_of_the_subject() -> None:
     assert subject_labels(labels) == {"job": "kube-state-metrics", "namespace": "shop"}
     plain = {"service": "checkout", "pod": "checkout-1"}
     assert subject_labels(plain) is plain
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2026-11-27T08:00:07Z", datetime(2026, 11, 27, 8, 0, 7, tzinfo=UTC)),
+    ("2026-11-27T08:00:07.123456789Z", datetime(2026, 11, 27, 8, 0, 7, 123456, tzinfo=UTC)),  # nanoseconds cut
+    ("2026-11-27 10:00:07.5+02:00", datetime(2026, 11, 27, 8, 0, 7, 500000, tzinfo=UTC)),
+    ("2026-11-27t08:00:07z", datetime(2026, 11, 27, 8, 0, 7, tzinfo=UTC)),
+    ("1764230407", datetime(2025, 11, 27, 8, 0, 7, tzinfo=UTC)),
+    ("0001-01-01T00:00:00Z", None),
+])
+def test_timestamps_with_and_without_a_fraction(text: str, expected: datetime | None) -> None:
+    assert parse_time(text, "startsAt") == expected
+
+
+def test_a_timestamp_that_is_not_one_is_refused() -> None:
+    with pytest.raises(PayloadError):
+        parse_time("2026-13-45T99:00:00Z", "startsAt")
