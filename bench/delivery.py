@@ -7,7 +7,7 @@ rooms: one thread declares an incident in every org as fast as it can (a burst o
 Deliverer runs passes, as `revenant worker` does. Each org's incident.changed goes to a subscriber that
 opens a room on the Slack emulator through the production client (conversations.create, then
 chat.postMessage). Reports the wait from the alert to the room, for the last org, p50/p95, and by
-org-id tenth (lowest vs highest ids; alerts arrive in a shuffled order). With --refusing N, the first N orgs' subscriber posts to a port
+org-id tenth (lowest vs highest ids; alerts arrive in a shuffled order), and this process's CPU per room. With --refusing N, the first N orgs' subscriber posts to a port
 that refuses connections; the report then gives the other orgs' waits, to compare with a run without.
 
 reminders: --orgs orgs, --open of them with an open SEV1 incident; times one tick with nothing due and
@@ -85,7 +85,7 @@ def rooms(args: argparse.Namespace) -> None:
 
         worker = threading.Thread(target=deliver, daemon=True)
         worker.start()
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), time.process_time()
         order = orgs[:]
         random.Random(7).shuffle(order)  # alerts arrive in no particular org-id order
         for org in order:
@@ -98,6 +98,7 @@ def rooms(args: argparse.Namespace) -> None:
             time.sleep(0.2)
         done.set()
         d.stop()
+        cpu = time.process_time() - cpu_started
         waits = {o: opened[o] - alerted[o] for o in want if o in opened}
         missing = len(want) - len(waits)
         last = max(opened[o] for o in waits) - started if waits else float("nan")
@@ -108,6 +109,8 @@ def rooms(args: argparse.Namespace) -> None:
         values = list(waits.values())
         say(f"rooms: {len(waits)} opened, {missing} missing; last room {last:.1f} s after the first alert; "
             f"alert→room p50 {pct(values, 50):.1f} s, p95 {pct(values, 95):.1f} s, max {max(values):.1f} s")
+        say(f"CPU of this process (declares, deliveries and the emulator) {cpu:.1f} s: "
+            f"{cpu / max(1, len(waits)) * 1000:.2f} ms per room opened")
         say(f"by org id: lowest tenth mean {sum(low) / len(low):.1f} s, highest tenth mean "
             f"{sum(high) / len(high):.1f} s (refusing orgs: {len(refusing)})")
 

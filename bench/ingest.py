@@ -11,7 +11,9 @@ p50/p99 latency, and the store-only rate (the same ingestion use case called in-
 CPU per accepted signal is measured after a warm-up (the first 10 % of the payloads, and of the store-only
 ones): the server process's (or the in-process run's) and that of the scratch database's PostgreSQL backends,
 from /proc/<pid>/stat, so other work on a shared machine does not enter it. The server's column includes
-what its background delivery threads do for those signals.
+what its background delivery threads do for those signals. With --pg-stats it also prints, per signal, what
+PostgreSQL did over the measured HTTP part (from the scratch database's statistics views): rows written per
+table, tuples fetched, PL/pgSQL functions' calls and time, commits and buffer hits.
 """
 
 from __future__ import annotations
@@ -71,6 +73,49 @@ def signals_per_transaction(url: str) -> float:
         row = conn.execute("SELECT count(*), count(DISTINCT xmin::text) FROM events "
                            "WHERE type = 'SignalAttached'").fetchone()
     return row[0] / row[1] if row and row[1] else float("nan")
+
+
+_TABLES = ("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del, coalesce(idx_tup_fetch, 0), seq_tup_read "
+           "FROM pg_stat_user_tables")
+_FUNCTIONS = "SELECT funcname, calls, self_time FROM pg_stat_user_functions"
+_DATABASE = "SELECT xact_commit, blks_hit, tup_returned FROM pg_stat_database WHERE datname = current_database()"
+
+
+def track_functions(url: str) -> None:
+    """Count calls and time of the scratch database's PL/pgSQL functions (that database only; superuser)."""
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{plain.rsplit("/", 1)[1]}" SET track_functions = \'pl\'')
+
+
+def pg_stats(url: str) -> dict[str, dict[str, tuple[float, ...]]]:
+    """The scratch database's cumulative statistics: per table, per function, and for the database."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        return {"tables": {r[0]: tuple(map(float, r[1:])) for r in conn.execute(_TABLES)},
+                "functions": {r[0]: tuple(map(float, r[1:])) for r in conn.execute(_FUNCTIONS)},
+                "database": {"": tuple(map(float, conn.execute(_DATABASE).fetchone() or ()))}}
+
+
+def print_pg_stats(before: dict, after: dict, signals: int) -> None:
+    """Per accepted signal, what PostgreSQL did between two readings (statistics reach the views within ~1 s)."""
+    heads = {"tables": "rows inserted / updated (HOT) / deleted, tuples fetched by index / by scan",
+             "functions": "calls, own time ms (wall clock)", "database": "commits, buffer hits, tuples returned"}
+    for part, head in heads.items():
+        print(f"\n| {part}, per signal | {head} |\n|---|---|")
+        for name, now in sorted(after[part].items()):
+            then = before[part].get(name, (0.0,) * len(now))
+            delta = [(b - a) / signals for a, b in zip(then, now, strict=True)]
+            if any(delta):
+                if part == "tables":
+                    ins, upd, hot, dele, fetched, scanned = delta
+                    text = f"{ins:.2f} / {upd:.2f} ({hot:.2f}) / {dele:.2f}, {fetched:.1f} / {scanned:.1f}"
+                else:
+                    text = ", ".join(f"{v:.3f}" for v in delta)
+                print(f"| {name or 'all'} | {text} |")
 
 
 def payload(i: int, fingerprints: int, alerts: int = 1) -> dict:
@@ -159,16 +204,21 @@ def main() -> None:
     parser.add_argument("--store-only", type=int, default=2000, help="payloads sent in-process")
     parser.add_argument("--alerts", type=int, default=1, help="alerts per payload (an Alertmanager group)")
     parser.add_argument("--profile", help="run the server under yappi (bench/profiled.py), writing this pstats file")
+    parser.add_argument("--pg-stats", action="store_true",
+                        help="print what PostgreSQL did per signal over HTTP (rows, index fetches, functions, commits)")
     args = parser.parse_args()
     with scratch_database("revenant_ingest") as url:
         env = {**os.environ, "REVENANT_DATABASE_URL": url, "REVENANT_DATA_DIR": "/tmp/revenant-bench"}
         created = subprocess.run([str(ROOT / ".venv/bin/revenant"), "org", "create", "bench", "--json"],
                                  env=env, capture_output=True, text=True, check=True)
         token = json.loads(created.stdout)["webhook_token"]
+        if args.pg_stats:
+            track_functions(url)
         port = free_port()
         command = [str(ROOT / ".venv/bin/python"), str(ROOT / "bench/profiled.py")] if args.profile else \
             [str(ROOT / ".venv/bin/revenant")]
         env.update({"REVENANT_PROFILE": args.profile} if args.profile else {})
+        stats_before = None
         server = subprocess.Popen([*command, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
@@ -181,6 +231,7 @@ def main() -> None:
             asyncio.run(load(hook, token, bodies[:warm], args.concurrency))
             if args.profile:
                 server.send_signal(signal.SIGUSR2)  # profile the measured part only (bench/profiled.py)
+            stats_before = pg_stats(url) if args.pg_stats else None
             server_cpu, pg_cpu = cpu_seconds(server.pid), backends_cpu(url)
             elapsed, lat, accepted = asyncio.run(load(hook, token, bodies[warm:], args.concurrency))
             server_ms = (cpu_seconds(server.pid) - server_cpu) * 1000 / accepted
@@ -189,6 +240,9 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(180 if args.profile else 30)  # a profiled server writes its profile first
+        if stats_before is not None:
+            time.sleep(1.5)  # the server's backends flush their last statistics as they exit
+            print_pg_stats(stats_before, pg_stats(url), accepted)
         say(f"store-only: {args.store_only} payloads through the same use case in-process …")
         store, store_ms, store_pg_ms = store_only(url, args.store_only, args.fingerprints, args.payloads, args.alerts)
     http_rate = accepted / elapsed

@@ -11,6 +11,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry
 from sqlalchemy.engine import Engine
 
+from bot.chat_cache import ChatChanges, WatchedDirectory
 from bot.guidance_source import build_executor, build_guidance
 from bot.settings import Settings
 from incident_core.group_commit import GroupCommit
@@ -46,6 +47,7 @@ class App:
     directory: SqlDirectory
     outbox: SqlOutbox
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    chat_changes: ChatChanges = field(default_factory=ChatChanges)  # binding/installation writes of this process
     overrides: dict[str, Any] = field(default_factory=dict)
 
     def resolve_org(self, name_or_id: str) -> str:
@@ -151,6 +153,13 @@ class App:
         return StateSnapshots(self.queries, newest)
 
     @cached_property
+    def slack_connections(self) -> Any:
+        """Kept-alive connections to the Slack Web API, shared by every org's outbound client."""
+        from bot.slack_transport import SlackConnections
+
+        return SlackConnections()
+
+    @cached_property
     def slack_identity(self) -> Any:
         """Which workspace SLACK_BOT_TOKEN belongs to (token mode), or None without a bot token."""
         s = self.settings
@@ -167,6 +176,8 @@ class App:
         """Release what the app opened: the knowledge base's Chroma client (when built here), the engines."""
         if "knowledge" in self.__dict__ and "knowledge" not in self.overrides:  # built, and owned by the app
             self.__dict__["knowledge"].close()
+        if "slack_connections" in self.__dict__:
+            self.__dict__["slack_connections"].close()
         self.directory.close()
         self.engine.dispose()
         self.queries.engine.dispose()
@@ -187,12 +198,14 @@ def bootstrap(settings: Settings, *, migrate: bool | None = None, **overrides: A
                               "statement_timeout": settings.db_statement_timeout or None}
     engine = overrides.pop("engine", None) or make_engine(url, app_role=settings.db_app_role, **limits)
     reader = make_engine(url, app_role=settings.db_app_role, readonly=True) if settings.is_embedded else engine
-    directory = SqlDirectory(engine, admin=lambda: make_engine(url, app_role=None, timeout=settings.db_timeout))
+    changes = ChatChanges()
+    directory = WatchedDirectory(engine, changes=changes,
+                                 admin=lambda: make_engine(url, app_role=None, timeout=settings.db_timeout))
     deps = Deps(uow=SqlUnitOfWork(engine), directory=directory,
                 clock=overrides.pop("clock", None) or SystemClock(),
                 ids=overrides.pop("ids", None) or UuidIds())
     return App(settings=settings, engine=engine, deps=deps, queries=SqlIncidentQueries(reader),
-               directory=directory, outbox=SqlOutbox(engine), overrides=overrides)
+               directory=directory, outbox=SqlOutbox(engine), chat_changes=changes, overrides=overrides)
 
 
 def migrate_database(settings: Settings) -> str | None:

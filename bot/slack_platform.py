@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from bot.bootstrap import App
 from bot.insights_delivery import SlackDigestPosting
-from bot.slack_wiring import slack_chat_for, slack_enabled
+from bot.slack_chats import slack_chat_for
+from bot.slack_wiring import slack_enabled
 from incident_core.insights_usecases import DIGEST_TOPIC
 from incident_core.services.platforms import PlatformPlugin
 

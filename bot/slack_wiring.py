@@ -1,4 +1,4 @@
-"""Builds the Bolt AsyncApp, its HTTP route with signature and replay checks, and the outbound Slack client per org."""
+"""Builds the Bolt AsyncApp, its HTTP route with signature and replay checks, and the OAuth installation store."""
 
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from handlers.http_edge import read_body
 from handlers.priority import AckPriority
 from handlers.replay_batch import BatchedFirstSight
 from handlers.slack.durable_runner import DurableLazyRunner, kept_headers
-from handlers.slack.outbound import SlackChat, make_client
 from handlers.slack.register import register
 from handlers.slack.services import SlackServices
 from incident_core.chat_service import ChatService
@@ -53,7 +52,8 @@ def slack_enabled(app: App) -> bool:
     return slack_mode(app) is not None
 
 
-def _api_url(app: App) -> str:
+def api_url(app: App) -> str:
+    """The Slack Web API base URL (SLACK_API_URL, or Slack's), ending in a slash."""
     url = app.settings.slack_api_url or AsyncWebClient.BASE_URL
     return url if url.endswith("/") else url + "/"
 
@@ -75,7 +75,8 @@ def installation_store(app: App) -> SqlInstallationStore:
         raise ValueError("Slack OAuth stores every workspace's tokens: set REVENANT_ENCRYPTION_KEY (a Fernet key; "
                          "make one with python -c 'from cryptography.fernet import Fernet; "
                          "print(Fernet.generate_key().decode())') so they are encrypted at rest")
-    return SqlInstallationStore(app.settings.slack_client_id, app.engine, SecretBox(key.get_secret_value()))
+    return SqlInstallationStore(app.settings.slack_client_id, app.engine, SecretBox(key.get_secret_value()),
+                                on_change=app.chat_changes.changed)
 
 
 def _bind_installation(app: App) -> Callable[[Any], Awaitable[Any]]:
@@ -111,10 +112,10 @@ def build_bolt(app: App, incident_changed: Callable[[], Awaitable[None]],
     assert s.slack_signing_secret is not None
     secret = s.slack_signing_secret.get_secret_value()
     # slack_sdk annotates timeout as int; it takes seconds as a float.
-    client = AsyncWebClient(base_url=_api_url(app), timeout=2.5)  # type: ignore[arg-type]
+    client = AsyncWebClient(base_url=api_url(app), timeout=2.5)  # type: ignore[arg-type]
     if slack_mode(app) == "oauth":
         assert s.slack_client_id is not None and s.slack_client_secret is not None
-        flow = AsyncOAuthFlow(client=AsyncWebClient(base_url=_api_url(app), timeout=10), settings=AsyncOAuthSettings(
+        flow = AsyncOAuthFlow(client=AsyncWebClient(base_url=api_url(app), timeout=10), settings=AsyncOAuthSettings(
             client_id=s.slack_client_id, client_secret=s.slack_client_secret.get_secret_value(),
             scopes=manifest_scopes(), installation_store=installation_store(app),
             state_store=SqlOAuthStateStore(app.engine),
@@ -196,32 +197,6 @@ def slack_route(app: App, bolt: AsyncApp, priority: AckPriority | None = None,
 
 async def _failure(args: Any) -> Any:
     return await args.default.failure(args)
-
-
-def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
-    """The outbound Slack adapter for an org, or None when the org has no Slack workspace bound."""
-    s = app.settings
-    mode = slack_mode(app)
-    token_client = make_client(s.slack_bot_token.get_secret_value(), _api_url(app), timeout=s.slack_timeout) if (
-        mode == "token" and s.slack_bot_token) else None
-    store = installation_store(app) if mode == "oauth" else None
-
-    def factory(org_id: str) -> SlackChat | None:
-        teams = app.directory.bindings(org_id, "slack") if mode else []
-        if not teams:
-            return None
-        if token_client is not None:
-            owner = app.slack_identity.get()  # IdentityUnknown: the outbox retries this message later
-            if not any(owner.owns(team) for team in teams):
-                log.warning("org %s is linked to Slack workspace(s) %s, but SLACK_BOT_TOKEN belongs to %s: no "
-                            "Slack rooms for it (several workspaces need OAuth installs)", org_id,
-                            ", ".join(teams), owner.team_id)
-                return None
-            return SlackChat(token_client)
-        token = store.bot_token(teams[0]) if store else None
-        return SlackChat(make_client(token, _api_url(app), timeout=s.slack_timeout)) if token else None
-
-    return factory
 
 
 def mount(web_app: web.Application, app: App, incident_changed: Callable[[], Awaitable[None]],

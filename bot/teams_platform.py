@@ -4,6 +4,7 @@ room is a thread in the incident channel) and its platform-only subscriptions (t
 from __future__ import annotations
 
 from bot.bootstrap import App
+from bot.chat_cache import ChatCache
 from bot.insights_delivery import TeamsDigestPosting
 from bot.teams_wiring import auth_settings, build_adapter, teams_enabled
 from handlers.teams.channels import incident_channel
@@ -22,13 +23,16 @@ def teams_platform(app: App) -> PlatformPlugin | None:
     app_id = str(auth_settings(app).APP_ID)
     store = SqlTeamsConversations(app.engine)
 
-    def chat_for(org_id: str) -> TeamsChat | None:
+    def build(org_id: str) -> TeamsChat | None:
         if not app.directory.bindings(org_id, PLATFORM):
             return None
         return TeamsChat(adapter, app_id=app_id, org_id=org_id, store=store,
                          channel_for=lambda state: incident_channel(directory=app.directory, store=store,
                                                                     org_id=org_id, state=state),
                          names=lambda: app.directory.display_names(org_id))
+
+    # The org's tenant binding is read once per entry (bot/chat_cache.py), not for every delivered message.
+    chat_for = ChatCache(build, app.chat_changes, **app.overrides.get("chat_cache", {})).get
 
     return PlatformPlugin(name=PLATFORM, label="Teams", chat_for=chat_for,
                           extra={DIGEST_TOPIC: [TeamsDigestPosting(app, chat_for)]})

@@ -40,6 +40,15 @@ _PG_RECORD = ("WITH added AS (INSERT INTO delivery_steps (org_id, key, step, val
               "VALUES (%(org)s, %(key)s, %(step)s, %(value)s::jsonb, %(at)s) "
               "ON CONFLICT (org_id, key, step) DO NOTHING RETURNING value) "
               "SELECT value FROM added UNION ALL (" + _PG_STEP + ") LIMIT 1")
+_PG_STEPS = "SELECT step, value FROM delivery_steps WHERE org_id = %(org)s AND key = %(key)s"
+# A claim taken (inserted: this holder) or held (the stored holder), in one round trip; anything but this holder
+# goes the long way (a live holder, or a lapsed one to take over). As with _PG_RECORD, a claim another transaction
+# committed after this statement's snapshot is seen by neither half: no row, and the caller tries again.
+_PG_TAKE = ("WITH added AS (INSERT INTO delivery_claims (org_id, key, holder, expires_at) "
+            "VALUES (%(org)s, %(key)s, %(holder)s, %(expires)s) ON CONFLICT (org_id, key) DO NOTHING RETURNING holder) "
+            "SELECT holder FROM added UNION ALL "
+            "(SELECT holder FROM delivery_claims WHERE org_id = %(org)s AND key = %(key)s) LIMIT 1")
+_PG_RELEASE = "DELETE FROM delivery_claims WHERE org_id = %(org)s AND key = %(key)s AND holder = %(holder)s"
 
 
 def _insert(conn: Connection, table: sa.Table) -> Any:
@@ -55,6 +64,9 @@ class SqlDeliverySteps:
 
     def steps(self, org_id: str, key: str) -> dict[str, dict[str, Any]]:
         """Every recorded step of one delivery: step name → its value."""
+        if self._pg:
+            return {step: dict(value or {}) for step, value in
+                    scoped_rows(self.engine, _PG_STEPS, {"org": org_id, "key": key[:200]})}
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             rows = conn.execute(sa.select(STEPS.c.step, STEPS.c.value).where(
@@ -105,6 +117,7 @@ class SqlDeliveryClaims:
 
     def __init__(self, engine: Engine, *, ttl: float = 30.0, wait: float = 5.0) -> None:
         self.engine, self.ttl, self.wait = engine, ttl, wait
+        self._pg = is_postgres(engine)
 
     @contextmanager
     def claim(self, org_id: str, key: str) -> Iterator[bool]:
@@ -142,6 +155,13 @@ class SqlDeliveryClaims:
     def _take(self, org_id: str, key: str, holder: str) -> bool:
         now = datetime.now(UTC)
         expires = now + timedelta(seconds=self.ttl)
+        if self._pg:  # the usual case, a claim nobody holds, in one round trip
+            held = scoped_rows(self.engine, _PG_TAKE, {"org": org_id, "key": key, "holder": holder,
+                                                       "expires": expires})
+            if not held:
+                return False
+            if held[0][0] == holder:
+                return True
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             conn.execute(_insert(conn, CLAIMS).values(
@@ -182,6 +202,9 @@ class SqlDeliveryClaims:
                 return
 
     def _release(self, org_id: str, key: str, holder: str) -> None:
+        if self._pg:
+            scoped_rows(self.engine, _PG_RELEASE, {"org": org_id, "key": key, "holder": holder})
+            return
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             conn.execute(sa.delete(CLAIMS).where(CLAIMS.c.org_id == org_id, CLAIMS.c.key == key,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,11 +48,14 @@ class SealedInstallationStore(SQLAlchemyInstallationStore):
     read. On PostgreSQL the app role may only INSERT into slack_installations and slack_bots: it reads
     and deletes one workspace's rows through SECURITY DEFINER functions (migration 0008_i13), so a
     SQL injection in the app cannot list every workspace's tokens (and would get them sealed anyway).
+    `on_change` is called after every write (save, delete): this process's cached Slack clients follow it.
     """
 
-    def __init__(self, client_id: str, engine: Engine, box: SecretBox) -> None:
+    def __init__(self, client_id: str, engine: Engine, box: SecretBox,
+                 on_change: Callable[[], None] = lambda: None) -> None:
         super().__init__(client_id=client_id, engine=engine, logger=log)
         self.box = box
+        self.on_change = on_change
         self._pg = engine.dialect.name == "postgresql"
         for table in (self.installations, self.bots):  # INSERT … RETURNING id would need SELECT on the table
             table.implicit_returning = False
@@ -68,8 +72,11 @@ class SealedInstallationStore(SQLAlchemyInstallationStore):
         row.update(client_id=self.client_id, installed_at=normalize_datetime_for_db(row.get("installed_at")),
                    bot_token_expires_at=normalize_datetime_for_db(row.get("bot_token_expires_at")),
                    user_token_expires_at=normalize_datetime_for_db(row.get("user_token_expires_at")))
-        with self.engine.begin() as conn:
-            conn.execute(self.installations.insert(), row)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.installations.insert(), row)
+        finally:
+            self.on_change()
         self.save_bot(installation.to_bot())
 
     def save_bot(self, bot: Bot) -> None:
@@ -77,8 +84,11 @@ class SealedInstallationStore(SQLAlchemyInstallationStore):
         row = self._sealed(bot.to_dict())
         row.update(client_id=self.client_id, installed_at=normalize_datetime_for_db(row.get("installed_at")),
                    bot_token_expires_at=normalize_datetime_for_db(row.get("bot_token_expires_at")))
-        with self.engine.begin() as conn:
-            conn.execute(self.bots.insert(), row)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(self.bots.insert(), row)
+        finally:
+            self.on_change()
 
     def find_bot(self, *, enterprise_id: str | None, team_id: str | None,
                  is_enterprise_install: bool | None = False) -> Bot | None:
@@ -120,29 +130,36 @@ class SealedInstallationStore(SQLAlchemyInstallationStore):
 
     def delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         """Forget a workspace's bots (app uninstalled, tokens revoked)."""
-        if not self._pg:
-            return super().delete_bot(enterprise_id=enterprise_id, team_id=team_id)
-        with self.engine.begin() as conn:
-            conn.execute(sa.text("SELECT revenant_slack_forget(:c, :e, :t, NULL, true)"),
-                         {"c": self.client_id, "e": enterprise_id, "t": team_id})
-        return None
+        try:
+            if not self._pg:
+                return super().delete_bot(enterprise_id=enterprise_id, team_id=team_id)
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT revenant_slack_forget(:c, :e, :t, NULL, true)"),
+                             {"c": self.client_id, "e": enterprise_id, "t": team_id})
+            return None
+        finally:
+            self.on_change()
 
     def delete_installation(self, *, enterprise_id: str | None, team_id: str | None,
                             user_id: str | None = None) -> None:
         """Forget a workspace's (or one user's) installations."""
-        if not self._pg:
-            return super().delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
-        with self.engine.begin() as conn:
-            conn.execute(sa.text("SELECT revenant_slack_forget(:c, :e, :t, :u, false)"),
-                         {"c": self.client_id, "e": enterprise_id, "t": team_id, "u": user_id})
-        return None
+        try:
+            if not self._pg:
+                return super().delete_installation(enterprise_id=enterprise_id, team_id=team_id, user_id=user_id)
+            with self.engine.begin() as conn:
+                conn.execute(sa.text("SELECT revenant_slack_forget(:c, :e, :t, :u, false)"),
+                             {"c": self.client_id, "e": enterprise_id, "t": team_id, "u": user_id})
+            return None
+        finally:
+            self.on_change()
 
 
 class SqlInstallationStore(AsyncInstallationStore):
     """Installations keyed by client id, enterprise and team; the latest bot token per workspace."""
 
-    def __init__(self, client_id: str, engine: Engine, box: SecretBox) -> None:
-        self.sync = SealedInstallationStore(client_id, engine, box)
+    def __init__(self, client_id: str, engine: Engine, box: SecretBox,
+                 on_change: Callable[[], None] = lambda: None) -> None:
+        self.sync = SealedInstallationStore(client_id, engine, box, on_change)
 
     @property
     def logger(self) -> logging.Logger:

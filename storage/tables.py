@@ -112,7 +112,9 @@ class IncidentRow(SQLModel, table=True):
     version: int
     created_at: datetime = Field(sa_type=TZ)
     updated_at: datetime = Field(sa_type=TZ)
-    state: dict[str, Any] = Field(sa_type=JSONType)
+    # json, not jsonb, on PostgreSQL (migration 0013_pgcost): every append rewrites it whole and reads take it
+    # whole, so jsonb's parse on write and its rendering on read were pure cost (no SQL looks inside it).
+    state: dict[str, Any] = Field(sa_type=sa.JSON)
 
 
 class OutboxRow(SQLModel, table=True):

@@ -34,7 +34,10 @@ class Hangup:
             except OSError:
                 return
             self.count += 1
-            conn.close()
+            self.handle(conn)
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.close()
 
 
 @pytest.fixture

@@ -82,8 +82,9 @@ def test_the_owner_upgrades_existing_tenants_data_under_forced_row_level_securit
 
         upgrade(owner)  # what `revenant db upgrade` runs
 
-        # 0011_i18r (the pattern-key index) follows 0010_i18s; 0012_batch (the lock + candidates function) follows it
-        assert current(owner) is not None and "0012_batch" in current(owner) and "0010_i19t" in current(owner)
+        # 0011_i18r (the pattern-key index) follows 0010_i18s; 0012_batch (the lock + candidates function) follows it,
+        # then 0013_pgcost (lz4 for the ingest's documents)
+        assert current(owner) is not None and "0013_pgcost" in current(owner) and "0010_i19t" in current(owner)
     finally:
         owner.dispose()
     app = make_engine(owned_database)  # the app's connections: SET ROLE revenant_app, row-level security applies
