@@ -43,9 +43,11 @@ WORKLOAD_LABELS = ("pod", "k8s.pod.name", "deployment", "statefulset", "daemonse
 # e.g. service="prometheus-kube-state-metrics" on every namespace's KubePodCrashLooping.
 EXPORTERS = ("kube-state-metrics", "node-exporter", "kubelet", "cadvisor", "blackbox-exporter")
 _SCRAPE_TARGET_LABELS = ("service", "pod", "container")
+_EXPORTER = re.compile("|".join(re.escape(name) for name in EXPORTERS))  # any of them within a label value
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_TIME = re.compile(r"^0001-01-01T00:00:00(\.0+)?(Z|[+-]00:00)?$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
+_NUMERIC = re.compile(r"-?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,15 @@ def str_map(value: object, at: str, *, lenient: bool = False) -> dict[str, str]:
     """A JSON object of string values (lenient: numbers and booleans are turned into strings)."""
     if value is None:
         return {}
+    if type(value) is dict:
+        # The usual map (every key and value an ASCII string without NUL) is already clean: one copy, no loop.
+        # Anything else (a number, a non-ASCII or NUL-bearing text) takes the loop below and its checks.
+        try:
+            text = "".join(value) + "".join(value.values())
+        except TypeError:
+            text = "\x00"
+        if text.isascii() and "\x00" not in text:
+            return dict(value)
     out: dict[str, str] = {}
     for name, item in expect_object(value, at).items():
         if isinstance(item, bool) and lenient:
@@ -146,7 +157,7 @@ def parse_time(value: object, at: str, *, epoch_unit: str | None = None) -> date
         raise fail(at, "must be an RFC 3339 timestamp string or an epoch number, got a boolean")
     if value is None or value == "" or value == 0 or value == "0":
         return None
-    if isinstance(value, str) and re.fullmatch(r"-?\d+(\.\d+)?", value.strip()):
+    if isinstance(value, str) and _NUMERIC.fullmatch(value.strip()):
         value = float(value) if "." in value else int(value)
     try:
         if isinstance(value, int | float) and not isinstance(value, bool):
@@ -155,7 +166,9 @@ def parse_time(value: object, at: str, *, epoch_unit: str | None = None) -> date
             text = value.strip()
             if _ZERO_TIME.match(text):
                 return None
-            text = _FRACTION.sub(r"\1", text.replace("z", "Z").replace(" ", "T", 1))
+            text = text.replace("z", "Z").replace(" ", "T", 1)
+            if "." in text:  # only a fraction can be longer than the microseconds datetime keeps
+                text = _FRACTION.sub(r"\1", text)
             return as_utc(datetime.fromisoformat(text))
     except (ValueError, OverflowError, ArithmeticError):
         raise fail(at, f"is not a valid timestamp: {str(value)[:60]!r}") from None
@@ -210,14 +223,18 @@ def severity_from(text: str | None, default: SignalSeverity = SignalSeverity.WAR
 
 def first_label(labels: Mapping[str, str], names: Iterable[str]) -> str | None:
     """The value of the first of `names` present (and non-empty) in `labels`."""
-    return next((labels[n] for n in names if labels.get(n)), None)
+    for name in names:
+        value = labels.get(name)
+        if value:
+            return value
+    return None
 
 
 def subject_labels(labels: Mapping[str, str]) -> Mapping[str, str]:
     """The labels that describe what the alert is about: when a cluster exporter was scraped (its name in
     `job` or `service`), its own service, pod and container labels are left out."""
     def exporter(value: str) -> bool:
-        return any(name in value for name in EXPORTERS)
+        return _EXPORTER.search(value) is not None
 
     if not (exporter(labels.get("job", "")) or exporter(labels.get("service", ""))):
         return labels
