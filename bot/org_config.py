@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from bot.bootstrap import App
+from bot.insights_wiring import history, tracker_for
 from incident_core.errors import ValidationError
 from incident_core.insights import DigestSchedule
 from incident_core.postmortem_lessons import DraftPolicy
 from incident_core.publishing import targets_for, validate_publishing
+from incident_core.recurrence import recheck_open_incidents
 from incident_core.reminders import ReminderPolicy
 from incident_core.routing import load_routing
+from incident_core.services.recurrence import recurrence_window
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -101,10 +105,18 @@ def _apply_insights(app: App, org_id: str, raw: Any) -> str:
     for project, settings in found.values():
         app.directory.update_project_settings(org_id, project.id, {**project.settings, "insights": dict(settings)})
     org = app.directory.require_org(org_id)
+    before = recurrence_window(org.settings)
     app.directory.update_org_settings(org_id, {**org.settings, "insights": {
         k: v for k, v in raw.items() if k != "projects"}})
     where = ["org"] * bool(raw.get("digest")) + [p.name for p, s in found.values() if (s or {}).get("digest")]
-    return f"insights settings stored (recurrence window {days} days; weekly digest for: {', '.join(where) or 'none'})"
+    stored = f"insights settings stored (recurrence window {days} days; weekly digest for: {', '.join(where) or 'none'})"
+    if before == timedelta(days=days):
+        return stored
+    checked, recorded = recheck_open_incidents(deps=app.deps, queries=app.queries, history=history(app),
+                                               tracker=tracker_for(app)(org_id), org_id=org_id,
+                                               window=timedelta(days=days))
+    return (f"{stored}; the window changed from {before.days} days: {checked} open incident(s) checked again, "
+            f"{recorded} recurrence line(s) updated")
 
 
 def _apply_routing(app: App, org_id: str, routing: dict[str, Any]) -> str:

@@ -97,6 +97,9 @@ def best_match(current: PastIncident, history: Sequence[PastIncident],
     return None if key is None else Match(key, priors[key])
 
 
+OPEN_RECHECK_LIMIT = 500  # open incidents checked again at once when the org's window changes
+
+
 def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                     tracker: ActionItemTracker | None, org_id: str, incident_id: str,
                     window: timedelta = DEFAULT_WINDOW, recheck: bool = False) -> Result | None:
@@ -149,6 +152,24 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
                            f"{match.key}"[:200])
     history.mark_recurrence_checked(org_id, incident_id, sig, days)
     return result
+
+
+def recheck_open_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
+                           tracker: ActionItemTracker | None, org_id: str, window: timedelta,
+                           limit: int = OPEN_RECHECK_LIMIT) -> tuple[int, int]:
+    """The org changed its window: check its open incidents with it now (newest first, at most `limit`), rather
+    than at each one's next change. Returns (checked, recorded): a match found, changed or withdrawn counts as
+    recorded; an incident already checked with this window is skipped by the index."""
+    opened = queries.list_incidents(org_id, open_only=True, limit=limit)
+    recorded = 0
+    for state in opened:
+        try:
+            result = note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
+                                     incident_id=state.incident_id, window=window)
+        except NotFound:  # gone since the listing (another process): nothing to check
+            continue
+        recorded += bool(result is not None and result.events)
+    return len(opened), recorded
 
 
 def recheck_later_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from bot.bootstrap import App
+from bot.org_config import apply_org_config
 from incident_core import events as ev
 from incident_core import usecases as uc
 from incident_core.commands import AttachSignal
@@ -140,3 +142,32 @@ def test_a_resolved_incident_opened_before_the_open_one_is_not_told_to_ones_open
                                    org_id=org.id, incident_id=prior) == 0
     after = app.queries.get(org.id, current)
     assert after is not None and after.recurrence is None
+
+
+def test_changing_the_window_in_the_org_config_rechecks_open_incidents_at_once(
+        clocked: tuple[App, StepClock], tmp_path: Path) -> None:
+    """`revenant org config` with a new recurrence_days checks the org's open incidents then, not at their next
+    change; an unchanged window checks nothing, and another org's incidents are not touched."""
+    app, clock = clocked
+    now = clock.at
+    org, other = app.directory.create_org("window-config"), app.directory.create_org("window-config-other")
+    current, check = prior_and_open(app, clock, org.id, days_ago=20)
+    clock.at = now
+    other_current, other_check = prior_and_open(app, clock, other.id, days_ago=20)
+    assert check(30) is not None and other_check(30) is not None
+    clock.at = now + timedelta(minutes=5)
+    config = tmp_path / "insights.yml"
+    config.write_text("insights:\n  recurrence_days: 30\n")
+    assert "checked again" not in apply_org_config(app, org.id, config)  # the default: no change, no recheck
+
+    config.write_text("insights:\n  recurrence_days: 7\n")
+    said = apply_org_config(app, org.id, config)
+    assert "window changed from 30 days: 1 open incident(s) checked again, 1 recurrence line(s) updated" in said
+    state = app.queries.get(org.id, current)
+    assert state is not None and state.recurrence is not None and state.recurrence.withdrawn == ("INC-1",)
+    assert build(state, clock.at).recurrence == \
+        "no longer applies: INC-1 is outside the 7-day window (recurrence_days changed from 30)"
+    untouched = app.queries.get(other.id, other_current)  # the other org keeps its 30-day match
+    assert untouched is not None and untouched.recurrence is not None
+    assert untouched.recurrence.prior == ("INC-1",) and untouched.recurrence.withdrawn == ()
+    assert not any(isinstance(e, ev.RecurrenceWithdrawn) for e in app.queries.timeline(other.id, other_current))
