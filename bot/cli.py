@@ -260,10 +260,25 @@ def org_project(c: CliContext, org_ref: str, name: str) -> None:
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @pass_ctx
 def org_config(c: CliContext, org_ref: str, path: str) -> None:
+    from tqdm import tqdm
+
     from bot.org_config import apply_org_config
 
     app = c.app()
-    summary = apply_org_config(app, app.resolve_org(org_ref), path)
+    org_id = app.resolve_org(org_ref)
+    bars: list[tqdm] = []  # opened by the first report: most config loads recheck nothing
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(tqdm(total=total, unit="incident", desc="recheck open incidents", file=sys.stderr,
+                             leave=False, disable=None))
+        bars[0].update(done - bars[0].n)
+
+    try:
+        summary = apply_org_config(app, org_id, path, progress=progress)
+    finally:
+        for bar in bars:
+            bar.close()
     click.echo(summary)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -41,8 +42,10 @@ CHAT_SECTIONS: dict[str, dict[str, type]] = {
 }
 
 
-def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
-    """Validate and store routing, chat, publishing, reminder and postmortem settings; returns a summary."""
+def apply_org_config(app: App, org_id: str, path: str | Path,
+                     progress: Callable[[int, int], None] | None = None) -> str:
+    """Validate and store routing, chat, publishing, reminder and postmortem settings; returns a summary.
+    `progress(done, total)` follows the recheck of open incidents that a changed recurrence window starts."""
     data = read_yaml(path)
     extra: dict[str, Any] = {key: data[key] for key in ("publishing", "reminders", "postmortem") if key in data}
     chat = {key: _chat_section(key, data[key]) for key in CHAT_SECTIONS if key in data}
@@ -57,7 +60,7 @@ def apply_org_config(app: App, org_id: str, path: str | Path) -> str:
     if extra:
         lines.append(_apply_postmortem_settings(app, org_id, extra))
     if "insights" in data:
-        lines.append(_apply_insights(app, org_id, data["insights"]))
+        lines.append(_apply_insights(app, org_id, data["insights"], progress))
     return "\n".join(lines)
 
 
@@ -84,7 +87,7 @@ def _chat_section(key: str, value: Any) -> dict[str, Any]:
     return out
 
 
-def _apply_insights(app: App, org_id: str, raw: Any) -> str:
+def _apply_insights(app: App, org_id: str, raw: Any, progress: Callable[[int, int], None] | None) -> str:
     """`insights:` — recurrence_days, the org's weekly digest, and per-project digests under `projects:`."""
     if not isinstance(raw, dict):
         raise ValidationError("insights: expected a mapping (recurrence_days, digest, projects)")
@@ -114,7 +117,7 @@ def _apply_insights(app: App, org_id: str, raw: Any) -> str:
         return stored
     checked, recorded = recheck_open_incidents(deps=app.deps, queries=app.queries, history=history(app),
                                                tracker=tracker_for(app)(org_id), org_id=org_id,
-                                               window=timedelta(days=days))
+                                               window=timedelta(days=days), progress=progress)
     return (f"{stored}; the window changed from {before.days} days: {checked} open incident(s) checked again, "
             f"{recorded} recurrence line(s) updated")
 

@@ -15,7 +15,7 @@ check loads no state but the incident's own and those of the pattern it matched 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -156,19 +156,25 @@ def note_recurrence(*, deps: Deps, queries: IncidentQueries, history: IncidentHi
 
 def recheck_open_incidents(*, deps: Deps, queries: IncidentQueries, history: IncidentHistory,
                            tracker: ActionItemTracker | None, org_id: str, window: timedelta,
-                           limit: int = OPEN_RECHECK_LIMIT) -> tuple[int, int]:
+                           limit: int = OPEN_RECHECK_LIMIT,
+                           progress: Callable[[int, int], None] | None = None) -> tuple[int, int]:
     """The org changed its window: check its open incidents with it now (newest first, at most `limit`), rather
     than at each one's next change. Returns (checked, recorded): a match found, changed or withdrawn counts as
-    recorded; an incident already checked with this window is skipped by the index."""
+    recorded; an incident already checked with this window is skipped by the index. `progress(done, total)` is
+    called before each check and once at the end (a check can ask the tracker for action items)."""
     opened = queries.list_incidents(org_id, open_only=True, limit=limit)
     recorded = 0
-    for state in opened:
+    for done, state in enumerate(opened):
+        if progress is not None:
+            progress(done, len(opened))
         try:
             result = note_recurrence(deps=deps, queries=queries, history=history, tracker=tracker, org_id=org_id,
                                      incident_id=state.incident_id, window=window)
         except NotFound:  # gone since the listing (another process): nothing to check
             continue
         recorded += bool(result is not None and result.events)
+    if progress is not None:
+        progress(len(opened), len(opened))
     return len(opened), recorded
 
 

@@ -168,3 +168,15 @@ def test_search_says_so_when_the_orgs_documents_live_in_another_store(tmp_path: 
     lost = run(["knowledge", "search", "--org", "acme", "--json", "checkout 5xx"], tmp_path / "elsewhere",
                REVENANT_DATABASE_URL=db)  # no REVENANT_CHROMA_URL, another data dir: an empty embedded store
     assert lost.returncode == 1 and "holds none of them" in lost.stderr and "REVENANT_CHROMA_URL" in lost.stderr
+
+
+def test_org_config_reports_the_recheck_and_keeps_piped_stderr_clean(tmp_path: Path) -> None:
+    """A changed recurrence window rechecks open incidents with a progress bar on a terminal only: piped, the
+    command prints its summary and nothing else."""
+    assert run(["org", "create", "acme"], tmp_path).returncode == 0
+    config = tmp_path / "insights.yml"
+    config.write_text("insights:\n  recurrence_days: 7\n")
+    out = run(["org", "config", "acme", str(config)], tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "window changed from 30 days: 0 open incident(s) checked again" in out.stdout
+    assert out.stderr == ""

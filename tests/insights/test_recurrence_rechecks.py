@@ -158,10 +158,13 @@ def test_changing_the_window_in_the_org_config_rechecks_open_incidents_at_once(
     clock.at = now + timedelta(minutes=5)
     config = tmp_path / "insights.yml"
     config.write_text("insights:\n  recurrence_days: 30\n")
-    assert "checked again" not in apply_org_config(app, org.id, config)  # the default: no change, no recheck
+    reports: list[tuple[int, int]] = []
+    assert "checked again" not in apply_org_config(app, org.id, config, progress=lambda *r: reports.append(r))
+    assert reports == []  # the default: no change, no recheck, nothing to show
 
     config.write_text("insights:\n  recurrence_days: 7\n")
-    said = apply_org_config(app, org.id, config)
+    said = apply_org_config(app, org.id, config, progress=lambda *r: reports.append(r))
+    assert reports == [(0, 1), (1, 1)]  # the CLI's progress bar follows the recheck to its end
     assert "window changed from 30 days: 1 open incident(s) checked again, 1 recurrence line(s) updated" in said
     state = app.queries.get(org.id, current)
     assert state is not None and state.recurrence is not None and state.recurrence.withdrawn == ("INC-1",)
