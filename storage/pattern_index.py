@@ -5,11 +5,15 @@ each of its pattern keys?". Loading every incident that shares a key and walking
 cost ~50 ms per outbox message in an alert storm; this table answers it with one probe per key of
 `ix_incident_patterns_lookup` (org, key, opened_at), bounded by the window, never a scan of the org.
 
-Rows are the incident's `state_pattern_keys` (incident_core/patterns.py), rewritten in the append's
-transaction only when those keys, the project or the first resolution change (`patterns_changed`), so a
-signal that repeats known alerts writes nothing here. `checked` is the signature the recurrence watcher
-last checked; rewriting the rows clears it, so the next change of keys is checked again. A projection
-rebuild recomputes the rows from the replayed states (storage/projections.py).
+Rows are the incident's `state_pattern_keys` (incident_core/patterns.py), brought up to date in the append's
+transaction only when those keys, the project or the first resolution may have changed (`patterns_changed`), so a
+signal that repeats known alerts writes nothing here. Only the rows that change are written: a dropped key's row
+is deleted, a new key's inserted, a held key's updated where its project, times or signature differ (one
+statement on PostgreSQL, two on SQLite); a row that stays as it is is not touched, even when the process did not
+know the state before. `checked` is the mark the recurrence watcher left for the signature it last checked; a
+row that changes loses it, as the full rewrite this replaced cleared it, so a changed key set, project or
+resolution is checked again. A projection rebuild recomputes the rows from the replayed states
+(storage/projections.py).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Field, SQLModel
 
@@ -34,7 +39,7 @@ from incident_core.patterns import (
 )
 from incident_core.state import IncidentState
 from storage.engine import is_postgres, scope_to_org
-from storage.pg_append import Statement, json_rows
+from storage.pg_append import Statement
 from storage.pg_scoped import scoped_rows
 from storage.tables import TZ
 
@@ -63,13 +68,18 @@ PATTERNS = IncidentPatternRow.__table__  # type: ignore[attr-defined]
 REPLAYED = [c for c in PATTERNS.c if c.name != "checked"]
 
 
+def _index_values(state: IncidentState) -> tuple[list[str], dict[str, Any]]:
+    """The incident's index keys (distinct, as stored) and the values each of its rows holds."""
+    keys = state_pattern_keys(state)
+    return list(dict.fromkeys(k[:KEY_LENGTH] for k in keys)), {
+        "incident_id": state.incident_id, "org_id": state.org_id, "project_id": state.project_id,
+        "opened_at": state.created_at, "resolved_at": resolved_at(state), "signature": keys_signature(keys)}
+
+
 def pattern_rows(state: IncidentState) -> list[dict[str, Any]]:
     """The index rows of one state (none when it has no pattern keys)."""
-    keys = state_pattern_keys(state)
-    sig, resolved = keys_signature(keys), resolved_at(state)
-    unique = dict.fromkeys(k[:KEY_LENGTH] for k in keys)
-    return [{"incident_id": state.incident_id, "key": k, "org_id": state.org_id, "project_id": state.project_id,
-             "opened_at": state.created_at, "resolved_at": resolved, "signature": sig} for k in unique]
+    keys, values = _index_values(state)
+    return [{**values, "key": k} for k in keys]
 
 
 def checked_marks(conn: Connection, org_id: str) -> dict[str, str]:
@@ -98,33 +108,60 @@ def patterns_changed(before: IncidentState | None, after: IncidentState) -> bool
     return next_alert_keys(before, after) != state_alert_keys(before)
 
 
-def _delete(org_id: str, incident_id: str) -> Any:
-    return PATTERNS.delete().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id)
+# What an incident's rows hold besides their key: a row whose values all stay is not written, and a row that
+# changes loses its `checked` mark, as the rewrite it replaces cleared it (the watcher then checks again).
+_TRACKED = ("project_id", "opened_at", "resolved_at", "signature")
+
+
+def _drop_gone(keys: list[str], org_id: str, incident_id: str) -> Any:
+    """Delete the incident's rows whose key it no longer holds."""
+    return PATTERNS.delete().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id,
+                                   PATTERNS.c.key.not_in(keys))
+
+
+_UPSERTS: dict[bool, Any] = {}  # postgres?: the upsert, built once
+
+
+def _upsert(pg: bool) -> Any:
+    """Insert new keys; update a held key's row (of this org) only where a tracked value changed."""
+    if pg not in _UPSERTS:
+        base = (postgresql if pg else sqlite).insert(PATTERNS)
+        new = base.excluded
+        changed = sa.or_(*(PATTERNS.c[name].is_distinct_from(new[name]) for name in _TRACKED))
+        _UPSERTS[pg] = base.on_conflict_do_update(
+            index_elements=[PATTERNS.c.incident_id, PATTERNS.c.key],
+            set_={**{name: new[name] for name in _TRACKED}, "checked": None},
+            where=sa.and_(PATTERNS.c.org_id == new.org_id, changed))
+    return _UPSERTS[pg]
 
 
 def project_patterns(conn: Connection, state: IncidentState) -> None:
-    """Replace the incident's index rows inside the caller's transaction (SQLite appends)."""
-    conn.execute(_delete(state.org_id, state.incident_id))
-    rows = pattern_rows(state)
-    if rows:
-        conn.execute(PATTERNS.insert(), rows)
+    """Bring the incident's index rows to its state inside the caller's transaction, writing only the rows
+    that change: dropped keys deleted, new keys inserted, held keys updated where a tracked value changed."""
+    keys, values = _index_values(state)
+    conn.execute(_drop_gone(keys, state.org_id, state.incident_id))
+    if keys:
+        conn.execute(_upsert(is_postgres(conn)), [{**values, "key": k} for k in keys])
 
 
-_PG_DELETE = "DELETE FROM incident_patterns WHERE org_id = %(org_id)s AND incident_id = %(incident_id)s"
-_PG_INSERT = ("INSERT INTO incident_patterns (incident_id, key, org_id, project_id, opened_at, resolved_at, signature) "
-              "SELECT r.incident_id, r.key, r.org_id, r.project_id, r.opened_at, r.resolved_at, r.signature "
-              "FROM jsonb_to_recordset(%(rows)s::jsonb) AS r(incident_id text, key text, org_id text, project_id text, "
-              "opened_at timestamptz, resolved_at timestamptz, signature text)")
+# The same as one statement for PostgreSQL's deferred appends: the delete runs in a data-modifying WITH, on
+# keys disjoint from the upsert's, so both see the rows as they were and neither touches the other's.
+_PG_WRITE = (
+    "WITH gone AS (DELETE FROM incident_patterns WHERE org_id = %(org_id)s AND incident_id = %(incident_id)s "
+    "AND key <> ALL (%(keys)s::text[])) "
+    "INSERT INTO incident_patterns AS p (incident_id, key, org_id, project_id, opened_at, resolved_at, signature) "
+    "SELECT %(incident_id)s, k, %(org_id)s, %(project_id)s, %(opened_at)s::timestamptz, "
+    "%(resolved_at)s::timestamptz, %(signature)s FROM unnest(%(keys)s::text[]) AS k "
+    "ON CONFLICT (incident_id, key) DO UPDATE SET project_id = EXCLUDED.project_id, "
+    "opened_at = EXCLUDED.opened_at, resolved_at = EXCLUDED.resolved_at, signature = EXCLUDED.signature, "
+    "checked = NULL WHERE p.org_id = EXCLUDED.org_id AND (p.project_id, p.opened_at, p.resolved_at, p.signature) "
+    "IS DISTINCT FROM (EXCLUDED.project_id, EXCLUDED.opened_at, EXCLUDED.resolved_at, EXCLUDED.signature)")
 
 
 def pg_statements(state: IncidentState) -> list[Statement]:
-    """The same replacement as SQL for PostgreSQL's deferred appends (sent in the append's message)."""
-    owner = {"org_id": state.org_id, "incident_id": state.incident_id}
-    rows = pattern_rows(state)
-    out: list[Statement] = [(_PG_DELETE, owner)]
-    if rows:
-        out.append((_PG_INSERT, {"rows": json_rows(rows)}))
-    return out
+    """The same writes as SQL for PostgreSQL's deferred appends (sent in the append's message)."""
+    keys, values = _index_values(state)
+    return [(_PG_WRITE, {**values, "keys": keys})]
 
 
 _UNCHECKED = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
