@@ -5,6 +5,11 @@ backslash escapes and entities are text, code spans are verbatim, `[label](url)`
 the label is not the URL's host), a bare URL is linked, and in message text `<at>…</at>` tags and some
 HTML (`<a href>`) are live. This model reports all of them, so a test that finds nothing here has found
 nothing Teams could mention or link.
+
+A mention notifies someone only with its entity: `mention_problem` says what the Bot Connector would refuse
+in an activity the bot sends (an entity whose text is not the next `<at>` tag of the text, a tag without an
+entity, an entity without a member's `29:` id or a name), and `activity_tokens` reports a mention's target
+as the id its entity names.
 """
 
 from __future__ import annotations
@@ -106,9 +111,45 @@ def card_tokens(card: Any) -> list[tuple[str, str, str]]:
     return out
 
 
+def tags(markdown: str) -> list[str]:
+    """The live `<at>…</at>` tags of message text, in order (those in code spans or escaped are text)."""
+    return [m.group(0) for m in _AT.finditer(_read(markdown)[1])]
+
+
+def mention_entities(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The activity's mention entities, in order."""
+    return [e for e in activity.get("entities") or [] if isinstance(e, dict) and e.get("type") == "mention"]
+
+
+def mention_problem(activity: dict[str, Any], members: set[str]) -> str | None:
+    """Why Teams would refuse or misplace the activity's mentions (None when each `<at>` tag of the text has
+    its entity, in order, with the same text, naming a member of the tenant by their `29:` id)."""
+    entities = mention_entities(activity)
+    found = tags(str(activity.get("text") or ""))
+    if len(found) != len(entities):
+        return f"{len(found)} <at> tag(s) in the text but {len(entities)} mention entit(y/ies)"
+    for number, (tag, entity) in enumerate(zip(found, entities, strict=True), 1):
+        mentioned = entity.get("mentioned") if isinstance(entity.get("mentioned"), dict) else {}
+        if entity.get("text") != tag:
+            return f"mention {number}: entity text {entity.get('text')!r} is not the tag {tag!r}"
+        if mentioned.get("id") not in members:
+            return f"mention {number}: {mentioned.get('id')!r} is not a member of the tenant"
+        if not str(mentioned.get("name") or "").strip():
+            return f"mention {number}: the mentioned account has no name"
+    return None
+
+
 def activity_tokens(activity: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Live tokens of a message activity: its text and every Adaptive Card attached."""
-    found = tokens(str(activity.get("text") or ""))
+    """Live tokens of a message activity: its text (a mention's target is its entity's id, when the entity
+    matches the tag) and every Adaptive Card attached."""
+    entities = iter(mention_entities(activity))
+    found = []
+    for kind, target, label in tokens(str(activity.get("text") or "")):
+        if kind == "mention":
+            entity = next(entities, None)
+            if entity is not None and entity.get("text") == label:
+                target = str((entity.get("mentioned") or {}).get("id") or target)
+        found.append((kind, target, label))
     for attachment in activity.get("attachments") or []:
         if isinstance(attachment, dict):
             found += card_tokens(attachment.get("content"))
