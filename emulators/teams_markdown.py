@@ -28,8 +28,15 @@ _BARE_URL = re.compile(r"(?<![\w(/\[])https?://[^\s<>()\[\]]+", re.IGNORECASE)
 
 def _read(markdown: str) -> tuple[str, str]:
     """(what a person sees, what is left to parse): escapes and entities are text, code spans verbatim."""
+    seen, scan, _where = _read_mapped(markdown)
+    return seen, scan
+
+
+def _read_mapped(markdown: str) -> tuple[str, str, list[int]]:
+    """`_read`, plus for each character of what is left to parse the index in `markdown` it stands for."""
     seen: list[str] = []
     scan: list[str] = []
+    where: list[int] = []
     plain: list[str] = []  # text since the last code span, entities still to decode
 
     def flush() -> None:
@@ -42,6 +49,7 @@ def _read(markdown: str) -> tuple[str, str]:
         if ch == "\\" and i + 1 < len(markdown) and markdown[i + 1] in _PUNCT:
             plain.append(markdown[i + 1] if markdown[i + 1] != "&" else "&amp;")
             scan.append("\x00")
+            where.append(i + 1)
             i += 2
             continue
         if ch == "`":
@@ -54,17 +62,20 @@ def _read(markdown: str) -> tuple[str, str]:
                 flush()
                 seen.append(markdown[i:end + run])
                 scan.append(" ")
+                where.append(end + run - 1)
                 i = end + run
                 continue
             plain.append(fence)
             scan.append(fence)
+            where.extend(range(i, i + run))
             i += run
             continue
         plain.append(ch)
         scan.append(ch)
+        where.append(i)
         i += 1
     flush()
-    return "".join(seen), "".join(scan)
+    return "".join(seen), "".join(scan), where
 
 
 def visible(markdown: str) -> str:
@@ -74,8 +85,11 @@ def visible(markdown: str) -> str:
 
 def tokens(markdown: str) -> list[tuple[str, str, str]]:
     """(kind, target, label) of every live mention, link and HTML tag in Teams markdown."""
-    text = _read(markdown)[1]  # code and escaped characters are text
-    found: list[tuple[str, str, str]] = [("mention", m.group(1), m.group(0)) for m in _AT.finditer(text)]
+    _seen, text, where = _read_mapped(markdown)  # code and escaped characters are text
+    found: list[tuple[str, str, str]] = []
+    for m in _AT.finditer(text):  # a mention as written (escapes in the name kept): what its entity must repeat
+        written = markdown[where[m.start()]:where[m.end() - 1] + 1]
+        found.append(("mention", (_AT.match(written) or m).group(1), written))
     found += [("link", m.group(2), m.group(1)) for m in _LINK.finditer(text)]
     found += [("link", m.group(1), "") for m in _HREF.finditer(text)]
     found += [("html", m.group(0), "") for m in _TAG.finditer(_AT.sub(" ", text))]
@@ -113,7 +127,7 @@ def card_tokens(card: Any) -> list[tuple[str, str, str]]:
 
 def tags(markdown: str) -> list[str]:
     """The live `<at>…</at>` tags of message text, in order (those in code spans or escaped are text)."""
-    return [m.group(0) for m in _AT.finditer(_read(markdown)[1])]
+    return [label for kind, _target, label in tokens(markdown) if kind == "mention"]
 
 
 def mention_entities(activity: dict[str, Any]) -> list[dict[str, Any]]:
