@@ -143,7 +143,8 @@ def mention_problem(activity: dict[str, Any], members: set[str]) -> str | None:
     if len(found) != len(entities):
         return f"{len(found)} <at> tag(s) in the text but {len(entities)} mention entit(y/ies)"
     for number, (tag, entity) in enumerate(zip(found, entities, strict=True), 1):
-        mentioned = entity.get("mentioned") if isinstance(entity.get("mentioned"), dict) else {}
+        raw = entity.get("mentioned")
+        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if entity.get("text") != tag:
             return f"mention {number}: entity text {entity.get('text')!r} is not the tag {tag!r}"
         if mentioned.get("id") not in members:

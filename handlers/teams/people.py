@@ -67,7 +67,8 @@ def seen_in(activity: Activity, mentions: Sequence[dict[str, Any]]) -> list[Team
     """The sender's account and those of the people the message mentions (at most MAX_NOTED)."""
     found = [of_member(activity.from_property)]
     for mention in mentions:
-        mentioned = mention.get("mentioned") if isinstance(mention.get("mentioned"), dict) else {}
+        raw = mention.get("mentioned")
+        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
         found.append(account(mentioned.get("id"), mentioned.get("id"), mentioned.get("name"), trusted=False))
     return [a for a in found if a is not None][:MAX_NOTED]
 

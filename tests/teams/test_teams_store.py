@@ -8,8 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import App
-from storage.engine import scope_to_org
 from handlers.teams.people import TeamsAccount
+from storage.engine import scope_to_org
 from storage.teams_conversations import SqlTeamsConversations
 from storage.teams_people import SqlTeamsPeople
 from storage.teams_tables import TEAMS_TENANT_TABLES
