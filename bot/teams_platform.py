@@ -13,6 +13,7 @@ from handlers.teams.outbound import TeamsChat
 from incident_core.insights_usecases import DIGEST_TOPIC
 from incident_core.services.platforms import PlatformPlugin
 from storage.teams_conversations import SqlTeamsConversations
+from storage.teams_people import SqlTeamsPeople
 
 
 def teams_platform(app: App) -> PlatformPlugin | None:
@@ -22,6 +23,7 @@ def teams_platform(app: App) -> PlatformPlugin | None:
     adapter = build_adapter(app)
     app_id = str(auth_settings(app).APP_ID)
     store = SqlTeamsConversations(app.engine)
+    people = SqlTeamsPeople(app.engine)
 
     def build(org_id: str) -> TeamsChat | None:
         if not app.directory.bindings(org_id, PLATFORM):
@@ -29,7 +31,7 @@ def teams_platform(app: App) -> PlatformPlugin | None:
         return TeamsChat(adapter, app_id=app_id, org_id=org_id, store=store,
                          channel_for=lambda state: incident_channel(directory=app.directory, store=store,
                                                                     org_id=org_id, state=state),
-                         names=lambda: app.directory.display_names(org_id))
+                         names=lambda: app.directory.display_names(org_id), people=people)
 
     # The org's tenant binding is read once per entry (bot/chat_cache.py), not for every delivered message.
     chat_for = ChatCache(build, app.chat_changes, **app.overrides.get("chat_cache", {})).get

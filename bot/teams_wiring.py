@@ -40,6 +40,7 @@ from incident_core.errors import StoreUnavailable
 from storage.acked_work import AckedItem, Arrival
 from storage.replay_guard import ReplayGuard
 from storage.teams_conversations import SqlTeamsConversations
+from storage.teams_people import SqlTeamsPeople
 
 log = logging.getLogger("revenant.teams")
 
@@ -110,7 +111,7 @@ def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tupl
         chat=ChatService(deps=app.deps, queries=app.queries, extra=extras), queries=app.queries,
         deps=app.deps, executor=app.executor, store=SqlTeamsConversations(app.engine),
         bound_org=lambda tenant: app.directory.bound_org("teams", tenant), first_answer=first_answer,
-        incident_changed=incident_changed, names=app.directory.display_names)
+        incident_changed=incident_changed, names=app.directory.display_names, people=SqlTeamsPeople(app.engine))
     adapter = build_adapter(app)
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantMiddleware(services))

@@ -38,6 +38,7 @@ from emulators.bot_connector_render import render
 from emulators.bot_connector_state import THREAD_MARK, ConnectorState, Conversation, Member, Team
 from emulators.bot_token_issuer import CHANNEL_AUDIENCE, CHANNEL_ISSUER, TokenIssuer
 from emulators.server import EmulatorServer, body_of, json_response
+from emulators.teams_markdown import mention_problem
 
 MAX_ACTIVITY_BYTES = 28 * 1024  # Teams refuses bigger messages, card JSON included (HTTP 413 MessageSizeTooBig)
 
@@ -196,6 +197,10 @@ class BotConnectorEmulator(EmulatorServer):
             return self._route(request.method, parts[1:], body if isinstance(body, dict) else None)
 
     def _route(self, method: str, parts: list[str], body: dict[str, Any] | None) -> web.Response:
+        sent = body.get("activity") if body is not None and parts == ["conversations"] else body
+        problem = mention_problem(sent, set(self.state.members)) if isinstance(sent, dict) else None
+        if problem is not None and method in ("POST", "PUT"):
+            return _error(400, "BadArgument", f"Invalid mention: {problem}")
         if parts[:1] == ["teams"] and len(parts) >= 2:
             return self._team(parts[1], parts[2:])
         if parts[:1] != ["conversations"]:

@@ -5,6 +5,11 @@ backslash escapes and entities are text, code spans are verbatim, `[label](url)`
 the label is not the URL's host), a bare URL is linked, and in message text `<at>…</at>` tags and some
 HTML (`<a href>`) are live. This model reports all of them, so a test that finds nothing here has found
 nothing Teams could mention or link.
+
+A mention notifies someone only with its entity: `mention_problem` says what the Bot Connector would refuse
+in an activity the bot sends (an entity whose text is not the next `<at>` tag of the text, a tag without an
+entity, an entity without a member's `29:` id or a name), and `activity_tokens` reports a mention's target
+as the id its entity names.
 """
 
 from __future__ import annotations
@@ -23,8 +28,15 @@ _BARE_URL = re.compile(r"(?<![\w(/\[])https?://[^\s<>()\[\]]+", re.IGNORECASE)
 
 def _read(markdown: str) -> tuple[str, str]:
     """(what a person sees, what is left to parse): escapes and entities are text, code spans verbatim."""
+    seen, scan, _where = _read_mapped(markdown)
+    return seen, scan
+
+
+def _read_mapped(markdown: str) -> tuple[str, str, list[int]]:
+    """`_read`, plus for each character of what is left to parse the index in `markdown` it stands for."""
     seen: list[str] = []
     scan: list[str] = []
+    where: list[int] = []
     plain: list[str] = []  # text since the last code span, entities still to decode
 
     def flush() -> None:
@@ -37,6 +49,7 @@ def _read(markdown: str) -> tuple[str, str]:
         if ch == "\\" and i + 1 < len(markdown) and markdown[i + 1] in _PUNCT:
             plain.append(markdown[i + 1] if markdown[i + 1] != "&" else "&amp;")
             scan.append("\x00")
+            where.append(i + 1)
             i += 2
             continue
         if ch == "`":
@@ -49,17 +62,20 @@ def _read(markdown: str) -> tuple[str, str]:
                 flush()
                 seen.append(markdown[i:end + run])
                 scan.append(" ")
+                where.append(end + run - 1)
                 i = end + run
                 continue
             plain.append(fence)
             scan.append(fence)
+            where.extend(range(i, i + run))
             i += run
             continue
         plain.append(ch)
         scan.append(ch)
+        where.append(i)
         i += 1
     flush()
-    return "".join(seen), "".join(scan)
+    return "".join(seen), "".join(scan), where
 
 
 def visible(markdown: str) -> str:
@@ -69,8 +85,11 @@ def visible(markdown: str) -> str:
 
 def tokens(markdown: str) -> list[tuple[str, str, str]]:
     """(kind, target, label) of every live mention, link and HTML tag in Teams markdown."""
-    text = _read(markdown)[1]  # code and escaped characters are text
-    found: list[tuple[str, str, str]] = [("mention", m.group(1), m.group(0)) for m in _AT.finditer(text)]
+    _seen, text, where = _read_mapped(markdown)  # code and escaped characters are text
+    found: list[tuple[str, str, str]] = []
+    for m in _AT.finditer(text):  # a mention as written (escapes in the name kept): what its entity must repeat
+        written = markdown[where[m.start()]:where[m.end() - 1] + 1]
+        found.append(("mention", (_AT.match(written) or m).group(1), written))
     found += [("link", m.group(2), m.group(1)) for m in _LINK.finditer(text)]
     found += [("link", m.group(1), "") for m in _HREF.finditer(text)]
     found += [("html", m.group(0), "") for m in _TAG.finditer(_AT.sub(" ", text))]
@@ -106,9 +125,46 @@ def card_tokens(card: Any) -> list[tuple[str, str, str]]:
     return out
 
 
+def tags(markdown: str) -> list[str]:
+    """The live `<at>…</at>` tags of message text, in order (those in code spans or escaped are text)."""
+    return [label for kind, _target, label in tokens(markdown) if kind == "mention"]
+
+
+def mention_entities(activity: dict[str, Any]) -> list[dict[str, Any]]:
+    """The activity's mention entities, in order."""
+    return [e for e in activity.get("entities") or [] if isinstance(e, dict) and e.get("type") == "mention"]
+
+
+def mention_problem(activity: dict[str, Any], members: set[str]) -> str | None:
+    """Why Teams would refuse or misplace the activity's mentions (None when each `<at>` tag of the text has
+    its entity, in order, with the same text, naming a member of the tenant by their `29:` id)."""
+    entities = mention_entities(activity)
+    found = tags(str(activity.get("text") or ""))
+    if len(found) != len(entities):
+        return f"{len(found)} <at> tag(s) in the text but {len(entities)} mention entit(y/ies)"
+    for number, (tag, entity) in enumerate(zip(found, entities, strict=True), 1):
+        raw = entity.get("mentioned")
+        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        if entity.get("text") != tag:
+            return f"mention {number}: entity text {entity.get('text')!r} is not the tag {tag!r}"
+        if mentioned.get("id") not in members:
+            return f"mention {number}: {mentioned.get('id')!r} is not a member of the tenant"
+        if not str(mentioned.get("name") or "").strip():
+            return f"mention {number}: the mentioned account has no name"
+    return None
+
+
 def activity_tokens(activity: dict[str, Any]) -> list[tuple[str, str, str]]:
-    """Live tokens of a message activity: its text and every Adaptive Card attached."""
-    found = tokens(str(activity.get("text") or ""))
+    """Live tokens of a message activity: its text (a mention's target is its entity's id, when the entity
+    matches the tag) and every Adaptive Card attached."""
+    entities = iter(mention_entities(activity))
+    found = []
+    for kind, target, label in tokens(str(activity.get("text") or "")):
+        if kind == "mention":
+            entity = next(entities, None)
+            if entity is not None and entity.get("text") == label:
+                target = str((entity.get("mentioned") or {}).get("id") or target)
+        found.append((kind, target, label))
     for attachment in activity.get("attachments") or []:
         if isinstance(attachment, dict):
             found += card_tokens(attachment.get("content"))

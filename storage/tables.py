@@ -16,7 +16,7 @@ BIGINT_PK = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # Tables whose rows belong to one org: row-level security applies to each on PostgreSQL.
 TENANT_TABLES = ("projects", "memberships", "webhook_tokens", "events", "incidents", "outbox",
                  "incident_keys", "signals", "chat_rooms", "teams_conversations", "teams_declare_origins",
-                 "knowledge_sources")
+                 "knowledge_sources", "teams_users")
 
 
 class Organization(SQLModel, table=True):

@@ -13,6 +13,7 @@ from storage.engine import scope_to_org
 from storage.records import utc
 from storage.teams_tables import TeamsConversationRow, TeamsDeclareOriginRow
 
+THREAD_MARK = ";messageid="  # a thread's conversation id is its channel's plus this and the root message id
 CONVERSATIONS = TeamsConversationRow.__table__  # type: ignore[attr-defined]
 ORIGINS = TeamsDeclareOriginRow.__table__  # type: ignore[attr-defined]
 
@@ -76,6 +77,23 @@ class SqlTeamsConversations:
                 if found is not None:
                     return found
         return None
+
+    def tenant(self, org_id: str, conversation_id: str) -> str | None:
+        """The tenant stored with a conversation, else with its channel, else the org's only tenant (a thread the
+        bot opened has none stored: the connector's answer names none); None when that leaves a doubt."""
+        channel = conversation_id.split(THREAD_MARK, 1)[0]
+        known = CONVERSATIONS.c.tenant_id.is_not(None)
+        exact = sa.case((CONVERSATIONS.c.conversation_id == conversation_id, 0), else_=1)
+        with self.engine.begin() as conn:
+            scope_to_org(conn, org_id)
+            found = conn.execute(sa.select(CONVERSATIONS.c.tenant_id).where(
+                CONVERSATIONS.c.org_id == org_id, CONVERSATIONS.c.conversation_id.in_({conversation_id, channel}),
+                known).order_by(exact).limit(1)).scalar()
+            if found is None:
+                tenants = conn.execute(sa.select(CONVERSATIONS.c.tenant_id).where(
+                    CONVERSATIONS.c.org_id == org_id, known).distinct().limit(2)).scalars().all()
+                found = tenants[0] if len(tenants) == 1 else None
+        return str(found) if found else None
 
     def incident_thread(self, org_id: str, incident_id: str) -> dict[str, Any] | None:
         """The reference of the thread opened as this incident's room, if the bot opened one."""

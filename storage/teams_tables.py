@@ -1,4 +1,5 @@
-"""Teams tables: stored conversation references and where Teams declarations came from (tenant tables)."""
+"""Teams tables: stored conversation references, where Teams declarations came from, and the Teams accounts
+of people the bot has heard from (tenant tables)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from sqlmodel import Field, SQLModel
 
 from storage.tables import TZ, JSONType
 
-# Row-level security applies to both on PostgreSQL (migration 0006).
-TEAMS_TENANT_TABLES = ("teams_conversations", "teams_declare_origins")
+# Row-level security applies to each on PostgreSQL (migrations 0006 and 0014_teams).
+TEAMS_TENANT_TABLES = ("teams_conversations", "teams_declare_origins", "teams_users")
 
 
 class TeamsConversationRow(SQLModel, table=True):
@@ -44,3 +45,18 @@ class TeamsDeclareOriginRow(SQLModel, table=True):
     user_id: str = Field(primary_key=True, max_length=200)
     channel_id: str = Field(max_length=200)
     declared_at: datetime = Field(sa_type=TZ)
+
+
+class TeamsUserRow(SQLModel, table=True):
+    """A person's Teams channel account (`29:…`, what a mention entity needs) in one tenant of an org.
+
+    `user_id` is the person's id on the timeline (the Entra object id, else the `29:` id itself).
+    """
+
+    __tablename__ = "teams_users"
+    org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
+    tenant_id: str = Field(primary_key=True, max_length=100)
+    user_id: str = Field(primary_key=True, max_length=200)
+    teams_id: str = Field(max_length=200)
+    name: str = Field(default="", max_length=200)
+    updated_at: datetime = Field(sa_type=TZ)

@@ -59,7 +59,11 @@ def channel_of(activity: Activity) -> str | None:
     found = (data.get("channel") or {}).get("id") or data.get("teamsChannelId")
     if found:
         return str(found)
-    conversation_id = activity.conversation.id if activity.conversation else ""
+    return channel_in(activity.conversation.id if activity.conversation else "")
+
+
+def channel_in(conversation_id: str) -> str | None:
+    """The channel id of a channel or thread conversation id (`19:…`, without `;messageid=…`)."""
     return conversation_id.split(THREAD_MARK, 1)[0] if conversation_id.startswith("19:") else None
 
 

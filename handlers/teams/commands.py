@@ -21,7 +21,8 @@ from handlers.teams.activity import (
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM, PM_VERBS
 from handlers.teams.insights_cards import patterns_card
-from handlers.teams.markdown import TeamsText
+from handlers.teams.mentions import known_accounts, message_activity
+from handlers.teams.people import of_member
 from handlers.teams.services import TeamsServices
 from handlers.teams.text import command_text
 from incident_core import richtext as rt
@@ -35,11 +36,11 @@ NO_CHANNEL = rt.doc(rt.para("No Teams incident channel is set for this org, so i
                              rt.code("revenant teams channel ORG CHANNEL_ID"), "."))
 
 
-async def reply(context: TurnContext, content: rt.Rich, names: dict[str, str] | None = None) -> None:
-    """Answer in the conversation (in a channel thread: a reply in that thread), as Teams markdown."""
-    activity = MessageFactory.text(TeamsText(names or {}).markdown(content))
-    activity.text_format = "markdown"
-    await context.send_activity(activity)
+async def reply(context: TurnContext, content: rt.Rich, names: dict[str, str] | None = None,
+                accounts: dict[str, tuple[str, str]] | None = None) -> None:
+    """Answer in the conversation (in a channel thread: a reply in that thread), as Teams markdown; the people
+    in `accounts` (person id → (`29:` id, name)) are @mentioned, everyone else is named."""
+    await context.send_activity(message_activity(content, names, accounts))
 
 
 async def run_command(services: TeamsServices, context: TurnContext) -> None:
@@ -61,7 +62,7 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
     if activity.from_property and activity.from_property.name:
         names[actor] = activity.from_property.name
     if intent.user and intent.user in people:
-        intent, (person, name) = await _resolve_person(context, intent, people[intent.user])
+        intent, (person, name) = await _resolve_person(services, context, intent, people[intent.user])
         names[person] = name
     key = activity_key("cmd", activity)
     channel = channel_of(activity) if kind_of(activity) == "channel" else None
@@ -78,7 +79,9 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         if isinstance(answer.report, PatternReport):
             await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.report))))
         else:
-            await reply(context, answer.content, names)
+            accounts = await asyncio.to_thread(known_accounts, services.people, tenant.org_id,
+                                               lambda: tenant.tenant_id, answer.content)
+            await reply(context, answer.content, names, accounts)
     if answer.incident is not None:
         await services.incident_changed()
 
@@ -121,15 +124,22 @@ def handle(services: TeamsServices, org_id: str, actor: str, conversation_id: st
     return answer
 
 
-async def _resolve_person(context: TurnContext, intent: Intent, mentioned: dict) -> tuple[Intent, tuple[str, str]]:
-    """`@m1` → `teams:<entra object id>` of the mentioned person (asked of Teams; falls back to the Teams id)."""
+async def _resolve_person(services: TeamsServices, context: TurnContext, intent: Intent,
+                          mentioned: dict) -> tuple[Intent, tuple[str, str]]:
+    """`@m1` → `teams:<entra object id>` of the mentioned person (asked of Teams; falls back to the Teams id).
+    The roster's answer is noted, so the person can be @mentioned from now on."""
     member_id = str(mentioned.get("id") or "")
     name = str(mentioned.get("name") or member_id)
     ident = str(mentioned.get("aadObjectId") or member_id)
     try:
         member = await TeamsInfo.get_member(context, member_id)
-        ident = str(member.aad_object_id or ident)
     except Exception as exc:  # noqa: BLE001 — outside a team or chat roster lookups fail; the Teams id still works
         log.info("could not look up Teams member %s: %s", member_id, exc)
+    else:
+        ident = str(member.aad_object_id or ident)
+        found = of_member(member)
+        if found is not None and services.people is not None:
+            tenant = tenant_in(context)
+            await asyncio.to_thread(services.people.note, tenant.org_id, tenant.tenant_id, [found])
     qualified = f"{PLATFORM}:{ident}"
     return dataclasses.replace(intent, user=qualified), (qualified, name)

@@ -4,8 +4,10 @@ Teams reads a subset of CommonMark in TextBlocks and message text, plus `<at>…
 some HTML in messages. Every string of a `Text` node is data: `&`, `<` and `>` become entities (no
 tag, no `<at>` mention, no HTML can come from it) and the characters CommonMark reads as structure
 (`\\`, `` ` ``, `*`, `_`, `[`, `]`, `(`, `)`, `~`, `#`, `|`, `!`, and list markers at a line start) are
-backslash-escaped. Links exist only as `Link` nodes (http(s), shown with their host); people appear
-by display name, never as `<at>` mentions; a bot command reads `@Revenant …`, a room is a thread.
+backslash-escaped. Links exist only as `Link` nodes (http(s), shown with their host); a bot command
+reads `@Revenant …`, a room is a thread. People appear by display name; in message text (`message`), a
+person whose Teams account is known is an `<at>…</at>` tag around their escaped name, and `message`
+returns the mention entity of each tag, in order (handlers/teams/mentions.py puts them on the activity).
 """
 
 from __future__ import annotations
@@ -93,14 +95,31 @@ def code_block(text: str) -> str:
 
 
 @dataclass(frozen=True)
+class Tagged:
+    """One `<at>` tag written into message text: the person's Teams id, the name shown, the tag itself."""
+
+    teams_id: str
+    name: str
+    tag: str
+
+
+@dataclass(frozen=True)
 class TeamsText(MarkupWriter):
-    """Renders rich text for Teams; `names` maps person ids to display names (people are never `<at>` tags)."""
+    """Renders rich text for Teams; `names` maps person ids to display names. `accounts` (person id →
+    (`29:` id, name)) turns those people into `<at>` tags, each noted in `tagged`: only `message` passes it,
+    since a tag without its entity mentions nobody."""
 
     names: Mapping[str, str] = field(default_factory=dict)
+    accounts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
+    tagged: list[Tagged] = field(default_factory=list, compare=False)
 
     def person(self, user: str, name: str = "") -> str:
         """A person's display name (escaped), else the name given, else the short id."""
-        return escape(self.names.get(user) or name or user.split(":", 1)[-1])
+        return escape(self.shown(user, name))
+
+    def shown(self, user: str, name: str = "") -> str:
+        """The name a person is shown by, before escaping."""
+        return self.names.get(user) or name or user.split(":", 1)[-1]
 
     # --- how each rich-text node looks in Teams markdown (incident_core/richtext_markup.py walks them) --
     def text(self, text: str) -> str:
@@ -119,7 +138,13 @@ class TeamsText(MarkupWriter):
         return f"[{escape(rt.host_of(safe_url))}]({safe_url.replace('(', '%28').replace(')', '%29')})"
 
     def mention(self, user: str, name: str) -> str:
-        return self.person(user, name)
+        known = self.accounts.get(user)
+        if known is None:
+            return self.person(user, name)
+        shown = rt.one_line(self.shown(user, known[1] or name), 100)
+        tag = f"<at>{escape(shown)}</at>"
+        self.tagged.append(Tagged(teams_id=known[0], name=shown, tag=tag))
+        return tag
 
     def emoji(self, name: str) -> str:
         return rt.EMOJI.get(name, "")
@@ -154,6 +179,18 @@ class TeamsText(MarkupWriter):
     def markdown(self, content: rt.Rich) -> str:
         """The document, blocks as paragraphs."""
         return "\n\n".join(self.block(b) for b in content.blocks)
+
+    def message(self, content: rt.Rich) -> tuple[str, list[Tagged]]:
+        """Message text and its `<at>` tags in order (each one's text appears, in that order, in the text)."""
+        self.tagged.clear()
+        text = self.markdown(content)
+        at = 0
+        for tagged in self.tagged:
+            at = text.find(tagged.tag, at)
+            if at < 0:  # never expected: the walk writes parts in order; then nobody is tagged rather than a stray tag
+                return TeamsText(self.names).markdown(content), []
+            at += len(tagged.tag)
+        return text, list(self.tagged)
 
     def unmarked(self, content: rt.Rich | Sequence[rt.Inline]) -> str:
         """Markup dropped, people by display name, commands as `@Revenant …`: text before any escaping."""

@@ -13,6 +13,7 @@ from handlers.teams.activity import (
     channel_of,
     is_addressed,
     kind_of,
+    mentions,
     stored_reference,
     team_of,
     tenant_of,
@@ -21,6 +22,7 @@ from handlers.teams.commands import reply
 from handlers.teams.errors import ERROR_TYPE
 from handlers.teams.ids import TENANT_KEY
 from handlers.teams.markdown import TeamsText
+from handlers.teams.people import seen_in
 from handlers.teams.services import TeamsServices
 from incident_core import richtext as rt
 
@@ -32,7 +34,10 @@ def unlinked(tenant: str) -> rt.Rich:
 
 
 class TenantMiddleware(Middleware):
-    """Puts a TeamsTenant into the turn state, or stops the turn for unknown tenants (nothing is written)."""
+    """Puts a TeamsTenant into the turn state, or stops the turn for unknown tenants (nothing is written).
+
+    For known tenants it remembers the conversation and the Teams accounts the activity shows (the sender,
+    the people a message mentions), so the bot can @mention them later."""
 
     def __init__(self, services: TeamsServices) -> None:
         self.services = services
@@ -52,6 +57,10 @@ class TenantMiddleware(Middleware):
         if activity.service_url and activity.conversation and activity.conversation.id:
             self.services.store.remember(org_id, stored_reference(activity), kind=kind_of(activity),
                                          tenant_id=tenant, team_id=team_of(activity), channel_id=channel_of(activity))
+        if self.services.people is not None:
+            seen = seen_in(activity, mentions(activity) if activity.type == ActivityTypes.message else [])
+            if seen:
+                self.services.people.note(org_id, tenant, seen)
 
     @staticmethod
     async def _refuse(context: TurnContext, tenant: str) -> None:

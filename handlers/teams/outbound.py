@@ -12,7 +12,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
-from botbuilder.core import CloudAdapterBase, MessageFactory, TurnContext
+from botbuilder.core import CloudAdapterBase, TurnContext
 from botbuilder.schema import (
     Activity,
     ActivityTypes,
@@ -29,7 +29,8 @@ from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
 from handlers.teams.guidance_cards import guidance_card, guidance_text
 from handlers.teams.ids import PLATFORM
-from handlers.teams.markdown import TeamsText
+from handlers.teams.mentions import known_accounts, message_activity
+from handlers.teams.people import PeopleStore
 from handlers.teams.references import ConversationStore
 from incident_core import richtext as rt
 from incident_core.delivery import Steps
@@ -75,23 +76,18 @@ def card_activity(view: WarRoom, names: Mapping[str, str] | None = None) -> Acti
                     attachments=[cards.attachment(cards.war_room(view, names))])
 
 
-def _markdown_activity(markdown: str) -> Activity:
-    """A message activity whose text Teams reads as markdown (already rendered and escaped)."""
-    activity = MessageFactory.text(markdown)
-    activity.text_format = "markdown"
-    return activity
-
-
 class TeamsChat:
-    """ChatPlatform for Teams, for one org: opens threads, updates the war-room card in place, posts replies."""
+    """ChatPlatform for Teams, for one org: opens threads, updates the war-room card in place, posts replies
+    (people whose Teams account `people` knows are @mentioned in them)."""
 
     platform = PLATFORM
 
     def __init__(self, adapter: CloudAdapterBase, *, app_id: str, org_id: str, store: ConversationStore,
                  channel_for: Callable[[IncidentState], str | None],
-                 names: Callable[[], Mapping[str, str]] = dict, run: Runner = asyncio.run) -> None:
+                 names: Callable[[], Mapping[str, str]] = dict, run: Runner = asyncio.run,
+                 people: PeopleStore | None = None) -> None:
         self.adapter, self.app_id, self.org_id, self.store = adapter, app_id, org_id, store
-        self.channel_for, self.names, self.run = channel_for, names, run
+        self.channel_for, self.names, self.run, self.people = channel_for, names, run, people
 
     def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan, steps: Steps) -> OpenedRoom:
         """Start a thread in the incident channel with the war-room card, post its links, announce it: each
@@ -108,14 +104,14 @@ class TeamsChat:
         if links:
             steps.once(LINKS, lambda: {"id": self.post(thread_id, rt.doc(rt.para("Links: ", rt.join(links, " · "))))})
         people = [p for p in plan.invitees if p.startswith(f"{PLATFORM}:")][:MAX_NAMED]
-        if people:  # a thread has no members to add: the plan's people are named in it (never `<at>`-mentioned)
+        if people:  # a thread has no members to add: the plan's people are @mentioned in it (named when unknown)
             steps.once(INVITED, lambda: {"id": self.post(thread_id, rt.doc(rt.para(
                 rt.emoji("bell"), " On this incident: ", rt.join([rt.mention(p) for p in people], ", "))))})
         if plan.announce_to:
             announce_to = plan.announce_to
-            announcement = _markdown_activity(TeamsText().markdown(rt.doc(rt.para(
+            announcement = message_activity(rt.doc(rt.para(
                 rt.emoji("rotating_light"), " ", rt.b(view.human_id),
-                f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel."))))
+                f" {view.severity.value} — {rt.one_line(view.title, 300)}. Follow its thread in the incident channel.")))
             steps.once(ANNOUNCED, lambda: {"id": self.run(self._new_thread(announce_to, announcement))[1] or ""})
         return OpenedRoom(room_id=thread_id, name=name, message_id=str(thread.get("message_id") or thread_root(thread_id)))
 
@@ -171,14 +167,17 @@ class TeamsChat:
             log.info("war room of %s not refreshed: %s (conversation %s)", view.human_id, gone, room_id)
 
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
-        """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing)."""
-        activity = _markdown_activity(TeamsText(self.names()).markdown(content))
+        """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing);
+        people known in the thread's tenant are @mentioned."""
+        reference = self._reference(room_id)
+        accounts = known_accounts(self.people, self.org_id, lambda: self._tenant(reference), content)
+        activity = message_activity(content, self.names(), accounts)
 
         async def send(client: ConnectorClient, conversation_id: str) -> str:
             sent = await client.conversations.send_to_conversation(conversation_id, activity)
             return str(sent.id or "")
 
-        return str(self.run(self._with_client(self._reference(room_id), send)))
+        return str(self.run(self._with_client(reference, send)))
 
     def post_card(self, room_id: str, content: dict[str, Any], text: str) -> str:
         """Post an Adaptive Card as a reply in the incident's thread (guidance, for one); returns its id."""
@@ -202,6 +201,11 @@ class TeamsChat:
                                                                   "record.")))
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _tenant(self, reference: dict[str, Any]) -> str | None:
+        """The conversation's tenant: its reference's, else the one stored with it or with its channel."""
+        return reference_tenant(reference) or self.store.tenant(
+            self.org_id, str((reference.get("conversation") or {}).get("id") or ""))
 
     def _reference(self, conversation_id: str) -> dict[str, Any]:
         found = self.store.reference(self.org_id, conversation_id)

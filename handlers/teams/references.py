@@ -22,6 +22,10 @@ class ConversationStore(Protocol):
         """Any reference whose service URL reaches the channel (same channel, same team, else the org's latest)."""
         ...
 
+    def tenant(self, org_id: str, conversation_id: str) -> str | None:
+        """The tenant stored with a conversation, else with its channel (a thread the bot opened)."""
+        ...
+
     def incident_thread(self, org_id: str, incident_id: str) -> dict[str, Any] | None:
         """The thread already opened for an incident, if any (a retried open finds it)."""
         ...

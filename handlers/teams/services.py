@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from handlers.teams.ids import PLATFORM
+from handlers.teams.people import PeopleStore
 from handlers.teams.references import ConversationStore
 from incident_core.action_usecases import ActionExecutor
 from incident_core.chat_service import ChatContext, ChatService
@@ -15,7 +16,7 @@ from incident_core.usecases import Deps
 
 @dataclass(frozen=True)
 class TeamsServices:
-    """The same ChatService and use cases Slack uses, plus Teams' conversation store."""
+    """The same ChatService and use cases Slack uses, plus Teams' conversation and people stores."""
 
     chat: ChatService
     queries: IncidentQueries
@@ -26,6 +27,7 @@ class TeamsServices:
     first_answer: Callable[[str], bool]
     incident_changed: Callable[[], Awaitable[None]]
     names: Callable[[str], dict[str, str]]
+    people: PeopleStore | None = None
 
     def context(self, org_id: str, actor: str, conversation_id: str | None) -> ChatContext:
         """The ChatContext of an activity: the incident is the one whose thread this is, if any."""

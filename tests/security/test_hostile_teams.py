@@ -1,7 +1,8 @@
 """The hostile corpus through Teams, over real HTTP: @Revenant commands, captured replies, every kind of card
 action (the declare form, war-room buttons, playbook actions, the postmortem form) and a hostile runbook's
-guidance. Nothing the bot sends, as message text, Adaptive Card or Action.Execute answer, mentions anyone,
-carries HTML or links anywhere.
+guidance. Nothing the bot sends, as message text, Adaptive Card or Action.Execute answer, carries HTML or
+links anywhere, or mentions anyone but the org's people the bot itself tags (a tag with its entity, never
+from outside text).
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ def test_hostile_commands_messages_and_card_actions_mention_nobody(teams_world: 
                                                               "pm_lucky": f"- {HOSTILE[13]}"}))
     eventually(lambda: len(bot_activities(w)) > 20, what="the bot's answers")
     time.sleep(0.6)
+    people = {m.id for m in (w.alice, w.bob, w.carol, w.dave)}
     for activity in bot_activities(w):
-        oracle.assert_teams_quiet(activity_tokens(activity), links={GOOD_LINK}, where=json.dumps(activity)[:200])
+        oracle.assert_teams_quiet(activity_tokens(activity), links={GOOD_LINK}, mentions=people,
+                                  where=json.dumps(activity)[:200])
     for answer in answers:
         oracle.assert_teams_quiet(answer_tokens(answer), links={GOOD_LINK}, where=f"answer {json.dumps(answer)[:200]}")
     shown = json.dumps([a.get("text") for a in bot_activities(w)])
@@ -93,8 +96,9 @@ def test_hostile_runbook_guidance_card_mentions_nobody(teams_world: TeamsWorld, 
     titles = [t for t in texts if t.startswith(("🟢", "🔵", "🟠", "🔴"))]
     assert titles and not any("SYSTEM NOTE" in t or "subteam" in t for t in titles)  # the policy's words only
     assert any("the runbook says" in t and "SYSTEM NOTE" in t and "&lt;\\!subteam^" in t for t in texts)
-    for activity in bot_activities(w):
-        oracle.assert_teams_quiet(activity_tokens(activity), links={GOOD_LINK}, where=json.dumps(activity)[:200])
+    for activity in bot_activities(w):  # the declarer is tagged in the thread's opening reply, nobody else
+        oracle.assert_teams_quiet(activity_tokens(activity), links={GOOD_LINK}, mentions={w.alice.id},
+                                  where=json.dumps(activity)[:200])
 
 
 def test_an_unlinked_tenant_is_told_how_to_link_without_its_id_turning_into_markup(teams_world: TeamsWorld) -> None:

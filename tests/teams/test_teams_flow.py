@@ -33,8 +33,10 @@ def test_commands_in_the_thread_change_the_incident_and_update_the_card(teams_wo
     assert incident.status.value == "identified" and incident.severity.value == "SEV1"
     assert incident.roles["scribe"] == w.actor(w.bob)
     assert incident.notes_count == 1
-    texts = w.bot_texts(thread)
-    assert any("Bob Brown is now the scribe of INC-1" in t for t in texts)
+    said = next(a for a in w.connector.activities(thread) if "is now the scribe of INC-1" in str(a.get("text")))
+    assert said["text"] == "<at>Bob Brown</at> is now the scribe of INC-1"  # assigned: Bob is notified
+    assert said["entities"] == [{"type": "mention", "text": "<at>Bob Brown</at>",
+                                 "mentioned": {"id": w.bob.id, "name": "Bob Brown"}}]
 
     def root() -> dict[str, object]:
         return next(a for a in w.connector.activities(thread) if a["id"] == thread.split("=", 1)[1])

@@ -8,8 +8,10 @@ import pytest
 import sqlalchemy as sa
 
 from bot.bootstrap import App
+from handlers.teams.people import TeamsAccount
 from storage.engine import scope_to_org
 from storage.teams_conversations import SqlTeamsConversations
+from storage.teams_people import SqlTeamsPeople
 from storage.teams_tables import TEAMS_TENANT_TABLES
 from tests.helpers import new_org
 
@@ -50,12 +52,13 @@ def test_references_route_threads_and_origins(app: App) -> None:
 
 @pytest.mark.parametrize("table", TEAMS_TENANT_TABLES)
 def test_row_level_security_guards_the_teams_tables(pg_app: App, table: str) -> None:
-    store = SqlTeamsConversations(pg_app.engine)
+    store, people = SqlTeamsConversations(pg_app.engine), SqlTeamsPeople(pg_app.engine)
     a, b = new_org(pg_app), new_org(pg_app)
     for world in (a, b):
         store.remember(world.org.id, ref(f"19:{world.org.id}@thread.tacv2"), kind="channel", tenant_id="t",
                        team_id=None, channel_id=CHANNEL)
         store.note_declare_origin(world.org.id, "teams:alice", CHANNEL)
+        people.note(world.org.id, "t", [TeamsAccount(user_id="aad-alice", teams_id="29:alice", name="Alice")])
     with pg_app.engine.connect() as conn:
         assert conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar() == 0
     with pg_app.engine.begin() as conn:
