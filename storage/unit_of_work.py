@@ -195,7 +195,7 @@ class SqlTransaction:
         # the pattern-key index (storage/pattern_index.py): rows rewritten only when the pattern keys change.
         # PostgreSQL: when this append merges into a queued one that rewrites them already (from the merged
         # call's last state), there is nothing to test: a group's 50 alerts then walk the keys once, not 50 times.
-        merged = self._pg and not opens_rooms(events) and self._rewrites_patterns(state.incident_id, expected_version)
+        merged = self._pg and self._rewrites_patterns(state.incident_id, expected_version) and not opens_rooms(events)
         patterns = merged or patterns_changed(before if before and before.version == expected_version else None, state)
         self._read[state.incident_id] = state  # a later load in this transaction (a batch) sees this append
         try:
