@@ -147,7 +147,10 @@ def _evolve(state: IncidentState, changes: dict[str, Any]) -> IncidentState:
         raise TypeError(f"IncidentState has no field {sorted(changes.keys() - _FIELDS)[0]!r}")
     current = state.__dict__
     copy = object.__new__(IncidentState)
-    copy.__dict__.update({name: current[name] for name in _FIELD_NAMES}, **changes)
+    if len(current) == len(_FIELD_NAMES):  # the fields alone (each one is always set): copied whole, in C
+        copy.__dict__.update(current, **changes)
+    else:
+        copy.__dict__.update({name: current[name] for name in _FIELD_NAMES}, **changes)
     return copy
 
 
