@@ -106,10 +106,14 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
     pool = BatchCandidates(tx, [signal for signal, _ in batch])
     # The states of the incidents the signals will join, read in one go (the transaction answers from its
     # cache those it holds at the version just read): the decisions as the batch starts, before it moves them.
-    # The first signal's stands (nothing has moved yet); the others are decided again in turn.
+    # The first signal's stands (nothing has moved yet); the others are decided again in turn. When every
+    # candidate's state is at hand already (the usual case in a process that wrote them), nothing would be
+    # read, so only the first decision is made up front.
     now = deps.clock.now()
-    planned = [_decision(pool, signal, policy, now) for signal, policy in batch]
-    tx.prefetch([d.incident_id for d in planned if d.incident_id is not None])
+    first_decision = _decision(pool, batch[0][0], batch[0][1], now)
+    if not _all_candidates_known(tx, batch):
+        planned = [first_decision, *(_decision(pool, signal, policy, now) for signal, policy in batch[1:])]
+        tx.prefetch([d.incident_id for d in planned if d.incident_id is not None])
     for index, (signal, policy) in enumerate(batch):
         key = f"signal:{signal.delivery_key}"
         if key in seen:
@@ -123,10 +127,18 @@ def _record_batch(deps: Deps, tx: SignalTransaction, batch: Sequence[tuple[Signa
             outcome = _duplicate(signal, prior, incident.human_id if incident else None)
         else:
             outcome = _decide_and_record(deps, tx, pool, signal, policy, key, actor or f"signal:{signal.source}",
-                                         planned=(now, planned[0]) if index == 0 else None)
+                                         planned=(now, first_decision) if index == 0 else None)
         seen[key] = outcome
         outcomes.append(outcome)
     return outcomes
+
+
+def _all_candidates_known(tx: SignalTransaction, batch: Sequence[tuple[Signal, GroupingPolicy]]) -> bool:
+    """True when planning the whole batch would prefetch nothing: one project (whose candidates the first
+    decision just looked up) and every candidate's state already at hand. Only the prefetch uses the plan
+    beyond its first decision, so the batch then skips it (each signal is decided again in turn anyway)."""
+    project = batch[0][0].project_id
+    return all(signal.project_id == project for signal, _ in batch) and tx.candidates_known()
 
 
 def _duplicate(signal: Signal, prior: list[ev.Event], human_id: str | None) -> IngestOutcome:

@@ -95,6 +95,11 @@ class SignalTransaction(IncidentTransaction, Protocol):
         """Read these incidents' states in one go; later loads in this transaction answer from them."""
         ...
 
+    def candidates_known(self) -> bool:
+        """True when every incident the candidate lookups returned so far loads without a read (its state is
+        held at the version the lookup saw), so a prefetch of any of them would read nothing."""
+        ...
+
     def stream_version(self, stream_id: str) -> int:
         """The last version written to a stream (0 when empty)."""
         ...

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -146,7 +147,10 @@ def _evolve(state: IncidentState, changes: dict[str, Any]) -> IncidentState:
         raise TypeError(f"IncidentState has no field {sorted(changes.keys() - _FIELDS)[0]!r}")
     current = state.__dict__
     copy = object.__new__(IncidentState)
-    copy.__dict__.update({name: current[name] for name in _FIELD_NAMES}, **changes)
+    if len(current) == len(_FIELD_NAMES):  # the fields alone (each one is always set): copied whole, in C
+        copy.__dict__.update(current, **changes)
+    else:
+        copy.__dict__.update({name: current[name] for name in _FIELD_NAMES}, **changes)
     return copy
 
 
@@ -185,9 +189,12 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     keys.update(dict.fromkeys(sig.get("correlation_keys", ()), occurred))
     if len(keys) > MAX_KEYS:
         # Evict by time only (keep every key seen at or after the MAX_KEYS-th newest moment) so the
-        # incident_keys projection can mirror it with one range delete.
-        cutoff = sorted(keys.values())[-MAX_KEYS]
-        keys = {k: seen for k, seen in keys.items() if seen >= cutoff}
+        # incident_keys projection can mirror it with one range delete. The keys by moment, oldest first:
+        # those before the cutoff are a prefix, deleted in place (the rest keep their order).
+        order = sorted(keys, key=keys.__getitem__)
+        cutoff = keys[order[-MAX_KEYS]]
+        for key in order[:bisect_left(order, cutoff, key=keys.__getitem__)]:
+            del keys[key]
     services = s.services
     if sig.get("service") and sig["service"] not in services:
         services = (*services, sig["service"])

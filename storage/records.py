@@ -7,6 +7,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from incident_core.event_schema import FIRST_VERSION
 from incident_core.events import Event, event_from_record
 from incident_core.state import IncidentState
@@ -25,11 +27,23 @@ def utc(value: datetime) -> datetime:
 _UNSTORABLE = re.compile(r"\\u0000|\\ud[89a-f][0-9a-f]{2}", re.I)
 
 
+# orjson writes a NUL as \u0000 and refuses a lone surrogate; datetimes and dataclasses, which json.dumps refuses,
+# go to the fallback (no `default`), so they fail as before.
+_ORJSON = orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def json_safe(data: Any) -> Any:
     """Raw webhook payloads may hold U+0000 (PostgreSQL JSONB refuses it) or lone surrogates (no database
-    can encode them as UTF-8). Replace both with U+FFFD; everything else is stored exactly as received."""
-    if not _UNSTORABLE.search(json.dumps(data)):
-        return data
+    can encode them as UTF-8). Replace both with U+FFFD; everything else is stored exactly as received.
+
+    The usual value is checked by one orjson pass (a few µs for an event's data); whatever orjson refuses (a
+    surrogate, a 65-bit integer, a type JSON has not) takes the json.dumps check, which decides as before."""
+    try:
+        if b"\\u0000" not in orjson.dumps(data, option=_ORJSON):
+            return data
+    except TypeError:
+        if not _UNSTORABLE.search(json.dumps(data)):
+            return data
     return _scrub(data)
 
 
