@@ -82,6 +82,23 @@ def room(db_url: str, tmp_path: Path) -> Iterator[Room]:
             app.close()
 
 
+class Killed(Exception):
+    """The process died between a Slack call and the record of its step."""
+
+
+class Dying(SqlDeliverySteps):
+    """The real steps, except that the first record of `step` never happens: the attempt dies instead."""
+
+    def __init__(self, app: App, step: str) -> None:
+        super().__init__(app.engine)
+        self.step = step
+
+    def record(self, org_id: str, key: str, step: str, value: dict[str, Any]) -> dict[str, Any]:
+        if step == self.step:
+            raise Killed(f"killed after the call of step {step!r}, before its record")
+        return super().record(org_id, key, step, value)
+
+
 def incident_channels(slack: SlackEmulator) -> list[Any]:
     with slack.lock:
         return [c for c in slack.state.team_channels(slack.team.id) if c.name.startswith("inc-")]
@@ -133,23 +150,6 @@ def test_an_opening_that_finds_its_channel_made_earlier_still_looks(room: Room) 
     calls = room.calls(since)
     assert calls["conversations.history"] == 2 and calls["pins.list"] == 1 and calls["bookmarks.list"] == 1, calls
     assert_opened_once(room, opened)
-
-
-class Killed(Exception):
-    """The process died between a Slack call and the record of its step."""
-
-
-class Dying(SqlDeliverySteps):
-    """The real steps, except that the first record of `step` never happens: the attempt dies instead."""
-
-    def __init__(self, app: App, step: str) -> None:
-        super().__init__(app.engine)
-        self.step = step
-
-    def record(self, org_id: str, key: str, step: str, value: dict[str, Any]) -> dict[str, Any]:
-        if step == self.step:
-            raise Killed(f"killed after the call of step {step!r}, before its record")
-        return super().record(org_id, key, step, value)
 
 
 @pytest.mark.parametrize("killed_after", [CHANNEL, MESSAGE, PIN, ANNOUNCED])
