@@ -48,6 +48,8 @@ def apps(db_url: str, tmp_path: Path) -> Iterator[tuple[App, App, SlackEmulator]
         try:
             yield serving, cli, slack
         finally:
+            for team in list(slack.state.teams):  # emulator team ids repeat: leave none bound for later tests
+                serving.directory.unbind("slack", team)
             cli.close()
             serving.close()
 
