@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -244,6 +245,7 @@ def main() -> None:
             for worker in workers:
                 worker.terminate()
                 worker.wait(30)
+        calls = Counter(r.operation for r in slack.requests.all() if r.operation)  # Web API methods only
         updates = reflected(war_room_updates(slack), where, rooms)
         waits, missing = [], 0
         for fp, (at, _) in accepted.items():
@@ -266,6 +268,9 @@ def main() -> None:
           f"**{pct(waits, 95):.2f}** / {max(waits, default=float('nan')):.2f} | p95 ≤ 5 s |")
     print(f"| alerts whose update never came (within --settle) | {missing} | 0 |")
     print(f"| `incident.changed` messages delivered (not folded into another) | {messages} | |")
+    print(f"| Slack Web API calls per incident with a room (of which conversations.history / pins.list / "
+          f"bookmarks.list) | {sum(calls.values()) / max(len(rooms), 1):.1f} ({calls['conversations.history']} / "
+          f"{calls['pins.list']} / {calls['bookmarks.list']} in all) | |")
     print(f"| CPU ms per delivered message, server + workers (ingest included) | "
           f"{1000 * (cpu['server'] + cpu['workers']) / max(messages, 1):.1f} | |")
     print(f"| raw batched INSERT of the same {raw.rows:,} rows | {raw.seconds:.2f} s wall, {raw.cpu:.2f} CPU s "

@@ -7,6 +7,11 @@ made by this process (`ChatChanges.changed`, called by the directory's binding w
 store) retires every entry at once, and an adapter whose token Slack refuses is dropped by the adapter
 (`drop`), so a revoked token is never used again after its first refusal. Entries are keyed by org id only:
 one org's adapter is never handed to another.
+
+"No adapter" (an org without the platform bound, or without a usable token) is not kept: it is read again at
+every `get`, one indexed read of the org's bindings. Kept, it stood for up to `ttl` after another process linked
+the org, and the org's first incidents in that window opened no room (a room opens at an incident's change:
+the next one might come much later). Orgs that are bound, the common case, still read nothing per message.
 """
 
 from __future__ import annotations
@@ -43,7 +48,8 @@ class ChatChanges:
 
 class ChatCache(Generic[T]):
     """`get(org)` answers `build(org)` (an adapter, or None for an org without the platform) from memory while
-    the entry is younger than `ttl` and no write of this process came after it was built."""
+    the entry is younger than `ttl` and no write of this process came after it was built; None is built again
+    at every `get` (another process may link the org at any moment)."""
 
     def __init__(self, build: Callable[[str], T | None], changes: ChatChanges, *, ttl: float = DEFAULT_TTL,
                  clock: Callable[[], float] = time.monotonic) -> None:
@@ -57,7 +63,10 @@ class ChatCache(Generic[T]):
         if entry is not None and entry[1] == generation:
             return entry[0]
         value = self._build(org_id)
-        self._items.put(org_id, (value, generation))
+        if value is None:
+            self._items.pop(org_id)
+        else:
+            self._items.put(org_id, (value, generation))
         return value
 
     def drop(self, org_id: str) -> None:

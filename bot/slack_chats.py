@@ -69,6 +69,7 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
         mode == "token" and s.slack_bot_token) else None
     store = installation_store(app) if mode == "oauth" else None
     transport = KeptAliveTransport(app.slack_connections)
+    warned: set[str] = set()  # "no adapter" is built again at every call (bot/chat_cache.py): say it once
 
     def build(org_id: str) -> SlackChat | None:
         teams = app.directory.bindings(org_id, "slack") if mode else []
@@ -77,9 +78,12 @@ def slack_chat_for(app: App) -> Callable[[str], SlackChat | None]:
         if token_client is not None:
             owner = app.slack_identity.get()  # IdentityUnknown: the outbox retries this message later
             if not any(owner.owns(team) for team in teams):
-                log.warning("org %s is linked to Slack workspace(s) %s, but SLACK_BOT_TOKEN belongs to %s: no "
-                            "Slack rooms for it (several workspaces need OAuth installs)", org_id,
-                            ", ".join(teams), owner.team_id)
+                mismatch = f"{org_id}:{','.join(teams)}:{owner.team_id}"
+                log.log(logging.DEBUG if mismatch in warned else logging.WARNING,
+                        "org %s is linked to Slack workspace(s) %s, but SLACK_BOT_TOKEN belongs to %s: no Slack "
+                        "rooms for it (several workspaces need OAuth installs)", org_id, ", ".join(teams),
+                        owner.team_id)
+                warned.add(mismatch)
                 return None
             return SlackChat(OrgSlackClient(token_client, lambda: chats.drop(org_id), transport))
         token = store.bot_token(teams[0]) if store else None

@@ -31,6 +31,12 @@ class Steps:
     def __init__(self, ledger: DeliverySteps, org_id: str, key: str) -> None:
         self.ledger, self.org_id, self.key = ledger, org_id, key
         self.done: dict[str, Value] = ledger.steps(org_id, key)
+        self._made: set[str] = set()
+
+    def made_here(self, step: str) -> bool:
+        """True when this attempt made the step's value itself (`once`'s `make`) and its record stands: no
+        earlier attempt recorded the step, nothing was found, and no racing attempt recorded another value."""
+        return step in self._made
 
     def get(self, step: str) -> Value | None:
         """What a completed step left, or None when it has not completed."""
@@ -46,7 +52,13 @@ class Steps:
         if step in self.done:
             return self.done[step]
         found = find() if find is not None else None
-        return self.record(step, found if found is not None else make())
+        if found is not None:
+            return self.record(step, found)
+        made = make()
+        stands = self.record(step, made)
+        if stands == made:
+            self._made.add(step)
+        return stands
 
 
 class Deliveries:

@@ -61,9 +61,10 @@ def find_posted(client: WebClient, channel: str, event_type: str, *, thread_ts: 
 
 
 def post_once(client: WebClient, channel: str, event_type: str, marker: dict[str, str], *,
-              thread_ts: str | None = None, **message: Any) -> str:
-    """Post unless a message with this metadata is already there; returns the ts either way."""
-    found = find_posted(client, channel, event_type, thread_ts=thread_ts, **marker)
+              thread_ts: str | None = None, look: bool = True, **message: Any) -> str:
+    """Post unless a message with this metadata is already there; returns the ts either way. `look=False`
+    posts without looking: only for a caller that knows no attempt can have posted it."""
+    found = find_posted(client, channel, event_type, thread_ts=thread_ts, **marker) if look else None
     if found:
         return found
     posted = client.chat_postMessage(channel=channel, thread_ts=thread_ts, metadata=metadata(event_type, **marker),
@@ -71,9 +72,9 @@ def post_once(client: WebClient, channel: str, event_type: str, marker: dict[str
     return str(posted["ts"])
 
 
-def pin_once(client: WebClient, channel: str, ts: str) -> dict[str, str]:
-    """Pin the message unless it is pinned (pins.list first; `already_pinned` is success)."""
-    pinned = client.pins_list(channel=channel).get("items") or []
+def pin_once(client: WebClient, channel: str, ts: str, *, look: bool = True) -> dict[str, str]:
+    """Pin the message unless it is pinned (pins.list first unless `look=False`; `already_pinned` is success)."""
+    pinned = (client.pins_list(channel=channel).get("items") or []) if look else []
     if not any((item.get("message") or {}).get("ts") == ts for item in pinned):
         try:
             client.pins_add(channel=channel, timestamp=ts)

@@ -88,6 +88,9 @@ class SlackChat:
         recorded, and each looked for in Slack before it is made (see handlers/slack/once.py)."""
         channel = steps.once(CHANNEL, lambda: self._create_channel(state, steps))
         channel_id, name = str(channel["id"]), str(channel["name"])
+        # A channel this attempt created itself holds nothing yet, and no earlier attempt got past making it
+        # (every later step needs the recorded channel): no bookmark, post, pin or announcement to look for.
+        look = not (steps.made_here(CHANNEL) and channel.get("created") is True)
         steps.once(TOPIC, lambda: self._set(self.client.conversations_setTopic, channel_id, topic=self._topic(view)))
         purpose = escape_plain(f"{view.human_id}: {rt.one_line(view.title, 200)} {marker(state)}")
         steps.once(PURPOSE, lambda: self._set(self.client.conversations_setPurpose, channel_id, purpose=purpose))
@@ -95,17 +98,17 @@ class SlackChat:
         if users:
             steps.once(INVITED, lambda: self._invite(channel_id, users))
         if plan.links:
-            steps.once(BOOKMARKS, lambda: self._bookmark(channel_id, plan.links))
+            steps.once(BOOKMARKS, lambda: self._bookmark(channel_id, plan.links, look=look))
         whose = {"incident_id": state.incident_id}
         message = steps.once(MESSAGE, lambda: {"ts": once.post_once(
-            self.client, channel_id, once.WAR_ROOM, whose, text=blocks.fallback_text(view),
+            self.client, channel_id, once.WAR_ROOM, whose, look=look, text=blocks.fallback_text(view),
             blocks=blocks.war_room(view))})
         ts = str(message["ts"])
-        steps.once(PIN, lambda: once.pin_once(self.client, channel_id, ts))
+        steps.once(PIN, lambda: once.pin_once(self.client, channel_id, ts, look=look))
         if plan.announce_to:
             announce_to = plan.announce_to
             steps.once(ANNOUNCED, lambda: {"ts": once.post_once(
-                self.client, announce_to, once.ANNOUNCEMENT, whose, **SlackText().message(rt.doc(rt.para(
+                self.client, announce_to, once.ANNOUNCEMENT, whose, look=look, **SlackText().message(rt.doc(rt.para(
                     rt.emoji("rotating_light"), f" {view.human_id} {view.severity.value} — "
                     f"{rt.one_line(view.title, 300)}. Join ", rt.Room("slack", channel_id, name)))))})
         return OpenedRoom(room_id=channel_id, name=name, message_id=ts)
@@ -184,7 +187,7 @@ class SlackChat:
             steps.record(f"create-{suffix}", {"name": name})  # before the call: its answer may never come
             try:
                 made = self.client.conversations_create(name=name, is_private=False)
-                return {"id": made["channel"]["id"], "name": name}
+                return {"id": made["channel"]["id"], "name": name, "created": True}
             except SlackApiError as exc:
                 if exc.response.get("error") != "name_taken":
                     raise
@@ -212,9 +215,10 @@ class SlackChat:
         method(channel=channel_id, **text)
         return dict(text)
 
-    def _bookmark(self, channel_id: str, links: list[tuple[str, str]]) -> dict[str, int]:
-        """Add the link bookmarks the channel does not have yet (bookmarks.list first)."""
-        have = {b.get("link") for b in self.client.bookmarks_list(channel_id=channel_id).get("bookmarks") or []}
+    def _bookmark(self, channel_id: str, links: list[tuple[str, str]], *, look: bool) -> dict[str, int]:
+        """Add the link bookmarks the channel does not have yet (bookmarks.list first, when `look`)."""
+        have = {b.get("link") for b in self.client.bookmarks_list(channel_id=channel_id).get("bookmarks") or []
+                } if look else set()
         added = 0
         for title, url in links[:20]:
             safe = rt.safe_url(url)
