@@ -83,8 +83,9 @@ def test_the_owner_upgrades_existing_tenants_data_under_forced_row_level_securit
         upgrade(owner)  # what `revenant db upgrade` runs
 
         # 0011_i18r (the pattern-key index) follows 0010_i18s; 0012_batch (the lock + candidates function) follows it,
-        # then 0013_pgcost (lz4 for the ingest's documents) and 0013_outbox (the pending outbox indexes)
-        assert current(owner) is not None and "0013_outbox" in current(owner) and "0010_i19t" in current(owner)
+        # then 0013_pgcost (lz4 for the ingest's documents), 0013_outbox (the pending outbox indexes) and 0014_cand
+        # (the bounded candidate lookup)
+        assert current(owner) is not None and "0014_cand" in current(owner) and "0010_i19t" in current(owner)
     finally:
         owner.dispose()
     app = make_engine(owned_database)  # the app's connections: SET ROLE revenant_app, row-level security applies
