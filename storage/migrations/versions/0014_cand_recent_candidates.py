@@ -25,7 +25,8 @@ The query's shape holds its plan before ANALYZE has seen the tables (row-level s
   `IS NULL` column still orders the scan when the ORDER BY names it; `coalesce(project_id, '')` would not be an
   index condition under row-level security, which treats the expression as leaky);
 - an incident's status is a scalar subquery per row probed, so the LIMIT counts open holders, in index order;
-- each hit is a scalar subquery on (incident_id, key), so no planner guess reads the org's keys instead.
+- each hit is a scalar subquery on (incident_id, key), so no planner guess reads the org's keys instead, and
+  each incident found is read by its id (a LATERAL … LIMIT 1, never a hash join over the org's incidents).
 The same query runs on SQLite (storage/candidate_probe.py). tests/storage/test_bounded_candidates.py checks the
 plans, and that the bounded lookup decides every signal as the unbounded one does.
 """
@@ -77,7 +78,10 @@ BEGIN
                                AND k.project_id IS NOT DISTINCT FROM p_project) AS seen
               FROM unnest(p_keys) AS b(key)
               OFFSET 0) AS a) AS h
-    JOIN incidents AS i ON i.id = f.incident_id AND i.org_id = p_org
+    CROSS JOIN LATERAL (
+        SELECT n.number, n.created_at, n.version FROM incidents AS n
+        WHERE n.id = f.incident_id AND n.org_id = p_org
+        LIMIT 1) AS i
     UNION ALL
     SELECT NULL::text, ARRAY[b.key]::text[], min(b.last_seen_at), NULL::integer, NULL::timestamptz, NULL::integer
     FROM probe AS b
