@@ -1,7 +1,8 @@
 """The bounded candidate lookup: per key, the open incidents that saw it last (incident_core/candidate_bound.py).
 
 Each key is a probe of ix_incident_keys_recent, walked from its newest row, that stops after `top` open holders;
-then the incidents found get their hits among all the batch's keys through the primary key (incident_id, key).
+then each incident found gets its hits among the batch's keys: the rows the probes returned, plus a primary-key
+lookup (incident_id, key) for each key whose probe was cut and did not return it.
 A key whose probe stopped at `top` also comes back as a frontier row (no incident, the key, the last_seen_at of
 its last row returned). PostgreSQL runs it in revenant_lock_recent_candidates (migration 0014_cand, after the
 key locks); SQLite runs the same query here (correlated `rowid IN (… LIMIT)` in place of LATERAL)."""
@@ -21,7 +22,7 @@ PG_PROBE = ("SELECT * FROM revenant_lock_recent_candidates(%(org)s, %(locks)s, %
             "%(top)s::integer, %(open)s)")
 
 SQLITE_PROBE = sa.text("""
-WITH probe AS (
+WITH probe AS MATERIALIZED (
     SELECT a.value AS key, c.incident_id, c.last_seen_at
     FROM json_each(:keys) AS a
     JOIN incident_keys AS c ON c.rowid IN (
@@ -30,19 +31,25 @@ WITH probe AS (
           AND (SELECT i.status FROM incidents AS i WHERE i.id = k.incident_id AND i.org_id = :org)
               IN (SELECT value FROM json_each(:open))
         ORDER BY k.project_id DESC, k.last_seen_at DESC
-        LIMIT :top))
-SELECT f.incident_id, json_group_array(c.key), max(c.last_seen_at), i.number, i.created_at, i.version
-FROM (SELECT DISTINCT incident_id FROM probe) AS f
-CROSS JOIN json_each(:keys) AS b
-CROSS JOIN incident_keys AS c
-JOIN incidents AS i ON i.id = f.incident_id AND i.org_id = :org
-WHERE c.incident_id = f.incident_id AND c.key = b.value AND c.project_id IS :project
-GROUP BY f.incident_id
+        LIMIT :top)),
+cut AS (
+    SELECT key, min(last_seen_at) AS edge FROM probe GROUP BY key HAVING count(*) >= :top),
+hits AS (
+    SELECT incident_id, key, last_seen_at FROM probe
+    UNION ALL
+    SELECT f.incident_id, u.key, k.last_seen_at
+    FROM (SELECT DISTINCT incident_id FROM probe) AS f
+    CROSS JOIN cut AS u
+    CROSS JOIN incident_keys AS k
+    WHERE k.incident_id = f.incident_id AND k.key = u.key AND k.project_id IS :project
+      AND NOT EXISTS (SELECT 1 FROM probe AS b WHERE b.incident_id = f.incident_id AND b.key = u.key))
+SELECT g.incident_id, g.hit_keys, g.last, i.number, i.created_at, i.version
+FROM (SELECT incident_id, json_group_array(key) AS hit_keys, max(last_seen_at) AS last
+      FROM hits GROUP BY incident_id) AS g
+JOIN incidents AS i ON i.id = g.incident_id AND i.org_id = :org
 UNION ALL
-SELECT NULL, json_array(b.key), min(b.last_seen_at), NULL, NULL, NULL
-FROM probe AS b
-GROUP BY b.key
-HAVING count(*) >= :top
+SELECT NULL, json_array(key), edge, NULL, NULL, NULL
+FROM cut
 """).columns(sa.column("id", sa.String), sa.column("hit_keys", sa.String), sa.column("last", TZ),
              sa.column("number", sa.Integer), sa.column("created_at", TZ), sa.column("version", sa.Integer))
 

@@ -170,8 +170,9 @@ def test_the_bounded_lookup_decides_every_signal_as_the_full_one(app: App, pools
                                          "(SELECT min(number) FROM incidents WHERE org_id = :o AND status <> "
                                          "'resolved')"), {"o": w.org.id})
     assert compared > 300
-    # both paths ran: the probe settled most pools, and sent some to the full lookup
-    assert pools.bounded > 100 and pools.full > 5, pools
+    # both paths ran: with one row of slack the probe settles most pools and sends some to the full lookup;
+    # cut at their depth, probes rarely settle (the depth-th holder must be newer than the cut, its own row)
+    assert pools.bounded > (100 if slack else 10) and pools.full > 5, pools
 
 
 _UNIVERSE = ["sender_group=g0", "sender_group=g1", "alertname+service=a0/s0", "service=s0", "service=s1",
@@ -327,7 +328,8 @@ def test_the_sqlite_probe_walks_the_recent_index(sqlite_app: App) -> None:
         plan = "\n".join(str(r[-1]) for r in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {SQLITE_PROBE.element.text}"), params))
         rows = conn.execute(SQLITE_PROBE, params).all()
     assert "SEARCH k USING INDEX ix_incident_keys_recent (org_id=? AND key=? AND project_id=?)" in plan, plan
-    assert "SEARCH c USING INDEX sqlite_autoindex_incident_keys_1 (incident_id=? AND key=?)" in plan, plan
-    assert "SCAN k" not in plan and "SCAN c" not in plan and "FOR ORDER BY" not in plan, plan
+    assert "SEARCH k USING INDEX sqlite_autoindex_incident_keys_1 (incident_id=? AND key=?)" in plan, plan
+    lines = plan.splitlines()  # incident_keys is k (the probe, the lookups) and c (the rows probed, by rowid)
+    assert "SCAN k" not in lines and "SCAN c" not in lines and "FOR ORDER BY" not in plan, plan
     found = sorted((r[0], r[2]) for r in rows if r[0] is not None)
     assert found == [(f"{w.org.id}-{n}", T0 + timedelta(seconds=n)) for n in (598, 599, 600)]

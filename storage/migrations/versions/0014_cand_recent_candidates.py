@@ -17,7 +17,9 @@ open holders. It is the only index with last_seen_at, so an upserted key is no l
 it binds the org, takes the batch's key locks in sorted order (the hash `SqlTransaction.lock_keys` uses), and
 only then reads, in a statement of its own (a fresh snapshot after the locks). It answers:
 - one row per incident a probe found, with its hits among all of `p_keys` and their latest last_seen_at (exactly
-  what the unbounded lookup answers for that incident), each hit looked up by primary key;
+  what the unbounded lookup answers for that incident): the rows the probes returned, and a primary-key lookup
+  for each key whose probe was cut and did not return that incident (a probe that was not cut returned every
+  open holder of its key, so it says which of them hold it);
 - one row per key whose probe stopped at `p_top` (out_id NULL, out_keys = {key}, out_last = the last_seen_at of
   its last row returned): an open holder not returned saw that key no later than that.
 The query's shape holds its plan before ANALYZE has seen the tables (row-level security on, generic plan):
@@ -25,7 +27,7 @@ The query's shape holds its plan before ANALYZE has seen the tables (row-level s
   `IS NULL` column still orders the scan when the ORDER BY names it; `coalesce(project_id, '')` would not be an
   index condition under row-level security, which treats the expression as leaky);
 - an incident's status is a scalar subquery per row probed, so the LIMIT counts open holders, in index order;
-- each hit is a scalar subquery on (incident_id, key), so no planner guess reads the org's keys instead, and
+- each lookup is a scalar subquery on (incident_id, key), so no planner guess reads the org's keys instead, and
   each incident found is read by its id (a LATERAL … LIMIT 1, never a hash join over the org's incidents).
 The same query runs on SQLite (storage/candidate_probe.py). tests/storage/test_bounded_candidates.py checks the
 plans, and that the bounded lookup decides every signal as the unbounded one does.
@@ -68,25 +70,28 @@ BEGIN
              WHERE p_project IS NULL AND c.org_id = p_org AND c.key = a.key AND c.project_id IS NULL
                AND (SELECT i.status FROM incidents AS i WHERE i.id = c.incident_id AND i.org_id = p_org) = ANY (p_open)
              ORDER BY c.project_id DESC, c.last_seen_at DESC
-             LIMIT p_top)) AS p)
-    SELECT f.incident_id::text, h.hit_keys::text[], h.last, i.number, i.created_at, i.version
-    FROM (SELECT DISTINCT probe.incident_id FROM probe) AS f
-    CROSS JOIN LATERAL (
-        SELECT array_agg(a.key) FILTER (WHERE a.seen IS NOT NULL) AS hit_keys, max(a.seen) AS last
-        FROM (SELECT b.key, (SELECT k.last_seen_at FROM incident_keys AS k
-                             WHERE k.incident_id = f.incident_id AND k.key = b.key
-                               AND k.project_id IS NOT DISTINCT FROM p_project) AS seen
-              FROM unnest(p_keys) AS b(key)
-              OFFSET 0) AS a) AS h
+             LIMIT p_top)) AS p),
+    cut AS (
+        SELECT b.key, min(b.last_seen_at) AS edge FROM probe AS b GROUP BY b.key HAVING count(*) >= p_top),
+    hits AS (
+        SELECT b.incident_id, b.key, b.last_seen_at FROM probe AS b
+        UNION ALL
+        SELECT f.incident_id, c.key, (SELECT k.last_seen_at FROM incident_keys AS k
+                                      WHERE k.incident_id = f.incident_id AND k.key = c.key
+                                        AND k.project_id IS NOT DISTINCT FROM p_project)
+        FROM (SELECT DISTINCT b.incident_id FROM probe AS b) AS f CROSS JOIN cut AS c
+        WHERE NOT EXISTS (SELECT 1 FROM probe AS b WHERE b.incident_id = f.incident_id AND b.key = c.key))
+    SELECT g.incident_id::text, g.hit_keys::text[], g.last, i.number, i.created_at, i.version
+    FROM (SELECT h.incident_id, array_agg(h.key) FILTER (WHERE h.last_seen_at IS NOT NULL) AS hit_keys,
+                 max(h.last_seen_at) AS last
+          FROM hits AS h GROUP BY h.incident_id) AS g
     CROSS JOIN LATERAL (
         SELECT n.number, n.created_at, n.version FROM incidents AS n
-        WHERE n.id = f.incident_id AND n.org_id = p_org
+        WHERE n.id = g.incident_id AND n.org_id = p_org
         LIMIT 1) AS i
     UNION ALL
-    SELECT NULL::text, ARRAY[b.key]::text[], min(b.last_seen_at), NULL::integer, NULL::timestamptz, NULL::integer
-    FROM probe AS b
-    GROUP BY b.key
-    HAVING count(*) >= p_top;
+    SELECT NULL::text, ARRAY[c.key]::text[], c.edge, NULL::integer, NULL::timestamptz, NULL::integer
+    FROM cut AS c;
 END
 $$
 """
