@@ -2,7 +2,9 @@
 signals open and attach, so each signal costs no lookup of its own.
 
 A candidate is what correlation needs to decide (its matched keys, last signal, version), never its state: a
-common key (an alertname) matches many incidents, and only the ones correlation picks are loaded."""
+common key (an alertname) matches many incidents, and only the ones correlation picks are loaded. Nor are they
+all read: per key, the few open incidents that saw it last are enough, when the lookup shows it is certain
+(candidate_bound.py); otherwise every open incident holding a key of the batch is read."""
 
 from __future__ import annotations
 
@@ -12,8 +14,14 @@ from datetime import datetime
 
 from incident_core.correlation import OpenIncident
 from incident_core.ports import SignalTransaction
-from incident_core.signals import Signal
+from incident_core.signals import Signal, SignalStatus
 from incident_core.state import IncidentState
+
+# Rows read per key beyond the depth the batch needs: keys that every open incident shares then settle (the
+# holders returned rank above the cut), instead of sending the batch to the full lookup.
+PROBE_SLACK = 1
+# Past this depth (a batch resolving many signals of one project) the full lookup is read at once.
+MAX_DEPTH = 8
 
 
 class BatchCandidates:
@@ -23,16 +31,28 @@ class BatchCandidates:
     def __init__(self, tx: SignalTransaction, signals: Sequence[Signal]) -> None:
         self._tx = tx
         self._keys: dict[str | None, set[str]] = {}
+        # 1 + the signals that could take an incident out of the pool (a resolution): how many first holders
+        # of each key the pool must hold for the whole batch (candidate_bound.py)
+        self._depth: dict[str | None, int] = {}
         for s in signals:
             self._keys.setdefault(s.project_id, set()).update(s.correlation_keys)
+            self._depth[s.project_id] = self._depth.get(s.project_id, 1) + (s.status is SignalStatus.RESOLVED)
         self._open: dict[str | None, dict[str, OpenIncident]] = {}
+        self.bounded = 0  # projects whose pool came from the bounded lookup (the others read every candidate)
 
     def _project(self, project_id: str | None) -> dict[str, OpenIncident]:
         found = self._open.get(project_id)
         if found is None:
             keys = sorted(self._keys.get(project_id, ()))
-            found = {c.incident_id: c for c in self._tx.open_incidents(keys, project_id=project_id, since=None)}
-            self._open[project_id] = found
+            depth = self._depth.get(project_id, 1)
+            candidates = None
+            if depth <= MAX_DEPTH:
+                probe = self._tx.recent_candidates(keys, project_id=project_id, per_key=depth + PROBE_SLACK)
+                if probe.settles(depth):
+                    candidates, self.bounded = probe.incidents, self.bounded + 1
+            if candidates is None:
+                candidates = tuple(self._tx.open_incidents(keys, project_id=project_id, since=None))
+            found = self._open[project_id] = {c.incident_id: c for c in candidates}
         return found
 
     def for_signal(self, signal: Signal) -> list[OpenIncident]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
+from incident_core.candidate_bound import RecentCandidates
 from incident_core.correlation import OpenIncident
 from incident_core.events import Event
 from incident_core.model import OrgRole
@@ -89,6 +90,11 @@ class SignalTransaction(IncidentTransaction, Protocol):
     def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
                        since: datetime | None) -> list[OpenIncident]:
         """Open incidents of this org (and project) holding any of `keys`, seen since `since`."""
+        ...
+
+    def recent_candidates(self, keys: Sequence[str], *, project_id: str | None, per_key: int) -> RecentCandidates:
+        """Per key, the `per_key` open incidents of this org (and project) that saw it last, each with its hits
+        among all of `keys`; takes the locks asked by lock_keys first, if still pending."""
         ...
 
     def prefetch(self, incident_ids: Sequence[str]) -> None:

@@ -40,7 +40,7 @@ class SqlIncidentHistory(SqlPatternIndex):
 
     def sharing_keys(self, org_id: str, keys: Sequence[str], *, project_id: str | None,
                      since: datetime) -> list[IncidentState]:
-        """Incidents of exactly this project holding any of `keys` (index ix_incident_keys_lookup)."""
+        """Incidents of exactly this project holding any of `keys` (ix_incident_keys_recent, its (org_id, key) prefix)."""
         if not keys:
             return []
         holders = sa.select(KEYS.c.incident_id).where(

@@ -141,7 +141,9 @@ class IncidentKey(SQLModel, table=True):
     """Projection: an incident's correlation keys and when each was last seen (from its state)."""
 
     __tablename__ = "incident_keys"
-    __table_args__ = (sa.Index("ix_incident_keys_lookup", "org_id", "key"),)
+    # Per key and project, the incidents that saw the key last: the candidate probe walks it backwards from the
+    # newest row (storage/candidate_probe.py, migration 0014_cand).
+    __table_args__ = (sa.Index("ix_incident_keys_recent", "org_id", "key", "project_id", "last_seen_at"),)
     incident_id: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=300)
     org_id: str = Field(foreign_key="organizations.id", max_length=64)

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from incident_core.candidate_bound import RecentCandidates
 from incident_core.correlation import OpenIncident
 from incident_core.errors import ConcurrencyConflict, NotFound
 from incident_core.events import Event
@@ -24,6 +25,7 @@ from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.append_rules import incident_update, payloads_insert
+from storage.candidate_probe import PG_PROBE, SQLITE_PROBE, probe_params
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pattern_index import patterns_changed, pg_statements, project_patterns
@@ -82,7 +84,7 @@ class SqlTransaction:
         self._payloads_kept: set[str] = set()  # raw payloads written (or queued) in this transaction
         self._payloads: list[dict[str, Any]] = []  # PostgreSQL: queued, sent with the next append
         # PostgreSQL: key locks waiting to be taken together with the candidate lookup (one call, migration
-        # 0012_batch), or by whatever statement comes first.
+        # 0014_cand), or by whatever statement comes first.
         self._locks: list[str] | None = None
 
     @property
@@ -264,27 +266,39 @@ class SqlTransaction:
         stmt = candidates_statement(pg=self._pg, project=project_id is not None, since=since is not None)
         params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
                   "open": _OPEN_STATUSES}
-        if self._pg and self._locks is not None and not self._pending:
-            # the batch's key locks, then the lookup, in one call (its statements each see a fresh snapshot)
-            params["locks"], self._locks = self._locks, None
-            with self._driver(_LOCK_CANDIDATES, params, flush=False) as cur:
-                rows = cur.fetchall()
-            self._scoped = True
-        elif self._pg:
+        if self._pg:
             if not self._scoped and self._locks is None:
                 scope_to_org(self._conn, self.org_id)
                 self._scoped = True
-            with self._driver(driver_sql(stmt), params) as cur:
+            with self._driver(driver_sql(stmt), params) as cur:  # takes pending key locks first
                 rows = cur.fetchall()
         else:
             rows = [(r[0], json.loads(r[1]), *r[2:]) for r in self.conn.execute(stmt, params)]
-        found = []
-        for incident_id, matched_keys, last, number, created_at, version in rows:
-            self._versions[incident_id] = version
-            found.append(OpenIncident(incident_id=incident_id, human_id=f"INC-{number}",
-                                      correlation_keys=frozenset(matched_keys), last_signal_at=utc(last),
-                                      opened_at=utc(created_at)))
-        return found
+        return [self._candidate(*row) for row in rows]
+
+    def recent_candidates(self, keys: Sequence[str], *, project_id: str | None, per_key: int) -> RecentCandidates:
+        if not keys:
+            return RecentCandidates(())
+        params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=_OPEN_STATUSES,
+                              pg=self._pg)
+        if self._pg:
+            if self._pending:
+                self._flush()  # the lookup sees this transaction's appends (the key locks go first)
+            # the batch's key locks, then the lookup, in one call (its statements each see a fresh snapshot)
+            params["locks"], self._locks = self._locks or [], None
+            with self._driver(PG_PROBE, params, flush=False) as cur:
+                rows = cur.fetchall()
+            self._scoped = True
+        else:
+            rows = [(r[0], json.loads(r[1]), *r[2:]) for r in self.conn.execute(SQLITE_PROBE, params)]
+        frontier = {keys_[0]: utc(last) for incident_id, keys_, last, *_ in rows if incident_id is None}
+        return RecentCandidates(tuple(self._candidate(*row) for row in rows if row[0] is not None), frontier)
+
+    def _candidate(self, incident_id: str, matched_keys: Sequence[str], last: datetime, number: int,
+                   created_at: datetime, version: int) -> OpenIncident:
+        self._versions[incident_id] = version
+        return OpenIncident(incident_id=incident_id, human_id=f"INC-{number}", correlation_keys=frozenset(matched_keys),
+                            last_signal_at=utc(last), opened_at=utc(created_at))
 
     def prefetch(self, incident_ids: Sequence[str]) -> None:
         wanted = sorted({i for i in incident_ids if self._known(i) is None})
@@ -355,7 +369,7 @@ _PREFETCH = sa.select(INCIDENTS.c.id, *state_columns()).where(
 def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
     """Open incidents holding any of the keys bound as `keys` (org `org`, project `project` or none, keys seen
     since `since` if given), with the keys they matched and their versions: an index lookup on
-    ix_incident_keys_lookup (org_id, key), one probe per key, never a scan of the org's keys.
+    ix_incident_keys_recent (its (org_id, key) prefix), one probe per key, never a scan of the org's keys.
 
     Built once per form and executed with bound parameters (no statement construction per call)."""
     def listed(column: sa.ColumnElement[str], name: str) -> sa.ColumnElement[bool]:
@@ -395,10 +409,6 @@ _LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
 _LOCK_KEYS = driver_sql(sa.text(f"SELECT {_LOCK_SQL}"))
 # set_config comes first in the target list; advisory locks read no tenant rows either way.
 _SCOPE_AND_LOCK_KEYS = driver_sql(sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}"))
-
-# Migration 0012_batch: binds the org, takes the locks as _LOCK_KEYS does, then runs candidates_statement's query.
-_LOCK_CANDIDATES = ("SELECT * FROM revenant_lock_candidates(%(org)s, %(locks)s, %(keys)s, %(project)s, "
-                    "%(since)s::timestamptz, %(open)s)")
 
 # Unique constraints whose violation means "someone else appended first": reload and decide again.
 _CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,12 +21,6 @@ from storage.engine import scope_to_org
 from storage.unit_of_work import candidates_statement, driver_sql
 from tests.conftest import make_app
 from tests.helpers import in_processes, new_org
-
-_SPEC = importlib.util.spec_from_file_location(
-    "migration_0012_batch", Path(__file__).parents[2] / "storage/migrations/versions/0012_batch_lock_candidates.py")
-assert _SPEC is not None and _SPEC.loader is not None
-MIGRATION_0012 = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(MIGRATION_0012)
 
 T0 = datetime(2026, 12, 6, 8, 0, tzinfo=UTC)
 
@@ -165,7 +158,8 @@ def test_two_processes_sharing_keys_open_one_incident_per_key(app: App, db_url: 
 
 
 def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
-    """The candidate lookup uses ix_incident_keys_lookup, even before ANALYZE has seen the table."""
+    """The full candidate lookup uses ix_incident_keys_recent, even before ANALYZE has seen the table (the bounded
+    one, revenant_lock_recent_candidates: tests/storage/test_bounded_candidates.py)."""
     w = new_org(pg_app)
     ingest_batch(deps=pg_app.deps, org_id=w.org.id,
                  batch=batch_of(w.org.id, delivery([alert(i, service=f"svc-{i}") for i in range(20)])))
@@ -180,44 +174,7 @@ def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
     with pg_app.engine.begin() as conn:
         scope_to_org(conn, w.org.id)
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
-    assert "ix_incident_keys_lookup" in plan, plan
-    assert "Seq Scan on incident_keys" not in plan, plan
-
-
-def test_the_lock_and_lookup_function_reads_candidates_from_the_key_index(pg_app: App) -> None:
-    """revenant_lock_candidates (migration 0012_batch) answers as candidates_statement does, and its query's
-    generic plan (what PL/pgSQL settles on) probes ix_incident_keys_lookup before ANALYZE has seen the table."""
-    w = new_org(pg_app)
-    ingest_batch(deps=pg_app.deps, org_id=w.org.id,
-                 batch=batch_of(w.org.id, delivery([alert(i, service=f"svc-{i}") for i in range(20)])))
-    with pg_app.engine.begin() as conn:
-        scope_to_org(conn, w.org.id)
-        conn.execute(sa.text("INSERT INTO incident_keys (incident_id, key, org_id, project_id, last_seen_at) "
-                             "SELECT 'i' || :o || (n / 50), 'instance=pod-' || n, :o, NULL, now() "
-                             "FROM generate_series(1, 20000) AS n"), {"o": w.org.id})
-    keys = ["service=svc-3", "service=svc-4", "alertname=HighLatency0"]
-    params = {"org": w.org.id, "keys": keys, "open": ["triggered"], "project": None, "since": None}
-    with pg_app.engine.begin() as conn:
-        scope_to_org(conn, w.org.id)
-        expected = sorted((r[0], sorted(r[1]), r[3], r[5]) for r in conn.exec_driver_sql(
-            driver_sql(candidates_statement(pg=True, project=False, since=False)), params))
-    with pg_app.engine.begin() as conn:
-        got = sorted((r[0], sorted(r[1]), r[3], r[5]) for r in conn.exec_driver_sql(
-            "SELECT * FROM revenant_lock_candidates(%(org)s, %(locks)s, %(keys)s, %(project)s, "
-            "%(since)s::timestamptz, %(open)s)", {**params, "locks": [f"{w.org.id}:{k}" for k in keys]}))
-    assert got == expected and len(got) == 2
-    body = MIGRATION_0012.FUNCTION
-    query = body[body.index("RETURN QUERY") + len("RETURN QUERY"):body.index(";\nEND")]
-    for n, name in enumerate(("p_org", "p_keys", "p_project", "p_since", "p_open"), start=1):
-        query = query.replace(name, f"${n}")
-    with pg_app.engine.begin() as conn:
-        scope_to_org(conn, w.org.id)
-        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
-        conn.exec_driver_sql(f"PREPARE lookup (text, text[], text, timestamptz, text[]) AS {query}")
-        plan = "\n".join(r[0] for r in conn.exec_driver_sql(
-            f"EXPLAIN EXECUTE lookup ('{w.org.id}', ARRAY['service=svc-3'], NULL, NULL, ARRAY['triggered'])"))
-        conn.exec_driver_sql("DEALLOCATE lookup")
-    assert "ix_incident_keys_lookup" in plan, plan
+    assert "ix_incident_keys_recent" in plan, plan
     assert "Seq Scan on incident_keys" not in plan, plan
 
 

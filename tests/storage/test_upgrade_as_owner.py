@@ -83,9 +83,10 @@ def test_the_owner_upgrades_existing_tenants_data_under_forced_row_level_securit
         upgrade(owner)  # what `revenant db upgrade` runs
 
         # 0011_i18r (the pattern-key index) follows 0010_i18s; 0012_batch (the lock + candidates function) follows it,
-        # then 0013_pgcost (lz4 for the ingest's documents), 0013_outbox (the pending outbox indexes) and
-        # 0014_teams (people's Teams accounts)
-        assert current(owner) is not None and "0014_teams" in current(owner) and "0010_i19t" in current(owner)
+        # then 0013_pgcost (lz4 for the ingest's documents), 0013_outbox (the pending outbox indexes), 0014_teams
+        # (people's Teams accounts) and 0014_cand (the bounded candidate lookup)
+        heads = current(owner)
+        assert heads is not None and all(h in heads for h in ("0014_teams", "0014_cand", "0010_i19t"))
     finally:
         owner.dispose()
     app = make_engine(owned_database)  # the app's connections: SET ROLE revenant_app, row-level security applies
