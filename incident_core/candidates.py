@@ -22,6 +22,10 @@ from incident_core.state import IncidentState
 PROBE_SLACK = 1
 # Past this depth (a batch resolving many signals of one project) the full lookup is read at once.
 MAX_DEPTH = 8
+# Past this many keys (an Alertmanager group, a coalesced batch of many alerts) too: each key is a probe of its
+# own, and the more keys, the likelier one cut unsettles the pool and the full lookup runs after the probes
+# (bench/ingest.py --alerts 50: PostgreSQL's CPU per alert +30-50 % with the probe, docs/benchmarks.md, cand).
+MAX_PROBED_KEYS = 32
 
 
 class BatchCandidates:
@@ -46,7 +50,7 @@ class BatchCandidates:
             keys = sorted(self._keys.get(project_id, ()))
             depth = self._depth.get(project_id, 1)
             candidates = None
-            if depth <= MAX_DEPTH:
+            if depth <= MAX_DEPTH and len(keys) <= MAX_PROBED_KEYS:
                 probe = self._tx.recent_candidates(keys, project_id=project_id, per_key=depth + PROBE_SLACK)
                 if probe.settles(depth):
                     candidates, self.bounded = probe.incidents, self.bounded + 1

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import cast
 
 from incident_core.candidate_bound import RecentCandidates
+from incident_core.candidates import MAX_PROBED_KEYS, BatchCandidates
 from incident_core.correlation import OpenIncident
+from incident_core.ports import SignalTransaction
+from incident_core.signals import Signal, SignalStatus
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
@@ -43,3 +49,35 @@ def test_a_tie_with_the_cut_is_not_certain() -> None:
     """A holder left out may have seen the key at the very time of the cut, and win the tie on its id."""
     found = (incident(1, {"service=api"}, 10),)
     assert not RecentCandidates(found, {"service=api": T0 + timedelta(minutes=10)}).settles(1)
+
+
+class _Lookups:
+    """A transaction that records which lookup BatchCandidates asks for (both answer: nothing is open)."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, int]] = []
+
+    def recent_candidates(self, keys: Sequence[str], *, project_id: str | None, per_key: int) -> RecentCandidates:
+        self.asked.append(("bounded", len(keys)))
+        return RecentCandidates(())
+
+    def open_incidents(self, keys: Sequence[str], *, project_id: str | None,
+                       since: datetime | None) -> list[OpenIncident]:
+        self.asked.append(("full", len(keys)))
+        return []
+
+
+def _batch(signals: int, keys_each: int) -> list[Signal]:
+    return [cast(Signal, SimpleNamespace(project_id=None, status=SignalStatus.FIRING, correlation_keys=frozenset(
+        f"fingerprint={n}-{k}" for k in range(keys_each)))) for n in range(signals)]
+
+
+def test_a_batch_with_many_keys_reads_the_full_lookup_at_once() -> None:
+    """An Alertmanager group's keys are probes of their own and one cut sends the batch to the full lookup after
+    them; past MAX_PROBED_KEYS the full lookup is read directly (one statement), below it the bounded one."""
+    for signals, expected in ((2, "bounded"), (50, "full")):
+        tx = _Lookups()
+        pool = BatchCandidates(cast(SignalTransaction, tx), _batch(signals, 5))
+        assert pool.for_signal(_batch(1, 5)[0]) == []
+        assert tx.asked == [(expected, signals * 5)]
+    assert 2 * 5 <= MAX_PROBED_KEYS < 50 * 5
