@@ -18,6 +18,7 @@ from incident_core import richtext as rt
 from incident_core.model import Status
 from incident_core.postmortem_model import EDITABLE, LOCKED, add_business_days, status_of
 from incident_core.state import IncidentState
+from incident_core.timeline import short_actor
 from incident_core.warroom import humanize
 
 SNOOZE_KIND, SNOOZE_NAME = "reminder", "snooze"
@@ -87,6 +88,15 @@ def _snoozed_until(recent: list[ev.Event], kind: str) -> datetime | None:
     return until
 
 
+def _asked(state: IncidentState, request: str) -> tuple[rt.Part, ...]:
+    """The reminder's request, addressed to the incident commander when there is one (a mention notifies them:
+    a reminder nobody is pinged by is easy to miss at 3 a.m.), else to the room."""
+    commander = state.commander
+    if not commander:
+        return (request[:1].upper() + request[1:],)
+    return (rt.mention(commander, short_actor(commander)), f", {request}")
+
+
 def status_update(state: IncidentState, recent: list[ev.Event], now: datetime,
                   policy: ReminderPolicy) -> DueReminder | None:
     """SEV1 every 30 min without an update (by default), unless snoozed."""
@@ -102,7 +112,8 @@ def status_update(state: IncidentState, recent: list[ev.Event], now: datetime,
                        snooze="status_update",
                        content=rt.doc(rt.para(
                            rt.emoji("bell"), f" {state.human_id} ({state.severity.value}, {state.status.value}) has had "
-                           f"no status update for {humanize((now - last).total_seconds())}. Post one with ",
+                           f"no status update for {humanize((now - last).total_seconds())}. ",
+                           *_asked(state, "post one with "),
                            rt.cmd("status …"), " or ", rt.cmd("note …"), " (", rt.cmd("update"),
                            " drafts it for your stakeholders).")))
 
@@ -122,7 +133,8 @@ def postmortem_due(state: IncidentState, now: datetime, policy: ReminderPolicy) 
                        content=rt.doc(rt.para(
                            rt.emoji("memo"), f" {state.human_id}'s postmortem was due {due:%a %d %b} "
                            f"({policy.postmortem_due_business_days} business days after resolution) and is "
-                           f"{where.value if where else 'not drafted'}. Open it with ", rt.cmd("postmortem"), ".")))
+                           f"{where.value if where else 'not drafted'}. ", *_asked(state, "open it with "),
+                           rt.cmd("postmortem"), ".")))
 
 
 def stale_draft(state: IncidentState, now: datetime, policy: ReminderPolicy) -> DueReminder | None:
@@ -139,8 +151,8 @@ def stale_draft(state: IncidentState, now: datetime, policy: ReminderPolicy) -> 
     return DueReminder(kind="stale_draft", incident_id=state.incident_id, slot=_latest_slot(start, every, now),
                        content=rt.doc(rt.para(
                            rt.emoji("hourglass"), f" {state.human_id}'s postmortem has not changed for "
-                           f"{humanize((now - datetime.fromisoformat(last)).total_seconds())} and {ask}: ",
-                           rt.cmd("postmortem"), ".")))
+                           f"{humanize((now - datetime.fromisoformat(last)).total_seconds())} and {ask}. ",
+                           *_asked(state, "open it with "), rt.cmd("postmortem"), ".")))
 
 
 def due_reminders(state: IncidentState, recent: list[ev.Event], now: datetime,

@@ -11,9 +11,12 @@ from pathlib import Path
 import pytest
 
 from bot.reminders import ReminderScheduler, tick
+from handlers.slack.mrkdwn import mrkdwn
+from handlers.teams.markdown import TeamsText
 from incident_core import commands as cmd
+from incident_core import richtext as rt
 from incident_core import usecases as uc
-from incident_core.model import Severity, Status
+from incident_core.model import IncidentRole, Severity, Status
 from incident_core.postmortem_usecases import notice_content
 from incident_core.reminders import SNOOZE_KIND, SNOOZE_NAME, ReminderPolicy, due_reminders
 from tests.conftest import make_app
@@ -137,3 +140,31 @@ def test_two_schedulers_on_postgresql_fire_once(postgres_url: str, tmp_path: Pat
     finally:
         for a in apps:
             a.close()
+
+
+def test_reminders_ping_the_incident_commander_on_each_platform() -> None:
+    """A reminder mentions the commander (Slack `<@U…>`, a Teams `<at>` tag with its entity): nobody else is
+    notified by a line in a busy channel at 3 a.m. Without a commander it asks the room."""
+    m = sev1_open()
+    t = m.state.created_at if m.state else T0
+
+    def reminder(now: datetime) -> rt.Rich:
+        assert m.state is not None
+        return due_reminders(m.state, m.events, now, ReminderPolicy())[0].content
+
+    assert "has had no status update for 31m. Post one with " in reminder(t + timedelta(minutes=31)).plain()
+    m.run(cmd.AssignRole, role=IncidentRole.COMMANDER, assignee="slack:U0CMDR", after=0)
+    slack = mrkdwn(reminder(t + timedelta(minutes=31)))
+    assert "no status update for 31m. <@U0CMDR>, post one with " in slack
+    m.run(cmd.AssignRole, role=IncidentRole.COMMANDER, assignee="teams:aad-cara", after=0)
+    text, tagged = TeamsText(accounts={"teams:aad-cara": ("29:cara", "Cara <b>")}).message(
+        reminder(t + timedelta(minutes=31)))
+    assert [(x.teams_id, x.tag) for x in tagged] == [("29:cara", "<at>Cara &lt;b&gt;</at>")]
+    assert "<at>Cara &lt;b&gt;</at>, post one with " in text
+    m.run(cmd.ChangeStatus, status=Status.MITIGATED)
+    m.run(cmd.ChangeStatus, status=Status.RESOLVED)
+    assert m.state is not None
+    resolved = datetime.fromisoformat(m.state.status_times["resolved"])
+    due = TeamsText(accounts={"teams:aad-cara": ("29:cara", "Cara")}).message(
+        reminder(resolved + timedelta(days=7, hours=1)))
+    assert "<at>Cara</at>, open it with " in due[0] and len(due[1]) == 1
