@@ -81,12 +81,14 @@ class GuidancePosting:
     def __call__(self, msg: Message) -> None:
         if msg.payload.get("quiet"):
             return
-        chat = self.plugin.chat_for(msg.org_id)
-        if chat is None:
-            return
+        # The room first: the state is the message's snapshot, shared with its other subscribers, while an org
+        # with nothing bound on this platform costs a bindings read per chat_for (bot/chat_cache.py).
         state = self.queries.get(msg.org_id, incident_of(msg))
         room = room_of(state, self.plugin.name)
         if state is None or room is None:
+            return
+        chat = self.plugin.chat_for(msg.org_id)
+        if chat is None:
             return
         batch = str(msg.payload.get("batch_id"))
         guidance = guidance_of(self.queries.timeline(msg.org_id, state.incident_id), batch)
