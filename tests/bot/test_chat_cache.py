@@ -76,6 +76,8 @@ def world(db_url: str, tmp_path: Path) -> Iterator[tuple[App, App, SlackEmulator
         try:
             yield app, other, slack, spaces, clock
         finally:
+            for space in spaces:  # emulator team ids repeat across tests: leave none bound in the shared database
+                app.directory.unbind("slack", space.team_id)
             other.close()
             app.close()
 
