@@ -123,10 +123,13 @@ def _decide_from_guess(tx: IncidentTransaction, command: cmd.Command) -> tuple[I
         return None, []
 
 
+CHANGED_TOPIC = "incident.changed"
+
+
 def changed_message(state: IncidentState, events: list[Event]) -> OutboxMessage:
     """The `incident.changed` outbox message every append leaves (chat refreshes read it)."""
     return OutboxMessage(
-        topic="incident.changed",
+        topic=CHANGED_TOPIC,
         payload={"incident_id": state.incident_id, "version": state.version,
                  "types": [e.type_name for e in events]},
         key=f"changed:{state.incident_id}:{state.version}",

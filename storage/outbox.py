@@ -20,6 +20,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.delivery_policy import RetryPolicy, SubscriberState
+from incident_core.usecases import CHANGED_TOPIC
 from storage import outbox_pg as pg
 from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
@@ -28,7 +29,7 @@ from storage.records import utc
 from storage.unit_of_work import OUTBOX
 
 LEASE = timedelta(seconds=20)
-COALESCED_TOPIC = "incident.changed"  # refreshes that render the incident's current state
+COALESCED_TOPIC = CHANGED_TOPIC  # refreshes that render the incident's current state
 LEGACY_SUBSCRIBER = "handler"
 
 

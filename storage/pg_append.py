@@ -22,6 +22,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from incident_core.state import IncidentState
+from incident_core.usecases import CHANGED_TOPIC
 from storage.records import incident_row
 from storage.signal_tail import SignalTail
 from storage.state_read import INCIDENTS, state_columns
@@ -122,7 +123,7 @@ class PendingAppend:
     def absorb(self, later: PendingAppend) -> None:
         self.state = later.state
         self.events += later.events
-        self.outbox += later.outbox
+        self.outbox = fold_refreshes(self.outbox, later.outbox)
         self.keys.update(later.keys)
         self.keys_before = later.keys_before or self.keys_before
         self.signals += later.signals
@@ -140,6 +141,26 @@ class PendingAppend:
     def statements(self) -> list[Statement]:
         """The call, then the statements that follow it."""
         return [self.statement(), *(self.after(self.state) if self.after else ())]
+
+
+def fold_refreshes(earlier: list[dict[str, Any]], later: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Outbox rows of appends merged into one call: an incident's refreshes become one message, at the place
+    of the first and named for the last version (its key and payload), listing every event type once.
+
+    A claim would fold them anyway (storage/outbox.py `_coalesce`: its subscribers read the incident's state
+    when they run, not the message), so writing one saves a group of 50 alerts 49 rows, their index entries and
+    their coalescing. Other topics (an all-clear notice) are kept as they are, in order."""
+    rows = list(earlier)
+    for row in later:
+        incident = row["payload"].get("incident_id") if row["topic"] == CHANGED_TOPIC else None
+        at = next((i for i, old in enumerate(rows) if incident is not None and old["topic"] == CHANGED_TOPIC
+                   and old["payload"].get("incident_id") == incident), None)
+        if at is None:
+            rows.append(row)
+            continue
+        types = [*rows[at]["payload"].get("types", ()), *row["payload"].get("types", ())]
+        rows[at] = {**row, "payload": {**row["payload"], "types": list(dict.fromkeys(types))}}
+    return rows
 
 
 def queue_append(pending: list[PendingAppend], append: PendingAppend) -> None:

@@ -151,3 +151,34 @@ def test_a_group_tests_the_pattern_keys_once_and_stores_the_last_states_rows(
     expected = sorted((r["key"], r["signature"]) for r in pattern_rows(state))
     assert [tuple(r) for r in stored] == expected
     assert {k for k, _ in expected} >= {f"alertname+service=HighLatency{n}/api" for n in range(3)}
+
+
+def _refreshes(app: App, org_id: str) -> list[tuple[str, dict[str, Any]]]:
+    with app.engine.begin() as conn:
+        scope_to_org(conn, org_id)
+        rows = conn.execute(sa.text("SELECT key, payload FROM outbox WHERE org_id = :o AND topic = 'incident.changed' "
+                                    "ORDER BY id"), {"o": org_id}).all()
+    return [(key, payload if isinstance(payload, dict) else json.loads(payload)) for key, payload in rows]
+
+
+def test_a_group_leaves_one_refresh_per_incident_on_postgresql(app: App) -> None:
+    """Appends merged into one call (PostgreSQL) leave the incident one `incident.changed` message, named for the
+    last version: a claim would fold the others into it anyway. SQLite, appending one by one, leaves one each."""
+    w = new_org(app)
+    clock = Frozen(T0)
+    [opened] = _run(app, w.org.id, clock, _group(0, 1))
+    before = _refreshes(app, w.org.id)
+    clock.at = T0 + timedelta(minutes=3)
+    outcomes = _run(app, w.org.id, clock, _group(1, 20))
+    assert [o.action for o in outcomes] == [CorrelationAction.ATTACH] * 20
+    state = app.queries.get(w.org.id, "INC-1")
+    assert state is not None
+    new = _refreshes(app, w.org.id)[len(before):]
+    if app.engine.dialect.name == "postgresql":
+        assert len(new) == 1
+        key, payload = new[0]
+        assert key == f"changed:{state.incident_id}:{state.version}" and payload["version"] == state.version
+        assert payload["incident_id"] == state.incident_id and "SignalAttached" in payload["types"]
+        assert len(payload["types"]) == len(set(payload["types"]))
+    else:
+        assert len(new) == 20 and new[-1][0] == f"changed:{state.incident_id}:{state.version}"
