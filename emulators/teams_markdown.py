@@ -161,14 +161,22 @@ def card_mention_problem(card: Any, members: set[str]) -> str | None:
         if texts.count(tag) != 1:
             return f"card tag {tag!r} has {texts.count(tag)} mention entities (one needed)"
     for entity in entities:
-        raw = entity.get("mentioned")
-        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if entity.get("text") not in written:
             return f"card entity {entity.get('text')!r} is no <at> tag of the card's text"
-        if mentioned.get("id") not in members:
-            return f"card entity {entity.get('text')!r}: {mentioned.get('id')!r} is not a member of the tenant"
-        if not str(mentioned.get("name") or "").strip():
-            return f"card entity {entity.get('text')!r}: the mentioned account has no name"
+        problem = _account_problem(entity, members)
+        if problem is not None:
+            return f"card entity {entity.get('text')!r}: {problem}"
+    return None
+
+
+def _account_problem(entity: dict[str, Any], members: set[str]) -> str | None:
+    """What is wrong with the account a mention entity names (a tenant member's `29:` id, with a name)."""
+    raw = entity.get("mentioned")
+    mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if mentioned.get("id") not in members:
+        return f"{mentioned.get('id')!r} is not a member of the tenant"
+    if not str(mentioned.get("name") or "").strip():
+        return "the mentioned account has no name"
     return None
 
 
@@ -186,14 +194,11 @@ def mention_problem(activity: dict[str, Any], members: set[str]) -> str | None:
     if len(found) != len(entities):
         return f"{len(found)} <at> tag(s) in the text but {len(entities)} mention entit(y/ies)"
     for number, (tag, entity) in enumerate(zip(found, entities, strict=True), 1):
-        raw = entity.get("mentioned")
-        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if entity.get("text") != tag:
             return f"mention {number}: entity text {entity.get('text')!r} is not the tag {tag!r}"
-        if mentioned.get("id") not in members:
-            return f"mention {number}: {mentioned.get('id')!r} is not a member of the tenant"
-        if not str(mentioned.get("name") or "").strip():
-            return f"mention {number}: the mentioned account has no name"
+        problem = _account_problem(entity, members)
+        if problem is not None:
+            return f"mention {number}: {problem}"
     return None
 
 

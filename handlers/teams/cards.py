@@ -82,6 +82,8 @@ def _texts(node: Any) -> Iterator[str]:
 def mentioning(made: dict[str, Any], tagged: list[Tagged]) -> dict[str, Any]:
     """The card with a mention entity in `msteams.entities` for each distinct `<at>` tag its text still holds
     (a TextBlock cut to its limit may have dropped one; then that entity is left out too)."""
+    if not tagged:
+        return made
     shown = list(_texts(made.get("body")))
     entities: list[dict[str, Any]] = []
     for t in tagged:
