@@ -6,7 +6,7 @@ from __future__ import annotations
 from bot.bootstrap import App
 from bot.chat_cache import ChatCache
 from bot.insights_delivery import TeamsDigestPosting
-from bot.teams_wiring import auth_settings, build_adapter, teams_enabled
+from bot.teams_wiring import auth_settings, build_adapter, teams_enabled, teams_roster
 from handlers.teams.channels import incident_channel
 from handlers.teams.ids import PLATFORM
 from handlers.teams.outbound import TeamsChat
@@ -23,7 +23,7 @@ def teams_platform(app: App) -> PlatformPlugin | None:
     adapter = build_adapter(app)
     app_id = str(auth_settings(app).APP_ID)
     store = SqlTeamsConversations(app.engine)
-    people = SqlTeamsPeople(app.engine)
+    people, roster = SqlTeamsPeople(app.engine), teams_roster(app)
 
     def build(org_id: str) -> TeamsChat | None:
         if not app.directory.bindings(org_id, PLATFORM):
@@ -31,7 +31,7 @@ def teams_platform(app: App) -> PlatformPlugin | None:
         return TeamsChat(adapter, app_id=app_id, org_id=org_id, store=store,
                          channel_for=lambda state: incident_channel(directory=app.directory, store=store,
                                                                     org_id=org_id, state=state),
-                         names=lambda: app.directory.display_names(org_id), people=people)
+                         names=lambda: app.directory.display_names(org_id), people=people, roster=roster)
 
     # The org's tenant binding is read once per entry (bot/chat_cache.py), not for every delivered message.
     chat_for = ChatCache(build, app.chat_changes, **app.overrides.get("chat_cache", {})).get

@@ -33,6 +33,7 @@ from handlers.teams.bot import RevenantTeamsBot
 from handlers.teams.commands import reply
 from handlers.teams.errors import explain
 from handlers.teams.middleware import TenantMiddleware
+from handlers.teams.roster import Roster
 from handlers.teams.services import TeamsServices
 from handlers.teams.takeover import show_answer
 from incident_core.chat_service import ChatService
@@ -94,6 +95,18 @@ async def on_turn_error(context: TurnContext, error: Exception) -> None:
             log.warning("could not tell the user about the failure")
 
 
+def teams_roster(app: App) -> Roster:
+    """The process's bounded roster lookups for people with no recorded Teams account, one per app so replies
+    and thread posts share its rate-limit pauses and remembered misses (override `teams_roster`: a Roster, or
+    a dict of its bounds)."""
+    given = app.overrides.get("teams_roster")
+    if isinstance(given, Roster):
+        return given
+    roster = Roster(**(given or {}))
+    app.overrides["teams_roster"] = roster  # built once; the next caller shares it
+    return roster
+
+
 def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tuple[CloudAdapter, RevenantTeamsBot]:
     """The inbound adapter (tenant middleware first) and the activity handler over the shared ChatService."""
     guard = ReplayGuard(app.engine)
@@ -111,7 +124,8 @@ def build_bot(app: App, incident_changed: Callable[[], Awaitable[None]]) -> tupl
         chat=ChatService(deps=app.deps, queries=app.queries, extra=extras), queries=app.queries,
         deps=app.deps, executor=app.executor, store=SqlTeamsConversations(app.engine),
         bound_org=lambda tenant: app.directory.bound_org("teams", tenant), first_answer=first_answer,
-        incident_changed=incident_changed, names=app.directory.display_names, people=SqlTeamsPeople(app.engine))
+        incident_changed=incident_changed, names=app.directory.display_names, people=SqlTeamsPeople(app.engine),
+        roster=teams_roster(app))
     adapter = build_adapter(app)
     adapter.on_turn_error = on_turn_error
     adapter.use(TenantMiddleware(services))

@@ -226,7 +226,7 @@ class BotConnectorEmulator(EmulatorServer):
             members = [m.to_json() for m in self.state.members_of(conversation)]
             return json_response({"continuationToken": None, "members": members})
         if len(rest) == 2 and rest[0] == "members":
-            found = next((m for m in self.state.members_of(conversation) if m.id == rest[1]), None)
+            found = next((m for m in self.state.members_of(conversation) if m.answers_to(rest[1])), None)
             if found is None:
                 return _error(
                     404, "MemberNotFoundInConversation", "The member was not found in the conversation."

@@ -21,6 +21,11 @@ class Member:
     email: str
     tenant_id: str
 
+    def answers_to(self, user_id: str) -> bool:
+        """Whether GET …/members/{user_id} finds this member: by Teams user id, Entra object id or UPN, as Teams
+        does (get-teams-context.md, "Get single member details"); a UPN regardless of case."""
+        return user_id in (self.id, self.aad_object_id) or user_id.lower() == self.email.lower()
+
     def to_json(self) -> dict[str, Any]:
         """The TeamsChannelAccount JSON."""
         given, _, surname = self.name.partition(" ")

@@ -9,7 +9,9 @@ nothing Teams could mention or link.
 A mention notifies someone only with its entity: `mention_problem` says what the Bot Connector would refuse
 in an activity the bot sends (an entity whose text is not the next `<at>` tag of the text, a tag without an
 entity, an entity without a member's `29:` id or a name), and `activity_tokens` reports a mention's target
-as the id its entity names.
+as the id its entity names. An Adaptive Card carries its own entities in `msteams.entities`, matched to the
+`<at>` tags of its TextBlocks and facts by their text (cards-format.md, "Mention support within Adaptive
+Cards"): `card_mention_problem` checks them the same way, and `card_tokens` resolves a card's mentions.
 """
 
 from __future__ import annotations
@@ -97,8 +99,22 @@ def tokens(markdown: str) -> list[tuple[str, str, str]]:
     return found
 
 
+def card_entities(card: Any) -> list[dict[str, Any]]:
+    """The mention entities of an Adaptive Card (`msteams.entities`)."""
+    teams = card.get("msteams") if isinstance(card, dict) else None
+    entities = teams.get("entities") if isinstance(teams, dict) else None
+    return [e for e in entities or [] if isinstance(e, dict) and e.get("type") == "mention"]
+
+
 def card_tokens(card: Any) -> list[tuple[str, str, str]]:
-    """Live tokens of an Adaptive Card: markdown of TextBlocks and facts, Action.OpenUrl targets."""
+    """Live tokens of an Adaptive Card: markdown of TextBlocks and facts, Action.OpenUrl targets; a mention's
+    target is the id its entity (same text) names, else the name written in the tag."""
+    by_text = {str(e.get("text")): str((e.get("mentioned") or {}).get("id") or "") for e in card_entities(card)}
+    return [(kind, by_text.get(label) or target, label) if kind == "mention" else (kind, target, label)
+            for kind, target, label in _card_tokens(card)]
+
+
+def _card_tokens(card: Any) -> list[tuple[str, str, str]]:
     out: list[tuple[str, str, str]] = []
 
     def walk(node: Any) -> None:
@@ -135,22 +151,54 @@ def mention_entities(activity: dict[str, Any]) -> list[dict[str, Any]]:
     return [e for e in activity.get("entities") or [] if isinstance(e, dict) and e.get("type") == "mention"]
 
 
+def card_mention_problem(card: Any, members: set[str]) -> str | None:
+    """Why Teams would not mention the card's people (None when each `<at>` tag of its TextBlocks and facts has
+    exactly one entity with its text, and each entity a tag, naming a member by their `29:` id and a name)."""
+    written = [label for kind, _target, label in _card_tokens(card) if kind == "mention"]
+    entities = card_entities(card)
+    texts = [str(e.get("text")) for e in entities]
+    for tag in written:
+        if texts.count(tag) != 1:
+            return f"card tag {tag!r} has {texts.count(tag)} mention entities (one needed)"
+    for entity in entities:
+        if entity.get("text") not in written:
+            return f"card entity {entity.get('text')!r} is no <at> tag of the card's text"
+        problem = _account_problem(entity, members)
+        if problem is not None:
+            return f"card entity {entity.get('text')!r}: {problem}"
+    return None
+
+
+def _account_problem(entity: dict[str, Any], members: set[str]) -> str | None:
+    """What is wrong with the account a mention entity names (a tenant member's `29:` id, with a name)."""
+    raw = entity.get("mentioned")
+    mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if mentioned.get("id") not in members:
+        return f"{mentioned.get('id')!r} is not a member of the tenant"
+    if not str(mentioned.get("name") or "").strip():
+        return "the mentioned account has no name"
+    return None
+
+
 def mention_problem(activity: dict[str, Any], members: set[str]) -> str | None:
     """Why Teams would refuse or misplace the activity's mentions (None when each `<at>` tag of the text has
-    its entity, in order, with the same text, naming a member of the tenant by their `29:` id)."""
+    its entity, in order, with the same text, naming a member of the tenant by their `29:` id, and each
+    attached Adaptive Card passes `card_mention_problem`)."""
+    for attachment in activity.get("attachments") or []:
+        if isinstance(attachment, dict) and isinstance(attachment.get("content"), dict):
+            problem = card_mention_problem(attachment["content"], members)
+            if problem is not None:
+                return problem
     entities = mention_entities(activity)
     found = tags(str(activity.get("text") or ""))
     if len(found) != len(entities):
         return f"{len(found)} <at> tag(s) in the text but {len(entities)} mention entit(y/ies)"
     for number, (tag, entity) in enumerate(zip(found, entities, strict=True), 1):
-        raw = entity.get("mentioned")
-        mentioned: dict[str, Any] = raw if isinstance(raw, dict) else {}
         if entity.get("text") != tag:
             return f"mention {number}: entity text {entity.get('text')!r} is not the tag {tag!r}"
-        if mentioned.get("id") not in members:
-            return f"mention {number}: {mentioned.get('id')!r} is not a member of the tenant"
-        if not str(mentioned.get("name") or "").strip():
-            return f"mention {number}: the mentioned account has no name"
+        problem = _account_problem(entity, members)
+        if problem is not None:
+            return f"mention {number}: {problem}"
     return None
 
 

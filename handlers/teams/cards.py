@@ -1,14 +1,19 @@
-"""Adaptive Cards (1.4, Universal Actions): the war room, playbook actions, the declare form, notices."""
+"""Adaptive Cards (1.4, Universal Actions): the war room, playbook actions, the declare form, notices.
+
+People whose Teams account is known (`accounts`: person id → (`29:` id, name)) are @mentioned in a card as in
+a message: an `<at>Name</at>` tag in a TextBlock or fact, and a mention entity with the same text in the card's
+`msteams.entities` (Teams matches a card's entities to its tags by text; see `mentioning`).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from botbuilder.schema import Attachment
 
 from handlers.teams.ids import BOT_NAME, InputId, Verb
-from handlers.teams.markdown import TeamsText, cut, escape
+from handlers.teams.markdown import Tagged, TeamsText, cut, escape
 from incident_core import richtext as rt
 from incident_core.action_usecases import ActionOutcome, OutcomeStatus
 from incident_core.model import Severity
@@ -35,8 +40,14 @@ def _data(text: str, limit: int = TEXT_LIMIT, **style: Any) -> dict[str, Any]:
     return _text(escape(_cut(text, limit)), **style)
 
 
-def _who(user: str | None, names: Mapping[str, str] | None = None) -> str:
-    return TeamsText(names or {}).person(user or "?")
+def _writer(names: Mapping[str, str] | None, accounts: Mapping[str, tuple[str, str]] | None) -> TeamsText:
+    """The renderer of one card: people in `accounts` become `<at>` tags, one person per tag."""
+    return TeamsText(names or {}, accounts or {}, one_per_tag=True)
+
+
+def _who(say: TeamsText, user: str | None) -> str:
+    """A person: an `<at>` tag when their account is known, else their escaped display name."""
+    return say.mention(user, "") if user else say.person("?")
 
 
 def _execute(title: str, verb: Verb, data: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -52,15 +63,48 @@ def card(body: list[dict[str, Any]], actions: list[dict[str, Any]] | None = None
     return made
 
 
+def _texts(node: Any) -> Iterator[str]:
+    """The markdown a card shows: TextBlock texts and fact titles and values, anywhere in it."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _texts(item)
+    elif isinstance(node, dict):
+        if node.get("type") == "TextBlock":
+            yield str(node.get("text", ""))
+        for fact in node.get("facts") or []:
+            if isinstance(fact, dict):
+                yield from (str(fact.get("title", "")), str(fact.get("value", "")))
+        for key, value in node.items():
+            if key not in ("text", "facts"):
+                yield from _texts(value)
+
+
+def mentioning(made: dict[str, Any], tagged: list[Tagged]) -> dict[str, Any]:
+    """The card with a mention entity in `msteams.entities` for each distinct `<at>` tag its text still holds
+    (a TextBlock cut to its limit may have dropped one; then that entity is left out too)."""
+    if not tagged:
+        return made
+    shown = list(_texts(made.get("body")))
+    entities: list[dict[str, Any]] = []
+    for t in tagged:
+        if all(e["text"] != t.tag for e in entities) and any(t.tag in text for text in shown):
+            entities.append({"type": "mention", "text": t.tag, "mentioned": {"id": t.teams_id, "name": t.name}})
+    if entities:
+        made["msteams"] = {**made.get("msteams", {}), "entities": entities}
+    return made
+
+
 def attachment(content: dict[str, Any]) -> Attachment:
     """The card as a message attachment."""
     return Attachment(content_type=CONTENT_TYPE, content=content)
 
 
-def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """The war-room card at the root of the incident's thread, updated in place (people by name when known)."""
-    say = TeamsText(names or {})
-    roles = " · ".join(f"{escape(r)}: {_who(u, names)}" for r, u in view.roles.items()) or "no roles yet"
+def war_room(view: WarRoom, names: Mapping[str, str] | None = None,
+             accounts: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """The war-room card at the root of the incident's thread, updated in place (people by name, @mentioned when
+    their account is in `accounts`)."""
+    say = _writer(names, accounts)
+    roles = " · ".join(f"{escape(r)}: {_who(say, u)}" for r, u in view.roles.items()) or "no roles yet"
     body: list[dict[str, Any]] = [
         _data(f"{view.human_id} — {view.title}", size="Large", weight="Bolder"),
         {"type": "FactSet", "facts": [
@@ -90,7 +134,7 @@ def war_room(view: WarRoom, names: Mapping[str, str] | None = None) -> dict[str,
         _execute(s.value, Verb.SET_SEVERITY, {**data, "severity": s.value}) for s in view.severities]})
     body.append(_text(f"Timeline captured from this thread · 📌 marks a key moment · @{BOT_NAME} help",
                       size="Small", isSubtle=True))
-    return card(body)
+    return mentioning(card(body), say.tagged)
 
 
 _STATUS_LINE = {
@@ -111,28 +155,25 @@ def status_line(o: ActionOutcome) -> tuple[rt.Inline, ...]:
     return rt.inline(_STATUS_LINE[o.status], (" (approved by ", rt.mention(o.approver), ")") if approved else ())
 
 
-def status_text(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
-    """Where an action stands, as card markdown (people by display name)."""
-    return TeamsText(names or {}).inline(status_line(o))
-
-
 def outcome_name(o: ActionOutcome, names: Mapping[str, str] | None = None) -> str:
     """The action's name as markdown (a runbook command in code)."""
     return TeamsText(names or {}).inline(action_name(ActionRecord(action=o.action, command=o.command,
                                                                    summary=o.summary)))
 
 
-def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """One playbook action: risk badge, exact command, citation, status and the buttons its gate allows."""
-    o = outcome
+def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, str] | None = None,
+                accounts: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
+    """One playbook action: risk badge, exact command, citation, status and the buttons its gate allows (the
+    people it waits for @mentioned when their account is in `accounts`)."""
+    o, say = outcome, _writer(names, accounts)
     body: list[dict[str, Any]] = [
         _data(f"🛠 {o.summary}", weight="Bolder", size="Medium"),
         _data(f"{o.risk.upper()} RISK — {o.reason}", color=RISK_COLOR.get(o.risk, "default"), weight="Bolder"),
     ]
     if o.command:
         body.append(_data(o.command, fontType="Monospace"))
-    facts = [{"title": "Requested by", "value": _who(o.requested_by, names)},
-             {"title": "Status", "value": status_text(o, names)}]
+    facts = [{"title": "Requested by", "value": _who(say, o.requested_by)},
+             {"title": "Status", "value": say.inline(status_line(o))}]
     if o.source:
         facts.append({"title": "Source", "value": escape(_cut(o.source, 300))})
     if o.undo:
@@ -151,7 +192,7 @@ def action_card(outcome: ActionOutcome, incident_id: str, names: Mapping[str, st
     }.get(o.status, [])
     if o.can_undo:
         buttons = [_execute("Undo", Verb.UNDO_ACTION, data)]
-    return card(body, buttons)
+    return mentioning(card(body, buttons), say.tagged)
 
 
 def declare_form() -> dict[str, Any]:
@@ -166,9 +207,11 @@ def declare_form() -> dict[str, Any]:
     ], [_execute("Declare", Verb.DECLARE, {})])
 
 
-def notice(content: rt.Rich, names: Mapping[str, str] | None = None) -> dict[str, Any]:
+def notice(content: rt.Rich, names: Mapping[str, str] | None = None,
+           accounts: Mapping[str, tuple[str, str]] | None = None) -> dict[str, Any]:
     """A one-paragraph card (what a submitted form turns into)."""
-    return card([_text(TeamsText(names or {}).markdown(content))])
+    say = _writer(names, accounts)
+    return mentioning(card([_text(say.markdown(content))]), say.tagged)
 
 
 def fallback_text(view: WarRoom) -> str:

@@ -21,8 +21,8 @@ from handlers.teams.activity import (
 from handlers.teams.errors import explain
 from handlers.teams.ids import PLATFORM, PM_VERBS
 from handlers.teams.insights_cards import patterns_card
-from handlers.teams.mentions import known_accounts, message_activity
-from handlers.teams.people import of_member
+from handlers.teams.mentions import mentionable, message_activity
+from handlers.teams.people import of_member, people_in
 from handlers.teams.services import TeamsServices
 from handlers.teams.text import command_text
 from incident_core import richtext as rt
@@ -41,6 +41,19 @@ async def reply(context: TurnContext, content: rt.Rich, names: dict[str, str] | 
     """Answer in the conversation (in a channel thread: a reply in that thread), as Teams markdown; the people
     in `accounts` (person id → (`29:` id, name)) are @mentioned, everyone else is named."""
     await context.send_activity(message_activity(content, names, accounts))
+
+
+async def accounts_in(services: TeamsServices, context: TurnContext, content: rt.Rich) -> dict[str, tuple[str, str]]:
+    """The Teams accounts of the people the content mentions: known in the tenant, else found in this
+    conversation's roster (bounded; recorded)."""
+    wanted = people_in(content)
+    if not wanted:
+        return {}
+    tenant = tenant_in(context)
+    client = context.turn_state.get(context.adapter.BOT_CONNECTOR_CLIENT_KEY)
+    return await mentionable(services.people, services.roster, getattr(client, "conversations", None),
+                             conversation_id=context.activity.conversation.id, org_id=tenant.org_id,
+                             tenant_id=tenant.tenant_id, wanted=wanted)
 
 
 async def run_command(services: TeamsServices, context: TurnContext) -> None:
@@ -79,9 +92,7 @@ async def run_command(services: TeamsServices, context: TurnContext) -> None:
         if isinstance(answer.report, PatternReport):
             await context.send_activity(MessageFactory.attachment(cards.attachment(patterns_card(answer.report))))
         else:
-            accounts = await asyncio.to_thread(known_accounts, services.people, tenant.org_id,
-                                               lambda: tenant.tenant_id, answer.content)
-            await reply(context, answer.content, names, accounts)
+            await reply(context, answer.content, names, await accounts_in(services, context, answer.content))
     if answer.incident is not None:
         await services.incident_changed()
 

@@ -23,6 +23,8 @@ from handlers.teams.commands import reply
 from handlers.teams.errors import invoke_error
 from handlers.teams.ids import PM_VERBS, InputId, Verb
 from handlers.teams.markdown import TeamsText
+from handlers.teams.mentions import known_accounts, people_in_view
+from handlers.teams.people import people_in
 from handlers.teams.postmortem_card import edited_sections, review_card
 from handlers.teams.services import TeamsServices
 from incident_core import action_usecases as au
@@ -51,6 +53,12 @@ class Click:
     conversation_id: str
     channel: str | None
     names: dict[str, str]
+    tenant_id: str | None = None
+
+    def accounts(self, services: TeamsServices, wanted: set[str]) -> dict[str, tuple[str, str]]:
+        """The accounts the tenant knows of these people (bare ids), for the card the click answers with: the
+        store only (this runs off the event loop); the thread's refresh asks the roster about the rest."""
+        return known_accounts(services.people, self.org_id, self.tenant_id, wanted)
 
 
 @dataclass(frozen=True)
@@ -75,12 +83,13 @@ async def execute(services: TeamsServices, context: TurnContext,
     action: dict[str, Any] = value.action if isinstance(value.action, dict) else {}
     raw = action.get("data")
     data: dict[str, Any] = dict(raw) if isinstance(raw, dict) else {}
-    org_id, actor = tenant_in(context).org_id, actor_of(a.from_property)
+    tenant = tenant_in(context)
+    org_id, actor = tenant.org_id, actor_of(a.from_property)
     name = (a.from_property.name if a.from_property else None) or "someone"
     names = {**await asyncio.to_thread(services.names, org_id), actor: name}
     click = Click(org_id=org_id, actor=actor, name=name, data=data, key=activity_key("invoke", a),
                   conversation_id=a.conversation.id, channel=channel_of(a) if kind_of(a) == "channel" else None,
-                  names=names)
+                  names=names, tenant_id=tenant.tenant_id)
     verb = next((v for v in Verb if v.value == action.get("verb")), None)
     if verb is None:
         return invoke_error(ValidationError(f"this card's button ({action.get('verb')!r}) is not one Revenant knows; "
@@ -114,7 +123,8 @@ def _incident(services: TeamsServices, click: Click) -> IncidentState:
 
 
 def _war_room(services: TeamsServices, state: IncidentState, click: Click) -> dict[str, Any]:
-    return cards.war_room(warroom.build(state, services.deps.clock.now()), click.names)
+    view = warroom.build(state, services.deps.clock.now())
+    return cards.war_room(view, click.names, click.accounts(services, people_in_view(view)))
 
 
 def _status(services: TeamsServices, click: Click) -> Answer:
@@ -147,11 +157,12 @@ def _declare(services: TeamsServices, click: Click) -> Answer:
     intent = Intent("declare", title=title, severity=Severity.parse(str(click.data.get(InputId.SEVERITY) or "SEV3")))
     answer = handle_intent(services, click.org_id, click.actor, click.conversation_id, click.channel, intent,
                            click.key)
-    return Answer(cards.notice(answer.content, click.names))
+    return Answer(cards.notice(answer.content, click.names, click.accounts(services, people_in(answer.content))))
 
 
 def _action(services: TeamsServices, click: Click, outcome: au.ActionOutcome) -> Answer:
-    card = cards.action_card(outcome, str(click.data.get("incident_id")), click.names)
+    wanted = people_in(rt.doc(rt.para(rt.mention(outcome.requested_by or ""), cards.status_line(outcome))))
+    card = cards.action_card(outcome, str(click.data.get("incident_id")), click.names, click.accounts(services, wanted))
     if outcome.duplicate:
         return Answer(card, changed=False)
     return Answer(card, _did(click, f": {outcome.summary} — ", cards.status_line(outcome)))

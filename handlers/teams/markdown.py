@@ -24,6 +24,7 @@ from incident_core.richtext_plain import Voice, inline_plain, to_plain
 _SPECIAL = frozenset("\\`*_[]()~#|!{}")
 _BARE_LINK = re.compile(r"(?<![A-Za-z0-9])(https?|www)(?=://|\.)", re.IGNORECASE)
 ZWSP = "\u200b"
+AT_OPEN, AT_CLOSE = "<at>", "</at>"
 _LINE_START = re.compile(r"^(\s*)([-+=>]|\d+[.)])", re.MULTILINE)
 
 
@@ -51,12 +52,16 @@ def _line_starts(text: str) -> str:
 
 
 def _safe_end(text: str, limit: int) -> int:
-    """The last index ≤ limit that splits no escape, entity, code span or fence (so nothing reopens as markup)."""
+    """The last index ≤ limit that splits no escape, entity, code span, fence or `<at>` tag (so nothing reopens as
+    markup and no half tag is left; outside text never holds a `<`, escaping made it `&lt;`)."""
     i, safe = 0, 0
     while i < limit:
         ch = text[i]
         if ch == "\\":
             i += 2
+        elif text.startswith(AT_OPEN, i):
+            end = text.find(AT_CLOSE, i)
+            i = end + len(AT_CLOSE) if end != -1 else i + 1
         elif ch == "&":
             end = text.find(";", i)
             i = end + 1 if 0 < end - i <= 8 else i + 1
@@ -106,12 +111,17 @@ class Tagged:
 @dataclass(frozen=True)
 class TeamsText(MarkupWriter):
     """Renders rich text for Teams; `names` maps person ids to display names. `accounts` (person id →
-    (`29:` id, name)) turns those people into `<at>` tags, each noted in `tagged`: only `message` passes it,
-    since a tag without its entity mentions nobody."""
+    (`29:` id, name)) turns those people into `<at>` tags, each noted in `tagged`: only renderings that attach
+    the entities pass it (message text, handlers/teams/mentions.py; a card, its `msteams.entities`), since a tag
+    without its entity mentions nobody.
+
+    `one_per_tag` (cards): a card's entities are matched to its tags by their text, not by order, so a second
+    person shown by the same name as someone already tagged is named, not tagged."""
 
     names: Mapping[str, str] = field(default_factory=dict)
     accounts: Mapping[str, tuple[str, str]] = field(default_factory=dict)
     tagged: list[Tagged] = field(default_factory=list, compare=False)
+    one_per_tag: bool = False
 
     def person(self, user: str, name: str = "") -> str:
         """A person's display name (escaped), else the name given, else the short id."""
@@ -142,7 +152,9 @@ class TeamsText(MarkupWriter):
         if known is None:
             return self.person(user, name)
         shown = rt.one_line(self.shown(user, known[1] or name), 100)
-        tag = f"<at>{escape(shown)}</at>"
+        tag = f"{AT_OPEN}{escape(shown)}{AT_CLOSE}"
+        if self.one_per_tag and any(t.tag == tag and t.teams_id != known[0] for t in self.tagged):
+            return self.person(user, name)
         self.tagged.append(Tagged(teams_id=known[0], name=shown, tag=tag))
         return tag
 

@@ -29,9 +29,10 @@ from handlers.teams import cards
 from handlers.teams.activity import reference_tenant, thread_root
 from handlers.teams.guidance_cards import guidance_card, guidance_text
 from handlers.teams.ids import PLATFORM
-from handlers.teams.mentions import known_accounts, message_activity
-from handlers.teams.people import PeopleStore
+from handlers.teams.mentions import mentionable, message_activity, people_in_view
+from handlers.teams.people import PeopleStore, people_in
 from handlers.teams.references import ConversationStore
+from handlers.teams.roster import Roster
 from incident_core import richtext as rt
 from incident_core.delivery import Steps
 from incident_core.errors import NotFound
@@ -70,24 +71,25 @@ def unless_gone(post: Callable[[], str]) -> str:
         raise
 
 
-def card_activity(view: WarRoom, names: Mapping[str, str] | None = None) -> Activity:
-    """The war-room message: the card plus notification text."""
+def card_activity(view: WarRoom, names: Mapping[str, str] | None = None,
+                  accounts: Mapping[str, tuple[str, str]] | None = None) -> Activity:
+    """The war-room message: the card (its known people @mentioned) plus notification text."""
     return Activity(type=ActivityTypes.message, text=cards.fallback_text(view),
-                    attachments=[cards.attachment(cards.war_room(view, names))])
+                    attachments=[cards.attachment(cards.war_room(view, names, accounts))])
 
 
 class TeamsChat:
     """ChatPlatform for Teams, for one org: opens threads, updates the war-room card in place, posts replies
-    (people whose Teams account `people` knows are @mentioned in them)."""
+    (people whose Teams account `people` knows, or `roster` finds, are @mentioned in them and in the war-room card)."""
 
     platform = PLATFORM
 
     def __init__(self, adapter: CloudAdapterBase, *, app_id: str, org_id: str, store: ConversationStore,
                  channel_for: Callable[[IncidentState], str | None],
                  names: Callable[[], Mapping[str, str]] = dict, run: Runner = asyncio.run,
-                 people: PeopleStore | None = None) -> None:
+                 people: PeopleStore | None = None, roster: Roster | None = None) -> None:
         self.adapter, self.app_id, self.org_id, self.store = adapter, app_id, org_id, store
-        self.channel_for, self.names, self.run, self.people = channel_for, names, run, people
+        self.channel_for, self.names, self.run, self.people, self.roster = channel_for, names, run, people, roster
 
     def open_room(self, state: IncidentState, view: WarRoom, plan: RoomPlan, steps: Steps) -> OpenedRoom:
         """Start a thread in the incident channel with the war-room card, post its links, announce it: each
@@ -146,7 +148,8 @@ class TeamsChat:
         if not channel:
             raise NotFound(f"no Teams incident channel for {state.human_id}: run `revenant teams channel ORG "
                            "CHANNEL_ID` (optionally `--project NAME`)")
-        reference, message_id = self.run(self._new_thread(channel, card_activity(view, self.names())))
+        accounts = self._opening_accounts(channel, people_in_view(view))
+        reference, message_id = self.run(self._new_thread(channel, card_activity(view, self.names(), accounts)))
         self.store.remember(self.org_id, reference, kind="channel", tenant_id=reference_tenant(reference), team_id=None,
                             channel_id=channel, incident_id=state.incident_id)
         thread_id = str(reference["conversation"]["id"])
@@ -154,26 +157,32 @@ class TeamsChat:
 
     def refresh(self, room_id: str, message_id: str, view: WarRoom) -> None:
         """Replace the war-room card in place; a conversation that is gone keeps its last card (done, not retried)."""
-        activity = card_activity(view, self.names())
-        activity.id = message_id
+        reference = self._reference(room_id)
+        wanted = people_in_view(view)
+        tenant = self._tenant(reference) if wanted else None
 
         async def update(client: ConnectorClient, conversation_id: str) -> str:
+            accounts = await self._accounts(client, conversation_id, tenant, wanted)
+            activity = card_activity(view, self.names(), accounts)
+            activity.id = message_id
             await client.conversations.update_activity(conversation_id, message_id, activity)
             return message_id
 
         try:
-            unless_gone(lambda: str(self.run(self._with_client(self._reference(room_id), update))))
+            unless_gone(lambda: str(self.run(self._with_client(reference, update))))
         except RoomGone as gone:
             log.info("war room of %s not refreshed: %s (conversation %s)", view.human_id, gone, room_id)
 
     def post(self, room_id: str, content: rt.Rich, *, thread_id: str | None = None) -> str:
         """Post a reply in the incident's thread (Teams threads do not nest, so `thread_id` changes nothing);
-        people known in the thread's tenant are @mentioned."""
+        people known in the thread's tenant (or found in its roster) are @mentioned."""
         reference = self._reference(room_id)
-        accounts = known_accounts(self.people, self.org_id, lambda: self._tenant(reference), content)
-        activity = message_activity(content, self.names(), accounts)
+        wanted = people_in(content)
+        tenant = self._tenant(reference) if wanted else None
 
         async def send(client: ConnectorClient, conversation_id: str) -> str:
+            accounts = await self._accounts(client, conversation_id, tenant, wanted)
+            activity = message_activity(content, self.names(), accounts)
             sent = await client.conversations.send_to_conversation(conversation_id, activity)
             return str(sent.id or "")
 
@@ -201,6 +210,26 @@ class TeamsChat:
                                                                   "record.")))
 
     # --- internals ----------------------------------------------------------------------------
+
+    async def _accounts(self, client: ConnectorClient, conversation_id: str, tenant: str | None,
+                        wanted: set[str]) -> dict[str, tuple[str, str]]:
+        """The wanted people's accounts: the store's, else the conversation's roster's (bounded, recorded)."""
+        if not wanted:
+            return {}
+        return await mentionable(self.people, self.roster, client.conversations, conversation_id=conversation_id,
+                                 org_id=self.org_id, tenant_id=tenant, wanted=wanted)
+
+    def _opening_accounts(self, channel_id: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
+        """The accounts of the people on the opening card (the thread does not exist yet: the channel's roster)."""
+        route = self.store.route_to_channel(self.org_id, channel_id) if wanted and self.people else None
+        if route is None:
+            return {}
+        tenant = reference_tenant(route)
+
+        async def lookup(client: ConnectorClient, _conversation_id: str) -> dict[str, tuple[str, str]]:
+            return await self._accounts(client, channel_id, tenant, wanted)
+
+        return dict(self.run(self._with_client(route, lookup)))
 
     def _tenant(self, reference: dict[str, Any]) -> str | None:
         """The conversation's tenant: its reference's, else the one stored with it or with its channel."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from handlers.teams.ids import PLATFORM
 from handlers.teams.people import PeopleStore
 from handlers.teams.references import ConversationStore
+from handlers.teams.roster import Roster
 from incident_core.action_usecases import ActionExecutor
 from incident_core.chat_service import ChatContext, ChatService
 from incident_core.ports import IncidentQueries
@@ -28,6 +29,7 @@ class TeamsServices:
     incident_changed: Callable[[], Awaitable[None]]
     names: Callable[[str], dict[str, str]]
     people: PeopleStore | None = None
+    roster: Roster | None = None
 
     def context(self, org_id: str, actor: str, conversation_id: str | None) -> ChatContext:
         """The ChatContext of an activity: the incident is the one whose thread this is, if any."""

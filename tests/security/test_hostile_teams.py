@@ -77,7 +77,8 @@ def test_hostile_commands_messages_and_card_actions_mention_nobody(teams_world: 
         oracle.assert_teams_quiet(activity_tokens(activity), links={GOOD_LINK}, mentions=people,
                                   where=json.dumps(activity)[:200])
     for answer in answers:
-        oracle.assert_teams_quiet(answer_tokens(answer), links={GOOD_LINK}, where=f"answer {json.dumps(answer)[:200]}")
+        oracle.assert_teams_quiet(answer_tokens(answer), links={GOOD_LINK}, mentions=people,  # the card's people
+                                  where=f"answer {json.dumps(answer)[:200]}")
     shown = json.dumps([a.get("text") for a in bot_activities(w)])
     assert "Grafana dashboard" in shown  # the title is shown, as text
 

@@ -1,6 +1,7 @@
 """Teams threads have no members, so the room's people (declarer, role holders, the project's responders) are
-named in the thread when it opens — by display name, never as an `<at>` mention (docs/security.md): the same
-room plan as Slack's invitations, through the Bot Connector emulator."""
+named in the thread when it opens — @mentioned when their Teams account is known or the team's roster has them,
+else by display name (docs/teams.md, Mentions): the same room plan as Slack's invitations, through the Bot
+Connector emulator."""
 
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ def test_a_project_incident_thread_names_its_responders_once(teams_world: TeamsW
                         project_id=project.id, source="signal:alertmanager", check_role=False)
     thread = w.thread_of("INC-2")  # a project's incident opens a thread without any auto_channel setting
     (line,) = eventually(lambda: named(w, thread), what="the responders named")
-    assert line.endswith(NAMED + "Bob Brown") and "USLACK1" not in line  # a Slack id is not named on Teams
-    assert not any(a.get("entities") for a in w.connector.activities(thread))  # nobody is @mentioned
+    assert line.endswith(NAMED + "<at>Bob Brown</at>") and "USLACK1" not in line  # a Slack id is not named on Teams
+    mentioned = [e["mentioned"]["id"] for a in w.connector.activities(thread) for e in a.get("entities") or []]
+    assert set(mentioned) == {w.bob.id}  # Bob, found in the team's roster; nobody else is @mentioned
 
 
 def test_a_thread_declared_in_chat_names_its_declarer(teams_world: TeamsWorld) -> None:

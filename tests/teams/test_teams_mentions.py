@@ -1,5 +1,5 @@
-"""Real @mentions on Teams: people the bot has heard from are tagged (`<at>Name</at>` plus a mention entity with
-their `29:` id) when they are assigned or paged; anyone else is named. Over real HTTP against the Bot Connector
+"""Real @mentions on Teams: people the bot has heard from, or found in the team's roster, are tagged (`<at>Name</at>`
+plus a mention entity with their `29:` id) when they are assigned or paged; anyone else is named. Over real HTTP against the Bot Connector
 emulator, which refuses an activity whose entities do not match its tags, on SQLite and PostgreSQL.
 """
 
@@ -55,10 +55,12 @@ def learn(w: TeamsWorld, member: Member) -> None:
 
 def test_a_person_who_posted_is_mentioned_when_paged_and_an_unknown_one_is_named(teams_world: TeamsWorld) -> None:
     w = teams_world
-    learn(w, w.bob)  # Dave never wrote anything the bot saw
-    said = page(w, w.bob, w.dave)
-    assert said["text"].endswith(NAMED + "<at>Bob Brown</at>, Dave Diaz")
-    assert said["entities"] == [entity(w.bob)]  # one entity per tag, Bob's 29: id; none is invented for Dave
+    learn(w, w.bob)
+    erin = w.connector.add_member("Erin Ek")  # never wrote anything the bot saw, and not in the team's roster
+    w.app.directory.set_role(w.org_id, w.actor(erin), OrgRole.RESPONDER, erin.name)
+    said = page(w, w.bob, erin)
+    assert said["text"].endswith(NAMED + "<at>Bob Brown</at>, Erin Ek")
+    assert said["entities"] == [entity(w.bob)]  # one entity per tag, Bob's 29: id; none is invented for Erin
     oracle.assert_teams_quiet(activity_tokens(said), mentions={w.bob.id}, where="paged")
 
 
@@ -102,8 +104,8 @@ def test_another_orgs_account_for_the_same_entra_id_is_never_used(teams_world: T
         scope_to_org(conn, other.id)
         assert conn.execute(sa.text("SELECT teams_id FROM teams_users WHERE org_id = :o"),
                             {"o": other.id}).scalars().all() == ["29:impostor-in-tenant-b"]
-    said = page(w, w.bob)
-    assert said["text"].endswith(NAMED + "Bob Brown") and not said.get("entities")
+    said = page(w, w.bob)  # this org's tenant's roster has Bob: his own account, never the other tenant's
+    assert said["text"].endswith(NAMED + "<at>Bob Brown</at>") and said["entities"] == [entity(w.bob)]
     learn(w, w.bob)
     said = page(w, w.bob, title="Second page")
     assert said["entities"] == [entity(w.bob)]
