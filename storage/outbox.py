@@ -75,6 +75,8 @@ class SqlOutbox:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
                                             OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
+            if coalesce:
+                stmt = stmt.where(~_waits_for_deferred(org_id, now))
             row = conn.execute(stmt).first()
             if row is None:
                 return None
@@ -216,6 +218,19 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
                   "last_error": o.error[:2000] if o.error else None}
         conn.execute(insert.values(org_id=msg.org_id, message_id=msg.id, subscriber=o.subscriber, **values)
                      .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
+
+
+def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
+    """An untouched, unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold
+    when it falls due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
+    waiting = OUTBOX.alias("waiting")
+    touched = sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
+    deferred = sa.exists().where(
+        waiting.c.org_id == org_id, waiting.c.topic == COALESCED_TOPIC, waiting.c.delivered_at.is_(None),
+        waiting.c.lease_owner.is_(None), waiting.c.available_at > now,
+        waiting.c.payload["incident_id"].as_string() == OUTBOX.c.payload["incident_id"].as_string(),
+        ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == waiting.c.id))
+    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred, ~touched)
 
 
 def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:

@@ -17,12 +17,22 @@ from storage.pg_append import json_rows
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
 # (not held by anyone, no subscriber started) into it. Every sub-statement sees the same snapshot; the two
-# updates touch different rows.
+# updates touch different rows. With coalescing, an untouched refresh of an incident whose refresh is deferred
+# (`SqlOutbox.defer`: unheld, untouched, due later) is not picked: that one folds it when it falls due. Picking
+# it would only defer it in turn, two commits per change of a settling incident for nothing.
 CLAIM = """
 WITH picked AS (
-    SELECT id FROM outbox
-    WHERE org_id = %(org)s AND delivered_at IS NULL AND available_at <= %(now)s
-    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+    SELECT m.id FROM outbox AS m
+    WHERE m.org_id = %(org)s AND m.delivered_at IS NULL AND m.available_at <= %(now)s
+      AND NOT (%(coalesce)s AND m.topic = %(topic)s AND m.lease_owner IS NULL
+               AND EXISTS (SELECT 1 FROM outbox AS w
+                           WHERE w.org_id = %(org)s AND w.topic = %(topic)s AND w.delivered_at IS NULL
+                             AND w.lease_owner IS NULL AND w.available_at > %(now)s
+                             AND w.payload ->> 'incident_id' = m.payload ->> 'incident_id'
+                             AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d
+                                             WHERE d.org_id = %(org)s AND d.message_id = w.id))
+               AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = m.id))
+    ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED
 ), leased AS (
     UPDATE outbox AS o SET available_at = %(until)s, lease_owner = %(owner)s
     FROM picked WHERE o.org_id = %(org)s AND o.id = picked.id

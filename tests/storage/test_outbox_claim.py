@@ -5,6 +5,7 @@ subscribers' states it hands back, a lost lease, another org's rows, and SKIP LO
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -132,3 +133,35 @@ def test_a_claim_skips_rows_another_transaction_holds_instead_of_waiting(pg_app:
     finally:
         held.close()
     assert not rows(pg_app, org)["changed:INC:2"][0]
+
+
+def test_refreshes_of_an_incident_whose_refresh_is_deferred_wait_for_it_and_fold_into_it(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    first = app.outbox.claim(org, owner="p1")
+    assert first is not None and first.key == "changed:INC:0"
+    due = datetime.now(UTC) + timedelta(seconds=0.5)
+    assert app.outbox.defer(first, owner="p1", until=due)  # the incident was rendered moments ago: it settles
+    for n in (1, 2, 3):
+        refresh(app, org, "INC", n)
+    refresh(app, org, "ELSE", 0)
+    other = app.outbox.claim(org, owner="p1")  # INC:1..3 wait for the deferred refresh; ELSE goes
+    assert other is not None and other.key == "changed:ELSE:0"
+    assert app.outbox.release(other, owner="p1", next_at=None)
+    assert app.outbox.claim(org, owner="p1") is None  # nothing due but the settling incident's refreshes
+    single = app.outbox.claim(org, owner="p2", coalesce=False)  # a consumer that does not coalesce takes them
+    assert single is not None and single.key == "changed:INC:1"
+    retried = datetime.now(UTC) - timedelta(seconds=1)  # a refresh a subscriber started cannot be folded: it goes
+    assert app.outbox.release(single, owner="p2", next_at=retried,
+                              outcomes=[Outcome("keeper", "delivered", 1), Outcome("drafter", "pending", 1, retried, "x")])
+    again = app.outbox.claim(org, owner="p1")
+    assert again is not None and again.id == single.id and again.coalesced == 0
+    assert app.outbox.release(again, owner="p1", next_at=None, outcomes=[Outcome("drafter", "delivered", 2)])
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.05)
+    settled = app.outbox.claim(org, owner="p1")  # due: the deferred refresh folds what waited for it
+    assert settled is not None and settled.id == first.id and settled.coalesced == 2
+    assert app.outbox.release(settled, owner="p1", next_at=None)
+    state = rows(app, org)
+    assert state["changed:INC:2"] == (True, f"coalesced into message {first.id}")
+    assert state["changed:INC:3"] == (True, f"coalesced into message {first.id}")
+    assert app.outbox.pending(org) == 0
