@@ -80,7 +80,7 @@ class Deliverer:
         self.snapshots = snapshots  # the subscribers' state reads, answered once per message (delivery_snapshot.py)
         self.settle = settle
         self.settles_at: float | None = None  # monotonic time the earliest refresh this pass deferred is due
-        self._rendered: dict[tuple[str, str], float] = {}  # (org, incident) -> when its last refresh started
+        self._rendered: dict[str, dict[str, float]] = {}  # org -> incident -> when its last refresh started
         self.topics = named(subs)
         self.after = ordering(self.topics)
         self.threads = max(1, threads)
@@ -113,14 +113,14 @@ class Deliverer:
                         return
                     org_id = orgs.popleft()
                 try:
-                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease)
+                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease, settling=self._settling(org_id))
                 except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
                     log.exception("claiming a message of org %s failed", org_id)
                     continue
                 if msg is None:
                     continue
                 try:
-                    if self._defer_if_settling(msg):
+                    if self._settles(msg):
                         completed = False  # back when its window ends; the org's other messages go on
                     else:
                         if self.before_each is not None:
@@ -186,23 +186,36 @@ class Deliverer:
         return self._stop.is_set()
 
     # --- one message -----------------------------------------------------------------------------
-    def _defer_if_settling(self, msg: PendingMessage) -> bool:
-        """Within `settle` of the incident's last render, give a fresh refresh back, due when the window ends
-        (True: deferred, nothing delivered). Otherwise note the render about to start (False)."""
-        if not self.settle or msg.topic != COALESCED_TOPIC or msg.deliveries:
-            return False
-        key, now, window = (msg.org_id, str(msg.payload.get("incident_id", ""))), time.monotonic(), self.settle.total_seconds()
+    def _settling(self, org_id: str) -> dict[str, datetime] | None:
+        """The org's incidents whose last refresh started within `settle`, each with the time its window ends:
+        the claim defers a fresh refresh of one of them to that time instead of leasing it."""
+        if not self.settle:
+            return None
+        now, window = time.monotonic(), self.settle.total_seconds()
+        wall = datetime.now(UTC)
         with self._lock:
-            last = self._rendered.get(key)
-            if last is None or now - last >= window:
-                if len(self._rendered) >= 10_000:  # forget incidents rendered longer ago than the window
-                    self._rendered = {k: t for k, t in self._rendered.items() if now - t < window}
-                self._rendered[key] = now
-                return False
-            due = last + window
-            self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
-        self.outbox.defer(msg, owner=self.owner, until=datetime.now(UTC) + timedelta(seconds=due - now))
-        return True
+            rendered = self._rendered.get(org_id)
+            if not rendered:
+                return None
+            for incident in [i for i, at in rendered.items() if now - at >= window]:
+                del rendered[incident]  # forget incidents rendered longer ago than the window
+            if not rendered:
+                del self._rendered[org_id]
+                return None
+            return {incident: wall + timedelta(seconds=at + window - now) for incident, at in rendered.items()}
+
+    def _settles(self, msg: PendingMessage) -> bool:
+        """True when the claim deferred the message (its incident settling: nothing to deliver now); otherwise a
+        fresh refresh notes the render about to start (False)."""
+        if msg.deferred_until is not None:
+            due = time.monotonic() + max(0.0, (msg.deferred_until - datetime.now(UTC)).total_seconds())
+            with self._lock:
+                self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
+            return True
+        if self.settle and msg.topic == COALESCED_TOPIC and not msg.deliveries:
+            with self._lock:
+                self._rendered.setdefault(msg.org_id, {})[str(msg.payload.get("incident_id", ""))] = time.monotonic()
+        return False
 
     def deliver(self, msg: PendingMessage) -> bool:
         """Run the message's due subscribers (dependencies first), record each outcome, release the lease.

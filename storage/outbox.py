@@ -44,6 +44,7 @@ class PendingMessage:
     created_at: datetime | None = None
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
+    deferred_until: datetime | None = None  # claimed only to be deferred (its incident settling): not leased
 
 
 @dataclass(frozen=True)
@@ -65,12 +66,17 @@ class SqlOutbox:
         self._pg = is_postgres(engine)  # PostgreSQL: claim, record and release in one round trip each (outbox_pg.py)
 
     # --- claiming and leases ------------------------------------------------------------------
-    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True) -> PendingMessage | None:
+    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True,
+              settling: Mapping[str, datetime] | None = None) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
-        its incident are marked delivered by it (its subscribers render the incident as it is now)."""
+        its incident are marked delivered by it (its subscribers render the incident as it is now).
+
+        `settling` (incident id -> time): when the message is an untouched refresh of one of those incidents it is
+        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would)."""
         now = datetime.now(UTC)
         if self._pg:
-            return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce)
+            return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce,
+                                  settling=settling or {})
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
@@ -80,31 +86,34 @@ class SqlOutbox:
             row = conn.execute(stmt).first()
             if row is None:
                 return None
-            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
-                         .values(available_at=now + lease, lease_owner=owner))
             deliveries = {r.subscriber: SubscriberState(r.state, r.attempts, utc(r.available_at)) for r in conn.execute(
                 sa.select(DELIVERIES.c.subscriber, DELIVERIES.c.state, DELIVERIES.c.attempts,
                           DELIVERIES.c.available_at)
                 .where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == row.id))}
+            deferred = (settling or {}).get(str((row.payload or {}).get("incident_id"))) \
+                if row.topic == COALESCED_TOPIC and not deliveries else None
+            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
+                         .values(available_at=deferred or now + lease, lease_owner=None if deferred else owner))
             coalesced = 0
             if coalesce and row.topic == COALESCED_TOPIC and not any(s.state == "delivered" for s in deliveries.values()):
                 coalesced = _coalesce(conn, org_id, row, now)
         return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
                               attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
-                              coalesced=coalesced)
+                              coalesced=coalesced, deferred_until=deferred)
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
-                  coalesce: bool) -> PendingMessage | None:
+                  coalesce: bool, settling: Mapping[str, datetime]) -> PendingMessage | None:
         rows = scoped_rows(self.engine, pg.CLAIM, {"org": org_id, "owner": owner, "now": now, "until": until,
-                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC})
+                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC,
+                                                   "settling": pg.settling_json(settling)})
         if not rows:
             return None
-        message_id, topic, key, payload, attempts, created_at, states, coalesced = rows[0]
+        message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred = rows[0]
         deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
                       for name, state, n, at in states or ()}
         return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
                               attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
-                              coalesced=int(coalesced))
+                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None)
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""

@@ -9,6 +9,7 @@ The rules are those of storage/outbox.py's SQLite path, which the tests run side
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +21,9 @@ from storage.pg_append import json_rows
 # updates touch different rows. With coalescing, an untouched refresh of an incident whose refresh is deferred
 # (`SqlOutbox.defer`: unheld, untouched, due later) is not picked: that one folds it when it falls due. Picking
 # it would only defer it in turn, two commits per change of a settling incident for nothing.
+# `settling` ({incident id: time}, JSON) names the incidents this process rendered within its settle window
+# (bot/delivery.py): an untouched refresh of one of them is deferred to that time instead of leased (`until`
+# returned), in this same statement rather than a claim and then a `defer`.
 CLAIM = """
 WITH picked AS (
     SELECT m.id FROM outbox AS m
@@ -33,10 +37,16 @@ WITH picked AS (
                                              WHERE d.org_id = %(org)s AND d.message_id = w.id))
                AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = m.id))
     ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED
+), settled AS (
+    SELECT p.id, CASE WHEN m.topic = %(topic)s AND NOT EXISTS (
+                     SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = p.id)
+                 THEN (%(settling)s::jsonb ->> (m.payload ->> 'incident_id'))::timestamptz END AS until
+    FROM picked AS p JOIN outbox AS m ON m.org_id = %(org)s AND m.id = p.id
 ), leased AS (
-    UPDATE outbox AS o SET available_at = %(until)s, lease_owner = %(owner)s
-    FROM picked WHERE o.org_id = %(org)s AND o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.attempts, o.created_at
+    UPDATE outbox AS o SET available_at = coalesce(s.until, %(until)s),
+                           lease_owner = CASE WHEN s.until IS NULL THEN %(owner)s END
+    FROM settled AS s WHERE o.org_id = %(org)s AND o.id = s.id
+    RETURNING o.id, o.topic, o.key, o.payload, o.attempts, o.created_at, s.until
 ), states AS (
     SELECT json_agg(json_build_array(d.subscriber, d.state, d.attempts, d.available_at)) AS rows,
            coalesce(bool_or(d.state = 'delivered'), false) AS started
@@ -55,7 +65,7 @@ WITH picked AS (
     RETURNING o.id
 )
 SELECT l.id, l.topic, l.key, l.payload, l.attempts, l.created_at, (SELECT rows FROM states),
-       (SELECT count(*) FROM marked)
+       (SELECT count(*) FROM marked), l.until
 FROM leased AS l"""
 
 # Each subscriber's outcome (rows of json_rows: subscriber, state, attempts, available_at, last_error).
@@ -95,3 +105,8 @@ def release_params(*, org_id: str, message_id: int, owner: str, attempts: int, e
     """The parameters of RELEASE."""
     return {"org": org_id, "id": message_id, "owner": owner, "attempts": attempts, "error": error,
             "delivered": next_at is None, "next_at": next_at, "now": now, "outcomes": outcome_rows(outcomes)}
+
+
+def settling_json(settling: Any) -> str:
+    """CLAIM's `settling`: incident id -> ISO time, as one JSON object."""
+    return json.dumps({str(incident): at.isoformat() for incident, at in settling.items()})

@@ -165,3 +165,21 @@ def test_refreshes_of_an_incident_whose_refresh_is_deferred_wait_for_it_and_fold
     assert state["changed:INC:2"] == (True, f"coalesced into message {first.id}")
     assert state["changed:INC:3"] == (True, f"coalesced into message {first.id}")
     assert app.outbox.pending(org) == 0
+
+
+def test_a_claim_defers_a_fresh_refresh_of_a_settling_incident_in_the_same_statement(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    refresh(app, org, "INC", 1)
+    put(app, org, "note")
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    msg = app.outbox.claim(org, owner="p1", settling={"INC": due, "ELSE": due})
+    assert msg is not None and msg.key == "changed:INC:0" and msg.coalesced == 1
+    assert msg.deferred_until is not None and abs(msg.deferred_until - due) < timedelta(milliseconds=1)
+    with app.engine.begin() as conn:
+        scope_to_org(conn, org)
+        row = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org, OUTBOX.c.id == msg.id)).one()
+    assert row.lease_owner is None and row.delivered_at is None  # not leased: due again when the window ends
+    note = app.outbox.claim(org, owner="p1", settling={"INC": due})  # another topic is never deferred
+    assert note is not None and note.key == "note" and note.deferred_until is None
+    assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 2
