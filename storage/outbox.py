@@ -58,6 +58,17 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Release:
+    """A lease to give back with the last outcomes (`SqlOutbox.release`), possibly sent with the next claim."""
+
+    msg: PendingMessage
+    owner: str
+    next_at: datetime | None
+    error: str | None = None
+    outcomes: Sequence[Outcome] = ()
+
+
 class SqlOutbox:
     """At-least-once delivery: a message stays pending until every subscriber is done with it."""
 
@@ -103,9 +114,13 @@ class SqlOutbox:
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
                   coalesce: bool, settling: Mapping[str, datetime]) -> PendingMessage | None:
-        rows = scoped_rows(self.engine, pg.CLAIM, {"org": org_id, "owner": owner, "now": now, "until": until,
-                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC,
-                                                   "settling": pg.settling_json(settling)})
+        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, {
+            "org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce, "topic": COALESCED_TOPIC,
+            "settling": pg.settling_json(settling)}))
+
+    @staticmethod
+    def _pending(org_id: str, rows: Sequence[tuple[Any, ...]]) -> PendingMessage | None:
+        """The message CLAIM's rows describe (None: nothing claimed)."""
         if not rows:
             return None
         message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred = rows[0]
@@ -166,6 +181,23 @@ class SqlOutbox:
             return bool(conn.execute(OUTBOX.update().where(
                 OUTBOX.c.org_id == msg.org_id, OUTBOX.c.id == msg.id, OUTBOX.c.lease_owner == owner,
                 OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
+
+    def release_then_claim(self, done: Release, org_id: str, *, lease: timedelta = LEASE,
+                           settling: Mapping[str, datetime] | None = None) -> tuple[bool, PendingMessage | None]:
+        """`release` one message, then `claim` the next of `org_id` for the same owner: on PostgreSQL one round trip
+        and one commit (each statement its own snapshot: the claim sees the release). Returns (released, claimed)."""
+        if not self._pg:
+            released = self.release(done.msg, owner=done.owner, next_at=done.next_at, error=done.error,
+                                    outcomes=done.outcomes)
+            return released, self.claim(org_id, owner=done.owner, lease=lease, settling=settling)
+        now = datetime.now(UTC)
+        msg = done.msg
+        released_rows, claimed = pg.release_then_claim(self.engine, pg.release_params(
+            org_id=msg.org_id, message_id=msg.id, owner=done.owner, attempts=msg.attempts + 1,
+            error=done.error[:2000] if done.error else None, next_at=done.next_at, now=now, outcomes=done.outcomes),
+            {"org": org_id, "owner": done.owner, "now": now, "until": now + lease, "coalesce": True,
+             "topic": COALESCED_TOPIC, "settling": pg.settling_json(settling or {})})
+        return bool(released_rows), self._pending(org_id, claimed)
 
     # --- which orgs -----------------------------------------------------------------------------
     def due_orgs(self, limit: int = 100_000) -> list[str]:

@@ -13,7 +13,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from storage.pg_append import json_rows
+import psycopg
+from sqlalchemy.engine import Engine
+
+from storage.pg_append import json_rows, simple_query
+from storage.pg_scoped import driver_errors
 
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
@@ -80,6 +84,7 @@ ON CONFLICT (org_id, message_id, subscriber) DO UPDATE SET
     updated_at = excluded.updated_at, last_error = excluded.last_error"""
 
 RECORD = _OUTCOMES
+_BIND = "SELECT set_config('app.org_id', %(org)s, true); "  # as storage/pg_scoped.py binds
 
 # The last outcomes, then the lease given back (delivered, or due again at next_at) if `owner` still holds it.
 # A data-modifying WITH runs to completion whatever the main statement finds: the outcomes are written anyway.
@@ -105,6 +110,27 @@ def release_params(*, org_id: str, message_id: int, owner: str, attempts: int, e
     """The parameters of RELEASE."""
     return {"org": org_id, "id": message_id, "owner": owner, "attempts": attempts, "error": error,
             "delivered": next_at is None, "next_at": next_at, "now": now, "outcomes": outcome_rows(outcomes)}
+
+
+def release_then_claim(engine: Engine, release: dict[str, Any],
+                       claim: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """RELEASE with one org bound, then CLAIM with (maybe) another, as one message: one implicit transaction, one
+    commit. Under READ COMMITTED each statement takes its own snapshot, so the claim sees the release. The rows
+    of each."""
+    with driver_errors(), engine.begin() as conn:
+        dbapi = conn.connection.dbapi_connection
+        mogrify = psycopg.ClientCursor(dbapi).mogrify
+        text = mogrify(_BIND + RELEASE, release) + "; " + mogrify(_BIND + CLAIM, claim)
+        cur = simple_query(dbapi, text, None, own_transaction=True)
+        try:
+            sets: list[list[tuple[Any, ...]]] = []
+            while True:
+                sets.append(list(cur.fetchall()) if cur.description is not None else [])
+                if not cur.nextset():
+                    break
+        finally:
+            cur.close()
+    return sets[1], sets[3]  # bind, RELEASE, bind, CLAIM
 
 
 def settling_json(settling: Any) -> str:

@@ -183,3 +183,23 @@ def test_a_claim_defers_a_fresh_refresh_of_a_settling_incident_in_the_same_state
     note = app.outbox.claim(org, owner="p1", settling={"INC": due})  # another topic is never deferred
     assert note is not None and note.key == "note" and note.deferred_until is None
     assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 2
+
+
+def test_a_release_and_the_next_claim_go_together_across_orgs(app: App) -> None:
+    from storage.outbox import Release
+
+    org, other = org_of(app), org_of(app)
+    put(app, org, "a")
+    put(app, org, "b")
+    put(app, other, "c")
+    a = app.outbox.claim(org, owner="p1")
+    assert a is not None and a.key == "a"
+    released, b = app.outbox.release_then_claim(Release(a, "p1", None, None, [Outcome("s", "delivered", 1)]), org)
+    assert released and b is not None and b.key == "b"  # the claim saw the release: "a" is not due again
+    assert deliveries(app, org)["s"] == ("delivered", 1, None)
+    lost = Release(b, "p2", None)  # p2 never held "b": the release is refused, the claim (for p2) still goes
+    released, c = app.outbox.release_then_claim(lost, other)
+    assert not released and c is not None and c.key == "c" and c.org_id == other
+    assert app.outbox.pending(org) == 1 and app.outbox.pending(other) == 1
+    released, nothing = app.outbox.release_then_claim(Release(c, "p2", None), other)
+    assert released and nothing is None and app.outbox.pending(other) == 0
