@@ -4,7 +4,7 @@ ordering in incident_core/delivery_policy.py).
 
 Threads: a pass runs `threads` workers. Each takes the next org from a queue, claims one message of
 it, delivers it and puts the org back at the end, so within a pass every org with work gets one message
-per round, whatever its id or backlog. Independent subscribers of a message run side by side, so a slow
+per round, whatever its id or backlog; the message's release goes with the worker's next claim (one commit). Independent subscribers of a message run side by side, so a slow
 or failing platform holds back nothing but itself. A heartbeat extends the leases of the messages in
 flight. Every thread is a daemon and `stop()` never waits for a subscriber call: shutdown is bounded,
 and an abandoned message comes back when its (short) lease runs out.

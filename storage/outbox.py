@@ -3,7 +3,8 @@
 A message is claimed alone (never a batch), so a process that dies holds at most the message it was
 working on, and only until its lease runs out; the holder extends the lease while it works
 (`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL, where claim, record and
-release are one round trip each (outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
+release are one round trip each, and a release with the next claim one round trip and one commit
+(`release_then_claim`, outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
 subscriber's outcome is written as soon as it is known (`outbox_deliveries`), so a retry or another
 process runs only the subscribers not yet done.
 """
