@@ -263,16 +263,15 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
 
 
 def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
-    """An untouched, unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold
-    when it falls due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
+    """An unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold when it falls
+    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
     waiting = OUTBOX.alias("waiting")
-    touched = sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
     deferred = sa.exists().where(
         waiting.c.org_id == org_id, waiting.c.topic == COALESCED_TOPIC, waiting.c.delivered_at.is_(None),
         waiting.c.lease_owner.is_(None), waiting.c.available_at > now,
         waiting.c.payload["incident_id"].as_string() == OUTBOX.c.payload["incident_id"].as_string(),
         ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == waiting.c.id))
-    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred, ~touched)
+    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred)
 
 
 def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:

@@ -24,7 +24,10 @@ from storage.pg_scoped import driver_errors
 # (not held by anyone, no subscriber started) into it. Every sub-statement sees the same snapshot; the two
 # updates touch different rows. With coalescing, an untouched refresh of an incident whose refresh is deferred
 # (`SqlOutbox.defer`: unheld, untouched, due later) is not picked: that one folds it when it falls due. Picking
-# it would only defer it in turn, two commits per change of a settling incident for nothing.
+# it would only defer it in turn, two commits per change of a settling incident for nothing. (A refresh a
+# subscriber started waits too, though it cannot be folded: it is the oldest due once the deferred one is
+# claimed, so it goes next. Probing its deliveries here made the planner hash the org's whole delivery history.)
+# The pick reads ix_outbox_undelivered (migration 0015_delivery), not the primary key through delivered history.
 # `settling` ({incident id: time}, JSON) names the incidents this process rendered within its settle window
 # (bot/delivery.py): an untouched refresh of one of them is deferred to that time instead of leased (`until`
 # returned), in this same statement rather than a claim and then a `defer`.
@@ -38,8 +41,7 @@ WITH picked AS (
                              AND w.lease_owner IS NULL AND w.available_at > %(now)s
                              AND w.payload ->> 'incident_id' = m.payload ->> 'incident_id'
                              AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d
-                                             WHERE d.org_id = %(org)s AND d.message_id = w.id))
-               AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = m.id))
+                                             WHERE d.org_id = %(org)s AND d.message_id = w.id)))
     ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED
 ), settled AS (
     SELECT p.id, CASE WHEN m.topic = %(topic)s AND NOT EXISTS (
