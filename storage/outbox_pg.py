@@ -120,7 +120,7 @@ def release_then_claim(engine: Engine, release: dict[str, Any],
     commit. Under READ COMMITTED each statement takes its own snapshot, so the claim sees the release. The rows
     of each."""
     with driver_errors(), engine.begin() as conn:
-        dbapi = conn.connection.dbapi_connection
+        dbapi: Any = conn.connection.dbapi_connection
         mogrify = psycopg.ClientCursor(dbapi).mogrify
         text = mogrify(_BIND + RELEASE, release) + "; " + mogrify(_BIND + CLAIM, claim)
         cur = simple_query(dbapi, text, None, own_transaction=True)

@@ -63,7 +63,8 @@ def test_the_claim_picks_through_the_undelivered_index_past_a_long_delivered_his
             assert "ix_outbox_undelivered" in _plan(conn, picked, params)
         msg = pg_app.outbox.claim(w.org.id, owner="p")
         assert msg is not None and msg.key == "k20001"
-    finally:
+    finally:  # the history stays (delivered); a DELETE of 20,000 rows checks outbox_deliveries' key per row
         with pg_app.engine.begin() as conn:
             scope_to_org(conn, w.org.id)
-            conn.execute(sa.text("DELETE FROM outbox WHERE org_id = :o"), {"o": w.org.id})
+            conn.execute(sa.text("UPDATE outbox SET delivered_at = now(), lease_owner = NULL "
+                                 "WHERE org_id = :o AND delivered_at IS NULL"), {"o": w.org.id})
