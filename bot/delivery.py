@@ -4,7 +4,7 @@ ordering in incident_core/delivery_policy.py).
 
 Threads: a pass runs `threads` workers. Each takes the next org from a queue, claims one message of
 it, delivers it and puts the org back at the end, so within a pass every org with work gets one message
-per round, whatever its id or backlog. Independent subscribers of a message run side by side, so a slow
+per round, whatever its id or backlog; the message's release goes with the worker's next claim (one commit). Independent subscribers of a message run side by side, so a slow
 or failing platform holds back nothing but itself. A heartbeat extends the leases of the messages in
 flight. Every thread is a daemon and `stop()` never waits for a subscriber call: shutdown is bounded,
 and an abandoned message comes back when its (short) lease runs out.
@@ -25,7 +25,7 @@ from types import FunctionType, MethodType
 
 from incident_core.delivery_policy import DONE, RetryPolicy, SubscriberState, plan
 from incident_core.delivery_snapshot import Snapshot, StateSnapshots
-from storage.outbox import COALESCED_TOPIC, LEASE, Outcome, PendingMessage, SqlOutbox
+from storage.outbox import COALESCED_TOPIC, LEASE, Outcome, PendingMessage, Release, SqlOutbox
 
 log = logging.getLogger("revenant.delivery")
 Subscriber = Callable[[PendingMessage], None]
@@ -80,7 +80,7 @@ class Deliverer:
         self.snapshots = snapshots  # the subscribers' state reads, answered once per message (delivery_snapshot.py)
         self.settle = settle
         self.settles_at: float | None = None  # monotonic time the earliest refresh this pass deferred is due
-        self._rendered: dict[tuple[str, str], float] = {}  # (org, incident) -> when its last refresh started
+        self._rendered: dict[str, dict[str, float]] = {}  # org -> incident -> when its last refresh started
         self.topics = named(subs)
         self.after = ordering(self.topics)
         self.threads = max(1, threads)
@@ -107,36 +107,37 @@ class Deliverer:
         done = [0]
 
         def work() -> None:
-            while not self._stop.is_set():
-                with self._lock:
-                    if not orgs:
-                        return
-                    org_id = orgs.popleft()
-                try:
-                    msg = self.outbox.claim(org_id, owner=self.owner, lease=self.lease)
-                except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
-                    log.exception("claiming a message of org %s failed", org_id)
-                    continue
-                if msg is None:
-                    continue
-                try:
-                    if self._defer_if_settling(msg):
-                        completed = False  # back when its window ends; the org's other messages go on
-                    else:
-                        if self.before_each is not None:
-                            self.before_each()
-                        completed = self.deliver(msg)
-                except Exception:  # noqa: BLE001 — bookkeeping failed (database): the lease lapses, it comes back
-                    log.exception("delivering message %s of org %s failed; it is retried after its lease",
-                                  msg.id, org_id)
-                    continue
-                if completed:
+            held: Release | None = None  # the last message's release, sent with this thread's next claim
+            try:
+                while not self._stop.is_set():
                     with self._lock:
-                        done[0] += 1
-                with self._lock:
-                    taken[org_id] = taken.get(org_id, 0) + 1
-                    if taken[org_id] < PER_ORG_PER_PASS:
-                        orgs.append(org_id)  # round-robin: back of the queue
+                        if not orgs:
+                            return
+                        org_id = orgs.popleft()
+                    msg, held = self._claim(org_id, held), None
+                    if msg is None:
+                        continue
+                    try:
+                        if self._settles(msg):
+                            completed = False  # back when its window ends; the org's other messages go on
+                        else:
+                            if self.before_each is not None:
+                                self.before_each()
+                            completed, held = self._deliver(msg)
+                    except Exception:  # noqa: BLE001 — bookkeeping failed (database): the lease lapses, it comes back
+                        log.exception("delivering message %s of org %s failed; it is retried after its lease",
+                                      msg.id, org_id)
+                        continue
+                    if completed:
+                        with self._lock:
+                            done[0] += 1
+                    with self._lock:
+                        taken[org_id] = taken.get(org_id, 0) + 1
+                        if taken[org_id] < PER_ORG_PER_PASS:
+                            orgs.append(org_id)  # round-robin: back of the queue
+            finally:
+                if held is not None:
+                    self._give_back(held)
 
         workers = [threading.Thread(target=work, name=f"revenant-deliver-{i}", daemon=True)
                    for i in range(min(self.threads, len(orgs)))]
@@ -145,6 +146,36 @@ class Deliverer:
             while t.is_alive() and not self._stop.is_set():
                 t.join(0.2)
         return done[0]
+
+    def _claim(self, org_id: str, held: Release | None) -> PendingMessage | None:
+        """The org's next message (None: nothing, or the database failed), the last message's release sent with it."""
+        settling = self._settling(org_id)
+        try:
+            if held is None:
+                return self.outbox.claim(org_id, owner=self.owner, lease=self.lease, settling=settling)
+            _released, msg = self.outbox.release_then_claim(held, org_id, lease=self.lease, settling=settling)
+        except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
+            log.exception("claiming a message of org %s failed", org_id)
+            if held is not None:
+                self._give_back(held)  # the release on its own, so the outcomes stand
+            return None
+        self._completed(held)
+        return msg
+
+    def _give_back(self, release: Release) -> None:
+        """Send a release on its own (logged, not raised: on failure the lease lapses and the message returns)."""
+        try:
+            self.outbox.release(release.msg, owner=release.owner, next_at=release.next_at, error=release.error,
+                                outcomes=release.outcomes)
+        except Exception:  # noqa: BLE001
+            log.exception("releasing message %s of org %s failed; it is retried after its lease", release.msg.id,
+                          release.msg.org_id)
+            return
+        self._completed(release)
+
+    def _completed(self, release: Release) -> None:
+        if release.next_at is None and self.monitor is not None:
+            self.monitor.completed(release.msg)  # type: ignore[attr-defined]
 
     def next_wait(self, interval: float) -> float:
         """Seconds until the next pass: `interval`, or sooner when a refresh this pass deferred falls due."""
@@ -186,29 +217,52 @@ class Deliverer:
         return self._stop.is_set()
 
     # --- one message -----------------------------------------------------------------------------
-    def _defer_if_settling(self, msg: PendingMessage) -> bool:
-        """Within `settle` of the incident's last render, give a fresh refresh back, due when the window ends
-        (True: deferred, nothing delivered). Otherwise note the render about to start (False)."""
-        if not self.settle or msg.topic != COALESCED_TOPIC or msg.deliveries:
-            return False
-        key, now, window = (msg.org_id, str(msg.payload.get("incident_id", ""))), time.monotonic(), self.settle.total_seconds()
+    def _settling(self, org_id: str) -> dict[str, datetime] | None:
+        """The org's incidents whose last refresh started within `settle`, each with the time its window ends:
+        the claim defers a fresh refresh of one of them to that time instead of leasing it."""
+        if not self.settle:
+            return None
+        now, window = time.monotonic(), self.settle.total_seconds()
+        wall = datetime.now(UTC)
         with self._lock:
-            last = self._rendered.get(key)
-            if last is None or now - last >= window:
-                if len(self._rendered) >= 10_000:  # forget incidents rendered longer ago than the window
-                    self._rendered = {k: t for k, t in self._rendered.items() if now - t < window}
-                self._rendered[key] = now
-                return False
-            due = last + window
-            self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
-        self.outbox.defer(msg, owner=self.owner, until=datetime.now(UTC) + timedelta(seconds=due - now))
-        return True
+            rendered = self._rendered.get(org_id)
+            if not rendered:
+                return None
+            for incident in [i for i, at in rendered.items() if now - at >= window]:
+                del rendered[incident]  # forget incidents rendered longer ago than the window
+            if not rendered:
+                del self._rendered[org_id]
+                return None
+            return {incident: wall + timedelta(seconds=at + window - now) for incident, at in rendered.items()}
+
+    def _settles(self, msg: PendingMessage) -> bool:
+        """True when the claim deferred the message (its incident settling: nothing to deliver now); otherwise a
+        fresh refresh notes the render about to start (False)."""
+        if msg.deferred_until is not None:
+            due = time.monotonic() + max(0.0, (msg.deferred_until - datetime.now(UTC)).total_seconds())
+            with self._lock:
+                self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
+            return True
+        if self.settle and msg.topic == COALESCED_TOPIC and not msg.deliveries:
+            with self._lock:
+                self._rendered.setdefault(msg.org_id, {})[str(msg.payload.get("incident_id", ""))] = time.monotonic()
+        return False
 
     def deliver(self, msg: PendingMessage) -> bool:
         """Run the message's due subscribers (dependencies first), record each outcome, release the lease.
 
         Returns True when every subscriber is done with the message.
         """
+        completed, release = self._deliver(msg)
+        if release is not None:
+            self.outbox.release(release.msg, owner=release.owner, next_at=release.next_at, error=release.error,
+                                outcomes=release.outcomes)
+            self._completed(release)
+        return completed
+
+    def _deliver(self, msg: PendingMessage) -> tuple[bool, Release | None]:
+        """`deliver` up to the release, which it returns instead of sending (None: a subscriber call was abandoned
+        and the lease is kept until it lapses); the pass sends it with its next claim, one commit for both."""
         subs = dict(self.topics.get(msg.topic, []))
         names = list(subs)
         states: dict[str, SubscriberState] = dict(msg.deliveries)
@@ -233,17 +287,14 @@ class Deliverer:
             if abandoned:
                 if outcomes:
                     self.outbox.record(msg, outcomes)
-                return False  # the lease keeps other processes off the call still running until it lapses
+                return False, None  # the lease keeps other processes off the call still running until it lapses
             # Stopping between calls, too: the outcomes and the lease are given back and the subscribers not run
             # yet are due again at once for another process (left to lapse, the lease held it back for nothing).
             next_at = _next_time(names, states, step.waiting, self.policy)
             if step.run and self._stop.is_set():  # not the retry backoff: nothing failed, they just did not run
                 next_at = datetime.now(UTC)
-            self.outbox.release(msg, owner=self.owner, next_at=next_at, error="; ".join(errors) or None,
-                                outcomes=outcomes)  # the last outcomes and the release: one transaction
-            if next_at is None and self.monitor is not None:
-                self.monitor.completed(msg)  # type: ignore[attr-defined]
-            return next_at is None
+            # the last outcomes and the release: one transaction (with the next claim's)
+            return next_at is None, Release(msg, self.owner, next_at, "; ".join(errors) or None, outcomes)
         finally:
             with self._lock:
                 self._inflight.pop(msg.id, None)

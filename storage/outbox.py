@@ -3,7 +3,8 @@
 A message is claimed alone (never a batch), so a process that dies holds at most the message it was
 working on, and only until its lease runs out; the holder extends the lease while it works
 (`extend`). Claims take the row with FOR UPDATE SKIP LOCKED on PostgreSQL, where claim, record and
-release are one round trip each (outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
+release are one round trip each, and a release with the next claim one round trip and one commit
+(`release_then_claim`, outbox_pg.py); SQLite writers queue on BEGIN IMMEDIATE. Each
 subscriber's outcome is written as soon as it is known (`outbox_deliveries`), so a retry or another
 process runs only the subscribers not yet done.
 """
@@ -44,6 +45,7 @@ class PendingMessage:
     created_at: datetime | None = None
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
+    deferred_until: datetime | None = None  # claimed only to be deferred (its incident settling): not leased
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,17 @@ class Outcome:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class Release:
+    """A lease to give back with the last outcomes (`SqlOutbox.release`), possibly sent with the next claim."""
+
+    msg: PendingMessage
+    owner: str
+    next_at: datetime | None
+    error: str | None = None
+    outcomes: Sequence[Outcome] = ()
+
+
 class SqlOutbox:
     """At-least-once delivery: a message stays pending until every subscriber is done with it."""
 
@@ -65,44 +78,58 @@ class SqlOutbox:
         self._pg = is_postgres(engine)  # PostgreSQL: claim, record and release in one round trip each (outbox_pg.py)
 
     # --- claiming and leases ------------------------------------------------------------------
-    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True) -> PendingMessage | None:
+    def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True,
+              settling: Mapping[str, datetime] | None = None) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
-        its incident are marked delivered by it (its subscribers render the incident as it is now)."""
+        its incident are marked delivered by it (its subscribers render the incident as it is now).
+
+        `settling` (incident id -> time): when the message is an untouched refresh of one of those incidents it is
+        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would)."""
         now = datetime.now(UTC)
         if self._pg:
-            return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce)
+            return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce,
+                                  settling=settling or {})
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
                                             OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
+            if coalesce:
+                stmt = stmt.where(~_waits_for_deferred(org_id, now))
             row = conn.execute(stmt).first()
             if row is None:
                 return None
-            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
-                         .values(available_at=now + lease, lease_owner=owner))
             deliveries = {r.subscriber: SubscriberState(r.state, r.attempts, utc(r.available_at)) for r in conn.execute(
                 sa.select(DELIVERIES.c.subscriber, DELIVERIES.c.state, DELIVERIES.c.attempts,
                           DELIVERIES.c.available_at)
                 .where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == row.id))}
+            deferred = (settling or {}).get(str((row.payload or {}).get("incident_id"))) \
+                if row.topic == COALESCED_TOPIC and not deliveries else None
+            conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
+                         .values(available_at=deferred or now + lease, lease_owner=None if deferred else owner))
             coalesced = 0
             if coalesce and row.topic == COALESCED_TOPIC and not any(s.state == "delivered" for s in deliveries.values()):
                 coalesced = _coalesce(conn, org_id, row, now)
         return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
                               attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
-                              coalesced=coalesced)
+                              coalesced=coalesced, deferred_until=deferred)
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
-                  coalesce: bool) -> PendingMessage | None:
-        rows = scoped_rows(self.engine, pg.CLAIM, {"org": org_id, "owner": owner, "now": now, "until": until,
-                                                   "coalesce": coalesce, "topic": COALESCED_TOPIC})
+                  coalesce: bool, settling: Mapping[str, datetime]) -> PendingMessage | None:
+        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, {
+            "org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce, "topic": COALESCED_TOPIC,
+            "settling": pg.settling_json(settling)}))
+
+    @staticmethod
+    def _pending(org_id: str, rows: Sequence[tuple[Any, ...]]) -> PendingMessage | None:
+        """The message CLAIM's rows describe (None: nothing claimed)."""
         if not rows:
             return None
-        message_id, topic, key, payload, attempts, created_at, states, coalesced = rows[0]
+        message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred = rows[0]
         deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
                       for name, state, n, at in states or ()}
         return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
                               attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
-                              coalesced=int(coalesced))
+                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None)
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
@@ -155,6 +182,23 @@ class SqlOutbox:
             return bool(conn.execute(OUTBOX.update().where(
                 OUTBOX.c.org_id == msg.org_id, OUTBOX.c.id == msg.id, OUTBOX.c.lease_owner == owner,
                 OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
+
+    def release_then_claim(self, done: Release, org_id: str, *, lease: timedelta = LEASE,
+                           settling: Mapping[str, datetime] | None = None) -> tuple[bool, PendingMessage | None]:
+        """`release` one message, then `claim` the next of `org_id` for the same owner: on PostgreSQL one round trip
+        and one commit (each statement its own snapshot: the claim sees the release). Returns (released, claimed)."""
+        if not self._pg:
+            released = self.release(done.msg, owner=done.owner, next_at=done.next_at, error=done.error,
+                                    outcomes=done.outcomes)
+            return released, self.claim(org_id, owner=done.owner, lease=lease, settling=settling)
+        now = datetime.now(UTC)
+        msg = done.msg
+        released_rows, claimed = pg.release_then_claim(self.engine, pg.release_params(
+            org_id=msg.org_id, message_id=msg.id, owner=done.owner, attempts=msg.attempts + 1,
+            error=done.error[:2000] if done.error else None, next_at=done.next_at, now=now, outcomes=done.outcomes),
+            {"org": org_id, "owner": done.owner, "now": now, "until": now + lease, "coalesce": True,
+             "topic": COALESCED_TOPIC, "settling": pg.settling_json(settling or {})})
+        return bool(released_rows), self._pending(org_id, claimed)
 
     # --- which orgs -----------------------------------------------------------------------------
     def due_orgs(self, limit: int = 100_000) -> list[str]:
@@ -216,6 +260,18 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
                   "last_error": o.error[:2000] if o.error else None}
         conn.execute(insert.values(org_id=msg.org_id, message_id=msg.id, subscriber=o.subscriber, **values)
                      .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
+
+
+def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
+    """An unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold when it falls
+    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
+    waiting = OUTBOX.alias("waiting")
+    deferred = sa.exists().where(
+        waiting.c.org_id == org_id, waiting.c.topic == COALESCED_TOPIC, waiting.c.delivered_at.is_(None),
+        waiting.c.lease_owner.is_(None), waiting.c.available_at > now,
+        waiting.c.payload["incident_id"].as_string() == OUTBOX.c.payload["incident_id"].as_string(),
+        ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == waiting.c.id))
+    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred)
 
 
 def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:

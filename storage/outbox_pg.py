@@ -9,24 +9,50 @@ The rules are those of storage/outbox.py's SQLite path, which the tests run side
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
-from storage.pg_append import json_rows
+import psycopg
+from sqlalchemy.engine import Engine
+
+from storage.pg_append import json_rows, simple_query
+from storage.pg_scoped import driver_errors
 
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
 # (not held by anyone, no subscriber started) into it. Every sub-statement sees the same snapshot; the two
-# updates touch different rows.
+# updates touch different rows. With coalescing, an untouched refresh of an incident whose refresh is deferred
+# (`SqlOutbox.defer`: unheld, untouched, due later) is not picked: that one folds it when it falls due. Picking
+# it would only defer it in turn, two commits per change of a settling incident for nothing. (A refresh a
+# subscriber started waits too, though it cannot be folded: it is the oldest due once the deferred one is
+# claimed, so it goes next. Probing its deliveries here made the planner hash the org's whole delivery history.)
+# The pick reads ix_outbox_undelivered (migration 0015_delivery), not the primary key through delivered history.
+# `settling` ({incident id: time}, JSON) names the incidents this process rendered within its settle window
+# (bot/delivery.py): an untouched refresh of one of them is deferred to that time instead of leased (`until`
+# returned), in this same statement rather than a claim and then a `defer`.
 CLAIM = """
 WITH picked AS (
-    SELECT id FROM outbox
-    WHERE org_id = %(org)s AND delivered_at IS NULL AND available_at <= %(now)s
-    ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED
+    SELECT m.id FROM outbox AS m
+    WHERE m.org_id = %(org)s AND m.delivered_at IS NULL AND m.available_at <= %(now)s
+      AND NOT (%(coalesce)s AND m.topic = %(topic)s AND m.lease_owner IS NULL
+               AND EXISTS (SELECT 1 FROM outbox AS w
+                           WHERE w.org_id = %(org)s AND w.topic = %(topic)s AND w.delivered_at IS NULL
+                             AND w.lease_owner IS NULL AND w.available_at > %(now)s
+                             AND w.payload ->> 'incident_id' = m.payload ->> 'incident_id'
+                             AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d
+                                             WHERE d.org_id = %(org)s AND d.message_id = w.id)))
+    ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED
+), settled AS (
+    SELECT p.id, CASE WHEN m.topic = %(topic)s AND NOT EXISTS (
+                     SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = p.id)
+                 THEN (%(settling)s::jsonb ->> (m.payload ->> 'incident_id'))::timestamptz END AS until
+    FROM picked AS p JOIN outbox AS m ON m.org_id = %(org)s AND m.id = p.id
 ), leased AS (
-    UPDATE outbox AS o SET available_at = %(until)s, lease_owner = %(owner)s
-    FROM picked WHERE o.org_id = %(org)s AND o.id = picked.id
-    RETURNING o.id, o.topic, o.key, o.payload, o.attempts, o.created_at
+    UPDATE outbox AS o SET available_at = coalesce(s.until, %(until)s),
+                           lease_owner = CASE WHEN s.until IS NULL THEN %(owner)s END
+    FROM settled AS s WHERE o.org_id = %(org)s AND o.id = s.id
+    RETURNING o.id, o.topic, o.key, o.payload, o.attempts, o.created_at, s.until
 ), states AS (
     SELECT json_agg(json_build_array(d.subscriber, d.state, d.attempts, d.available_at)) AS rows,
            coalesce(bool_or(d.state = 'delivered'), false) AS started
@@ -45,7 +71,7 @@ WITH picked AS (
     RETURNING o.id
 )
 SELECT l.id, l.topic, l.key, l.payload, l.attempts, l.created_at, (SELECT rows FROM states),
-       (SELECT count(*) FROM marked)
+       (SELECT count(*) FROM marked), l.until
 FROM leased AS l"""
 
 # Each subscriber's outcome (rows of json_rows: subscriber, state, attempts, available_at, last_error).
@@ -60,6 +86,7 @@ ON CONFLICT (org_id, message_id, subscriber) DO UPDATE SET
     updated_at = excluded.updated_at, last_error = excluded.last_error"""
 
 RECORD = _OUTCOMES
+_BIND = "SELECT set_config('app.org_id', %(org)s, true); "  # as storage/pg_scoped.py binds
 
 # The last outcomes, then the lease given back (delivered, or due again at next_at) if `owner` still holds it.
 # A data-modifying WITH runs to completion whatever the main statement finds: the outcomes are written anyway.
@@ -85,3 +112,29 @@ def release_params(*, org_id: str, message_id: int, owner: str, attempts: int, e
     """The parameters of RELEASE."""
     return {"org": org_id, "id": message_id, "owner": owner, "attempts": attempts, "error": error,
             "delivered": next_at is None, "next_at": next_at, "now": now, "outcomes": outcome_rows(outcomes)}
+
+
+def release_then_claim(engine: Engine, release: dict[str, Any],
+                       claim: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """RELEASE with one org bound, then CLAIM with (maybe) another, as one message: one implicit transaction, one
+    commit. Under READ COMMITTED each statement takes its own snapshot, so the claim sees the release. The rows
+    of each."""
+    with driver_errors(), engine.begin() as conn:
+        dbapi: Any = conn.connection.dbapi_connection
+        mogrify = psycopg.ClientCursor(dbapi).mogrify
+        text = mogrify(_BIND + RELEASE, release) + "; " + mogrify(_BIND + CLAIM, claim)
+        cur = simple_query(dbapi, text, None, own_transaction=True)
+        try:
+            sets: list[list[tuple[Any, ...]]] = []
+            while True:
+                sets.append(list(cur.fetchall()) if cur.description is not None else [])
+                if not cur.nextset():
+                    break
+        finally:
+            cur.close()
+    return sets[1], sets[3]  # bind, RELEASE, bind, CLAIM
+
+
+def settling_json(settling: Any) -> str:
+    """CLAIM's `settling`: incident id -> ISO time, as one JSON object."""
+    return json.dumps({str(incident): at.isoformat() for incident, at in settling.items()})

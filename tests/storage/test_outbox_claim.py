@@ -5,6 +5,7 @@ subscribers' states it hands back, a lost lease, another org's rows, and SKIP LO
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -132,3 +133,75 @@ def test_a_claim_skips_rows_another_transaction_holds_instead_of_waiting(pg_app:
     finally:
         held.close()
     assert not rows(pg_app, org)["changed:INC:2"][0]
+
+
+def test_refreshes_of_an_incident_whose_refresh_is_deferred_wait_for_it_and_fold_into_it(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    first = app.outbox.claim(org, owner="p1")
+    assert first is not None and first.key == "changed:INC:0"
+    due = datetime.now(UTC) + timedelta(seconds=0.5)
+    assert app.outbox.defer(first, owner="p1", until=due)  # the incident was rendered moments ago: it settles
+    for n in (1, 2, 3):
+        refresh(app, org, "INC", n)
+    refresh(app, org, "ELSE", 0)
+    other = app.outbox.claim(org, owner="p1")  # INC:1..3 wait for the deferred refresh; ELSE goes
+    assert other is not None and other.key == "changed:ELSE:0"
+    assert app.outbox.release(other, owner="p1", next_at=None)
+    assert app.outbox.claim(org, owner="p1") is None  # nothing due but the settling incident's refreshes
+    single = app.outbox.claim(org, owner="p2", coalesce=False)  # a consumer that does not coalesce takes them
+    assert single is not None and single.key == "changed:INC:1"
+    retried = datetime.now(UTC) - timedelta(seconds=1)  # a refresh a subscriber started cannot be folded ...
+    assert app.outbox.release(single, owner="p2", next_at=retried,
+                              outcomes=[Outcome("keeper", "delivered", 1), Outcome("drafter", "pending", 1, retried, "x")])
+    assert app.outbox.claim(org, owner="p1") is None  # ... yet it waits for the deferred refresh too
+    time.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()) + 0.05)
+    settled = app.outbox.claim(org, owner="p1")  # due: the deferred refresh folds what waited for it
+    assert settled is not None and settled.id == first.id and settled.coalesced == 2
+    assert app.outbox.release(settled, owner="p1", next_at=None)
+    again = app.outbox.claim(org, owner="p1")  # then the started one goes, with its subscribers' states
+    assert again is not None and again.id == single.id and again.coalesced == 0
+    assert again.deliveries["keeper"].state == "delivered" and again.deliveries["drafter"].state == "pending"
+    assert app.outbox.release(again, owner="p1", next_at=None, outcomes=[Outcome("drafter", "delivered", 2)])
+    state = rows(app, org)
+    assert state["changed:INC:2"] == (True, f"coalesced into message {first.id}")
+    assert state["changed:INC:3"] == (True, f"coalesced into message {first.id}")
+    assert app.outbox.pending(org) == 0
+
+
+def test_a_claim_defers_a_fresh_refresh_of_a_settling_incident_in_the_same_statement(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    refresh(app, org, "INC", 1)
+    put(app, org, "note")
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    msg = app.outbox.claim(org, owner="p1", settling={"INC": due, "ELSE": due})
+    assert msg is not None and msg.key == "changed:INC:0" and msg.coalesced == 1
+    assert msg.deferred_until is not None and abs(msg.deferred_until - due) < timedelta(milliseconds=1)
+    with app.engine.begin() as conn:
+        scope_to_org(conn, org)
+        row = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org, OUTBOX.c.id == msg.id)).one()
+    assert row.lease_owner is None and row.delivered_at is None  # not leased: due again when the window ends
+    note = app.outbox.claim(org, owner="p1", settling={"INC": due})  # another topic is never deferred
+    assert note is not None and note.key == "note" and note.deferred_until is None
+    assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 2
+
+
+def test_a_release_and_the_next_claim_go_together_across_orgs(app: App) -> None:
+    from storage.outbox import Release
+
+    org, other = org_of(app), org_of(app)
+    put(app, org, "a")
+    put(app, org, "b")
+    put(app, other, "c")
+    a = app.outbox.claim(org, owner="p1")
+    assert a is not None and a.key == "a"
+    released, b = app.outbox.release_then_claim(Release(a, "p1", None, None, [Outcome("s", "delivered", 1)]), org)
+    assert released and b is not None and b.key == "b"  # the claim saw the release: "a" is not due again
+    assert deliveries(app, org)["s"] == ("delivered", 1, None)
+    lost = Release(b, "p2", None)  # p2 never held "b": the release is refused, the claim (for p2) still goes
+    released, c = app.outbox.release_then_claim(lost, other)
+    assert not released and c is not None and c.key == "c" and c.org_id == other
+    assert app.outbox.pending(org) == 1 and app.outbox.pending(other) == 1
+    released, nothing = app.outbox.release_then_claim(Release(c, "p2", None), other)
+    assert released and nothing is None and app.outbox.pending(other) == 0

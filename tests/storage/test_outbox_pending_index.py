@@ -1,7 +1,10 @@
 """The outbox's claim finds an incident's other undelivered refreshes through ix_outbox_pending_incident
-(migration 0013_outbox) instead of reading the org's whole backlog, even before ANALYZE has seen the table."""
+(migration 0013_outbox) instead of reading the org's whole backlog, even before ANALYZE has seen the table; and it
+picks the org's oldest due message through ix_outbox_undelivered (0015_delivery), not through delivered history."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
@@ -39,3 +42,29 @@ def test_the_claim_finds_an_incidents_refreshes_by_index_in_a_large_backlog(pg_a
         with pg_app.engine.begin() as conn:
             scope_to_org(conn, w.org.id)
             conn.execute(sa.text("DELETE FROM outbox WHERE org_id = :o"), {"o": w.org.id})
+
+
+def test_the_claim_picks_through_the_undelivered_index_past_a_long_delivered_history(pg_app: App) -> None:
+    w = new_org(pg_app)
+    with pg_app.engine.begin() as conn:  # 20,000 delivered messages ahead of 3 due ones
+        scope_to_org(conn, w.org.id)
+        conn.execute(sa.text(
+            "INSERT INTO outbox (org_id, topic, key, payload, created_at, available_at, attempts, delivered_at) "
+            "SELECT :o, :t, 'k' || n, json_build_object('incident_id', 'inc-' || (n % 50)), now(), now(), 1, "
+            "CASE WHEN n > 20000 THEN NULL ELSE now() END FROM generate_series(1, 20003) AS n"),
+            {"o": w.org.id, "t": COALESCED_TOPIC})
+    try:
+        params = {"org": w.org.id, "owner": "p", "now": datetime.now(UTC), "until": datetime.now(UTC), "coalesce": True,
+                  "topic": COALESCED_TOPIC, "settling": "{}"}
+        picked = CLAIM[CLAIM.index("picked AS (") + len("picked AS ("):CLAIM.index("), settled AS (")]
+        with pg_app.engine.begin() as conn:
+            scope_to_org(conn, w.org.id)
+            conn.exec_driver_sql("ANALYZE outbox")
+            assert "ix_outbox_undelivered" in _plan(conn, picked, params)
+        msg = pg_app.outbox.claim(w.org.id, owner="p")
+        assert msg is not None and msg.key == "k20001"
+    finally:  # the history stays (delivered); a DELETE of 20,000 rows checks outbox_deliveries' key per row
+        with pg_app.engine.begin() as conn:
+            scope_to_org(conn, w.org.id)
+            conn.execute(sa.text("UPDATE outbox SET delivered_at = now(), lease_owner = NULL "
+                                 "WHERE org_id = :o AND delivered_at IS NULL"), {"o": w.org.id})
