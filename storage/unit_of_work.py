@@ -269,6 +269,7 @@ class SqlTransaction:
         params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
                   "open": _OPEN_STATUSES}
         if self._pg:
+            params["keys"], params["open"] = json.dumps(params["keys"]), _OPEN_JSON
             if not self._scoped and self._locks is None:
                 scope_to_org(self._conn, self.org_id)
                 self._scoped = True
@@ -359,6 +360,7 @@ class SqlTransaction:
 
 
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
+_OPEN_JSON = json.dumps(_OPEN_STATUSES)
 
 
 _ORG = sa.bindparam("org", type_=sa.String)
@@ -374,9 +376,11 @@ def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
 
     Built once per form and executed with bound parameters (no statement construction per call)."""
     def listed(column: sa.ColumnElement[str], name: str) -> sa.ColumnElement[bool]:
-        # PostgreSQL: one array parameter (one plan whatever the count); SQLite: an expanding IN list
+        # PostgreSQL: one JSON array parameter, unpacked into an array once (one plan whatever the count; psycopg
+        # would adapt a list parameter element by element, in Python); SQLite: an expanding IN list
         if pg:
-            return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+            elements = sa.text(f"(ARRAY(SELECT json_array_elements_text(CAST(:{name} AS json))))")
+            return column == sa.any_(sa.type_coerce(elements, postgresql.ARRAY(sa.String)))
         return column.in_(sa.bindparam(name, expanding=True))
 
     matched: tuple[sa.ColumnElement[bool], ...] = (
