@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 import pytest
-from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from bot.access_log import ACCESS_LOG_FORMAT, AccessLog
 from bot.bootstrap import App
@@ -23,13 +23,13 @@ ALERT = {"version": "4", "status": "firing", "receiver": "r", "groupLabels": {},
 
 @pytest.fixture
 async def base_url(sqlite_app: App) -> AsyncIterator[str]:
-    runner = web.AppRunner(build_web_app(sqlite_app), access_log_class=AccessLog, access_log_format=ACCESS_LOG_FORMAT)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}"
-    await runner.cleanup()
+    """The app served as `revenant serve` serves it: its access logger and format."""
+    server = TestServer(build_web_app(sqlite_app), host="127.0.0.1")
+    await server.start_server(access_log_class=AccessLog, access_log_format=ACCESS_LOG_FORMAT)
+    try:
+        yield str(server.make_url("")).rstrip("/")
+    finally:
+        await server.close()
 
 
 async def test_accepted_deliveries_leave_no_line_and_every_other_answer_does(

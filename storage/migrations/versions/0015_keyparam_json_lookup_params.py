@@ -15,7 +15,7 @@ now local variables (so its plan is the same; tests/storage/test_bounded_candida
 
 from __future__ import annotations
 
-import importlib.util
+import runpy
 from pathlib import Path
 
 from alembic import op
@@ -29,18 +29,14 @@ _PREVIOUS_SIGNATURE = "revenant_lock_recent_candidates(text, text[], text[], tex
 SIGNATURE = "revenant_lock_recent_candidates(text, json, json, text, integer, json)"
 
 
-def _migration_0014() -> object:
-    spec = importlib.util.spec_from_file_location("migration_0014_cand", Path(__file__).with_name(
-        "0014_cand_recent_candidates.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def _previous_function() -> str:
+    """0014_cand's revenant_lock_recent_candidates, as that migration created it."""
+    return str(runpy.run_path(str(Path(__file__).with_name("0014_cand_recent_candidates.py")))["FUNCTION"])
 
 
 def _function() -> str:
     """0014_cand's function with JSON arguments: the same locks, then the same lookup over local arrays."""
-    previous = str(_migration_0014().FUNCTION)  # type: ignore[attr-defined]
+    previous = _previous_function()
     query = previous[previous.index("    RETURN QUERY"):previous.index("END\n$$")]
     query = query.replace("p_keys", "v_keys").replace("p_open", "v_open")
     return f"""
@@ -73,4 +69,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
         op.execute(f"DROP FUNCTION IF EXISTS {SIGNATURE}")
-        op.execute(str(_migration_0014().FUNCTION))  # type: ignore[attr-defined]
+        op.execute(_previous_function())
