@@ -64,6 +64,9 @@ class WebhookEndpoint:
     bulkhead: Bulkhead = field(default_factory=Bulkhead)
     failures: FailureLimiter = field(default_factory=FailureLimiter)
     max_signals: int = MAX_SIGNALS
+    # each metric's child per label values, looked up once (prometheus_client's labels() takes a lock and
+    # validates the values on every call)
+    _children: dict[tuple[int, tuple[str, ...]], Any] = field(default_factory=dict, init=False, repr=False)
 
     def register(self, app: web.Application) -> None:
         app.router.add_post("/hooks/{source}", self.handle)
@@ -72,14 +75,22 @@ class WebhookEndpoint:
         source = request.match_info["source"].lower()
         label = source if source in SOURCES else "unknown"
         started = time.perf_counter()
-        self.metrics.signals_received.labels(label).inc()
+        self._child(self.metrics.signals_received, label).inc()
         try:
             response = await self._handle(request, source)
         except _Reject as rej:
-            self.metrics.signals_rejected.labels(label, rej.reason).inc()
+            self._child(self.metrics.signals_rejected, label, rej.reason).inc()
             response = web.json_response(rej.body, status=rej.status, headers=rej.headers)
-        self.metrics.ingest_latency.labels(label).observe(time.perf_counter() - started)
+        self._child(self.metrics.ingest_latency, label).observe(time.perf_counter() - started)
         return response
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept (sources and reasons are few: the labels never grow without bound)."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     async def _handle(self, request: web.Request, source: str) -> web.Response:
         if source not in SOURCES:
@@ -108,10 +119,10 @@ class WebhookEndpoint:
         except Exception:
             raise _storage_failure(source) from None
         accepted = [o for o in outcomes if not o.duplicate]
-        self.metrics.signals_accepted.labels(source).inc(len(accepted))
+        self._child(self.metrics.signals_accepted, source).inc(len(accepted))
         opened = sum(1 for o in outcomes if o.opened)
         if opened:
-            self.metrics.incidents_opened.labels(source).inc(opened)
+            self._child(self.metrics.incidents_opened, source).inc(opened)
         incident_ids = list(dict.fromkeys(o.human_id for o in outcomes if o.human_id))
         answer: dict[str, Any] = {
             "accepted": len(outcomes),

@@ -4,7 +4,7 @@ Each key is a probe of ix_incident_keys_recent, walked from its newest row, that
 then each incident found gets its hits among the batch's keys: the rows the probes returned, plus a primary-key
 lookup (incident_id, key) for each key whose probe was cut and did not return it.
 A key whose probe stopped at `top` also comes back as a frontier row (no incident, the key, the last_seen_at of
-its last row returned). PostgreSQL runs it in revenant_lock_recent_candidates (migration 0014_cand, after the
+its last row returned). PostgreSQL runs it in revenant_lock_recent_candidates (migrations 0014_cand and 0015_keyparam, after the
 key locks); SQLite runs the same query here (correlated `rowid IN (… LIMIT)` in place of LATERAL)."""
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ import sqlalchemy as sa
 from storage.tables import TZ
 
 # the function's arguments, bound server-side (%(name)s placeholders, run on the DBAPI connection)
-PG_PROBE = ("SELECT * FROM revenant_lock_recent_candidates(%(org)s, %(locks)s, %(keys)s, %(project)s, "
-            "%(top)s::integer, %(open)s)")
+PG_PROBE = ("SELECT * FROM revenant_lock_recent_candidates(%(org)s, %(locks)s::json, %(keys)s::json, %(project)s, "
+            "%(top)s::integer, %(open)s::json)")
 
 SQLITE_PROBE = sa.text("""
 WITH probe AS MATERIALIZED (
@@ -54,11 +54,10 @@ FROM cut
              sa.column("number", sa.Integer), sa.column("created_at", TZ), sa.column("version", sa.Integer))
 
 
-def probe_params(org_id: str, keys: Sequence[str], *, project_id: str | None, top: int, open_statuses: list[str],
-                 pg: bool) -> dict[str, Any]:
-    """The probe's parameters: arrays on PostgreSQL, JSON arrays on SQLite."""
+def probe_params(org_id: str, keys: Sequence[str], *, project_id: str | None, top: int, open_statuses: list[str]
+                 ) -> dict[str, Any]:
+    """The probe's parameters, the lists as JSON arrays (one text each: psycopg adapts a list parameter element by
+    element, in Python; migration 0015_keyparam)."""
     keys = sorted({k[:300] for k in keys})  # stored keys are cut at 300 characters
-    if pg:
-        return {"org": org_id, "keys": keys, "project": project_id, "top": top, "open": open_statuses}
     return {"org": org_id, "keys": json.dumps(keys), "project": project_id, "top": top,
             "open": json.dumps(open_statuses)}

@@ -23,7 +23,6 @@ import struct
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -54,13 +53,11 @@ def server_answers(host: str, port: int, timeout: float) -> bool:
             return False
 
 
-@dataclass
 class _Wait:
-    fd: int
-    host: str
-    port: int
-    started: float
-    cut: bool = False
+    __slots__ = ("fd", "host", "port", "started", "cut")
+
+    def __init__(self, fd: int, host: str, port: int, started: float) -> None:
+        self.fd, self.host, self.port, self.started, self.cut = fd, host, port, started, False
 
 
 class Watchdog:
@@ -139,9 +136,14 @@ def watched_connection(watchdog: Watchdog) -> type[psycopg.Connection[Any]]:
     """A psycopg Connection class whose every wait for the server is registered with `watchdog`."""
 
     class WatchedConnection(psycopg.Connection[Any]):
+        _server: tuple[str, int] | None = None  # host and port: read once (libpq calls), they never change
+
         def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
-            info = self.info
-            token = watchdog.enter(self.pgconn.socket, info.host, info.port)
+            server = self._server
+            if server is None:
+                info = self.info
+                server = self._server = (info.host, info.port)
+            token = watchdog.enter(self.pgconn.socket, *server)
             try:
                 return super().wait(gen, interval, timeout)
             finally:

@@ -101,7 +101,7 @@ class SqlTransaction:
 
     def _flush(self) -> None:
         if self._locks is not None:  # taken before anything else is read or written
-            params, self._locks = {"keys": self._locks, "org": self.org_id}, None
+            params, self._locks = {"keys": json.dumps(self._locks), "org": self.org_id}, None
             self._driver(_LOCK_KEYS if self._scoped else _SCOPE_AND_LOCK_KEYS, params, flush=False).close()
             self._scoped = True
         if self._pending:
@@ -249,7 +249,9 @@ class SqlTransaction:
             return  # SQLite: BEGIN IMMEDIATE already serializes writers
         # The usual first statement of signal ingest: deferred, so that the candidate lookup that follows takes
         # the locks and binds the org in its own round trip (or the first other statement takes them first).
-        self._locks = sorted({*(self._locks or ()), *(f"{self.org_id}:{k}" for k in keys)})
+        # The locks are named "<org>:<key>"; the SQL adds the org (the keys travel as one JSON text, migration
+        # 0015_keyparam: psycopg adapts a list element by element, in Python).
+        self._locks = sorted({*(self._locks or ()), *keys})
 
     def _driver(self, sql: str, params: dict[str, Any], *, flush: bool = True) -> Any:
         """PostgreSQL: run pre-rendered SQL (`driver_sql`) on the DBAPI connection, bound server-side."""
@@ -267,6 +269,7 @@ class SqlTransaction:
         params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
                   "open": _OPEN_STATUSES}
         if self._pg:
+            params["keys"], params["open"] = json.dumps(params["keys"]), _OPEN_JSON
             if not self._scoped and self._locks is None:
                 scope_to_org(self._conn, self.org_id)
                 self._scoped = True
@@ -279,13 +282,12 @@ class SqlTransaction:
     def recent_candidates(self, keys: Sequence[str], *, project_id: str | None, per_key: int) -> RecentCandidates:
         if not keys:
             return RecentCandidates(())
-        params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=_OPEN_STATUSES,
-                              pg=self._pg)
+        params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=_OPEN_STATUSES)
         if self._pg:
             if self._pending:
                 self._flush()  # the lookup sees this transaction's appends (the key locks go first)
             # the batch's key locks, then the lookup, in one call (its statements each see a fresh snapshot)
-            params["locks"], self._locks = self._locks or [], None
+            params["locks"], self._locks = json.dumps(self._locks or []), None
             with self._driver(PG_PROBE, params, flush=False) as cur:
                 rows = cur.fetchall()
             self._scoped = True
@@ -358,6 +360,7 @@ class SqlTransaction:
 
 
 _OPEN_STATUSES = [s.value for s in Status if s.is_open]
+_OPEN_JSON = json.dumps(_OPEN_STATUSES)
 
 
 _ORG = sa.bindparam("org", type_=sa.String)
@@ -373,9 +376,11 @@ def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
 
     Built once per form and executed with bound parameters (no statement construction per call)."""
     def listed(column: sa.ColumnElement[str], name: str) -> sa.ColumnElement[bool]:
-        # PostgreSQL: one array parameter (one plan whatever the count); SQLite: an expanding IN list
+        # PostgreSQL: one JSON array parameter, unpacked into an array once (one plan whatever the count; psycopg
+        # would adapt a list parameter element by element, in Python); SQLite: an expanding IN list
         if pg:
-            return column == sa.any_(sa.bindparam(name, type_=postgresql.ARRAY(sa.String)))
+            elements = sa.text(f"(ARRAY(SELECT json_array_elements_text(CAST(:{name} AS json))))")
+            return column == sa.any_(sa.type_coerce(elements, postgresql.ARRAY(sa.String)))
         return column.in_(sa.bindparam(name, expanding=True))
 
     matched: tuple[sa.ColumnElement[bool], ...] = (
@@ -405,7 +410,8 @@ _PSYCOPG = psycopg_dialect.dialect()
 
 
 _LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
-             "FROM (SELECT unnest(CAST(:keys AS text[])) AS k ORDER BY 1) AS ordered")
+             "FROM (SELECT CAST(:org AS text) || ':' || json_array_elements_text(CAST(:keys AS json)) AS k "
+             "ORDER BY 1) AS ordered")
 _LOCK_KEYS = driver_sql(sa.text(f"SELECT {_LOCK_SQL}"))
 # set_config comes first in the target list; advisory locks read no tenant rows either way.
 _SCOPE_AND_LOCK_KEYS = driver_sql(sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}"))

@@ -27,10 +27,11 @@ from tests.helpers import new_org
 from tests.outbox_guard import owner_engine
 
 _SPEC = importlib.util.spec_from_file_location(
-    "migration_0014_cand", Path(__file__).parents[2] / "storage/migrations/versions/0014_cand_recent_candidates.py")
+    "migration_0015_keyparam",
+    Path(__file__).parents[2] / "storage/migrations/versions/0015_keyparam_json_lookup_params.py")
 assert _SPEC is not None and _SPEC.loader is not None
-MIGRATION_0014 = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(MIGRATION_0014)
+MIGRATION_0015 = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(MIGRATION_0015)
 
 T0 = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 
@@ -240,10 +241,11 @@ def _many_incidents_sharing_a_key(app: App, org_id: str, count: int) -> None:
 
 
 def _function_query() -> str:
-    """The lookup inside revenant_lock_recent_candidates, its arguments as $1…$5 (what PL/pgSQL prepares)."""
-    body = MIGRATION_0014.FUNCTION
+    """The lookup inside revenant_lock_recent_candidates, its arguments and arrays as $1…$5 (what PL/pgSQL
+    prepares)."""
+    body = MIGRATION_0015.FUNCTION
     query = body[body.index("RETURN QUERY") + len("RETURN QUERY"):body.index(";\nEND")]
-    for n, name in enumerate(("p_org", "p_keys", "p_project", "p_top", "p_open"), start=1):
+    for n, name in enumerate(("p_org", "v_keys", "p_project", "p_top", "v_open"), start=1):
         query = query.replace(name, f"${n}")
     return query
 
@@ -323,7 +325,7 @@ def test_the_sqlite_probe_walks_the_recent_index(sqlite_app: App) -> None:
     w = new_org(sqlite_app)
     _many_incidents_sharing_a_key(sqlite_app, w.org.id, 300)
     params = probe_params(w.org.id, ["service=api", "service=db"], project_id=None, top=3,
-                          open_statuses=["triggered"], pg=False)
+                          open_statuses=["triggered"])
     with sqlite_app.engine.begin() as conn:
         plan = "\n".join(str(r[-1]) for r in conn.execute(sa.text(f"EXPLAIN QUERY PLAN {SQLITE_PROBE.element.text}"), params))
         rows = conn.execute(SQLITE_PROBE, params).all()

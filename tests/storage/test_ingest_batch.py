@@ -170,7 +170,7 @@ def test_correlation_candidates_come_from_the_key_index(pg_app: App) -> None:
                              "FROM generate_series(1, 20000) AS n"), {"o": w.org.id})
     # the statement as ingest runs it: rendered once, bound on the server
     sql = driver_sql(candidates_statement(pg=True, project=False, since=False))
-    params = {"org": w.org.id, "keys": ["service=svc-3", "alertname=HighLatency0"], "open": ["triggered"]}
+    params = {"org": w.org.id, "keys": '["service=svc-3", "alertname=HighLatency0"]', "open": '["triggered"]'}
     with pg_app.engine.begin() as conn:
         scope_to_org(conn, w.org.id)
         plan = "\n".join(r[0] for r in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
