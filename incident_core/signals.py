@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+from json.encoder import encode_basestring
 from types import MappingProxyType
 from typing import Any
 
@@ -252,7 +253,12 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def _digest(*parts: str) -> str:
-    payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
+    # The JSON array json.dumps(parts, ensure_ascii=False, separators=(",", ":")) writes, built from the C string
+    # encoder it uses for each part (a new JSONEncoder per json.dumps call with options was most of the cost).
+    if all(type(part) is str for part in parts):
+        payload = "[" + ",".join(map(encode_basestring, parts)) + "]"
+    else:
+        payload = json.dumps(parts, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()
 
 

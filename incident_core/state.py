@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from bisect import bisect_left
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
@@ -189,12 +188,13 @@ def _signal(s: IncidentState, e: ev.SignalAttached) -> dict[str, Any]:
     keys.update(dict.fromkeys(sig.get("correlation_keys", ()), occurred))
     if len(keys) > MAX_KEYS:
         # Evict by time only (keep every key seen at or after the MAX_KEYS-th newest moment) so the
-        # incident_keys projection can mirror it with one range delete. The keys by moment, oldest first:
-        # those before the cutoff are a prefix, deleted in place (the rest keep their order).
-        order = sorted(keys, key=keys.__getitem__)
-        cutoff = keys[order[-MAX_KEYS]]
-        for key in order[:bisect_left(order, cutoff, key=keys.__getitem__)]:
-            del keys[key]
+        # incident_keys projection can mirror it with one range delete. The moments sorted alone (no key
+        # function: compared in C), then the keys before the cutoff deleted in place (the rest keep their order).
+        moments = sorted(keys.values())
+        cutoff = moments[-MAX_KEYS]
+        if moments[0] < cutoff:
+            for key in [key for key, seen in keys.items() if seen < cutoff]:
+                del keys[key]
     services = s.services
     if sig.get("service") and sig["service"] not in services:
         services = (*services, sig["service"])

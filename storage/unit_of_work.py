@@ -25,6 +25,7 @@ from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.append_rules import incident_update, payloads_insert
+from storage.append_runs import AppendPart, continues, run_append
 from storage.candidate_probe import PG_PROBE, SQLITE_PROBE, probe_params
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
@@ -41,12 +42,10 @@ from storage.raw_payloads import PAYLOADS
 from storage.records import event_row, incident_row, json_safe, row_event, utc
 from storage.signal_projection import (
     KEYS,
-    key_rows,
     opens_rooms,
     project_keys,
     project_rooms,
     project_signals,
-    signal_rows,
 )
 from storage.signal_tail import tail_of
 from storage.signal_tail_writes import project_tail
@@ -81,6 +80,9 @@ class SqlTransaction:
         # PostgreSQL: appends with nothing after them wait to be sent together, with the COMMIT (one round trip
         # for a chat command, and for a whole batch of signals).
         self._pending: list[PendingAppend] = []
+        # PostgreSQL: the appends continuing one incident, each after the last, not yet queued: their merged
+        # call's rows are built once, when the run ends (storage/append_runs.py).
+        self._run: list[AppendPart] = []
         self._payloads_kept: set[str] = set()  # raw payloads written (or queued) in this transaction
         self._payloads: list[dict[str, Any]] = []  # PostgreSQL: queued, sent with the next append
         # PostgreSQL: key locks waiting to be taken together with the candidate lookup (one call, migration
@@ -104,9 +106,16 @@ class SqlTransaction:
             params, self._locks = {"keys": json.dumps(self._locks), "org": self.org_id}, None
             self._driver(_LOCK_KEYS if self._scoped else _SCOPE_AND_LOCK_KEYS, params, flush=False).close()
             self._scoped = True
+        self._end_run()
         if self._pending:
             statements, self._pending = self._pending, []
             write_pending(self.conn.connection.dbapi_connection, statements)
+
+    def _end_run(self) -> None:
+        """Queue the run's merged call (merged in turn into a queued call it continues)."""
+        if self._run:
+            run, self._run = self._run, []
+            queue_append(self._pending, run_append(self.org_id, run, pg_statements))
 
     def _known(self, incident_id: str) -> IncidentState | None:
         """A state this transaction read, or the cached one at the version the candidate lookup saw."""
@@ -121,7 +130,7 @@ class SqlTransaction:
         known = self._known(incident_id)
         if known is not None:
             return known
-        if not self._scoped and self._pg and not self._pending and self._locks is None:
+        if not self._scoped and self._pg and not self._pending and not self._run and self._locks is None:
             # The usual first statement of a unit of work: bind the org and read in one round trip.
             data = load_state(self._conn.connection.dbapi_connection, org_id=self.org_id, incident_id=incident_id)
             state = assemble(*data) if data is not None else None
@@ -141,6 +150,7 @@ class SqlTransaction:
 
     def commit_pending(self) -> None:
         """PostgreSQL: send a deferred append together with COMMIT (the unit of work's last step)."""
+        self._end_run()
         if not self._pending:
             return
         statements, self._pending = self._pending, []
@@ -194,6 +204,8 @@ class SqlTransaction:
                         "created_at": now, "available_at": now} for m in outbox]
         self.written.append(state)
         before = self.cached(state.incident_id) if expected_version else None
+        if self._run and not continues(self._run, state.incident_id, expected_version):
+            self._end_run()  # queued first: the calls keep the appends' order
         # the pattern-key index (storage/pattern_index.py): rows rewritten only when the pattern keys change.
         # PostgreSQL: when this append merges into a queued one that rewrites them already (from the merged
         # call's last state), there is nothing to test: a group's 50 alerts then walk the keys once, not 50 times.
@@ -202,18 +214,15 @@ class SqlTransaction:
         self._read[state.incident_id] = state  # a later load in this transaction (a batch) sees this append
         try:
             if self._pg:
-                keys, keys_before = key_rows(state, events)
-                pending = PendingAppend(org_id=self.org_id, incident_id=state.incident_id, payloads=self._take_payloads(),
-                                        expected_version=expected_version, state=state, events=rows,
-                                        outbox=outbox_rows, keys={k["key"]: k for k in keys},
-                                        keys_before=keys_before, signals=signal_rows(events),
-                                        tail=tail_of(state, events), after=pg_statements if patterns else None)
+                part = AppendPart(expected_version=expected_version, state=state, events=list(events), rows=rows,
+                                  outbox=outbox_rows, payloads=self._take_payloads(), patterns=patterns)
                 if opens_rooms(events):
-                    for statement in pending.statements():
+                    self._end_run()
+                    for statement in run_append(self.org_id, [part], pg_statements).statements():
                         append_pg(self.conn, statement)
                     project_rooms(self.conn, events)
                     return
-                queue_append(self._pending, pending)  # sent with the COMMIT, or before the next statement
+                self._run.append(part)  # queued when the run ends, sent with the COMMIT or before the next statement
                 return
             self.conn.execute(_INSERT_EVENT, rows)
             projection = incident_row(state)
@@ -240,6 +249,11 @@ class SqlTransaction:
 
     def _rewrites_patterns(self, incident_id: str, expected_version: int) -> bool:
         """True when the queued append an append at `expected_version` merges into rewrites the pattern rows."""
+        if continues(self._run, incident_id, expected_version):
+            start = self._run[0]
+            if any(part.patterns for part in self._run):
+                return True
+            incident_id, expected_version = start.state.incident_id, start.expected_version  # what the run follows
         return any(p.after is not None and p.incident_id == incident_id and p.version == expected_version
                    for p in self._pending)
 
@@ -284,7 +298,7 @@ class SqlTransaction:
             return RecentCandidates(())
         params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=_OPEN_STATUSES)
         if self._pg:
-            if self._pending:
+            if self._pending or self._run:
                 self._flush()  # the lookup sees this transaction's appends (the key locks go first)
             # the batch's key locks, then the lookup, in one call (its statements each see a fresh snapshot)
             params["locks"], self._locks = json.dumps(self._locks or []), None
