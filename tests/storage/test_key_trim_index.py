@@ -62,3 +62,20 @@ def test_the_sqlite_trim_searches_the_age_index(sqlite_app: App) -> None:
         plan = "\n".join(str(r[-1]) for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}",
                                                                    tuple(compiled.params.values())))
     assert "INDEX ix_incident_keys_age (incident_id=? AND last_seen_at<?)" in plan, plan
+
+
+def test_a_lookup_by_incident_and_key_keeps_the_primary_key(pg_app: App) -> None:
+    """The candidate lookup's probe of one (incident, key) (migration 0014_cand), planned generically while the table
+    is small: the primary key answers it. A plain (incident_id, last_seen_at) index was chosen there, reading every
+    key of the incident with the key as a filter; the partial index is out of its reach."""
+    w = new_org(pg_app)
+    with pg_app.engine.begin() as conn:
+        scope_to_org(conn, w.org.id)
+        conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        conn.exec_driver_sql("PREPARE key_of (text, text, text) AS SELECT k.last_seen_at FROM incident_keys AS k "
+                             "WHERE k.incident_id = $1 AND k.key = $2 AND k.project_id IS NOT DISTINCT FROM $3")
+        try:
+            plan = "\n".join(r[0] for r in conn.exec_driver_sql("EXPLAIN EXECUTE key_of ('i', 'k', NULL)"))
+        finally:
+            conn.exec_driver_sql("DEALLOCATE key_of")
+    assert "incident_keys_pkey" in plan and "ix_incident_keys_age" not in plan, plan
