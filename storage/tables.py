@@ -142,8 +142,13 @@ class IncidentKey(SQLModel, table=True):
 
     __tablename__ = "incident_keys"
     # Per key and project, the incidents that saw the key last: the candidate probe walks it backwards from the
-    # newest row (storage/candidate_probe.py, migration 0014_cand).
-    __table_args__ = (sa.Index("ix_incident_keys_recent", "org_id", "key", "project_id", "last_seen_at"),)
+    # newest row (storage/candidate_probe.py, migration 0014_cand). An incident's keys by age: the trim of its
+    # oldest keys reads only the rows it deletes (storage/append_rules.py `keys_trim`, migration 0015_pgcost2);
+    # partial on PostgreSQL so that only statements with a condition on last_seen_at use it, never a lookup by
+    # (incident, key).
+    __table_args__ = (sa.Index("ix_incident_keys_recent", "org_id", "key", "project_id", "last_seen_at"),
+                      sa.Index("ix_incident_keys_age", "incident_id", "last_seen_at",
+                               postgresql_where=sa.text("last_seen_at IS NOT NULL")))
     incident_id: str = Field(primary_key=True, max_length=64)
     key: str = Field(primary_key=True, max_length=300)
     org_id: str = Field(foreign_key="organizations.id", max_length=64)
