@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,7 +12,6 @@ import psycopg
 import psycopg.errors
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -21,12 +19,19 @@ from incident_core.candidate_bound import RecentCandidates
 from incident_core.correlation import OpenIncident
 from incident_core.errors import ConcurrencyConflict, NotFound
 from incident_core.events import Event
-from incident_core.model import Status
 from incident_core.ports import OutboxMessage
 from incident_core.state import IncidentState
 from storage.append_rules import incident_update, payloads_insert
 from storage.append_runs import AppendPart, continues, run_append
 from storage.candidate_probe import PG_PROBE, SQLITE_PROBE, probe_params
+from storage.candidate_sql import (
+    LOCK_KEYS,
+    OPEN_JSON,
+    OPEN_STATUSES,
+    SCOPE_AND_LOCK_KEYS,
+    candidates_statement,
+    driver_sql,
+)
 from storage.db_errors import is_unavailable, unavailable
 from storage.engine import is_postgres, scope_to_org
 from storage.pattern_index import patterns_changed, pg_statements, project_patterns
@@ -41,7 +46,6 @@ from storage.pg_append import (
 from storage.raw_payloads import PAYLOADS
 from storage.records import event_row, incident_row, json_safe, row_event, utc
 from storage.signal_projection import (
-    KEYS,
     opens_rooms,
     project_keys,
     project_rooms,
@@ -104,7 +108,7 @@ class SqlTransaction:
     def _flush(self) -> None:
         if self._locks is not None:  # taken before anything else is read or written
             params, self._locks = {"keys": json.dumps(self._locks), "org": self.org_id}, None
-            self._driver(_LOCK_KEYS if self._scoped else _SCOPE_AND_LOCK_KEYS, params, flush=False).close()
+            self._driver(LOCK_KEYS if self._scoped else SCOPE_AND_LOCK_KEYS, params, flush=False).close()
             self._scoped = True
         self._end_run()
         if self._pending:
@@ -281,9 +285,9 @@ class SqlTransaction:
             return []
         stmt = candidates_statement(pg=self._pg, project=project_id is not None, since=since is not None)
         params = {"org": self.org_id, "keys": [k[:300] for k in keys], "project": project_id, "since": since,
-                  "open": _OPEN_STATUSES}
+                  "open": OPEN_STATUSES}
         if self._pg:
-            params["keys"], params["open"] = json.dumps(params["keys"]), _OPEN_JSON
+            params["keys"], params["open"] = json.dumps(params["keys"]), OPEN_JSON
             if not self._scoped and self._locks is None:
                 scope_to_org(self._conn, self.org_id)
                 self._scoped = True
@@ -296,7 +300,7 @@ class SqlTransaction:
     def recent_candidates(self, keys: Sequence[str], *, project_id: str | None, per_key: int) -> RecentCandidates:
         if not keys:
             return RecentCandidates(())
-        params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=_OPEN_STATUSES)
+        params = probe_params(self.org_id, keys, project_id=project_id, top=per_key, open_statuses=OPEN_STATUSES)
         if self._pg:
             if self._pending or self._run:
                 self._flush()  # the lookup sees this transaction's appends (the key locks go first)
@@ -373,62 +377,10 @@ class SqlTransaction:
             raise ConcurrencyConflict("the signal log changed concurrently; retrying") from exc
 
 
-_OPEN_STATUSES = [s.value for s in Status if s.is_open]
-_OPEN_JSON = json.dumps(_OPEN_STATUSES)
-
-
 _ORG = sa.bindparam("org", type_=sa.String)
 _PREFETCH = sa.select(INCIDENTS.c.id, *state_columns()).where(
     INCIDENTS.c.org_id == _ORG, INCIDENTS.c.id.in_(sa.bindparam("ids", expanding=True)))
 
-
-@functools.cache
-def candidates_statement(*, pg: bool, project: bool, since: bool) -> sa.Select:
-    """Open incidents holding any of the keys bound as `keys` (org `org`, project `project` or none, keys seen
-    since `since` if given), with the keys they matched and their versions: an index lookup on
-    ix_incident_keys_recent (its (org_id, key) prefix), one probe per key, never a scan of the org's keys.
-
-    Built once per form and executed with bound parameters (no statement construction per call)."""
-    def listed(column: sa.ColumnElement[str], name: str) -> sa.ColumnElement[bool]:
-        # PostgreSQL: one JSON array parameter, unpacked into an array once (one plan whatever the count; psycopg
-        # would adapt a list parameter element by element, in Python); SQLite: an expanding IN list
-        if pg:
-            elements = sa.text(f"(ARRAY(SELECT json_array_elements_text(CAST(:{name} AS json))))")
-            return column == sa.any_(sa.type_coerce(elements, postgresql.ARRAY(sa.String)))
-        return column.in_(sa.bindparam(name, expanding=True))
-
-    matched: tuple[sa.ColumnElement[bool], ...] = (
-        KEYS.c.org_id == _ORG, listed(KEYS.c.key, "keys"),
-        KEYS.c.project_id == sa.bindparam("project", type_=sa.String) if project else KEYS.c.project_id.is_(None))
-    if since:
-        matched = (*matched, KEYS.c.last_seen_at >= sa.bindparam("since", type_=KEYS.c.last_seen_at.type))
-    agg = sa.func.array_agg(KEYS.c.key) if pg else sa.func.json_group_array(KEYS.c.key)
-    hits = (sa.select(KEYS.c.incident_id, agg.label("hit_keys"), sa.func.max(KEYS.c.last_seen_at).label("last"))
-            .where(*matched).group_by(KEYS.c.incident_id).subquery())
-    # No states here: a common key (an alertname) can match every open incident, and only the one
-    # correlation picks is loaded (or taken from the cache, when it holds the version read here).
-    return (sa.select(hits.c.incident_id, hits.c.hit_keys, hits.c.last, INCIDENTS.c.number, INCIDENTS.c.created_at,
-                      INCIDENTS.c.version)
-            .join(INCIDENTS, INCIDENTS.c.id == hits.c.incident_id)
-            .where(INCIDENTS.c.org_id == _ORG, listed(INCIDENTS.c.status, "open")))
-
-
-@functools.cache
-def driver_sql(statement: sa.ClauseElement) -> str:
-    """A statement built once, rendered once for psycopg (%(name)s placeholders): run on the DBAPI connection
-    it costs no SQLAlchemy compilation, caching or result processing per call."""
-    return str(statement.compile(dialect=_PSYCOPG))
-
-
-_PSYCOPG = psycopg_dialect.dialect()
-
-
-_LOCK_SQL = ("count(pg_advisory_xact_lock(hashtextextended(k, 0))) "
-             "FROM (SELECT CAST(:org AS text) || ':' || json_array_elements_text(CAST(:keys AS json)) AS k "
-             "ORDER BY 1) AS ordered")
-_LOCK_KEYS = driver_sql(sa.text(f"SELECT {_LOCK_SQL}"))
-# set_config comes first in the target list; advisory locks read no tenant rows either way.
-_SCOPE_AND_LOCK_KEYS = driver_sql(sa.text(f"SELECT set_config('app.org_id', :org, true), {_LOCK_SQL}"))
 
 # Unique constraints whose violation means "someone else appended first": reload and decide again.
 _CLASHES = ("uq_events_stream_version", "uq_events_org_idempotency", "incidents_pkey", "uq_incidents_org_number")

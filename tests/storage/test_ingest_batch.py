@@ -17,8 +17,8 @@ from handlers.signals import normalize
 from incident_core.correlation import CorrelationAction
 from incident_core.ingest import GroupingPolicy, IngestOutcome, ingest_batch
 from incident_core.usecases import Deps
+from storage.candidate_sql import candidates_statement, driver_sql
 from storage.engine import scope_to_org
-from storage.unit_of_work import candidates_statement, driver_sql
 from tests.conftest import make_app
 from tests.helpers import in_processes, new_org
 
