@@ -12,7 +12,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot import reminders, shutdown_guard, slack_wiring, source_sync, teams_wiring
-from bot.access_log import ACCESS_LOG_FORMAT, AccessLog
+from bot.access_log import ACCESS_LOG_FORMAT, access_log_class
 from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
 from bot.metrics import Metrics
@@ -159,7 +159,8 @@ def run_server(app: App, *, host: str, port: int, socket_mode: bool = False) -> 
     log.info("revenant serving on http://%s:%d (database: %s%s)", host, port, app.engine.dialect.name,
              ", Slack over Socket Mode" if socket_mode else "")
     shutdown_guard.attach(web_app)
-    web.run_app(web_app, host=host, port=port, print=None, access_log_class=AccessLog,
+    web.run_app(web_app, host=host, port=port, print=None,
+                access_log_class=access_log_class(log_accepted=app.settings.access_log_accepted),
                 access_log_format=ACCESS_LOG_FORMAT,
                 keepalive_timeout=app.settings.http_read_timeout, shutdown_timeout=SHUTDOWN_GRACE_S,
                 loop=event_loop(app.settings.event_loop))

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     lexical_cache_mb: int = Field(default=128, ge=1, le=65_536, validation_alias=_env("REVENANT_LEXICAL_CACHE_MB"))
     ingest_linger_ms: float = Field(default=0.0, ge=0, le=100, validation_alias=_env("REVENANT_INGEST_LINGER_MS"))
     # serve's event loop: "uvloop" (the default; asyncio's when uvloop is not installed) or "asyncio"
+    access_log_accepted: bool = Field(default=False, validation_alias=_env("REVENANT_ACCESS_LOG_ACCEPTED"))
     event_loop: str = Field(default="uvloop", pattern="^(uvloop|asyncio)$", validation_alias=_env("REVENANT_EVENT_LOOP"))
     ingest_max_batch: int = Field(default=400, ge=1, le=10_000, validation_alias=_env("REVENANT_INGEST_MAX_BATCH"))
     ack_lease_seconds: float = Field(default=30.0, ge=0.5, le=3600,
