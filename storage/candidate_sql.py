@@ -17,9 +17,8 @@ from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 
 from incident_core.model import Status
 from storage.signal_projection import KEYS
-from storage.tables import IncidentRow
+from storage.state_read import INCIDENTS
 
-INCIDENTS = IncidentRow.__table__  # type: ignore[attr-defined]
 _ORG = sa.bindparam("org", type_=sa.String)
 
 OPEN_STATUSES = [s.value for s in Status if s.is_open]

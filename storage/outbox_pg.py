@@ -13,11 +13,10 @@ import json
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from sqlalchemy.engine import Engine
 
-from storage.pg_append import json_rows, simple_query
-from storage.pg_scoped import driver_errors
+from storage.pg_append import joined, json_rows, simple_query
+from storage.pg_scoped import BIND_ORG, driver_errors
 
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
@@ -86,7 +85,6 @@ ON CONFLICT (org_id, message_id, subscriber) DO UPDATE SET
     updated_at = excluded.updated_at, last_error = excluded.last_error"""
 
 RECORD = _OUTCOMES
-_BIND = "SELECT set_config('app.org_id', %(org)s, true); "  # as storage/pg_scoped.py binds
 
 # The last outcomes, then the lease given back (delivered, or due again at next_at) if `owner` still holds it.
 # A data-modifying WITH runs to completion whatever the main statement finds: the outcomes are written anyway.
@@ -121,8 +119,7 @@ def release_then_claim(engine: Engine, release: dict[str, Any],
     of each."""
     with driver_errors(), engine.begin() as conn:
         dbapi: Any = conn.connection.dbapi_connection
-        mogrify = psycopg.ClientCursor(dbapi).mogrify
-        text = mogrify(_BIND + RELEASE, release) + "; " + mogrify(_BIND + CLAIM, claim)
+        text = joined(dbapi, [(BIND_ORG + RELEASE, release), (BIND_ORG + CLAIM, claim)])
         cur = simple_query(dbapi, text, None, own_transaction=True)
         try:
             sets: list[list[tuple[Any, ...]]] = []

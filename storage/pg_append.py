@@ -213,7 +213,7 @@ def load_state(dbapi: Any, *, org_id: str, incident_id: str) -> tuple[Any, ...] 
     return tuple(row) if row is not None else None
 
 
-def _joined(dbapi: Any, statements: list[Statement]) -> str:
+def joined(dbapi: Any, statements: list[Statement]) -> str:
     """Several appends as one SQL text, bound on the client (one message, planned by the function's cache)."""
     cur = psycopg.ClientCursor(dbapi)
     try:
@@ -224,7 +224,7 @@ def _joined(dbapi: Any, statements: list[Statement]) -> str:
 
 def write_pending(dbapi: Any, pending: list[PendingAppend]) -> None:
     """Send deferred appends now, in one message, inside the caller's open transaction."""
-    simple_query(dbapi, _joined(dbapi, [s for a in pending for s in a.statements()]), None,
+    simple_query(dbapi, joined(dbapi, [s for a in pending for s in a.statements()]), None,
                   own_transaction=False).close()
 
 
@@ -239,6 +239,6 @@ def write_and_commit(dbapi: Any, pending: list[PendingAppend]) -> None:
     idle = dbapi.info.transaction_status == TransactionStatus.IDLE
     if idle:
         bind = (_BIND.strip().rstrip(";"), {"org_id": statements[0][1]["org_id"]})
-        simple_query(dbapi, _joined(dbapi, [bind, *statements]), None, own_transaction=True).close()
+        simple_query(dbapi, joined(dbapi, [bind, *statements]), None, own_transaction=True).close()
     else:
-        simple_query(dbapi, _joined(dbapi, statements) + "; COMMIT", None, own_transaction=False).close()
+        simple_query(dbapi, joined(dbapi, statements) + "; COMMIT", None, own_transaction=False).close()

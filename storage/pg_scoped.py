@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 from storage.db_errors import is_unavailable, unavailable
 from storage.pg_append import simple_query
 
-_BIND = "SELECT set_config('app.org_id', %(org)s, true); "
+BIND_ORG = "SELECT set_config('app.org_id', %(org)s, true); "  # the org `params["org"]`, for this transaction
 
 
 @contextmanager
@@ -35,7 +35,7 @@ def driver_errors() -> Iterator[None]:
 def scoped_rows(engine: Engine, sql: str, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """Run `sql` for the org `params["org"]` as one implicit transaction; the rows of its last statement."""
     with driver_errors(), engine.begin() as conn:
-        cur = simple_query(conn.connection.dbapi_connection, _BIND + sql, params, own_transaction=True)
+        cur = simple_query(conn.connection.dbapi_connection, BIND_ORG + sql, params, own_transaction=True)
         try:
             while cur.nextset():
                 pass
