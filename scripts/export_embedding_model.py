@@ -241,6 +241,8 @@ def main() -> None:
         write_sums()
         return
     target = args.target.resolve()
+    if args.random_layers and (args.source or args.fine_tuned):
+        sys.exit("--random-layers takes no source weights (no --source, no --fine-tuned)")
     why = refusal(target, args.source_sha256, args.pooling, args.random_layers)
     if why:
         sys.exit(why)
