@@ -49,7 +49,7 @@ def section_texts() -> list[str]:
 
     paths = [p for p in sorted(CORPUS.rglob("*.md")) if p.name != "README.md"]
     paths += [p for sub in ("runbooks", "postmortems") for p in sorted((DEMO / sub).glob("*.md"))]
-    texts = []
+    texts: list[str] = []
     for path in paths:
         raw = path.read_text(encoding="utf-8")
         info = DocumentInfo(path=path.name, root="", project="", content_hash=content_hash(raw))

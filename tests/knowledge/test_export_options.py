@@ -3,23 +3,18 @@ which exports may write the shipped model's directory."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.knowledge.script_modules import load_script
 
 
 def export_script() -> ModuleType:
-    """The script as a module (it is not a package; torch is imported only inside its functions)."""
-    spec = importlib.util.spec_from_file_location("export_model", ROOT / "scripts" / "export_embedding_model.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The script as a module (torch is imported only inside its functions)."""
+    return load_script("export_embedding_model")
 
 
 def hidden_states() -> tuple[np.ndarray, np.ndarray]:
