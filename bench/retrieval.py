@@ -1,6 +1,9 @@
 """Retrieval benchmark (not a test): ingest rate, query latency at 20 orgs x 5,000 chunks, recall and MRR.
 
-    .venv/bin/python bench/retrieval.py [--orgs 20] [--chunks 5000] [--queries-per-org 50]
+    .venv/bin/python bench/retrieval.py [--orgs 20] [--chunks 5000] [--queries-per-org 50] [--model-dir DIR]
+
+--model-dir runs the scale part on another exported model (scripts/export_embedding_model.py --target), e.g. a
+--random-layers stand-in: its ingest rate and latencies are that model's shape's, its search results mean nothing.
 """
 
 from __future__ import annotations
@@ -95,9 +98,10 @@ def timed_searches(kb: KnowledgeBase, org: str, items: list[str | dict[str, Any]
     return out
 
 
-def load_scale(work: Path, orgs: int, chunks: int, per_org: int) -> dict[str, float]:
-    """Ingest `orgs` orgs of synthetic chunks, then time warm searches in every org."""
-    kb = KnowledgeBase(data_dir=work / "scale-data")
+def load_scale(work: Path, orgs: int, chunks: int, per_org: int, embedder: Any = None) -> dict[str, float]:
+    """Ingest `orgs` orgs of synthetic chunks, then time warm searches in every org (the shipped embedder unless
+    one is given)."""
+    kb = KnowledgeBase(data_dir=work / "scale-data", embedder=embedder)
     ingested, ingest_seconds, cold = 0, 0.0, []
     pool = query_pool()
     for n in range(orgs):
@@ -112,7 +116,7 @@ def load_scale(work: Path, orgs: int, chunks: int, per_org: int) -> dict[str, fl
         cold.append((time.perf_counter() - start) * 1000)
         say(f"  org {n + 1}/{orgs}: {report.sections} chunks, total {ingested / ingest_seconds:.0f} chunks/s, "
             f"first query {cold[-1]:.0f} ms")
-    fresh = KnowledgeBase(data_dir=work / "scale-data")  # a new process's view: nothing loaded yet
+    fresh = KnowledgeBase(data_dir=work / "scale-data", embedder=embedder)  # a new process's view: nothing loaded
     reload = []
     for n in range(orgs):
         start = time.perf_counter()
@@ -121,7 +125,8 @@ def load_scale(work: Path, orgs: int, chunks: int, per_org: int) -> dict[str, fl
     latencies: list[float] = []
     rng = random.Random(7)
     for n in range(orgs):
-        latencies += timed_searches(fresh, f"bench-org-{n:02d}", rng.sample(pool, min(per_org, len(pool))))
+        picks = rng.sample(pool, per_org) if per_org <= len(pool) else (pool * (per_org // len(pool) + 1))[:per_org]
+        latencies += timed_searches(fresh, f"bench-org-{n:02d}", picks)
     say(f"  {len(latencies)} warm searches done")
     return {
         "orgs": orgs, "chunks": ingested, "ingest_s": ingest_seconds, "rate": ingested / ingest_seconds,
@@ -200,6 +205,7 @@ def main() -> None:
     parser.add_argument("--queries-per-org", type=int, default=50)
     parser.add_argument("--modes", default="hybrid,vector,bm25", help="retrieval modes for the quality table")
     parser.add_argument("--skip-scale", action="store_true")
+    parser.add_argument("--model-dir", type=Path, help="the scale part on another exported model (see above)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="revenant-bench-retrieval-"))
     try:
@@ -219,8 +225,14 @@ def main() -> None:
             print(f"| {name} | {dim} | {speed['texts_per_s']:.0f} | {speed['query_ms']:.2f} ms |")
         if args.skip_scale:
             return
-        say(f"scale: {args.orgs} orgs x {args.chunks} chunks (shipped MiniLM embedder, embedded Chroma) ...")
-        s = load_scale(work, args.orgs, args.chunks, args.queries_per_org)
+        embedder = None
+        if args.model_dir:
+            from knowledge.embedder_onnx import OnnxMiniLMEmbedding
+
+            embedder = OnnxMiniLMEmbedding(model_dir=args.model_dir, model_name=f"bench:{args.model_dir.name}")
+        say(f"scale: {args.orgs} orgs x {args.chunks} chunks ({args.model_dir or 'shipped MiniLM'} embedder, "
+            "embedded Chroma) ...")
+        s = load_scale(work, args.orgs, args.chunks, args.queries_per_org, embedder)
         print("\n| metric | value |\n|---|---|")
         print(f"| orgs x chunks ingested | {s['orgs']} x ~{s['chunks'] / s['orgs']:.0f} = {s['chunks']:.0f} |")
         print(f"| ingest rate (parse + embed + Chroma write) | {s['rate']:.0f} chunks/s ({s['ingest_s']:.1f} s) |")

@@ -7,7 +7,9 @@ top-suggestion precision and abstention on off-topic questions, and ablations.
 
 --model-dir runs the offline embedder on another exported model (model.onnx, tokenizer.json, SHA256SUMS, as
 scripts/export_embedding_model.py --target writes them) instead of the shipped all-MiniLM-L6-v2; its cosines are
-calibrated differently, so give --threshold, or --tune / --sweep for the floor.
+calibrated differently, so give --threshold, or --tune / --sweep for the floor. A model that expects an instruction
+before queries (BGE: "Represent this sentence for searching relevant passages: ") is measured with and without it by
+--compare --variant "prefix:TEXT" (the prefix is added to the embedded query only; BM25 reads the query as it is).
 
 The index holds the 108 prometheus-operator runbooks (bench/corpora/prometheus-runbooks, Apache-2.0) and the
 shipped runbooks and postmortems (bot/demo_data). Fusion weights and the abstention threshold are tuned
@@ -216,6 +218,8 @@ def main() -> None:
                         "prf:BETA:TERMS, assoc:BETA:TERMS, prefix:TEXT, card-vector:N, rm3:BETA:TERMS:DOCS[:GAP[:idf]], "
                         "clauses:WORDS:max|mean, center:GAMMA, bigram:W (bench/retrieval_variants.py); given more than "
                         "once, each is measured in turn on one index against the default, one summary row each")
+    parser.add_argument("--compare", action="store_true", help="with one --variant: a row for the default and one "
+                        "for the variant, as when --variant is given more than once (e.g. a query prefix on --model-dir)")
     parser.add_argument("--sweep", nargs="?", const="0.26:0.47:0.03", metavar="FROM:TO:STEP",
                         help="precision/abstention at floors FROM..TO (default 0.26:0.47:0.03)")
     parser.add_argument("--queries", type=Path, default=RESPONDER, help="with --variant given more than once: "
@@ -240,7 +244,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="revenant-quality-"))
     try:
         kb = build_kb(work, args.embedder, args.mode, args.model_dir)
-        if len(args.variant) > 1:
+        if len(args.variant) > 1 or (args.compare and args.variant):
             compare(kb, args.variant, args.split, args.threshold or kb.relevance_floor or 0.38, args.queries)
             return
         if args.variant:

