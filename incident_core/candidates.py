@@ -9,7 +9,6 @@ all read: per key, the few open incidents that saw it last are enough, when the 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import datetime
 
 from incident_core.correlation import OpenIncident
@@ -73,10 +72,13 @@ class BatchCandidates:
         if not attached:
             return
         known = pool.get(state.incident_id)
-        keys = frozenset(signal.correlation_keys)
         if known is None:
             pool[state.incident_id] = OpenIncident(incident_id=state.incident_id, human_id=state.human_id,
-                                                   correlation_keys=keys, last_signal_at=at, opened_at=at)
-        else:
-            pool[state.incident_id] = replace(known, correlation_keys=known.correlation_keys | keys,
-                                              last_signal_at=max(known.last_signal_at, at))
+                                                   correlation_keys=frozenset(signal.correlation_keys),
+                                                   last_signal_at=at, opened_at=at)
+        elif not (known.correlation_keys.issuperset(signal.correlation_keys) and known.last_signal_at >= at):
+            # (a signal repeating held keys at an earlier or equal moment leaves the candidate as it is)
+            pool[state.incident_id] = OpenIncident(
+                incident_id=known.incident_id, human_id=known.human_id,
+                correlation_keys=known.correlation_keys.union(signal.correlation_keys),
+                last_signal_at=max(known.last_signal_at, at), opened_at=known.opened_at)

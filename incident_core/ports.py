@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 from incident_core.candidate_bound import RecentCandidates
@@ -32,9 +33,10 @@ class Org:
     default_role: OrgRole = OrgRole.RESPONDER
     settings: dict[str, Any] = field(default_factory=dict)  # the stored document; read it through `config`
 
-    @property
+    @cached_property
     def config(self) -> OrgSettings:
-        """The settings, typed by section."""
+        """The settings, typed by section (parsed once per Org: the directory keeps an org for many deliveries,
+        and every delivery's intake reads its routing; a changed document is a new Org)."""
         return OrgSettings.from_dict(self.settings)
 
 

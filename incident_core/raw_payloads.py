@@ -22,24 +22,33 @@ def payload_id(payload: Any) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()[:40]
 
 
-def _pointers(value: Any, at: str, out: dict[int, str]) -> None:
+def _pointers(value: Any, at: str, wanted: set[int], out: dict[int, str]) -> bool:
+    """Record in `out` the pointer of each object whose id is in `wanted`, where a pre-order walk meets it
+    first; True once all are found (the walk then stops: an alert group's labels are never visited)."""
+    if id(value) in wanted and id(value) not in out:
+        out[id(value)] = at
+        if len(out) == len(wanted):
+            return True
     if isinstance(value, dict):
-        out.setdefault(id(value), at)
         for key, item in value.items():
-            if isinstance(item, dict | list):
-                _pointers(item, f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}", out)
+            if isinstance(item, dict | list) and _pointers(
+                    item, f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}", wanted, out):
+                return True
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            if isinstance(item, dict | list):
-                _pointers(item, f"{at}/{index}", out)
+            if isinstance(item, dict | list) and _pointers(item, f"{at}/{index}", wanted, out):
+                return True
+    return False
 
 
 def referencing(signals: Sequence[Signal], payload: Any) -> list[Signal]:
     """The signals, each pointing into `payload` when its raw item is part of it (found by identity: the
     normalizers hand over the parsed item itself). A signal whose raw was built elsewhere keeps it inline."""
     where: dict[int, str] = {}
-    _pointers(payload, "", where)
-    pid = payload_id(payload) if any(id(s.raw) in where for s in signals) else ""
+    wanted = {id(s.raw) for s in signals if isinstance(s.raw, dict)}  # the walk records objects (dicts) only
+    if wanted:
+        _pointers(payload, "", wanted, where)
+    pid = payload_id(payload) if where else ""
     return [s.placed(raw_ref=RawRef(pid, where[id(s.raw)]), payload=payload) if id(s.raw) in where else s
             for s in signals]
 

@@ -37,3 +37,12 @@ def test_a_section_of_the_wrong_shape_reads_as_unset() -> None:
     assert s.slack == ChatSettings() and s.teams == ChatSettings() and s.archive_after == DEFAULT_ARCHIVE_AFTER
     assert s.recurrence_window is None and s.routing == {} and not s.auto_resolves
     assert ChatSettings.from_dict({"auto_channel": "yes", "announce_channel": "  "}) == ChatSettings()
+
+
+def test_an_orgs_settings_are_parsed_once_and_a_changed_document_is_a_new_org() -> None:
+    org = Org(id="o", name="acme", settings={"routing": {"projects": [{"name": "web"}]}})
+    assert org.config is org.config  # intake reads the routing on every delivery
+    changed = Org(id="o", name="acme", settings={**org.settings, "routing": {"projects": [{"name": "api"}]}})
+    assert changed.config.routing == {"projects": [{"name": "api"}]}
+    assert org.config.routing == {"projects": [{"name": "web"}]} and org == Org(id="o", name="acme",
+                                                                                settings=dict(org.settings))

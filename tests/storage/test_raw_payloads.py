@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.bootstrap import App
 from handlers.signals import normalize
@@ -82,3 +85,53 @@ def test_pointers_follow_rfc_6901() -> None:
     payload = {"a/b": [{"x~y": {"v": 1}}]}
     assert resolve(payload, "/a~1b/0/x~0y") == {"v": 1}
     assert resolve(payload, "") is payload
+
+
+def _all_pointers(value: Any, at: str, out: dict[int, str]) -> None:
+    """Every object's pointer, first met in a pre-order walk of the whole payload (how `referencing` found them)."""
+    if isinstance(value, dict):
+        out.setdefault(id(value), at)
+        for key, item in value.items():
+            if isinstance(item, dict | list):
+                _all_pointers(item, f"{at}/{str(key).replace('~', '~0').replace('/', '~1')}", out)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            if isinstance(item, dict | list):
+                _all_pointers(item, f"{at}/{index}", out)
+
+
+_JSON = st.recursive(st.none() | st.integers() | st.text(max_size=3),
+                     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.sampled_from("ab/~"), inner,
+                                                                                 max_size=4), max_leaves=25)
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=st.dictionaries(st.sampled_from(["x", "a/b", "c~d", "alerts"]), _JSON, min_size=1, max_size=4),
+       picks=st.lists(st.integers(0, 10_000), max_size=5), outside=st.integers(0, 2))
+def test_the_walk_that_stops_once_every_item_is_found_gives_the_whole_walks_pointers(
+        payload: dict[str, Any], picks: list[int], outside: int) -> None:
+    every: dict[int, str] = {}
+    _all_pointers(payload, "", every)
+    objects: list[dict[str, Any]] = []
+
+    def collect(value: Any) -> None:
+        if isinstance(value, dict):
+            objects.append(value)
+            for item in value.values():
+                collect(item)
+        elif isinstance(value, list):
+            for item in value:
+                collect(item)
+
+    collect(payload)
+    raws = [objects[p % len(objects)] for p in picks] + [{"elsewhere": n} for n in range(outside)]
+    base = normalize("alertmanager", {"alerts": [{"status": "firing", "labels": {"alertname": "A"}}]}, org_id="o", project_id=None,
+                     received_at=T0)[0]
+    signals = [replace(base, raw=raw) for raw in raws]
+    placed = referencing(signals, payload)
+    for raw, signal in zip(raws, placed, strict=True):
+        if id(raw) in every:
+            assert signal.raw_ref is not None and signal.raw_ref.pointer == every[id(raw)]
+            assert resolve(payload, signal.raw_ref.pointer) is raw and signal.payload is payload
+        else:
+            assert signal.raw_ref is None and signal.payload is None
