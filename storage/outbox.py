@@ -21,12 +21,14 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.delivery_policy import RetryPolicy, SubscriberState
+from incident_core.delivery_snapshot import Prefetched
 from incident_core.usecases import CHANGED_TOPIC
 from storage import outbox_pg as pg
 from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_scoped import scoped_rows
 from storage.records import utc
+from storage.state_read import assemble
 from storage.unit_of_work import OUTBOX
 
 LEASE = timedelta(seconds=20)
@@ -46,6 +48,7 @@ class PendingMessage:
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
     deferred_until: datetime | None = None  # claimed only to be deferred (its incident settling): not leased
+    prefetched: Prefetched | None = None  # its incident's state and index marks, read by the claim (`prefetch`)
 
 
 @dataclass(frozen=True)
@@ -79,16 +82,18 @@ class SqlOutbox:
 
     # --- claiming and leases ------------------------------------------------------------------
     def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True,
-              settling: Mapping[str, datetime] | None = None) -> PendingMessage | None:
+              settling: Mapping[str, datetime] | None = None, prefetch: bool = False) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
         its incident are marked delivered by it (its subscribers render the incident as it is now).
 
         `settling` (incident id -> time): when the message is an untouched refresh of one of those incidents it is
-        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would)."""
+        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would).
+        `prefetch`: on PostgreSQL a leased message naming an incident carries the incident's state and pattern
+        marks, read in the claim's statement (`prefetched`; outbox_pg.CLAIM)."""
         now = datetime.now(UTC)
         if self._pg:
             return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce,
-                                  settling=settling or {})
+                                  settling=settling or {}, prefetch=prefetch)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
@@ -114,22 +119,29 @@ class SqlOutbox:
                               coalesced=coalesced, deferred_until=deferred)
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
-                  coalesce: bool, settling: Mapping[str, datetime]) -> PendingMessage | None:
-        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, {
-            "org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce, "topic": COALESCED_TOPIC,
-            "settling": pg.settling_json(settling)}))
+                  coalesce: bool, settling: Mapping[str, datetime], prefetch: bool) -> PendingMessage | None:
+        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, pg.claim_params(
+            org_id=org_id, owner=owner, now=now, until=until, coalesce=coalesce, topic=COALESCED_TOPIC,
+            settling=settling, prefetch=prefetch)))
 
     @staticmethod
     def _pending(org_id: str, rows: Sequence[tuple[Any, ...]]) -> PendingMessage | None:
         """The message CLAIM's rows describe (None: nothing claimed)."""
         if not rows:
             return None
-        message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred = rows[0]
+        (message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred,
+         document, recent, points, logs, signature, checked) = rows[0]
         deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
                       for name, state, n, at in states or ()}
+        prefetched = None
+        if document is not None:  # asked for, leased, and its incident found
+            prefetched = Prefetched(org_id=org_id, incident_id=str(payload["incident_id"]),
+                                    state=assemble(document, recent, points, logs),
+                                    marks=(str(signature), checked) if signature is not None else None)
         return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
                               attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
-                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None)
+                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None,
+                              prefetched=prefetched)
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
@@ -184,7 +196,8 @@ class SqlOutbox:
                 OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
 
     def release_then_claim(self, done: Release, org_id: str, *, lease: timedelta = LEASE,
-                           settling: Mapping[str, datetime] | None = None) -> tuple[bool, PendingMessage | None]:
+                           settling: Mapping[str, datetime] | None = None,
+                           prefetch: bool = False) -> tuple[bool, PendingMessage | None]:
         """`release` one message, then `claim` the next of `org_id` for the same owner: on PostgreSQL one round trip
         and one commit (each statement its own snapshot: the claim sees the release). Returns (released, claimed)."""
         if not self._pg:
@@ -196,8 +209,8 @@ class SqlOutbox:
         released_rows, claimed = pg.release_then_claim(self.engine, pg.release_params(
             org_id=msg.org_id, message_id=msg.id, owner=done.owner, attempts=msg.attempts + 1,
             error=done.error[:2000] if done.error else None, next_at=done.next_at, now=now, outcomes=done.outcomes),
-            {"org": org_id, "owner": done.owner, "now": now, "until": now + lease, "coalesce": True,
-             "topic": COALESCED_TOPIC, "settling": pg.settling_json(settling or {})})
+            pg.claim_params(org_id=org_id, owner=done.owner, now=now, until=now + lease, coalesce=True,
+                            topic=COALESCED_TOPIC, settling=settling or {}, prefetch=prefetch))
         return bool(released_rows), self._pending(org_id, claimed)
 
     # --- which orgs -----------------------------------------------------------------------------

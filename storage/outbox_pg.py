@@ -13,10 +13,23 @@ import json
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from storage.pg_append import joined, json_rows, simple_query
 from storage.pg_scoped import BIND_ORG, driver_errors
+from storage.state_read import INCIDENTS, state_columns
+
+# With `prefetch`, a leased message naming an incident comes with what its subscribers read first, in the claim's
+# statement (one snapshot, no round trip or commit of their own; incident_core/delivery_snapshot.py): the incident's
+# state (state_read.state_columns) and its pattern-key index marks (storage/pattern_index.py `marks`). Any change
+# committed after this snapshot left a message the claim did not fold, delivered after this one.
+_PREFETCH_STATE = str(sa.select(*state_columns()).where(
+    INCIDENTS.c.org_id == sa.literal_column("%(org)s"),
+    INCIDENTS.c.id == sa.literal_column("(l.payload ->> 'incident_id')"),
+    sa.literal_column("%(prefetch)s"), sa.literal_column("l.until IS NULL"),
+).compile(dialect=postgresql.dialect())).replace("%%", "%")
 
 # Pick the org's oldest due message (skipping one another process is claiming), lease it, read its subscribers'
 # states, and, for a refresh no subscriber has delivered yet, fold the other untouched refreshes of its incident
@@ -70,8 +83,13 @@ WITH picked AS (
     RETURNING o.id
 )
 SELECT l.id, l.topic, l.key, l.payload, l.attempts, l.created_at, (SELECT rows FROM states),
-       (SELECT count(*) FROM marked), l.until
-FROM leased AS l"""
+       (SELECT count(*) FROM marked), l.until, st.state, st.tail_recent, st.tail_points, st.tail_logs,
+       pm.signature, pm.checked
+FROM leased AS l
+LEFT JOIN LATERAL (""" + _PREFETCH_STATE + """) AS st ON true
+LEFT JOIN LATERAL (SELECT p.signature, p.checked FROM incident_patterns AS p
+                   WHERE p.org_id = %(org)s AND p.incident_id = l.payload ->> 'incident_id' AND st.state IS NOT NULL
+                   LIMIT 1) AS pm ON true"""
 
 # Each subscriber's outcome (rows of json_rows: subscriber, state, attempts, available_at, last_error).
 _OUTCOMES = """
@@ -130,6 +148,13 @@ def release_then_claim(engine: Engine, release: dict[str, Any],
         finally:
             cur.close()
     return sets[1], sets[3]  # bind, RELEASE, bind, CLAIM
+
+
+def claim_params(*, org_id: str, owner: str, now: datetime, until: datetime, coalesce: bool, topic: str,
+                 settling: Any, prefetch: bool) -> dict[str, Any]:
+    """The parameters of CLAIM."""
+    return {"org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce, "topic": topic,
+            "settling": settling_json(settling), "prefetch": prefetch}
 
 
 def settling_json(settling: Any) -> str:
