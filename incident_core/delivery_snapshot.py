@@ -8,8 +8,10 @@ message's snapshot instead, taken by its first read (after the claim, as before)
 Why the last state still wins: a change committed by another process after the snapshot was read comes with an
 `incident.changed` message of its own, not folded into this one (claim folds only messages that existed when it
 ran), so it is rendered when that message is delivered. A change this process commits during the delivery (the
-recurrence watcher's line, the room just recorded) is seen at once: `newest` reports the version this process
-last committed, and a snapshot older than that is read again. Keys carry the org, so a snapshot answers only the
+recurrence watcher's line, the room just recorded) is seen at once: `newest` reports the state this process last
+committed (its unit of work's state cache, which its appends already take as the stored state at that version), and
+it replaces an older snapshot without a read. (In `serve` the ingest commits in the same process: a signal appended
+after the claim is seen this way too, as a read would have seen it.) Keys carry the org, so a snapshot answers only the
 org it was read for.
 
 On PostgreSQL the claim itself reads the message's incident, in its own statement (`Prefetched`, storage/outbox_pg.py
@@ -72,7 +74,7 @@ def fresh_reads() -> Iterator[None]:
         _FRESH.reset(token)
 
 
-def no_newest(_org_id: str, _incident_id: str) -> int | None:
+def no_newest(_org_id: str, _incident_id: str) -> IncidentState | None:
     """A `newest` for stores that know nothing of this process's writes: a snapshot is then never re-read."""
     return None
 
@@ -81,9 +83,9 @@ class StateSnapshots:
     """IncidentQueries that read each incident's state once per delivered message (outside one: every time)."""
 
     def __init__(self, queries: IncidentQueries,
-                 newest: Callable[[str, str], int | None] = no_newest) -> None:
+                 newest: Callable[[str, str], IncidentState | None] = no_newest) -> None:
         self.queries = queries
-        self.newest = newest  # (org, incident) -> the version this process last committed, if it knows one
+        self.newest = newest  # (org, incident) -> the state this process last committed (or read), if it knows one
 
     @contextmanager
     def delivering(self, snapshot: Snapshot) -> Iterator[None]:
@@ -95,7 +97,7 @@ class StateSnapshots:
             _CURRENT.reset(token)
 
     def get(self, org_id: str, ref: str) -> IncidentState | None:
-        """By id or human id: the snapshot's state unless this process has committed a newer version since."""
+        """By id or human id: the snapshot's state, or the newer one this process has committed since."""
         snapshot = _CURRENT.get()
         if snapshot is None:
             return self.queries.get(org_id, ref)
@@ -104,8 +106,9 @@ class StateSnapshots:
             state = snapshot.states.get(key)
             if state is not None and not _FRESH.get():
                 newest = self.newest(org_id, state.incident_id)
-                if newest is None or newest <= state.version:
-                    return state
+                if newest is not None and newest.version > state.version:
+                    snapshot.states[key] = state = newest  # no read: the state as this process committed it
+                return state
             snapshot.reads += 1
             read = self.queries.get(org_id, ref)
             if read is not None and (state is None or read.version >= state.version):
