@@ -240,11 +240,12 @@ class Deliverer:
 
     def _settles(self, msg: PendingMessage) -> bool:
         """True when the claim deferred the message (its incident settling: nothing to deliver now); otherwise a
-        fresh refresh notes the render about to start (False)."""
-        if msg.deferred_until is not None:
-            due = time.monotonic() + max(0.0, (msg.deferred_until - datetime.now(UTC)).total_seconds())
+        fresh refresh notes the render about to start (False). Either way the claim's deferrals set the next pass."""
+        if msg.deferred_due is not None:  # refreshes the claim deferred: the next pass runs when the first falls due
+            due = time.monotonic() + max(0.0, (msg.deferred_due - datetime.now(UTC)).total_seconds())
             with self._lock:
                 self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
+        if msg.deferred_until is not None:
             return True
         if self.settle and msg.topic == COALESCED_TOPIC and not msg.deliveries:
             with self._lock:

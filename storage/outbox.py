@@ -48,6 +48,7 @@ class PendingMessage:
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
     deferred_until: datetime | None = None  # claimed only to be deferred (its incident settling): not leased
+    deferred_due: datetime | None = None  # the earliest time a refresh this claim deferred (`settling`) falls due
     prefetched: Prefetched | None = None  # its incident's state and index marks, read by the claim (`prefetch`)
 
 
@@ -86,8 +87,10 @@ class SqlOutbox:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
         its incident are marked delivered by it (its subscribers render the incident as it is now).
 
-        `settling` (incident id -> time): when the message is an untouched refresh of one of those incidents it is
-        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would).
+        `settling` (incident id -> a later time): every due refresh of one of those incidents that no subscriber
+        has touched is deferred to that time in the same transaction (as `defer` would), and the oldest other due
+        message claimed; with none, the oldest refresh deferred is returned (`deferred_until`: not leased).
+        `deferred_due` says when the earliest refresh deferred here falls due.
         `prefetch`: on PostgreSQL a leased message naming an incident carries the incident's state and pattern
         marks, read in the claim's statement (`prefetched`; outbox_pg.CLAIM)."""
         now = datetime.now(UTC)
@@ -96,27 +99,35 @@ class SqlOutbox:
                                   settling=settling or {}, prefetch=prefetch)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
+            deferring = _defer_settling(conn, org_id, now, settling or {})  # seen as deferred from here on
+            due = min(deferring.values()) if deferring else None
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
-                                            OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
+                                            OUTBOX.c.available_at <= now, OUTBOX.c.id.not_in(list(deferring)))
+                    .order_by(OUTBOX.c.id).limit(1))
             if coalesce:
                 stmt = stmt.where(~_waits_for_deferred(org_id, now))
             row = conn.execute(stmt).first()
             if row is None:
-                return None
+                if not deferring:
+                    return None
+                first = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id,
+                                                             OUTBOX.c.id == min(deferring))).one()
+                return PendingMessage(id=first.id, org_id=first.org_id, topic=first.topic, key=first.key,
+                                      payload=dict(first.payload), attempts=first.attempts,
+                                      created_at=utc(first.created_at), deferred_until=deferring[first.id],
+                                      deferred_due=due)
             deliveries = {r.subscriber: SubscriberState(r.state, r.attempts, utc(r.available_at)) for r in conn.execute(
                 sa.select(DELIVERIES.c.subscriber, DELIVERIES.c.state, DELIVERIES.c.attempts,
                           DELIVERIES.c.available_at)
                 .where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == row.id))}
-            deferred = (settling or {}).get(str((row.payload or {}).get("incident_id"))) \
-                if row.topic == COALESCED_TOPIC and not deliveries else None
             conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
-                         .values(available_at=deferred or now + lease, lease_owner=None if deferred else owner))
+                         .values(available_at=now + lease, lease_owner=owner))
             coalesced = 0
             if coalesce and row.topic == COALESCED_TOPIC and not any(s.state == "delivered" for s in deliveries.values()):
-                coalesced = _coalesce(conn, org_id, row, now)
+                coalesced = _coalesce(conn, org_id, row, now, keep=list(deferring))
         return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
                               attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
-                              coalesced=coalesced, deferred_until=deferred)
+                              coalesced=coalesced, deferred_due=due)
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
                   coalesce: bool, settling: Mapping[str, datetime], prefetch: bool) -> PendingMessage | None:
@@ -130,7 +141,7 @@ class SqlOutbox:
         if not rows:
             return None
         (message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred,
-         document, recent, points, logs, signature, checked) = rows[0]
+         document, recent, points, logs, signature, checked, deferred_due) = rows[0]
         deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
                       for name, state, n, at in states or ()}
         prefetched = None
@@ -141,7 +152,7 @@ class SqlOutbox:
         return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
                               attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
                               coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None,
-                              prefetched=prefetched)
+                              deferred_due=utc(deferred_due) if deferred_due else None, prefetched=prefetched)
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
@@ -287,7 +298,25 @@ def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred)
 
 
-def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
+def _defer_settling(conn: Connection, org_id: str, now: datetime,
+                    settling: Mapping[str, datetime]) -> dict[int, datetime]:
+    """Defer every due refresh of a settling incident that no subscriber has touched to its incident's time (as
+    `defer` would, unheld); returns message id -> the time it is due again (outbox_pg.CLAIM's `deferring`)."""
+    if not settling:
+        return {}
+    untouched = ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
+    found = conn.execute(sa.select(OUTBOX.c.id, OUTBOX.c.payload).where(
+        OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now,
+        OUTBOX.c.topic == COALESCED_TOPIC, untouched)).all()
+    deferring = {r.id: settling[incident] for r in found
+                 if (incident := str((r.payload or {}).get("incident_id"))) in settling}
+    for message_id, until in deferring.items():
+        conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == message_id)
+                     .values(available_at=until, lease_owner=None))
+    return deferring
+
+
+def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime, keep: Sequence[int] = ()) -> int:
     """Mark other not-yet-started refreshes of the same incident delivered by this one (across processes).
 
     Only messages no subscriber has touched and no one holds (due now or deferred, `defer`): the claimed
@@ -300,7 +329,7 @@ def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
     stmt = sa.select(OUTBOX.c.id).where(
         OUTBOX.c.org_id == org_id, OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.delivered_at.is_(None),
         OUTBOX.c.id != row.id, OUTBOX.c.lease_owner.is_(None),  # due now, or deferred to its window's end
-        OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started)
+        OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started, OUTBOX.c.id.not_in(list(keep)))
     ids = list(conn.execute(stmt).scalars())
     if ids:
         conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(ids))
