@@ -286,30 +286,36 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
                      .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
 
 
-def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
+def _waits_for_deferred(org_id: str, now: datetime, *, unheld_only: bool = True) -> sa.ColumnElement[bool]:
     """An unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold when it falls
-    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
+    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn). `unheld_only=False`: any refresh of such an
+    incident (the settling deferral's test)."""
     waiting = OUTBOX.alias("waiting")
     deferred = sa.exists().where(
         waiting.c.org_id == org_id, waiting.c.topic == COALESCED_TOPIC, waiting.c.delivered_at.is_(None),
         waiting.c.lease_owner.is_(None), waiting.c.available_at > now,
         waiting.c.payload["incident_id"].as_string() == OUTBOX.c.payload["incident_id"].as_string(),
         ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == waiting.c.id))
-    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred)
+    held = [OUTBOX.c.lease_owner.is_(None)] if unheld_only else []
+    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, *held, deferred)
 
 
 def _defer_settling(conn: Connection, org_id: str, now: datetime,
                     settling: Mapping[str, datetime]) -> dict[int, datetime]:
-    """Defer every due refresh of a settling incident that no subscriber has touched to its incident's time (as
-    `defer` would, unheld); returns message id -> the time it is due again (outbox_pg.CLAIM's `deferring`)."""
+    """Defer the oldest due refresh of each settling incident that no subscriber has touched, unless the incident has
+    a deferred refresh already, to the incident's time (as `defer` would, unheld): the others wait for it. Returns
+    message id -> the time it is due again (outbox_pg.CLAIM's `deferring`)."""
     if not settling:
         return {}
     untouched = ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
     found = conn.execute(sa.select(OUTBOX.c.id, OUTBOX.c.payload).where(
         OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now,
-        OUTBOX.c.topic == COALESCED_TOPIC, untouched)).all()
-    deferring = {r.id: settling[incident] for r in found
-                 if (incident := str((r.payload or {}).get("incident_id"))) in settling}
+        OUTBOX.c.topic == COALESCED_TOPIC, untouched,
+        ~_waits_for_deferred(org_id, now, unheld_only=False)).order_by(OUTBOX.c.id)).all()
+    firsts: dict[str, int] = {}
+    for r in found:
+        firsts.setdefault(str((r.payload or {}).get("incident_id")), r.id)
+    deferring = {message_id: settling[incident] for incident, message_id in firsts.items() if incident in settling}
     for message_id, until in deferring.items():
         conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == message_id)
                      .values(available_at=until, lease_owner=None))
