@@ -35,7 +35,8 @@ _PREFETCH_STATE = str(sa.select(*state_columns()).where(
 # window (bot/delivery.py): the oldest due refresh of each that no subscriber has touched, unless the incident already
 # has a deferred one, is deferred to that time (`deferring`: as `SqlOutbox.defer` would, unheld), all in this
 # statement rather than one claim (and one commit) each; the incident's other fresh refreshes wait for it, to be
-# folded into it, as they wait for any deferred refresh (one row update each, not a deferral and then a fold).
+# folded into it, as they wait for any deferred refresh (one row update each, not a deferral and then a fold). Two
+# probes of ix_outbox_pending_incident per settling incident, not a walk of the org's waiting refreshes.
 # Then the org's oldest due message other than those is picked (skipping one another process is claiming),
 # leased, its subscribers' states read, and, for a refresh no subscriber has delivered yet, the other untouched
 # refreshes of its incident (not held by anyone, no subscriber started, not deferred here) folded into it. Every
@@ -49,22 +50,20 @@ _PREFETCH_STATE = str(sa.select(*state_columns()).where(
 # (`until`: claimed only to be deferred); either way the last column is the earliest time a refresh deferred here
 # falls due.
 CLAIM = """
-WITH due_settling AS (
-    SELECT m.id, m.payload ->> 'incident_id' AS incident FROM outbox AS m
-    WHERE m.org_id = %(org)s AND m.delivered_at IS NULL AND m.available_at <= %(now)s AND m.topic = %(topic)s
-      AND %(settling)s::jsonb <> '{}'::jsonb AND %(settling)s::jsonb ? (m.payload ->> 'incident_id')
-      AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = m.id)
-      AND NOT EXISTS (SELECT 1 FROM outbox AS w
-                      WHERE w.org_id = %(org)s AND w.topic = %(topic)s AND w.delivered_at IS NULL
-                        AND w.lease_owner IS NULL AND w.available_at > %(now)s
-                        AND w.payload ->> 'incident_id' = m.payload ->> 'incident_id'
+WITH deferring AS (
+    SELECT f.id, s.key AS incident, s.value::timestamptz AS until
+    FROM jsonb_each_text(%(settling)s::jsonb) AS s
+    CROSS JOIN LATERAL (
+        SELECT m.id FROM outbox AS m
+        WHERE m.org_id = %(org)s AND m.topic = %(topic)s AND m.payload ->> 'incident_id' = s.key
+          AND m.delivered_at IS NULL AND m.available_at <= %(now)s
+          AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d WHERE d.org_id = %(org)s AND d.message_id = m.id)
+        ORDER BY m.id LIMIT 1 FOR UPDATE OF m SKIP LOCKED) AS f
+    WHERE NOT EXISTS (SELECT 1 FROM outbox AS w
+                      WHERE w.org_id = %(org)s AND w.topic = %(topic)s AND w.payload ->> 'incident_id' = s.key
+                        AND w.delivered_at IS NULL AND w.lease_owner IS NULL AND w.available_at > %(now)s
                         AND NOT EXISTS (SELECT 1 FROM outbox_deliveries AS d
                                         WHERE d.org_id = %(org)s AND d.message_id = w.id))
-    FOR UPDATE OF m SKIP LOCKED
-), deferring AS (
-    SELECT DISTINCT ON (s.incident) s.id, s.incident,
-           (%(settling)s::jsonb ->> s.incident)::timestamptz AS until
-    FROM due_settling AS s ORDER BY s.incident, s.id
 ), deferred AS (
     UPDATE outbox AS o SET available_at = d.until, lease_owner = NULL
     FROM deferring AS d WHERE o.org_id = %(org)s AND o.id = d.id
