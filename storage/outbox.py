@@ -87,9 +87,10 @@ class SqlOutbox:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
         its incident are marked delivered by it (its subscribers render the incident as it is now).
 
-        `settling` (incident id -> a later time): every due refresh of one of those incidents that no subscriber
-        has touched is deferred to that time in the same transaction (as `defer` would), and the oldest other due
-        message claimed; with none, the oldest refresh deferred is returned (`deferred_until`: not leased).
+        `settling` (incident id -> a later time): the oldest due refresh of each of those incidents that no
+        subscriber has touched (unless the incident has a deferred one already) is deferred to that time in the same
+        transaction (as `defer` would), the incidents' other fresh refreshes wait for it, and the oldest other due
+        message is claimed; with none, the oldest refresh deferred is returned (`deferred_until`: not leased).
         `deferred_due` says when the earliest refresh deferred here falls due.
         `prefetch`: on PostgreSQL a leased message naming an incident carries the incident's state and pattern
         marks, read in the claim's statement (`prefetched`; outbox_pg.CLAIM)."""
