@@ -141,14 +141,14 @@ class App:
 
     @cached_property
     def delivery_states(self) -> Any:
-        """The outbox subscribers' incident reads: once per delivered message, again after this process wrote."""
+        """The outbox subscribers' incident reads: once per delivered message (or none: the claim's), then this
+        process's own newer states."""
         from incident_core.delivery_snapshot import StateSnapshots
 
         cache = getattr(self.deps.uow, "cache", None)  # SqlUnitOfWork's: states this process committed
 
-        def newest(org_id: str, incident_id: str) -> int | None:
-            state = cache.get(org_id, incident_id) if cache is not None else None
-            return state.version if state is not None else None
+        def newest(org_id: str, incident_id: str) -> Any:
+            return cache.get(org_id, incident_id) if cache is not None else None
 
         return StateSnapshots(self.queries, newest)
 

@@ -150,10 +150,13 @@ class Deliverer:
     def _claim(self, org_id: str, held: Release | None) -> PendingMessage | None:
         """The org's next message (None: nothing, or the database failed), the last message's release sent with it."""
         settling = self._settling(org_id)
+        prefetch = self.snapshots is not None  # the incident's first reads come with the claim (delivery_snapshot.py)
         try:
             if held is None:
-                return self.outbox.claim(org_id, owner=self.owner, lease=self.lease, settling=settling)
-            _released, msg = self.outbox.release_then_claim(held, org_id, lease=self.lease, settling=settling)
+                return self.outbox.claim(org_id, owner=self.owner, lease=self.lease, settling=settling,
+                                         prefetch=prefetch)
+            _released, msg = self.outbox.release_then_claim(held, org_id, lease=self.lease, settling=settling,
+                                                            prefetch=prefetch)
         except Exception:  # noqa: BLE001 — the database hiccuped: leave this org to the next pass
             log.exception("claiming a message of org %s failed", org_id)
             if held is not None:
@@ -237,11 +240,12 @@ class Deliverer:
 
     def _settles(self, msg: PendingMessage) -> bool:
         """True when the claim deferred the message (its incident settling: nothing to deliver now); otherwise a
-        fresh refresh notes the render about to start (False)."""
-        if msg.deferred_until is not None:
-            due = time.monotonic() + max(0.0, (msg.deferred_until - datetime.now(UTC)).total_seconds())
+        fresh refresh notes the render about to start (False). Either way the claim's deferrals set the next pass."""
+        if msg.deferred_due is not None:  # refreshes the claim deferred: the next pass runs when the first falls due
+            due = time.monotonic() + max(0.0, (msg.deferred_due - datetime.now(UTC)).total_seconds())
             with self._lock:
                 self.settles_at = due if self.settles_at is None else min(self.settles_at, due)
+        if msg.deferred_until is not None:
             return True
         if self.settle and msg.topic == COALESCED_TOPIC and not msg.deliveries:
             with self._lock:
@@ -267,7 +271,7 @@ class Deliverer:
         names = list(subs)
         states: dict[str, SubscriberState] = dict(msg.deliveries)
         errors: list[str] = []
-        snapshot = Snapshot()  # every subscriber of this message, in every round, reads the incident once
+        snapshot = Snapshot(msg.prefetched)  # every subscriber, in every round, reads the incident once (or not at all)
         with self._lock:
             self._inflight[msg.id] = msg.org_id
         try:

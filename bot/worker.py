@@ -16,6 +16,7 @@ from bot.delivery import SETTLE, STOP_GRACE, Deliverer, Subscribers
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
 from incident_core.delivery_policy import RetryPolicy
+from incident_core.delivery_snapshot import HistorySnapshots
 from incident_core.services.knowledge_loop import KnowledgeIndex
 from incident_core.services.subscriptions import Collaborators, subscriptions
 from storage.outbox import LEASE
@@ -37,7 +38,7 @@ def collaborators(app: App) -> Collaborators:
     return Collaborators(deps=app.deps, queries=app.delivery_states, deliveries=app.deliveries, guidance=lambda: app.guidance,
                          knowledge=knowledge, feedback=feedback_stats(app), health=app.knowledge_health,
                          publisher_for=lambda target: publisher_for(app, target), narrator=make_narrator(app),
-                         history=history(app), tracker_for=tracker_for(app))
+                         history=HistorySnapshots(history(app)), tracker_for=tracker_for(app))
 
 
 def subscribers(app: App) -> Subscribers:

@@ -220,6 +220,22 @@ def told_mark(signature: str, window_days: int = DEFAULT_WINDOW_DAYS) -> str:
     return keys_signature((check_mark(signature, window_days), "told later incidents")) if signature else ""
 
 
+# One index row's (signature, checked) for an incident: what its keys are and what was last done for them; None
+# when the incident has no pattern keys (no rows).
+PatternMarks = tuple[str, str | None] | None
+
+
+def marks_unchecked(marks: PatternMarks, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
+    """False only when the index holds the incident's keys and they were already checked with this window."""
+    return marks is None or marks[1] != check_mark(marks[0], window_days)
+
+
+def marks_untold(marks: PatternMarks, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
+    """True when a (resolved) incident has pattern keys the open incidents sharing them were not yet rechecked
+    for, with this window."""
+    return marks is not None and bool(marks[0]) and marks[1] != told_mark(marks[0], window_days)
+
+
 def state_pattern_keys(state: IncidentState) -> tuple[str, ...]:
     """`pattern_keys(past_incident(state))`, without building the rest of the facts (the index writes it)."""
     return _keys(state_alert_keys(state), state.services)

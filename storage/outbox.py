@@ -21,12 +21,14 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from incident_core.delivery_policy import RetryPolicy, SubscriberState
+from incident_core.delivery_snapshot import Prefetched
 from incident_core.usecases import CHANGED_TOPIC
 from storage import outbox_pg as pg
 from storage.delivery_tables import DELIVERIES
 from storage.engine import is_postgres, scope_to_org
 from storage.pg_scoped import scoped_rows
 from storage.records import utc
+from storage.state_read import assemble
 from storage.unit_of_work import OUTBOX
 
 LEASE = timedelta(seconds=20)
@@ -46,6 +48,8 @@ class PendingMessage:
     deliveries: Mapping[str, SubscriberState] = field(default_factory=dict)
     coalesced: int = 0  # other refreshes of the same incident this delivery covers
     deferred_until: datetime | None = None  # claimed only to be deferred (its incident settling): not leased
+    deferred_due: datetime | None = None  # the earliest time a refresh this claim deferred (`settling`) falls due
+    prefetched: Prefetched | None = None  # its incident's state and index marks, read by the claim (`prefetch`)
 
 
 @dataclass(frozen=True)
@@ -79,57 +83,77 @@ class SqlOutbox:
 
     # --- claiming and leases ------------------------------------------------------------------
     def claim(self, org_id: str, *, owner: str, lease: timedelta = LEASE, coalesce: bool = True,
-              settling: Mapping[str, datetime] | None = None) -> PendingMessage | None:
+              settling: Mapping[str, datetime] | None = None, prefetch: bool = False) -> PendingMessage | None:
         """The org's oldest due message, leased to `owner`; with `coalesce`, other not-yet-started refreshes of
         its incident are marked delivered by it (its subscribers render the incident as it is now).
 
-        `settling` (incident id -> time): when the message is an untouched refresh of one of those incidents it is
-        deferred to that time in the same transaction, not leased (`deferred_until`; as `defer` would)."""
+        `settling` (incident id -> a later time): the oldest due refresh of each of those incidents that no
+        subscriber has touched (unless the incident has a deferred one already) is deferred to that time in the same
+        transaction (as `defer` would), the incidents' other fresh refreshes wait for it, and the oldest other due
+        message is claimed; with none, the oldest refresh deferred is returned (`deferred_until`: not leased).
+        `deferred_due` says when the earliest refresh deferred here falls due.
+        `prefetch`: on PostgreSQL a leased message naming an incident carries the incident's state and pattern
+        marks, read in the claim's statement (`prefetched`; outbox_pg.CLAIM)."""
         now = datetime.now(UTC)
         if self._pg:
             return self._claim_pg(org_id, owner=owner, until=now + lease, now=now, coalesce=coalesce,
-                                  settling=settling or {})
+                                  settling=settling or {}, prefetch=prefetch)
         with self.engine.begin() as conn:
             scope_to_org(conn, org_id)
+            deferring = _defer_settling(conn, org_id, now, settling or {})  # seen as deferred from here on
+            due = min(deferring.values()) if deferring else None
             stmt = (sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None),
-                                            OUTBOX.c.available_at <= now).order_by(OUTBOX.c.id).limit(1))
+                                            OUTBOX.c.available_at <= now, OUTBOX.c.id.not_in(list(deferring)))
+                    .order_by(OUTBOX.c.id).limit(1))
             if coalesce:
                 stmt = stmt.where(~_waits_for_deferred(org_id, now))
             row = conn.execute(stmt).first()
             if row is None:
-                return None
+                if not deferring:
+                    return None
+                first = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org_id,
+                                                             OUTBOX.c.id == min(deferring))).one()
+                return PendingMessage(id=first.id, org_id=first.org_id, topic=first.topic, key=first.key,
+                                      payload=dict(first.payload), attempts=first.attempts,
+                                      created_at=utc(first.created_at), deferred_until=deferring[first.id],
+                                      deferred_due=due)
             deliveries = {r.subscriber: SubscriberState(r.state, r.attempts, utc(r.available_at)) for r in conn.execute(
                 sa.select(DELIVERIES.c.subscriber, DELIVERIES.c.state, DELIVERIES.c.attempts,
                           DELIVERIES.c.available_at)
                 .where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == row.id))}
-            deferred = (settling or {}).get(str((row.payload or {}).get("incident_id"))) \
-                if row.topic == COALESCED_TOPIC and not deliveries else None
             conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == row.id)
-                         .values(available_at=deferred or now + lease, lease_owner=None if deferred else owner))
+                         .values(available_at=now + lease, lease_owner=owner))
             coalesced = 0
             if coalesce and row.topic == COALESCED_TOPIC and not any(s.state == "delivered" for s in deliveries.values()):
-                coalesced = _coalesce(conn, org_id, row, now)
+                coalesced = _coalesce(conn, org_id, row, now, keep=list(deferring))
         return PendingMessage(id=row.id, org_id=row.org_id, topic=row.topic, key=row.key, payload=dict(row.payload),
                               attempts=row.attempts, created_at=utc(row.created_at), deliveries=deliveries,
-                              coalesced=coalesced, deferred_until=deferred)
+                              coalesced=coalesced, deferred_due=due)
 
     def _claim_pg(self, org_id: str, *, owner: str, until: datetime, now: datetime,
-                  coalesce: bool, settling: Mapping[str, datetime]) -> PendingMessage | None:
-        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, {
-            "org": org_id, "owner": owner, "now": now, "until": until, "coalesce": coalesce, "topic": COALESCED_TOPIC,
-            "settling": pg.settling_json(settling)}))
+                  coalesce: bool, settling: Mapping[str, datetime], prefetch: bool) -> PendingMessage | None:
+        return self._pending(org_id, scoped_rows(self.engine, pg.CLAIM, pg.claim_params(
+            org_id=org_id, owner=owner, now=now, until=until, coalesce=coalesce, topic=COALESCED_TOPIC,
+            settling=settling, prefetch=prefetch)))
 
     @staticmethod
     def _pending(org_id: str, rows: Sequence[tuple[Any, ...]]) -> PendingMessage | None:
         """The message CLAIM's rows describe (None: nothing claimed)."""
         if not rows:
             return None
-        message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred = rows[0]
+        (message_id, topic, key, payload, attempts, created_at, states, coalesced, deferred,
+         document, recent, points, logs, signature, checked, deferred_due) = rows[0]
         deliveries = {str(name): SubscriberState(str(state), int(n), utc(datetime.fromisoformat(at)))
                       for name, state, n, at in states or ()}
+        prefetched = None
+        if document is not None:  # asked for, leased, and its incident found
+            prefetched = Prefetched(org_id=org_id, incident_id=str(payload["incident_id"]),
+                                    state=assemble(document, recent, points, logs),
+                                    marks=(str(signature), checked) if signature is not None else None)
         return PendingMessage(id=message_id, org_id=org_id, topic=topic, key=key, payload=dict(payload),
                               attempts=attempts, created_at=utc(created_at), deliveries=deliveries,
-                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None)
+                              coalesced=int(coalesced), deferred_until=utc(deferred) if deferred else None,
+                              deferred_due=utc(deferred_due) if deferred_due else None, prefetched=prefetched)
 
     def extend(self, org_id: str, message_ids: list[int], *, owner: str, lease: timedelta = LEASE) -> int:
         """Heartbeat: push the leases `owner` still holds forward; returns how many it still holds."""
@@ -184,7 +208,8 @@ class SqlOutbox:
                 OUTBOX.c.delivered_at.is_(None)).values(**values)).rowcount)
 
     def release_then_claim(self, done: Release, org_id: str, *, lease: timedelta = LEASE,
-                           settling: Mapping[str, datetime] | None = None) -> tuple[bool, PendingMessage | None]:
+                           settling: Mapping[str, datetime] | None = None,
+                           prefetch: bool = False) -> tuple[bool, PendingMessage | None]:
         """`release` one message, then `claim` the next of `org_id` for the same owner: on PostgreSQL one round trip
         and one commit (each statement its own snapshot: the claim sees the release). Returns (released, claimed)."""
         if not self._pg:
@@ -196,8 +221,8 @@ class SqlOutbox:
         released_rows, claimed = pg.release_then_claim(self.engine, pg.release_params(
             org_id=msg.org_id, message_id=msg.id, owner=done.owner, attempts=msg.attempts + 1,
             error=done.error[:2000] if done.error else None, next_at=done.next_at, now=now, outcomes=done.outcomes),
-            {"org": org_id, "owner": done.owner, "now": now, "until": now + lease, "coalesce": True,
-             "topic": COALESCED_TOPIC, "settling": pg.settling_json(settling or {})})
+            pg.claim_params(org_id=org_id, owner=done.owner, now=now, until=now + lease, coalesce=True,
+                            topic=COALESCED_TOPIC, settling=settling or {}, prefetch=prefetch))
         return bool(released_rows), self._pending(org_id, claimed)
 
     # --- which orgs -----------------------------------------------------------------------------
@@ -262,19 +287,43 @@ def _write_outcomes(conn: Connection, msg: PendingMessage, outcomes: Sequence[Ou
                      .on_conflict_do_update(index_elements=["org_id", "message_id", "subscriber"], set_=values))
 
 
-def _waits_for_deferred(org_id: str, now: datetime) -> sa.ColumnElement[bool]:
+def _waits_for_deferred(org_id: str, now: datetime, *, unheld_only: bool = True) -> sa.ColumnElement[bool]:
     """An unheld refresh of an incident whose refresh is deferred (`defer`): left for that one to fold when it falls
-    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn)."""
+    due (outbox_pg.CLAIM's rule; picking it would only defer it in turn). `unheld_only=False`: any refresh of such an
+    incident (the settling deferral's test)."""
     waiting = OUTBOX.alias("waiting")
     deferred = sa.exists().where(
         waiting.c.org_id == org_id, waiting.c.topic == COALESCED_TOPIC, waiting.c.delivered_at.is_(None),
         waiting.c.lease_owner.is_(None), waiting.c.available_at > now,
         waiting.c.payload["incident_id"].as_string() == OUTBOX.c.payload["incident_id"].as_string(),
         ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == waiting.c.id))
-    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.lease_owner.is_(None), deferred)
+    held = [OUTBOX.c.lease_owner.is_(None)] if unheld_only else []
+    return sa.and_(OUTBOX.c.topic == COALESCED_TOPIC, *held, deferred)
 
 
-def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
+def _defer_settling(conn: Connection, org_id: str, now: datetime,
+                    settling: Mapping[str, datetime]) -> dict[int, datetime]:
+    """Defer the oldest due refresh of each settling incident that no subscriber has touched, unless the incident has
+    a deferred refresh already, to the incident's time (as `defer` would, unheld): the others wait for it. Returns
+    message id -> the time it is due again (outbox_pg.CLAIM's `deferring`)."""
+    if not settling:
+        return {}
+    untouched = ~sa.exists().where(DELIVERIES.c.org_id == org_id, DELIVERIES.c.message_id == OUTBOX.c.id)
+    found = conn.execute(sa.select(OUTBOX.c.id, OUTBOX.c.payload).where(
+        OUTBOX.c.org_id == org_id, OUTBOX.c.delivered_at.is_(None), OUTBOX.c.available_at <= now,
+        OUTBOX.c.topic == COALESCED_TOPIC, untouched,
+        ~_waits_for_deferred(org_id, now, unheld_only=False)).order_by(OUTBOX.c.id)).all()
+    firsts: dict[str, int] = {}
+    for r in found:
+        firsts.setdefault(str((r.payload or {}).get("incident_id")), r.id)
+    deferring = {message_id: settling[incident] for incident, message_id in firsts.items() if incident in settling}
+    for message_id, until in deferring.items():
+        conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id == message_id)
+                     .values(available_at=until, lease_owner=None))
+    return deferring
+
+
+def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime, keep: Sequence[int] = ()) -> int:
     """Mark other not-yet-started refreshes of the same incident delivered by this one (across processes).
 
     Only messages no subscriber has touched and no one holds (due now or deferred, `defer`): the claimed
@@ -287,7 +336,7 @@ def _coalesce(conn: Connection, org_id: str, row: Any, now: datetime) -> int:
     stmt = sa.select(OUTBOX.c.id).where(
         OUTBOX.c.org_id == org_id, OUTBOX.c.topic == COALESCED_TOPIC, OUTBOX.c.delivered_at.is_(None),
         OUTBOX.c.id != row.id, OUTBOX.c.lease_owner.is_(None),  # due now, or deferred to its window's end
-        OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started)
+        OUTBOX.c.payload["incident_id"].as_string() == str(incident), ~started, OUTBOX.c.id.not_in(list(keep)))
     ids = list(conn.execute(stmt).scalars())
     if ids:
         conn.execute(OUTBOX.update().where(OUTBOX.c.org_id == org_id, OUTBOX.c.id.in_(ids))

@@ -18,7 +18,7 @@ resolution is checked again. A projection rebuild recomputes the rows from the r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -29,8 +29,11 @@ from sqlmodel import Field, SQLModel
 
 from incident_core.patterns import (
     DEFAULT_WINDOW_DAYS,
+    PatternMarks,
     check_mark,
     keys_signature,
+    marks_unchecked,
+    marks_untold,
     next_alert_keys,
     resolved_at,
     state_alert_keys,
@@ -167,6 +170,21 @@ def pg_statements(state: IncidentState) -> list[Statement]:
 _UNCHECKED = (sa.select(PATTERNS.c.signature, PATTERNS.c.checked)
               .where(PATTERNS.c.org_id == sa.bindparam("org"), PATTERNS.c.incident_id == sa.bindparam("id")).limit(1))
 _PG_UNCHECKED = "SELECT signature, checked FROM incident_patterns WHERE org_id = %(org)s AND incident_id = %(id)s LIMIT 1"
+# pattern_counts and _mark as fixed text for PostgreSQL (the keys as one array literal, `text_array`: psycopg adapts a
+# list element by element, and an array unpacked from JSON is a parameter the planner cannot probe the index with);
+# the same rows as the SQLAlchemy statements below, which SQLite runs.
+_PG_COUNTS = (
+    "SELECT key, count(*) FROM incident_patterns WHERE org_id = %(org)s "
+    "AND key = ANY (%(keys)s::text[]) AND opened_at >= %(since)s "
+    "AND (project_id = %(project)s OR (%(project)s IS NULL AND project_id IS NULL)) "
+    "AND resolved_at IS NOT NULL AND resolved_at <= %(resolved_by)s AND incident_id <> %(exclude)s GROUP BY key")
+_PG_MARK = ("UPDATE incident_patterns SET checked = %(mark)s "
+            "WHERE org_id = %(org)s AND incident_id = %(id)s AND signature = %(signature)s")
+
+
+def text_array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of these strings (for `::text[]`), each element quoted and escaped."""
+    return "{" + ",".join('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values) + "}"
 
 
 class SqlPatternIndex:
@@ -178,23 +196,23 @@ class SqlPatternIndex:
 
     def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
         """False only when the index holds the incident's keys and they were already checked with this window."""
-        found = self._marks(org_id, incident_id)
-        return not found or found[0][1] != check_mark(found[0][0], window_days)
+        return marks_unchecked(self.marks(org_id, incident_id), window_days)
 
     def later_untold(self, org_id: str, incident_id: str, window_days: int = DEFAULT_WINDOW_DAYS) -> bool:
         """True when a (resolved) incident has pattern keys the open incidents sharing them were not yet rechecked
         for, with this window (`mark_later_told`)."""
-        found = self._marks(org_id, incident_id)
-        return bool(found) and bool(found[0][0]) and found[0][1] != told_mark(found[0][0], window_days)
+        return marks_untold(self.marks(org_id, incident_id), window_days)
 
-    def _marks(self, org_id: str, incident_id: str) -> list[Any]:
-        """The incident's (signature, checked) from one of its index rows (none when it has no keys)."""
+    def marks(self, org_id: str, incident_id: str) -> PatternMarks:
+        """The incident's (signature, checked) from one of its index rows (None when it has no keys)."""
         params = {"org": org_id, "id": incident_id}
-        if self._pg:  # asked for every delivered refresh: one round trip, no statement built
-            return list(scoped_rows(self.engine, _PG_UNCHECKED, params))
-        with self.engine.begin() as conn:
-            scope_to_org(conn, org_id)
-            return list(conn.execute(_UNCHECKED, params))
+        if self._pg:  # asked for a delivered refresh the claim did not read it for: one round trip
+            found = scoped_rows(self.engine, _PG_UNCHECKED, params)
+        else:
+            with self.engine.begin() as conn:
+                scope_to_org(conn, org_id)
+                found = list(conn.execute(_UNCHECKED, params))
+        return (str(found[0][0]), found[0][1]) if found else None
 
     def pattern_counts(self, org_id: str, keys: Sequence[str], *, project_id: str | None, since: datetime,
                        resolved_by: datetime, exclude: str) -> dict[str, int]:
@@ -203,6 +221,10 @@ class SqlPatternIndex:
         if not keys:
             return {}
         short = {k[:KEY_LENGTH]: k for k in keys}
+        if self._pg:  # once per check of changed keys: one round trip, no statement built
+            return {short[key]: int(n) for key, n in scoped_rows(self.engine, _PG_COUNTS, {
+                "org": org_id, "keys": text_array(short), "since": since, "project": project_id,
+                "resolved_by": resolved_by, "exclude": exclude})}
         c = PATTERNS.c
         stmt = (sa.select(c.key, sa.func.count()).where(
             c.org_id == org_id, c.key.in_(list(short)), c.opened_at >= since,
@@ -239,6 +261,9 @@ class SqlPatternIndex:
         self._mark(org_id, incident_id, signature, told_mark(signature, window_days))
 
     def _mark(self, org_id: str, incident_id: str, signature: str, mark: str) -> None:
+        if self._pg:
+            scoped_rows(self.engine, _PG_MARK, {"org": org_id, "id": incident_id, "signature": signature, "mark": mark})
+            return
         stmt = (PATTERNS.update().where(PATTERNS.c.org_id == org_id, PATTERNS.c.incident_id == incident_id,
                                         PATTERNS.c.signature == signature).values(checked=mark))
         with self.engine.begin() as conn:

@@ -1,6 +1,7 @@
 """One state read per delivered message (incident_core/delivery_snapshot.py), with fakes: the snapshot answers
 repeated reads, a write of this process makes the next read go to the store, a claim's re-read is fresh, and a
-snapshot answers only for the org it was read for."""
+snapshot answers only for the org it was read for. A claim's prefetch answers the first reads and the recurrence
+watcher's questions about the incident's pattern marks, as the index would, until this process marks them."""
 
 from __future__ import annotations
 
@@ -9,8 +10,15 @@ from collections.abc import Callable
 
 from incident_core import commands as cmd
 from incident_core import usecases as uc
-from incident_core.delivery_snapshot import Snapshot, StateSnapshots, fresh_reads
+from incident_core.delivery_snapshot import (
+    HistorySnapshots,
+    Prefetched,
+    Snapshot,
+    StateSnapshots,
+    fresh_reads,
+)
 from incident_core.model import Severity
+from incident_core.patterns import PatternMarks, check_mark, marks_unchecked, marks_untold, told_mark
 from incident_core.state import IncidentState
 from tests.core.fakes import Queries, World
 
@@ -43,11 +51,10 @@ def sev1(w: World, incident: str) -> None:
         org_id=w.org_id, incident_id=incident, actor="slack:U1", occurred_at=w.clock.now(), severity=Severity.SEV1))
 
 
-def written(w: World) -> Callable[[str, str], int | None]:
+def written(w: World) -> Callable[[str, str], IncidentState | None]:
     """`newest` as bot/bootstrap.py builds it, here from the fake store (every write is this process's)."""
-    def newest(org_id: str, incident_id: str) -> int | None:
-        state = w.store.states.get((org_id, incident_id))
-        return state.version if state is not None else None
+    def newest(org_id: str, incident_id: str) -> IncidentState | None:
+        return w.store.states.get((org_id, incident_id))
     return newest
 
 
@@ -66,7 +73,7 @@ def test_a_delivery_reads_the_state_once_and_outside_one_every_time() -> None:
     assert store.reads == 4
 
 
-def test_a_write_of_this_process_during_the_delivery_is_seen_by_the_next_read() -> None:
+def test_a_write_of_this_process_during_the_delivery_is_seen_by_the_next_read_without_a_read() -> None:
     w, store, incident = world()
     states = StateSnapshots(store, written(w))
     with states.delivering(Snapshot()):
@@ -75,8 +82,9 @@ def test_a_write_of_this_process_during_the_delivery_is_seen_by_the_next_read() 
         sev1(w, incident)
         after = states.get(w.org_id, incident)
         assert after is not None and after.version == before.version + 1 and after.severity is Severity.SEV1
+        assert after is w.store.states[(w.org_id, incident)]  # the state this process committed, not a read
         assert states.get(w.org_id, incident) is after
-    assert store.reads == 2
+    assert store.reads == 1
 
 
 def test_without_knowledge_of_writes_a_snapshot_is_only_refreshed_by_fresh_reads() -> None:
@@ -118,3 +126,65 @@ def test_subscribers_side_by_side_share_one_read() -> None:
         t.join()
     assert store.reads == 1 and len(seen) == 4 and all(s is seen[0] for s in seen)
     assert snapshot.reads == 1
+
+
+class MarksStore:
+    """A fake pattern-key index: each incident's (signature, checked), its questions and marks counted."""
+
+    def __init__(self, marks: dict[tuple[str, str], PatternMarks]) -> None:
+        self.stored, self.asked, self.marked = dict(marks), 0, 0
+
+    def recurrence_unchecked(self, org_id: str, incident_id: str, window_days: int = 30) -> bool:
+        self.asked += 1
+        return marks_unchecked(self.stored.get((org_id, incident_id)), window_days)
+
+    def later_untold(self, org_id: str, incident_id: str, window_days: int = 30) -> bool:
+        self.asked += 1
+        return marks_untold(self.stored.get((org_id, incident_id)), window_days)
+
+    def mark_recurrence_checked(self, org_id: str, incident_id: str, signature: str, window_days: int = 30) -> None:
+        self.marked += 1
+        self.stored[(org_id, incident_id)] = (signature, check_mark(signature, window_days))
+
+    def mark_later_told(self, org_id: str, incident_id: str, signature: str, window_days: int = 30) -> None:
+        self.marked += 1
+        self.stored[(org_id, incident_id)] = (signature, told_mark(signature, window_days))
+
+
+def test_a_claims_prefetch_answers_the_first_reads_and_the_marks_until_this_process_marks() -> None:
+    w, store, incident = world()
+    state = store.get(w.org_id, incident)
+    assert state is not None
+    store.reads = 0
+    states = StateSnapshots(store, written(w))
+    index = MarksStore({(w.org_id, incident): ("sig1", None)})
+    history = HistorySnapshots(index)  # type: ignore[arg-type]
+    snapshot = Snapshot(Prefetched(org_id=w.org_id, incident_id=incident, state=state, marks=("sig1", None)))
+    with states.delivering(snapshot):
+        assert states.get(w.org_id, incident) is state and store.reads == 0 and snapshot.reads == 0
+        assert history.recurrence_unchecked(w.org_id, incident) and not history.later_untold("org-2", incident)
+        assert index.asked == 1  # only the other org's question went to the index
+        history.mark_recurrence_checked(w.org_id, incident, "sig1")
+        assert not history.recurrence_unchecked(w.org_id, incident)  # asked the index again: it was just marked
+        assert index.asked == 2 and index.marked == 1
+        sev1(w, incident)  # this process's write: the prefetched state is stale now, its own newer one answers
+        after = states.get(w.org_id, incident)
+        assert after is not None and after.version == state.version + 1 and store.reads == 0
+    assert history.recurrence_unchecked(w.org_id, incident) is False and index.asked == 3  # outside: the index
+
+
+def test_prefetched_marks_answer_as_the_index_would() -> None:
+    w, _store, incident = world()
+    cases: list[PatternMarks] = [None, ("sig", None), ("sig", check_mark("sig")), ("sig", told_mark("sig")),
+                                 ("sig", check_mark("sig", 7)), ("", None)]
+    for marks in cases:
+        index = MarksStore({(w.org_id, incident): marks})
+        history = HistorySnapshots(index)  # type: ignore[arg-type]
+        snapshot = Snapshot()
+        snapshot.marks[(w.org_id, incident)] = marks
+        for days in (30, 7):
+            with StateSnapshots(Queries(w.store)).delivering(snapshot):
+                answered = (history.recurrence_unchecked(w.org_id, incident, days),
+                            history.later_untold(w.org_id, incident, days))
+            assert answered == (index.recurrence_unchecked(w.org_id, incident, days),
+                                index.later_untold(w.org_id, incident, days)), (marks, days)

@@ -120,6 +120,24 @@ def test_counts_stay_within_the_org_and_the_project(clocked: tuple[App, StepCloc
                                   exclude=current) == {k: 1 for k in keys}
 
 
+def test_counts_of_keys_with_quotes_backslashes_braces_and_commas(clocked: tuple[App, StepClock]) -> None:
+    app, clock = clocked
+    org = app.directory.create_org("index-odd-keys").id
+    odd = 'Lat"en\\cy {a,b} NULL'
+    start = clock.at
+    for _ in range(2):
+        open_incident(app, clock, org, 0, start, ack_minutes=1, resolve_minutes=10, alert=odd)
+        start += timedelta(hours=1)
+    current = open_incident(app, clock, org, 0, start, ack_minutes=1, resolve_minutes=None, alert=odd)
+    state = app.queries.get(org, current)
+    assert state is not None
+    keys = pattern_keys(past_incident(state))
+    assert any(odd in k for k in keys)
+    history = SqlIncidentHistory(app.engine)
+    assert history.pattern_counts(org, [*keys, "alertname=\"never\""], project_id=None,
+                                  since=start - DEFAULT_WINDOW, resolved_by=start, exclude=current) == {k: 2 for k in keys}
+
+
 def test_a_rebuild_and_the_migration_write_the_same_index(clocked: tuple[App, StepClock]) -> None:
     app, clock = clocked
     org = app.directory.create_org("index-rebuild").id

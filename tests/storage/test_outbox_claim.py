@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from bot.bootstrap import App
 from storage.engine import scope_to_org
 from storage.outbox import COALESCED_TOPIC, Outcome, PendingMessage
+from storage.records import utc
 from storage.unit_of_work import OUTBOX
 from tests.helpers import new_org
 from tests.storage.test_outbox_deliveries import deliveries, put
@@ -169,22 +170,56 @@ def test_refreshes_of_an_incident_whose_refresh_is_deferred_wait_for_it_and_fold
     assert app.outbox.pending(org) == 0
 
 
-def test_a_claim_defers_a_fresh_refresh_of_a_settling_incident_in_the_same_statement(app: App) -> None:
+def test_a_claim_defers_a_settling_incidents_fresh_refresh_and_claims_the_next_message(app: App) -> None:
     org = org_of(app)
     refresh(app, org, "INC", 0)
     refresh(app, org, "INC", 1)
     put(app, org, "note")
+    refresh(app, org, "ELSE", 0)
     due = datetime.now(UTC) + timedelta(seconds=30)
-    msg = app.outbox.claim(org, owner="p1", settling={"INC": due, "ELSE": due})
-    assert msg is not None and msg.key == "changed:INC:0" and msg.coalesced == 1
-    assert msg.deferred_until is not None and abs(msg.deferred_until - due) < timedelta(milliseconds=1)
+    msg = app.outbox.claim(org, owner="p1", settling={"INC": due, "GONE": due})
+    assert msg is not None and msg.key == "note" and msg.deferred_until is None  # leased: INC's oldest was deferred
+    assert msg.deferred_due is not None and abs(msg.deferred_due - due) < timedelta(milliseconds=1)
     with app.engine.begin() as conn:
         scope_to_org(conn, org)
-        row = conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org, OUTBOX.c.id == msg.id)).one()
-    assert row.lease_owner is None and row.delivered_at is None  # not leased: due again when the window ends
-    note = app.outbox.claim(org, owner="p1", settling={"INC": due})  # another topic is never deferred
-    assert note is not None and note.key == "note" and note.deferred_until is None
-    assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 2
+        found = {r.key: r for r in conn.execute(sa.select(OUTBOX).where(OUTBOX.c.org_id == org))}
+    deferred, waiting = found["changed:INC:0"], found["changed:INC:1"]
+    assert deferred.lease_owner is None and deferred.delivered_at is None  # not leased: due when the window ends
+    assert abs(utc(deferred.available_at) - due) < timedelta(milliseconds=1)
+    assert waiting.lease_owner is None and utc(waiting.available_at) < due  # untouched: it waits, to be folded
+    assert found["note"].lease_owner == "p1"
+    assert app.outbox.release(msg, owner="p1", next_at=None)
+    other = app.outbox.claim(org, owner="p1", settling={"INC": due})
+    assert other is not None and other.key == "changed:ELSE:0" and other.deferred_due is None  # nothing to defer
+    assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 3
+
+
+def test_with_only_settling_refreshes_due_the_oldest_deferred_one_is_returned_unleased(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    refresh(app, org, "ELSE", 0)
+    refresh(app, org, "INC", 1)
+    soon, later = datetime.now(UTC) + timedelta(seconds=20), datetime.now(UTC) + timedelta(seconds=30)
+    msg = app.outbox.claim(org, owner="p1", settling={"INC": later, "ELSE": soon})
+    assert msg is not None and msg.key == "changed:INC:0" and msg.coalesced == 0 and msg.prefetched is None
+    assert msg.deferred_until is not None and abs(msg.deferred_until - later) < timedelta(milliseconds=1)
+    assert msg.deferred_due is not None and abs(msg.deferred_due - soon) < timedelta(milliseconds=1)  # the earliest
+    assert app.outbox.claim(org, owner="p1") is None and app.outbox.pending(org) == 3
+
+
+def test_a_started_refresh_of_an_incident_deferred_by_the_same_claim_waits(app: App) -> None:
+    org = org_of(app)
+    refresh(app, org, "INC", 0)
+    started = app.outbox.claim(org, owner="p1", coalesce=False)
+    assert started is not None
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    assert app.outbox.release(started, owner="p1", next_at=past,
+                              outcomes=[Outcome("keeper", "delivered", 1), Outcome("drafter", "pending", 1, past, "x")])
+    refresh(app, org, "INC", 1)
+    due = datetime.now(UTC) + timedelta(seconds=30)
+    msg = app.outbox.claim(org, owner="p1", settling={"INC": due})
+    assert msg is not None and msg.key == "changed:INC:1" and msg.deferred_until is not None  # deferred, and ...
+    assert app.outbox.claim(org, owner="p1") is None  # ... the started one waits for it, as for any deferred one
 
 
 def test_a_release_and_the_next_claim_go_together_across_orgs(app: App) -> None:

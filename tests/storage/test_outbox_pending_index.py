@@ -31,7 +31,8 @@ def test_the_claim_finds_an_incidents_refreshes_by_index_in_a_large_backlog(pg_a
         folded = CLAIM[CLAIM.index("folded AS (") + len("folded AS ("):CLAIM.index("FOR UPDATE OF o")]
         folded = folded.replace("o.id <> l.id", "true").replace(", leased AS l, states AS s", "") \
             .replace("%(coalesce)s AND l.topic = %(topic)s AND NOT s.started", "true") \
-            .replace("l.payload ->> 'incident_id'", "%(incident)s")
+            .replace("l.payload ->> 'incident_id'", "%(incident)s") \
+            .replace("AND NOT EXISTS (SELECT 1 FROM deferring AS d WHERE d.id = o.id)", "")
         params = {"org": w.org.id, "topic": COALESCED_TOPIC, "incident": "inc-7", "now": "2026-12-06T00:00:00Z"}
         with pg_app.engine.begin() as conn:
             scope_to_org(conn, w.org.id)
@@ -56,7 +57,9 @@ def test_the_claim_picks_through_the_undelivered_index_past_a_long_delivered_his
     try:
         params = {"org": w.org.id, "owner": "p", "now": datetime.now(UTC), "until": datetime.now(UTC), "coalesce": True,
                   "topic": COALESCED_TOPIC, "settling": "{}"}
-        picked = CLAIM[CLAIM.index("picked AS (") + len("picked AS ("):CLAIM.index("), settled AS (")]
+        picked = CLAIM[CLAIM.index("picked AS (") + len("picked AS ("):CLAIM.index("), leased AS (")] \
+            .replace("NOT EXISTS (SELECT 1 FROM deferring AS d WHERE d.id = m.id)", "true") \
+            .replace("m.payload ->> 'incident_id' IN (SELECT d.incident FROM deferring AS d)", "false")  # none settling
         with pg_app.engine.begin() as conn:
             scope_to_org(conn, w.org.id)
             conn.exec_driver_sql("ANALYZE outbox")
