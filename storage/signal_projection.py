@@ -97,7 +97,7 @@ def keys_rows(state: IncidentState) -> list[dict[str, Any]]:
 
 
 def project_signals(conn: Connection, events: Sequence[ev.Event]) -> None:
-    """Upsert one `signals` row per signal event: where it went, its status, how often it came."""
+    """Upsert one `signals` row per signal (its events folded): where it went, its status, how often it came."""
     rows = fold_signals(signal_rows(events))
     if rows:
         conn.execute(_upsert(conn, SIGNALS), rows)
