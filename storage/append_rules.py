@@ -49,12 +49,13 @@ def keys_upsert(insert: Any) -> Any:
 
 
 def signals_upsert(insert: Any) -> Any:
-    """A signal seen again: its newest status, title and decision; its incident and severity kept unless given."""
+    """A signal seen again: its newest status, title and decision; its incident and severity kept unless given;
+    its deliveries counted (a row folds the sightings of one append: storage/signal_projection.py `fold_signals`)."""
     new = insert.excluded
     return insert.on_conflict_do_update(index_elements=["org_id", "fingerprint"], set_={
         "incident_id": sa.func.coalesce(new.incident_id, SIGNALS.c.incident_id),
         "status": new.status, "title": new.title, "last_seen_at": new.last_seen_at,
-        "deliveries": SIGNALS.c.deliveries + 1, "last_decision": new.last_decision,
+        "deliveries": SIGNALS.c.deliveries + new.deliveries, "last_decision": new.last_decision,
         "severity": sa.case((new.severity != "", new.severity), else_=SIGNALS.c.severity),
     })
 
@@ -133,8 +134,7 @@ def append_function_sql() -> str:
                                            {c: param(f"r.{c}") for c in PROJECTION_COLUMNS}))
     upsert_keys = _sql(keys_upsert(_from_recordset(KEYS, "p_keys", KEY_COLUMNS)))
     trim_keys = _sql(keys_trim(param("p_incident"), param("p_keys_before")))
-    upsert_signal = _sql(signals_upsert(_from_record(SIGNALS, "s", SIGNAL_COLUMNS)))
-    signal_rows = _sql(sa.select(*_recordset("p_signals", SIGNALS, SIGNAL_COLUMNS).c))
+    upsert_signals = _sql(signals_upsert(_from_recordset(SIGNALS, "p_signals", SIGNAL_COLUMNS)))
     resolve_recent = _sql(recent_resolve(param("p_incident"), sa.select(
         sa.func.jsonb_array_elements_text(param("p_resolved"))).scalar_subquery()))
     insert_recent = _sql(_from_recordset(RECENT, "p_recent", RECENT_COLUMNS))
@@ -152,7 +152,6 @@ RETURNS void LANGUAGE plpgsql SECURITY INVOKER AS $$
 DECLARE
   written integer;
   r incidents%ROWTYPE;
-  s record;
 BEGIN
   IF jsonb_array_length(p_payloads) > 0 THEN
     {insert_payloads};
@@ -176,10 +175,10 @@ BEGIN
   IF p_keys_before IS NOT NULL THEN
     {trim_keys};
   END IF;
-  -- one row at a time: a fingerprint may repeat within an append
-  FOR s IN {signal_rows} LOOP
-    {upsert_signal};
-  END LOOP;
+  -- one statement: each fingerprint comes once (storage/signal_projection.py `fold_signals`)
+  IF jsonb_array_length(p_signals) > 0 THEN
+    {upsert_signals};
+  END IF;
   IF jsonb_array_length(p_resolved) > 0 THEN
     {resolve_recent};
   END IF;

@@ -24,6 +24,7 @@ from sqlalchemy.engine import Connection
 from incident_core.state import IncidentState
 from incident_core.usecases import CHANGED_TOPIC
 from storage.records import incident_row
+from storage.signal_projection import fold_signals
 from storage.signal_tail import SignalTail
 from storage.state_read import INCIDENTS, state_columns
 
@@ -67,7 +68,8 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
                      tail: SignalTail, payloads: list[dict[str, Any]]) -> Statement:
     """The call (SQL in psycopg's %(name)s style, and its parameters) that writes one append.
 
-    `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py),
+    `keys`/`keys_before` and `signals` are the signal projections' rows (storage/signal_projection.py; the signal
+    rows are folded to one per fingerprint here, as the function's one upsert needs),
     `tail` the incident's signal tail rows (storage/signal_tail.py), `payloads` raw delivery payloads to keep.
     The state document travels apart from the rest of the projection row, as `json`: the column is `json`
     (migration 0013_pgcost), so PostgreSQL checks its syntax and stores it, instead of parsing ~16 KB into
@@ -79,7 +81,7 @@ def append_statement(*, org_id: str, incident_id: str, expected_version: int, ev
         "events": json_rows(events), "outbox": json_rows(outbox),
         "projection": json_rows(row), "state": json_rows(state), "id": incident_id, "org_id": org_id,
         "expected": expected_version, "keys": json_rows(keys),
-        "keys_before": keys_before, "signals": json_rows(signals),
+        "keys_before": keys_before, "signals": json_rows(fold_signals(signals)),
         "recent": json_rows(list(tail.recent.values())), "resolved": json_rows(tail.resolved),
         "points": json_rows(list(tail.points.values())), "logs": json_rows(list(tail.logs.values())),
         "payloads": json_rows(payloads),

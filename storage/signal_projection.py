@@ -59,6 +59,27 @@ def signal_rows(events: Sequence[ev.Event]) -> list[dict[str, Any]]:
     return [row for row in map(_signal_row, events) if row is not None]
 
 
+def fold_signals(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """`signal_rows` with one row per fingerprint, so that one upsert writes them all (a statement may not update
+    a row twice). The row upserted leaves what upserting each in turn would: the first sighting's time, source and
+    service (written only by an insert), the last status, title, time and decision, the last incident and the last
+    severity given, and the sightings counted in `deliveries`."""
+    folded: dict[tuple[str, str], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["org_id"], row["fingerprint"])
+        first = folded.get(key)
+        if first is None:
+            folded[key] = dict(row)
+            continue
+        first.update(status=row["status"], title=row["title"], last_seen_at=row["last_seen_at"],
+                     last_decision=row["last_decision"], deliveries=first["deliveries"] + row["deliveries"])
+        if row["incident_id"] is not None:
+            first["incident_id"] = row["incident_id"]
+        if row["severity"] != "":
+            first["severity"] = row["severity"]
+    return list(folded.values())
+
+
 def project_keys(conn: Connection, state: IncidentState, events: Sequence[ev.Event]) -> None:
     """Mirror state.correlation_keys for every SignalAttached in `events`."""
     rows, floor = key_rows(state, events)
@@ -76,9 +97,10 @@ def keys_rows(state: IncidentState) -> list[dict[str, Any]]:
 
 
 def project_signals(conn: Connection, events: Sequence[ev.Event]) -> None:
-    """Upsert one `signals` row per signal event: where it went, its status, how often it came."""
-    for row in signal_rows(events):
-        conn.execute(_upsert(conn, SIGNALS), row)
+    """Upsert one `signals` row per signal (its events folded): where it went, its status, how often it came."""
+    rows = fold_signals(signal_rows(events))
+    if rows:
+        conn.execute(_upsert(conn, SIGNALS), rows)
 
 
 def _signal_row(e: ev.Event) -> dict[str, Any] | None:
