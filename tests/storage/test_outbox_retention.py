@@ -115,6 +115,17 @@ def test_the_kept_keys_are_the_ones_the_schedule_writes() -> None:
         cutoff(0.5)
 
 
+def test_a_stop_ends_a_prune_between_batches(app: App) -> None:
+    org = new_org(app).org.id
+    for n in range(6):
+        deliver(app, org, f"old-{n}")
+    retention = SqlOutboxRetention(app.engine, batch=2)
+    seen: list[Pruned] = []
+    assert retention.prune([org], before=cutoff(14), progress=seen.append, stopping=lambda: len(seen) == 1) == [
+        Pruned(org, 2, 2, batches=1, done=False)]
+    assert len(keys(app, org)) == 4
+
+
 def test_pruning_one_org_never_touches_another(app: App) -> None:
     a, b = new_org(app).org.id, new_org(app).org.id
     for n in range(3):
