@@ -4,8 +4,9 @@
                                            [--no-index] [--seconds 600]
 
 Fills a scratch database (as its owner, INSERT … SELECT) with --messages delivered outbox messages spread over
---orgs orgs, --subscribers delivery records each; 90 % were delivered 15–60 days ago, 10 % within the last 13 days,
-and one in 50 of the old ones keeps a dead delivery (both kinds must stay). Then:
+--orgs orgs (round robin), --subscribers delivery records each, delivered evenly over the last 61 days in id order
+(as a real outbox is: ~77 % older than 14 days), and one in 50 of the old ones keeps a dead delivery (the recent ones
+and those must stay). Then:
 
 1. the cost of writing delivery records with and without ix_outbox_deliveries_message (migration 0016_retention):
    EXPLAIN (ANALYZE, BUFFERS, WAL) of one INSERT of 20,000 records into a copy of the table, each way: buffers
@@ -40,8 +41,7 @@ _FILL_OUTBOX = """
 INSERT INTO outbox (org_id, topic, key, payload, created_at, available_at, attempts, delivered_at)
 SELECT 'bench-org-' || (n % CAST(:orgs AS int)), 'incident.changed', 'changed:bench:' || n, '{"incident_id": "INC-1"}',
        d, d, 1, d
-FROM (SELECT n, CASE WHEN n % 10 = 0 THEN now() - (n % 13 + 1) * interval '1 day'
-                     ELSE now() - (15 + n % 45) * interval '1 day' END AS d
+FROM (SELECT n, now() - interval '61 days' + n * interval '60 days' / CAST(:total AS bigint) AS d
       FROM generate_series(CAST(:start AS bigint), CAST(:stop AS bigint)) AS n) AS s
 """
 _FILL_DELIVERIES = """
@@ -63,7 +63,7 @@ def fill(owner: sa.Engine, messages: int, orgs: int, subscribers: int) -> None:
         stop = min(start + chunk - 1, messages)
         with owner.begin() as conn:
             lo = conn.execute(sa.text("SELECT coalesce(max(id), 0) + 1 FROM outbox")).scalar()
-            conn.execute(sa.text(_FILL_OUTBOX), {"orgs": orgs, "start": start, "stop": stop})
+            conn.execute(sa.text(_FILL_OUTBOX), {"orgs": orgs, "start": start, "stop": stop, "total": messages})
             conn.execute(sa.text(_FILL_DELIVERIES), {"subs": subscribers, "lo": lo, "hi": lo + chunk})
         say(f"  filled {stop:,} messages")
     with owner.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
@@ -99,6 +99,15 @@ def write_cost(owner: sa.Engine, rows: int = 20_000) -> dict[str, dict[str, floa
     return out
 
 
+def sizes(owner: sa.Engine) -> str:
+    """The two tables' sizes with their indexes, and the server's shared_buffers."""
+    with owner.connect() as conn:
+        row = conn.execute(sa.text("SELECT pg_size_pretty(pg_total_relation_size('outbox')), "
+                                   "pg_size_pretty(pg_total_relation_size('outbox_deliveries')), "
+                                   "current_setting('shared_buffers')")).one()
+    return f"outbox {row[0]}, outbox_deliveries {row[1]} (with indexes); shared_buffers {row[2]}"
+
+
 def counts(owner: sa.Engine) -> tuple[int, int]:
     with owner.connect() as conn:
         return (int(conn.execute(sa.text("SELECT count(*) FROM outbox")).scalar() or 0),
@@ -118,7 +127,7 @@ def main() -> None:
         owner = make_engine(url, app_role=None)
         say(f"filling {args.messages:,} messages × {args.subscribers} delivery records, {args.orgs} orgs …")
         fill(owner, args.messages, args.orgs, args.subscribers)
-        before_rows = counts(owner)
+        before_rows, size = counts(owner), sizes(owner)
         say("writing delivery records (EXPLAIN ANALYZE, 20,000 rows) …")
         cost = write_cost(owner)
         if args.no_index:
@@ -155,12 +164,12 @@ def main() -> None:
         app.dispose()
         owner.dispose()
     print(f"\n{args.messages:,} messages and {before_rows[1]:,} delivery records; {expected:,} messages prunable "
-          f"(older than 14 days, no dead delivery); index {'dropped' if args.no_index else 'present'}\n")
+          f"(older than 14 days, no dead delivery); index {'dropped' if args.no_index else 'present'}\n{size}\n")
     print("| writing a delivery record | buffers touched | buffers dirtied | WAL bytes |")
     print("|---|---|---|---|")
     for label, c in cost.items():
         print(f"| {label} | {c['buffers']:.2f} | {c['dirtied']:.3f} | {c['wal_bytes']:.0f} |")
-    per = max(messages, 1) / 1000
+    per = messages / 1000 or float("nan")
     print("\n| prune | value |\n|---|---|")
     print(f"| messages / delivery records deleted | {messages:,} / {deliveries:,} "
           f"({'all' if messages == expected else failed or 'stopped at --seconds'}) |")
