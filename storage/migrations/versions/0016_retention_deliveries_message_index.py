@@ -12,39 +12,29 @@ security), which scanned the whole table once per deleted row. Outbox retention 
 It costs one more index entry per delivery row written (measured in docs/benchmarks.md, "Twelfth session
 (retention)").
 
-On PostgreSQL the index is built CONCURRENTLY (outside the migration's transaction): the table is the one that grew
-without bound before retention, and a plain CREATE INDEX would block every delivery's outcome write while it builds.
+A plain CREATE INDEX, in the migration's transaction: it blocks writes to outbox_deliveries (deliveries' outcomes)
+while it builds, which on a table that grew without bound can be seconds. CREATE INDEX CONCURRENTLY was tried and
+dropped: it waits for every transaction whose snapshot is older, and a second `revenant db upgrade` waiting for the
+migration lock (storage/migrate.py) holds one, while the first holds the lock until its build is done: concurrent
+upgrades hung (tests/bot/test_cli.py, three at once). outbox_deliveries exists from 0009_i15o, on another branch
+than 0015_delivery: `depends_on` orders it first.
 """
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_retention"
 down_revision = "0015_delivery"
 branch_labels = None
-depends_on = "0009_i15o"  # outbox_deliveries is made on that branch (0015_delivery's line does not hold it)
+depends_on = "0009_i15o"
 
 NAME = "ix_outbox_deliveries_message"
-_INVALID = ("SELECT true FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
-            "WHERE c.relname = :name AND c.relnamespace = 'public'::regnamespace AND NOT i.indisvalid")
 
 
 def upgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        with op.get_context().autocommit_block():
-            # an earlier build that failed half-way leaves an INVALID index that IF NOT EXISTS would keep
-            if op.get_bind().execute(sa.text(_INVALID), {"name": NAME}).scalar():
-                op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NAME}")
-            op.execute(f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {NAME} ON outbox_deliveries (message_id)")
-        return
     op.create_index(NAME, "outbox_deliveries", ["message_id"])
 
 
 def downgrade() -> None:
-    if op.get_bind().dialect.name == "postgresql":
-        with op.get_context().autocommit_block():
-            op.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {NAME}")
-        return
     op.drop_index(NAME, table_name="outbox_deliveries")
