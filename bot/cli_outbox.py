@@ -1,4 +1,5 @@
-"""`revenant outbox status|retry|drop --org ORG`: an org's deliveries, and what to do with dead letters."""
+"""`revenant outbox status|retry|drop --org ORG`: an org's deliveries, and what to do with dead letters;
+`revenant outbox prune`: delete delivered messages past their retention (storage/outbox_retention.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import click
 
 from storage.outbox_admin import DeadLetter, SqlOutboxAdmin
+from storage.outbox_retention import BATCH, MIN_DAYS, Pruned, SqlOutboxRetention, cutoff
 
 _ORG = click.option("--org", "org_ref", required=True, help="The org's name or id.")
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
@@ -76,3 +78,40 @@ def drop(ctx: click.Context, org_ref: str, message_id: int | None, subscriber: s
     admin, org_id = _admin(ctx, org_ref)
     n = admin.drop(org_id, message_id=message_id, subscriber=subscriber)
     click.echo(f"{n} dead delivery(ies) dropped" if n else "no dead deliveries matched")
+
+
+@outbox.command("prune")
+@click.option("--org", "org_ref", default=None, help="Only this org (its name or id); default: every org.")
+@click.option("--older-than", "days", type=click.FloatRange(min=MIN_DAYS), default=None,
+              help="Days since delivery (default: REVENANT_OUTBOX_RETENTION_DAYS).")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.pass_context
+def prune(ctx: click.Context, org_ref: str | None, days: float | None, dry_run: bool) -> None:
+    """Delete delivered messages older than the retention, with their delivery records, in small batches.
+
+    Kept whatever their age: undelivered, held or deferred messages, dead deliveries not yet retried or dropped,
+    and scheduled messages whose key makes them fire once (reminders, room archives)."""
+    app = ctx.obj.app()
+    days = days if days is not None else float(app.settings.outbox_retention_days)
+    if days <= 0:
+        raise click.UsageError("outbox retention is off (REVENANT_OUTBOX_RETENTION_DAYS=0): pass --older-than DAYS")
+    orgs = [app.directory.require_org(org_ref)] if org_ref else app.directory.orgs()
+    before = cutoff(days)
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{'dry run: ' if dry_run else ''}outbox messages delivered before {before:%Y-%m-%d %H:%M:%S} UTC "
+               f"({days:g} day(s)), {len(orgs)} org(s)")
+    names = {org.id: org.name for org in orgs}
+
+    def progress(p: Pruned) -> None:
+        if not p.done:
+            click.echo(f"  {names[p.org_id]}: {p.messages} message(s) so far…")
+
+    retention = SqlOutboxRetention(app.engine, batch=int(app.overrides.get("outbox_prune_batch", BATCH)))
+    totals = retention.prune(names, before=before, dry_run=dry_run, progress=progress)
+    for p in totals:
+        if p.messages:
+            click.echo(f"  {names[p.org_id]} ({p.org_id}): {verb} {p.messages} message(s) and {p.deliveries} "
+                       f"delivery record(s)")
+    messages, deliveries = sum(p.messages for p in totals), sum(p.deliveries for p in totals)
+    click.echo(f"{verb} {messages} message(s) and {deliveries} delivery record(s) in "
+               f"{sum(1 for p in totals if p.messages)} of {len(totals)} org(s)")

@@ -11,7 +11,7 @@ from typing import NoReturn
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import reminders, shutdown_guard, slack_wiring, source_sync, teams_wiring
+from bot import outbox_retention, reminders, shutdown_guard, slack_wiring, source_sync, teams_wiring
 from bot.access_log import ACCESS_LOG_FORMAT, access_log_class
 from bot.acked_loop import AckedLoop, acked_store
 from bot.bootstrap import App
@@ -100,6 +100,7 @@ def build_web_app(app: App, *, socket_mode: bool = False) -> web.Application:
     web_app.on_shutdown.append(lambda web_app_: _stop_background(web_app_, acked, loop))
     reminders.attach(web_app, app)
     source_sync.attach(web_app, app)
+    outbox_retention.attach(web_app, app)
     if socket_mode:
         from bot.slack_socket_mode import attach_socket_mode
 

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     outbox_threads: int = Field(default=4, ge=1, le=64, validation_alias=_env("REVENANT_OUTBOX_THREADS"))
     outbox_lag_alert: float = Field(default=300.0, gt=0, le=86_400,
                                     validation_alias=_env("REVENANT_OUTBOX_LAG_ALERT_SECONDS"))
+    # days delivered outbox messages are kept (storage/outbox_retention.py); 0 or "off": kept forever
+    outbox_retention_days: float = Field(default=14.0, ge=0, le=3650,
+                                         validation_alias=_env("REVENANT_OUTBOX_RETENTION_DAYS"))
 
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_BOT_TOKEN"))
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias=_env("SLACK_SIGNING_SECRET"))
@@ -87,6 +90,15 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must be an http:// or https:// URL")
         return v.rstrip("/") + "/" if v.endswith("/") else v
+
+    @field_validator("outbox_retention_days", mode="before")
+    @classmethod
+    def _retention(cls, v: object) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("off", ""):
+            return 0.0
+        if isinstance(v, str | int | float) and 0 < float(v) < 1:
+            raise ValueError("must be 0 or 'off' (keep forever), or at least 1 day")
+        return v
 
     @field_validator("embeddings")
     @classmethod

@@ -13,6 +13,7 @@ from bot.acked_workers import STOP_GRACE as ACKED_GRACE
 from bot.acked_workers import start_in_thread as start_acked
 from bot.bootstrap import App
 from bot.delivery import SETTLE, STOP_GRACE, Deliverer, Subscribers
+from bot.outbox_retention import start_retention
 from bot.reminders import start_reminders
 from bot.source_sync import start_source_sync, sync_all
 from incident_core.delivery_policy import RetryPolicy
@@ -94,6 +95,7 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
     if once:
         sync_all(app)
     sources = None if once else start_source_sync(app)
+    retention = None if once else start_retention(app)  # delivered messages past REVENANT_OUTBOX_RETENTION_DAYS
     d = deliverer(app, subs, running=not once)
     stop = threading.Event()
 
@@ -119,6 +121,8 @@ def run_worker(app: App, *, once: bool = False, interval: float = 1.0) -> None:
             reminders.stop()
         if sources is not None:
             sources.stop()
+        if retention is not None:
+            retention.stop()
         d.stop()
         d.join(STOP_GRACE)  # a delivery still running after that is abandoned; its lease lapses
         if acked is not None:

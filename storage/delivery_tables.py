@@ -43,7 +43,9 @@ class OutboxDeliveryRow(SQLModel, table=True):
     """One subscriber's delivery of one outbox message: its attempts, next time, outcome and last error."""
 
     __tablename__ = "outbox_deliveries"
-    __table_args__ = (sa.Index("ix_outbox_deliveries_state", "org_id", "state"),)
+    # by message (migration 0016_retention): what deleting an outbox row reads through its foreign key's cascade
+    __table_args__ = (sa.Index("ix_outbox_deliveries_state", "org_id", "state"),
+                      sa.Index("ix_outbox_deliveries_message", "message_id"))
     org_id: str = Field(foreign_key="organizations.id", primary_key=True, max_length=64)
     message_id: int = Field(primary_key=True, sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
                             foreign_key="outbox.id")

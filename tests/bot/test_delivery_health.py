@@ -1,4 +1,8 @@
-"""Delivery visibility over real HTTP: dead letters and lag in /metrics, /healthz degraded with the reason."""
+"""Delivery visibility over real HTTP: dead letters and lag in /metrics, /healthz degraded with the reason.
+
+/healthz is the deployment's health, an operator's: it counts every org's dead deliveries. These tests assert it is
+"ok" again, so they rely on no earlier test on the run's shared PostgreSQL database having left a dead delivery: the
+guard (tests/outbox_guard.py, run after every test) drops those."""
 
 from __future__ import annotations
 

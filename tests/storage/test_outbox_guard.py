@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from bot.bootstrap import App
-from storage.outbox import SqlOutbox
+from storage.outbox import Outcome, SqlOutbox
+from storage.outbox_admin import SqlOutboxAdmin
 from tests.outbox_guard import RETIRED, last_outbox_id, left_since, owner_engine, retire_left
 
 
@@ -32,5 +33,29 @@ def test_a_left_message_is_seen_then_retired_so_no_deliverer_claims_it(pg_app: A
             errors = set(conn.execute(sa.text("SELECT last_error FROM outbox WHERE org_id = :org"),
                                       {"org": org.id}).scalars())
         assert errors == {RETIRED}
+    finally:
+        owner.dispose()
+
+
+def test_a_left_dead_delivery_is_seen_then_dropped_so_no_later_healthz_counts_it(pg_app: App, postgres_url: str) -> None:
+    """/healthz counts dead deliveries across orgs (an operator's view): one a test leaves must not outlive it."""
+    owner = owner_engine(postgres_url)
+    try:
+        start = last_outbox_id(owner)
+        org = pg_app.directory.create_org("guard-dead")
+        outbox = SqlOutbox(pg_app.engine)
+        with owner.begin() as conn:
+            conn.execute(sa.text(
+                "INSERT INTO outbox (org_id, topic, key, payload, created_at, available_at, attempts) "
+                "VALUES (:org, 'incident.changed', 'guard-dead', '{}', now(), now(), 0)"), {"org": org.id})
+        msg = outbox.claim(org.id, owner="guard-test")
+        assert msg is not None
+        assert outbox.release(msg, owner="guard-test", next_at=None, outcomes=[Outcome("Jira", "dead", 12, None, "x")])
+        assert left_since(owner, start) == [("dead: Jira", 1)]  # delivered, but dead-lettered
+        dead = [c for c in SqlOutboxAdmin(pg_app.engine).counts() if c.org_id == org.id and c.state == "dead"]
+        assert [c.count for c in dead] == [1]
+        assert retire_left(owner, start) == 1
+        assert left_since(owner, start) == []
+        assert not [c for c in SqlOutboxAdmin(pg_app.engine).counts() if c.org_id == org.id]
     finally:
         owner.dispose()

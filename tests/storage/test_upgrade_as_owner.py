@@ -84,11 +84,11 @@ def test_the_owner_upgrades_existing_tenants_data_under_forced_row_level_securit
 
         # 0011_i18r (the pattern-key index) follows 0010_i18s; 0012_batch (the lock + candidates function) follows it,
         # then 0013_pgcost (lz4 for the ingest's documents), 0013_outbox (the pending outbox indexes), 0014_teams
-        # (people's Teams accounts), 0015_delivery (the claim's index on undelivered rows), 0014_cand (the bounded
-        # candidate lookup), then 0015_keyparam (its lists as JSON), 0015_pgcost2 (the keys by age) and 0016_pgstate
-        # (an append's signal rows in one statement)
+        # (people's Teams accounts), 0015_delivery (the claim's index on undelivered rows), 0016_retention (deliveries
+        # by message), 0014_cand (the bounded candidate lookup), then 0015_keyparam (its lists as JSON), 0015_pgcost2
+        # (the keys by age) and 0016_pgstate (an append's signal rows in one statement)
         heads = current(owner)
-        assert heads is not None and all(h in heads for h in ("0015_delivery", "0015_keyparam", "0016_pgstate",
+        assert heads is not None and all(h in heads for h in ("0016_retention", "0015_keyparam", "0016_pgstate",
                                                               "0010_i19t"))
     finally:
         owner.dispose()
