@@ -29,10 +29,15 @@ LOCK_NAME = "revenant-outbox-retention"
 DEFAULT_INTERVAL = 3600.0  # seconds between prunes (the override `outbox_prune_interval` for tests)
 
 
+def retention_days(app: App) -> float:
+    """How many days delivered messages are kept (0: forever): the setting, or the app's override."""
+    return float(app.overrides.get("outbox_retention_days", app.settings.outbox_retention_days))
+
+
 def prune_all(app: App, *, stopping: threading.Event | None = None, use_leader: bool = True) -> list[Pruned] | None:
     """Prune every org once with the configured retention; None when retention is off or another process is at
     it. Logs each org that had something to prune."""
-    days = float(app.overrides.get("outbox_retention_days", app.settings.outbox_retention_days))
+    days = retention_days(app)
     if days <= 0:
         return None
     before = cutoff(days)
@@ -68,7 +73,7 @@ class RetentionScheduler:
                                id="revenant-outbox-retention", replace_existing=True, next_run_time=first)
         self.scheduler.start()
         log.info("outbox retention: delivered messages kept %s day(s), pruned every %.0f s",
-                 self.app.settings.outbox_retention_days, self.interval)
+                 retention_days(self.app), self.interval)
         return self
 
     def stop(self) -> None:
@@ -87,7 +92,7 @@ def _safe_prune(app: App, stopping: threading.Event) -> None:
 
 def start_retention(app: App) -> RetentionScheduler | None:
     """The schedule for `revenant worker` and `serve` (off with the `no_scheduler` override, or retention 0/off)."""
-    days = float(app.overrides.get("outbox_retention_days", app.settings.outbox_retention_days))
+    days = retention_days(app)
     if app.overrides.get("no_scheduler") or days <= 0:
         return None
     return RetentionScheduler(app).start()
